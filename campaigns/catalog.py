@@ -1,0 +1,207 @@
+"""Campaign documents: import, version, publish, audit, and load the published set.
+
+Every document is validated by ``rules.parse_document`` before it is stored, so
+nothing unvalidated can ever reach the engine. Publishing bumps a counter in
+the database; workers compare it with their cached copy and recompile.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from rules import CampaignSpec, DocumentInvalid, parse_document
+
+from .errors import DomainError, FieldProblem, not_found
+from .models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
+
+PUBLICATION_COUNTER = "publication"
+
+
+def validate(source: str | bytes | dict[str, Any], fmt: str | None = None) -> Any:
+    """Parse and validate, turning engine errors into a 422 naming every path."""
+    try:
+        return parse_document(source, fmt=fmt)
+    except DocumentInvalid as exc:
+        problems = [FieldProblem(e.path, e.reason) for e in exc.errors]
+        first = problems[0] if problems else FieldProblem("document", "invalid")
+        raise DomainError(
+            "invalid_document", f"{len(problems)} error(s); first: {first.path}: {first.reason}", problems
+        ) from None
+
+
+def _audit(session: Session, actor: str, action: str, obj: Campaign, details: dict[str, Any]) -> None:
+    session.add(
+        AuditEvent(actor=actor, action=action, object_type="campaign", object_id=str(obj.id), details=details)
+    )
+
+
+def import_document(
+    session: Session,
+    source: str | bytes,
+    *,
+    fmt: str | None = None,
+    author: str,
+    publish: bool = False,
+) -> CampaignVersion:
+    """Store a validated document as the next version of the campaign with its name."""
+    doc = validate(source, fmt)
+    text = source.decode() if isinstance(source, bytes) else source
+    raw = json.loads(json.dumps(doc.raw, default=str))
+    campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())
+    if campaign is None:
+        campaign = Campaign(name=doc.name, type=doc.type, status="draft", latest_version=0)
+        session.add(campaign)
+        session.flush()
+    latest = None
+    if campaign.latest_version:
+        latest = session.scalar(
+            select(CampaignVersion).where(
+                CampaignVersion.campaign_id == campaign.id, CampaignVersion.version == campaign.latest_version
+            )
+        )
+    if latest is not None and latest.document == raw:
+        version = latest
+    else:
+        campaign.latest_version += 1
+        campaign.type = doc.type
+        campaign.updated_at = utcnow()
+        version = CampaignVersion(
+            campaign_id=campaign.id,
+            version=campaign.latest_version,
+            status="draft",
+            document=raw,
+            source=text,
+            source_format=fmt or ("json" if text.lstrip().startswith("{") else "yaml"),
+            author=author,
+        )
+        session.add(version)
+        session.flush()
+        _audit(
+            session,
+            author,
+            "campaign.version_created",
+            campaign,
+            {"version": version.version, "previous": latest.document if latest else None, "document": raw},
+        )
+    if publish:
+        publish_version(session, campaign.id, version.version, author=author)
+    return version
+
+
+def publish_version(session: Session, campaign_id: int, version: int, *, author: str) -> CampaignVersion:
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None:
+        raise not_found(f"campaign {campaign_id} version {version}")
+    if target.status == "published":
+        return target
+    now = utcnow()
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.status == "published")
+        .values(status="archived")
+    )
+    target.status = "published"
+    target.published_at = now
+    campaign.status = "published"
+    campaign.published_version = version
+    campaign.updated_at = now
+    bump_publication(session)
+    _audit(session, author, "campaign.published", campaign, {"version": version})
+    return target
+
+
+def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.status == "published")
+        .values(status="archived")
+    )
+    campaign.status = "archived"
+    campaign.published_version = None
+    campaign.updated_at = utcnow()
+    bump_publication(session)
+    _audit(session, author, "campaign.archived", campaign, {})
+    return campaign
+
+
+def bump_publication(session: Session) -> None:
+    counter = session.get(Counter, PUBLICATION_COUNTER, with_for_update=True)
+    if counter is None:
+        session.add(Counter(name=PUBLICATION_COUNTER, value=1))
+    else:
+        counter.value += 1
+    session.flush()
+
+
+def publication_counter(session: Session) -> int:
+    return session.scalar(select(Counter.value).where(Counter.name == PUBLICATION_COUNTER)) or 0
+
+
+def published_specs(session: Session) -> list[CampaignSpec]:
+    rows = session.execute(
+        select(CampaignVersion)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(CampaignVersion.status == "published", Campaign.status == "published")
+        .order_by(CampaignVersion.campaign_id)
+    ).scalars()
+    return [
+        CampaignSpec(
+            id=v.campaign_id,
+            version=v.version,
+            document=parse_document(v.document),
+            published_at=v.published_at,
+        )
+        for v in rows
+    ]
+
+
+def campaign_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Campaign.id, Campaign.name)).tuples())
+
+
+def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
+    versions = session.scalars(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign.id).order_by(CampaignVersion.version)
+    ).all()
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "type": campaign.type,
+        "status": campaign.status,
+        "latest_version": campaign.latest_version,
+        "published_version": campaign.published_version,
+        "created_at": campaign.created_at,
+        "updated_at": campaign.updated_at,
+        "versions": [
+            {
+                "version": v.version,
+                "status": v.status,
+                "author": v.author,
+                "created_at": v.created_at,
+                "published_at": v.published_at,
+            }
+            for v in versions
+        ],
+        "document": versions[-1].document if versions else None,
+    }
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).order_by(Campaign.id)))
+
+
+def as_of(now: datetime | None = None) -> datetime:
+    return now or utcnow()

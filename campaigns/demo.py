@@ -1,0 +1,85 @@
+"""Demo data: four providers, the example campaigns, customers and a few hundred transactions."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import catalog, providers
+from .models import Provider, utcnow
+from .schemas import CustomerRef, TransactionIn
+from .transactions import ACCEPTED, ingest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+PROVIDERS = {
+    "telecom": ("Mobile operator", ["topup", "data_pack", "postpaid_bill"], ["app", "ussd", "sms", "web"]),
+    "post": ("Post office", ["parcel", "money_transfer", "bill_payment"], ["pos", "app"]),
+    "bank": ("Savings bank", ["card_spend", "deposit"], ["app", "web", "pos"]),
+    "shop": ("Convenience shop", ["grocery", "electronics", "fashion"], ["pos", "web", "app"]),
+}
+
+
+@dataclass
+class SeedSummary:
+    keys: dict[str, str] = field(default_factory=dict)
+    staff_token: str | None = None
+    campaigns: int = 0
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _phone(rng: random.Random) -> str:
+    return "09" + "".join(str(rng.randrange(10)) for _ in range(8))
+
+
+def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_seed: int = 7) -> SeedSummary:
+    """Idempotent: providers and campaigns are created once; transactions get fresh ids each run."""
+    rng = random.Random(rng_seed)
+    summary = SeedSummary()
+    ids: dict[str, int] = {}
+    for code, (name, _cats, _chans) in PROVIDERS.items():
+        existing = session.scalar(select(Provider).where(Provider.code == code))
+        if existing is None:
+            provider, key = providers.create_provider(session, code, name)
+            summary.keys[code] = key
+            ids[code] = provider.id
+        else:
+            ids[code] = existing.id
+    if summary.keys:
+        summary.staff_token = providers.issue_key(session, "staff", "demo staff")
+    for path in sorted(EXAMPLES.glob("*.*")):
+        fmt = "json" if path.suffix == ".json" else "yaml"
+        catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)
+        summary.campaigns += 1
+    people = [
+        CustomerRef(phone=_phone(rng), national_id=("0010" + "".join(str(rng.randrange(10)) for _ in range(8))) if i % 3 == 0 else None)
+        for i in range(customers)
+    ]
+    now = utcnow()
+    run = now.strftime("%Y%m%d%H%M%S")
+    by_provider: dict[str, list[TransactionIn]] = {code: [] for code in PROVIDERS}
+    for n in range(transactions):
+        code = rng.choice(list(PROVIDERS))
+        _name, cats, chans = PROVIDERS[code]
+        by_provider[code].append(
+            TransactionIn(
+                provider_txn_id=f"demo-{run}-{n}",
+                customer=rng.choice(people),
+                amount=Decimal(rng.choice([20_000, 50_000, 100_000, 150_000, 250_000, 500_000, 1_200_000])),
+                currency="VND",
+                category=rng.choice(cats),
+                channel=rng.choice(chans),
+                occurred_at=now - timedelta(minutes=rng.randrange(0, 60 * 24 * 6)),
+                attributes={"store": f"S{rng.randrange(1, 40):03d}"} if code == "shop" else {},
+            )
+        )
+    for code, items in by_provider.items():
+        for out in ingest(session, ids[code], items, utcnow()):
+            if out.status == ACCEPTED and out.txn:
+                summary.pairs.append((out.txn["id"], out.txn["customer_id"]))
+    return summary

@@ -1,0 +1,108 @@
+"""Providers and their API keys (and, for now, staff tokens).
+
+A key is shown once at creation; only its SHA-256 is stored. Keys carry 256
+bits of randomness, so a fast hash is safe here (a password KDF would only slow
+every request down without adding security).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import conflict, invalid, not_found
+from .models import ApiKey, Provider, utcnow
+
+CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a provider (scoped to its data) or a staff token."""
+
+    key_id: int
+    kind: str
+    name: str
+    provider_id: int | None = None
+    provider_code: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key(kind: str) -> str:
+    prefix = "lp" if kind == "provider" else "ls"
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def create_provider(session: Session, code: str, name: str) -> tuple[Provider, str]:
+    """Create a provider and its first API key; returns the plain key (show it once)."""
+    if not CODE_RE.match(code or ""):
+        raise invalid("code", "use 2-32 lowercase letters, digits, '-' or '_', starting with a letter")
+    if not (name or "").strip():
+        raise invalid("name", "must not be empty")
+    if session.scalar(select(Provider.id).where(Provider.code == code)):
+        raise conflict("duplicate", f"provider '{code}' already exists")
+    provider = Provider(code=code, name=name.strip(), active=True)
+    session.add(provider)
+    session.flush()
+    key = issue_key(session, "provider", f"{code} key", provider.id)
+    return provider, key
+
+
+def issue_key(session: Session, kind: str, name: str, provider_id: int | None = None) -> str:
+    key = _new_key(kind)
+    session.add(
+        ApiKey(
+            kind=kind,
+            name=name,
+            provider_id=provider_id,
+            prefix=key[:10],
+            key_hash=hash_key(key),
+        )
+    )
+    session.flush()
+    return key
+
+
+def rotate_provider_key(session: Session, code: str) -> str:
+    """Issue a new key; the old ones keep working until revoked, so providers can roll over."""
+    provider = session.scalar(select(Provider).where(Provider.code == code))
+    if provider is None:
+        raise not_found(f"provider '{code}'")
+    return issue_key(session, "provider", f"{code} key", provider.id)
+
+
+def revoke_key(session: Session, prefix: str) -> int:
+    keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
+    for key in keys:
+        key.revoked_at = utcnow()
+    return len(keys)
+
+
+def authenticate(session: Session, key: str) -> Principal | None:
+    row = session.execute(
+        select(ApiKey.id, ApiKey.kind, ApiKey.name, ApiKey.provider_id, Provider.code, Provider.active)
+        .outerjoin(Provider, Provider.id == ApiKey.provider_id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    key_id, kind, name, provider_id, code, active = row
+    if kind == "provider" and not active:
+        return None
+    return Principal(key_id, kind, name, provider_id, code)
+
+
+def provider_codes(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Provider.id, Provider.code)).all())

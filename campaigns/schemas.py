@@ -1,0 +1,156 @@
+"""Request schemas shared by the REST API, the file imports and the OpenAPI document.
+
+One definition validates the input *and* generates the published schema, so
+the documentation cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import DomainError, FieldProblem
+from .identity import IdentityClaim, normalize_national_id, normalize_phone
+
+Scalar = str | int | float | bool | None
+AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+MAX_AMOUNT = Decimal("1e15")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerRef(Strict):
+    """Identify the person by phone and/or national ID (CMND 9 / CCCD 12 digits)."""
+
+    phone: str | None = Field(default=None, max_length=32, examples=["0912 345 678"])
+    national_id: str | None = Field(default=None, max_length=32, examples=["001099012345"])
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return None if v is None else normalize_phone(v)
+
+    @field_validator("national_id")
+    @classmethod
+    def _national_id(cls, v: str | None) -> str | None:
+        return None if v is None else normalize_national_id(v)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CustomerRef:
+        if self.phone is None and self.national_id is None:
+            raise ValueError("give a phone or a national_id")
+        return self
+
+    def claim(self) -> IdentityClaim:
+        return IdentityClaim(self.phone, self.national_id)
+
+
+class TransactionIn(Strict):
+    """An accrual transaction as a provider posts it."""
+
+    provider_txn_id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
+    customer: CustomerRef
+    amount: Decimal = Field(gt=0, lt=MAX_AMOUNT, decimal_places=4, examples=[150000])
+    currency: str = Field(default="VND", pattern=r"^[A-Z]{3}$")
+    category: str | None = Field(default=None, min_length=1, max_length=64, examples=["topup"])
+    channel: str | None = Field(default=None, min_length=1, max_length=32, examples=["app"])
+    occurred_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset")
+    attributes: dict[AttributeKey, Scalar] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _no_float_surprises(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a number")
+        if isinstance(v, float):
+            return Decimal(repr(v))
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _short_strings(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, value in v.items():
+            if isinstance(value, str) and len(value) > 256:
+                raise ValueError(f"attribute '{key}' is longer than 256 characters")
+            if isinstance(value, float) and value != value:
+                raise ValueError(f"attribute '{key}' is not a number")
+        return v
+
+    @model_validator(mode="after")
+    def _vnd_is_whole(self) -> TransactionIn:
+        if self.currency == "VND" and self.amount != self.amount.to_integral_value():
+            raise ValueError("amount: VND amounts are whole numbers")
+        return self
+
+    def body_hash(self) -> str:
+        """Hash of the normalised body: equal requests written differently hash the same."""
+        data = self.model_dump(mode="json")
+        data["amount"] = str(self.amount.normalize())
+        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class TransactionBatchIn(Strict):
+    transactions: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class ReversalIn(Strict):
+    amount: Decimal | None = Field(default=None, gt=0, lt=MAX_AMOUNT, decimal_places=4)
+    reversal_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="your id for this refund; makes retries safe"
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _path(loc: tuple[Any, ...], prefix: str) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        loc = tuple(err["loc"])
+        if msg.startswith("amount: "):
+            loc, msg = ("amount",), msg[len("amount: ") :]
+        problems.append(FieldProblem(_path(loc, prefix), msg))
+    return problems
+
+
+def parse_transaction(data: Any, *, prefix: str = "", max_future: timedelta, now: datetime) -> TransactionIn:
+    """Validate one transaction body or raise a 422 :class:`DomainError` naming each field."""
+    if not isinstance(data, dict):
+        raise DomainError("validation_error", "a transaction must be a JSON object", [FieldProblem(prefix or "body", "must be an object")])
+    try:
+        txn = TransactionIn.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_of(exc, prefix)
+        raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+    if txn.occurred_at > now + max_future:
+        path = f"{prefix}.occurred_at" if prefix else "occurred_at"
+        reason = f"is more than {int(max_future.total_seconds())} s in the future"
+        raise DomainError("validation_error", f"{path}: {reason}", [FieldProblem(path, reason)])
+    return txn

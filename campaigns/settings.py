@@ -1,0 +1,67 @@
+"""Deployment settings, read from the environment once; shared by web, workers and CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SQLITE = Path(os.getcwd()) / "instance" / "loyalty.sqlite3"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    partitions: int = 8
+    batch_size: int = 500
+    sweep_after_seconds: int = 60
+    sweep_interval_seconds: int = 15
+    max_future_skew_seconds: int = 300
+    max_body_bytes: int = 4 * 1024 * 1024
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite and an in-process queue: a first look on a bare laptop, not production."""
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": os.environ.get("LOYALTY_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}",
+            "redis_url": os.environ.get("REDIS_URL") or None,
+            "secret_key": os.environ.get("SECRET_KEY") or "dev-only-not-secret",
+            "partitions": _int("LOYALTY_PARTITIONS", 8),
+            "batch_size": _int("LOYALTY_BATCH_SIZE", 500),
+            "sweep_after_seconds": _int("LOYALTY_SWEEP_AFTER_SECONDS", 60),
+            "sweep_interval_seconds": _int("LOYALTY_SWEEP_INTERVAL_SECONDS", 15),
+            "max_future_skew_seconds": _int("LOYALTY_MAX_FUTURE_SKEW_SECONDS", 300),
+            "max_body_bytes": _int("LOYALTY_MAX_BODY_BYTES", 4 * 1024 * 1024),
+            "db_pool_size": _int("LOYALTY_DB_POOL_SIZE", 10),
+            "log_level": os.environ.get("LOYALTY_LOG_LEVEL", "INFO"),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def engine_options(self) -> dict[str, Any]:
+        """READ COMMITTED on MariaDB: a request that lost an insert race must *see* the winner."""
+        if self.database_url.startswith("sqlite"):
+            return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {
+            "isolation_level": "READ COMMITTED",
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_pool_size,
+            "connect_args": {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60},
+        }

@@ -1,0 +1,241 @@
+"""Accept provider transactions: validate, resolve the customer, persist before acknowledging.
+
+The caller commits and then hands the new ids to the dispatcher; a row that is
+committed but never dispatched (Redis down, process killed) is picked up by the
+sweeper, so an acknowledged transaction is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .errors import DomainError, FieldProblem, conflict, not_found
+from .identity import resolve_many
+from .models import Campaign, LedgerEntry, Provider, Reversal, Transaction
+from .schemas import TransactionIn
+
+ACCEPTED, DUPLICATE, ERROR = "accepted", "duplicate", "error"
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    txn: dict[str, Any] | None = None
+    error: DomainError | None = None
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "provider_txn_id": row.provider_txn_id,
+        "customer_id": row.customer_id,
+        "status": row.status,
+        "received_at": row.received_at,
+    }
+
+
+_SUMMARY_COLS = (
+    Transaction.id,
+    Transaction.provider_txn_id,
+    Transaction.customer_id,
+    Transaction.status,
+    Transaction.received_at,
+    Transaction.body_hash,
+)
+
+
+def ingest(
+    session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime
+) -> list[Outcome]:
+    """Insert new transactions in bulk; duplicates and conflicts are reported per item.
+
+    Runs inside a savepoint and retries once on a unique-key race with a
+    concurrent request, so the same ``provider_txn_id`` can never be stored twice.
+    """
+    for _attempt in range(3):
+        try:
+            with session.begin_nested():
+                return _ingest_pass(session, provider_id, items, now)
+        except IntegrityError:
+            continue
+    raise conflict("ingest_race", "the same transactions are being posted concurrently; retry")
+
+
+def _ingest_pass(
+    session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime
+) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(items)
+    hashes = [item.body_hash() for item in items]
+    existing = {
+        row.provider_txn_id: row
+        for row in session.execute(
+            select(*_SUMMARY_COLS).where(
+                Transaction.provider_id == provider_id,
+                Transaction.provider_txn_id.in_({item.provider_txn_id for item in items}),
+            )
+        )
+    }
+    first_in_batch: dict[str, int] = {}
+    fresh: list[int] = []
+    for i, item in enumerate(items):
+        old = existing.get(item.provider_txn_id)
+        if old is not None:
+            outcomes[i] = _replay(old, hashes[i], item.provider_txn_id)
+            continue
+        j = first_in_batch.get(item.provider_txn_id)
+        if j is not None:
+            outcomes[i] = Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.provider_txn_id))
+            continue
+        first_in_batch[item.provider_txn_id] = i
+        fresh.append(i)
+
+    customers = resolve_many(session, [items[i].customer.claim() for i in fresh])
+    rows: list[dict[str, Any]] = []
+    row_of: list[int] = []
+    for i, cid in zip(fresh, customers, strict=True):
+        if isinstance(cid, DomainError):
+            outcomes[i] = Outcome(ERROR, error=cid)
+            continue
+        item = items[i]
+        rows.append(
+            {
+                "provider_id": provider_id,
+                "provider_txn_id": item.provider_txn_id,
+                "customer_id": cid,
+                "amount": item.amount,
+                "currency": item.currency,
+                "category": item.category,
+                "channel": item.channel,
+                "occurred_at": item.occurred_at,
+                "received_at": now,
+                "status": "queued",
+                "attributes": item.attributes,
+                "body_hash": hashes[i],
+                "reversed_amount": 0,
+            }
+        )
+        row_of.append(i)
+    if rows:
+        ids = session.scalars(
+            insert(Transaction).returning(Transaction.id, sort_by_parameter_order=True), rows
+        ).all()
+        for i, row, new_id in zip(row_of, rows, ids, strict=True):
+            outcomes[i] = Outcome(
+                ACCEPTED,
+                {
+                    "id": new_id,
+                    "provider_txn_id": row["provider_txn_id"],
+                    "customer_id": row["customer_id"],
+                    "status": "queued",
+                    "received_at": now,
+                },
+            )
+    for i, item in enumerate(items):
+        out = outcomes[i]
+        if out is not None and out.status == DUPLICATE and out.txn is None:
+            j = first_in_batch[item.provider_txn_id]
+            first = outcomes[j]
+            outcomes[i] = first if first and first.status == ACCEPTED else out
+    return outcomes  # type: ignore[return-value]
+
+
+def _differs(provider_txn_id: str) -> DomainError:
+    return conflict(
+        "duplicate_conflict",
+        f"provider_txn_id '{provider_txn_id}' was already used for a different transaction",
+        [FieldProblem("provider_txn_id", "already used with a different body")],
+    )
+
+
+def _replay(old: Any, body_hash: str, provider_txn_id: str) -> Outcome:
+    if old.body_hash != body_hash:
+        return Outcome(ERROR, error=_differs(provider_txn_id))
+    return Outcome(DUPLICATE, _summary(old))
+
+
+def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> dict[str, Any]:
+    """Full view of one transaction: status, net points and each award (provider-scoped)."""
+    q = select(Transaction, Provider.code).join(Provider, Provider.id == Transaction.provider_id).where(
+        Transaction.id == txn_id
+    )
+    if provider_id is not None:
+        q = q.where(Transaction.provider_id == provider_id)
+    found = session.execute(q).first()
+    if found is None:
+        raise not_found(f"transaction {txn_id}")
+    txn, provider_code = found
+    entries = session.execute(
+        select(LedgerEntry, Campaign.name)
+        .outerjoin(Campaign, Campaign.id == LedgerEntry.campaign_id)
+        .where(LedgerEntry.transaction_id == txn.id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    reversals = session.scalars(
+        select(Reversal).where(Reversal.transaction_id == txn.id).order_by(Reversal.id)
+    ).all()
+    return {
+        "id": txn.id,
+        "provider": provider_code,
+        "provider_txn_id": txn.provider_txn_id,
+        "customer_id": txn.customer_id,
+        "status": txn.status,
+        "amount": txn.amount,
+        "currency": txn.currency,
+        "category": txn.category,
+        "channel": txn.channel,
+        "attributes": txn.attributes or {},
+        "occurred_at": txn.occurred_at,
+        "received_at": txn.received_at,
+        "processed_at": txn.processed_at,
+        "reject_reason": txn.reject_reason,
+        "reversed_amount": txn.reversed_amount,
+        "points": sum(e.points for e, _ in entries),
+        "awards": [
+            {
+                "campaign": name,
+                "campaign_id": e.campaign_id,
+                "campaign_version": e.campaign_version,
+                "rule": e.rule_name,
+                "points": e.points,
+            }
+            for e, name in entries
+            if e.kind == "earn"
+        ],
+        "reversals": [reversal_view(r) for r in reversals],
+    }
+
+
+def reversal_view(r: Reversal) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "transaction_id": r.transaction_id,
+        "reversal_id": r.provider_reversal_id,
+        "amount": r.amount,
+        "status": r.status,
+        "points": r.points,
+        "created_at": r.created_at,
+        "applied_at": r.applied_at,
+    }
+
+
+def queued_ids(session: Session, older_than: datetime, limit: int) -> list[tuple[int, int]]:
+    """(transaction id, customer id) of transactions still waiting: the sweeper's input."""
+    return list(
+        session.execute(
+            select(Transaction.id, Transaction.customer_id)
+            .where(Transaction.status == "queued", Transaction.received_at < older_than)
+            .order_by(Transaction.status, Transaction.received_at)
+            .limit(limit)
+        ).tuples()
+    )
+
+
+def backlog(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Transaction).where(Transaction.status == "queued")) or 0

@@ -1,0 +1,176 @@
+"""business-rules actions that only collect Effects.
+
+An action never touches the context or any store: it appends an Effect. The
+parameter schema lives here too (``ACTION_PARAMS``) because business-rules
+does not type-check params at all (``"points": "5"`` would pass); documents
+are checked against it before they can be published.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from business_rules.actions import BaseActions, rule_action
+from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT
+
+from rules.context import EvaluationContext
+from rules.effects import Effect
+
+MAX_POINTS = 1_000_000_000
+MAX_PER = 1_000_000_000_000
+ROUNDING_MODES: dict[str, str] = {
+    "down": ROUND_FLOOR,
+    "nearest": ROUND_HALF_UP,
+    "up": ROUND_CEILING,
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, Mapping):
+        return "mapping"
+    return type(value).__name__
+
+
+def check_points(value: Any) -> str | None:
+    """Points are whole, positive and bounded (the ledger stores integers)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"expected an integer, got {_kind(value)}"
+    if value <= 0:
+        return "must be a positive integer"
+    if value > MAX_POINTS:
+        return f"must be at most {MAX_POINTS}"
+    return None
+
+
+def check_per(value: Any) -> str | None:
+    """``per`` divides the amount, so it must be a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or value <= 0:
+        return "must be a positive number"
+    if value > MAX_PER:
+        return f"must be at most {MAX_PER}"
+    return None
+
+
+def check_max(value: Any) -> str | None:
+    """``max`` is an optional cap; null means uncapped."""
+    return None if value is None else check_points(value)
+
+
+def check_rounding(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"expected a string, got {_kind(value)}"
+    if value not in ROUNDING_MODES:
+        return f"{value[:60]!r} is not one of {', '.join(ROUNDING_MODES)}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One action parameter: a checker returning the reason it is wrong, and its default."""
+
+    check: Callable[[Any], str | None]
+    required: bool = True
+    default: Any = None
+
+
+ACTION_PARAMS: dict[str, dict[str, Param]] = {
+    "award_points": {"points": Param(check_points)},
+    "award_points_per_amount": {
+        "points": Param(check_points),
+        "per": Param(check_per),
+        "max": Param(check_max, required=False, default=None),
+        "rounding": Param(check_rounding, required=False, default="down"),
+    },
+}
+
+
+def per_to_decimal(per: float) -> Decimal:
+    """``per: 0.1`` means one tenth, not the binary float's 0.1000000000000000055..."""
+    return Decimal(per) if isinstance(per, int) else Decimal(repr(per))
+
+
+def points_per_amount(
+    amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str
+) -> int:
+    """points * (amount / per), rounded as asked, never negative, capped at max_points."""
+    value = (Decimal(points) * (amount / per)).to_integral_value(
+        rounding=ROUNDING_MODES[rounding]
+    )
+    result = max(int(value), 0)
+    if max_points is not None:
+        result = min(result, max_points)
+    return result
+
+
+class LoyaltyActions(BaseActions):
+    """Collects the Effects of one campaign; ``start_rule`` tells it which rule is running."""
+
+    def __init__(
+        self, ctx: EvaluationContext, *, campaign_id: int, campaign_version: int
+    ) -> None:
+        self._ctx = ctx
+        self._campaign_id = campaign_id
+        self._campaign_version = campaign_version
+        self._rule_index = 0
+        self._rule_name = ""
+        self._action_index = 0
+        self.effects: list[Effect] = []
+
+    def start_rule(self, rule_index: int, rule_name: str) -> None:
+        self._rule_index = rule_index
+        self._rule_name = rule_name
+        self._action_index = 0
+
+    def _collect(self, action: str, points: int, params: dict[str, Any]) -> None:
+        self.effects.append(
+            Effect(
+                campaign_id=self._campaign_id,
+                campaign_version=self._campaign_version,
+                rule_index=self._rule_index,
+                rule_name=self._rule_name,
+                action_index=self._action_index,
+                action=action,
+                points=points,
+                params=params,
+            )
+        )
+        self._action_index += 1
+
+    @rule_action(params={"points": FIELD_NUMERIC})
+    def award_points(self, points: int) -> None:
+        self._collect("award_points", points, {"points": points})
+
+    @rule_action(
+        params={
+            "points": FIELD_NUMERIC,
+            "per": FIELD_NUMERIC,
+            "max": FIELD_NUMERIC,
+            "rounding": FIELD_SELECT,
+        }
+    )
+    def award_points_per_amount(
+        self, points: int, per: float, max: int | None = None, rounding: str = "down"
+    ) -> None:
+        earned = points_per_amount(
+            self._ctx.amount, points, per_to_decimal(per), max, rounding
+        )
+        params = {"points": points, "per": per, "max": max, "rounding": rounding}
+        self._collect("award_points_per_amount", earned, params)

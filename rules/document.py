@@ -1,0 +1,743 @@
+"""Campaign documents: parse JSON or YAML and validate with exact error paths.
+
+business-rules only checks a rule when it runs (with ``assert``, after earlier
+rules have acted) and looks operators and actions up with plain ``getattr``.
+So every document is validated here, completely, before it can be published:
+all errors are collected, each with a path such as
+``rules[0].conditions.all[1].operator`` and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+from business_rules.fields import (
+    FIELD_NO_INPUT,
+    FIELD_NUMERIC,
+    FIELD_SELECT_MULTIPLE,
+    FIELD_TEXT,
+)
+
+from rules.actions import ACTION_PARAMS, _kind
+from rules.operators import (
+    FIELD_DATE,
+    FIELD_DATE_RANGE,
+    FIELD_NUMERIC_RANGE,
+    ISO_DATE,
+    OPERATORS,
+)
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, VARIABLE_TYPES
+
+MAX_SOURCE_BYTES = 256 * 1024
+MAX_CONDITION_DEPTH = 10
+MAX_RULES = 200
+MAX_ACTIONS = 20
+MAX_NAME = 200
+MAX_TEXT_VALUE = 1000
+MAX_LIST_VALUE = 1000
+MAX_REGEX = 300
+MAX_PRIORITY = 1_000_000_000
+CAMPAIGN_TYPES = ("earning", "tier", "reward")
+STACKING = ("stackable", "exclusive")
+BUDGET_KEYS = ("max_points", "max_points_per_customer_per_day")
+TOP_KEYS = (
+    "name",
+    "type",
+    "providers",
+    "starts_at",
+    "ends_at",
+    "priority",
+    "stacking",
+    "budget",
+    "rules",
+)
+PROVIDER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NUMERIC_ONLY = frozenset(OPERATORS["numeric"]) - frozenset(OPERATORS["string"])
+BOOLEAN_OPERATORS = frozenset(OPERATORS["boolean"])
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class DocumentInvalid(ValueError):
+    """Every problem found in a document, so an editor can show them all at once."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_points: int | None = None
+    max_points_per_customer_per_day: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    name: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One validated rule; ``conditions`` is the business-rules tree (do not mutate it)."""
+
+    name: str
+    conditions: Mapping[str, Any]
+    actions: tuple[ActionSpec, ...]
+
+    def as_business_rule(self) -> dict[str, Any]:
+        """The rule in the exact shape ``business_rules.engine.run_all`` expects."""
+        return {
+            "conditions": self.conditions,
+            "actions": [
+                {"name": a.name, "params": dict(a.params)} for a in self.actions
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDocument:
+    """A validated, normalised campaign; ``raw`` is its JSON-serialisable form (parses back to itself)."""
+
+    name: str
+    type: str
+    providers: frozenset[str] | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    priority: int
+    stacking: str
+    budget: Budget | None
+    rules: tuple[Rule, ...]
+    attribute_types: Mapping[str, str]
+    raw: Mapping[str, Any]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without aliases (expansion bombs) and without silently repeated keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                marker = (key_node.tag, key_node.value)
+                if marker in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key_node.value[:60]!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(marker)
+        return super().construct_mapping(node, deep)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key[:60]!r}")
+        result[key] = value
+    return result
+
+
+def _load_json(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_no_duplicates)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"invalid YAML: {exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return f"invalid YAML: {exc}"
+
+
+def _json_reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    return f"invalid JSON: {exc}"
+
+
+def _load(source: str | bytes, fmt: str | None) -> Any:
+    """Text to data; any failure becomes a DocumentInvalid at path ``$``."""
+    if fmt not in (None, "json", "yaml"):
+        raise ValueError(f"unknown document format {fmt!r}")
+    size = (
+        len(source)
+        if isinstance(source, bytes)
+        else len(source.encode("utf-8", "replace"))
+    )
+    if size > MAX_SOURCE_BYTES:
+        raise DocumentInvalid(
+            [FieldError("$", f"document is larger than {MAX_SOURCE_BYTES} bytes")]
+        )
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DocumentInvalid(
+                [FieldError("$", "document is not valid UTF-8")]
+            ) from None
+    try:
+        if fmt == "json":
+            return _load_json(source)
+        if fmt == "yaml":
+            return _load_yaml(source)
+        try:
+            return _load_json(source)
+        except (ValueError, RecursionError):
+            return _load_yaml(source)
+    except yaml.YAMLError as exc:
+        raise DocumentInvalid([FieldError("$", _yaml_reason(exc))]) from None
+    except ValueError as exc:
+        raise DocumentInvalid([FieldError("$", _json_reason(exc))]) from None
+    except RecursionError:
+        raise DocumentInvalid(
+            [FieldError("$", "document is nested too deeply")]
+        ) from None
+
+
+def parse_document(
+    source: str | bytes | Mapping[str, Any], *, fmt: str | None = None
+) -> CampaignDocument:
+    """Parse (JSON, YAML or an already-loaded mapping) and validate a campaign document.
+
+    Raises DocumentInvalid listing every error found. ``fmt`` is "json", "yaml"
+    or None (try JSON, then YAML).
+    """
+    data = source if isinstance(source, Mapping) else _load(source, fmt)
+    validator = _Validator()
+    document = validator.document(data)
+    if validator.errors or document is None:
+        raise DocumentInvalid(validator.errors or [FieldError("$", "invalid document")])
+    return document
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, str) and IDENTIFIER.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{_short(key)}]" if path else f"[{_short(key)}]"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_MISSING = object()
+
+
+class _Validator:
+    """Walks one document, appending FieldErrors and building the normalised form."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+        self.attribute_types: dict[str, tuple[str, str]] = {}
+
+    def error(self, path: str, reason: str) -> None:
+        self.errors.append(FieldError(path, reason))
+
+    def unknown_keys(
+        self, data: Mapping[Any, Any], allowed: tuple[str, ...], path: str
+    ) -> None:
+        for key in data:
+            if key not in allowed:
+                self.error(_join(path, key), "unknown key")
+
+    def document(self, data: Any) -> CampaignDocument | None:
+        if not isinstance(data, Mapping):
+            self.error("$", f"expected a mapping, got {_kind(data)}")
+            return None
+        self.unknown_keys(data, TOP_KEYS, "")
+        raw: dict[str, Any] = {}
+        name = self.text(data.get("name", _MISSING), "name", required=True)
+        kind = self.choice(data.get("type", "earning"), "type", CAMPAIGN_TYPES)
+        providers = self.providers(data.get("providers", _MISSING))
+        starts_at = self.timestamp(data.get("starts_at", _MISSING), "starts_at")
+        ends_at = self.timestamp(data.get("ends_at", _MISSING), "ends_at")
+        if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+            self.error("ends_at", "must be after starts_at")
+        priority = self.priority(data.get("priority", 0))
+        stacking = self.choice(data.get("stacking", "stackable"), "stacking", STACKING)
+        budget = self.budget(data.get("budget", _MISSING))
+        rules = self.rules(data.get("rules", _MISSING))
+        if self.errors:
+            return None
+        raw["name"] = name
+        raw["type"] = kind
+        if providers is not None:
+            raw["providers"] = list(providers)
+        if starts_at is not None:
+            raw["starts_at"] = starts_at.isoformat()
+        if ends_at is not None:
+            raw["ends_at"] = ends_at.isoformat()
+        raw["priority"] = priority
+        raw["stacking"] = stacking
+        if budget is not None:
+            raw["budget"] = dict(budget)
+        raw["rules"] = rules
+        return CampaignDocument(
+            name=name,
+            type=kind,
+            providers=frozenset(providers) if providers is not None else None,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            priority=priority,
+            stacking=stacking,
+            budget=Budget(**budget) if budget is not None else None,
+            rules=tuple(
+                Rule(
+                    name=r["name"],
+                    conditions=r["conditions"],
+                    actions=tuple(
+                        ActionSpec(a["name"], a["params"]) for a in r["actions"]
+                    ),
+                )
+                for r in rules
+            ),
+            attribute_types={
+                key: kind for key, (kind, _) in self.attribute_types.items()
+            },
+            raw=raw,
+        )
+
+    def text(self, value: Any, path: str, *, required: bool) -> Any:
+        if value is _MISSING:
+            if required:
+                self.error(path, "required")
+            return None
+        if not isinstance(value, str):
+            self.error(path, f"expected a string, got {_kind(value)}")
+        elif not value.strip():
+            self.error(path, "must not be empty")
+        elif len(value) > MAX_NAME:
+            self.error(path, f"must be at most {MAX_NAME} characters")
+        return value
+
+    def choice(self, value: Any, path: str, allowed: tuple[str, ...]) -> Any:
+        if not isinstance(value, str):
+            self.error(path, f"expected a string, got {_kind(value)}")
+        elif value not in allowed:
+            self.error(path, f"{_short(value)} is not one of {', '.join(allowed)}")
+        return value
+
+    def providers(self, value: Any) -> list[str] | None:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, list | tuple):
+            self.error(
+                "providers", f"expected a list of provider codes, got {_kind(value)}"
+            )
+            return None
+        if not value:
+            self.error(
+                "providers", "must not be empty (omit it to apply to all providers)"
+            )
+        seen: set[str] = set()
+        for i, code in enumerate(value):
+            path = f"providers[{i}]"
+            if not isinstance(code, str):
+                self.error(path, f"expected a string, got {_kind(code)}")
+            elif not PROVIDER_CODE.fullmatch(code):
+                self.error(path, f"{_short(code)} is not a valid provider code")
+            elif code in seen:
+                self.error(path, f"duplicate provider {code!r}")
+            else:
+                seen.add(code)
+        return list(value)
+
+    def timestamp(self, value: Any, path: str) -> datetime | None:
+        if value is _MISSING:
+            return None
+        moment: datetime | None = None
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                self.error(path, f"{_short(value)} is not an ISO 8601 date-time")
+                return None
+        else:
+            self.error(
+                path, f"expected an ISO 8601 date-time string, got {_kind(value)}"
+            )
+            return None
+        if moment.utcoffset() is None:
+            self.error(
+                path, "must include a UTC offset, e.g. 2027-01-20T00:00:00+07:00"
+            )
+            return None
+        return moment
+
+    def priority(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error("priority", f"expected an integer, got {_kind(value)}")
+        elif abs(value) > MAX_PRIORITY:
+            self.error(
+                "priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}"
+            )
+        return value
+
+    def budget(self, value: Any) -> dict[str, int] | None:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("budget", f"expected a mapping, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, BUDGET_KEYS, "budget")
+        result: dict[str, int] = {}
+        for key in BUDGET_KEYS:
+            if key not in value:
+                continue
+            limit = value[key]
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                self.error(f"budget.{key}", f"expected an integer, got {_kind(limit)}")
+            elif limit <= 0:
+                self.error(f"budget.{key}", "must be a positive integer")
+            else:
+                result[key] = limit
+        return result
+
+    def rules(self, value: Any) -> list[dict[str, Any]]:
+        if value is _MISSING:
+            self.error("rules", "required")
+            return []
+        if not isinstance(value, list | tuple):
+            self.error("rules", f"expected a list, got {_kind(value)}")
+            return []
+        if not value:
+            self.error("rules", "must not be empty")
+        elif len(value) > MAX_RULES:
+            self.error("rules", f"must have at most {MAX_RULES} rules")
+            return []
+        names: dict[str, int] = {}
+        result = []
+        for i, rule in enumerate(value):
+            normalised = self.rule(rule, f"rules[{i}]", names, i)
+            if normalised is not None:
+                result.append(normalised)
+        return result
+
+    def rule(
+        self, value: Any, path: str, names: dict[str, int], index: int
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.error(path, f"expected a mapping, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("name", "conditions", "actions"), path)
+        name = self.text(value.get("name", _MISSING), f"{path}.name", required=True)
+        if isinstance(name, str) and name.strip() and len(name) <= MAX_NAME:
+            if name in names:
+                self.error(
+                    f"{path}.name", f"duplicate rule name (also rules[{names[name]}])"
+                )
+            else:
+                names[name] = index
+        conditions: Any = None
+        if "conditions" not in value:
+            self.error(f"{path}.conditions", "required")
+        else:
+            conditions = self.condition(value["conditions"], f"{path}.conditions", 0)
+        actions = self.actions(value.get("actions", _MISSING), f"{path}.actions")
+        return {"name": name, "conditions": conditions, "actions": actions}
+
+    def condition(self, node: Any, path: str, depth: int) -> dict[str, Any] | None:
+        if not isinstance(node, Mapping):
+            self.error(path, f"expected a mapping, got {_kind(node)}")
+            return None
+        groups = [key for key in ("all", "any") if key in node]
+        if not groups:
+            return self.leaf(node, path)
+        if len(node) != 1:
+            self.error(
+                path, "a condition group must have exactly one key, 'all' or 'any'"
+            )
+            return None
+        key = groups[0]
+        items = node[key]
+        if depth >= MAX_CONDITION_DEPTH:
+            self.error(
+                path, f"conditions are nested deeper than {MAX_CONDITION_DEPTH} levels"
+            )
+            return None
+        if not isinstance(items, list | tuple):
+            self.error(
+                f"{path}.{key}", f"expected a list of conditions, got {_kind(items)}"
+            )
+            return None
+        if not items:
+            self.error(f"{path}.{key}", "must not be empty")
+            return None
+        children = [
+            self.condition(c, f"{path}.{key}[{i}]", depth + 1)
+            for i, c in enumerate(items)
+        ]
+        if any(c is None for c in children):
+            return None
+        return {key: children}
+
+    def leaf(self, node: Mapping[Any, Any], path: str) -> dict[str, Any] | None:
+        self.unknown_keys(node, ("name", "operator", "value"), path)
+        name = node.get("name", _MISSING)
+        operator = node.get("operator", _MISSING)
+        value = node.get("value", _MISSING)
+        ok = True
+        if name is _MISSING:
+            self.error(f"{path}.name", "required")
+            ok = False
+        elif not isinstance(name, str):
+            self.error(f"{path}.name", f"expected a string, got {_kind(name)}")
+            ok = False
+        if operator is _MISSING:
+            self.error(f"{path}.operator", "required")
+            return None
+        if not isinstance(operator, str):
+            self.error(f"{path}.operator", f"expected a string, got {_kind(operator)}")
+            return None
+        if not ok:
+            return None
+        type_name = self.variable_type(name, operator, value, path)
+        if type_name is None:
+            return None
+        operators = OPERATORS[type_name]
+        if operator not in operators:
+            self.error(
+                f"{path}.operator",
+                f"{_short(operator)} is not an operator of {type_name} variable {_short(name)}",
+            )
+            return None
+        normalised = self.value(value, operators[operator], operator, f"{path}.value")
+        if normalised is _MISSING:
+            return None
+        if name.startswith(ATTRIBUTE_PREFIX):
+            key = name[len(ATTRIBUTE_PREFIX) :]
+            previous = self.attribute_types.setdefault(key, (type_name, path))
+            if previous[0] != type_name:
+                self.error(
+                    f"{path}.name",
+                    f"attribute {_short(name)} is used as {type_name} here"
+                    f" but as {previous[0]} at {previous[1]}",
+                )
+                return None
+        return {"name": name, "operator": operator, "value": normalised}
+
+    def variable_type(
+        self, name: str, operator: str, value: Any, path: str
+    ) -> str | None:
+        if name.startswith(ATTRIBUTE_PREFIX):
+            if not ATTRIBUTE_KEY.fullmatch(name[len(ATTRIBUTE_PREFIX) :]):
+                self.error(
+                    f"{path}.name",
+                    f"{_short(name)} is not a valid attribute name"
+                    " (attributes.<key>, key: [A-Za-z_][A-Za-z0-9_]{0,63})",
+                )
+                return None
+            if operator in BOOLEAN_OPERATORS:
+                return "boolean"
+            if operator in NUMERIC_ONLY or (
+                operator in OPERATORS["numeric"] and _is_number(value)
+            ):
+                return "numeric"
+            return "string"
+        variable_type = VARIABLE_TYPES.get(name)
+        if variable_type is None:
+            self.error(f"{path}.name", f"{_short(name)} is not a variable")
+            return None
+        return variable_type.name
+
+    def value(self, value: Any, input_type: str, operator: str, path: str) -> Any:
+        """The normalised value, or _MISSING after recording why it is wrong."""
+        if input_type == FIELD_NO_INPUT:
+            if value is not _MISSING and value is not None:
+                self.error(path, f"operator {operator!r} takes no value")
+                return _MISSING
+            return None
+        if value is _MISSING:
+            self.error(path, f"required by operator {operator!r}")
+            return _MISSING
+        if input_type == FIELD_NUMERIC:
+            return self.number(value, path)
+        if input_type == FIELD_NUMERIC_RANGE:
+            return self.pair(value, path, self.number)
+        if input_type == FIELD_TEXT:
+            return self.string(value, path, regex=operator == "matches_regex")
+        if input_type == FIELD_SELECT_MULTIPLE:
+            return self.string_list(value, path)
+        if input_type == FIELD_DATE:
+            return self.date(value, path)
+        if input_type == FIELD_DATE_RANGE:
+            return self.pair(value, path, self.date)
+        self.error(path, f"unsupported input type {input_type!r}")
+        return _MISSING
+
+    def number(self, value: Any, path: str) -> Any:
+        if not _is_number(value):
+            self.error(path, f"expected a number, got {_kind(value)}")
+            return _MISSING
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(path, "must be a finite number")
+            return _MISSING
+        return value
+
+    def string(self, value: Any, path: str, *, regex: bool) -> Any:
+        if not isinstance(value, str):
+            self.error(path, f"expected a string, got {_kind(value)}")
+            return _MISSING
+        if len(value) > (MAX_REGEX if regex else MAX_TEXT_VALUE):
+            self.error(
+                path,
+                f"must be at most {MAX_REGEX if regex else MAX_TEXT_VALUE} characters",
+            )
+            return _MISSING
+        if regex:
+            try:
+                re.compile(value)
+            except (re.error, RecursionError, OverflowError) as exc:
+                self.error(path, f"invalid regular expression: {exc}")
+                return _MISSING
+        return value
+
+    def string_list(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            self.error(path, "expected a list of strings, not a single string")
+            return _MISSING
+        if not isinstance(value, list | tuple):
+            self.error(path, f"expected a list of strings, got {_kind(value)}")
+            return _MISSING
+        if not value:
+            self.error(path, "must not be empty")
+            return _MISSING
+        if len(value) > MAX_LIST_VALUE:
+            self.error(path, f"must have at most {MAX_LIST_VALUE} items")
+            return _MISSING
+        ok = True
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.error(f"{path}[{i}]", f"expected a string, got {_kind(item)}")
+                ok = False
+            elif len(item) > MAX_TEXT_VALUE:
+                self.error(
+                    f"{path}[{i}]", f"must be at most {MAX_TEXT_VALUE} characters"
+                )
+                ok = False
+        return list(value) if ok else _MISSING
+
+    def date(self, value: Any, path: str) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, str) and ISO_DATE.fullmatch(value):
+            try:
+                return date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        self.error(path, f"expected a date 'YYYY-MM-DD', got {_short(value)}")
+        return _MISSING
+
+    def pair(self, value: Any, path: str, check: Callable[[Any, str], Any]) -> Any:
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            self.error(
+                path, f"expected a [low, high] list of two values, got {_short(value)}"
+            )
+            return _MISSING
+        low = check(value[0], f"{path}[0]")
+        high = check(value[1], f"{path}[1]")
+        if low is _MISSING or high is _MISSING:
+            return _MISSING
+        if not low <= high:
+            self.error(path, "low bound is greater than high bound")
+            return _MISSING
+        return [low, high]
+
+    def actions(self, value: Any, path: str) -> list[dict[str, Any]]:
+        if value is _MISSING:
+            self.error(path, "required")
+            return []
+        if not isinstance(value, list | tuple):
+            self.error(path, f"expected a list, got {_kind(value)}")
+            return []
+        if not value:
+            self.error(path, "must not be empty")
+            return []
+        if len(value) > MAX_ACTIONS:
+            self.error(path, f"must have at most {MAX_ACTIONS} actions")
+            return []
+        return [
+            a
+            for i, item in enumerate(value)
+            if (a := self.action(item, f"{path}[{i}]")) is not None
+        ]
+
+    def action(self, value: Any, path: str) -> dict[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.error(path, f"expected a mapping, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("name", "params"), path)
+        name = value.get("name", _MISSING)
+        if name is _MISSING:
+            self.error(f"{path}.name", "required")
+            return None
+        if not isinstance(name, str):
+            self.error(f"{path}.name", f"expected a string, got {_kind(name)}")
+            return None
+        schema = ACTION_PARAMS.get(name)
+        if schema is None:
+            self.error(f"{path}.name", f"{_short(name)} is not an action")
+            return None
+        params = value.get("params", {})
+        if not isinstance(params, Mapping):
+            self.error(f"{path}.params", f"expected a mapping, got {_kind(params)}")
+            return None
+        ok = True
+        for key in params:
+            if key not in schema:
+                self.error(
+                    _join(f"{path}.params", key),
+                    f"unknown parameter of action {name!r}",
+                )
+                ok = False
+        normalised: dict[str, Any] = {}
+        for key, spec in schema.items():
+            if key not in params:
+                if spec.required:
+                    self.error(f"{path}.params.{key}", f"required by action {name!r}")
+                    ok = False
+                normalised[key] = spec.default
+                continue
+            reason = spec.check(params[key])
+            if reason is not None:
+                self.error(f"{path}.params.{key}", reason)
+                ok = False
+            normalised[key] = params[key]
+        return {"name": name, "params": normalised} if ok else None

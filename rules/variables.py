@@ -1,0 +1,155 @@
+"""business-rules variables over an EvaluationContext.
+
+Besides the fixed variables, a condition may name ``attributes.<key>``: a
+provider-supplied attribute whose type (numeric, string or boolean) is
+inferred when the document is validated. For the business-rules reference
+path we generate one LoyaltyVariables subclass per set of attribute types,
+with the dotted names set via ``setattr`` (``getattr`` finds them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from business_rules.operators import BaseType
+from business_rules.variables import BaseVariables, rule_variable
+
+from rules.context import AttributeValue, EvaluationContext
+from rules.operators import (
+    ATTRIBUTE_TYPES,
+    DateType,
+    LoyaltyNumericType,
+    LoyaltyStringType,
+)
+
+ATTRIBUTE_PREFIX = "attributes."
+ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+DAY_NAMES = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+class LoyaltyVariables(BaseVariables):
+    """The fixed vocabulary of variables; values are computed from the context on each call."""
+
+    def __init__(self, ctx: EvaluationContext) -> None:
+        self._ctx = ctx
+        self._local: datetime | None = None
+
+    @property
+    def context(self) -> EvaluationContext:
+        return self._ctx
+
+    def _local_time(self) -> datetime:
+        if self._local is None:
+            self._local = self._ctx.local_time()
+        return self._local
+
+    @rule_variable(LoyaltyNumericType)
+    def amount(self) -> Decimal:
+        return self._ctx.amount
+
+    @rule_variable(LoyaltyStringType)
+    def currency(self) -> str:
+        return self._ctx.currency
+
+    @rule_variable(LoyaltyStringType)
+    def provider(self) -> str:
+        return self._ctx.provider
+
+    @rule_variable(LoyaltyStringType)
+    def category(self) -> str | None:
+        return self._ctx.category
+
+    @rule_variable(LoyaltyStringType)
+    def channel(self) -> str | None:
+        return self._ctx.channel
+
+    @rule_variable(LoyaltyStringType)
+    def event_type(self) -> str:
+        return self._ctx.event_type
+
+    @rule_variable(LoyaltyStringType, label="Day Of Week (monday..sunday)")
+    def day_of_week(self) -> str:
+        return DAY_NAMES[self._local_time().weekday()]
+
+    @rule_variable(LoyaltyNumericType, label="Day Of Week Number (1 = Monday)")
+    def day_of_week_number(self) -> int:
+        return self._local_time().isoweekday()
+
+    @rule_variable(LoyaltyNumericType, label="Hour (0-23, local)")
+    def hour(self) -> int:
+        return self._local_time().hour
+
+    @rule_variable(DateType, label="Local Date")
+    def local_date(self) -> date:
+        return self._local_time().date()
+
+    @rule_variable(LoyaltyStringType)
+    def customer_tier(self) -> str | None:
+        return self._ctx.customer_tier
+
+    @rule_variable(LoyaltyNumericType)
+    def lifetime_points(self) -> int:
+        return self._ctx.lifetime_points
+
+
+def variable_types() -> dict[str, type[BaseType]]:
+    """Fixed variable name -> its business-rules type."""
+    return {
+        name: member.field_type
+        for name, member in vars(LoyaltyVariables).items()
+        if getattr(member, "is_rule_variable", False)
+    }
+
+
+VARIABLE_TYPES: dict[str, type[BaseType]] = variable_types()
+
+
+def attribute_variable(
+    key: str, type_name: str
+) -> Callable[[LoyaltyVariables], AttributeValue]:
+    """A rule variable reading ``ctx.attributes[key]``, typed as inferred at validation."""
+
+    def read(self: LoyaltyVariables) -> AttributeValue:
+        return self.context.attributes.get(key)
+
+    read.__name__ = f"attribute_{key}"
+    return rule_variable(ATTRIBUTE_TYPES[type_name], label=f"Attribute {key}")(read)
+
+
+@lru_cache(maxsize=1024)
+def _variables_class(
+    attribute_types: tuple[tuple[str, str], ...],
+) -> type[LoyaltyVariables]:
+    cls = type("DocumentVariables", (LoyaltyVariables,), {})
+    for key, type_name in attribute_types:
+        setattr(cls, ATTRIBUTE_PREFIX + key, attribute_variable(key, type_name))
+    return cls
+
+
+def variables_class(attribute_types: Mapping[str, str]) -> type[LoyaltyVariables]:
+    """The LoyaltyVariables subclass that also knows a document's ``attributes.<key>`` variables."""
+    return _variables_class(tuple(sorted(attribute_types.items())))
+
+
+def variable_cast(
+    name: str, attribute_types: Mapping[str, str]
+) -> Callable[[Any], Any]:
+    """The cast business-rules applies to a variable's value (``field_type(value).value``)."""
+    if name.startswith(ATTRIBUTE_PREFIX):
+        return ATTRIBUTE_TYPES[
+            attribute_types[name[len(ATTRIBUTE_PREFIX) :]]
+        ]._assert_valid_value_and_cast
+    return VARIABLE_TYPES[name]._assert_valid_value_and_cast

@@ -1,0 +1,70 @@
+"""Flask application factory: one blueprint per audience, services from ``campaigns``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from sqlalchemy.orm import sessionmaker
+
+import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
+from campaigns.settings import Settings
+from workers.inline import InlineDispatcher
+from workers.queues import RedisDispatcher
+from workers.runtime import Runtime
+
+from .api.util import LoyaltyJSONProvider
+from .extensions import db, migrate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(settings: Settings | None = None, **config: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=settings.engine_options(),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        LOYALTY=settings,
+    )
+    app.config.update(config)
+    app.json = LoyaltyJSONProvider(app)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+
+    with app.app_context():
+        factory = sessionmaker(bind=db.engine, expire_on_commit=False)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    rt = Runtime(
+        session_factory=factory,
+        redis=redis,
+        partitions=settings.partitions,
+        batch_size=settings.batch_size,
+        sweep_after_seconds=settings.sweep_after_seconds,
+    )
+    app.extensions["loyalty.runtime"] = rt
+    app.extensions["loyalty.dispatcher"] = RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
+
+    from .api import bp as api_bp
+    from .cli import register_cli
+    from .errors import register_error_handlers
+
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

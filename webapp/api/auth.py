@@ -1,0 +1,76 @@
+"""Bearer-key authentication for providers and staff tokens.
+
+Lookups are cached in the process for a few seconds: the key check costs one
+dict lookup on the hot path, and a revoked key stops working within the TTL.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from campaigns.errors import DomainError
+from campaigns.providers import Principal, authenticate, hash_key
+
+from ..extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+CACHE_TTL = 10.0
+_cache: dict[str, tuple[float, Principal | None]] = {}
+
+
+def _principal() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise DomainError("unauthorized", "send 'Authorization: Bearer <API key>'", status=401)
+    key = key.strip()
+    digest = hash_key(key)
+    now = time.monotonic()
+    hit = _cache.get(digest)
+    if hit is None or hit[0] < now:
+        principal = authenticate(db.session, key)
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[digest] = (now + CACHE_TTL, principal)
+    else:
+        principal = hit[1]
+    if principal is None:
+        raise DomainError("unauthorized", "unknown or revoked API key", status=401)
+    return principal
+
+
+def forget_cached_keys() -> None:
+    _cache.clear()
+
+
+def require(*kinds: str) -> Callable[[F], F]:
+    """Allow only the given principal kinds (``provider``, ``staff``)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = _principal()
+            if principal.kind not in kinds:
+                needed = " or ".join(kinds)
+                raise DomainError("forbidden", f"this endpoint needs a {needed} key", status=403)
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def scope_provider_id() -> int | None:
+    """The provider a query must be limited to; None for staff (all providers)."""
+    p = principal()
+    return None if p.is_staff else p.provider_id

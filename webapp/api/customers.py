@@ -1,0 +1,35 @@
+"""Customer lookup and profile (balance, identities, recent ledger across providers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from campaigns.customers import lookup, profile
+from campaigns.errors import DomainError, FieldProblem
+
+from ..extensions import db
+from . import bp
+from .auth import require, scope_provider_id
+
+
+@bp.get("/customers/lookup")
+@require("provider", "staff")
+def lookup_customer() -> Any:
+    phone, nid = request.args.get("phone"), request.args.get("national_id")
+    if not phone and not nid:
+        raise DomainError(
+            "validation_error", "give ?phone= or ?national_id=", [FieldProblem("phone", "or national_id is required")]
+        )
+    try:
+        return lookup(db.session, phone=phone, national_id=nid)
+    except ValueError as exc:
+        path = "phone" if phone else "national_id"
+        raise DomainError("validation_error", f"{path}: {exc}", [FieldProblem(path, str(exc))]) from None
+
+
+@bp.get("/customers/<int:customer_id>")
+@require("provider", "staff")
+def show_customer(customer_id: int) -> Any:
+    return profile(db.session, customer_id, provider_id=scope_provider_id())

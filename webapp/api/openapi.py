@@ -1,0 +1,352 @@
+"""OpenAPI 3.1 document built from the pydantic models that validate the requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from campaigns.schemas import ReversalIn, TransactionBatchIn, TransactionIn
+
+from . import bp
+
+
+class FieldError(BaseModel):
+    path: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class TransactionAccepted(BaseModel):
+    id: int
+    provider_txn_id: str
+    customer_id: int
+    status: Literal["queued", "processed", "rejected", "reversed"]
+    received_at: datetime
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "error"]
+    id: int | None = None
+    provider_txn_id: str | None = None
+    customer_id: int | None = None
+    received_at: datetime | None = None
+    error: ErrorDetail | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+    accepted: int
+    duplicate: int
+    error: int
+
+
+class Award(BaseModel):
+    campaign: str | None
+    campaign_id: int | None
+    campaign_version: int | None
+    rule: str | None
+    points: int
+
+
+class ReversalView(BaseModel):
+    id: int
+    transaction_id: int
+    reversal_id: str | None
+    amount: Decimal
+    status: Literal["pending", "applied"]
+    points: int
+    created_at: datetime
+    applied_at: datetime | None
+
+
+class TransactionView(BaseModel):
+    id: int
+    provider: str
+    provider_txn_id: str
+    customer_id: int
+    status: Literal["queued", "processed", "rejected", "reversed"]
+    amount: Decimal
+    currency: str
+    category: str | None
+    channel: str | None
+    attributes: dict[str, Any]
+    occurred_at: datetime
+    received_at: datetime
+    processed_at: datetime | None
+    reject_reason: str | None
+    reversed_amount: Decimal
+    points: int
+    awards: list[Award]
+    reversals: list[ReversalView]
+
+
+class Identity(BaseModel):
+    type: Literal["phone", "national_id"]
+    value: str
+
+
+class LedgerLine(BaseModel):
+    id: int
+    kind: str
+    points: int
+    provider: str | None
+    transaction_id: int | None
+    campaign: str | None
+    rule: str | None
+    created_at: datetime
+
+
+class CustomerView(BaseModel):
+    id: int
+    identities: list[Identity]
+    tier: str | None
+    created_at: datetime
+    balance: int
+    lifetime_points: int
+    ledger: list[LedgerLine]
+
+
+class CampaignVersionInfo(BaseModel):
+    version: int
+    status: str
+    author: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class CampaignView(BaseModel):
+    id: int
+    name: str
+    type: str
+    status: str
+    latest_version: int
+    published_version: int | None
+    created_at: datetime
+    updated_at: datetime
+    versions: list[CampaignVersionInfo]
+    document: dict[str, Any] | None
+
+
+class CampaignList(BaseModel):
+    campaigns: list[CampaignView]
+
+
+class ValidationOk(BaseModel):
+    valid: bool
+    name: str
+    type: str
+
+
+MODELS: list[type[BaseModel]] = [
+    TransactionIn,
+    TransactionBatchIn,
+    ReversalIn,
+    ErrorBody,
+    TransactionAccepted,
+    BatchResult,
+    TransactionView,
+    ReversalView,
+    CustomerView,
+    CampaignView,
+    CampaignList,
+    ValidationOk,
+]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed JSON",
+        401: "Missing or unknown API key",
+        403: "Wrong kind of key",
+        404: "Not found (or not yours)",
+        409: "Conflict",
+        413: "Body too large",
+        415: "Unsupported media type",
+        422: "Invalid field(s); each named with its path",
+        503: "Database unreachable; nothing stored (see Retry-After)",
+    }
+    return {str(c): {"description": text[c], **_json(ErrorBody)} for c in codes}
+
+
+COMMON = (400, 401, 403, 413, 415, 503)
+DOC_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/yaml": {"schema": {"type": "string"}},
+    },
+}
+
+
+def build_document(server_url: str = "/") -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}"
+    )
+    components = schemas.get("$defs", {})
+    txn_id = [{"name": "txn_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    camp_id = [{"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loyalty campaign manager API",
+            "version": "1.0.0",
+            "description": "Providers post transactions; staff manage campaign documents. "
+            "Authenticate with `Authorization: Bearer <API key>`.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": components,
+        },
+        "paths": {
+            "/api/v1/transactions": {
+                "post": {
+                    "summary": "Post one transaction (persisted before the answer)",
+                    "operationId": "createTransaction",
+                    "requestBody": {"required": True, **_json(TransactionIn)},
+                    "responses": {
+                        "202": {"description": "Accepted and queued", **_json(TransactionAccepted)},
+                        "200": {"description": "Replay of an identical transaction", **_json(TransactionAccepted)},
+                        **_errors(*COMMON, 409, 422),
+                    },
+                }
+            },
+            "/api/v1/transactions/batch": {
+                "post": {
+                    "summary": "Post up to 1,000 transactions; one result per item",
+                    "operationId": "createTransactionsBatch",
+                    "requestBody": {"required": True, **_json(TransactionBatchIn)},
+                    "responses": {
+                        "202": {"description": "At least one accepted", **_json(BatchResult)},
+                        "200": {"description": "Nothing new accepted", **_json(BatchResult)},
+                        **_errors(*COMMON, 422),
+                    },
+                }
+            },
+            "/api/v1/transactions/{txn_id}": {
+                "get": {
+                    "summary": "Status, net points and awards of one of your transactions",
+                    "operationId": "getTransaction",
+                    "parameters": txn_id,
+                    "responses": {"200": {"description": "The transaction", **_json(TransactionView)}, **_errors(401, 403, 404, 503)},
+                }
+            },
+            "/api/v1/transactions/{txn_id}/reversal": {
+                "post": {
+                    "summary": "Full or partial refund; points are clawed back in proportion",
+                    "operationId": "reverseTransaction",
+                    "parameters": txn_id,
+                    "requestBody": {"required": False, **_json(ReversalIn)},
+                    "responses": {
+                        "201": {"description": "Applied", **_json(ReversalView)},
+                        "202": {"description": "Recorded; applied right after the credit", **_json(ReversalView)},
+                        "200": {"description": "Replay of the same reversal_id", **_json(ReversalView)},
+                        **_errors(*COMMON, 404, 409, 422),
+                    },
+                }
+            },
+            "/api/v1/customers/lookup": {
+                "get": {
+                    "summary": "Find a customer by phone or national ID",
+                    "operationId": "lookupCustomer",
+                    "parameters": [
+                        {"name": "phone", "in": "query", "schema": {"type": "string"}},
+                        {"name": "national_id", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": {"description": "The customer", **_json(CustomerView)}, **_errors(401, 403, 404, 422, 503)},
+                }
+            },
+            "/api/v1/customers/{customer_id}": {
+                "get": {
+                    "summary": "A customer you have dealt with",
+                    "operationId": "getCustomer",
+                    "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "The customer", **_json(CustomerView)}, **_errors(401, 403, 404, 503)},
+                }
+            },
+            "/api/v1/campaigns": {
+                "get": {
+                    "summary": "All campaigns (staff)",
+                    "operationId": "listCampaigns",
+                    "responses": {"200": {"description": "Campaigns", **_json(CampaignList)}, **_errors(401, 403, 503)},
+                },
+                "post": {
+                    "summary": "Create a campaign version from a JSON or YAML document (staff); ?publish=true",
+                    "operationId": "createCampaign",
+                    "parameters": [{"name": "publish", "in": "query", "schema": {"type": "boolean"}}],
+                    "requestBody": DOC_BODY,
+                    "responses": {"201": {"description": "Stored", **_json(CampaignView)}, **_errors(*COMMON, 422)},
+                },
+            },
+            "/api/v1/campaigns/validate": {
+                "post": {
+                    "summary": "Validate a document without storing it (staff)",
+                    "operationId": "validateCampaign",
+                    "requestBody": DOC_BODY,
+                    "responses": {"200": {"description": "Valid", **_json(ValidationOk)}, **_errors(*COMMON, 422)},
+                }
+            },
+            "/api/v1/campaigns/{campaign_id}": {
+                "get": {
+                    "summary": "One campaign with its versions (staff)",
+                    "operationId": "getCampaign",
+                    "parameters": camp_id,
+                    "responses": {"200": {"description": "The campaign", **_json(CampaignView)}, **_errors(401, 403, 404, 503)},
+                }
+            },
+            "/api/v1/campaigns/{campaign_id}/publish": {
+                "post": {
+                    "summary": "Publish a version (default: the latest) (staff)",
+                    "operationId": "publishCampaign",
+                    "parameters": camp_id,
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {"version": {"type": "integer"}}}}},
+                    },
+                    "responses": {"200": {"description": "Published", **_json(CampaignView)}, **_errors(*COMMON, 404, 422)},
+                }
+            },
+            "/api/v1/campaigns/{campaign_id}/archive": {
+                "post": {
+                    "summary": "Stop a campaign (staff)",
+                    "operationId": "archiveCampaign",
+                    "parameters": camp_id,
+                    "responses": {"200": {"description": "Archived", **_json(CampaignView)}, **_errors(401, 403, 404, 503)},
+                }
+            },
+        },
+    }
+
+
+_cached: dict[str, Any] | None = None
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Any:
+    global _cached
+    if _cached is None:
+        _cached = build_document()
+    return _cached

@@ -1,0 +1,124 @@
+"""Provider transactions: single, batch, status, reversal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from campaigns.errors import DomainError, FieldProblem
+from campaigns.models import utcnow
+from campaigns.reversals import request_reversal
+from campaigns.schemas import ReversalIn, parse_transaction, problems_of
+from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest
+
+from ..extensions import db
+from . import bp
+from .auth import principal, require, scope_provider_id
+from .util import max_future, read_json, require_object
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 1000
+
+
+def dispatch(pairs: list[tuple[int, int]]) -> None:
+    """Hand committed ids to the workers; if Redis is down the sweeper will find them."""
+    if not pairs:
+        return
+    try:
+        current_app.extensions["loyalty.dispatcher"].dispatch(pairs)
+    except RedisError:
+        log.warning("dispatch failed for %s transactions; the sweeper will re-dispatch them", len(pairs))
+
+
+def _error_item(err: DomainError) -> dict[str, Any]:
+    return {
+        "code": err.code,
+        "message": err.message,
+        "fields": [{"path": f.path, "reason": f.reason} for f in err.fields],
+    }
+
+
+@bp.post("/transactions")
+@require("provider")
+def create_transaction() -> Any:
+    now = utcnow()
+    txn = parse_transaction(read_json(), max_future=max_future(), now=now)
+    out = ingest(db.session, principal().provider_id, [txn], now)[0]
+    if out.status == ERROR:
+        db.session.rollback()
+        assert out.error is not None
+        raise out.error
+    db.session.commit()
+    assert out.txn is not None
+    if out.status == ACCEPTED:
+        dispatch([(out.txn["id"], out.txn["customer_id"])])
+        return out.txn, 202
+    return out.txn, 200
+
+
+@bp.post("/transactions/batch")
+@require("provider")
+def create_transactions_batch() -> Any:
+    now = utcnow()
+    data = read_json()
+    items = data if isinstance(data, list) else require_object(data).get("transactions")
+    if isinstance(data, dict) and set(data) - {"transactions"}:
+        extra = sorted(set(data) - {"transactions"})[0]
+        raise DomainError("validation_error", f"{extra}: unknown field", [FieldProblem(extra, "unknown field")])
+    if not isinstance(items, list) or not items:
+        raise DomainError("validation_error", "transactions: give a non-empty list", [FieldProblem("transactions", "must be a non-empty list")])
+    if len(items) > MAX_BATCH:
+        raise DomainError(
+            "validation_error",
+            f"transactions: at most {MAX_BATCH} per batch, got {len(items)}",
+            [FieldProblem("transactions", f"at most {MAX_BATCH} items, got {len(items)}")],
+        )
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid, where = [], []
+    for i, item in enumerate(items):
+        try:
+            valid.append(parse_transaction(item, prefix=f"transactions[{i}]", max_future=max_future(), now=now))
+            where.append(i)
+        except DomainError as err:
+            results[i] = {"index": i, "status": "error", "error": _error_item(err)}
+    outcomes = ingest(db.session, principal().provider_id, valid, now) if valid else []
+    db.session.commit()
+    accepted: list[tuple[int, int]] = []
+    for i, out in zip(where, outcomes, strict=True):
+        if out.status == ERROR:
+            assert out.error is not None
+            results[i] = {"index": i, "status": "error", "error": _error_item(out.error)}
+            continue
+        assert out.txn is not None
+        results[i] = {"index": i, "status": out.status, **out.txn}
+        if out.status == ACCEPTED:
+            accepted.append((out.txn["id"], out.txn["customer_id"]))
+    dispatch(accepted)
+    counts = {s: sum(1 for r in results if r and r["status"] == s) for s in ("accepted", "duplicate", "error")}
+    return {"results": results, **counts}, 202 if accepted else 200
+
+
+@bp.get("/transactions/<int:txn_id>")
+@require("provider", "staff")
+def show_transaction(txn_id: int) -> Any:
+    return get_transaction(db.session, txn_id, scope_provider_id())
+
+
+@bp.post("/transactions/<int:txn_id>/reversal")
+@require("provider", "staff")
+def reverse_transaction(txn_id: int) -> Any:
+    data = require_object(read_json(allow_empty=True))
+    try:
+        body = ReversalIn.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_of(exc)
+        raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+    view, created = request_reversal(db.session, txn_id, scope_provider_id(), body, utcnow())
+    db.session.commit()
+    if not created:
+        return view, 200
+    return view, 201 if view["status"] == "applied" else 202

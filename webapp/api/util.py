@@ -1,0 +1,77 @@
+"""Request parsing and JSON encoding shared by the API views."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
+
+from campaigns.errors import DomainError, FieldProblem
+from campaigns.settings import Settings
+
+MAX_DEPTH = 32
+
+
+class LoyaltyJSONProvider(DefaultJSONProvider):
+    """ISO 8601 datetimes and exact numbers (Flask's default would give RFC 822 dates)."""
+
+    sort_keys = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        if isinstance(o, Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        return DefaultJSONProvider.default(o)
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def read_json(*, allow_empty: bool = False) -> Any:
+    """Parse the body strictly: floats as Decimal, bounded nesting, clear 400s."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise DomainError("bad_request", "the request body is empty; send a JSON object", status=400)
+    ctype = request.mimetype or ""
+    if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+        raise DomainError("unsupported_media_type", "send Content-Type: application/json", status=415)
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise DomainError("bad_request", f"malformed JSON: {exc}", status=400) from None
+    if _depth(data) > MAX_DEPTH:
+        raise DomainError("bad_request", f"JSON nested deeper than {MAX_DEPTH} levels", status=400)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def settings() -> Settings:
+    return current_app.config["LOYALTY"]
+
+
+def max_future() -> timedelta:
+    return timedelta(seconds=settings().max_future_skew_seconds)
+
+
+def require_object(data: Any, path: str = "body") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise DomainError("validation_error", f"{path}: must be a JSON object", [FieldProblem(path, "must be a JSON object")])
+    return data

@@ -1,0 +1,89 @@
+"""One JSON error shape everywhere: ``{"error": {"code", "message", "fields": [{"path", "reason"}]}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from campaigns.errors import DomainError, FieldProblem
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, fields: list[FieldProblem] | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "fields": [{"path": f.path, "reason": f.reason} for f in fields or []],
+        }
+    }
+
+
+def error_response(status: int, code: str, message: str, fields: list[FieldProblem] | None = None) -> Response:
+    resp = jsonify(error_body(code, message, fields))
+    resp.status_code = status
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError) -> Response:
+        return error_response(err.status, err.code, err.message, err.fields)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        status = err.code or 500
+        message = err.description or err.name
+        if status == 413:
+            message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        resp = error_response(status, HTTP_CODES.get(status, "error"), message)
+        if status == 405 and err.get_headers():
+            for k, v in err.get_headers():
+                if k.lower() == "allow":
+                    resp.headers["Allow"] = v
+        return resp
+
+    def _unavailable(err: Exception) -> Response:
+        log.error("database unavailable: %s", err.__class__.__name__)
+        resp = error_response(503, "unavailable", "the database is unreachable; nothing was stored, retry later")
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(OperationalError)
+    def _operational(err: OperationalError) -> Response:
+        return _unavailable(err)
+
+    @app.errorhandler(PoolTimeout)
+    def _pool(err: PoolTimeout) -> Response:
+        return _unavailable(err)
+
+    @app.errorhandler(DBAPIError)
+    def _dbapi(err: DBAPIError) -> Response:
+        if err.connection_invalidated:
+            return _unavailable(err)
+        log.exception("database error")
+        return error_response(500, "internal_error", "unexpected database error")
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "unexpected error; it has been logged")

@@ -1,0 +1,1 @@
+"""RQ workers: queue partitions, small jobs over the ``campaigns`` services, the sweeper."""

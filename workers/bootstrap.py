@@ -1,0 +1,26 @@
+"""Build a worker runtime from the environment (used by a bare ``rq worker`` process)."""
+
+from __future__ import annotations
+
+from redis import Redis
+from sqlalchemy.orm import sessionmaker
+
+from campaigns.db import make_engine
+from campaigns.settings import Settings
+
+from .runtime import Runtime
+
+
+def build(settings: Settings) -> Runtime:
+    engine = make_engine(settings)
+    return Runtime(
+        session_factory=sessionmaker(bind=engine, expire_on_commit=False),
+        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        partitions=settings.partitions,
+        batch_size=settings.batch_size,
+        sweep_after_seconds=settings.sweep_after_seconds,
+    )
+
+
+def from_environment() -> Runtime:
+    return build(Settings.from_env())

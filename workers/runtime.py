@@ -1,0 +1,104 @@
+"""What a worker process needs: a session factory, Redis, the rule cache, the settings.
+
+Set once by whoever starts the process (the ``flask worker`` command, a test,
+the embedded in-process queue); jobs stay small functions that look it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from redis import Redis
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaigns.accrual import CreditReport, RuleCache, credit_batch
+from campaigns.catalog import publication_counter, published_specs
+
+from .queues import RedisDispatcher
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
+
+
+@dataclass
+class Runtime:
+    session_factory: sessionmaker[Session]
+    redis: Redis | None
+    partitions: int = 8
+    batch_size: int = 500
+    sweep_after_seconds: int = 60
+    db_recheck_seconds: float = 5.0
+    rule_cache: RuleCache = field(default_factory=lambda: RuleCache(published_specs))
+    _db_checked_at: float = 0.0
+    _db_counter: int = 0
+
+    @property
+    def dispatcher(self) -> RedisDispatcher:
+        if self.redis is None:
+            raise RuntimeError("no Redis configured")
+        if not hasattr(self, "_dispatcher"):
+            self._dispatcher = RedisDispatcher(self.redis, self.partitions)
+        return self._dispatcher
+
+    def _publication(self, session: Session) -> int:
+        """The counter to compare with the cache: Redis when it has it, else the database.
+
+        The database is also re-read every few seconds so a lost Redis update
+        (flush, failover) can never hide a publication for long.
+        """
+        now = time.monotonic()
+        if self.redis is not None:
+            value = self.redis.get("loyalty:publication")
+            if value is not None and now - self._db_checked_at < self.db_recheck_seconds:
+                return max(int(value), self._db_counter)
+        self._db_counter = publication_counter(session)
+        self._db_checked_at = now
+        if self.redis is not None:
+            self.redis.set("loyalty:publication", self._db_counter)
+        return self._db_counter
+
+    def credit(self, txn_ids: Sequence[int]) -> CreditReport:
+        """Credit one batch in one database transaction, retrying deadlocks."""
+        for attempt in range(5):
+            with self.session_factory() as session:
+                try:
+                    ruleset, _ = self.rule_cache.get(session, self._publication(session))
+
+                    def code(pid: int, s: Session = session) -> str:
+                        return self.rule_cache.provider_code(s, pid)
+
+                    report = credit_batch(session, txn_ids, ruleset, code)
+                    session.commit()
+                    return report
+                except OperationalError as exc:
+                    session.rollback()
+                    errno = getattr(exc.orig, "args", [None])[0]
+                    if errno in RETRYABLE_MYSQL and attempt < 4:
+                        log.warning("retrying batch after MySQL error %s", errno)
+                        time.sleep(0.05 * (attempt + 1))
+                        continue
+                    raise
+        raise AssertionError("unreachable")
+
+
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    """The configured runtime; a bare ``rq worker`` process builds it from the environment."""
+    if _runtime is None:
+        from .bootstrap import from_environment
+
+        configure(from_environment())
+    assert _runtime is not None
+    return _runtime

@@ -1,0 +1,52 @@
+"""Re-dispatch transactions still ``queued`` after a timeout.
+
+MariaDB is the truth and Redis can always be rebuilt: after a Redis flush, a
+lost job or a crashed web process between commit and dispatch, this finds the
+stranded rows and hands them to their partitions again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from campaigns.models import utcnow
+from campaigns.transactions import queued_ids
+
+from .queues import SWEEP_LOCK_KEY
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def sweep(rt: Runtime, *, older_than_seconds: int | None = None, limit: int = 50_000) -> int:
+    """Re-dispatch stranded transactions; returns how many were found."""
+    age = rt.sweep_after_seconds if older_than_seconds is None else older_than_seconds
+    cutoff = utcnow() - timedelta(seconds=age)
+    if rt.redis is not None and not rt.redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=max(5, age // 2 or 5)):
+        return 0  # another worker swept a moment ago
+    with rt.session_factory() as session:
+        pairs = queued_ids(session, cutoff, limit)
+    if pairs:
+        log.warning("sweeper: re-dispatching %s transactions queued for over %ss", len(pairs), age)
+        rt.dispatcher.requeue(pairs)
+    if rt.redis is not None and older_than_seconds is not None:
+        rt.redis.delete(SWEEP_LOCK_KEY)
+    return len(pairs)
+
+
+class SweeperThread(threading.Thread):
+    """Runs the sweep every few seconds inside a worker process (one cluster-wide via a lock)."""
+
+    def __init__(self, rt: Runtime, interval: float) -> None:
+        super().__init__(name="loyalty-sweeper", daemon=True)
+        self.rt, self.interval = rt, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                sweep(self.rt)
+            except Exception:  # keep sweeping through a database or Redis outage
+                log.exception("sweeper pass failed")

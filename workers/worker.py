@@ -1,0 +1,45 @@
+"""Start an RQ worker over the accrual partitions, with the sweeper running beside it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from rq import Queue, SimpleWorker, Worker
+
+from .queues import queue_name
+from .runtime import Runtime, configure
+from .sweeper import SweeperThread, sweep
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(
+    rt: Runtime,
+    *,
+    partitions: Sequence[int] | None = None,
+    burst: bool = False,
+    fork: bool = False,
+    sweep_interval: float = 15.0,
+    name: str | None = None,
+) -> bool:
+    """Work the named partitions (default: all) until stopped, or until empty with ``burst``.
+
+    ``SimpleWorker`` (no fork per job) is the default: jobs are few and large,
+    and keeping the process lets the compiled rules and the connection pool live.
+    """
+    assert rt.redis is not None, "an RQ worker needs REDIS_URL"
+    configure(rt)
+    parts = list(partitions) if partitions else list(range(rt.partitions))
+    queues = [Queue(queue_name(p), connection=rt.redis) for p in parts]
+    cls = Worker if fork else SimpleWorker
+    worker = cls(queues, connection=rt.redis, name=name)
+    if burst:
+        sweep(rt)
+        return worker.work(burst=True, logging_level="WARNING")
+    sweeper = SweeperThread(rt, sweep_interval)
+    sweeper.start()
+    try:
+        return worker.work(burst=False, logging_level="INFO")
+    finally:
+        sweeper.stopped.set()
