@@ -35,9 +35,7 @@ def validate(source: str | bytes | dict[str, Any], fmt: str | None = None) -> An
 
 
 def _audit(session: Session, actor: str, action: str, obj: Campaign, details: dict[str, Any]) -> None:
-    session.add(
-        AuditEvent(actor=actor, action=action, object_type="campaign", object_id=str(obj.id), details=details)
-    )
+    session.add(AuditEvent(actor=actor, action=action, object_type="campaign", object_id=str(obj.id), details=details))
 
 
 def import_document(
@@ -169,7 +167,7 @@ def published_specs(session: Session) -> list[CampaignSpec]:
 
 
 def campaign_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Campaign.id, Campaign.name)).tuples())
+    return dict(session.execute(select(Campaign.id, Campaign.name)).all())
 
 
 def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:

@@ -57,7 +57,10 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
         catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)
         summary.campaigns += 1
     people = [
-        CustomerRef(phone=_phone(rng), national_id=("0010" + "".join(str(rng.randrange(10)) for _ in range(8))) if i % 3 == 0 else None)
+        CustomerRef(
+            phone=_phone(rng),
+            national_id=("0010" + "".join(str(rng.randrange(10)) for _ in range(8))) if i % 3 == 0 else None,
+        )
         for i in range(customers)
     ]
     now = utcnow()

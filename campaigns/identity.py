@@ -105,8 +105,7 @@ def _conflict_error(claim: IdentityClaim, owners: dict[tuple[str, str], int]) ->
     b = owners[(NATIONAL_ID, claim.national_id or "")]
     return conflict(
         "identity_conflict",
-        f"phone belongs to customer {a} and national_id to customer {b}; "
-        "a staff member must merge them first",
+        f"phone belongs to customer {a} and national_id to customer {b}; a staff member must merge them first",
         [
             FieldProblem("customer.phone", f"belongs to customer {a}"),
             FieldProblem("customer.national_id", f"belongs to customer {b}"),
@@ -127,9 +126,7 @@ def resolve(session: Session, claim: IdentityClaim) -> int:
     return resolve_many(session, [claim])[0]
 
 
-def resolve_many(
-    session: Session, claims: Sequence[IdentityClaim]
-) -> list[int | DomainError]:
+def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int | DomainError]:
     """Resolve many claims with few round trips: one read, bulk inserts for the new ones.
 
     Returns, per claim, the customer id or the :class:`DomainError` for that claim
@@ -176,7 +173,9 @@ def _resolve_pass(
             # Two claims in one batch may describe the same new person.
             known = {claimed[p] for p in claim.pairs() if p in claimed}
             if len(known) > 1:
-                results[i] = conflict("identity_conflict", "identities of this item belong to two customers in this batch")
+                results[i] = conflict(
+                    "identity_conflict", "identities of this item belong to two customers in this batch"
+                )
                 continue
             if known:
                 group = known.pop()
@@ -220,9 +219,7 @@ def _resolve_pass(
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:
     return session.scalar(
-        select(CustomerIdentity.customer_id).where(
-            CustomerIdentity.kind == kind, CustomerIdentity.value == value
-        )
+        select(CustomerIdentity.customer_id).where(CustomerIdentity.kind == kind, CustomerIdentity.value == value)
     )
 
 

@@ -79,15 +79,17 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
     Computed on the cumulative refunded share, so partial refunds that add up to
     the whole amount claw back exactly what was earned, never a point more.
     """
-    earned = session.execute(
-        select(LedgerEntry).where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn")
-    ).scalars().all()
+    earned = (
+        session.execute(select(LedgerEntry).where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn"))
+        .scalars()
+        .all()
+    )
     already = dict(
         session.execute(
             select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
             .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "reversal")
             .group_by(LedgerEntry.reverses_entry_id)
-        ).tuples()
+        ).all()
     )
     share = min(Decimal(1), (txn.reversed_amount + reversal.amount) / txn.amount)
     entries = []
@@ -183,17 +185,21 @@ def check_invariants(session: Session) -> list[str]:
         earned = dict(
             session.execute(
                 select(LedgerEntry.id, LedgerEntry.points).where(LedgerEntry.id.in_([r[0] for r in over]))
-            ).tuples()
+            ).all()
         )
         for entry_id, clawed in over:
             if -int(clawed) > earned.get(entry_id, 0):
                 problems.append(f"ledger entry {entry_id}: reversed {-int(clawed)} > earned {earned.get(entry_id, 0)}")
-    unprocessed_with_points = session.execute(
-        select(Transaction.id)
-        .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
-        .where(Transaction.status == "queued")
-        .limit(100)
-    ).scalars().all()
+    unprocessed_with_points = (
+        session.execute(
+            select(Transaction.id)
+            .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
+            .where(Transaction.status == "queued")
+            .limit(100)
+        )
+        .scalars()
+        .all()
+    )
     for tid in unprocessed_with_points:
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     return problems
@@ -201,6 +207,4 @@ def check_invariants(session: Session) -> list[str]:
 
 def mark_processed(session: Session, ids: list[int], now: datetime) -> None:
     if ids:
-        session.execute(
-            update(Transaction).where(Transaction.id.in_(ids)).values(status="processed", processed_at=now)
-        )
+        session.execute(update(Transaction).where(Transaction.id.in_(ids)).values(status="processed", processed_at=now))

@@ -221,9 +221,7 @@ class Reversal(Base):
     """A full or partial refund of a transaction; applied once the transaction is credited."""
 
     __tablename__ = "reversals"
-    __table_args__ = (
-        UniqueConstraint("transaction_id", "provider_reversal_id", name="uq_reversal_provider_id"),
-    )
+    __table_args__ = (UniqueConstraint("transaction_id", "provider_reversal_id", name="uq_reversal_provider_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)

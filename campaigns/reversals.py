@@ -54,7 +54,8 @@ def request_reversal(
     remaining = txn.amount - txn.reversed_amount - Decimal(pending)
     if remaining <= 0:
         raise conflict(
-            "already_reversed", f"transaction {txn.id} is already fully reversed",
+            "already_reversed",
+            f"transaction {txn.id} is already fully reversed",
             [FieldProblem("amount", "nothing left to reverse")],
         )
     amount = body.amount if body.amount is not None else remaining

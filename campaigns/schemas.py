@@ -143,7 +143,11 @@ def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
 def parse_transaction(data: Any, *, prefix: str = "", max_future: timedelta, now: datetime) -> TransactionIn:
     """Validate one transaction body or raise a 422 :class:`DomainError` naming each field."""
     if not isinstance(data, dict):
-        raise DomainError("validation_error", "a transaction must be a JSON object", [FieldProblem(prefix or "body", "must be an object")])
+        raise DomainError(
+            "validation_error",
+            "a transaction must be a JSON object",
+            [FieldProblem(prefix or "body", "must be an object")],
+        )
     try:
         txn = TransactionIn.model_validate(data)
     except ValidationError as exc:

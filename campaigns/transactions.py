@@ -51,9 +51,7 @@ _SUMMARY_COLS = (
 )
 
 
-def ingest(
-    session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime
-) -> list[Outcome]:
+def ingest(session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime) -> list[Outcome]:
     """Insert new transactions in bulk; duplicates and conflicts are reported per item.
 
     Runs inside a savepoint and retries once on a unique-key race with a
@@ -68,9 +66,7 @@ def ingest(
     raise conflict("ingest_race", "the same transactions are being posted concurrently; retry")
 
 
-def _ingest_pass(
-    session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime
-) -> list[Outcome]:
+def _ingest_pass(session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(items)
     hashes = [item.body_hash() for item in items]
     existing = {
@@ -91,7 +87,9 @@ def _ingest_pass(
             continue
         j = first_in_batch.get(item.provider_txn_id)
         if j is not None:
-            outcomes[i] = Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.provider_txn_id))
+            outcomes[i] = (
+                Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.provider_txn_id))
+            )
             continue
         first_in_batch[item.provider_txn_id] = i
         fresh.append(i)
@@ -123,9 +121,7 @@ def _ingest_pass(
         )
         row_of.append(i)
     if rows:
-        ids = session.scalars(
-            insert(Transaction).returning(Transaction.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = session.scalars(insert(Transaction).returning(Transaction.id, sort_by_parameter_order=True), rows).all()
         for i, row, new_id in zip(row_of, rows, ids, strict=True):
             outcomes[i] = Outcome(
                 ACCEPTED,
@@ -142,7 +138,8 @@ def _ingest_pass(
         if out is not None and out.status == DUPLICATE and out.txn is None:
             j = first_in_batch[item.provider_txn_id]
             first = outcomes[j]
-            outcomes[i] = first if first and first.status == ACCEPTED else out
+            assert first is not None
+            outcomes[i] = Outcome(DUPLICATE, first.txn) if first.status == ACCEPTED else first
     return outcomes  # type: ignore[return-value]
 
 
@@ -162,8 +159,10 @@ def _replay(old: Any, body_hash: str, provider_txn_id: str) -> Outcome:
 
 def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> dict[str, Any]:
     """Full view of one transaction: status, net points and each award (provider-scoped)."""
-    q = select(Transaction, Provider.code).join(Provider, Provider.id == Transaction.provider_id).where(
-        Transaction.id == txn_id
+    q = (
+        select(Transaction, Provider.code)
+        .join(Provider, Provider.id == Transaction.provider_id)
+        .where(Transaction.id == txn_id)
     )
     if provider_id is not None:
         q = q.where(Transaction.provider_id == provider_id)
@@ -177,9 +176,7 @@ def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> d
         .where(LedgerEntry.transaction_id == txn.id)
         .order_by(LedgerEntry.id)
     ).all()
-    reversals = session.scalars(
-        select(Reversal).where(Reversal.transaction_id == txn.id).order_by(Reversal.id)
-    ).all()
+    reversals = session.scalars(select(Reversal).where(Reversal.transaction_id == txn.id).order_by(Reversal.id)).all()
     return {
         "id": txn.id,
         "provider": provider_code,
@@ -233,7 +230,7 @@ def queued_ids(session: Session, older_than: datetime, limit: int) -> list[tuple
             .where(Transaction.status == "queued", Transaction.received_at < older_than)
             .order_by(Transaction.status, Transaction.received_at)
             .limit(limit)
-        ).tuples()
+        ).all()
     )
 
 

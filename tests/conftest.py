@@ -143,7 +143,9 @@ def work(app: Flask) -> Any:
 
 def publish(client: FlaskClient, staff: dict[str, str], document: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(document, str):
-        resp = client.post("/api/v1/campaigns?publish=true", data=document, headers={**staff, "Content-Type": "application/yaml"})
+        resp = client.post(
+            "/api/v1/campaigns?publish=true", data=document, headers={**staff, "Content-Type": "application/yaml"}
+        )
     else:
         resp = client.post("/api/v1/campaigns?publish=true", json=document, headers=staff)
     assert resp.status_code == 201, resp.get_json()

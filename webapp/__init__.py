@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         sweep_after_seconds=settings.sweep_after_seconds,
     )
     app.extensions["loyalty.runtime"] = rt
-    app.extensions["loyalty.dispatcher"] = RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
+    app.extensions["loyalty.dispatcher"] = (
+        RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
+    )
 
     from .api import bp as api_bp
     from .cli import register_cli

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from campaigns import catalog, ledger, providers
 from campaigns.demo import seed
@@ -96,7 +96,9 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
     """Import a JSON or YAML campaign document; validation errors name their exact path."""
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        version = catalog.import_document(db.session, file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish)
+        version = catalog.import_document(
+            db.session, file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish
+        )
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -156,6 +158,7 @@ def demo_seed(customers: int, transactions: int) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.argument("partitions", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork", is_flag=True, help="Fork a work horse per job (RQ's default Worker).")
@@ -180,6 +183,7 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool) -> None
 
 
 @click.command("sweep")
+@with_appcontext
 @click.option("--older-than", default=0, show_default=True, help="Seconds a transaction has waited.")
 def sweep_command(older_than: int) -> None:
     """Re-dispatch transactions still queued (after a Redis flush, say)."""

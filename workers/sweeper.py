@@ -21,18 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def sweep(rt: Runtime, *, older_than_seconds: int | None = None, limit: int = 50_000) -> int:
-    """Re-dispatch stranded transactions; returns how many were found."""
+    """Re-dispatch stranded transactions; returns how many were found.
+
+    The periodic pass (no ``older_than_seconds``) runs once per interval across
+    all workers; an explicit call (CLI, operator, test) always runs.
+    """
     age = rt.sweep_after_seconds if older_than_seconds is None else older_than_seconds
     cutoff = utcnow() - timedelta(seconds=age)
-    if rt.redis is not None and not rt.redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=max(5, age // 2 or 5)):
+    periodic = older_than_seconds is None
+    if periodic and rt.redis is not None and not rt.redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=max(5, age // 2)):
         return 0  # another worker swept a moment ago
     with rt.session_factory() as session:
         pairs = queued_ids(session, cutoff, limit)
     if pairs:
         log.warning("sweeper: re-dispatching %s transactions queued for over %ss", len(pairs), age)
         rt.dispatcher.requeue(pairs)
-    if rt.redis is not None and older_than_seconds is not None:
-        rt.redis.delete(SWEEP_LOCK_KEY)
     return len(pairs)
 
 

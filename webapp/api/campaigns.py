@@ -27,7 +27,9 @@ def _document_from_request() -> tuple[str | dict[str, Any], str]:
         return raw, "yaml"
     data = read_json()
     if not isinstance(data, dict):
-        raise DomainError("validation_error", "document: must be an object", [FieldProblem("document", "must be an object")])
+        raise DomainError(
+            "validation_error", "document: must be an object", [FieldProblem("document", "must be an object")]
+        )
     return request.get_data(as_text=True), "json"
 
 
@@ -85,7 +87,9 @@ def publish_campaign(campaign_id: int) -> Any:
     campaign = _campaign(campaign_id)
     version = data.get("version", campaign.latest_version) if isinstance(data, dict) else campaign.latest_version
     if not isinstance(version, int) or isinstance(version, bool):
-        raise DomainError("validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")])
+        raise DomainError(
+            "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
+        )
     catalog.publish_version(db.session, campaign_id, version, author=principal().name)
     db.session.commit()
     _announce()

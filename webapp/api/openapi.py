@@ -40,6 +40,7 @@ class TransactionAccepted(BaseModel):
 class BatchItem(BaseModel):
     index: int
     status: Literal["accepted", "duplicate", "error"]
+    transaction_status: Literal["queued", "processed", "rejected", "reversed"] | None = None
     id: int | None = None
     provider_txn_id: str | None = None
     customer_id: int | None = None
@@ -201,9 +202,7 @@ DOC_BODY = {
 
 
 def build_document(server_url: str = "/") -> dict[str, Any]:
-    _, schemas = models_json_schema(
-        [(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}"
-    )
+    _, schemas = models_json_schema([(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}")
     components = schemas.get("$defs", {})
     txn_id = [{"name": "txn_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     camp_id = [{"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
@@ -251,7 +250,10 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "summary": "Status, net points and awards of one of your transactions",
                     "operationId": "getTransaction",
                     "parameters": txn_id,
-                    "responses": {"200": {"description": "The transaction", **_json(TransactionView)}, **_errors(401, 403, 404, 503)},
+                    "responses": {
+                        "200": {"description": "The transaction", **_json(TransactionView)},
+                        **_errors(401, 403, 404, 503),
+                    },
                 }
             },
             "/api/v1/transactions/{txn_id}/reversal": {
@@ -276,15 +278,23 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                         {"name": "phone", "in": "query", "schema": {"type": "string"}},
                         {"name": "national_id", "in": "query", "schema": {"type": "string"}},
                     ],
-                    "responses": {"200": {"description": "The customer", **_json(CustomerView)}, **_errors(401, 403, 404, 422, 503)},
+                    "responses": {
+                        "200": {"description": "The customer", **_json(CustomerView)},
+                        **_errors(401, 403, 404, 422, 503),
+                    },
                 }
             },
             "/api/v1/customers/{customer_id}": {
                 "get": {
                     "summary": "A customer you have dealt with",
                     "operationId": "getCustomer",
-                    "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                    "responses": {"200": {"description": "The customer", **_json(CustomerView)}, **_errors(401, 403, 404, 503)},
+                    "parameters": [
+                        {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
+                    "responses": {
+                        "200": {"description": "The customer", **_json(CustomerView)},
+                        **_errors(401, 403, 404, 503),
+                    },
                 }
             },
             "/api/v1/campaigns": {
@@ -314,7 +324,10 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "summary": "One campaign with its versions (staff)",
                     "operationId": "getCampaign",
                     "parameters": camp_id,
-                    "responses": {"200": {"description": "The campaign", **_json(CampaignView)}, **_errors(401, 403, 404, 503)},
+                    "responses": {
+                        "200": {"description": "The campaign", **_json(CampaignView)},
+                        **_errors(401, 403, 404, 503),
+                    },
                 }
             },
             "/api/v1/campaigns/{campaign_id}/publish": {
@@ -324,9 +337,16 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "parameters": camp_id,
                     "requestBody": {
                         "required": False,
-                        "content": {"application/json": {"schema": {"type": "object", "properties": {"version": {"type": "integer"}}}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"version": {"type": "integer"}}}
+                            }
+                        },
                     },
-                    "responses": {"200": {"description": "Published", **_json(CampaignView)}, **_errors(*COMMON, 404, 422)},
+                    "responses": {
+                        "200": {"description": "Published", **_json(CampaignView)},
+                        **_errors(*COMMON, 404, 422),
+                    },
                 }
             },
             "/api/v1/campaigns/{campaign_id}/archive": {
@@ -334,7 +354,10 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "summary": "Stop a campaign (staff)",
                     "operationId": "archiveCampaign",
                     "parameters": camp_id,
-                    "responses": {"200": {"description": "Archived", **_json(CampaignView)}, **_errors(401, 403, 404, 503)},
+                    "responses": {
+                        "200": {"description": "Archived", **_json(CampaignView)},
+                        **_errors(401, 403, 404, 503),
+                    },
                 }
             },
         },

@@ -70,7 +70,11 @@ def create_transactions_batch() -> Any:
         extra = sorted(set(data) - {"transactions"})[0]
         raise DomainError("validation_error", f"{extra}: unknown field", [FieldProblem(extra, "unknown field")])
     if not isinstance(items, list) or not items:
-        raise DomainError("validation_error", "transactions: give a non-empty list", [FieldProblem("transactions", "must be a non-empty list")])
+        raise DomainError(
+            "validation_error",
+            "transactions: give a non-empty list",
+            [FieldProblem("transactions", "must be a non-empty list")],
+        )
     if len(items) > MAX_BATCH:
         raise DomainError(
             "validation_error",
@@ -94,7 +98,7 @@ def create_transactions_batch() -> Any:
             results[i] = {"index": i, "status": "error", "error": _error_item(out.error)}
             continue
         assert out.txn is not None
-        results[i] = {"index": i, "status": out.status, **out.txn}
+        results[i] = {**out.txn, "index": i, "status": out.status, "transaction_status": out.txn["status"]}
         if out.status == ACCEPTED:
             accepted.append((out.txn["id"], out.txn["customer_id"]))
     dispatch(accepted)

@@ -42,7 +42,7 @@ def _depth(value: Any, level: int = 0) -> int:
 
 def read_json(*, allow_empty: bool = False) -> Any:
     """Parse the body strictly: floats as Decimal, bounded nesting, clear 400s."""
-    raw = request.get_data(cache=False)
+    raw = request.get_data()
     if not raw.strip():
         if allow_empty:
             return {}
@@ -73,5 +73,7 @@ def max_future() -> timedelta:
 
 def require_object(data: Any, path: str = "body") -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise DomainError("validation_error", f"{path}: must be a JSON object", [FieldProblem(path, "must be a JSON object")])
+        raise DomainError(
+            "validation_error", f"{path}: must be a JSON object", [FieldProblem(path, "must be a JSON object")]
+        )
     return data

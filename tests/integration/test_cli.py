@@ -1,0 +1,77 @@
+"""The CLI contracts: exact command names, key on the last line, errors with paths."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DB_URL, REDIS_URL, ledger_ok, txn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _flask(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOYALTY_DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "LOYALTY_PARTITIONS": "4"}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_real_cli_provider_key_import_worker(app, client, tmp_path):
+    out = _flask("providers", "create", "telecom", "--name", "Mobile operator")
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("lp_") and " " not in key
+
+    doc = tmp_path / "bonus.yaml"
+    doc.write_text((ROOT / "docs/examples/base-earning.yaml").read_text())
+    imported = _flask("campaigns", "import", str(doc), "--publish")
+    assert imported.returncode == 0, imported.stderr
+
+    resp = client.post("/api/v1/transactions", json=txn("cli-1", 250_000), headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 202
+    worked = _flask("worker", "--burst")
+    assert worked.returncode == 0, worked.stderr
+    view = client.get(
+        f"/api/v1/transactions/{resp.get_json()['id']}", headers={"Authorization": f"Bearer {key}"}
+    ).get_json()
+    assert view["status"] == "processed" and view["points"] == 25
+    checked = _flask("ledger", "check")
+    assert checked.returncode == 0 and "ledger OK" in checked.stdout
+
+
+def test_invalid_campaign_import_prints_paths_and_fails(app, clean, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"name": "X", "rules": [{"name": "r", "conditions": {"all": [{"name": "amount", "operator": "greater", "value": 1}]}, "actions": [{"name": "award_points", "params": {"points": 1}}]}]}'
+    )
+    result = app.test_cli_runner().invoke(args=["campaigns", "import", str(bad)])
+    assert result.exit_code != 0
+    assert "rules[0].conditions.all[0].operator" in result.output
+
+
+def test_staff_token_and_demo_seed(app, client, clean):
+    runner = app.test_cli_runner()
+    token = runner.invoke(args=["staff-token", "create", "ops"]).output.strip().splitlines()[-1]
+    assert client.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    seeded = runner.invoke(args=["demo", "seed", "--customers", "10", "--transactions", "40"])
+    assert seeded.exit_code == 0, seeded.output
+    assert runner.invoke(args=["worker", "--burst"]).exit_code == 0
+    ledger_ok(app)
+    again = runner.invoke(args=["demo", "seed", "--customers", "10", "--transactions", "5"])
+    assert again.exit_code == 0, again.output
+
+
+def test_provider_code_rules(app, clean):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["providers", "create", "Bad Code!", "--name", "x"]).exit_code == 1
+    assert runner.invoke(args=["providers", "create", "post", "--name", "Post"]).exit_code == 0
+    dup = runner.invoke(args=["providers", "create", "post", "--name", "Post"])
+    assert dup.exit_code == 1 and "already exists" in dup.output
