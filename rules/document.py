@@ -232,7 +232,7 @@ def parse_document(
     Raises DocumentInvalid listing every error found. ``fmt`` is "json", "yaml"
     or None (try JSON, then YAML).
     """
-    data = source if isinstance(source, Mapping) else _load(source, fmt)
+    data = _load(source, fmt) if isinstance(source, str | bytes) else source
     validator = _Validator()
     document = validator.document(data)
     if validator.errors or document is None:

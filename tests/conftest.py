@@ -25,7 +25,7 @@ DB_URL = os.environ.get(
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def test_settings(**overrides: Any) -> Settings:
+def settings_for_tests(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": DB_URL,
         "redis_url": REDIS_URL,
@@ -46,7 +46,7 @@ def app() -> Iterator[Flask]:
     from webapp import create_app
     from webapp.extensions import db
 
-    app = create_app(test_settings(), TESTING=True)
+    app = create_app(settings_for_tests(), TESTING=True)
     with app.app_context():
         with db.engine.begin() as conn:
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))

@@ -10,13 +10,13 @@ import signal
 import sys
 
 import workers.runtime as runtime_module
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from webapp import create_app
 from workers.worker import run_worker
 
 
 def main(mode: str) -> None:
-    app = create_app(test_settings(batch_size=5))
+    app = create_app(settings_for_tests(batch_size=5))
     rt = app.extensions["loyalty.runtime"]
     if mode == "after-commit":
         original = rt.credit
