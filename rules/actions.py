@@ -107,13 +107,9 @@ def per_to_decimal(per: float) -> Decimal:
     return Decimal(per) if isinstance(per, int) else Decimal(repr(per))
 
 
-def points_per_amount(
-    amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str
-) -> int:
+def points_per_amount(amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str) -> int:
     """points * (amount / per), rounded as asked, never negative, capped at max_points."""
-    value = (Decimal(points) * (amount / per)).to_integral_value(
-        rounding=ROUNDING_MODES[rounding]
-    )
+    value = (Decimal(points) * (amount / per)).to_integral_value(rounding=ROUNDING_MODES[rounding])
     result = max(int(value), 0)
     if max_points is not None:
         result = min(result, max_points)
@@ -123,9 +119,7 @@ def points_per_amount(
 class LoyaltyActions(BaseActions):
     """Collects the Effects of one campaign; ``start_rule`` tells it which rule is running."""
 
-    def __init__(
-        self, ctx: EvaluationContext, *, campaign_id: int, campaign_version: int
-    ) -> None:
+    def __init__(self, ctx: EvaluationContext, *, campaign_id: int, campaign_version: int) -> None:
         self._ctx = ctx
         self._campaign_id = campaign_id
         self._campaign_version = campaign_version
@@ -166,11 +160,7 @@ class LoyaltyActions(BaseActions):
             "rounding": FIELD_SELECT,
         }
     )
-    def award_points_per_amount(
-        self, points: int, per: float, max: int | None = None, rounding: str = "down"
-    ) -> None:
-        earned = points_per_amount(
-            self._ctx.amount, points, per_to_decimal(per), max, rounding
-        )
+    def award_points_per_amount(self, points: int, per: float, max: int | None = None, rounding: str = "down") -> None:
+        earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
         params = {"points": points, "per": per, "max": max, "rounding": rounding}
         self._collect("award_points_per_amount", earned, params)

@@ -30,6 +30,23 @@ from rules.variables import ATTRIBUTE_PREFIX, VARIABLE_TYPES, LoyaltyVariables
 Test = Callable[[Any], Any]
 Predicate = Callable[["ContextValues"], Any]
 PointsFn = Callable[[EvaluationContext], int]
+Reader = Callable[["ContextValues"], Any]
+
+
+def _variable_reader(name: str) -> Reader:
+    method = getattr(LoyaltyVariables, name)
+    cast = VARIABLE_TYPES[name]._assert_valid_value_and_cast
+    return lambda values: cast(method(values.variables))
+
+
+def _attribute_reader(key: str) -> Reader:
+    name, _, type_name = key.partition("#")
+    attribute = name[len(ATTRIBUTE_PREFIX) :]
+    cast = ATTRIBUTE_TYPES[type_name]._assert_valid_value_and_cast
+    return lambda values: cast(values.ctx.attributes.get(attribute))
+
+
+_READERS: dict[str, Reader] = {name: _variable_reader(name) for name in VARIABLE_TYPES}
 
 
 class ContextValues(dict[str, Any]):
@@ -37,26 +54,19 @@ class ContextValues(dict[str, Any]):
 
     Keys are variable names; an attribute's key also carries its inferred type
     (``attributes.plan#string``) because two documents may type it differently.
+    Values come from LoyaltyVariables and the types' own casts, exactly as
+    business-rules computes them.
     """
 
-    __slots__ = ("_variables", "ctx")
+    __slots__ = ("ctx", "variables")
 
     def __init__(self, ctx: EvaluationContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self._variables: LoyaltyVariables | None = None
+        self.variables = LoyaltyVariables(ctx)
 
     def __missing__(self, key: str) -> Any:
-        name, _, type_name = key.partition("#")
-        if type_name:
-            raw = self.ctx.attributes.get(name[len(ATTRIBUTE_PREFIX) :])
-            value = ATTRIBUTE_TYPES[type_name]._assert_valid_value_and_cast(raw)
-        else:
-            if self._variables is None:
-                self._variables = LoyaltyVariables(self.ctx)
-            raw = getattr(self._variables, name)()
-            value = VARIABLE_TYPES[name]._assert_valid_value_and_cast(raw)
-        self[key] = value
+        value = self[key] = _READERS[key](self)
         return value
 
 
@@ -84,10 +94,7 @@ def _numeric_test(operator: str, value: Any) -> Test:
     e = EPSILON
     if operator == "between":
         low, high = _number(value[0]), _number(value[1])
-        return lambda v: (
-            ((v - low) > e or abs(v - low) <= e)
-            and ((high - v) > e or abs(v - high) <= e)
-        )
+        return lambda v: ((v - low) > e or abs(v - low) <= e) and ((high - v) > e or abs(v - high) <= e)
     b = _number(value)
     tests: dict[str, Test] = {
         "equal_to": lambda v: abs(v - b) <= e,
@@ -103,11 +110,7 @@ def _numeric_test(operator: str, value: Any) -> Test:
 def _string_test(operator: str, value: Any) -> Test:
     if operator in ("is_in", "not_in"):
         members = frozenset(value)
-        return (
-            (lambda v: v in members)
-            if operator == "is_in"
-            else (lambda v: v not in members)
-        )
+        return (lambda v: v in members) if operator == "is_in" else (lambda v: v not in members)
     if operator == "non_empty":
         return bool
     s = to_text(value)
@@ -153,13 +156,13 @@ _TESTS: dict[str, Callable[[str, Any], Test]] = {
 }
 
 
-def _leaf(
-    condition: Mapping[str, Any], attribute_types: Mapping[str, str]
-) -> Predicate:
+def _leaf(condition: Mapping[str, Any], attribute_types: Mapping[str, str]) -> Predicate:
     name: str = condition["name"]
     if name.startswith(ATTRIBUTE_PREFIX):
         type_name = attribute_types[name[len(ATTRIBUTE_PREFIX) :]]
         key = f"{name}#{type_name}"
+        if key not in _READERS:
+            _READERS[key] = _attribute_reader(key)
     else:
         type_name = VARIABLE_TYPES[name].name
         key = name
@@ -170,49 +173,43 @@ def _leaf(
 
 
 def _all(predicates: Sequence[Predicate]) -> Predicate:
+    """Left-to-right, short-circuit; unrolled for the usual sizes to avoid a generator per call."""
     if len(predicates) == 1:
         return predicates[0]
     if len(predicates) == 2:
-        first, second = predicates
-        return lambda values: first(values) and second(values)
-
-    def run(values: ContextValues) -> bool:
-        for predicate in predicates:
-            if not predicate(values):
-                return False
-        return True
-
-    return run
+        a, b = predicates
+        return lambda values: a(values) and b(values)
+    if len(predicates) == 3:
+        a, b, c = predicates
+        return lambda values: a(values) and b(values) and c(values)
+    if len(predicates) == 4:
+        a, b, c, d = predicates
+        return lambda values: a(values) and b(values) and c(values) and d(values)
+    return lambda values: all(predicate(values) for predicate in predicates)
 
 
 def _any(predicates: Sequence[Predicate]) -> Predicate:
+    """Left-to-right, short-circuit; unrolled like _all."""
     if len(predicates) == 1:
         return predicates[0]
     if len(predicates) == 2:
-        first, second = predicates
-        return lambda values: first(values) or second(values)
+        a, b = predicates
+        return lambda values: a(values) or b(values)
+    if len(predicates) == 3:
+        a, b, c = predicates
+        return lambda values: a(values) or b(values) or c(values)
+    if len(predicates) == 4:
+        a, b, c, d = predicates
+        return lambda values: a(values) or b(values) or c(values) or d(values)
+    return lambda values: any(predicate(values) for predicate in predicates)
 
-    def run(values: ContextValues) -> bool:
-        for predicate in predicates:
-            if predicate(values):
-                return True
-        return False
 
-    return run
-
-
-def compile_conditions(
-    node: Mapping[str, Any], attribute_types: Mapping[str, str]
-) -> Predicate:
+def compile_conditions(node: Mapping[str, Any], attribute_types: Mapping[str, str]) -> Predicate:
     """One validated business-rules condition tree as a closure over ContextValues."""
     if "all" in node:
-        return _all(
-            [compile_conditions(child, attribute_types) for child in node["all"]]
-        )
+        return _all([compile_conditions(child, attribute_types) for child in node["all"]])
     if "any" in node:
-        return _any(
-            [compile_conditions(child, attribute_types) for child in node["any"]]
-        )
+        return _any([compile_conditions(child, attribute_types) for child in node["any"]])
     return _leaf(node, attribute_types)
 
 
@@ -253,9 +250,7 @@ def compile_document(document: CampaignDocument) -> tuple[CompiledRule, ...]:
             index=i,
             name=rule.name,
             predicate=compile_conditions(rule.conditions, document.attribute_types),
-            actions=tuple(
-                _compile_action(j, a.name, a.params) for j, a in enumerate(rule.actions)
-            ),
+            actions=tuple(_compile_action(j, a.name, a.params) for j, a in enumerate(rule.actions)),
         )
         for i, rule in enumerate(document.rules)
     )

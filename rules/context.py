@@ -46,14 +46,9 @@ class EvaluationContext:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None")
-        if isinstance(self.lifetime_points, bool) or not isinstance(
-            self.lifetime_points, int
-        ):
+        if isinstance(self.lifetime_points, bool) or not isinstance(self.lifetime_points, int):
             raise TypeError("lifetime_points must be an integer")
-        if (
-            not isinstance(self.occurred_at, datetime)
-            or self.occurred_at.utcoffset() is None
-        ):
+        if not isinstance(self.occurred_at, datetime) or self.occurred_at.utcoffset() is None:
             raise ValueError("occurred_at must be a timezone-aware datetime")
         if not isinstance(self.attributes, Mapping):
             raise TypeError("attributes must be a mapping")

@@ -105,9 +105,7 @@ class Rule:
         """The rule in the exact shape ``business_rules.engine.run_all`` expects."""
         return {
             "conditions": self.conditions,
-            "actions": [
-                {"name": a.name, "params": dict(a.params)} for a in self.actions
-            ],
+            "actions": [{"name": a.name, "params": dict(a.params)} for a in self.actions],
         }
 
 
@@ -134,9 +132,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases are not allowed", event.start_mark
-            )
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", event.start_mark)
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -189,22 +185,14 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
     """Text to data; any failure becomes a DocumentInvalid at path ``$``."""
     if fmt not in (None, "json", "yaml"):
         raise ValueError(f"unknown document format {fmt!r}")
-    size = (
-        len(source)
-        if isinstance(source, bytes)
-        else len(source.encode("utf-8", "replace"))
-    )
+    size = len(source) if isinstance(source, bytes) else len(source.encode("utf-8", "replace"))
     if size > MAX_SOURCE_BYTES:
-        raise DocumentInvalid(
-            [FieldError("$", f"document is larger than {MAX_SOURCE_BYTES} bytes")]
-        )
+        raise DocumentInvalid([FieldError("$", f"document is larger than {MAX_SOURCE_BYTES} bytes")])
     if isinstance(source, bytes):
         try:
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise DocumentInvalid(
-                [FieldError("$", "document is not valid UTF-8")]
-            ) from None
+            raise DocumentInvalid([FieldError("$", "document is not valid UTF-8")]) from None
     try:
         if fmt == "json":
             return _load_json(source)
@@ -219,14 +207,10 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
     except ValueError as exc:
         raise DocumentInvalid([FieldError("$", _json_reason(exc))]) from None
     except RecursionError:
-        raise DocumentInvalid(
-            [FieldError("$", "document is nested too deeply")]
-        ) from None
+        raise DocumentInvalid([FieldError("$", "document is nested too deeply")]) from None
 
 
-def parse_document(
-    source: str | bytes | Mapping[str, Any], *, fmt: str | None = None
-) -> CampaignDocument:
+def parse_document(source: str | bytes | Mapping[str, Any], *, fmt: str | None = None) -> CampaignDocument:
     """Parse (JSON, YAML or an already-loaded mapping) and validate a campaign document.
 
     Raises DocumentInvalid listing every error found. ``fmt`` is "json", "yaml"
@@ -268,9 +252,7 @@ class _Validator:
     def error(self, path: str, reason: str) -> None:
         self.errors.append(FieldError(path, reason))
 
-    def unknown_keys(
-        self, data: Mapping[Any, Any], allowed: tuple[str, ...], path: str
-    ) -> None:
+    def unknown_keys(self, data: Mapping[Any, Any], allowed: tuple[str, ...], path: str) -> None:
         for key in data:
             if key not in allowed:
                 self.error(_join(path, key), "unknown key")
@@ -320,15 +302,11 @@ class _Validator:
                 Rule(
                     name=r["name"],
                     conditions=r["conditions"],
-                    actions=tuple(
-                        ActionSpec(a["name"], a["params"]) for a in r["actions"]
-                    ),
+                    actions=tuple(ActionSpec(a["name"], a["params"]) for a in r["actions"]),
                 )
                 for r in rules
             ),
-            attribute_types={
-                key: kind for key, (kind, _) in self.attribute_types.items()
-            },
+            attribute_types={key: kind for key, (kind, _) in self.attribute_types.items()},
             raw=raw,
         )
 
@@ -356,14 +334,10 @@ class _Validator:
         if value is _MISSING:
             return None
         if not isinstance(value, list | tuple):
-            self.error(
-                "providers", f"expected a list of provider codes, got {_kind(value)}"
-            )
+            self.error("providers", f"expected a list of provider codes, got {_kind(value)}")
             return None
         if not value:
-            self.error(
-                "providers", "must not be empty (omit it to apply to all providers)"
-            )
+            self.error("providers", "must not be empty (omit it to apply to all providers)")
         seen: set[str] = set()
         for i, code in enumerate(value):
             path = f"providers[{i}]"
@@ -390,14 +364,10 @@ class _Validator:
                 self.error(path, f"{_short(value)} is not an ISO 8601 date-time")
                 return None
         else:
-            self.error(
-                path, f"expected an ISO 8601 date-time string, got {_kind(value)}"
-            )
+            self.error(path, f"expected an ISO 8601 date-time string, got {_kind(value)}")
             return None
         if moment.utcoffset() is None:
-            self.error(
-                path, "must include a UTC offset, e.g. 2027-01-20T00:00:00+07:00"
-            )
+            self.error(path, "must include a UTC offset, e.g. 2027-01-20T00:00:00+07:00")
             return None
         return moment
 
@@ -405,9 +375,7 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.error("priority", f"expected an integer, got {_kind(value)}")
         elif abs(value) > MAX_PRIORITY:
-            self.error(
-                "priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}"
-            )
+            self.error("priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
         return value
 
     def budget(self, value: Any) -> dict[str, int] | None:
@@ -450,9 +418,7 @@ class _Validator:
                 result.append(normalised)
         return result
 
-    def rule(
-        self, value: Any, path: str, names: dict[str, int], index: int
-    ) -> dict[str, Any] | None:
+    def rule(self, value: Any, path: str, names: dict[str, int], index: int) -> dict[str, Any] | None:
         if not isinstance(value, Mapping):
             self.error(path, f"expected a mapping, got {_kind(value)}")
             return None
@@ -460,9 +426,7 @@ class _Validator:
         name = self.text(value.get("name", _MISSING), f"{path}.name", required=True)
         if isinstance(name, str) and name.strip() and len(name) <= MAX_NAME:
             if name in names:
-                self.error(
-                    f"{path}.name", f"duplicate rule name (also rules[{names[name]}])"
-                )
+                self.error(f"{path}.name", f"duplicate rule name (also rules[{names[name]}])")
             else:
                 names[name] = index
         conditions: Any = None
@@ -481,29 +445,20 @@ class _Validator:
         if not groups:
             return self.leaf(node, path)
         if len(node) != 1:
-            self.error(
-                path, "a condition group must have exactly one key, 'all' or 'any'"
-            )
+            self.error(path, "a condition group must have exactly one key, 'all' or 'any'")
             return None
         key = groups[0]
         items = node[key]
         if depth >= MAX_CONDITION_DEPTH:
-            self.error(
-                path, f"conditions are nested deeper than {MAX_CONDITION_DEPTH} levels"
-            )
+            self.error(path, f"conditions are nested deeper than {MAX_CONDITION_DEPTH} levels")
             return None
         if not isinstance(items, list | tuple):
-            self.error(
-                f"{path}.{key}", f"expected a list of conditions, got {_kind(items)}"
-            )
+            self.error(f"{path}.{key}", f"expected a list of conditions, got {_kind(items)}")
             return None
         if not items:
             self.error(f"{path}.{key}", "must not be empty")
             return None
-        children = [
-            self.condition(c, f"{path}.{key}[{i}]", depth + 1)
-            for i, c in enumerate(items)
-        ]
+        children = [self.condition(c, f"{path}.{key}[{i}]", depth + 1) for i, c in enumerate(items)]
         if any(c is None for c in children):
             return None
         return {key: children}
@@ -547,15 +502,12 @@ class _Validator:
             if previous[0] != type_name:
                 self.error(
                     f"{path}.name",
-                    f"attribute {_short(name)} is used as {type_name} here"
-                    f" but as {previous[0]} at {previous[1]}",
+                    f"attribute {_short(name)} is used as {type_name} here but as {previous[0]} at {previous[1]}",
                 )
                 return None
         return {"name": name, "operator": operator, "value": normalised}
 
-    def variable_type(
-        self, name: str, operator: str, value: Any, path: str
-    ) -> str | None:
+    def variable_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
         if name.startswith(ATTRIBUTE_PREFIX):
             if not ATTRIBUTE_KEY.fullmatch(name[len(ATTRIBUTE_PREFIX) :]):
                 self.error(
@@ -566,9 +518,7 @@ class _Validator:
                 return None
             if operator in BOOLEAN_OPERATORS:
                 return "boolean"
-            if operator in NUMERIC_ONLY or (
-                operator in OPERATORS["numeric"] and _is_number(value)
-            ):
+            if operator in NUMERIC_ONLY or (operator in OPERATORS["numeric"] and _is_number(value)):
                 return "numeric"
             return "string"
         variable_type = VARIABLE_TYPES.get(name)
@@ -648,9 +598,7 @@ class _Validator:
                 self.error(f"{path}[{i}]", f"expected a string, got {_kind(item)}")
                 ok = False
             elif len(item) > MAX_TEXT_VALUE:
-                self.error(
-                    f"{path}[{i}]", f"must be at most {MAX_TEXT_VALUE} characters"
-                )
+                self.error(f"{path}[{i}]", f"must be at most {MAX_TEXT_VALUE} characters")
                 ok = False
         return list(value) if ok else _MISSING
 
@@ -667,9 +615,7 @@ class _Validator:
 
     def pair(self, value: Any, path: str, check: Callable[[Any, str], Any]) -> Any:
         if not isinstance(value, list | tuple) or len(value) != 2:
-            self.error(
-                path, f"expected a [low, high] list of two values, got {_short(value)}"
-            )
+            self.error(path, f"expected a [low, high] list of two values, got {_short(value)}")
             return _MISSING
         low = check(value[0], f"{path}[0]")
         high = check(value[1], f"{path}[1]")
@@ -693,11 +639,7 @@ class _Validator:
         if len(value) > MAX_ACTIONS:
             self.error(path, f"must have at most {MAX_ACTIONS} actions")
             return []
-        return [
-            a
-            for i, item in enumerate(value)
-            if (a := self.action(item, f"{path}[{i}]")) is not None
-        ]
+        return [a for i, item in enumerate(value) if (a := self.action(item, f"{path}[{i}]")) is not None]
 
     def action(self, value: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(value, Mapping):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from business_rules.engine import run_all
 
@@ -51,9 +51,7 @@ class CampaignSpec:
             raise ValueError("published_at must be timezone-aware")
 
 
-def campaign_applies(
-    spec: CampaignSpec, ctx: EvaluationContext, received_at: datetime | None = None
-) -> bool:
+def campaign_applies(spec: CampaignSpec, ctx: EvaluationContext, received_at: datetime | None = None) -> bool:
     """Steps 1-2 of the module docstring: is this campaign in play for this context at all?"""
     document = spec.document
     if document.type != "earning":
@@ -70,9 +68,30 @@ def campaign_applies(
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
+    """A campaign ready to run: bounds in UTC so comparisons take datetime's fast path."""
+
     spec: CampaignSpec
     rules: tuple[CompiledRule, ...]
     exclusive: bool
+    starts_at: datetime | None
+    ends_at: datetime | None
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, spec: CampaignSpec) -> _Compiled:
+        document = spec.document
+        return cls(
+            spec=spec,
+            rules=compile_document(document),
+            exclusive=document.stacking == "exclusive",
+            starts_at=_utc(document.starts_at),
+            ends_at=_utc(document.ends_at),
+            published_at=_utc(spec.published_at),
+        )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
 
 
 class RuleSet:
@@ -84,30 +103,39 @@ class RuleSet:
         if len(ids) != len(set(ids)):
             raise ValueError("a RuleSet holds one version per campaign id")
         specs.sort(key=lambda spec: (-spec.document.priority, spec.id))
-        self._campaigns = tuple(
-            _Compiled(
-                spec,
-                compile_document(spec.document),
-                spec.document.stacking == "exclusive",
-            )
-            for spec in specs
-        )
+        self._campaigns = tuple(_Compiled.of(spec) for spec in specs)
+        self._by_provider: dict[str, tuple[_Compiled, ...]] = {}
 
     @property
     def campaigns(self) -> tuple[CampaignSpec, ...]:
         """The earning campaigns in evaluation order."""
         return tuple(c.spec for c in self._campaigns)
 
-    def evaluate(
-        self, ctx: EvaluationContext, *, received_at: datetime | None = None
-    ) -> list[Effect]:
+    def _for_provider(self, provider: str) -> tuple[_Compiled, ...]:
+        """Campaigns open to one provider, in order; cached because providers are few."""
+        found = self._by_provider.get(provider)
+        if found is None:
+            found = tuple(
+                c for c in self._campaigns if c.spec.document.providers is None or provider in c.spec.document.providers
+            )
+            if len(self._by_provider) < 10_000:
+                self._by_provider[provider] = found
+        return found
+
+    def evaluate(self, ctx: EvaluationContext, *, received_at: datetime | None = None) -> list[Effect]:
         """The Effects of every applicable campaign, in the order of the module docstring."""
         values = ContextValues(ctx)
+        occurred_at = ctx.occurred_at.astimezone(UTC)
+        received = _utc(received_at)
         effects: list[Effect] = []
-        for campaign in self._campaigns:
-            spec = campaign.spec
-            if not campaign_applies(spec, ctx, received_at):
+        for campaign in self._for_provider(ctx.provider):
+            if campaign.starts_at is not None and occurred_at < campaign.starts_at:
                 continue
+            if campaign.ends_at is not None and occurred_at >= campaign.ends_at:
+                continue
+            if received is not None and campaign.published_at is not None and campaign.published_at > received:
+                continue
+            spec = campaign.spec
             produced = False
             for rule in campaign.rules:
                 if not rule.predicate(values):
@@ -117,14 +145,14 @@ class RuleSet:
                     if points > 0:
                         effects.append(
                             Effect(
-                                campaign_id=spec.id,
-                                campaign_version=spec.version,
-                                rule_index=rule.index,
-                                rule_name=rule.name,
-                                action_index=action.index,
-                                action=action.name,
-                                points=points,
-                                params=dict(action.params),
+                                spec.id,
+                                spec.version,
+                                rule.index,
+                                rule.name,
+                                action.index,
+                                action.name,
+                                points,
+                                dict(action.params),
                             )
                         )
                         produced = True
@@ -146,7 +174,5 @@ def evaluate_reference(spec: CampaignSpec, ctx: EvaluationContext) -> list[Effec
     actions = LoyaltyActions(ctx, campaign_id=spec.id, campaign_version=spec.version)
     for index, rule in enumerate(document.rules):
         actions.start_rule(index, rule.name)
-        run_all(
-            [rule.as_business_rule()], variables, actions, stop_on_first_trigger=False
-        )
+        run_all([rule.as_business_rule()], variables, actions, stop_on_first_trigger=False)
     return [effect for effect in actions.effects if effect.points > 0]

@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 from business_rules.fields import (
-    FIELD_NO_INPUT,
     FIELD_NUMERIC,
     FIELD_SELECT_MULTIPLE,
     FIELD_TEXT,
@@ -67,7 +66,7 @@ def to_text_list(values: Any) -> list[str]:
     """A list of whole strings; a bare string is refused (it would match letter by letter)."""
     if isinstance(values, str) or not isinstance(values, list | tuple):
         # business-rules signals bad operator input with AssertionError; keep that contract.
-        raise AssertionError(f"{values!r} is not a list of strings.")  # noqa: TRY004
+        raise AssertionError(f"{values!r} is not a list of strings.")
     if not all(isinstance(v, str) for v in values):
         raise AssertionError(f"{values!r} is not a list of strings.")
     return list(values)
@@ -165,9 +164,7 @@ class AttributeNumericType(LoyaltyNumericType):
 
     @type_operator(FIELD_NUMERIC)
     def greater_than_or_equal_to(self, other_numeric: Decimal) -> bool:
-        return self.value is not None and super().greater_than_or_equal_to(
-            other_numeric
-        )
+        return self.value is not None and super().greater_than_or_equal_to(other_numeric)
 
     @type_operator(FIELD_NUMERIC)
     def less_than(self, other_numeric: Decimal) -> bool:
@@ -243,10 +240,7 @@ def operators_of(type_name: str) -> dict[str, str]:
     return {op["name"]: op["input_type"] for op in cls.get_all_operators()}
 
 
-OPERATORS: dict[str, dict[str, str]] = {
-    name: operators_of(name) for name in TYPES_BY_NAME
-}
-NO_INPUT = FIELD_NO_INPUT
+OPERATORS: dict[str, dict[str, str]] = {name: operators_of(name) for name in TYPES_BY_NAME}
 
 
 def export_rules_vocabulary() -> dict[str, Any]:
@@ -263,7 +257,5 @@ def export_rules_vocabulary() -> dict[str, Any]:
     return {
         "variables": LoyaltyVariables.get_all_variables(),
         "actions": LoyaltyActions.get_all_actions(),
-        "variable_type_operators": {
-            cls.name: cls.get_all_operators() for cls in EXPORTED_TYPES
-        },
+        "variable_type_operators": {cls.name: cls.get_all_operators() for cls in EXPORTED_TYPES},
     }

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
 from business_rules.operators import BaseType
 from business_rules.variables import BaseVariables, rule_variable
@@ -117,9 +116,7 @@ def variable_types() -> dict[str, type[BaseType]]:
 VARIABLE_TYPES: dict[str, type[BaseType]] = variable_types()
 
 
-def attribute_variable(
-    key: str, type_name: str
-) -> Callable[[LoyaltyVariables], AttributeValue]:
+def attribute_variable(key: str, type_name: str) -> Callable[[LoyaltyVariables], AttributeValue]:
     """A rule variable reading ``ctx.attributes[key]``, typed as inferred at validation."""
 
     def read(self: LoyaltyVariables) -> AttributeValue:
@@ -142,14 +139,3 @@ def _variables_class(
 def variables_class(attribute_types: Mapping[str, str]) -> type[LoyaltyVariables]:
     """The LoyaltyVariables subclass that also knows a document's ``attributes.<key>`` variables."""
     return _variables_class(tuple(sorted(attribute_types.items())))
-
-
-def variable_cast(
-    name: str, attribute_types: Mapping[str, str]
-) -> Callable[[Any], Any]:
-    """The cast business-rules applies to a variable's value (``field_type(value).value``)."""
-    if name.startswith(ATTRIBUTE_PREFIX):
-        return ATTRIBUTE_TYPES[
-            attribute_types[name[len(ATTRIBUTE_PREFIX) :]]
-        ]._assert_valid_value_and_cast
-    return VARIABLE_TYPES[name]._assert_valid_value_and_cast

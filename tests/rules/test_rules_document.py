@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -320,7 +320,7 @@ def test_timestamps_need_an_offset() -> None:
         ("starts_at", "must include a UTC offset, e.g. 2027-01-20T00:00:00+07:00"),
         ("ends_at", "'tomorrow' is not an ISO 8601 date-time"),
     ]
-    doc["starts_at"] = datetime(2027, 1, 20, tzinfo=timezone.utc)
+    doc["starts_at"] = datetime(2027, 1, 20, tzinfo=UTC)
     doc["ends_at"] = "2027-01-21T00:00:00Z"
     assert parse_document(doc).raw["ends_at"] == "2027-01-21T00:00:00+00:00"
 

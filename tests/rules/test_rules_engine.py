@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from rules import (
     parse_document,
 )
 
-WHEN = datetime(2027, 1, 25, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2027, 1, 25, 10, 0, tzinfo=UTC)
 
 
 def ctx(**overrides: Any) -> EvaluationContext:

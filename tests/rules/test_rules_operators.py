@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from rules import (
 )
 from rules.operators import AttributeNumericType, LoyaltyBooleanType
 
-WHEN = datetime(2027, 1, 31, 20, 30, tzinfo=timezone.utc)  # Monday 2027-02-01 03:30 in Ho Chi Minh City
+WHEN = datetime(2027, 1, 31, 20, 30, tzinfo=UTC)  # Monday 2027-02-01 03:30 in Ho Chi Minh City
 
 
 def ctx(**overrides: Any) -> EvaluationContext:
@@ -233,6 +233,6 @@ def test_date_operators(operator: str, value: Any, expected: bool) -> None:
 
 
 def test_date_type_refuses_datetimes_and_bad_strings() -> None:
-    for bad in (datetime(2027, 1, 1, tzinfo=timezone.utc), "2027-1-1", "20270101", None):
+    for bad in (datetime(2027, 1, 1, tzinfo=UTC), "2027-1-1", "20270101", None):
         with pytest.raises(AssertionError):
             DateType(bad)
