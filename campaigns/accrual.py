@@ -1,28 +1,60 @@
-"""Credit a batch of queued transactions: evaluate the published rules, write the ledger.
+"""Credit a batch of queued transactions: evaluate the published rules, write the books.
 
 One database transaction per batch: the queued rows are locked, evaluated in
-id order (so one customer's earlier transactions count before later ones),
-their ledger entries inserted with unique keys, balances moved by deltas and
-the rows marked ``processed``. A second run over the same ids finds nothing
-``queued`` and credits nothing: retries and duplicate jobs are harmless.
+id order (a customer's earlier transactions count before later ones, also in
+the aggregates), caps and budgets applied, and every consequence written in
+bulk: ledger entries with unique keys, point lots, balances, daily aggregates,
+budget counters, tags, granted rewards, tier changes and notification outbox
+rows. A second run over the same ids finds nothing ``queued`` and credits
+nothing: retries and duplicate jobs are harmless.
+
+Caps, in the order they apply to one award: the campaign's per-customer limit
+on the number of awards per period, its per-customer daily and lifetime point
+caps, then its total budget. A cut award is written with the points that were
+allowed and a note saying why (zero-point entries included), so a transaction's
+detail explains every difference.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import math
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from rules import EvaluationContext, RuleSet
+from rules import Effect, EvaluationContext, evaluate_tier
 
-from .ledger import add_to_balances, apply_reversal, balances_of, mark_processed
-from .models import Customer, LedgerEntry, Reversal, Transaction, utcnow
-from .providers import provider_codes
+from . import rewards
+from .aggregates import CustomerState, load_states, window_start
+from .identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
+from .ledger import apply_reversal
+from .models import (
+    CampaignCounter,
+    CampaignUsage,
+    Customer,
+    CustomerBalance,
+    CustomerDaily,
+    CustomerIdentity,
+    CustomerProvider,
+    CustomerTag,
+    LedgerEntry,
+    Outbox,
+    PointLot,
+    Reversal,
+    TierChange,
+    Transaction,
+    utcnow,
+)
+from .published import CampaignMeta, Published
+from .sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -34,40 +66,225 @@ class CreditReport:
     skipped: int = 0
     points: int = 0
     reversals: int = 0
+    customers: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
 
 
-class RuleCache:
-    """The compiled published campaigns, rebuilt only when the publication counter moves."""
-
-    def __init__(self, loader: Callable[[Session], Any]) -> None:
-        self._loader = loader
-        self._version: int | None = None
-        self._ruleset: RuleSet = RuleSet([])
-        self._providers: dict[int, str] = {}
-
-    def get(self, session: Session, version: int) -> tuple[RuleSet, dict[int, str]]:
-        if version != self._version:
-            self._ruleset = RuleSet(self._loader(session))
-            self._providers = provider_codes(session)
-            self._version = version
-            log.info("loaded published campaigns", extra={"publication": version})
-        return self._ruleset, self._providers
-
-    def provider_code(self, session: Session, provider_id: int) -> str:
-        if provider_id not in self._providers:
-            self._providers = provider_codes(session)
-        return self._providers[provider_id]
+def period_start(period: str | None, today: date) -> date:
+    if period == "day":
+        return today
+    if period == "week":
+        return today - timedelta(days=today.weekday())
+    if period == "month":
+        return today.replace(day=1)
+    return date(1970, 1, 1)
 
 
-def credit_batch(
-    session: Session,
-    txn_ids: Sequence[int],
-    ruleset: RuleSet,
-    provider_code: Callable[[int], str],
-    now: datetime | None = None,
-) -> CreditReport:
-    """Credit the still-queued transactions among ``txn_ids`` (caller commits)."""
+class _Batch:
+    """In-memory state and pending writes of one batch."""
+
+    def __init__(self, session: Session, pub: Published, now: datetime) -> None:
+        self.session, self.pub, self.now = session, pub, now
+        self.entries: list[dict[str, Any]] = []
+        self.lots: dict[int, dict[str, Any]] = {}  # entry index -> lot row (without entry_id)
+        self.balances: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # bal, life, pend, qual, debt
+        self.daily: dict[tuple[int, date, int], list[Any]] = {}
+        self.first_seen: dict[tuple[int, int], list[Any]] = {}
+        self.usage: dict[tuple[int, int], dict[date, list[int]]] = defaultdict(dict)
+        self.new_usage: dict[tuple[int, int, date], list[int]] = defaultdict(lambda: [0, 0])
+        self.counters: dict[int, list[int]] = {}
+        self.tags: set[tuple[int, str]] = set()
+        self.tier_updates: dict[int, tuple[str, datetime]] = {}
+        self.tier_changes: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+
+    # -- loading ------------------------------------------------------------------------------------
+
+    def load_usage(self, customer_ids: list[int]) -> None:
+        tracked = [m.id for m in self.pub.campaigns.values() if m.tracks_usage]
+        if not tracked or not customer_ids:
+            return
+        rows = self.session.execute(
+            select(CampaignUsage.customer_id, CampaignUsage.campaign_id, CampaignUsage.day, CampaignUsage.points, CampaignUsage.awards).where(
+                CampaignUsage.customer_id.in_(customer_ids), CampaignUsage.campaign_id.in_(tracked)
+            )
+        )
+        for cid, camp, day, pts, awards in rows:
+            self.usage[(cid, camp)][day] = [pts, awards]
+
+    def lock_counters(self) -> None:
+        """Lock budget rows in campaign order: racing workers queue here and never overspend."""
+        budgeted = sorted(m.id for m in self.pub.campaigns.values() if m.has_budget)
+        if not budgeted:
+            return
+        upsert(self.session, CampaignCounter.__table__, [{"campaign_id": c, "points": 0, "rewards": 0} for c in budgeted], ["campaign_id"])
+        for cid, pts, rw in self.session.execute(
+            select(CampaignCounter.campaign_id, CampaignCounter.points, CampaignCounter.rewards)
+            .where(CampaignCounter.campaign_id.in_(budgeted))
+            .order_by(CampaignCounter.campaign_id)
+            .with_for_update()
+        ):
+            self.counters[cid] = [pts, rw]
+
+    # -- caps -----------------------------------------------------------------------------------------
+
+    def _used(self, cid: int, meta: CampaignMeta, since: date, until: date | None = None) -> tuple[int, int]:
+        pts = awards = 0
+        for day, (p, a) in self.usage.get((cid, meta.id), {}).items():
+            if day >= since and (until is None or day <= until):
+                pts += p
+                awards += a
+        return pts, awards
+
+    def allowed(self, cid: int, meta: CampaignMeta | None, points: int, today: date, counted: bool) -> tuple[int, str | None]:
+        """Points this award may really give, and why it was cut (None if it was not)."""
+        if meta is None:
+            return points, None
+        wanted, note = points, None
+        if meta.limit_count and not counted:
+            _, awards = self._used(cid, meta, period_start(meta.limit_period, today))
+            if awards >= meta.limit_count:
+                return 0, f"limit of {meta.limit_count} award(s) per {meta.limit_period} reached"
+        cap = meta.budget.get("max_points_per_customer_per_day")
+        if cap is not None:
+            used, _ = self._used(cid, meta, today, today)
+            if points > cap - used:
+                points, note = max(0, cap - used), f"daily cap of {cap} points per customer"
+        cap = meta.budget.get("max_points_per_customer")
+        if cap is not None:
+            used, _ = self._used(cid, meta, date(1970, 1, 1))
+            if points > cap - used:
+                points, note = max(0, cap - used), f"cap of {cap} points per customer"
+        cap = meta.budget.get("max_points")
+        if cap is not None:
+            spent = self.counters[meta.id][0]
+            if points > cap - spent:
+                points, note = max(0, cap - spent), f"campaign budget of {cap} points"
+        if note:
+            note = f"{note} (wanted {wanted})"
+        return points, note
+
+    def use(self, cid: int, meta: CampaignMeta | None, points: int, today: date, count: bool) -> None:
+        if meta is None:
+            return
+        if meta.tracks_usage:
+            day = self.usage[(cid, meta.id)].setdefault(today, [0, 0])
+            day[0] += points
+            day[1] += 1 if count else 0
+            nu = self.new_usage[(cid, meta.id, today)]
+            nu[0] += points
+            nu[1] += 1 if count else 0
+        if meta.id in self.counters:
+            self.counters[meta.id][0] += points
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def add_entry(self, row: dict[str, Any], lot: dict[str, Any] | None = None) -> None:
+        if lot is not None:
+            self.lots[len(self.entries)] = lot
+        self.entries.append(row)
+        b = self.balances[row["customer_id"]]
+        b[0] += row.get("points", 0)
+        b[2] += row.get("pending", 0)
+        b[3] += row.get("qualifying", 0)
+        b[4] += row.get("debt", 0)
+        if row["kind"] == "earn":
+            b[1] += row.get("points", 0) + row.get("pending", 0)
+
+    def flush(self) -> None:
+        s, now = self.session, self.now
+        if self.entries:
+            ids = s.scalars(insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries).all()
+            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
+            if lots:
+                s.execute(insert(PointLot), lots)
+        upsert(
+            s,
+            CustomerBalance.__table__,
+            [
+                {"customer_id": c, "balance": v[0], "lifetime_points": v[1], "pending": v[2], "qualifying": v[3], "debt": v[4], "updated_at": now}
+                for c, v in self.balances.items()
+                if any(v)
+            ],
+            ["customer_id"],
+            add=("balance", "lifetime_points", "pending", "qualifying", "debt"),
+            replace=("updated_at",),
+        )
+        upsert(
+            s,
+            CustomerDaily.__table__,
+            [
+                {"customer_id": c, "day": d, "provider_id": p, "txn_count": v[0], "spend": v[1], "points": v[2], "qualifying": v[3]}
+                for (c, d, p), v in self.daily.items()
+            ],
+            ["customer_id", "day", "provider_id"],
+            add=("txn_count", "spend", "points", "qualifying"),
+        )
+        upsert(
+            s,
+            CustomerProvider.__table__,
+            [{"customer_id": c, "provider_id": p, "first_at": v[0], "txn_count": v[1]} for (c, p), v in self.first_seen.items()],
+            ["customer_id", "provider_id"],
+            add=("txn_count",),
+        )
+        upsert(
+            s,
+            CampaignUsage.__table__,
+            [{"customer_id": c, "campaign_id": k, "day": d, "points": v[0], "awards": v[1]} for (c, k, d), v in self.new_usage.items()],
+            ["customer_id", "campaign_id", "day"],
+            add=("points", "awards"),
+        )
+        for camp, (pts, rw) in sorted(self.counters.items()):
+            s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
+        upsert(s, CustomerTag.__table__, [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)], ["customer_id", "tag"])
+        for cid, (tier, since) in sorted(self.tier_updates.items()):
+            s.execute(update(Customer).where(Customer.id == cid).values(tier=tier, tier_since=since))
+        if self.tier_changes:
+            s.execute(insert(TierChange), self.tier_changes)
+        upsert(s, Outbox.__table__, self.outbox, ["dedupe_key"])
+
+
+def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
+    """The referring customer named in an event's attributes, if we know them."""
+    try:
+        if attributes.get("referrer_customer_id") is not None:
+            return session.scalar(select(Customer.id).where(Customer.id == int(attributes["referrer_customer_id"])))
+        if attributes.get("referrer_phone"):
+            kind, value = PHONE, normalize_phone(str(attributes["referrer_phone"]))
+        elif attributes.get("referrer_national_id"):
+            kind, value = NATIONAL_ID, normalize_national_id(str(attributes["referrer_national_id"]))
+        else:
+            return None
+    except (TypeError, ValueError):
+        return None
+    return session.scalar(select(CustomerIdentity.customer_id).where(CustomerIdentity.kind == kind, CustomerIdentity.value == value))
+
+
+def _context(txn: Transaction, st: CustomerState, provider: str, today: date) -> EvaluationContext:
+    w = st.windows(today)
+    first = st.first_at
+    return EvaluationContext(
+        amount=txn.amount,
+        currency=txn.currency,
+        provider=provider,
+        category=txn.category,
+        channel=txn.channel,
+        occurred_at=txn.occurred_at,
+        customer_tier=st.tier,
+        lifetime_points=st.lifetime_points,
+        attributes=txn.attributes or {},
+        event_type=txn.event_type,
+        timezone=st.timezone,
+        days_since_first_transaction=max(0, (txn.occurred_at - first).days) if first else 0,
+        first_transaction_with_provider=txn.provider_id not in st.providers,
+        birthday_month=st.birth_date.month if st.birth_date else 0,
+        customer_tags=frozenset(st.tags),
+        **w,
+    )
+
+
+def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: datetime | None = None) -> CreditReport:
+    """Credit the still-queued transactions among ``txn_ids`` (the caller commits)."""
     now = now or utcnow()
     report = CreditReport()
     if not txn_ids:
@@ -81,33 +298,17 @@ def credit_batch(
     report.skipped = len(set(txn_ids)) - len(txns)
     if not txns:
         return report
-    customer_ids = sorted({t.customer_id for t in txns})
-    profiles = {
-        cid: (tier, tz)
-        for cid, tier, tz in session.execute(
-            select(Customer.id, Customer.tier, Customer.timezone).where(Customer.id.in_(customer_ids))
-        )
-    }
-    lifetime = {cid: life for cid, (_bal, life) in balances_of(session, customer_ids).items()}
-    entries: list[dict[str, Any]] = []
-    deltas: dict[int, tuple[int, int]] = {}
+    referrers = {t.id: r for t in txns if t.source == "event" and (r := _referrer(session, t.attributes or {})) and r != t.customer_id}
+    customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
+    earliest = min(t.occurred_at for t in txns)
+    states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1))
+    batch = _Batch(session, pub, now)
+    batch.load_usage(customer_ids)
+    batch.lock_counters()
     done: list[int] = []
     for txn in txns:
-        tier, tz = profiles.get(txn.customer_id, (None, "Asia/Ho_Chi_Minh"))
         try:
-            ctx = EvaluationContext(
-                amount=txn.amount,
-                currency=txn.currency,
-                provider=provider_code(txn.provider_id),
-                category=txn.category,
-                channel=txn.channel,
-                occurred_at=txn.occurred_at,
-                customer_tier=tier,
-                lifetime_points=lifetime.get(txn.customer_id, 0),
-                attributes=txn.attributes or {},
-                timezone=tz,
-            )
-            effects = ruleset.evaluate(ctx, received_at=txn.received_at)
+            _credit_one(batch, txn, states, referrers.get(txn.id), report)
         except Exception as exc:  # one poisoned transaction must not block its partition
             log.exception("transaction %s rejected", txn.id)
             txn.status = "rejected"
@@ -115,64 +316,200 @@ def credit_batch(
             txn.processed_at = now
             report.rejected += 1
             continue
-        points = 0
-        for eff in effects:
-            if eff.points <= 0:
-                continue
-            points += eff.points
-            entries.append(
-                {
-                    "entry_key": f"e:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}",
-                    "customer_id": txn.customer_id,
-                    "kind": "earn",
-                    "points": eff.points,
-                    "transaction_id": txn.id,
-                    "provider_id": txn.provider_id,
-                    "campaign_id": eff.campaign_id,
-                    "campaign_version": eff.campaign_version,
-                    "rule_index": eff.rule_index,
-                    "rule_name": eff.rule_name,
-                    "created_at": now,
-                }
-            )
-        if points:
-            bal, life = deltas.get(txn.customer_id, (0, 0))
-            deltas[txn.customer_id] = (bal + points, life + points)
-            lifetime[txn.customer_id] = lifetime.get(txn.customer_id, 0) + points
-        report.points += points
         done.append(txn.id)
+        report.customers.add(txn.customer_id)
         report.latencies.append((now - txn.received_at).total_seconds())
-    if entries:
-        session.execute(insert(LedgerEntry), entries)
-    add_to_balances(session, deltas, now)
-    mark_processed(session, done, now)
+    batch.flush()
+    if done:
+        session.execute(update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now))
     report.processed = len(done)
-    report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in set(done)], now)
+    report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in set(done)], now, pub)
     return report
 
 
-def apply_pending_reversals(session: Session, txns: Sequence[Transaction], now: datetime) -> int:
+def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState], referrer: int | None, report: CreditReport) -> None:
+    pub = batch.pub
+    st = states[txn.customer_id]
+    provider = pub.providers.get(txn.provider_id) or str(txn.provider_id)
+    local = txn.occurred_at.astimezone(ZoneInfo(st.timezone))
+    today = local.date()
+    ctx = _context(txn, st, provider, today)
+    effects = pub.ruleset.evaluate(ctx, received_at=txn.received_at)
+    tier = pub.tiers.get(st.tier or "")
+    if tier is not None and tier.earn_multiplier > 1:
+        base = sum(e.points for e in effects if e.kind == "points" and e.to != "referrer")
+        bonus = math.floor(base * (tier.earn_multiplier - 1))
+        if bonus > 0:
+            effects.append(
+                Effect(
+                    campaign_id=0,
+                    campaign_version=0,
+                    rule_index=-1,
+                    rule_name=f"{tier.name} tier x{tier.earn_multiplier:g}",
+                    action_index=0,
+                    action="tier_bonus",
+                    points=bonus,
+                    params={},
+                    kind="points",
+                )
+            )
+    earned = {txn.customer_id: [0, 0]}
+    counted: set[tuple[int, int]] = set()
+    for eff in effects:
+        meta = pub.campaigns.get(eff.campaign_id)
+        if eff.kind in ("points", "multiplier"):
+            targets = {"customer": [txn.customer_id], "referrer": [referrer], "both": [txn.customer_id, referrer]}[eff.to or "customer"]
+            for target in targets:
+                if target is None:
+                    continue
+                key = (target, eff.campaign_id)
+                pts, note = batch.allowed(target, meta, eff.points, today, key in counted)
+                batch.use(target, meta, pts, today, key not in counted)
+                counted.add(key)
+                _award(batch, txn, eff, target, pts, note, meta, states.get(target))
+                e = earned.setdefault(target, [0, 0])
+                spendable = pts if eff.feeds in ("both", "spendable") else 0
+                e[0] += spendable
+                e[1] += pts if eff.feeds in ("both", "qualifying") else 0
+                report.points += spendable
+        elif eff.kind == "reward" and eff.value:
+            issued = rewards.grant(batch.session, eff.value, txn.customer_id, txn_id=txn.id, campaign_id=eff.campaign_id, counters=batch.counters, meta=meta, now=batch.now)
+            if issued is not None:
+                batch.outbox.append(_notify(txn.customer_id, "reward_granted", f"rw:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}", {"reward": eff.value, "voucher": issued}, batch.now))
+        elif eff.kind == "tag" and eff.value:
+            batch.tags.add((txn.customer_id, eff.value))
+            st.tags.add(eff.value)
+        elif eff.kind == "notify" and eff.value:
+            batch.outbox.append(
+                _notify(txn.customer_id, eff.value, f"n:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}", {"transaction_id": txn.id}, batch.now)
+            )
+    # aggregates now include this event, for the next one and for the tier check
+    for cid, (spendable, qualifying) in earned.items():
+        target = states.get(cid)
+        if target is None:
+            continue
+        mine = cid == txn.customer_id
+        spend = txn.amount if (mine and txn.source == "txn") else Decimal(0)
+        target.record(today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying)
+        key = (cid, today, txn.provider_id)
+        row = batch.daily.setdefault(key, [0, Decimal(0), 0, 0])
+        row[0] += 1 if mine else 0
+        row[1] += spend
+        row[2] += spendable
+        row[3] += qualifying
+        target.lifetime_points += spendable
+        target.qualifying_total += qualifying
+    fs = batch.first_seen.setdefault((txn.customer_id, txn.provider_id), [txn.occurred_at, 0])
+    fs[1] += 1
+    st.providers.add(txn.provider_id)
+    if st.first_at is None or txn.occurred_at < st.first_at:
+        st.first_at = txn.occurred_at
+    if pub.tier_spec is not None:
+        _upgrade(batch, txn, st, provider, today)
+
+
+def _award(
+    batch: _Batch, txn: Transaction, eff: Effect, cid: int, pts: int, note: str | None, meta: CampaignMeta | None, st: CustomerState | None
+) -> None:
+    spendable = pts if eff.feeds in ("both", "spendable") else 0
+    qualifying = pts if eff.feeds in ("both", "qualifying") else 0
+    if eff.capped_from is not None and note is None:
+        note = f"cap of {batch.pub.settings.max_points_per_transaction} points per transaction (wanted {eff.capped_from})"
+    pending_days = meta.pending_days if meta else 0
+    available_at = batch.now + timedelta(days=pending_days) if pending_days and spendable else None
+    expires_at = batch.pub.settings.expiry_for(available_at or batch.now) if spendable else None
+    suffix = "" if cid == txn.customer_id else ":r"
+    row = {
+        "entry_key": f"e:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}{suffix}",
+        "customer_id": cid,
+        "kind": "earn",
+        "points": 0 if available_at else spendable,
+        "pending": spendable if available_at else 0,
+        "qualifying": qualifying,
+        "debt": 0,
+        "transaction_id": txn.id,
+        "provider_id": txn.provider_id,
+        "campaign_id": eff.campaign_id or None,
+        "campaign_version": eff.campaign_version or None,
+        "rule_index": eff.rule_index if eff.rule_index >= 0 else None,
+        "rule_name": eff.rule_name,
+        "note": note,
+        "created_at": batch.now,
+    }
+    lot_remaining = spendable
+    recovered = 0
+    if st is not None and st.debt > 0 and spendable and not available_at:
+        recovered = min(st.debt, spendable)
+        st.debt -= recovered
+        lot_remaining -= recovered
+    lot = None
+    if spendable:
+        lot = {
+            "customer_id": cid,
+            "points": spendable,
+            "remaining": lot_remaining,
+            "status": "pending" if available_at else ("available" if lot_remaining else "closed"),
+            "available_at": available_at,
+            "expires_at": expires_at,
+        }
+    batch.add_entry(row, lot)
+    if recovered:
+        batch.add_entry(
+            {
+                "entry_key": f"d:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}{suffix}",
+                "customer_id": cid,
+                "kind": "debt_recovery",
+                "points": -recovered,
+                "pending": 0,
+                "qualifying": 0,
+                "debt": -recovered,
+                "transaction_id": txn.id,
+                "provider_id": txn.provider_id,
+                "note": "recovers points clawed back after they were spent",
+                "created_at": batch.now,
+            }
+        )
+
+
+def _upgrade(batch: _Batch, txn: Transaction, st: CustomerState, provider: str, today: date) -> None:
+    """Upgrade at once when this transaction qualifies; downgrades wait for requalification."""
+    pub = batch.pub
+    assert pub.tier_spec is not None
+    ctx = _context(txn, st, provider, today)  # the windows include this event by now
+    target = evaluate_tier(pub.tier_spec.document, ctx)
+    if target is None or pub.rank(target) <= pub.rank(st.tier):
+        return
+    batch.tier_changes.append(
+        {
+            "customer_id": st.customer_id,
+            "from_tier": st.tier,
+            "to_tier": target,
+            "reason": f"qualified on transaction {txn.id}",
+            "transaction_id": txn.id,
+            "at": batch.now,
+        }
+    )
+    batch.outbox.append(_notify(st.customer_id, "tier_changed", f"t:{txn.id}:{target}", {"from": st.tier, "to": target}, batch.now))
+    st.tier, st.tier_since = target, batch.now
+    batch.tier_updates[st.customer_id] = (target, batch.now)
+
+
+def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"dedupe_key": key, "customer_id": cid, "channel": "sms", "template": template, "payload": payload, "status": "pending", "created_at": now}
+
+
+def apply_pending_reversals(session: Session, txns: Sequence[Transaction], now: datetime, pub: Published | None = None) -> int:
     """Refunds that arrived before the credit are applied right after it, in arrival order."""
     if not txns:
         return 0
+    session.flush()
     by_id = {t.id: t for t in txns}
     pending = session.scalars(
-        select(Reversal)
-        .where(Reversal.transaction_id.in_(list(by_id)), Reversal.status == "pending")
-        .order_by(Reversal.id)
+        select(Reversal).where(Reversal.transaction_id.in_(list(by_id)), Reversal.status == "pending").order_by(Reversal.id)
     ).all()
     for rev in pending:
         txn = by_id[rev.transaction_id]
-        txn.status = "processed"
+        session.refresh(txn)
         apply_reversal(session, txn, rev, now)
     session.flush()
     return len(pending)
-
-
-def reset_for_retry(session: Session, txn_ids: Sequence[int]) -> None:
-    """Put rejected transactions back in the queue (an operator action after a fix)."""
-    session.execute(
-        update(Transaction)
-        .where(Transaction.id.in_(list(txn_ids)), Transaction.status == "rejected")
-        .values(status="queued", reject_reason=None, processed_at=None)
-    )

@@ -8,7 +8,6 @@ the database; workers compare it with their cached copy and recompile.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -166,6 +165,14 @@ def published_specs(session: Session) -> list[CampaignSpec]:
     ]
 
 
+def published_budgets(session: Session) -> dict[int, dict[str, Any]]:
+    """Budgets of the published campaigns (what the ledger checker holds them to)."""
+    rows = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.document).where(CampaignVersion.status == "published")
+    ).all()
+    return {cid: dict(doc.get("budget") or {}) for cid, doc in rows if doc.get("budget")}
+
+
 def campaign_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Campaign.id, Campaign.name)).all())
 
@@ -200,6 +207,3 @@ def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
 
-
-def as_of(now: datetime | None = None) -> datetime:
-    return now or utcnow()

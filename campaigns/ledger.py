@@ -1,135 +1,193 @@
 """The append-only points ledger and the balances kept in step with it.
 
-Nothing here updates or deletes a ledger row: corrections are new entries
-(reversals, adjustments). Balances move by SQL deltas in the same database
-transaction as the entries that justify them, so ``balance == sum(ledger)``
-holds at every commit; :func:`check_invariants` proves it.
+Nothing here updates or deletes a ledger row: corrections are new entries.
+Each entry moves up to four quantities at once: ``points`` (spendable now),
+``pending`` (spendable after a return window), ``qualifying`` (tiers only) and
+``debt`` (a clawback that found no points left to take). Balances move by SQL
+deltas in the same database transaction as their entries, and the spendable
+balance always equals the sum of the available point lots;
+:func:`check_invariants` proves all of it.
+
+Reversal policy (documented in docs/rules.md): a refund claws back points in
+proportion to the refunded share, first from the points of that earning, then
+from the customer's other points (soonest expiry first). What is left becomes
+debt, recovered from the customer's next earnings; lots never go negative.
+With ``allow_negative_balance`` the API shows ``balance - debt`` (which may be
+negative); otherwise it shows the balance and the debt separately.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from .lots import apply_take, plan_take
 from .models import (
     Campaign,
+    CampaignCounter,
+    Customer,
     CustomerBalance,
+    CustomerDaily,
     LedgerEntry,
+    LotConsumption,
+    PointLot,
     Provider,
     Reversal,
     Transaction,
 )
+from .sql import upsert
+
+BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt")
 
 
-def add_to_balances(session: Session, deltas: Mapping[int, tuple[int, int]], now: datetime) -> None:
-    """Add (balance, lifetime) deltas per customer in one statement, in customer order.
-
-    One multi-row upsert instead of N updates; sorted keys give every writer the
-    same lock order, which keeps InnoDB deadlocks away.
-    """
-    if not deltas:
-        return
+def add_to_balances(session: Session, deltas: Mapping[int, Mapping[str, int]], now: datetime) -> None:
+    """Add per-customer deltas (keys of BALANCE_COLUMNS) in one statement, in customer order."""
     rows = [
-        {"customer_id": cid, "balance": b, "lifetime_points": lt, "updated_at": now}
-        for cid, (b, lt) in sorted(deltas.items())
+        {"customer_id": cid, **{c: int(d.get(c, 0)) for c in BALANCE_COLUMNS}, "updated_at": now}
+        for cid, d in deltas.items()
+        if any(d.values())
     ]
-    table = CustomerBalance.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect in ("mysql", "mariadb"):
-        stmt = mysql_insert(table)
-        stmt = stmt.on_duplicate_key_update(
-            balance=table.c.balance + stmt.inserted.balance,
-            lifetime_points=table.c.lifetime_points + stmt.inserted.lifetime_points,
-            updated_at=stmt.inserted.updated_at,
-        )
-    else:
-        stmt = sqlite_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.customer_id],
-            set_={
-                "balance": table.c.balance + stmt.excluded.balance,
-                "lifetime_points": table.c.lifetime_points + stmt.excluded.lifetime_points,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-    session.execute(stmt, rows)
+    upsert(session, CustomerBalance.__table__, rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
 
 
-def balances_of(session: Session, customer_ids: list[int]) -> dict[int, tuple[int, int]]:
-    if not customer_ids:
-        return {}
-    rows = session.execute(
-        select(CustomerBalance.customer_id, CustomerBalance.balance, CustomerBalance.lifetime_points).where(
-            CustomerBalance.customer_id.in_(customer_ids)
-        )
-    )
-    return {cid: (bal, life) for cid, bal, life in rows}
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_FLOOR))
 
 
 def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: datetime) -> int:
-    """Claw back points in proportion to the refunded amount; returns the (negative) points.
+    """Claw back in proportion to the cumulative refunded share; returns the spendable points taken back.
 
-    Computed on the cumulative refunded share, so partial refunds that add up to
-    the whole amount claw back exactly what was earned, never a point more.
+    Cumulative shares mean partial refunds that add up to the whole amount
+    claw back exactly what was earned, never a point more.
     """
-    earned = (
-        session.execute(select(LedgerEntry).where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn"))
-        .scalars()
-        .all()
-    )
-    already = dict(
-        session.execute(
-            select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
-            .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "reversal")
-            .group_by(LedgerEntry.reverses_entry_id)
-        ).all()
-    )
-    share = min(Decimal(1), (txn.reversed_amount + reversal.amount) / txn.amount)
-    entries = []
-    total = 0
-    for e in earned:
-        target = int((Decimal(e.points) * share).to_integral_value(ROUND_FLOOR))
-        delta = -(target + int(already.get(e.id) or 0))
-        if delta == 0:
-            continue
-        total += delta
-        entries.append(
-            {
-                "entry_key": f"r:{reversal.id}:{e.id}",
-                "customer_id": txn.customer_id,
-                "kind": "reversal",
-                "points": delta,
-                "transaction_id": txn.id,
-                "reversal_id": reversal.id,
-                "reverses_entry_id": e.id,
-                "provider_id": txn.provider_id,
-                "campaign_id": e.campaign_id,
-                "campaign_version": e.campaign_version,
-                "rule_index": e.rule_index,
-                "rule_name": e.rule_name,
-                "created_at": now,
-            }
+    earned = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn").order_by(LedgerEntry.id)
+    ).all()
+    clawed: dict[int, list[int]] = {}
+    for eid, pts, pend, qual, debt in session.execute(
+        select(
+            LedgerEntry.reverses_entry_id,
+            func.sum(LedgerEntry.points),
+            func.sum(LedgerEntry.pending),
+            func.sum(LedgerEntry.qualifying),
+            func.sum(LedgerEntry.debt),
         )
-    if entries:
-        session.execute(insert(LedgerEntry), entries)
-        add_to_balances(session, {txn.customer_id: (total, total)}, now)
+        .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "reversal")
+        .group_by(LedgerEntry.reverses_entry_id)
+    ):
+        clawed[eid] = [int(debt) - int(pts) - int(pend), -int(qual)]
+    share = min(Decimal(1), (txn.reversed_amount + reversal.amount) / txn.amount) if txn.amount else Decimal(1)
+    total_taken = 0
+    deltas: dict[int, dict[str, int]] = {}
+    for e in earned:
+        done_s, done_q = clawed.get(e.id, [0, 0])
+        want_s = _floor(Decimal(e.points + e.pending) * share) - done_s
+        want_q = _floor(Decimal(e.qualifying) * share) - done_q
+        if want_s <= 0 and want_q <= 0:
+            continue
+        lot = session.scalar(select(PointLot).where(PointLot.entry_id == e.id).with_for_update())
+        taken_pending = 0
+        plan = None
+        if want_s > 0 and lot is not None and lot.status == "pending":
+            taken_pending = min(want_s, lot.remaining)
+        rest = max(0, want_s - taken_pending)
+        if rest:
+            plan = plan_take(session, [e.customer_id], rest, first_lot=lot.id if lot is not None else None)
+        taken = plan.taken if plan else 0
+        shortfall = plan.shortfall if plan else 0
+        row = LedgerEntry(
+            entry_key=f"r:{reversal.id}:{e.id}",
+            customer_id=e.customer_id,
+            kind="reversal",
+            points=-taken,
+            pending=-taken_pending,
+            qualifying=-max(0, want_q),
+            debt=shortfall,
+            transaction_id=txn.id,
+            reversal_id=reversal.id,
+            reverses_entry_id=e.id,
+            provider_id=txn.provider_id,
+            campaign_id=e.campaign_id,
+            campaign_version=e.campaign_version,
+            rule_index=e.rule_index,
+            rule_name=e.rule_name,
+            note=f"refund of {reversal.amount}" + (f"; {shortfall} points already spent became debt" if shortfall else ""),
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        if plan is not None:
+            apply_take(session, plan, row.id)
+        if taken_pending and lot is not None:
+            lot.remaining -= taken_pending
+            if lot.remaining == 0:
+                lot.status = "closed"
+            session.add(LotConsumption(lot_id=lot.id, entry_id=row.id, points=taken_pending))
+        d = deltas.setdefault(e.customer_id, {})
+        d["balance"] = d.get("balance", 0) - taken
+        d["pending"] = d.get("pending", 0) - taken_pending
+        d["qualifying"] = d.get("qualifying", 0) - max(0, want_q)
+        d["debt"] = d.get("debt", 0) + shortfall
+        d["lifetime_points"] = d.get("lifetime_points", 0) - max(0, want_s)
+        _unrecord(session, txn, e.customer_id, max(0, want_s), max(0, want_q))
+        total_taken += max(0, want_s)
+    add_to_balances(session, deltas, now)
+    _unrecord_spend(session, txn, reversal.amount)
     reversal.status = "applied"
-    reversal.points = total
+    reversal.points = -total_taken
     reversal.applied_at = now
     txn.reversed_amount = txn.reversed_amount + reversal.amount
     if txn.reversed_amount >= txn.amount:
         txn.status = "reversed"
-    return total
+    return -total_taken
 
 
-def customer_view(session: Session, customer_id: int, *, limit: int = 50) -> dict[str, Any] | None:
+def _local_day(session: Session, txn: Transaction, customer_id: int) -> Any:
+    tz = session.scalar(select(Customer.timezone).where(Customer.id == customer_id)) or "Asia/Ho_Chi_Minh"
+    return txn.occurred_at.astimezone(ZoneInfo(tz)).date()
+
+
+def _unrecord(session: Session, txn: Transaction, customer_id: int, points: int, qualifying: int) -> None:
+    """Rolling aggregates follow refunds, so a refunded purchase stops counting towards tiers."""
+    if not points and not qualifying:
+        return
+    row = {"customer_id": customer_id, "day": _local_day(session, txn, customer_id), "provider_id": txn.provider_id,
+           "txn_count": 0, "spend": Decimal(0), "points": -points, "qualifying": -qualifying}
+    upsert(session, CustomerDaily.__table__, [row], ["customer_id", "day", "provider_id"], add=("txn_count", "spend", "points", "qualifying"))
+
+
+def _unrecord_spend(session: Session, txn: Transaction, amount: Decimal) -> None:
+    if txn.source != "txn":
+        return
+    row = {"customer_id": txn.customer_id, "day": _local_day(session, txn, txn.customer_id), "provider_id": txn.provider_id,
+           "txn_count": 0, "spend": -amount, "points": 0, "qualifying": 0}
+    upsert(session, CustomerDaily.__table__, [row], ["customer_id", "day", "provider_id"], add=("txn_count", "spend", "points", "qualifying"))
+
+
+def expiring(session: Session, customer_id: int, now: datetime, months: int = 3) -> list[dict[str, Any]]:
+    """What expires when, for customers and staff: available lots grouped by expiry date."""
+    rows = session.execute(
+        select(func.date(PointLot.expires_at), func.sum(PointLot.remaining))
+        .where(
+            PointLot.customer_id == customer_id,
+            PointLot.status == "available",
+            PointLot.remaining > 0,
+            PointLot.expires_at.is_not(None),
+            PointLot.expires_at <= now + timedelta(days=31 * months),
+        )
+        .group_by(func.date(PointLot.expires_at))
+        .order_by(func.date(PointLot.expires_at))
+    ).all()
+    return [{"date": str(day), "points": int(points)} for day, points in rows]
+
+
+def customer_view(session: Session, customer_id: int, *, limit: int = 50, now: datetime | None = None) -> dict[str, Any] | None:
     bal = session.get(CustomerBalance, customer_id)
     if bal is None:
         return None
@@ -143,16 +201,23 @@ def customer_view(session: Session, customer_id: int, *, limit: int = 50) -> dic
     ).all()
     return {
         "balance": bal.balance,
+        "pending_points": bal.pending,
+        "qualifying_points": bal.qualifying,
+        "debt": bal.debt,
         "lifetime_points": bal.lifetime_points,
+        "expiring": expiring(session, customer_id, now or datetime.now().astimezone()),
         "ledger": [
             {
                 "id": e.id,
                 "kind": e.kind,
                 "points": e.points,
+                "pending": e.pending,
+                "qualifying": e.qualifying,
                 "provider": code,
                 "transaction_id": e.transaction_id,
                 "campaign": name,
                 "rule": e.rule_name,
+                "note": e.note,
                 "created_at": e.created_at,
             }
             for e, code, name in rows
@@ -163,48 +228,113 @@ def customer_view(session: Session, customer_id: int, *, limit: int = 50) -> dic
 def check_invariants(session: Session) -> list[str]:
     """Every way the books could be wrong, as readable lines; empty means they balance."""
     problems: list[str] = []
-    ledger_sums = (
-        select(LedgerEntry.customer_id.label("cid"), func.sum(LedgerEntry.points).label("total"))
+    sums = (
+        select(
+            LedgerEntry.customer_id.label("cid"),
+            func.sum(LedgerEntry.points).label("points"),
+            func.sum(LedgerEntry.pending).label("pending"),
+            func.sum(LedgerEntry.qualifying).label("qualifying"),
+            func.sum(LedgerEntry.debt).label("debt"),
+        )
         .group_by(LedgerEntry.customer_id)
         .subquery()
     )
-    mismatches = session.execute(
-        select(CustomerBalance.customer_id, CustomerBalance.balance, func.coalesce(ledger_sums.c.total, 0))
-        .outerjoin(ledger_sums, ledger_sums.c.cid == CustomerBalance.customer_id)
-        .where(CustomerBalance.balance != func.coalesce(ledger_sums.c.total, 0))
+    zero = func.coalesce
+    for cid, bal, pend, qual, debt, s_pts, s_pend, s_qual, s_debt in session.execute(
+        select(
+            CustomerBalance.customer_id,
+            CustomerBalance.balance,
+            CustomerBalance.pending,
+            CustomerBalance.qualifying,
+            CustomerBalance.debt,
+            zero(sums.c.points, 0),
+            zero(sums.c.pending, 0),
+            zero(sums.c.qualifying, 0),
+            zero(sums.c.debt, 0),
+        )
+        .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
+        .where(
+            (CustomerBalance.balance != zero(sums.c.points, 0))
+            | (CustomerBalance.pending != zero(sums.c.pending, 0))
+            | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
+            | (CustomerBalance.debt != zero(sums.c.debt, 0))
+        )
         .limit(100)
-    ).all()
-    for cid, balance, total in mismatches:
-        problems.append(f"customer {cid}: balance {balance} != ledger sum {total}")
+    ):
+        problems.append(
+            f"customer {cid}: balance/pending/qualifying/debt {bal}/{pend}/{qual}/{debt} "
+            f"!= ledger {s_pts}/{s_pend}/{s_qual}/{s_debt}"
+        )
+    lots = (
+        select(
+            PointLot.customer_id.label("cid"),
+            func.sum(case((PointLot.status == "available", PointLot.remaining), else_=0)).label("available"),
+            func.sum(case((PointLot.status == "pending", PointLot.remaining), else_=0)).label("pending"),
+        )
+        .group_by(PointLot.customer_id)
+        .subquery()
+    )
+    for cid, bal, pend, avail, lpend in session.execute(
+        select(CustomerBalance.customer_id, CustomerBalance.balance, CustomerBalance.pending, zero(lots.c.available, 0), zero(lots.c.pending, 0))
+        .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
+        .where((CustomerBalance.balance != zero(lots.c.available, 0)) | (CustomerBalance.pending != zero(lots.c.pending, 0)))
+        .limit(100)
+    ):
+        problems.append(f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}")
+    for lot_id, points, used in session.execute(
+        select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
+        .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
+        .group_by(PointLot.id, PointLot.points)
+        .having(func.sum(LotConsumption.points) > PointLot.points)
+        .limit(100)
+    ):
+        problems.append(f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)")
+    for lot_id in session.scalars(select(PointLot.id).where(PointLot.remaining < 0).limit(100)):
+        problems.append(f"point lot {lot_id}: negative remaining")
+    for cid in session.scalars(select(CustomerBalance.customer_id).where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0)).limit(100)):
+        problems.append(f"customer {cid}: negative balance or debt")
     over = session.execute(
-        select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
+        select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points + LedgerEntry.pending - LedgerEntry.debt))
         .where(LedgerEntry.kind == "reversal")
         .group_by(LedgerEntry.reverses_entry_id)
     ).all()
     if over:
         earned = dict(
             session.execute(
-                select(LedgerEntry.id, LedgerEntry.points).where(LedgerEntry.id.in_([r[0] for r in over]))
+                select(LedgerEntry.id, LedgerEntry.points + LedgerEntry.pending).where(LedgerEntry.id.in_([r[0] for r in over]))
             ).all()
         )
         for entry_id, clawed in over:
-            if -int(clawed) > earned.get(entry_id, 0):
+            if -int(clawed) > int(earned.get(entry_id, 0)):
                 problems.append(f"ledger entry {entry_id}: reversed {-int(clawed)} > earned {earned.get(entry_id, 0)}")
-    unprocessed_with_points = (
-        session.execute(
-            select(Transaction.id)
-            .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
-            .where(Transaction.status == "queued")
-            .limit(100)
-        )
-        .scalars()
-        .all()
-    )
-    for tid in unprocessed_with_points:
+    for tid in session.scalars(
+        select(Transaction.id).join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id).where(Transaction.status == "queued").limit(100)
+    ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
+    problems.extend(_budget_problems(session))
     return problems
 
 
-def mark_processed(session: Session, ids: list[int], now: datetime) -> None:
-    if ids:
-        session.execute(update(Transaction).where(Transaction.id.in_(ids)).values(status="processed", processed_at=now))
+def _budget_problems(session: Session) -> list[str]:
+    from .catalog import published_budgets
+
+    problems = []
+    spent = dict(session.execute(select(CampaignCounter.campaign_id, CampaignCounter.points)).all())
+    issued = dict(
+        session.execute(
+            select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
+            .where(LedgerEntry.kind == "earn", LedgerEntry.campaign_id.is_not(None))
+            .group_by(LedgerEntry.campaign_id)
+        ).all()
+    )
+    for campaign_id, budget in published_budgets(session).items():
+        cap = budget.get("max_points")
+        if cap is None:
+            continue
+        used = int(spent.get(campaign_id, 0))
+        if used > cap:
+            problems.append(f"campaign {campaign_id}: budget {cap} exceeded ({used})")
+        if int(issued.get(campaign_id) or 0) > cap:
+            problems.append(f"campaign {campaign_id}: {issued[campaign_id]} points issued over a budget of {cap}")
+    return problems
+

@@ -7,7 +7,7 @@ naive and an aware datetime.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -108,7 +109,9 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class CustomerIdentity(Base):
@@ -132,6 +135,9 @@ class CustomerBalance(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    qualifying: Mapped[int] = mapped_column(BigInteger, default=0)
+    debt: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -194,7 +200,7 @@ class Transaction(Base):
 
     __tablename__ = "transactions"
     __table_args__ = (
-        UniqueConstraint("provider_id", "provider_txn_id", name="uq_txn_provider_txn"),
+        UniqueConstraint("provider_id", "source", "provider_txn_id", name="uq_txn_provider_source_txn"),
         Index("ix_txn_status_received", "status", "received_at"),
         Index("ix_txn_customer", "customer_id", "id"),
     )
@@ -202,6 +208,8 @@ class Transaction(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
     provider_txn_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8), default="txn")  # txn | event
+    event_type: Mapped[str] = mapped_column(String(32), default="purchase")
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
     currency: Mapped[str] = mapped_column(String(3))
@@ -245,8 +253,11 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     entry_key: Mapped[str] = mapped_column(String(96), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # earn | reversal | adjustment
-    points: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)  # spendable, available now
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)  # spendable, held for a return window
+    qualifying: Mapped[int] = mapped_column(BigInteger, default=0)  # counts towards tiers only
+    debt: Mapped[int] = mapped_column(BigInteger, default=0)  # clawback that found no points to take
     transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     reversal_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     reverses_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
@@ -255,4 +266,174 @@ class LedgerEntry(Base):
     campaign_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rule_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rule_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    redemption_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PointLot(Base):
+    """Spendable points of one earning, with their own expiry; spending takes the oldest first.
+
+    Mutable bookkeeping *derived from* the ledger (which stays append-only):
+    the sum of available lots always equals the balance, which the checker proves.
+    """
+
+    __tablename__ = "point_lots"
+    __table_args__ = (Index("ix_lot_customer_status_expiry", "customer_id", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    entry_id: Mapped[int] = mapped_column(BigId, unique=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # pending | available | closed
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LotConsumption(Base):
+    """Which lots a debit (redemption, clawback, expiry) took points from: nothing is spent twice."""
+
+    __tablename__ = "lot_consumptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(BigId, index=True)
+    entry_id: Mapped[int] = mapped_column(BigId, index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class CustomerDaily(Base):
+    """Per customer, local day and provider: the source of every rolling aggregate."""
+
+    __tablename__ = "customer_daily"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    txn_count: Mapped[int] = mapped_column(Integer, default=0)
+    spend: Mapped[Decimal] = mapped_column(Numeric(19, 4), default=Decimal(0))
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    qualifying: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CustomerProvider(Base):
+    """First contact of a customer with a provider (for 'first transaction with this provider')."""
+
+    __tablename__ = "customer_providers"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    txn_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tags"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignCounter(Base):
+    """Budget consumption of a campaign; locked row by row so racing workers never overspend."""
+
+    __tablename__ = "campaign_counters"
+
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CampaignUsage(Base):
+    """Per customer, campaign and local day: points and awards (caps, limits per period)."""
+
+    __tablename__ = "campaign_usage"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    awards: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TierChange(Base):
+    """Tier history: every change with its reason and time."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (Index("ix_tier_change_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    from_tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(Base):
+    """Programme settings (expiry policy, negative balances, caps) editable without a deploy."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reward(Base):
+    __tablename__ = "rewards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cost: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: unlimited
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voucher_days: Mapped[int] = mapped_column(Integer, default=30)
+    eligibility: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        UniqueConstraint("requested_by", "idempotency_key", name="uq_redemption_idempotency"),
+        Index("ix_redemption_customer", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    reward_id: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    voucher_code: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="issued")  # issued | cancelled
+    requested_by: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="redeem")  # redeem | campaign
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Outbox(Base):
+    """Notifications written in the same database transaction as their cause; sent by workers."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms | webhook
+    template: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,99 @@
+"""Programme-wide settings: points expiry, negative balances, a cap per transaction.
+
+Stored in the ``settings`` table so an operator changes them without a deploy;
+each change is audited and bumps the publication counter so workers reload.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import invalid
+from .models import AuditEvent, Setting, utcnow
+
+DEFAULTS: dict[str, Any] = {
+    "points_expiry": {"policy": "rolling_months", "months": 12},
+    "allow_negative_balance": False,
+    "max_points_per_transaction": None,
+    "timezone": "Asia/Ho_Chi_Minh",
+}
+EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
+
+
+@dataclass(frozen=True)
+class Programme:
+    points_expiry: dict[str, Any]
+    allow_negative_balance: bool
+    max_points_per_transaction: int | None
+    timezone: str
+
+    def expiry_for(self, earned_at: datetime) -> datetime | None:
+        """When points earned at ``earned_at`` expire under the programme's policy."""
+        policy = self.points_expiry.get("policy")
+        if policy == "never":
+            return None
+        if policy == "end_of_next_year":
+            local = earned_at.astimezone(ZoneInfo(self.timezone))
+            end = datetime(local.year + 2, 1, 1, tzinfo=ZoneInfo(self.timezone))
+            return end.astimezone(earned_at.tzinfo)
+        months = int(self.points_expiry.get("months", 12))
+        year, month = divmod(earned_at.month - 1 + months, 12)
+        year += earned_at.year
+        month += 1
+        day = min(earned_at.day, calendar.monthrange(year, month)[1])
+        return earned_at.replace(year=year, month=month, day=day)
+
+
+def load(session: Session) -> Programme:
+    values = dict(DEFAULTS)
+    values.update({k: v for k, v in session.execute(select(Setting.key, Setting.value)).all() if k in DEFAULTS})
+    return Programme(**values)
+
+
+def validate(key: str, value: Any) -> Any:
+    if key not in DEFAULTS:
+        raise invalid("key", f"unknown setting; known: {', '.join(sorted(DEFAULTS))}")
+    if key == "points_expiry":
+        if not isinstance(value, dict) or value.get("policy") not in EXPIRY_POLICIES:
+            raise invalid("value.policy", f"must be one of {', '.join(EXPIRY_POLICIES)}")
+        if value["policy"] == "rolling_months":
+            months = value.get("months", 12)
+            if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
+                raise invalid("value.months", "must be an integer from 1 to 120")
+    elif key == "allow_negative_balance":
+        if not isinstance(value, bool):
+            raise invalid("value", "must be true or false")
+    elif key == "max_points_per_transaction":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise invalid("value", "must be a positive integer or null")
+    elif key == "timezone":
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise invalid("value", "must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
+    return value
+
+
+def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
+    from .catalog import bump_publication
+
+    value = validate(key, value)
+    row = session.get(Setting, key)
+    old = row.value if row else DEFAULTS.get(key)
+    if row is None:
+        session.add(Setting(key=key, value=value, updated_at=utcnow()))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+    session.add(
+        AuditEvent(actor=actor, action="setting.changed", object_type="setting", object_id=key, details={"old": old, "new": value})
+    )
+    bump_publication(session)
+
