@@ -7,27 +7,41 @@ get Effects back.
 from __future__ import annotations
 
 from rules.actions import ACTION_PARAMS, LoyaltyActions
-from rules.compiler import ContextValues, compile_conditions, compile_document
+from rules.compiler import ContextValues, Eligibility, compile_conditions, compile_document, compile_eligibility
 from rules.context import EvaluationContext
 from rules.document import (
     ActionSpec,
     Budget,
     CampaignDocument,
+    CustomerLimit,
     DocumentInvalid,
     FieldError,
+    Limits,
     Rule,
+    TierSpec,
     parse_document,
 )
 from rules.effects import Effect
-from rules.engine import CampaignSpec, RuleSet, campaign_applies, evaluate_reference
+from rules.engine import (
+    CampaignSpec,
+    RuleSet,
+    campaign_applies,
+    evaluate_all_reference,
+    evaluate_reference,
+    settle,
+    why_not_applies,
+)
+from rules.explain import CampaignTrace, ConditionTrace, RuleTrace, explain
 from rules.operators import (
     AttributeNumericType,
     DateType,
     LoyaltyBooleanType,
     LoyaltyNumericType,
     LoyaltyStringType,
+    TagSetType,
     export_rules_vocabulary,
 )
+from rules.tiers import evaluate_tier, evaluate_tier_reference
 from rules.variables import LoyaltyVariables, variables_class
 
 __all__ = [
@@ -37,12 +51,17 @@ __all__ = [
     "Budget",
     "CampaignDocument",
     "CampaignSpec",
+    "CampaignTrace",
+    "ConditionTrace",
     "ContextValues",
+    "CustomerLimit",
     "DateType",
     "DocumentInvalid",
     "Effect",
+    "Eligibility",
     "EvaluationContext",
     "FieldError",
+    "Limits",
     "LoyaltyActions",
     "LoyaltyBooleanType",
     "LoyaltyNumericType",
@@ -50,11 +69,21 @@ __all__ = [
     "LoyaltyVariables",
     "Rule",
     "RuleSet",
+    "RuleTrace",
+    "TagSetType",
+    "TierSpec",
     "campaign_applies",
     "compile_conditions",
     "compile_document",
+    "compile_eligibility",
+    "evaluate_all_reference",
     "evaluate_reference",
+    "evaluate_tier",
+    "evaluate_tier_reference",
+    "explain",
     "export_rules_vocabulary",
     "parse_document",
+    "settle",
     "variables_class",
+    "why_not_applies",
 ]

@@ -9,19 +9,24 @@ are checked against it before they can be published.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from business_rules.actions import BaseActions, rule_action
-from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT
+from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_TEXT
 
 from rules.context import EvaluationContext
-from rules.effects import Effect
+from rules.effects import FEEDS, RECIPIENTS, Effect
+from rules.operators import TAG
 
 MAX_POINTS = 1_000_000_000
 MAX_PER = 1_000_000_000_000
+MAX_FACTOR = 10
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+TIER_CODE = TAG
 ROUNDING_MODES: dict[str, str] = {
     "down": ROUND_FLOOR,
     "nearest": ROUND_HALF_UP,
@@ -82,6 +87,44 @@ def check_rounding(value: Any) -> str | None:
     return None
 
 
+def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"expected a string, got {_kind(value)}"
+        if value not in allowed:
+            return f"{value[:60]!r} is not one of {', '.join(allowed)}"
+        return None
+
+    return check
+
+
+def check_factor(value: Any) -> str | None:
+    """A multiplier must add something (> 1) and stay sane (<= 10)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or not 1 < value <= MAX_FACTOR:
+        return f"must be a number greater than 1 and at most {MAX_FACTOR}"
+    return None
+
+
+def _pattern(regex: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"expected a string, got {_kind(value)}"
+        if not regex.fullmatch(value):
+            return f"{value[:60]!r} is not a valid {what} ({regex.pattern})"
+        return None
+
+    return check
+
+
+check_feeds = _one_of(FEEDS)
+check_to = _one_of(RECIPIENTS)
+check_code = _pattern(CODE, "code")
+check_tag = _pattern(TAG, "tag")
+check_tier = _pattern(TIER_CODE, "tier code")
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One action parameter: a checker returning the reason it is wrong, and its default."""
@@ -92,19 +135,54 @@ class Param:
 
 
 ACTION_PARAMS: dict[str, dict[str, Param]] = {
-    "award_points": {"points": Param(check_points)},
+    "award_points": {
+        "points": Param(check_points),
+        "feeds": Param(check_feeds, required=False, default="both"),
+        "to": Param(check_to, required=False, default="customer"),
+    },
     "award_points_per_amount": {
         "points": Param(check_points),
         "per": Param(check_per),
         "max": Param(check_max, required=False, default=None),
         "rounding": Param(check_rounding, required=False, default="down"),
+        "feeds": Param(check_feeds, required=False, default="both"),
+        "to": Param(check_to, required=False, default="customer"),
     },
+    "multiply_points": {"factor": Param(check_factor)},
+    "grant_reward": {"reward": Param(check_code)},
+    "add_tag": {"tag": Param(check_tag)},
+    "notify": {"template": Param(check_code)},
+    "set_tier": {"tier": Param(check_tier)},
 }
+ACTION_KINDS: dict[str, str] = {
+    "award_points": "points",
+    "award_points_per_amount": "points",
+    "multiply_points": "multiplier",
+    "grant_reward": "reward",
+    "add_tag": "tag",
+    "notify": "notify",
+    "set_tier": "tier",
+}
+VALUE_PARAMS: dict[str, str] = {"grant_reward": "reward", "add_tag": "tag", "notify": "template", "set_tier": "tier"}
+TIER_ACTIONS = frozenset({"set_tier"})
 
 
 def per_to_decimal(per: float) -> Decimal:
     """``per: 0.1`` means one tenth, not the binary float's 0.1000000000000000055..."""
     return Decimal(per) if isinstance(per, int) else Decimal(repr(per))
+
+
+factor_to_decimal = per_to_decimal
+
+
+def is_award(effect: Effect) -> bool:
+    """What makes an exclusive campaign stop the ones after it: points > 0 or a reward."""
+    return (effect.kind == "points" and effect.points > 0) or effect.kind == "reward"
+
+
+def is_kept(effect: Effect) -> bool:
+    """Only 'points' effects that came to 0 are dropped; a multiplier, reward or tag is an intent on its own."""
+    return effect.kind != "points" or effect.points > 0
 
 
 def points_per_amount(amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str) -> int:
@@ -133,7 +211,7 @@ class LoyaltyActions(BaseActions):
         self._rule_name = rule_name
         self._action_index = 0
 
-    def _collect(self, action: str, points: int, params: dict[str, Any]) -> None:
+    def _collect(self, action: str, points: int, params: dict[str, Any], **extra: Any) -> None:
         self.effects.append(
             Effect(
                 campaign_id=self._campaign_id,
@@ -144,13 +222,16 @@ class LoyaltyActions(BaseActions):
                 action=action,
                 points=points,
                 params=params,
+                kind=ACTION_KINDS[action],
+                **extra,
             )
         )
         self._action_index += 1
 
-    @rule_action(params={"points": FIELD_NUMERIC})
-    def award_points(self, points: int) -> None:
-        self._collect("award_points", points, {"points": points})
+    @rule_action(params={"points": FIELD_NUMERIC, "feeds": FIELD_SELECT, "to": FIELD_SELECT})
+    def award_points(self, points: int, feeds: str = "both", to: str = "customer") -> None:
+        params = {"points": points, "feeds": feeds, "to": to}
+        self._collect("award_points", points, params, feeds=feeds, to=to)
 
     @rule_action(
         params={
@@ -158,9 +239,40 @@ class LoyaltyActions(BaseActions):
             "per": FIELD_NUMERIC,
             "max": FIELD_NUMERIC,
             "rounding": FIELD_SELECT,
+            "feeds": FIELD_SELECT,
+            "to": FIELD_SELECT,
         }
     )
-    def award_points_per_amount(self, points: int, per: float, max: int | None = None, rounding: str = "down") -> None:
+    def award_points_per_amount(
+        self,
+        points: int,
+        per: float,
+        max: int | None = None,
+        rounding: str = "down",
+        feeds: str = "both",
+        to: str = "customer",
+    ) -> None:
         earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
-        params = {"points": points, "per": per, "max": max, "rounding": rounding}
-        self._collect("award_points_per_amount", earned, params)
+        params = {"points": points, "per": per, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
+        self._collect("award_points_per_amount", earned, params, feeds=feeds, to=to)
+
+    @rule_action(params={"factor": FIELD_NUMERIC})
+    def multiply_points(self, factor: float) -> None:
+        """Points are 0 here: the engine fills them in once every campaign has run."""
+        self._collect("multiply_points", 0, {"factor": factor}, factor=factor_to_decimal(factor))
+
+    @rule_action(params={"reward": FIELD_TEXT})
+    def grant_reward(self, reward: str) -> None:
+        self._collect("grant_reward", 0, {"reward": reward}, value=reward)
+
+    @rule_action(params={"tag": FIELD_TEXT})
+    def add_tag(self, tag: str) -> None:
+        self._collect("add_tag", 0, {"tag": tag}, value=tag)
+
+    @rule_action(params={"template": FIELD_TEXT})
+    def notify(self, template: str) -> None:
+        self._collect("notify", 0, {"template": template}, value=template)
+
+    @rule_action(params={"tier": FIELD_SELECT})
+    def set_tier(self, tier: str) -> None:
+        self._collect("set_tier", 0, {"tier": tier}, value=tier)

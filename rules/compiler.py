@@ -8,6 +8,19 @@ all/any short-circuit left to right. The one difference is speed: a variable
 is read and cast once per context (``ContextValues``, shared by every campaign
 of a RuleSet) instead of once per condition. That is only equivalent because
 actions never change the context (see rules.effects).
+
+Where it is cheap and provably the same, work is skipped:
+
+* Context fields that the context already validated (Decimal amount, int
+  aggregates, bools, frozenset tags, required strings) are read as they are:
+  the cast would return them unchanged, except ints, which business-rules
+  turns into ``Decimal(n)``. Decimal arithmetic converts an int operand
+  exactly, so ``n - b`` equals ``Decimal(n) - b`` and every comparison agrees.
+* ``x > e or abs(x) <= e`` (business-rules' ``>=`` and ``<=``) is written
+  ``x >= -e``: the same set of x, one Decimal comparison instead of three.
+* The read and the test of a leaf are one closure, not two calls.
+
+The property tests in tests/rules prove both evaluators agree.
 """
 
 from __future__ import annotations
@@ -17,15 +30,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from business_rules.operators import NumericType
 
-from rules.actions import per_to_decimal, points_per_amount
+from rules.actions import ACTION_KINDS, ROUNDING_MODES, VALUE_PARAMS, factor_to_decimal, per_to_decimal
 from rules.context import EvaluationContext
-from rules.document import CampaignDocument
-from rules.operators import ATTRIBUTE_TYPES, EPSILON, to_date, to_text
-from rules.variables import ATTRIBUTE_PREFIX, VARIABLE_TYPES, LoyaltyVariables
+from rules.document import CampaignDocument, validate_conditions
+from rules.operators import (
+    ATTRIBUTE_TYPES,
+    EPSILON,
+    DateType,
+    LoyaltyBooleanType,
+    LoyaltyNumericType,
+    LoyaltyStringType,
+    TagSetType,
+    to_date,
+    to_text,
+)
+from rules.variables import ATTRIBUTE_PREFIX, DAY_NAMES, VARIABLE_TYPES, LoyaltyVariables
 
 Test = Callable[[Any], Any]
 Predicate = Callable[["ContextValues"], Any]
@@ -34,9 +58,37 @@ Reader = Callable[["ContextValues"], Any]
 
 
 def _variable_reader(name: str) -> Reader:
+    """The general path: business-rules' own variable method and cast."""
     method = getattr(LoyaltyVariables, name)
     cast = VARIABLE_TYPES[name]._assert_valid_value_and_cast
-    return lambda values: cast(method(values.variables))
+    return lambda values: cast(method(LoyaltyVariables(values.ctx)))
+
+
+_OPTIONAL_STRINGS = frozenset({"category", "channel", "customer_tier"})
+_AS_IS_TYPES = (LoyaltyNumericType, LoyaltyBooleanType, TagSetType)
+_CALENDAR: dict[str, Reader] = {
+    "day_of_week": lambda values: DAY_NAMES[values.ctx.local_time().weekday()],
+    "day_of_week_number": lambda values: values.ctx.local_time().isoweekday(),
+    "hour": lambda values: values.ctx.local_time().hour,
+    "local_date": lambda values: values.ctx.local_time().date(),
+    "is_birthday_month": lambda values: (
+        values.ctx.birthday_month != 0 and values.ctx.local_time().month == values.ctx.birthday_month
+    ),
+}
+
+
+def _fast_reader(name: str) -> Reader:
+    """A reader equal to _variable_reader for every operator, without its three calls (module docstring)."""
+    if name in _CALENDAR:
+        return _CALENDAR[name]
+    if name in EvaluationContext.__dataclass_fields__:
+        field_type = VARIABLE_TYPES[name]
+        if name in _OPTIONAL_STRINGS:
+            getter = attrgetter(name)
+            return lambda values: getter(values.ctx) or ""
+        if field_type is LoyaltyStringType or issubclass(field_type, _AS_IS_TYPES):
+            return attrgetter(f"ctx.{name}")
+    return _variable_reader(name)
 
 
 def _attribute_reader(key: str) -> Reader:
@@ -46,7 +98,7 @@ def _attribute_reader(key: str) -> Reader:
     return lambda values: cast(values.ctx.attributes.get(attribute))
 
 
-_READERS: dict[str, Reader] = {name: _variable_reader(name) for name in VARIABLE_TYPES}
+READERS: dict[str, Reader] = {name: _fast_reader(name) for name in VARIABLE_TYPES}
 
 
 class ContextValues(dict[str, Any]):
@@ -54,28 +106,36 @@ class ContextValues(dict[str, Any]):
 
     Keys are variable names; an attribute's key also carries its inferred type
     (``attributes.plan#string``) because two documents may type it differently.
-    Values come from LoyaltyVariables and the types' own casts, exactly as
-    business-rules computes them.
     """
 
-    __slots__ = ("ctx", "variables")
+    __slots__ = ("ctx",)
 
     def __init__(self, ctx: EvaluationContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self.variables = LoyaltyVariables(ctx)
+
+    @property
+    def variables(self) -> LoyaltyVariables:
+        return LoyaltyVariables(self.ctx)
 
     def __missing__(self, key: str) -> Any:
-        value = self[key] = _READERS[key](self)
+        value = self[key] = READERS[key](self)
         return value
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledAction:
+    """One action; ``points`` computes its points (0 for non-points kinds) from the context."""
+
     index: int
     name: str
     params: Mapping[str, Any]
     points: PointsFn
+    kind: str = "points"
+    feeds: str = "both"
+    to: str = "customer"
+    value: str | None = None
+    factor: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,86 +150,118 @@ def _number(value: Any) -> Decimal:
     return NumericType._assert_valid_value_and_cast(value)
 
 
-def _numeric_test(operator: str, value: Any) -> Test:
+def _numeric_leaf(key: str, operator: str, value: Any) -> Predicate:
     e = EPSILON
+    m = -EPSILON
     if operator == "between":
         low, high = _number(value[0]), _number(value[1])
-        return lambda v: ((v - low) > e or abs(v - low) <= e) and ((high - v) > e or abs(v - high) <= e)
+
+        def between(values: ContextValues) -> bool:
+            v = values[key]
+            return v - low >= m and high - v >= m
+
+        return between
     b = _number(value)
-    tests: dict[str, Test] = {
-        "equal_to": lambda v: abs(v - b) <= e,
-        "not_equal_to": lambda v: not abs(v - b) <= e,
-        "greater_than": lambda v: (v - b) > e,
-        "greater_than_or_equal_to": lambda v: (v - b) > e or abs(v - b) <= e,
-        "less_than": lambda v: (b - v) > e,
-        "less_than_or_equal_to": lambda v: (b - v) > e or abs(v - b) <= e,
+    leaves: dict[str, Predicate] = {
+        "equal_to": lambda values: abs(values[key] - b) <= e,
+        "not_equal_to": lambda values: abs(values[key] - b) > e,
+        "greater_than": lambda values: values[key] - b > e,
+        "greater_than_or_equal_to": lambda values: values[key] - b >= m,
+        "less_than": lambda values: b - values[key] > e,
+        "less_than_or_equal_to": lambda values: b - values[key] >= m,
     }
-    return tests[operator]
+    return leaves[operator]
 
 
-def _string_test(operator: str, value: Any) -> Test:
+def _string_leaf(key: str, operator: str, value: Any) -> Predicate:
     if operator in ("is_in", "not_in"):
         members = frozenset(value)
-        return (lambda v: v in members) if operator == "is_in" else (lambda v: v not in members)
+        if operator == "is_in":
+            return lambda values: values[key] in members
+        return lambda values: values[key] not in members
     if operator == "non_empty":
-        return bool
+        return lambda values: values[key] != ""
     s = to_text(value)
     if operator == "matches_regex":
-        pattern = re.compile(s)
-        return lambda v: pattern.search(v) is not None
+        search = re.compile(s).search
+        return lambda values: search(values[key]) is not None
     lowered = s.lower()
-    tests: dict[str, Test] = {
-        "equal_to": lambda v: v == s,
-        "not_equal_to": lambda v: v != s,
-        "equal_to_case_insensitive": lambda v: v.lower() == lowered,
-        "starts_with": lambda v: v.startswith(s),
-        "ends_with": lambda v: v.endswith(s),
-        "contains": lambda v: s in v,
+    leaves: dict[str, Predicate] = {
+        "equal_to": lambda values: values[key] == s,
+        "not_equal_to": lambda values: values[key] != s,
+        "equal_to_case_insensitive": lambda values: values[key].lower() == lowered,
+        "starts_with": lambda values: values[key].startswith(s),
+        "ends_with": lambda values: values[key].endswith(s),
+        "contains": lambda values: s in values[key],
     }
-    return tests[operator]
+    return leaves[operator]
 
 
-def _boolean_test(operator: str, value: Any) -> Test:
-    return (lambda v: v) if operator == "is_true" else (lambda v: not v)
+def _boolean_leaf(key: str, operator: str, value: Any) -> Predicate:
+    if operator == "is_true":
+        return lambda values: values[key]
+    return lambda values: not values[key]
 
 
-def _date_test(operator: str, value: Any) -> Test:
+def _date_leaf(key: str, operator: str, value: Any) -> Predicate:
     if operator == "between":
         low, high = to_date(value[0]), to_date(value[1])
-        return lambda v: low <= v <= high
+        return lambda values: low <= values[key] <= high
     d = to_date(value)
-    tests: dict[str, Test] = {
-        "equal_to": lambda v: v == d,
-        "before": lambda v: v < d,
-        "after": lambda v: v > d,
-        "on_or_before": lambda v: v <= d,
-        "on_or_after": lambda v: v >= d,
+    leaves: dict[str, Predicate] = {
+        "equal_to": lambda values: values[key] == d,
+        "before": lambda values: values[key] < d,
+        "after": lambda values: values[key] > d,
+        "on_or_before": lambda values: values[key] <= d,
+        "on_or_after": lambda values: values[key] >= d,
     }
-    return tests[operator]
+    return leaves[operator]
 
 
-_TESTS: dict[str, Callable[[str, Any], Test]] = {
-    "numeric": _numeric_test,
-    "string": _string_test,
-    "boolean": _boolean_test,
-    "date": _date_test,
+def _tag_set_leaf(key: str, operator: str, value: Any) -> Predicate:
+    if operator in ("contains", "does_not_contain"):
+        tag = value
+        if operator == "contains":
+            return lambda values: tag in values[key]
+        return lambda values: tag not in values[key]
+    tags = frozenset(value)
+    leaves: dict[str, Predicate] = {
+        "contains_any": lambda values: not values[key].isdisjoint(tags),
+        "contains_all": lambda values: values[key] >= tags,
+        "contains_none": lambda values: values[key].isdisjoint(tags),
+    }
+    return leaves[operator]
+
+
+_LEAVES: dict[str, Callable[[str, str, Any], Predicate]] = {
+    LoyaltyNumericType.name: _numeric_leaf,
+    LoyaltyStringType.name: _string_leaf,
+    LoyaltyBooleanType.name: _boolean_leaf,
+    DateType.name: _date_leaf,
+    TagSetType.name: _tag_set_leaf,
 }
 
 
-def _leaf(condition: Mapping[str, Any], attribute_types: Mapping[str, str]) -> Predicate:
-    name: str = condition["name"]
+def leaf_key(name: str, attribute_types: Mapping[str, str]) -> tuple[str, str]:
+    """(ContextValues key, type name) of a leaf's variable; registers attribute readers on first sight."""
     if name.startswith(ATTRIBUTE_PREFIX):
         type_name = attribute_types[name[len(ATTRIBUTE_PREFIX) :]]
         key = f"{name}#{type_name}"
-        if key not in _READERS:
-            _READERS[key] = _attribute_reader(key)
-    else:
-        type_name = VARIABLE_TYPES[name].name
-        key = name
-    test = _TESTS[type_name](condition["operator"], condition["value"])
+        if key not in READERS:
+            READERS[key] = _attribute_reader(key)
+        return key, type_name
+    return name, VARIABLE_TYPES[name].name
+
+
+def compile_leaf(condition: Mapping[str, Any], attribute_types: Mapping[str, str]) -> Predicate:
+    """One validated leaf condition as a closure over ContextValues."""
+    name: str = condition["name"]
+    key, type_name = leaf_key(name, attribute_types)
+    test = _LEAVES[type_name](key, condition["operator"], condition["value"])
     if key != name and type_name == "numeric":
-        return lambda values: (v := values[key]) is not None and test(v)
-    return lambda values: test(values[key])
+        # A missing or non-numeric attribute makes every numeric operator false (AttributeNumericType).
+        return lambda values: values[key] is not None and test(values)
+    return test
 
 
 def _all(predicates: Sequence[Predicate]) -> Predicate:
@@ -210,37 +302,65 @@ def compile_conditions(node: Mapping[str, Any], attribute_types: Mapping[str, st
         return _all([compile_conditions(child, attribute_types) for child in node["all"]])
     if "any" in node:
         return _any([compile_conditions(child, attribute_types) for child in node["any"]])
-    return _leaf(node, attribute_types)
+    return compile_leaf(node, attribute_types)
+
+
+class Eligibility:
+    """A compiled stand-alone condition tree: ``eligibility(ctx) -> bool``."""
+
+    __slots__ = ("attribute_types", "conditions", "predicate")
+
+    def __init__(self, conditions: Mapping[str, Any], attribute_types: Mapping[str, str]) -> None:
+        self.conditions = conditions
+        self.attribute_types = dict(attribute_types)
+        self.predicate = compile_conditions(conditions, attribute_types)
+
+    def __call__(self, ctx: EvaluationContext) -> bool:
+        return bool(self.predicate(ContextValues(ctx)))
+
+
+def compile_eligibility(conditions: Any) -> Eligibility:
+    """Validate (DocumentInvalid with paths under ``conditions``) and compile e.g. a reward's eligibility rule."""
+    normalised, attribute_types = validate_conditions(conditions)
+    return Eligibility(normalised, attribute_types)
 
 
 def _constant_points(points: int, ctx: EvaluationContext) -> int:
     return points
 
 
-def _amount_points(
-    points: int,
-    per: Decimal,
-    max_points: int | None,
-    rounding: str,
-    ctx: EvaluationContext,
-) -> int:
-    return points_per_amount(ctx.amount, points, per, max_points, rounding)
+def _amount_points(points: int, per: Decimal, max_points: int | None, rounding: str) -> PointsFn:
+    """points_per_amount with its constants hoisted; the same Decimal expression, so the same rounding."""
+    dp = Decimal(points)
+    mode = ROUNDING_MODES[rounding]
+
+    def earn(ctx: EvaluationContext) -> int:
+        value = int((dp * (ctx.amount / per)).to_integral_value(rounding=mode))
+        if value < 0:
+            return 0
+        return value if max_points is None or value <= max_points else max_points
+
+    return earn
 
 
 def _compile_action(index: int, name: str, params: Mapping[str, Any]) -> CompiledAction:
+    kind = ACTION_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"no compiler for action {name!r}")
+    extra: dict[str, Any] = {}
     if name == "award_points":
         fn: PointsFn = partial(_constant_points, params["points"])
     elif name == "award_points_per_amount":
-        fn = partial(
-            _amount_points,
-            params["points"],
-            per_to_decimal(params["per"]),
-            params["max"],
-            params["rounding"],
-        )
+        fn = _amount_points(params["points"], per_to_decimal(params["per"]), params["max"], params["rounding"])
     else:
-        raise ValueError(f"no compiler for action {name!r}")
-    return CompiledAction(index=index, name=name, params=dict(params), points=fn)
+        fn = partial(_constant_points, 0)
+    if kind == "points":
+        extra = {"feeds": params["feeds"], "to": params["to"]}
+    elif kind == "multiplier":
+        extra = {"factor": factor_to_decimal(params["factor"])}
+    else:
+        extra = {"value": params[VALUE_PARAMS[name]]}
+    return CompiledAction(index=index, name=name, params=dict(params), points=fn, kind=kind, **extra)
 
 
 def compile_document(document: CampaignDocument) -> tuple[CompiledRule, ...]:

@@ -3,17 +3,47 @@
 It is validated on construction so that both evaluators (compiled and
 business-rules) only ever see well-formed values: a non-finite or missing
 amount would make them raise different errors mid-evaluation.
+
+Customer aggregates (points, spend, counts over rolling windows) are computed
+by the caller from its own stores; the engine only reads them. They describe
+the customer *before* this event, so a rule never sees its own effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AttributeValue = str | int | float | bool | None
+
+INT_FIELDS = (
+    "lifetime_points",
+    "points_today",
+    "points_7d",
+    "points_30d",
+    "points_365d",
+    "qualifying_points_365d",
+    "transactions_today",
+    "transactions_this_month",
+    "providers_used_365d",
+    "days_since_first_transaction",
+    "birthday_month",
+)
+DECIMAL_FIELDS = ("amount", "spend_today", "spend_7d", "spend_30d", "spend_365d")
+ZERO = Decimal(0)
+
+
+def _tags(value: Iterable[str]) -> frozenset[str]:
+    """A bare string is refused: it would become a set of its letters."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TypeError("customer_tags must be a set of strings")
+    tags = value if isinstance(value, frozenset) else frozenset(value)
+    if not all(isinstance(tag, str) for tag in tags):
+        raise TypeError("customer_tags must be a set of strings")
+    return tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +61,32 @@ class EvaluationContext:
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     event_type: str = "purchase"
     timezone: str = "Asia/Ho_Chi_Minh"
+    points_today: int = 0
+    points_7d: int = 0
+    points_30d: int = 0
+    points_365d: int = 0
+    qualifying_points_365d: int = 0
+    spend_today: Decimal = ZERO
+    spend_7d: Decimal = ZERO
+    spend_30d: Decimal = ZERO
+    spend_365d: Decimal = ZERO
+    transactions_today: int = 0
+    transactions_this_month: int = 0
+    providers_used_365d: int = 0
+    days_since_first_transaction: int = 0
+    first_transaction_with_provider: bool = False
+    birthday_month: int = 0
+    customer_tags: frozenset[str] = frozenset()
+    _local: datetime = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        amount = self.amount
-        if isinstance(amount, int) and not isinstance(amount, bool):
-            amount = Decimal(amount)
-            object.__setattr__(self, "amount", amount)
-        if not isinstance(amount, Decimal) or not amount.is_finite():
-            raise ValueError(f"amount must be a finite Decimal, got {self.amount!r}")
+        for name in DECIMAL_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = Decimal(value)
+                object.__setattr__(self, name, value)
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise ValueError(f"{name} must be a finite Decimal, got {getattr(self, name)!r}")
         for name in ("currency", "provider", "event_type"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string")
@@ -46,17 +94,30 @@ class EvaluationContext:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None")
-        if isinstance(self.lifetime_points, bool) or not isinstance(self.lifetime_points, int):
-            raise TypeError("lifetime_points must be an integer")
+        for name in INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer")
+        if not 0 <= self.birthday_month <= 12:
+            raise ValueError("birthday_month must be 1..12, or 0 when unknown")
+        if self.days_since_first_transaction < 0:
+            raise ValueError("days_since_first_transaction must not be negative")
+        if not isinstance(self.first_transaction_with_provider, bool):
+            raise TypeError("first_transaction_with_provider must be a boolean")
+        object.__setattr__(self, "customer_tags", _tags(self.customer_tags))
         if not isinstance(self.occurred_at, datetime) or self.occurred_at.utcoffset() is None:
             raise ValueError("occurred_at must be a timezone-aware datetime")
         if not isinstance(self.attributes, Mapping):
             raise TypeError("attributes must be a mapping")
         try:
-            ZoneInfo(self.timezone)
+            zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
             raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+        object.__setattr__(self, "_local", self.occurred_at.astimezone(zone))
 
     def local_time(self) -> datetime:
-        """occurred_at in the context's timezone, which is where 'Monday' and '9 o'clock' mean something."""
-        return self.occurred_at.astimezone(ZoneInfo(self.timezone))
+        """occurred_at in the context's timezone, which is where 'Monday' and '9 o'clock' mean something.
+
+        Computed once at construction: every calendar variable of every campaign needs it.
+        """
+        return self._local

@@ -25,13 +25,16 @@ from business_rules.fields import (
     FIELD_TEXT,
 )
 
-from rules.actions import ACTION_PARAMS, _kind
+from rules.actions import ACTION_PARAMS, MAX_FACTOR, TIER_ACTIONS, TIER_CODE, _kind
 from rules.operators import (
     FIELD_DATE,
     FIELD_DATE_RANGE,
     FIELD_NUMERIC_RANGE,
+    FIELD_TAG,
+    FIELD_TAG_LIST,
     ISO_DATE,
     OPERATORS,
+    TAG,
 )
 from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, VARIABLE_TYPES
 
@@ -46,7 +49,13 @@ MAX_REGEX = 300
 MAX_PRIORITY = 1_000_000_000
 CAMPAIGN_TYPES = ("earning", "tier", "reward")
 STACKING = ("stackable", "exclusive")
-BUDGET_KEYS = ("max_points", "max_points_per_customer_per_day")
+BUDGET_KEYS = ("max_points", "max_points_per_customer_per_day", "max_points_per_customer", "max_rewards")
+LIMIT_PERIODS = ("day", "week", "month", "campaign")
+MAX_LIMIT_COUNT = 1_000_000
+MAX_PENDING_DAYS = 365
+MAX_GRACE_DAYS = 3650
+DEFAULT_GRACE_DAYS = 30
+MAX_TIERS = 50
 TOP_KEYS = (
     "name",
     "type",
@@ -56,8 +65,14 @@ TOP_KEYS = (
     "priority",
     "stacking",
     "budget",
+    "pending_days",
+    "limits",
+    "tiers",
+    "grace_days",
     "rules",
 )
+TIER_ONLY_KEYS = ("tiers", "grace_days")
+NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits")
 PROVIDER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMERIC_ONLY = frozenset(OPERATORS["numeric"]) - frozenset(OPERATORS["string"])
@@ -83,8 +98,39 @@ class DocumentInvalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Budget:
+    """Spending limits; enforced by the caller, which holds the counters."""
+
     max_points: int | None = None
     max_points_per_customer_per_day: int | None = None
+    max_points_per_customer: int | None = None
+    max_rewards: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLimit:
+    """How many times one customer may be awarded by this campaign per period; enforced by the caller."""
+
+    count: int
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_customer: CustomerLimit
+
+
+@dataclass(frozen=True, slots=True)
+class TierSpec:
+    """One tier of a tier programme; a higher rank is a better tier."""
+
+    code: str
+    name: str
+    rank: int
+    benefits: Mapping[str, Any]
+
+    @property
+    def earn_multiplier(self) -> float:
+        return self.benefits.get("earn_multiplier", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +170,14 @@ class CampaignDocument:
     rules: tuple[Rule, ...]
     attribute_types: Mapping[str, str]
     raw: Mapping[str, Any]
+    pending_days: int = 0
+    limits: Limits | None = None
+    tiers: tuple[TierSpec, ...] = ()
+    grace_days: int | None = None
+
+    def tier(self, code: str) -> TierSpec | None:
+        """The tier named ``code`` in a tier document."""
+        return next((t for t in self.tiers if t.code == code), None)
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -224,6 +278,19 @@ def parse_document(source: str | bytes | Mapping[str, Any], *, fmt: str | None =
     return document
 
 
+def validate_conditions(conditions: Any, path: str = "conditions") -> tuple[dict[str, Any], dict[str, str]]:
+    """A stand-alone condition tree (e.g. reward eligibility), validated like a rule's.
+
+    Returns the normalised tree and its attribute types; raises DocumentInvalid
+    with paths under ``path``.
+    """
+    validator = _Validator()
+    normalised = validator.condition(conditions, path, 0)
+    if validator.errors or normalised is None:
+        raise DocumentInvalid(validator.errors or [FieldError(path, "invalid conditions")])
+    return normalised, {key: kind for key, (kind, _) in validator.attribute_types.items()}
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -248,6 +315,8 @@ class _Validator:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
         self.attribute_types: dict[str, tuple[str, str]] = {}
+        self.kind = "earning"
+        self.tier_codes: frozenset[str] | None = None
 
     def error(self, path: str, reason: str) -> None:
         self.errors.append(FieldError(path, reason))
@@ -265,6 +334,10 @@ class _Validator:
         raw: dict[str, Any] = {}
         name = self.text(data.get("name", _MISSING), "name", required=True)
         kind = self.choice(data.get("type", "earning"), "type", CAMPAIGN_TYPES)
+        self.kind = kind
+        for key in NOT_FOR_TIERS if kind == "tier" else TIER_ONLY_KEYS:
+            if key in data:
+                self.error(key, f"not used by {kind} documents" if kind == "tier" else "only used by tier documents")
         providers = self.providers(data.get("providers", _MISSING))
         starts_at = self.timestamp(data.get("starts_at", _MISSING), "starts_at")
         ends_at = self.timestamp(data.get("ends_at", _MISSING), "ends_at")
@@ -273,6 +346,14 @@ class _Validator:
         priority = self.priority(data.get("priority", 0))
         stacking = self.choice(data.get("stacking", "stackable"), "stacking", STACKING)
         budget = self.budget(data.get("budget", _MISSING))
+        pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
+        limits = self.limits(data.get("limits", _MISSING))
+        tiers: list[dict[str, Any]] = []
+        grace_days = None
+        if kind == "tier":
+            tiers = self.tiers(data.get("tiers", _MISSING))
+            self.tier_codes = frozenset(t["code"] for t in tiers)
+            grace_days = self.bounded_int(data.get("grace_days", DEFAULT_GRACE_DAYS), "grace_days", 0, MAX_GRACE_DAYS)
         rules = self.rules(data.get("rules", _MISSING))
         if self.errors:
             return None
@@ -285,9 +366,17 @@ class _Validator:
         if ends_at is not None:
             raw["ends_at"] = ends_at.isoformat()
         raw["priority"] = priority
-        raw["stacking"] = stacking
+        if kind != "tier":
+            raw["stacking"] = stacking
         if budget is not None:
             raw["budget"] = dict(budget)
+        if pending_days:
+            raw["pending_days"] = pending_days
+        if limits is not None:
+            raw["limits"] = {"per_customer": dict(limits)}
+        if kind == "tier":
+            raw["tiers"] = tiers
+            raw["grace_days"] = grace_days
         raw["rules"] = rules
         return CampaignDocument(
             name=name,
@@ -308,6 +397,10 @@ class _Validator:
             ),
             attribute_types={key: kind for key, (kind, _) in self.attribute_types.items()},
             raw=raw,
+            pending_days=pending_days,
+            limits=Limits(CustomerLimit(**limits)) if limits is not None else None,
+            tiers=tuple(TierSpec(t["code"], t["name"], t["rank"], t["benefits"]) for t in tiers),
+            grace_days=grace_days,
         )
 
     def text(self, value: Any, path: str, *, required: bool) -> Any:
@@ -396,6 +489,108 @@ class _Validator:
                 self.error(f"budget.{key}", "must be a positive integer")
             else:
                 result[key] = limit
+        return result
+
+    def bounded_int(self, value: Any, path: str, low: int, high: int) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(path, f"expected an integer, got {_kind(value)}")
+        elif not low <= value <= high:
+            self.error(path, f"must be between {low} and {high}")
+        return value
+
+    def limits(self, value: Any) -> dict[str, Any] | None:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("limits", f"expected a mapping, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("per_customer",), "limits")
+        per_customer = value.get("per_customer", _MISSING)
+        if per_customer is _MISSING:
+            self.error("limits.per_customer", "required")
+            return None
+        if not isinstance(per_customer, Mapping):
+            self.error("limits.per_customer", f"expected a mapping, got {_kind(per_customer)}")
+            return None
+        self.unknown_keys(per_customer, ("count", "period"), "limits.per_customer")
+        if "count" not in per_customer:
+            self.error("limits.per_customer.count", "required")
+        else:
+            self.bounded_int(per_customer["count"], "limits.per_customer.count", 1, MAX_LIMIT_COUNT)
+        if "period" not in per_customer:
+            self.error("limits.per_customer.period", "required")
+        else:
+            self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
+        return {"count": per_customer.get("count"), "period": per_customer.get("period")}
+
+    def tiers(self, value: Any) -> list[dict[str, Any]]:
+        if value is _MISSING:
+            self.error("tiers", "required by tier documents")
+            return []
+        if not isinstance(value, list | tuple):
+            self.error("tiers", f"expected a list, got {_kind(value)}")
+            return []
+        if not value:
+            self.error("tiers", "must not be empty")
+        elif len(value) > MAX_TIERS:
+            self.error("tiers", f"must have at most {MAX_TIERS} tiers")
+            return []
+        codes: dict[str, int] = {}
+        ranks: dict[int, int] = {}
+        result = []
+        for i, tier in enumerate(value):
+            path = f"tiers[{i}]"
+            if not isinstance(tier, Mapping):
+                self.error(path, f"expected a mapping, got {_kind(tier)}")
+                continue
+            self.unknown_keys(tier, ("code", "name", "rank", "benefits"), path)
+            code = tier.get("code", _MISSING)
+            if code is _MISSING:
+                self.error(f"{path}.code", "required")
+            elif not isinstance(code, str) or not TIER_CODE.fullmatch(code):
+                self.error(f"{path}.code", f"{_short(code)} is not a valid tier code ({TIER_CODE.pattern})")
+            elif code in codes:
+                self.error(f"{path}.code", f"duplicate tier code (also tiers[{codes[code]}])")
+            else:
+                codes[code] = i
+            name = self.text(tier.get("name", _MISSING), f"{path}.name", required=True)
+            rank = tier.get("rank", _MISSING)
+            if rank is _MISSING:
+                self.error(f"{path}.rank", "required")
+            elif isinstance(rank, bool) or not isinstance(rank, int):
+                self.error(f"{path}.rank", f"expected an integer, got {_kind(rank)}")
+            elif abs(rank) > MAX_PRIORITY:
+                self.error(f"{path}.rank", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
+            elif rank in ranks:
+                self.error(f"{path}.rank", f"duplicate rank (also tiers[{ranks[rank]}])")
+            else:
+                ranks[rank] = i
+            benefits = self.benefits(tier.get("benefits", {}), f"{path}.benefits")
+            result.append({"code": code, "name": name, "rank": rank, "benefits": benefits})
+        return result
+
+    def benefits(self, value: Any, path: str) -> dict[str, Any]:
+        """earn_multiplier is checked; other benefits are free scalars the caller interprets."""
+        if not isinstance(value, Mapping):
+            self.error(path, f"expected a mapping, got {_kind(value)}")
+            return {}
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            item_path = _join(path, key)
+            if not isinstance(key, str) or not IDENTIFIER.fullmatch(key) or len(key) > 64:
+                self.error(item_path, "benefit names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most 64)")
+            elif key == "earn_multiplier":
+                if not _is_number(item) or not math.isfinite(item) or not 1 <= item <= MAX_FACTOR:
+                    self.error(item_path, f"must be a number between 1 and {MAX_FACTOR}")
+                else:
+                    result[key] = item
+            elif item is None or isinstance(item, int | str) or (isinstance(item, float) and math.isfinite(item)):
+                if isinstance(item, str) and len(item) > MAX_TEXT_VALUE:
+                    self.error(item_path, f"must be at most {MAX_TEXT_VALUE} characters")
+                else:
+                    result[key] = item
+            else:
+                self.error(item_path, f"expected a string, number, boolean or null, got {_kind(item)}")
         return result
 
     def rules(self, value: Any) -> list[dict[str, Any]]:
@@ -549,6 +744,10 @@ class _Validator:
             return self.date(value, path)
         if input_type == FIELD_DATE_RANGE:
             return self.pair(value, path, self.date)
+        if input_type == FIELD_TAG:
+            return self.tag(value, path)
+        if input_type == FIELD_TAG_LIST:
+            return self.tag_list(value, path)
         self.error(path, f"unsupported input type {input_type!r}")
         return _MISSING
 
@@ -601,6 +800,22 @@ class _Validator:
                 self.error(f"{path}[{i}]", f"must be at most {MAX_TEXT_VALUE} characters")
                 ok = False
         return list(value) if ok else _MISSING
+
+    def tag(self, value: Any, path: str) -> Any:
+        if not isinstance(value, str):
+            self.error(path, f"expected a tag string, got {_kind(value)}")
+            return _MISSING
+        if not TAG.fullmatch(value):
+            self.error(path, f"{_short(value)} is not a valid tag ({TAG.pattern})")
+            return _MISSING
+        return value
+
+    def tag_list(self, value: Any, path: str) -> Any:
+        items = self.string_list(value, path)
+        if items is _MISSING:
+            return _MISSING
+        tags = [self.tag(item, f"{path}[{i}]") for i, item in enumerate(items)]
+        return _MISSING if _MISSING in tags else tags
 
     def date(self, value: Any, path: str) -> Any:
         if isinstance(value, date) and not isinstance(value, datetime):
@@ -657,6 +872,12 @@ class _Validator:
         if schema is None:
             self.error(f"{path}.name", f"{_short(name)} is not an action")
             return None
+        if self.kind == "tier" and name not in TIER_ACTIONS:
+            self.error(f"{path}.name", f"{_short(name)} is not valid in tier documents (only set_tier)")
+            return None
+        if self.kind != "tier" and name in TIER_ACTIONS:
+            self.error(f"{path}.name", f"{_short(name)} is only valid in tier documents")
+            return None
         params = value.get("params", {})
         if not isinstance(params, Mapping):
             self.error(f"{path}.params", f"expected a mapping, got {_kind(params)}")
@@ -678,6 +899,8 @@ class _Validator:
                 normalised[key] = spec.default
                 continue
             reason = spec.check(params[key])
+            if reason is None and name == "set_tier" and params[key] not in (self.tier_codes or ()):
+                reason = f"{_short(params[key])} is not a tier of this document"
             if reason is not None:
                 self.error(f"{path}.params.{key}", reason)
                 ok = False

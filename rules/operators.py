@@ -15,6 +15,9 @@ Guards against business-rules' sharp edges:
   condition false (including ``not_equal_to``) instead of raising.
 * booleans: a value is true only when it is the boolean ``True``; a missing
   attribute is false.
+* tag sets: business-rules' SelectType/SelectMultipleType iterate whatever
+  they are given (a string letter by letter) and compare case-insensitively;
+  ``TagSetType`` holds a frozenset of exact tags and refuses bare strings.
 """
 
 from __future__ import annotations
@@ -44,9 +47,12 @@ from business_rules.utils import float_to_decimal
 FIELD_NUMERIC_RANGE = "numeric_range"
 FIELD_DATE = "date"
 FIELD_DATE_RANGE = "date_range"
+FIELD_TAG = "tag"
+FIELD_TAG_LIST = "tag_list"
 
 EPSILON: Decimal = NumericType.EPSILON
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TAG = re.compile(r"[a-z0-9_-]{1,64}")
 
 
 def to_text(value: Any) -> str:
@@ -100,6 +106,27 @@ def to_date(value: Any) -> date:
         except ValueError:
             pass
     raise AssertionError(f"{value!r} is not a valid date type.")
+
+
+def to_tags(value: Any) -> frozenset[str]:
+    """A set of whole tags; a bare string is refused (it would be a set of letters)."""
+    if isinstance(value, frozenset):
+        return value
+    if isinstance(value, set | list | tuple) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    raise AssertionError(f"{value!r} is not a valid tag set.")
+
+
+def to_tag(value: Any) -> str:
+    """One tag operand: a string, compared exactly."""
+    if not isinstance(value, str):
+        raise AssertionError(f"{value!r} is not a tag.")
+    return value
+
+
+def to_tag_list(values: Any) -> frozenset[str]:
+    """A list of tag operands (never a bare string)."""
+    return frozenset(to_text_list(values))
 
 
 def bounds(values: Any) -> tuple[Any, Any]:
@@ -220,11 +247,40 @@ class DateType(BaseType):
         return to_date(low) <= self.value <= to_date(high)
 
 
+@export_type
+class TagSetType(BaseType):
+    """A customer's tags: a frozenset of exact strings (select-multiple without its quirks)."""
+
+    name = "tag_set"
+    _assert_valid_value_and_cast = staticmethod(to_tags)
+
+    @type_operator(FIELD_TAG, assert_type_for_arguments=False)
+    def contains(self, tag: str) -> bool:
+        return to_tag(tag) in self.value
+
+    @type_operator(FIELD_TAG, assert_type_for_arguments=False)
+    def does_not_contain(self, tag: str) -> bool:
+        return to_tag(tag) not in self.value
+
+    @type_operator(FIELD_TAG_LIST, assert_type_for_arguments=False)
+    def contains_any(self, tags: Sequence[str]) -> bool:
+        return not self.value.isdisjoint(to_tag_list(tags))
+
+    @type_operator(FIELD_TAG_LIST, assert_type_for_arguments=False)
+    def contains_all(self, tags: Sequence[str]) -> bool:
+        return self.value.issuperset(to_tag_list(tags))
+
+    @type_operator(FIELD_TAG_LIST, assert_type_for_arguments=False)
+    def contains_none(self, tags: Sequence[str]) -> bool:
+        return self.value.isdisjoint(to_tag_list(tags))
+
+
 EXPORTED_TYPES: tuple[type[BaseType], ...] = (
     LoyaltyStringType,
     LoyaltyNumericType,
     LoyaltyBooleanType,
     DateType,
+    TagSetType,
 )
 TYPES_BY_NAME: dict[str, type[BaseType]] = {cls.name: cls for cls in EXPORTED_TYPES}
 ATTRIBUTE_TYPES: dict[str, type[BaseType]] = {

@@ -22,8 +22,10 @@ from rules.context import AttributeValue, EvaluationContext
 from rules.operators import (
     ATTRIBUTE_TYPES,
     DateType,
+    LoyaltyBooleanType,
     LoyaltyNumericType,
     LoyaltyStringType,
+    TagSetType,
 )
 
 ATTRIBUTE_PREFIX = "attributes."
@@ -44,16 +46,13 @@ class LoyaltyVariables(BaseVariables):
 
     def __init__(self, ctx: EvaluationContext) -> None:
         self._ctx = ctx
-        self._local: datetime | None = None
 
     @property
     def context(self) -> EvaluationContext:
         return self._ctx
 
     def _local_time(self) -> datetime:
-        if self._local is None:
-            self._local = self._ctx.local_time()
-        return self._local
+        return self._ctx.local_time()
 
     @rule_variable(LoyaltyNumericType)
     def amount(self) -> Decimal:
@@ -75,7 +74,7 @@ class LoyaltyVariables(BaseVariables):
     def channel(self) -> str | None:
         return self._ctx.channel
 
-    @rule_variable(LoyaltyStringType)
+    @rule_variable(LoyaltyStringType, label="Event Type (purchase, referral, app_login, account_anniversary, ...)")
     def event_type(self) -> str:
         return self._ctx.event_type
 
@@ -102,6 +101,75 @@ class LoyaltyVariables(BaseVariables):
     @rule_variable(LoyaltyNumericType)
     def lifetime_points(self) -> int:
         return self._ctx.lifetime_points
+
+    @rule_variable(LoyaltyNumericType, label="Points Today (before this event)")
+    def points_today(self) -> int:
+        return self._ctx.points_today
+
+    @rule_variable(LoyaltyNumericType, label="Points Last 7 Days (before this event)")
+    def points_7d(self) -> int:
+        return self._ctx.points_7d
+
+    @rule_variable(LoyaltyNumericType, label="Points Last 30 Days (before this event)")
+    def points_30d(self) -> int:
+        return self._ctx.points_30d
+
+    @rule_variable(LoyaltyNumericType, label="Points Last 365 Days (before this event)")
+    def points_365d(self) -> int:
+        return self._ctx.points_365d
+
+    @rule_variable(LoyaltyNumericType, label="Qualifying Points Last 365 Days")
+    def qualifying_points_365d(self) -> int:
+        return self._ctx.qualifying_points_365d
+
+    @rule_variable(LoyaltyNumericType, label="Spend Today (before this event)")
+    def spend_today(self) -> Decimal:
+        return self._ctx.spend_today
+
+    @rule_variable(LoyaltyNumericType, label="Spend Last 7 Days (before this event)")
+    def spend_7d(self) -> Decimal:
+        return self._ctx.spend_7d
+
+    @rule_variable(LoyaltyNumericType, label="Spend Last 30 Days (before this event)")
+    def spend_30d(self) -> Decimal:
+        return self._ctx.spend_30d
+
+    @rule_variable(LoyaltyNumericType, label="Spend Last 365 Days (before this event)")
+    def spend_365d(self) -> Decimal:
+        return self._ctx.spend_365d
+
+    @rule_variable(LoyaltyNumericType, label="Transactions Today (before this event)")
+    def transactions_today(self) -> int:
+        return self._ctx.transactions_today
+
+    @rule_variable(LoyaltyNumericType, label="Transactions This Month (before this event)")
+    def transactions_this_month(self) -> int:
+        return self._ctx.transactions_this_month
+
+    @rule_variable(LoyaltyNumericType, label="Providers Used Last 365 Days")
+    def providers_used_365d(self) -> int:
+        return self._ctx.providers_used_365d
+
+    @rule_variable(LoyaltyNumericType, label="Days Since First Transaction (0 = first ever)")
+    def days_since_first_transaction(self) -> int:
+        return self._ctx.days_since_first_transaction
+
+    @rule_variable(LoyaltyBooleanType, label="First Transaction With This Provider")
+    def first_transaction_with_provider(self) -> bool:
+        return self._ctx.first_transaction_with_provider
+
+    @rule_variable(LoyaltyNumericType, label="Birthday Month (1-12, 0 = unknown)")
+    def birthday_month(self) -> int:
+        return self._ctx.birthday_month
+
+    @rule_variable(LoyaltyBooleanType, label="Is Birthday Month (local month of the event)")
+    def is_birthday_month(self) -> bool:
+        month = self._ctx.birthday_month
+        return month != 0 and self._local_time().month == month
+
+    @rule_variable(TagSetType, label="Customer Tags")
+    def customer_tags(self) -> frozenset[str]:
+        return self._ctx.customer_tags
 
 
 def variable_types() -> dict[str, type[BaseType]]:

@@ -73,7 +73,14 @@ def test_yaml_document_is_normalised() -> None:
     assert doc.budget is not None and doc.budget.max_points_per_customer_per_day == 5000
     assert doc.raw["starts_at"] == "2027-01-20T00:00:00+07:00"
     assert doc.raw["rules"][0]["conditions"]["all"][2]["value"] == ["2027-01-20", "2027-02-01"]
-    assert doc.rules[0].actions[0].params == {"points": 1, "per": 10000, "max": None, "rounding": "down"}
+    assert doc.rules[0].actions[0].params == {
+        "points": 1,
+        "per": 10000,
+        "max": None,
+        "rounding": "down",
+        "feeds": "both",
+        "to": "customer",
+    }
     json.dumps(doc.raw)
 
 

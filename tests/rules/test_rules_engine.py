@@ -87,7 +87,7 @@ def test_campaign_filter() -> None:
         campaign(4, ends_at=WHEN.isoformat()),
         campaign(5, starts_at=(WHEN + timedelta(seconds=1)).isoformat()),
         campaign(6, ends_at=(WHEN + timedelta(seconds=1)).isoformat()),
-        campaign(7, type="tier"),
+        campaign(7, type="reward"),
         campaign(8, published_at=WHEN + timedelta(minutes=5)),
     ]
     rule_set = RuleSet(specs)
@@ -134,7 +134,14 @@ def test_every_matching_rule_fires_with_actions_in_order() -> None:
         (2, "app", 0, "award_points", 2),
     ]
     assert all(e.campaign_version == 3 for e in effects)
-    assert effects[1].params == {"points": 1, "per": 10000, "max": 12, "rounding": "down"}
+    assert effects[1].params == {
+        "points": 1,
+        "per": 10000,
+        "max": 12,
+        "rounding": "down",
+        "feeds": "both",
+        "to": "customer",
+    }
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ import math
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from business_rules.engine import check_conditions_recursively
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,10 +19,16 @@ from rules import (
     CampaignDocument,
     CampaignSpec,
     DocumentInvalid,
+    Effect,
     EvaluationContext,
     RuleSet,
+    compile_eligibility,
+    evaluate_all_reference,
     evaluate_reference,
+    evaluate_tier,
+    evaluate_tier_reference,
     parse_document,
+    variables_class,
 )
 from rules.operators import OPERATORS
 from rules.variables import VARIABLE_TYPES
@@ -35,8 +43,11 @@ OFFSETS = ("0", "0.0000005", "0.000001", "0.0000015", "-0.0000005", "-0.000001",
 NEAR = tuple(Decimal(t) + Decimal(o) for t in THRESHOLDS for o in OFFSETS)  # straddle NumericType.EPSILON
 ATTRIBUTE_KEYS = ("plan", "n", "vip")
 ATTRIBUTE_VALUES = (None, "", "gold", "12", "true", 0, 12, 12.0000005, 1.5, -3, True, False, math.nan, math.inf, 100000)
+TAGS = ("vip", "staff", "new", "churn-risk", "b2b", "x_1")
+CAPS = (None, None, 0, 1, 30, 500, 5000)
 CONTEXTS_PER_EXAMPLE = 40
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEWER = settings(SETTINGS, max_examples=100)  # single-tree checks; keeps tests/rules well under 30 s
 
 near = st.sampled_from([int(n) if n == n.to_integral_value() else float(n) for n in NEAR])
 numbers = st.one_of(
@@ -63,6 +74,10 @@ def operand(draw: st.DrawFn, type_name: str, operator: str) -> Any:
         if operator == "between":
             return [d.isoformat() for d in sorted([draw(dates), draw(dates)])]
         return draw(dates).isoformat()
+    if type_name == "tag_set":
+        if operator in ("contains", "does_not_contain"):
+            return draw(st.sampled_from(TAGS))
+        return draw(st.lists(st.sampled_from(TAGS), min_size=1, max_size=3))
     if operator in ("is_in", "not_in"):
         return draw(st.lists(strings, min_size=1, max_size=4))
     if operator == "matches_regex":
@@ -103,10 +118,30 @@ def tree(draw: st.DrawFn, leaves: list[dict[str, Any]], top: bool = True) -> dic
     return {draw(st.sampled_from(["all", "any"])): children}
 
 
+def routing(draw: st.DrawFn, params: dict[str, Any]) -> dict[str, Any]:
+    """Sometimes say which balances the points feed and who receives them."""
+    if draw(st.integers(0, 3)) == 0:
+        params["feeds"] = draw(st.sampled_from(["both", "spendable", "qualifying"]))
+    if draw(st.integers(0, 3)) == 0:
+        params["to"] = draw(st.sampled_from(["customer", "referrer", "both"]))
+    return params
+
+
 @st.composite
 def action(draw: st.DrawFn) -> dict[str, Any]:
-    if draw(st.booleans()):
-        return {"name": "award_points", "params": {"points": draw(st.integers(1, 1000))}}
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        return {
+            "name": "multiply_points",
+            "params": {"factor": draw(st.sampled_from([1.5, 2, 3, 1.25, 1.1, 10, 1.333]))},
+        }
+    if kind == 1:
+        return {"name": "grant_reward", "params": {"reward": draw(st.sampled_from(["COFFEE", "voucher-50k"]))}}
+    if kind == 2:
+        name, param = draw(st.sampled_from([("add_tag", "tag"), ("notify", "template")]))
+        return {"name": name, "params": {param: draw(st.sampled_from(TAGS))}}
+    if kind < 6:
+        return {"name": "award_points", "params": routing(draw, {"points": draw(st.integers(1, 1000))})}
     params: dict[str, Any] = {
         "points": draw(st.integers(1, 10)),
         "per": draw(st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])),
@@ -115,7 +150,7 @@ def action(draw: st.DrawFn) -> dict[str, Any]:
         params["max"] = draw(st.integers(1, 500))
     if draw(st.booleans()):
         params["rounding"] = draw(st.sampled_from(["down", "nearest", "up"]))
-    return {"name": "award_points_per_amount", "params": params}
+    return {"name": "award_points_per_amount", "params": routing(draw, params)}
 
 
 @st.composite
@@ -146,17 +181,56 @@ def document(draw: st.DrawFn) -> dict[str, Any]:
         start = BASE + timedelta(days=draw(st.integers(0, 20)))
         doc["starts_at"] = start.isoformat()
         doc["ends_at"] = (start + timedelta(days=draw(st.integers(1, 30)))).isoformat()
+    if draw(st.integers(0, 4)) == 0:
+        doc["pending_days"] = draw(st.integers(0, 365))
+        doc["limits"] = {"per_customer": {"count": draw(st.integers(1, 5)), "period": "day"}}
+        doc["budget"] = {"max_rewards": draw(st.integers(1, 100))}
     return doc
 
 
+@st.composite
+def tier_document(draw: st.DrawFn) -> dict[str, Any]:
+    """A tier programme: 1-4 tiers with shuffled ranks, rules naming them."""
+    codes = draw(
+        st.lists(st.sampled_from(["bronze", "silver", "gold", "platinum"]), min_size=1, max_size=4, unique=True)
+    )
+    ranks = draw(st.permutations(range(len(codes))))
+    base = draw(document())
+    rules = [
+        {**rule, "actions": [{"name": "set_tier", "params": {"tier": draw(st.sampled_from(codes))}}]}
+        for rule in base["rules"]
+    ]
+    return {
+        "name": "tiers",
+        "type": "tier",
+        "tiers": [
+            {"code": c, "name": c.title(), "rank": r, "benefits": {"earn_multiplier": 1 + r / 2}}
+            for c, r in zip(codes, ranks, strict=True)
+        ],
+        "rules": rules,
+    }
+
+
 STRING_FIELDS = ("currency", "provider", "category", "channel", "customer_tier", "event_type")
+INT_FIELDS = (
+    "points_today",
+    "points_7d",
+    "points_30d",
+    "points_365d",
+    "qualifying_points_365d",
+    "transactions_today",
+    "transactions_this_month",
+    "providers_used_365d",
+    "days_since_first_transaction",
+)
+SPEND_FIELDS = ("spend_today", "spend_7d", "spend_30d", "spend_365d")
 STRING_POOLS: dict[str, tuple[str | None, ...]] = {
     "currency": ("VND", "USD", ""),
     "provider": PROVIDERS,
     "category": (None, "grocery", "g", "topup", "", "Grocery"),
     "channel": (None, "web", "app", "ussd", "sms", "pos"),
     "customer_tier": (None, "gold", "silver"),
-    "event_type": ("purchase", "refund"),
+    "event_type": ("purchase", "referral", "app_login", "account_anniversary", "survey_completed"),
 }
 EPSILONS = tuple(
     Decimal(o) for o in ("0", "0.0000005", "0.000001", "0.0000015", "-0.0000005", "-0.000001", "-0.0000015")
@@ -219,41 +293,110 @@ def random_context(rng: random.Random, known: dict[str, list[Any]]) -> Evaluatio
         elif (value := rng.choice(ATTRIBUTE_VALUES)) is not None or rng.random() < 0.5:
             attributes[key] = value
     lifetime = pick("lifetime_points", THRESHOLDS, lambda r, v: max(round(v) + r.choice([-1, 0, 1]), 0))
+    near_int = lambda r, v: max(round(v) + r.choice([-1, 0, 1]), 0)  # noqa: E731
+    aggregates: dict[str, Any] = {name: int(pick(name, THRESHOLDS, near_int)) for name in INT_FIELDS}
+    aggregates.update({name: pick(name, NEAR, near_number) for name in SPEND_FIELDS})
+    tags = {tag for tag in TAGS if rng.random() < 0.3}
     return EvaluationContext(
         amount=amount,
         occurred_at=local.astimezone(UTC) if rng.random() < 0.5 else local,
         lifetime_points=int(lifetime),
         attributes=attributes,
         timezone=zone,
+        first_transaction_with_provider=rng.random() < 0.5,
+        birthday_month=rng.choice((0, 1, 2, 3, 12)),
+        customer_tags=frozenset(tags) if rng.random() < 0.8 else tags,
+        **aggregates,
         **strings,
     )
 
 
-def stacked_reference(specs: list[CampaignSpec], ctx: EvaluationContext) -> list[Any]:
-    """The engine's order and stacking rule, applied to business-rules' per-campaign results."""
-    effects: list[Any] = []
+def stacked_reference(specs: list[CampaignSpec], ctx: EvaluationContext, cap: int | None) -> list[Effect]:
+    """The engine's order, stacking, multipliers and cap, written out naively over business-rules' results.
+
+    Independent of rules.engine.settle on purpose: quadratic, Fractions, no shared code.
+    """
+    runs: list[list[Effect]] = []
     for spec in sorted(specs, key=lambda s: (-s.document.priority, s.id)):
         produced = evaluate_reference(spec, ctx)
-        effects.extend(produced)
-        if produced and spec.document.stacking == "exclusive":
+        runs.append(produced)
+        awarded = any((e.kind == "points" and e.points > 0) or e.kind == "reward" for e in produced)
+        if awarded and spec.document.stacking == "exclusive":
             break
-    return effects
+    settled: list[Effect] = []
+    for i, run in enumerate(runs):
+        for effect in run:
+            if effect.kind == "multiplier":
+                below = sum(
+                    e.points for later in runs[i + 1 :] for e in later if e.kind == "points" and e.to != "referrer"
+                )
+                extra = math.floor(below * (Fraction(str(effect.factor)) - 1))
+                effect = Effect(**{**{f: getattr(effect, f) for f in Effect.__dataclass_fields__}, "points": extra})
+            settled.append(effect)
+    if cap is None:
+        return settled
+    capped: list[Effect] = []
+    used = 0
+    for effect in settled:
+        if effect.kind in ("points", "multiplier") and effect.to != "referrer" and effect.points > 0:
+            kept = min(effect.points, cap - used)
+            used += kept
+            if kept < effect.points:
+                fields = {f: getattr(effect, f) for f in Effect.__dataclass_fields__}
+                effect = Effect(**{**fields, "points": kept, "capped_from": effect.points})
+        capped.append(effect)
+    return capped
 
 
 @SETTINGS
-@given(st.lists(document(), min_size=1, max_size=3), st.integers(0, 2**32))
-def test_compiled_agrees_with_business_rules(documents: list[dict[str, Any]], seed: int) -> None:
+@given(st.lists(document(), min_size=1, max_size=3), st.sampled_from(CAPS), st.integers(0, 2**32))
+def test_compiled_agrees_with_business_rules(documents: list[dict[str, Any]], cap: int | None, seed: int) -> None:
     """Contexts come from a seeded Random: cheap, so each example checks many of them."""
     rng = random.Random(seed)
     specs = [CampaignSpec(id=i + 1, version=1, document=parse_document(d)) for i, d in enumerate(documents)]
     rule_sets = [RuleSet([spec]) for spec in specs]
-    combined = RuleSet(specs)
+    combined = RuleSet(specs, max_points_per_transaction=cap)
     known = operands(documents)
     for _ in range(CONTEXTS_PER_EXAMPLE):
         ctx = random_context(rng, known)
         for spec, rule_set in zip(specs, rule_sets, strict=True):
             assert rule_set.evaluate(ctx) == evaluate_reference(spec, ctx)
-        assert combined.evaluate(ctx) == stacked_reference(specs, ctx)
+        expected = stacked_reference(specs, ctx, cap)
+        assert combined.evaluate(ctx) == expected
+        assert evaluate_all_reference(specs, ctx, max_points_per_transaction=cap) == expected
+
+
+@FEWER
+@given(tier_document(), st.integers(0, 2**32))
+def test_evaluate_tier_agrees_with_business_rules(doc: dict[str, Any], seed: int) -> None:
+    rng = random.Random(seed)
+    document = parse_document(doc)
+    known = operands([doc])
+    ranks = {t.code: t.rank for t in document.tiers}
+    for _ in range(CONTEXTS_PER_EXAMPLE // 2):
+        ctx = random_context(rng, known)
+        tier = evaluate_tier(document, ctx)
+        assert tier == evaluate_tier_reference(document, ctx)
+        fired = [
+            a.params["tier"]
+            for r in document.rules
+            if check_conditions_recursively(r.conditions, variables_class(document.attribute_types)(ctx))
+            for a in r.actions
+        ]
+        assert tier == (max(fired, key=ranks.__getitem__) if fired else None)
+
+
+@FEWER
+@given(document(), st.integers(0, 2**32))
+def test_eligibility_agrees_with_business_rules(doc: dict[str, Any], seed: int) -> None:
+    rng = random.Random(seed)
+    conditions = doc["rules"][0]["conditions"]
+    eligibility = compile_eligibility(conditions)
+    variables = variables_class(eligibility.attribute_types)
+    known = operands([doc])
+    for _ in range(CONTEXTS_PER_EXAMPLE // 2):
+        ctx = random_context(rng, known)
+        assert eligibility(ctx) is bool(check_conditions_recursively(eligibility.conditions, variables(ctx)))
 
 
 @SETTINGS

@@ -1,0 +1,485 @@
+"""The marketer's reference (docs/rules.md), generated so it cannot drift from the code.
+
+``python -m rules.docs`` prints it. Variables, operators and actions come from
+``export_rules_vocabulary()`` and ``ACTION_PARAMS``; the hand-written sections
+live here, and the worked examples are data (``EXAMPLES``) that the tests run
+through ``RuleSet`` to check the result each one states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from rules.actions import ACTION_PARAMS
+from rules.context import EvaluationContext
+from rules.document import BUDGET_KEYS, LIMIT_PERIODS, parse_document
+from rules.effects import Effect
+from rules.engine import CampaignSpec, RuleSet
+from rules.operators import export_rules_vocabulary
+
+INPUT_TYPES = {
+    "text": "a string",
+    "numeric": "a number",
+    "none": "no value",
+    "select": "one of a list",
+    "select_multiple": "a list of strings",
+    "numeric_range": "[low, high] numbers, both included",
+    "date": "a date YYYY-MM-DD",
+    "date_range": "[first, last] dates YYYY-MM-DD, both included",
+    "tag": "one tag ([a-z0-9_-], up to 64)",
+    "tag_list": "a list of tags",
+}
+TYPE_NOTES = {
+    "numeric": "Compared as decimals with a tolerance of 0.000001 (business-rules' EPSILON).",
+    "string": "A missing value is the empty string; comparisons are exact unless the operator says otherwise.",
+    "boolean": "Only a real true is true; a missing attribute is false.",
+    "date": "The local calendar date of the event, in the customer's timezone.",
+    "tag_set": "A set of exact tags ([a-z0-9_-]); membership is exact, no case folding.",
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: campaigns, one event, and the effects it must produce."""
+
+    title: str
+    story: str
+    campaigns: list[dict[str, Any]]
+    event: dict[str, Any]
+    expected: list[dict[str, Any]]
+    max_points_per_transaction: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def specs(self) -> list[CampaignSpec]:
+        return [CampaignSpec(id=i + 1, version=1, document=parse_document(doc)) for i, doc in enumerate(self.campaigns)]
+
+    def context(self) -> EvaluationContext:
+        fields = dict(self.event)
+        fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
+        for name in ("amount", "spend_today", "spend_7d", "spend_30d", "spend_365d"):
+            if name in fields:
+                fields[name] = Decimal(fields[name])
+        if "customer_tags" in fields:
+            fields["customer_tags"] = frozenset(fields["customer_tags"])
+        fields.setdefault("currency", "VND")
+        fields.setdefault("category", None)
+        fields.setdefault("channel", None)
+        return EvaluationContext(**fields)
+
+    def run(self) -> list[Effect]:
+        return RuleSet(self.specs(), max_points_per_transaction=self.max_points_per_transaction).evaluate(
+            self.context()
+        )
+
+
+def summary(effect: Effect) -> dict[str, Any]:
+    """The parts of an Effect a worked example states."""
+    result: dict[str, Any] = {"campaign": effect.campaign_id, "action": effect.action, "points": effect.points}
+    if effect.value is not None:
+        result["value"] = effect.value
+    if effect.capped_from is not None:
+        result["capped_from"] = effect.capped_from
+    return result
+
+
+def _rule(name: str, conditions: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": name, "conditions": {"all": conditions}, "actions": actions}
+
+
+BASE_EARNING = {
+    "name": "Base earning",
+    "priority": 0,
+    "rules": [
+        _rule(
+            "1 point per 10,000 VND",
+            [{"name": "amount", "operator": "greater_than_or_equal_to", "value": 10000}],
+            [{"name": "award_points_per_amount", "params": {"points": 1, "per": 10000}}],
+        )
+    ],
+}
+
+EXAMPLES: list[Example] = [
+    Example(
+        title="Tết week doubles the base earning",
+        story=(
+            "The Tết campaign runs first (priority 100) and awards as much again as the base campaign during the"
+            " local dates 2027-02-05 to 2027-02-12, both included. A 250,000 VND top-up on 2027-02-06 at 09:00 in"
+            " Ho Chi Minh City earns 25 + 25 points."
+        ),
+        campaigns=[
+            BASE_EARNING,
+            {
+                "name": "Tet week",
+                "priority": 100,
+                "rules": [
+                    _rule(
+                        "during Tet",
+                        [{"name": "local_date", "operator": "between", "value": ["2027-02-05", "2027-02-12"]}],
+                        [{"name": "award_points_per_amount", "params": {"points": 1, "per": 10000}}],
+                    )
+                ],
+            },
+        ],
+        event={"amount": "250000", "provider": "telecom", "occurred_at": "2027-02-06T09:00:00+07:00"},
+        expected=[
+            {"campaign": 2, "action": "award_points_per_amount", "points": 25},
+            {"campaign": 1, "action": "award_points_per_amount", "points": 25},
+        ],
+        notes=["local_date is the date in the customer's timezone: 2027-02-04T20:00:00Z is already 2027-02-05 there."],
+    ),
+    Example(
+        title="Gold members earn 1.5 times",
+        story=(
+            "A multiplier multiplies the points of the campaigns *below* it (lower priority), never its own or"
+            " another multiplier's. Base earning gives 100 points for 1,000,000 VND; the Gold campaign (priority"
+            " 500) adds floor(100 x 0.5) = 50."
+        ),
+        campaigns=[
+            BASE_EARNING,
+            {
+                "name": "Gold multiplier",
+                "priority": 500,
+                "rules": [
+                    _rule(
+                        "gold tier",
+                        [{"name": "customer_tier", "operator": "equal_to", "value": "gold"}],
+                        [{"name": "multiply_points", "params": {"factor": 1.5}}],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "1000000",
+            "provider": "retail",
+            "customer_tier": "gold",
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[
+            {"campaign": 2, "action": "multiply_points", "points": 50},
+            {"campaign": 1, "action": "award_points_per_amount", "points": 100},
+        ],
+    ),
+    Example(
+        title="An exclusive welcome offer stops the rest",
+        story=(
+            "The first purchase with a provider earns a flat 500 points and a welcome voucher, and nothing else:"
+            " the campaign is exclusive and it awarded, so the lower-priority base earning does not run."
+        ),
+        campaigns=[
+            BASE_EARNING,
+            {
+                "name": "Welcome",
+                "priority": 200,
+                "stacking": "exclusive",
+                "limits": {"per_customer": {"count": 1, "period": "campaign"}},
+                "rules": [
+                    _rule(
+                        "first purchase here",
+                        [{"name": "first_transaction_with_provider", "operator": "is_true", "value": None}],
+                        [
+                            {"name": "award_points", "params": {"points": 500}},
+                            {"name": "grant_reward", "params": {"reward": "WELCOME-50K"}},
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "300000",
+            "provider": "shop",
+            "first_transaction_with_provider": True,
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[
+            {"campaign": 2, "action": "award_points", "points": 500},
+            {"campaign": 2, "action": "grant_reward", "points": 0, "value": "WELCOME-50K"},
+        ],
+    ),
+    Example(
+        title="The per-transaction cap keeps the higher priority first",
+        story=(
+            "With max_points_per_transaction 120, the bonus campaign (priority 100) keeps its 100 points, base"
+            " earning is cut from 50 to the 20 left, and the effect says it was capped from 50. Multipliers are"
+            " computed before the cap."
+        ),
+        campaigns=[
+            BASE_EARNING,
+            {
+                "name": "Big basket bonus",
+                "priority": 100,
+                "rules": [
+                    _rule(
+                        "500k or more",
+                        [{"name": "amount", "operator": "greater_than_or_equal_to", "value": 500000}],
+                        [{"name": "award_points", "params": {"points": 100}}],
+                    )
+                ],
+            },
+        ],
+        event={"amount": "500000", "provider": "retail", "occurred_at": "2027-03-01T12:00:00+07:00"},
+        max_points_per_transaction=120,
+        expected=[
+            {"campaign": 2, "action": "award_points", "points": 100},
+            {"campaign": 1, "action": "award_points_per_amount", "points": 20, "capped_from": 50},
+        ],
+    ),
+    Example(
+        title="Birthday month: a reward, a tag and a message, no points",
+        story=(
+            "Effects without points are kept: the caller grants the reward, tags the customer and sends the"
+            " notification. Only points effects that come to 0 are dropped (here: a 5,000 VND purchase earns no"
+            " base points)."
+        ),
+        campaigns=[
+            BASE_EARNING,
+            {
+                "name": "Birthday treat",
+                "priority": 50,
+                "rules": [
+                    _rule(
+                        "birthday month, not yet treated",
+                        [
+                            {"name": "is_birthday_month", "operator": "is_true", "value": None},
+                            {"name": "customer_tags", "operator": "does_not_contain", "value": "birthday-2027"},
+                        ],
+                        [
+                            {"name": "grant_reward", "params": {"reward": "BDAY-CAKE"}},
+                            {"name": "add_tag", "params": {"tag": "birthday-2027"}},
+                            {"name": "notify", "params": {"template": "birthday_treat"}},
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "5000",
+            "provider": "retail",
+            "birthday_month": 3,
+            "customer_tags": ["vip"],
+            "occurred_at": "2027-03-10T08:00:00+07:00",
+        },
+        expected=[
+            {"campaign": 2, "action": "grant_reward", "points": 0, "value": "BDAY-CAKE"},
+            {"campaign": 2, "action": "add_tag", "points": 0, "value": "birthday-2027"},
+            {"campaign": 2, "action": "notify", "points": 0, "value": "birthday_treat"},
+        ],
+    ),
+]
+
+FORMAT = """\
+## Document format
+
+A campaign is one JSON or YAML document. `conditions` and `actions` use the
+[business-rules](https://github.com/venmo/business-rules) format; every
+document is validated completely before it can be published, and each error
+names its path, e.g. `rules[0].conditions.all[1].operator`.
+
+```yaml
+name: Tet top-up bonus
+type: earning                # earning | tier | reward (default earning)
+providers: [telecom]         # omitted: all providers
+starts_at: 2027-01-20T00:00:00+07:00   # optional, UTC offset required
+ends_at: 2027-02-20T00:00:00+07:00     # optional, exclusive
+priority: 100                # higher runs first (default 0)
+stacking: stackable          # or exclusive (default stackable)
+pending_days: 14             # points held pending for a return window (0..365, default 0)
+budget: {max_points: 50000000, max_points_per_customer_per_day: 5000}
+limits: {per_customer: {count: 1, period: day}}
+rules:
+  - name: top-up of 100k or more
+    conditions:
+      all:
+        - {name: category, operator: equal_to, value: topup}
+        - {name: amount, operator: greater_than_or_equal_to, value: 100000}
+    actions:
+      - {name: award_points_per_amount, params: {points: 1, per: 10000}}
+```
+
+| key | meaning |
+|---|---|
+| `budget` | positive integers, any of: BUDGET_KEYS. Enforced by the caller, which holds the counters. |
+| `limits.per_customer` | at most `count` awards per customer per `period` (LIMIT_PERIODS); enforced by the caller. |
+| `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
+| `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |
+| `rules[].actions` | 1 to 20 actions; every rule whose conditions hold fires. |
+
+Provider attributes are variables too: `attributes.<key>` (key
+`[A-Za-z_][A-Za-z0-9_]{0,63}`). Their type follows from the operator (and a
+numeric value); a missing or mistyped attribute makes numeric conditions
+false.
+
+### Tier documents
+
+```yaml
+name: Membership tiers
+type: tier
+grace_days: 30               # keep a tier this long after no longer qualifying (default 30)
+tiers:
+  - {code: silver, name: Silver, rank: 1, benefits: {earn_multiplier: 1.2}}
+  - {code: gold, name: Gold, rank: 2, benefits: {earn_multiplier: 1.5, lounge: true}}
+rules:
+  - name: gold from 20,000 qualifying points
+    conditions:
+      all:
+        - {name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 20000}
+    actions:
+      - {name: set_tier, params: {tier: gold}}
+```
+
+Codes are unique (`[a-z0-9_-]`), ranks are unique integers (higher is
+better), `earn_multiplier` is 1..10 and other benefits are free scalars. The
+only action is `set_tier`, naming a defined code; `set_tier` is refused in
+other documents. A customer qualifies for the highest-rank tier whose rule
+fires (`evaluate_tier`). Providers, dates, stacking, budgets and limits do not
+apply to tier documents.
+"""
+
+ORDER = """\
+## Evaluation order
+
+For one event, `RuleSet.evaluate`:
+
+1. Takes the `earning` campaigns only.
+2. Keeps those that apply: the event's provider is listed (or none are), the
+   event happened in `[starts_at, ends_at)`, and the campaign was published
+   before the event was received.
+3. Runs them by `priority`, highest first; equal priorities by campaign id.
+4. In each campaign, every rule whose conditions hold fires, in document
+   order; its actions run in order, each giving one effect.
+5. Drops points effects that came to 0 points. Rewards, tags, notifications
+   and multipliers are always kept.
+6. Stacking: once an `exclusive` campaign has awarded (points above 0 or a
+   reward), the campaigns after it do not run.
+7. Multipliers: a `multiply_points` effect gets floor(S x (factor - 1))
+   points, S being the customer points of the campaigns that ran after it
+   (lower priority). Multipliers never multiply each other or their own
+   campaign.
+8. Cap: with a programme-wide `max_points_per_transaction`, customer points
+   are kept in this order until the cap; the effect that crosses it is cut
+   (`capped_from` records what it had) and later ones get 0. Points sent only
+   to the referrer are neither multiplied nor capped.
+
+Conditions compare the customer's figures *before* this event (points,
+spend and transaction counts), so a rule never sees its own effect.
+"""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _param_text(action: str, name: str, field_type: str) -> str:
+    spec = ACTION_PARAMS[action][name]
+    needed = "required" if spec.required else f"default `{'null' if spec.default is None else spec.default}`"
+    return f"`{name}` ({INPUT_TYPES.get(field_type, field_type)}, {needed})"
+
+
+ACTION_NOTES = {
+    "award_points": "Awards a fixed number of points (1..1,000,000,000).",
+    "award_points_per_amount": (
+        "points x amount / per, rounded `down`, `nearest` or `up`, never below 0, at most `max`."
+    ),
+    "multiply_points": "Factor above 1 and at most 10; applied to the points of lower-priority campaigns (step 7).",
+    "grant_reward": "Grants the reward with this code (`[A-Za-z0-9][A-Za-z0-9_.-]`, up to 64).",
+    "add_tag": "Adds this tag to the customer (`[a-z0-9_-]`, up to 64).",
+    "notify": "Sends the notification template with this key.",
+    "set_tier": "Tier documents only: the customer qualifies for this tier.",
+}
+PARAM_NOTES = (
+    "`feeds`: `both` (default), `spendable` or `qualifying` (which balances the points count toward). "
+    "`to`: `customer` (default), `referrer` or `both`."
+)
+
+
+def _vocabulary() -> str:
+    vocabulary = export_rules_vocabulary()
+    variables = sorted(vocabulary["variables"], key=lambda v: v["name"])
+    parts = ["## Variables", ""]
+    parts.append(
+        _table(["variable", "type", "label"], [[f"`{v['name']}`", v["field_type"], v["label"]] for v in variables])
+    )
+    parts += ["", "## Operators by type", ""]
+    for type_name, operators in sorted(vocabulary["variable_type_operators"].items()):
+        parts += [f"### {type_name}", ""]
+        if type_name in TYPE_NOTES:
+            parts += [TYPE_NOTES[type_name], ""]
+        rows = [
+            [f"`{op['name']}`", op["label"], INPUT_TYPES.get(op["input_type"], op["input_type"])]
+            for op in sorted(operators, key=lambda o: o["name"])
+        ]
+        parts += [_table(["operator", "label", "value"], rows), ""]
+    parts += ["## Actions", "", PARAM_NOTES, ""]
+    rows = []
+    for action in sorted(vocabulary["actions"], key=lambda a: a["name"]):
+        params = ", ".join(_param_text(action["name"], p["name"], p["fieldType"]) for p in action["params"])
+        rows.append([f"`{action['name']}`", params, ACTION_NOTES.get(action["name"], "")])
+    parts += [_table(["action", "params", "what it does"], rows), ""]
+    return "\n".join(parts)
+
+
+def _examples() -> str:
+    parts = [
+        "## Worked examples",
+        "",
+        "Each example is also a test: the effects shown are what the engine returns.",
+        "",
+    ]
+    for number, example in enumerate(EXAMPLES, 1):
+        parts += [f"### {number}. {example.title}", "", example.story, ""]
+        for i, campaign in enumerate(example.campaigns, 1):
+            parts += [
+                f"Campaign {i}:",
+                "",
+                "```yaml",
+                yaml.safe_dump(campaign, sort_keys=False, width=100).rstrip(),
+                "```",
+                "",
+            ]
+        event = ", ".join(f"{key}={value}" for key, value in example.event.items())
+        if example.max_points_per_transaction is not None:
+            event += f"; programme cap max_points_per_transaction={example.max_points_per_transaction}"
+        parts += [f"Event: {event}", ""]
+        rows = [
+            [
+                str(e["campaign"]),
+                f"`{e['action']}`",
+                str(e["points"]),
+                str(e.get("value", "")),
+                str(e.get("capped_from", "")),
+            ]
+            for e in example.expected
+        ]
+        parts += [_table(["campaign", "action", "points", "value", "capped from"], rows), ""]
+        parts += [f"Note: {note}" for note in example.notes]
+        if example.notes:
+            parts.append("")
+    return "\n".join(parts)
+
+
+def render() -> str:
+    """The whole of docs/rules.md."""
+    header = (
+        "# Campaign rules reference\n\n"
+        "Generated by `python -m rules.docs > docs/rules.md` from the rules engine; do not edit by hand.\n"
+    )
+    fmt = FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS)).replace(
+        "LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS)
+    )
+    return "\n".join([header, fmt, ORDER, _vocabulary(), _examples()]).rstrip() + "\n"
+
+
+def expected_of(example: Example) -> list[Mapping[str, Any]]:
+    """What the engine returns for an example, in the shape the example states it."""
+    return [summary(effect) for effect in example.run()]
+
+
+if __name__ == "__main__":
+    print(render(), end="")
