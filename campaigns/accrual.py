@@ -105,9 +105,13 @@ class _Batch:
         if not tracked or not customer_ids:
             return
         rows = self.session.execute(
-            select(CampaignUsage.customer_id, CampaignUsage.campaign_id, CampaignUsage.day, CampaignUsage.points, CampaignUsage.awards).where(
-                CampaignUsage.customer_id.in_(customer_ids), CampaignUsage.campaign_id.in_(tracked)
-            )
+            select(
+                CampaignUsage.customer_id,
+                CampaignUsage.campaign_id,
+                CampaignUsage.day,
+                CampaignUsage.points,
+                CampaignUsage.awards,
+            ).where(CampaignUsage.customer_id.in_(customer_ids), CampaignUsage.campaign_id.in_(tracked))
         )
         for cid, camp, day, pts, awards in rows:
             self.usage[(cid, camp)][day] = [pts, awards]
@@ -117,7 +121,12 @@ class _Batch:
         budgeted = sorted(m.id for m in self.pub.campaigns.values() if m.has_budget)
         if not budgeted:
             return
-        upsert(self.session, CampaignCounter.__table__, [{"campaign_id": c, "points": 0, "rewards": 0} for c in budgeted], ["campaign_id"])
+        upsert(
+            self.session,
+            CampaignCounter.__table__,
+            [{"campaign_id": c, "points": 0, "rewards": 0} for c in budgeted],
+            ["campaign_id"],
+        )
         for cid, pts, rw in self.session.execute(
             select(CampaignCounter.campaign_id, CampaignCounter.points, CampaignCounter.rewards)
             .where(CampaignCounter.campaign_id.in_(budgeted))
@@ -136,7 +145,9 @@ class _Batch:
                 awards += a
         return pts, awards
 
-    def allowed(self, cid: int, meta: CampaignMeta | None, points: int, today: date, counted: bool) -> tuple[int, str | None]:
+    def allowed(
+        self, cid: int, meta: CampaignMeta | None, points: int, today: date, counted: bool
+    ) -> tuple[int, str | None]:
         """Points this award may really give, and why it was cut (None if it was not)."""
         if meta is None:
             return points, None
@@ -194,7 +205,9 @@ class _Batch:
     def flush(self) -> None:
         s, now = self.session, self.now
         if self.entries:
-            ids = s.scalars(insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries).all()
+            ids = s.scalars(
+                insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries
+            ).all()
             lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
             if lots:
                 s.execute(insert(PointLot), lots)
@@ -202,7 +215,15 @@ class _Batch:
             s,
             CustomerBalance.__table__,
             [
-                {"customer_id": c, "balance": v[0], "lifetime_points": v[1], "pending": v[2], "qualifying": v[3], "debt": v[4], "updated_at": now}
+                {
+                    "customer_id": c,
+                    "balance": v[0],
+                    "lifetime_points": v[1],
+                    "pending": v[2],
+                    "qualifying": v[3],
+                    "debt": v[4],
+                    "updated_at": now,
+                }
                 for c, v in self.balances.items()
                 if any(v)
             ],
@@ -214,7 +235,15 @@ class _Batch:
             s,
             CustomerDaily.__table__,
             [
-                {"customer_id": c, "day": d, "provider_id": p, "txn_count": v[0], "spend": v[1], "points": v[2], "qualifying": v[3]}
+                {
+                    "customer_id": c,
+                    "day": d,
+                    "provider_id": p,
+                    "txn_count": v[0],
+                    "spend": v[1],
+                    "points": v[2],
+                    "qualifying": v[3],
+                }
                 for (c, d, p), v in self.daily.items()
             ],
             ["customer_id", "day", "provider_id"],
@@ -223,20 +252,31 @@ class _Batch:
         upsert(
             s,
             CustomerProvider.__table__,
-            [{"customer_id": c, "provider_id": p, "first_at": v[0], "txn_count": v[1]} for (c, p), v in self.first_seen.items()],
+            [
+                {"customer_id": c, "provider_id": p, "first_at": v[0], "txn_count": v[1]}
+                for (c, p), v in self.first_seen.items()
+            ],
             ["customer_id", "provider_id"],
             add=("txn_count",),
         )
         upsert(
             s,
             CampaignUsage.__table__,
-            [{"customer_id": c, "campaign_id": k, "day": d, "points": v[0], "awards": v[1]} for (c, k, d), v in self.new_usage.items()],
+            [
+                {"customer_id": c, "campaign_id": k, "day": d, "points": v[0], "awards": v[1]}
+                for (c, k, d), v in self.new_usage.items()
+            ],
             ["customer_id", "campaign_id", "day"],
             add=("points", "awards"),
         )
         for camp, (pts, rw) in sorted(self.counters.items()):
             s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
-        upsert(s, CustomerTag.__table__, [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)], ["customer_id", "tag"])
+        upsert(
+            s,
+            CustomerTag.__table__,
+            [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)],
+            ["customer_id", "tag"],
+        )
         for cid, (tier, since) in sorted(self.tier_updates.items()):
             s.execute(update(Customer).where(Customer.id == cid).values(tier=tier, tier_since=since))
         if self.tier_changes:
@@ -257,7 +297,9 @@ def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
             return None
     except (TypeError, ValueError):
         return None
-    return session.scalar(select(CustomerIdentity.customer_id).where(CustomerIdentity.kind == kind, CustomerIdentity.value == value))
+    return session.scalar(
+        select(CustomerIdentity.customer_id).where(CustomerIdentity.kind == kind, CustomerIdentity.value == value)
+    )
 
 
 def _context(txn: Transaction, st: CustomerState, provider: str, today: date) -> EvaluationContext:
@@ -298,7 +340,11 @@ def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: 
     report.skipped = len(set(txn_ids)) - len(txns)
     if not txns:
         return report
-    referrers = {t.id: r for t in txns if t.source == "event" and (r := _referrer(session, t.attributes or {})) and r != t.customer_id}
+    referrers = {
+        t.id: r
+        for t in txns
+        if t.source == "event" and (r := _referrer(session, t.attributes or {})) and r != t.customer_id
+    }
     customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
     earliest = min(t.occurred_at for t in txns)
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1))
@@ -321,13 +367,17 @@ def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: 
         report.latencies.append((now - txn.received_at).total_seconds())
     batch.flush()
     if done:
-        session.execute(update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now))
+        session.execute(
+            update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now)
+        )
     report.processed = len(done)
     report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in set(done)], now, pub)
     return report
 
 
-def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState], referrer: int | None, report: CreditReport) -> None:
+def _credit_one(
+    batch: _Batch, txn: Transaction, states: dict[int, CustomerState], referrer: int | None, report: CreditReport
+) -> None:
     pub = batch.pub
     st = states[txn.customer_id]
     provider = pub.providers.get(txn.provider_id) or str(txn.provider_id)
@@ -338,7 +388,7 @@ def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState
     tier = pub.tiers.get(st.tier or "")
     if tier is not None and tier.earn_multiplier > 1:
         base = sum(e.points for e in effects if e.kind == "points" and e.to != "referrer")
-        bonus = math.floor(base * (tier.earn_multiplier - 1))
+        bonus = math.floor(Decimal(base) * (Decimal(str(tier.earn_multiplier)) - 1))
         if bonus > 0:
             effects.append(
                 Effect(
@@ -358,7 +408,9 @@ def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState
     for eff in effects:
         meta = pub.campaigns.get(eff.campaign_id)
         if eff.kind in ("points", "multiplier"):
-            targets = {"customer": [txn.customer_id], "referrer": [referrer], "both": [txn.customer_id, referrer]}[eff.to or "customer"]
+            targets = {"customer": [txn.customer_id], "referrer": [referrer], "both": [txn.customer_id, referrer]}[
+                eff.to or "customer"
+            ]
             for target in targets:
                 if target is None:
                     continue
@@ -373,15 +425,38 @@ def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState
                 e[1] += pts if eff.feeds in ("both", "qualifying") else 0
                 report.points += spendable
         elif eff.kind == "reward" and eff.value:
-            issued = rewards.grant(batch.session, eff.value, txn.customer_id, txn_id=txn.id, campaign_id=eff.campaign_id, counters=batch.counters, meta=meta, now=batch.now)
+            issued = rewards.grant(
+                batch.session,
+                eff.value,
+                txn.customer_id,
+                txn_id=txn.id,
+                campaign_id=eff.campaign_id,
+                counters=batch.counters,
+                meta=meta,
+                now=batch.now,
+            )
             if issued is not None:
-                batch.outbox.append(_notify(txn.customer_id, "reward_granted", f"rw:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}", {"reward": eff.value, "voucher": issued}, batch.now))
+                batch.outbox.append(
+                    _notify(
+                        txn.customer_id,
+                        "reward_granted",
+                        f"rw:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}",
+                        {"reward": eff.value, "voucher": issued},
+                        batch.now,
+                    )
+                )
         elif eff.kind == "tag" and eff.value:
             batch.tags.add((txn.customer_id, eff.value))
             st.tags.add(eff.value)
         elif eff.kind == "notify" and eff.value:
             batch.outbox.append(
-                _notify(txn.customer_id, eff.value, f"n:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}", {"transaction_id": txn.id}, batch.now)
+                _notify(
+                    txn.customer_id,
+                    eff.value,
+                    f"n:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}",
+                    {"transaction_id": txn.id},
+                    batch.now,
+                )
             )
     # aggregates now include this event, for the next one and for the tier check
     for cid, (spendable, qualifying) in earned.items():
@@ -390,7 +465,9 @@ def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState
             continue
         mine = cid == txn.customer_id
         spend = txn.amount if (mine and txn.source == "txn") else Decimal(0)
-        target.record(today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying)
+        target.record(
+            today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying
+        )
         key = (cid, today, txn.provider_id)
         row = batch.daily.setdefault(key, [0, Decimal(0), 0, 0])
         row[0] += 1 if mine else 0
@@ -409,12 +486,21 @@ def _credit_one(batch: _Batch, txn: Transaction, states: dict[int, CustomerState
 
 
 def _award(
-    batch: _Batch, txn: Transaction, eff: Effect, cid: int, pts: int, note: str | None, meta: CampaignMeta | None, st: CustomerState | None
+    batch: _Batch,
+    txn: Transaction,
+    eff: Effect,
+    cid: int,
+    pts: int,
+    note: str | None,
+    meta: CampaignMeta | None,
+    st: CustomerState | None,
 ) -> None:
     spendable = pts if eff.feeds in ("both", "spendable") else 0
     qualifying = pts if eff.feeds in ("both", "qualifying") else 0
     if eff.capped_from is not None and note is None:
-        note = f"cap of {batch.pub.settings.max_points_per_transaction} points per transaction (wanted {eff.capped_from})"
+        note = (
+            f"cap of {batch.pub.settings.max_points_per_transaction} points per transaction (wanted {eff.capped_from})"
+        )
     pending_days = meta.pending_days if meta else 0
     available_at = batch.now + timedelta(days=pending_days) if pending_days and spendable else None
     expires_at = batch.pub.settings.expiry_for(available_at or batch.now) if spendable else None
@@ -489,23 +575,37 @@ def _upgrade(batch: _Batch, txn: Transaction, st: CustomerState, provider: str, 
             "at": batch.now,
         }
     )
-    batch.outbox.append(_notify(st.customer_id, "tier_changed", f"t:{txn.id}:{target}", {"from": st.tier, "to": target}, batch.now))
+    batch.outbox.append(
+        _notify(st.customer_id, "tier_changed", f"t:{txn.id}:{target}", {"from": st.tier, "to": target}, batch.now)
+    )
     st.tier, st.tier_since = target, batch.now
     batch.tier_updates[st.customer_id] = (target, batch.now)
 
 
 def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"dedupe_key": key, "customer_id": cid, "channel": "sms", "template": template, "payload": payload, "status": "pending", "created_at": now}
+    return {
+        "dedupe_key": key,
+        "customer_id": cid,
+        "channel": "sms",
+        "template": template,
+        "payload": payload,
+        "status": "pending",
+        "created_at": now,
+    }
 
 
-def apply_pending_reversals(session: Session, txns: Sequence[Transaction], now: datetime, pub: Published | None = None) -> int:
+def apply_pending_reversals(
+    session: Session, txns: Sequence[Transaction], now: datetime, pub: Published | None = None
+) -> int:
     """Refunds that arrived before the credit are applied right after it, in arrival order."""
     if not txns:
         return 0
     session.flush()
     by_id = {t.id: t for t in txns}
     pending = session.scalars(
-        select(Reversal).where(Reversal.transaction_id.in_(list(by_id)), Reversal.status == "pending").order_by(Reversal.id)
+        select(Reversal)
+        .where(Reversal.transaction_id.in_(list(by_id)), Reversal.status == "pending")
+        .order_by(Reversal.id)
     ).all()
     for rev in pending:
         txn = by_id[rev.transaction_id]

@@ -124,7 +124,9 @@ def load_states(session: Session, customer_ids: Iterable[int], since: date) -> d
     )
     for cid, tier, since_at, tz, birth, life, qual, debt in rows:
         states[cid] = CustomerState(cid, tier, since_at, tz, birth, set(), life or 0, qual or 0, debt or 0)
-    for cid, tag in session.execute(select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(ids))):
+    for cid, tag in session.execute(
+        select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(ids))
+    ):
         states[cid].tags.add(tag)
     for cid, pid, first_at in session.execute(
         select(CustomerProvider.customer_id, CustomerProvider.provider_id, CustomerProvider.first_at).where(

@@ -206,4 +206,3 @@ def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
-

@@ -67,7 +67,9 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
     claw back exactly what was earned, never a point more.
     """
     earned = session.scalars(
-        select(LedgerEntry).where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn").order_by(LedgerEntry.id)
+        select(LedgerEntry)
+        .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "earn")
+        .order_by(LedgerEntry.id)
     ).all()
     clawed: dict[int, list[int]] = {}
     for eid, pts, pend, qual, debt in session.execute(
@@ -117,7 +119,8 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
             campaign_version=e.campaign_version,
             rule_index=e.rule_index,
             rule_name=e.rule_name,
-            note=f"refund of {reversal.amount}" + (f"; {shortfall} points already spent became debt" if shortfall else ""),
+            note=f"refund of {reversal.amount}"
+            + (f"; {shortfall} points already spent became debt" if shortfall else ""),
             created_at=now,
         )
         session.add(row)
@@ -157,17 +160,43 @@ def _unrecord(session: Session, txn: Transaction, customer_id: int, points: int,
     """Rolling aggregates follow refunds, so a refunded purchase stops counting towards tiers."""
     if not points and not qualifying:
         return
-    row = {"customer_id": customer_id, "day": _local_day(session, txn, customer_id), "provider_id": txn.provider_id,
-           "txn_count": 0, "spend": Decimal(0), "points": -points, "qualifying": -qualifying}
-    upsert(session, CustomerDaily.__table__, [row], ["customer_id", "day", "provider_id"], add=("txn_count", "spend", "points", "qualifying"))
+    row = {
+        "customer_id": customer_id,
+        "day": _local_day(session, txn, customer_id),
+        "provider_id": txn.provider_id,
+        "txn_count": 0,
+        "spend": Decimal(0),
+        "points": -points,
+        "qualifying": -qualifying,
+    }
+    upsert(
+        session,
+        CustomerDaily.__table__,
+        [row],
+        ["customer_id", "day", "provider_id"],
+        add=("txn_count", "spend", "points", "qualifying"),
+    )
 
 
 def _unrecord_spend(session: Session, txn: Transaction, amount: Decimal) -> None:
     if txn.source != "txn":
         return
-    row = {"customer_id": txn.customer_id, "day": _local_day(session, txn, txn.customer_id), "provider_id": txn.provider_id,
-           "txn_count": 0, "spend": -amount, "points": 0, "qualifying": 0}
-    upsert(session, CustomerDaily.__table__, [row], ["customer_id", "day", "provider_id"], add=("txn_count", "spend", "points", "qualifying"))
+    row = {
+        "customer_id": txn.customer_id,
+        "day": _local_day(session, txn, txn.customer_id),
+        "provider_id": txn.provider_id,
+        "txn_count": 0,
+        "spend": -amount,
+        "points": 0,
+        "qualifying": 0,
+    }
+    upsert(
+        session,
+        CustomerDaily.__table__,
+        [row],
+        ["customer_id", "day", "provider_id"],
+        add=("txn_count", "spend", "points", "qualifying"),
+    )
 
 
 def expiring(session: Session, customer_id: int, now: datetime, months: int = 3) -> list[dict[str, Any]]:
@@ -187,7 +216,9 @@ def expiring(session: Session, customer_id: int, now: datetime, months: int = 3)
     return [{"date": str(day), "points": int(points)} for day, points in rows]
 
 
-def customer_view(session: Session, customer_id: int, *, limit: int = 50, now: datetime | None = None) -> dict[str, Any] | None:
+def customer_view(
+    session: Session, customer_id: int, *, limit: int = 50, now: datetime | None = None
+) -> dict[str, Any] | None:
     bal = session.get(CustomerBalance, customer_id)
     if bal is None:
         return None
@@ -275,9 +306,18 @@ def check_invariants(session: Session) -> list[str]:
         .subquery()
     )
     for cid, bal, pend, avail, lpend in session.execute(
-        select(CustomerBalance.customer_id, CustomerBalance.balance, CustomerBalance.pending, zero(lots.c.available, 0), zero(lots.c.pending, 0))
+        select(
+            CustomerBalance.customer_id,
+            CustomerBalance.balance,
+            CustomerBalance.pending,
+            zero(lots.c.available, 0),
+            zero(lots.c.pending, 0),
+        )
         .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
-        .where((CustomerBalance.balance != zero(lots.c.available, 0)) | (CustomerBalance.pending != zero(lots.c.pending, 0)))
+        .where(
+            (CustomerBalance.balance != zero(lots.c.available, 0))
+            | (CustomerBalance.pending != zero(lots.c.pending, 0))
+        )
         .limit(100)
     ):
         problems.append(f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}")
@@ -291,7 +331,9 @@ def check_invariants(session: Session) -> list[str]:
         problems.append(f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)")
     for lot_id in session.scalars(select(PointLot.id).where(PointLot.remaining < 0).limit(100)):
         problems.append(f"point lot {lot_id}: negative remaining")
-    for cid in session.scalars(select(CustomerBalance.customer_id).where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0)).limit(100)):
+    for cid in session.scalars(
+        select(CustomerBalance.customer_id).where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0)).limit(100)
+    ):
         problems.append(f"customer {cid}: negative balance or debt")
     over = session.execute(
         select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points + LedgerEntry.pending - LedgerEntry.debt))
@@ -301,14 +343,19 @@ def check_invariants(session: Session) -> list[str]:
     if over:
         earned = dict(
             session.execute(
-                select(LedgerEntry.id, LedgerEntry.points + LedgerEntry.pending).where(LedgerEntry.id.in_([r[0] for r in over]))
+                select(LedgerEntry.id, LedgerEntry.points + LedgerEntry.pending).where(
+                    LedgerEntry.id.in_([r[0] for r in over])
+                )
             ).all()
         )
         for entry_id, clawed in over:
             if -int(clawed) > int(earned.get(entry_id, 0)):
                 problems.append(f"ledger entry {entry_id}: reversed {-int(clawed)} > earned {earned.get(entry_id, 0)}")
     for tid in session.scalars(
-        select(Transaction.id).join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id).where(Transaction.status == "queued").limit(100)
+        select(Transaction.id)
+        .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
+        .where(Transaction.status == "queued")
+        .limit(100)
     ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     problems.extend(_budget_problems(session))
@@ -337,4 +384,3 @@ def _budget_problems(session: Session) -> list[str]:
         if int(issued.get(campaign_id) or 0) > cap:
             problems.append(f"campaign {campaign_id}: {issued[campaign_id]} points issued over a budget of {cap}")
     return problems
-

@@ -73,7 +73,8 @@ def apply_take(session: Session, plan: TakePlan, entry_id: int) -> None:
     for lot_id, part in plan.parts:
         session.execute(update(PointLot).where(PointLot.id == lot_id).values(remaining=PointLot.remaining - part))
     session.execute(
-        insert(LotConsumption), [{"lot_id": lot_id, "entry_id": entry_id, "points": part} for lot_id, part in plan.parts]
+        insert(LotConsumption),
+        [{"lot_id": lot_id, "entry_id": entry_id, "points": part} for lot_id, part in plan.parts],
     )
 
 

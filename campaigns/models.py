@@ -253,7 +253,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     entry_key: Mapped[str] = mapped_column(String(96), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(BigInteger)  # spendable, available now
     pending: Mapped[int] = mapped_column(BigInteger, default=0)  # spendable, held for a return window
     qualifying: Mapped[int] = mapped_column(BigInteger, default=0)  # counts towards tiers only

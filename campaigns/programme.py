@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "allow_negative_balance": False,
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
+    "point_value": 1,
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -33,6 +34,7 @@ class Programme:
     allow_negative_balance: bool
     max_points_per_transaction: int | None
     timezone: str
+    point_value: float = 1
 
     def expiry_for(self, earned_at: datetime) -> datetime | None:
         """When points earned at ``earned_at`` expire under the programme's policy."""
@@ -73,6 +75,9 @@ def validate(key: str, value: Any) -> Any:
     elif key == "max_points_per_transaction":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise invalid("value", "must be a positive integer or null")
+    elif key == "point_value":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise invalid("value", "must be a non-negative number (currency units one point costs)")
     elif key == "timezone":
         try:
             ZoneInfo(value)
@@ -93,7 +98,12 @@ def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
         row.value = value
         row.updated_at = utcnow()
     session.add(
-        AuditEvent(actor=actor, action="setting.changed", object_type="setting", object_id=key, details={"old": old, "new": value})
+        AuditEvent(
+            actor=actor,
+            action="setting.changed",
+            object_type="setting",
+            object_id=key,
+            details={"old": old, "new": value},
+        )
     )
     bump_publication(session)
-

@@ -57,6 +57,9 @@ def create_provider(session: Session, code: str, name: str) -> tuple[Provider, s
     session.add(provider)
     session.flush()
     key = issue_key(session, "provider", f"{code} key", provider.id)
+    from .catalog import bump_publication  # campaigns may name the new provider: workers reload
+
+    bump_publication(session)
     return provider, key
 
 

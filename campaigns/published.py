@@ -92,7 +92,9 @@ def load(session: Session) -> Published:
         grace = int(raw.get("grace_days", 30))
         for t in raw.get("tiers", []):
             benefits = dict(t.get("benefits") or {})
-            tiers[t["code"]] = Tier(t["code"], t["name"], int(t["rank"]), float(benefits.get("earn_multiplier", 1)), benefits)
+            tiers[t["code"]] = Tier(
+                t["code"], t["name"], int(t["rank"]), float(benefits.get("earn_multiplier", 1)), benefits
+            )
     return Published(
         ruleset=RuleSet(earning, max_points_per_transaction=settings.max_points_per_transaction),
         campaigns=metas,

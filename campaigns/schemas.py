@@ -158,3 +158,66 @@ def parse_transaction(data: Any, *, prefix: str = "", max_future: timedelta, now
         reason = f"is more than {int(max_future.total_seconds())} s in the future"
         raise DomainError("validation_error", f"{path}: {reason}", [FieldProblem(path, reason)])
     return txn
+
+
+class EventIn(Strict):
+    """A custom event (referral, app_login, survey_completed...) evaluated by the same campaigns."""
+
+    provider_event_id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
+    event_type: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", examples=["referral"])
+    customer: CustomerRef
+    occurred_at: AwareDatetime
+    channel: str | None = Field(default=None, min_length=1, max_length=32)
+    attributes: dict[AttributeKey, Scalar] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("event_type")
+    @classmethod
+    def _not_purchase(cls, v: str) -> str:
+        if v == "purchase":
+            raise ValueError("purchases are posted to /api/v1/transactions")
+        return v
+
+    def body_hash(self) -> str:
+        data = self.model_dump(mode="json")
+        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class RewardIn(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    cost: int = Field(ge=0, le=10**9)
+    stock: int | None = Field(default=None, ge=0)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    voucher_days: int = Field(default=30, ge=1, le=3650)
+    eligibility: dict[str, Any] | None = Field(default=None, description="business-rules conditions (all/any)")
+    provider: str | None = Field(default=None, description="provider code that fulfils it")
+    active: bool = True
+
+
+class RedemptionIn(Strict):
+    customer: CustomerRef | None = None
+    customer_id: int | None = Field(default=None, ge=1)
+    reward: str = Field(min_length=1, max_length=64)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _who(self) -> RedemptionIn:
+        if (self.customer is None) == (self.customer_id is None):
+            raise ValueError("give either customer (phone / national_id) or customer_id")
+        return self
+
+
+def validation_error(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
+    """Validate ``data`` with ``model`` or raise a 422 naming every field."""
+    if not isinstance(data, dict):
+        raise DomainError(
+            "validation_error", "body: must be a JSON object", [FieldProblem(prefix or "body", "must be an object")]
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_of(exc, prefix)
+        raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -19,9 +20,53 @@ from sqlalchemy.orm import Session
 from .errors import DomainError, FieldProblem, conflict, not_found
 from .identity import resolve_many
 from .models import Campaign, LedgerEntry, Provider, Reversal, Transaction
-from .schemas import TransactionIn
+from .schemas import CustomerRef, EventIn, TransactionIn
 
 ACCEPTED, DUPLICATE, ERROR = "accepted", "duplicate", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A validated purchase or custom event, in the one shape the ingest path stores."""
+
+    ref: str
+    customer: CustomerRef
+    amount: Decimal
+    currency: str
+    category: str | None
+    channel: str | None
+    occurred_at: datetime
+    attributes: dict[str, Any]
+    event_type: str
+    body_hash: str
+
+    @classmethod
+    def of(cls, item: TransactionIn | EventIn) -> Incoming:
+        if isinstance(item, EventIn):
+            return cls(
+                item.provider_event_id,
+                item.customer,
+                Decimal(0),
+                "VND",
+                None,
+                item.channel,
+                item.occurred_at,
+                item.attributes,
+                item.event_type,
+                item.body_hash(),
+            )
+        return cls(
+            item.provider_txn_id,
+            item.customer,
+            item.amount,
+            item.currency,
+            item.category,
+            item.channel,
+            item.occurred_at,
+            item.attributes,
+            "purchase",
+            item.body_hash(),
+        )
 
 
 @dataclass(slots=True)
@@ -51,7 +96,9 @@ _SUMMARY_COLS = (
 )
 
 
-def ingest(session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime) -> list[Outcome]:
+def ingest(
+    session: Session, provider_id: int, items: Sequence[TransactionIn | EventIn], now: datetime, *, source: str = "txn"
+) -> list[Outcome]:
     """Insert new transactions in bulk; duplicates and conflicts are reported per item.
 
     Runs inside a savepoint and retries once on a unique-key race with a
@@ -60,38 +107,39 @@ def ingest(session: Session, provider_id: int, items: Sequence[TransactionIn], n
     for _attempt in range(3):
         try:
             with session.begin_nested():
-                return _ingest_pass(session, provider_id, items, now)
+                return _ingest_pass(session, provider_id, [Incoming.of(i) for i in items], now, source)
         except IntegrityError:
             continue
     raise conflict("ingest_race", "the same transactions are being posted concurrently; retry")
 
 
-def _ingest_pass(session: Session, provider_id: int, items: Sequence[TransactionIn], now: datetime) -> list[Outcome]:
+def _ingest_pass(
+    session: Session, provider_id: int, items: Sequence[Incoming], now: datetime, source: str
+) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(items)
-    hashes = [item.body_hash() for item in items]
+    hashes = [item.body_hash for item in items]
     existing = {
         row.provider_txn_id: row
         for row in session.execute(
             select(*_SUMMARY_COLS).where(
                 Transaction.provider_id == provider_id,
-                Transaction.provider_txn_id.in_({item.provider_txn_id for item in items}),
+                Transaction.source == source,
+                Transaction.provider_txn_id.in_({item.ref for item in items}),
             )
         )
     }
     first_in_batch: dict[str, int] = {}
     fresh: list[int] = []
     for i, item in enumerate(items):
-        old = existing.get(item.provider_txn_id)
+        old = existing.get(item.ref)
         if old is not None:
-            outcomes[i] = _replay(old, hashes[i], item.provider_txn_id)
+            outcomes[i] = _replay(old, hashes[i], item.ref)
             continue
-        j = first_in_batch.get(item.provider_txn_id)
+        j = first_in_batch.get(item.ref)
         if j is not None:
-            outcomes[i] = (
-                Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.provider_txn_id))
-            )
+            outcomes[i] = Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.ref))
             continue
-        first_in_batch[item.provider_txn_id] = i
+        first_in_batch[item.ref] = i
         fresh.append(i)
 
     customers = resolve_many(session, [items[i].customer.claim() for i in fresh])
@@ -105,7 +153,9 @@ def _ingest_pass(session: Session, provider_id: int, items: Sequence[Transaction
         rows.append(
             {
                 "provider_id": provider_id,
-                "provider_txn_id": item.provider_txn_id,
+                "provider_txn_id": item.ref,
+                "source": source,
+                "event_type": item.event_type,
                 "customer_id": cid,
                 "amount": item.amount,
                 "currency": item.currency,
@@ -136,7 +186,7 @@ def _ingest_pass(session: Session, provider_id: int, items: Sequence[Transaction
     for i, item in enumerate(items):
         out = outcomes[i]
         if out is not None and out.status == DUPLICATE and out.txn is None:
-            j = first_in_batch[item.provider_txn_id]
+            j = first_in_batch[item.ref]
             first = outcomes[j]
             assert first is not None
             outcomes[i] = Outcome(DUPLICATE, first.txn) if first.status == ACCEPTED else first
@@ -146,7 +196,7 @@ def _ingest_pass(session: Session, provider_id: int, items: Sequence[Transaction
 def _differs(provider_txn_id: str) -> DomainError:
     return conflict(
         "duplicate_conflict",
-        f"provider_txn_id '{provider_txn_id}' was already used for a different transaction",
+        f"id '{provider_txn_id}' was already used with a different body",
         [FieldProblem("provider_txn_id", "already used with a different body")],
     )
 
@@ -181,6 +231,8 @@ def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> d
         "id": txn.id,
         "provider": provider_code,
         "provider_txn_id": txn.provider_txn_id,
+        "source": txn.source,
+        "event_type": txn.event_type,
         "customer_id": txn.customer_id,
         "status": txn.status,
         "amount": txn.amount,
@@ -193,14 +245,22 @@ def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> d
         "processed_at": txn.processed_at,
         "reject_reason": txn.reject_reason,
         "reversed_amount": txn.reversed_amount,
-        "points": sum(e.points for e, _ in entries),
+        "points": sum(
+            e.points + e.pending + (-e.debt if e.kind == "reversal" else 0)
+            for e, _ in entries
+            if e.customer_id == txn.customer_id and e.kind in ("earn", "reversal")
+        ),
         "awards": [
             {
                 "campaign": name,
                 "campaign_id": e.campaign_id,
                 "campaign_version": e.campaign_version,
                 "rule": e.rule_name,
-                "points": e.points,
+                "points": e.points + e.pending,
+                "pending": e.pending,
+                "qualifying": e.qualifying,
+                "customer_id": e.customer_id,
+                "note": e.note,
             }
             for e, name in entries
             if e.kind == "earn"

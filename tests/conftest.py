@@ -77,9 +77,7 @@ def clean(app: Flask, redis_client: Redis) -> Iterator[None]:
             conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     redis_client.flushdb()
     forget_cached_keys()
-    rt = app.extensions["loyalty.runtime"]
-    rt.rule_cache._version = None
-    rt._db_checked_at = 0.0
+    app.extensions["loyalty.runtime"].forget_published()
     yield
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import click
+import yaml
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from campaigns import catalog, ledger, providers
+from campaigns import catalog, ledger, lifecycle, programme, providers, rewards, simulation
 from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.inline import InlineDispatcher
@@ -25,6 +27,9 @@ staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
 campaigns_cli = AppGroup("campaigns", help="Import, validate and publish campaign documents.")
 demo_cli = AppGroup("demo", help="Demo data for a first look.")
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
+rewards_cli = AppGroup("rewards", help="The rewards catalog.")
+settings_cli = AppGroup("settings", help="Programme settings (expiry policy, negative balances, caps).")
+tiers_cli = AppGroup("tiers", help="Tier requalification.")
 
 
 def _fail(err: DomainError) -> None:
@@ -206,8 +211,107 @@ def ledger_check() -> None:
     click.echo("ledger OK")
 
 
+@rewards_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def rewards_import(file: Path) -> None:
+    """Create or update rewards from a YAML/JSON list (code, name, cost, stock, eligibility...)."""
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    items = data.get("rewards", data) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        _fail(DomainError("validation_error", "the file must hold a list of rewards"))
+    try:
+        for i, item in enumerate(items):
+            try:
+                rewards.save_reward(db.session, item, actor="cli")
+            except DomainError as err:
+                err.fields = [type(f)(f"[{i}].{f.path}", f.reason) for f in err.fields]
+                raise
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"Saved {len(items)} reward(s).")
+
+
+@settings_cli.command("set")
+@click.argument("key")
+@click.argument("value")
+def settings_set(key: str, value: str) -> None:
+    """KEY and a JSON VALUE, e.g. points_expiry '{"policy": "rolling_months", "months": 24}'."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    try:
+        programme.set_value(db.session, key, parsed, actor="cli")
+        db.session.commit()
+    except DomainError as err:
+        _fail(err)
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    click.echo(f"{key} = {json.dumps(parsed)}")
+
+
+@settings_cli.command("show")
+def settings_show() -> None:
+    p = programme.load(db.session)
+    for key in programme.DEFAULTS:
+        click.echo(f"{key} = {json.dumps(getattr(p, key))}")
+
+
+@click.command("lifecycle")
+@click.option("--requalify", is_flag=True, help="Also re-evaluate every customer's tier.")
+@with_appcontext
+def lifecycle_command(requalify: bool) -> None:
+    """Release pending points, expire what is due (the workers also run this every few minutes)."""
+    rt = _runtime()
+    report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
+    click.echo(
+        f"released {report.released} lots ({report.released_points} points), "
+        f"expired {report.expired} lots ({report.expired_points} points); "
+        f"tiers: {report.customers} customers, {report.upgraded} up, {report.downgraded} down"
+    )
+
+
+@tiers_cli.command("requalify")
+def tiers_requalify() -> None:
+    """Re-evaluate every customer's tier now (downgrades respect the grace period)."""
+    rt = _runtime()
+    started = time.monotonic()
+    report = lifecycle.run_all(rt.session_factory, rt.published, requalify=True)
+    click.echo(
+        f"{report.customers} customers in {time.monotonic() - started:.1f}s: "
+        f"{report.upgraded} up, {report.downgraded} down"
+    )
+
+
+@campaigns_cli.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--transaction",
+    "txn_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample transaction (JSON).",
+)
+@click.option("--days", type=int, default=None, help="Replay the last N days of real transactions.")
+def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> None:
+    """Dry-run a draft document: which rules fire on a sample, or what it would have cost. No writes."""
+    fmt = "json" if file.suffix.lower() == ".json" else "yaml"
+    try:
+        if txn_file is not None:
+            result = simulation.sample(
+                db.session, file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
+            )
+        else:
+            result = simulation.replay(db.session, file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
+    except DomainError as err:
+        _fail(err)
+    db.session.rollback()
+    click.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+
+
 def register_cli(app: Flask) -> None:
-    for group in (providers_cli, staff_cli, campaigns_cli, demo_cli, ledger_cli):
+    app.cli.add_command(lifecycle_command)
+    for group in (providers_cli, staff_cli, campaigns_cli, demo_cli, ledger_cli, rewards_cli, settings_cli, tiers_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(sweep_command)

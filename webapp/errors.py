@@ -70,6 +70,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _operational(err: OperationalError) -> Response:
+        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
+        if code in (1205, 1213):
+            resp = error_response(503, "busy", "the database is busy with the same records; nothing was stored, retry")
+            resp.headers["Retry-After"] = "1"
+            return resp
         return _unavailable(err)
 
     @app.errorhandler(PoolTimeout)
@@ -81,9 +86,11 @@ def register_error_handlers(app: Flask) -> None:
         if err.connection_invalidated:
             return _unavailable(err)
         log.exception("database error")
-        return error_response(500, "internal_error", "unexpected database error")
+        detail = f": {err.orig}" if app.testing else ""
+        return error_response(500, "internal_error", f"unexpected database error{detail}")
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "unexpected error; it has been logged")
+        detail = f": {err!r}" if app.testing else ""
+        return error_response(500, "internal_error", f"unexpected error; it has been logged{detail}")

@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis import Redis
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaigns.accrual import CreditReport, RuleCache, credit_batch
-from campaigns.catalog import publication_counter, published_specs
+from campaigns.accrual import CreditReport, credit_batch
+from campaigns.catalog import publication_counter
+from campaigns.published import Published
+from campaigns.published import load as load_published
 
 from .queues import RedisDispatcher
 
@@ -33,7 +35,8 @@ class Runtime:
     batch_size: int = 500
     sweep_after_seconds: int = 60
     db_recheck_seconds: float = 5.0
-    rule_cache: RuleCache = field(default_factory=lambda: RuleCache(published_specs))
+    _published: Published | None = None
+    _published_version: int | None = None
     _db_checked_at: float = 0.0
     _db_counter: int = 0
 
@@ -62,17 +65,24 @@ class Runtime:
             self.redis.set("loyalty:publication", self._db_counter)
         return self._db_counter
 
+    def published(self, session: Session) -> Published:
+        """The compiled programme, reloaded when the publication counter moves."""
+        version = self._publication(session)
+        if self._published is None or version != self._published_version:
+            self._published = load_published(session)
+            self._published_version = version
+            log.info("loaded published programme %s", version)
+        return self._published
+
+    def forget_published(self) -> None:
+        self._published, self._published_version, self._db_checked_at = None, None, 0.0
+
     def credit(self, txn_ids: Sequence[int]) -> CreditReport:
         """Credit one batch in one database transaction, retrying deadlocks."""
         for attempt in range(5):
             with self.session_factory() as session:
                 try:
-                    ruleset, _ = self.rule_cache.get(session, self._publication(session))
-
-                    def code(pid: int, s: Session = session) -> str:
-                        return self.rule_cache.provider_code(s, pid)
-
-                    report = credit_batch(session, txn_ids, ruleset, code)
+                    report = credit_batch(session, txn_ids, self.published(session))
                     session.commit()
                     return report
                 except OperationalError as exc:

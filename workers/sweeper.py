@@ -11,6 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
@@ -39,17 +40,29 @@ def sweep(rt: Runtime, *, older_than_seconds: int | None = None, limit: int = 50
     return len(pairs)
 
 
-class SweeperThread(threading.Thread):
-    """Runs the sweep every few seconds inside a worker process (one cluster-wide via a lock)."""
+def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
+    """Release pending points and expire what is due (and requalify tiers when asked)."""
+    return run_all(rt.session_factory, rt.published, requalify=requalify)
 
-    def __init__(self, rt: Runtime, interval: float) -> None:
+
+class SweeperThread(threading.Thread):
+    """Periodic duties inside a worker process, each run once cluster-wide thanks to Redis locks:
+    the sweeper every interval, the points lifecycle every few minutes, tier requalification daily."""
+
+    def __init__(self, rt: Runtime, interval: float, lifecycle_every: float = 300.0) -> None:
         super().__init__(name="loyalty-sweeper", daemon=True)
-        self.rt, self.interval = rt, interval
+        self.rt, self.interval, self.lifecycle_every = rt, interval, lifecycle_every
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
                 sweep(self.rt)
-            except Exception:  # keep sweeping through a database or Redis outage
-                log.exception("sweeper pass failed")
+                r = self.rt.redis
+                if r is not None and r.set(f"{SWEEP_LOCK_KEY}:lifecycle", 1, nx=True, ex=int(self.lifecycle_every)):
+                    day = utcnow().strftime("%Y%m%d")
+                    daily = bool(r.set(f"{SWEEP_LOCK_KEY}:requalify:{day}", 1, nx=True, ex=2 * 86400))
+                    report = lifecycle(self.rt, requalify=daily)
+                    log.info("lifecycle: %s", report)
+            except Exception:  # keep going through a database or Redis outage
+                log.exception("periodic pass failed")

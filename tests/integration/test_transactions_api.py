@@ -18,15 +18,14 @@ def test_post_credit_and_read_back(app, client, telecom, staff, work):
     view = client.get(f"/api/v1/transactions/{body['id']}", headers=telecom.headers).get_json()
     assert view["status"] == "processed"
     assert view["points"] == 15
-    assert view["awards"] == [
-        {
-            "campaign": "Base earning",
-            "campaign_id": view["awards"][0]["campaign_id"],
-            "campaign_version": 1,
-            "rule": "1 point per 10k",
-            "points": 15,
-        }
-    ]
+    award = view["awards"][0]
+    assert len(view["awards"]) == 1
+    assert (award["campaign"], award["campaign_version"], award["rule"], award["points"]) == (
+        "Base earning",
+        1,
+        "1 point per 10k",
+        15,
+    )
     assert view["processed_at"] and view["received_at"]
     ledger_ok(app)
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy import select
 
-from campaigns import catalog
+from campaigns import catalog, simulation
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 
@@ -103,3 +103,25 @@ def archive_campaign(campaign_id: int) -> Any:
     db.session.commit()
     _announce()
     return catalog.campaign_view(db.session, _campaign(campaign_id))
+
+
+@bp.post("/campaigns/simulate")
+@require("staff")
+def simulate_campaign() -> Any:
+    """Dry run: ``{"document": {...} | "yaml", "transaction": {...}}`` or ``{"document": ..., "days": N}``."""
+    body = read_json()
+    if not isinstance(body, dict) or "document" not in body:
+        raise DomainError("validation_error", "document: required", [FieldProblem("document", "required")])
+    document = body["document"]
+    fmt = "yaml" if isinstance(document, str) and not document.lstrip().startswith("{") else "json"
+    if "transaction" in body:
+        result = simulation.sample(db.session, document, body["transaction"], fmt=fmt)
+    else:
+        days = body.get("days", 30)
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise DomainError(
+                "validation_error", "days: must be an integer", [FieldProblem("days", "must be an integer")]
+            )
+        result = simulation.replay(db.session, document, days=days, fmt=fmt)
+    db.session.rollback()
+    return result

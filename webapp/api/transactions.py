@@ -18,7 +18,7 @@ from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest
 from ..extensions import db
 from . import bp
 from .auth import principal, require, scope_provider_id
-from .util import max_future, read_json, require_object
+from .util import max_future, read_json, require_object, retry_transient
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -44,6 +44,7 @@ def _error_item(err: DomainError) -> dict[str, Any]:
 
 @bp.post("/transactions")
 @require("provider")
+@retry_transient
 def create_transaction() -> Any:
     now = utcnow()
     txn = parse_transaction(read_json(), max_future=max_future(), now=now)
@@ -62,6 +63,7 @@ def create_transaction() -> Any:
 
 @bp.post("/transactions/batch")
 @require("provider")
+@retry_transient
 def create_transactions_batch() -> Any:
     now = utcnow()
     data = read_json()
@@ -114,6 +116,7 @@ def show_transaction(txn_id: int) -> Any:
 
 @bp.post("/transactions/<int:txn_id>/reversal")
 @require("provider", "staff")
+@retry_transient
 def reverse_transaction(txn_id: int) -> Any:
     data = require_object(read_json(allow_empty=True))
     try:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy.exc import OperationalError
 
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.settings import Settings
@@ -77,3 +81,27 @@ def require_object(data: Any, path: str = "body") -> dict[str, Any]:
             "validation_error", f"{path}: must be a JSON object", [FieldProblem(path, "must be a JSON object")]
         )
     return data
+
+
+TRANSIENT_MYSQL = {1205, 1213}  # lock wait timeout, deadlock: InnoDB rolled the whole transaction back
+
+
+def retry_transient(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Re-run a write view from scratch after a deadlock; nothing was committed, so this is safe."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..extensions import db
+
+        for attempt in range(4):
+            try:
+                return view(*args, **kwargs)
+            except OperationalError as exc:
+                db.session.rollback()
+                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+                if code not in TRANSIENT_MYSQL or attempt == 3:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper

@@ -1,0 +1,444 @@
+"""The loyalty programme in full, through the API and the workers: events, caps, budgets,
+tiers, the points lifecycle, rewards and simulation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from campaigns.lifecycle import run_all
+from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
+from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
+from webapp.extensions import db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _customer(client, headers, phone="0912345678"):
+    return client.get(f"/api/v1/customers/lookup?phone={phone}", headers=headers).get_json()
+
+
+def _event(event_id, event_type, phone="0912345678", **attributes):
+    return {
+        "provider_event_id": event_id,
+        "event_type": event_type,
+        "customer": {"phone": phone},
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "attributes": attributes,
+    }
+
+
+REFERRAL = {
+    "name": "Refer a friend",
+    "limits": {"per_customer": {"count": 2, "period": "month"}},
+    "rules": [
+        {
+            "name": "referral pays both",
+            "conditions": {"all": [{"name": "event_type", "operator": "equal_to", "value": "referral"}]},
+            "actions": [{"name": "award_points", "params": {"points": 100, "to": "both"}}],
+        }
+    ],
+}
+
+
+def test_events_referral_pays_both_and_limits_per_period(app, client, telecom, staff, work):
+    publish(client, staff, REFERRAL)
+    client.post("/api/v1/transactions", json=txn("seed", 10_000, phone="0987000001"), headers=telecom.headers)
+    ids = []
+    for i in range(3):
+        resp = client.post(
+            "/api/v1/events",
+            json=_event(f"ref-{i}", "referral", phone=f"091200000{i}", referrer_phone="0987000001"),
+            headers=telecom.headers,
+        )
+        assert resp.status_code == 202, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    again = client.post(
+        "/api/v1/events",
+        json=_event("ref-0", "referral", phone="0912000000", referrer_phone="0987000001"),
+        headers=telecom.headers,
+    )
+    assert again.status_code in (200, 409)
+    bad = client.post("/api/v1/events", json={**_event("x", "purchase")}, headers=telecom.headers)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "event_type"
+    work()
+    referrer = _customer(client, telecom.headers, "0987000001")
+    assert referrer["balance"] == 200  # limited to 2 awards per month
+    for i in range(3):
+        assert _customer(client, telecom.headers, f"091200000{i}")["balance"] == 100
+    views = [client.get(f"/api/v1/events/{i}", headers=telecom.headers).get_json() for i in ids]
+    assert views[2]["event_type"] == "referral" and views[2]["provider_event_id"] == "ref-2"
+    notes = [a["note"] for v in views for a in v["awards"] if a["note"]]
+    assert len(notes) == 1 and "limit of 2 award(s) per month" in notes[0]
+    ledger_ok(app)
+
+
+def test_daily_cap_records_the_capped_amount_and_why(app, client, telecom, staff, work):
+    doc = {
+        "name": "Capped",
+        "budget": {"max_points_per_customer_per_day": 30},
+        "rules": [
+            {
+                "name": "r",
+                "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                "actions": [{"name": "award_points", "params": {"points": 12}}],
+            }
+        ],
+    }
+    publish(client, staff, doc)
+    tids = [
+        client.post("/api/v1/transactions", json=txn(f"c{i}"), headers=telecom.headers).get_json()["id"]
+        for i in range(4)
+    ]
+    work()
+    assert _customer(client, telecom.headers)["balance"] == 30
+    last = client.get(f"/api/v1/transactions/{tids[2]}", headers=telecom.headers).get_json()
+    assert last["points"] == 6 and "daily cap of 30" in last["awards"][0]["note"]
+    ledger_ok(app)
+
+
+def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
+    doc = {
+        "name": "Small budget",
+        "budget": {"max_points": 1000},
+        "rules": [
+            {
+                "name": "r",
+                "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                "actions": [{"name": "award_points", "params": {"points": 7}}],
+            }
+        ],
+    }
+    camp = publish(client, staff, doc)
+    items = [txn(f"b{i}", 50_000, phone=f"0912{i:06d}") for i in range(400)]
+    for k in range(0, 400, 200):
+        assert (
+            client.post(
+                "/api/v1/transactions/batch", json={"transactions": items[k : k + 200]}, headers=telecom.headers
+            ).status_code
+            == 202
+        )
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": os.environ.get("LOYALTY_TEST_DATABASE_URL", ""),
+        "LOYALTY_BATCH_SIZE": "20",
+    }
+    from tests.conftest import DB_URL, REDIS_URL
+
+    env.update(LOYALTY_DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, LOYALTY_PARTITIONS="4")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", str(p)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for p in range(4)
+    ]
+    for p in procs:
+        assert p.wait(timeout=180) == 0, p.stderr.read().decode()[-2000:] if p.stderr else ""
+    with app.app_context():
+        issued = db.session.scalar(select(func.sum(LedgerEntry.points)).where(LedgerEntry.campaign_id == camp["id"]))
+        counter = db.session.get(CampaignCounter, camp["id"])
+        capped = db.session.scalar(select(func.count()).where(LedgerEntry.note.like("campaign budget%")))
+        db.session.remove()
+    assert issued == 1000 and counter.points == 1000
+    assert capped >= 1
+    ledger_ok(app)
+
+
+TIERS = """
+name: Programme tiers
+type: tier
+grace_days: 30
+tiers:
+  - {code: member, name: Member, rank: 0}
+  - {code: silver, name: Silver, rank: 1, benefits: {earn_multiplier: 1.2}}
+  - {code: gold, name: Gold, rank: 2, benefits: {earn_multiplier: 1.5}}
+rules:
+  - name: member
+    conditions: {all: [{name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 0}]}
+    actions: [{name: set_tier, params: {tier: member}}]
+  - name: silver
+    conditions: {all: [{name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 100}]}
+    actions: [{name: set_tier, params: {tier: silver}}]
+  - name: gold
+    conditions:
+      any:
+        - {name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 300}
+        - {name: spend_365d, operator: greater_than_or_equal_to, value: 5000000}
+    actions: [{name: set_tier, params: {tier: gold}}]
+"""
+
+
+def test_tiers_upgrade_at_once_multiply_and_downgrade_after_grace(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, TIERS)
+    client.post("/api/v1/transactions", json=txn("t1", 1_000_000), headers=telecom.headers)  # 100 points -> silver
+    work()
+    c = _customer(client, telecom.headers)
+    assert c["tier"] == "silver" and c["qualifying_points"] == 100
+    t2 = client.post("/api/v1/transactions", json=txn("t2", 1_000_000), headers=telecom.headers).get_json()["id"]
+    work()
+    view = client.get(f"/api/v1/transactions/{t2}", headers=telecom.headers).get_json()
+    assert view["points"] == 120  # silver x1.2
+    big = client.post("/api/v1/transactions", json=txn("t3", 4_000_000), headers=telecom.headers).get_json()["id"]
+    work()
+    c = _customer(client, telecom.headers)
+    assert c["tier"] == "gold"
+    assert [h["to"] for h in c["tier_history"]][:2] == ["gold", "silver"]
+    # a refund takes the customer below gold; the downgrade waits for the grace period
+    client.post(f"/api/v1/transactions/{big}/reversal", json={}, headers=telecom.headers)
+    rt = app.extensions["loyalty.runtime"]
+    run_all(rt.session_factory, rt.published, requalify=True)
+    assert _customer(client, telecom.headers)["tier"] == "gold"
+    with app.app_context():
+        db.session.execute(update(Customer).values(tier_since=datetime.now(UTC) - timedelta(days=31)))
+        db.session.commit()
+    run_all(rt.session_factory, rt.published, requalify=True)
+    c = _customer(client, telecom.headers)
+    assert c["tier"] == "silver" and "grace" in c["tier_history"][0]["reason"]
+    ledger_ok(app)
+
+
+def test_pending_points_are_released_and_cancelled_by_a_refund(app, client, telecom, staff, work):
+    doc = {
+        **{"name": "Held 14 days", "pending_days": 14},
+        "rules": [
+            {
+                "name": "r",
+                "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                "actions": [{"name": "award_points_per_amount", "params": {"points": 1, "per": 10000}}],
+            }
+        ],
+    }
+    publish(client, staff, doc)
+    a = client.post("/api/v1/transactions", json=txn("p1", 500_000), headers=telecom.headers).get_json()["id"]
+    b = client.post("/api/v1/transactions", json=txn("p2", 300_000), headers=telecom.headers).get_json()["id"]
+    work()
+    c = _customer(client, telecom.headers)
+    assert (c["balance"], c["pending_points"]) == (0, 80)
+    client.post(f"/api/v1/transactions/{b}/reversal", json={}, headers=telecom.headers)
+    assert _customer(client, telecom.headers)["pending_points"] == 50
+    rt = app.extensions["loyalty.runtime"]
+    report = run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=15))
+    assert report.released_points == 50
+    c = _customer(client, telecom.headers)
+    assert (c["balance"], c["pending_points"]) == (50, 0)
+    assert client.get(f"/api/v1/transactions/{a}", headers=telecom.headers).get_json()["points"] == 50
+    ledger_ok(app)
+
+
+REWARD = {"code": "DATA1GB", "name": "1 GB data pack", "cost": 50, "stock": 1, "voucher_days": 7}
+
+
+def test_redeem_spends_oldest_points_first_and_expiry_takes_the_rest(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    assert client.post("/api/v1/rewards", json={**REWARD, "stock": 10}, headers=staff).status_code == 201
+    client.post("/api/v1/transactions", json=txn("old", 400_000), headers=telecom.headers)
+    work()
+    with app.app_context():  # make the first lot older: it must be spent first
+        db.session.execute(update(PointLot).values(expires_at=datetime.now(UTC) + timedelta(days=10)))
+        db.session.commit()
+    client.post("/api/v1/transactions", json=txn("new", 600_000), headers=telecom.headers)
+    work()
+    red = client.post(
+        "/api/v1/redemptions",
+        json={"customer": {"phone": "0912345678"}, "reward": "DATA1GB", "idempotency_key": "k1"},
+        headers=telecom.headers,
+    )
+    assert red.status_code == 201, red.get_json()
+    voucher = red.get_json()["voucher_code"]
+    assert voucher.startswith("LV-")
+    replay = client.post(
+        "/api/v1/redemptions",
+        json={"customer": {"phone": "0912345678"}, "reward": "DATA1GB", "idempotency_key": "k1"},
+        headers=telecom.headers,
+    )
+    assert replay.status_code == 200 and replay.get_json()["voucher_code"] == voucher
+    c = _customer(client, telecom.headers)
+    assert c["balance"] == 50
+    rt = app.extensions["loyalty.runtime"]
+    report = run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=11))
+    assert report.expired_points == 0  # the old lot was spent entirely by the redemption (FIFO)
+    report = run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=400))
+    assert report.expired_points == 50
+    assert _customer(client, telecom.headers)["balance"] == 0
+    ledger_ok(app)
+
+
+def test_redemption_errors_cancel_and_last_item_race(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    client.post("/api/v1/rewards", json=REWARD, headers=staff)
+    poor = client.post(
+        "/api/v1/redemptions", json={"customer": {"phone": "0912345678"}, "reward": "DATA1GB"}, headers=telecom.headers
+    )
+    assert poor.status_code == 404  # unknown customer
+    for i in range(6):
+        client.post(
+            "/api/v1/transactions", json=txn(f"r{i}", 1_000_000, phone=f"09870000{i:02d}"), headers=telecom.headers
+        )
+    work()
+
+    def redeem(i):
+        return app.test_client().post(
+            "/api/v1/redemptions",
+            json={"customer": {"phone": f"09870000{i:02d}"}, "reward": "DATA1GB"},
+            headers=telecom.headers,
+        )
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(redeem, range(6)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409, 409, 409, 409, 409]
+    assert {r.get_json()["error"]["code"] for r in results if r.status_code == 409} == {"out_of_stock"}
+    winner = next(r.get_json() for r in results if r.status_code == 201)
+    cancelled = client.post(f"/api/v1/redemptions/{winner['id']}/cancel", headers=telecom.headers)
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled", cancelled.get_json()
+    assert client.get("/api/v1/rewards/DATA1GB", headers=telecom.headers).get_json()["available"] == 1
+    broke = client.post("/api/v1/rewards", json={**REWARD, "code": "BIG", "cost": 10**6, "stock": None}, headers=staff)
+    assert broke.status_code == 201
+    too_much = client.post(
+        "/api/v1/redemptions", json={"customer": {"phone": "0987000001"}, "reward": "BIG"}, headers=telecom.headers
+    )
+    assert too_much.status_code == 409 and too_much.get_json()["error"]["code"] == "insufficient_points"
+    invalid = client.post(
+        "/api/v1/rewards",
+        json={**REWARD, "eligibility": {"all": [{"name": "customer_tier", "operator": "eq", "value": "gold"}]}},
+        headers=staff,
+    )
+    assert invalid.status_code == 422 and invalid.get_json()["error"]["fields"][0]["path"].startswith("eligibility")
+    ledger_ok(app)
+
+
+def test_refund_after_spending_becomes_debt_recovered_from_next_earnings(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    client.post("/api/v1/rewards", json={**REWARD, "stock": None}, headers=staff)
+    tid = client.post("/api/v1/transactions", json=txn("d1", 600_000), headers=telecom.headers).get_json()["id"]
+    work()
+    assert (
+        client.post(
+            "/api/v1/redemptions",
+            json={"customer": {"phone": "0912345678"}, "reward": "DATA1GB"},
+            headers=telecom.headers,
+        ).status_code
+        == 201
+    )
+    client.post(f"/api/v1/transactions/{tid}/reversal", json={}, headers=telecom.headers)
+    c = _customer(client, telecom.headers)
+    assert (c["balance"], c["debt"]) == (0, 50)
+    client.post("/api/v1/transactions", json=txn("d2", 700_000), headers=telecom.headers)
+    work()
+    c = _customer(client, telecom.headers)
+    assert (c["balance"], c["debt"]) == (20, 0)
+    ledger_ok(app)
+
+
+def test_aggregates_multiplier_and_redis_flush_give_identical_results(
+    app, client, telecom, shop, staff, work, redis_client
+):
+    publish(client, staff, BASE_EARNING)
+    publish(
+        client,
+        staff,
+        {
+            "name": "Third purchase today",
+            "priority": 10,
+            "rules": [
+                {
+                    "name": "3rd",
+                    "conditions": {"all": [{"name": "transactions_today", "operator": "equal_to", "value": 2}]},
+                    "actions": [{"name": "award_points", "params": {"points": 40}}],
+                }
+            ],
+        },
+    )
+    publish(
+        client,
+        staff,
+        {
+            "name": "Cross-provider x2",
+            "priority": 50,
+            "rules": [
+                {
+                    "name": "2 providers",
+                    "conditions": {
+                        "all": [{"name": "providers_used_365d", "operator": "greater_than_or_equal_to", "value": 2}]
+                    },
+                    "actions": [{"name": "multiply_points", "params": {"factor": 2}}],
+                }
+            ],
+        },
+    )
+    bodies = [
+        (telecom, txn("a1", 100_000)),
+        (telecom, txn("a2", 100_000)),
+        (shop, txn("a3", 100_000)),
+        (shop, txn("a4", 100_000)),
+    ]
+    points = []
+    for i, (prov, body) in enumerate(bodies):
+        tid = client.post("/api/v1/transactions", json=body, headers=prov.headers).get_json()["id"]
+        if i == 2:
+            redis_client.flushdb()
+            from workers.sweeper import sweep
+
+            sweep(app.extensions["loyalty.runtime"], older_than_seconds=0)
+        work()
+        points.append(client.get(f"/api/v1/transactions/{tid}", headers=prov.headers).get_json()["points"])
+    # 10, 10, then the 3rd today (+40), then two providers seen before -> x2 of lower-priority points
+    assert points == [10, 10, 50, 20]
+    ledger_ok(app)
+
+
+def test_simulation_explains_and_replays_without_writing(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    for i in range(5):
+        client.post(
+            "/api/v1/transactions",
+            json=txn(f"s{i}", 100_000 * (i + 1), phone=f"09120000{i:02d}"),
+            headers=telecom.headers,
+        )
+    work()
+    draft = {
+        "name": "Draft",
+        "providers": ["telecom"],
+        "rules": [
+            {
+                "name": "big",
+                "conditions": {
+                    "all": [
+                        {"name": "amount", "operator": "greater_than_or_equal_to", "value": 300000},
+                        {"name": "category", "operator": "equal_to", "value": "topup"},
+                    ]
+                },
+                "actions": [{"name": "award_points", "params": {"points": 25}}],
+            }
+        ],
+    }
+    with app.app_context():
+        entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+        db.session.remove()
+    sample = client.post(
+        "/api/v1/campaigns/simulate",
+        json={"document": draft, "transaction": {"provider": "telecom", "amount": 250000, "category": "topup"}},
+        headers=staff,
+    ).get_json()
+    conds = sample["rules"][0]["conditions"]
+    assert [c["result"] for c in conds] == [False, True] and sample["rules"][0]["fired"] is False
+    replay = client.post("/api/v1/campaigns/simulate", json={"document": draft, "days": 7}, headers=staff).get_json()
+    assert (
+        replay["transactions"] == 5 and replay["matched"] == 3 and replay["points"] == 75 and replay["customers"] == 3
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == entries
+        db.session.remove()
+    bad = client.post("/api/v1/campaigns/simulate", json={"document": {"name": "x"}, "days": 7}, headers=staff)
+    assert bad.status_code == 422

@@ -1,0 +1,80 @@
+"""Rewards catalog (staff manage, providers read) and redemptions (debit, stock, voucher)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from campaigns import rewards
+from campaigns.customers import resolve_existing
+from campaigns.errors import not_found
+from campaigns.models import Redemption, Reward
+from campaigns.schemas import RedemptionIn, validation_error
+
+from ..extensions import db
+from . import bp
+from .auth import principal, require
+from .util import read_json, retry_transient
+
+
+@bp.get("/rewards")
+@require("provider", "staff")
+def list_rewards() -> Any:
+    active = request.args.get("all", "").lower() not in ("1", "true")
+    return {"rewards": [rewards.reward_view(r) for r in rewards.list_rewards(db.session, active_only=active)]}
+
+
+@bp.post("/rewards")
+@require("staff")
+def save_reward() -> Any:
+    reward = rewards.save_reward(db.session, read_json(), actor=principal().name)
+    db.session.commit()
+    return rewards.reward_view(reward), 201
+
+
+@bp.get("/rewards/<code>")
+@require("provider", "staff")
+def show_reward(code: str) -> Any:
+    reward = db.session.query(Reward).filter_by(code=code).one_or_none()
+    if reward is None:
+        raise not_found(f"reward '{code}'")
+    return rewards.reward_view(reward)
+
+
+def _requester() -> str:
+    p = principal()
+    return f"key:{p.key_id}"
+
+
+@bp.post("/redemptions")
+@require("provider", "staff")
+@retry_transient
+def create_redemption() -> Any:
+    body = validation_error(RedemptionIn, read_json())
+    customer_id = resolve_existing(db.session, body.customer, body.customer_id)
+    key = body.idempotency_key or request.headers.get("Idempotency-Key")
+    view, created = rewards.redeem(db.session, customer_id, body.reward, requested_by=_requester(), idempotency_key=key)
+    db.session.commit()
+    return view, 201 if created else 200
+
+
+@bp.get("/redemptions/<int:redemption_id>")
+@require("provider", "staff")
+def show_redemption(redemption_id: int) -> Any:
+    r = db.session.get(Redemption, redemption_id)
+    if r is None or (not principal().is_staff and r.requested_by != _requester()):
+        raise not_found(f"redemption {redemption_id}")
+    return rewards.redemption_view(r, db.session.get(Reward, r.reward_id))
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+@require("provider", "staff")
+@retry_transient
+def cancel_redemption(redemption_id: int) -> Any:
+    r = db.session.get(Redemption, redemption_id)
+    if r is None or (not principal().is_staff and r.requested_by != _requester()):
+        raise not_found(f"redemption {redemption_id}")
+    view = rewards.cancel(db.session, redemption_id, requested_by=principal().name)
+    db.session.commit()
+    return view

@@ -1,0 +1,31 @@
+"""Programme settings (staff): points expiry policy, negative balances, cap per transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from campaigns import catalog, programme
+
+from ..extensions import db
+from . import bp
+from .auth import principal, require
+from .util import read_json, require_object
+
+
+@bp.get("/settings")
+@require("staff")
+def show_settings() -> Any:
+    p = programme.load(db.session)
+    return {k: getattr(p, k) for k in programme.DEFAULTS}
+
+
+@bp.put("/settings/<key>")
+@require("staff")
+def update_setting(key: str) -> Any:
+    body = require_object(read_json())
+    programme.set_value(db.session, key, body.get("value"), actor=principal().name)
+    db.session.commit()
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    return show_settings()
