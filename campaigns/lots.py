@@ -21,12 +21,19 @@ from .models import LotConsumption, PointLot
 class TakePlan:
     """Which lots give how much; ``shortfall`` is what no lot could cover."""
 
-    parts: list[tuple[int, int]] = field(default_factory=list)  # (lot id, points)
+    parts: list[tuple[int, int, int]] = field(default_factory=list)  # (lot id, points, customer id)
     shortfall: int = 0
 
     @property
     def taken(self) -> int:
-        return sum(p for _, p in self.parts)
+        return sum(p for _, p, _ in self.parts)
+
+    def by_customer(self) -> dict[int, TakePlan]:
+        """Split a pooled plan into one plan per contributing customer (one ledger entry each)."""
+        out: dict[int, TakePlan] = {}
+        for part in self.parts:
+            out.setdefault(part[2], TakePlan()).parts.append(part)
+        return out
 
 
 def plan_take(
@@ -46,22 +53,22 @@ def plan_take(
         lot = session.scalar(select(PointLot).where(PointLot.id == first_lot).with_for_update())
         if lot is not None and lot.status == status and lot.remaining > 0:
             part = min(need, lot.remaining)
-            plan.parts.append((lot.id, part))
+            plan.parts.append((lot.id, part, lot.customer_id))
             need -= part
     if need > 0 and status == "available":
         lots = session.execute(
-            select(PointLot.id, PointLot.remaining)
+            select(PointLot.id, PointLot.remaining, PointLot.customer_id)
             .where(PointLot.customer_id.in_(customer_ids), PointLot.status == "available", PointLot.remaining > 0)
             .order_by(PointLot.expires_at.is_(None), PointLot.expires_at, PointLot.id)
             .with_for_update()
         ).all()
-        for lot_id, remaining in lots:
+        for lot_id, remaining, owner in lots:
             if need <= 0:
                 break
             if lot_id == first_lot:
                 continue
             part = min(need, remaining)
-            plan.parts.append((lot_id, part))
+            plan.parts.append((lot_id, part, owner))
             need -= part
     plan.shortfall = need
     return plan
@@ -70,11 +77,11 @@ def plan_take(
 def apply_take(session: Session, plan: TakePlan, entry_id: int) -> None:
     if not plan.parts:
         return
-    for lot_id, part in plan.parts:
+    for lot_id, part, _owner in plan.parts:
         session.execute(update(PointLot).where(PointLot.id == lot_id).values(remaining=PointLot.remaining - part))
     session.execute(
         insert(LotConsumption),
-        [{"lot_id": lot_id, "entry_id": entry_id, "points": part} for lot_id, part in plan.parts],
+        [{"lot_id": lot_id, "entry_id": entry_id, "points": part} for lot_id, part, _owner in plan.parts],
     )
 
 

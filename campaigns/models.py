@@ -437,3 +437,45 @@ class Outbox(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerGroup(Base):
+    """A family (or team) pooling spendable points for redemptions; tiers stay personal."""
+
+    __tablename__ = "customer_groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int] = mapped_column(BigId, index=True)
+    max_members: Mapped[int] = mapped_column(Integer, default=5)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dissolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GroupMember(Base):
+    """Membership over time; ``active_customer`` is set only while active, so a person is in one group at a time."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_member_group", "group_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId, index=True)
+    active_customer: Mapped[int | None] = mapped_column(BigId, nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # invited | active | left | removed | declined
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GroupEvent(Base):
+    """Joining, leaving, removal and splitting, recorded."""
+
+    __tablename__ = "group_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(BigId, index=True)
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rules import DocumentInvalid, EvaluationContext, compile_eligibility
 
+from . import groups
 from .aggregates import load_states, window_start
 from .errors import DomainError, FieldProblem, conflict, invalid, not_found
 from .ledger import add_to_balances
@@ -173,6 +174,7 @@ def redeem(
     *,
     requested_by: str,
     idempotency_key: str | None,
+    pool: bool = False,
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Debit, decrement stock and issue a voucher in one database transaction; returns (view, created)."""
@@ -195,19 +197,30 @@ def redeem(
     reward = session.scalar(select(Reward).where(Reward.code == reward_code).with_for_update())
     if reward is None:
         raise not_found(f"reward '{reward_code}'")
-    balance = session.scalar(
-        select(CustomerBalance).where(CustomerBalance.customer_id == customer_id).with_for_update()
-    )
-    if balance is None:
+    payers = [customer_id]
+    if pool:
+        group_id = groups.group_of(session, customer_id)
+        if group_id is None:
+            raise conflict("not_in_group", "the customer is not in a group; redeem without pool")
+        payers = sorted(set(groups.members(session, group_id)) | {customer_id})
+    balances = session.execute(
+        select(CustomerBalance.customer_id, CustomerBalance.balance)
+        .where(CustomerBalance.customer_id.in_(payers))
+        .order_by(CustomerBalance.customer_id)
+        .with_for_update()
+    ).all()
+    if customer_id not in {c for c, _ in balances}:
         raise not_found(f"customer {customer_id}")
     _check_offer(session, reward, customer_id, now)
-    if balance.balance < reward.cost:
+    available = sum(b for _, b in balances)
+    if available < reward.cost:
+        who = "the group has" if pool else "the balance is"
         raise conflict(
             "insufficient_points",
-            f"the reward costs {reward.cost} points and the balance is {balance.balance}",
-            [FieldProblem("reward", f"needs {reward.cost} points, {balance.balance} available")],
+            f"the reward costs {reward.cost} points and {who} {available}",
+            [FieldProblem("reward", f"needs {reward.cost} points, {available} available")],
         )
-    plan = plan_take(session, [customer_id], reward.cost)
+    plan = plan_take(session, payers, reward.cost)
     if plan.shortfall:
         raise conflict("insufficient_points", "points are held in lots that cannot be spent yet")
     redemption = Redemption(
@@ -218,26 +231,28 @@ def redeem(
         status="issued",
         requested_by=requested_by,
         idempotency_key=idempotency_key,
-        source="redeem",
+        source="pooled" if pool else "redeem",
         expires_at=now + timedelta(days=reward.voucher_days),
         created_at=now,
     )
     session.add(redemption)
     session.flush()
-    entry = LedgerEntry(
-        entry_key=f"rd:{redemption.id}",
-        customer_id=customer_id,
-        kind="redemption",
-        points=-reward.cost,
-        redemption_id=redemption.id,
-        provider_id=reward.provider_id,
-        note=f"redeemed {reward.code}",
-        created_at=now,
-    )
-    session.add(entry)
-    session.flush()
-    apply_take(session, plan, entry.id)
-    add_to_balances(session, {customer_id: {"balance": -reward.cost}}, now)
+    for payer, part in sorted(plan.by_customer().items()):
+        mine = payer == customer_id
+        entry = LedgerEntry(
+            entry_key=f"rd:{redemption.id}" + ("" if mine else f":{payer}"),
+            customer_id=payer,
+            kind="redemption",
+            points=-part.taken,
+            redemption_id=redemption.id,
+            provider_id=reward.provider_id,
+            note=f"redeemed {reward.code}" + ("" if mine else f" for group member {customer_id}"),
+            created_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        apply_take(session, part, entry.id)
+        add_to_balances(session, {payer: {"balance": -part.taken}}, now)
     reward.issued += 1
     session.add(
         Outbox(
@@ -277,34 +292,38 @@ def cancel(
     redemption.cancelled_at = now
     if reward is not None:
         reward.issued -= 1
-    if redemption.points:
-        debit = session.scalar(select(LedgerEntry.id).where(LedgerEntry.entry_key == f"rd:{redemption.id}"))
+    debits = session.execute(
+        select(LedgerEntry.id, LedgerEntry.customer_id, LedgerEntry.points).where(
+            LedgerEntry.redemption_id == redemption.id, LedgerEntry.kind == "redemption"
+        )
+    ).all()
+    settings = load_programme(session)
+    for debit_id, payer, points in debits:
         entry = LedgerEntry(
-            entry_key=f"rc:{redemption.id}",
-            customer_id=redemption.customer_id,
+            entry_key=f"rc:{debit_id}",
+            customer_id=payer,
             kind="redemption_cancel",
-            points=redemption.points,
+            points=-points,
             redemption_id=redemption.id,
             note=f"cancelled by {requested_by}",
             created_at=now,
         )
         session.add(entry)
         session.flush()
-        restored = restore(session, debit, entry.id, now) if debit else 0
-        if restored < redemption.points:
-            settings = load_programme(session)
+        restored = restore(session, debit_id, entry.id, now)
+        if restored < -points:
             session.add(
                 PointLot(
-                    customer_id=redemption.customer_id,
+                    customer_id=payer,
                     entry_id=entry.id,
-                    points=redemption.points - restored,
-                    remaining=redemption.points - restored,
+                    points=-points - restored,
+                    remaining=-points - restored,
                     status="available",
                     expires_at=settings.expiry_for(now),
                     created_at=now,
                 )
             )
-        add_to_balances(session, {redemption.customer_id: {"balance": redemption.points}}, now)
+        add_to_balances(session, {payer: {"balance": -points}}, now)
     session.add(
         Outbox(
             dedupe_key=f"rcx:{redemption.id}",

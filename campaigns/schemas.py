@@ -202,6 +202,7 @@ class RedemptionIn(Strict):
     customer_id: int | None = Field(default=None, ge=1)
     reward: str = Field(min_length=1, max_length=64)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+    pool: bool = Field(default=False, description="pay with the points of the customer's whole group")
 
     @model_validator(mode="after")
     def _who(self) -> RedemptionIn:
@@ -221,3 +222,16 @@ def validation_error(model: type[BaseModel], data: Any, prefix: str = "") -> Any
     except ValidationError as exc:
         problems = problems_of(exc, prefix)
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+
+
+class GroupIn(Strict):
+    owner: CustomerRef
+    name: str = Field(min_length=1, max_length=100)
+    max_members: int = Field(default=5, ge=2, le=20)
+
+
+class GroupMemberIn(Strict):
+    """Who acts (the owner, for invitations and removals) and on whom."""
+
+    owner: CustomerRef | None = None
+    customer: CustomerRef

@@ -79,6 +79,7 @@ def clean(app: Flask, redis_client: Redis) -> Iterator[None]:
     forget_cached_keys()
     app.extensions["loyalty.runtime"].forget_published()
     yield
+    ledger_ok(app)  # every integration test ends with the books balanced
 
 
 @pytest.fixture()

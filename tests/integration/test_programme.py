@@ -195,7 +195,9 @@ def test_tiers_upgrade_at_once_multiply_and_downgrade_after_grace(app, client, t
     assert c["tier"] == "gold"
     assert [h["to"] for h in c["tier_history"]][:2] == ["gold", "silver"]
     # a refund takes the customer below gold; the downgrade waits for the grace period
-    client.post(f"/api/v1/transactions/{big}/reversal", json={}, headers=telecom.headers)
+    rev = client.post(f"/api/v1/transactions/{big}/reversal", json={}, headers=telecom.headers)
+    assert rev.status_code == 201, rev.get_json()
+    assert _customer(client, telecom.headers)["qualifying_points"] == 220
     rt = app.extensions["loyalty.runtime"]
     run_all(rt.session_factory, rt.published, requalify=True)
     assert _customer(client, telecom.headers)["tier"] == "gold"
@@ -442,3 +444,52 @@ def test_simulation_explains_and_replays_without_writing(app, client, telecom, s
         db.session.remove()
     bad = client.post("/api/v1/campaigns/simulate", json={"document": {"name": "x"}, "days": 7}, headers=staff)
     assert bad.status_code == 422
+
+
+def test_groups_pool_points_for_a_redemption(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    client.post("/api/v1/rewards", json={**REWARD, "cost": 100, "stock": None}, headers=staff)
+    phones = ["0912000001", "0912000002", "0912000003"]
+    for i, phone in enumerate(phones):
+        client.post("/api/v1/transactions", json=txn(f"g{i}", 600_000, phone=phone), headers=telecom.headers)  # 60 each
+    work()
+    owner, b, c = ({"phone": p} for p in phones)
+    group = client.post(
+        "/api/v1/groups", json={"owner": owner, "name": "Nguyen family", "max_members": 2}, headers=telecom.headers
+    )
+    assert group.status_code == 201, group.get_json()
+    gid = group.get_json()["id"]
+    assert (
+        client.post(
+            f"/api/v1/groups/{gid}/invitations", json={"owner": b, "customer": c}, headers=telecom.headers
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            f"/api/v1/groups/{gid}/invitations", json={"owner": owner, "customer": b}, headers=telecom.headers
+        ).status_code
+        == 201
+    )
+    full = client.post(
+        f"/api/v1/groups/{gid}/invitations", json={"owner": owner, "customer": c}, headers=telecom.headers
+    )
+    assert full.status_code == 409 and full.get_json()["error"]["code"] == "group_full"
+    joined = client.post(f"/api/v1/groups/{gid}/members", json={"customer": b}, headers=telecom.headers).get_json()
+    assert joined["pooled_balance"] == 120
+    alone = client.post("/api/v1/redemptions", json={"customer": owner, "reward": "DATA1GB"}, headers=telecom.headers)
+    assert alone.status_code == 409
+    pooled = client.post(
+        "/api/v1/redemptions", json={"customer": owner, "reward": "DATA1GB", "pool": True}, headers=telecom.headers
+    )
+    assert pooled.status_code == 201, pooled.get_json()
+    balances = [_customer(client, telecom.headers, p)["balance"] for p in phones]
+    assert sum(balances[:2]) == 20 and balances[2] == 60
+    left = client.post(f"/api/v1/groups/{gid}/leave", json={"customer": b}, headers=telecom.headers).get_json()
+    assert [m["customer_id"] for m in left["members"]] == [left["owner_id"]]
+    assert [h["action"] for h in left["history"]] == ["created", "invited", "joined", "left"]
+    cancelled = client.post(f"/api/v1/redemptions/{pooled.get_json()['id']}/cancel", headers=telecom.headers)
+    assert cancelled.status_code == 200
+    assert [_customer(client, telecom.headers, p)["balance"] for p in phones] == [60, 60, 60]
+    dissolved = client.post(f"/api/v1/groups/{gid}/leave", json={"customer": owner}, headers=telecom.headers).get_json()
+    assert dissolved["dissolved_at"] is not None
