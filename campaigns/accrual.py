@@ -277,8 +277,11 @@ class _Batch:
             [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)],
             ["customer_id", "tag"],
         )
-        for cid, (tier, since) in sorted(self.tier_updates.items()):
-            s.execute(update(Customer).where(Customer.id == cid).values(tier=tier, tier_since=since))
+        by_tier: dict[str, list[int]] = defaultdict(list)
+        for cid, (tier, _since) in sorted(self.tier_updates.items()):
+            by_tier[tier].append(cid)
+        for tier, members in by_tier.items():
+            s.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
         if self.tier_changes:
             s.execute(insert(TierChange), self.tier_changes)
         upsert(s, Outbox.__table__, self.outbox, ["dedupe_key"])

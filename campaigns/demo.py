@@ -11,7 +11,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import catalog, providers
+import yaml
+
+from . import catalog, providers, rewards
 from .models import Provider, utcnow
 from .schemas import CustomerRef, TransactionIn
 from .transactions import ACCEPTED, ingest
@@ -56,6 +58,8 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
         fmt = "json" if path.suffix == ".json" else "yaml"
         catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)
         summary.campaigns += 1
+    for item in yaml.safe_load((EXAMPLES / "catalog" / "rewards.yaml").read_text(encoding="utf-8"))["rewards"]:
+        rewards.save_reward(session, item, actor="demo")
     people = [
         CustomerRef(
             phone=_phone(rng),

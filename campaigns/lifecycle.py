@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rules import EvaluationContext, evaluate_tier
 
-from .aggregates import load_states, window_start
+from .aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
 from .ledger import add_to_balances
 from .models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange, utcnow
 from .published import Published
@@ -157,13 +157,14 @@ def requalify_chunk(
     ids = list(session.scalars(select(Customer.id).where(Customer.id > after_id).order_by(Customer.id).limit(chunk)))
     if not ids or pub.tier_spec is None:
         return (ids[-1] if ids else after_id), len(ids), 0, 0
-    states = load_states(session, ids, window_start(now.date()))
+    states = load_states(session, ids, window_start(now.date()), with_days=False)
+    today = now.astimezone(ZoneInfo(pub.settings.timezone)).date()
+    sums = window_sums(session, ids, today)
     changes, outbox = [], []
     up = down = 0
     grace = timedelta(days=pub.grace_days)
     for cid in ids:
         st = states[cid]
-        today = now.astimezone(ZoneInfo(st.timezone)).date()
         ctx = EvaluationContext(
             amount=0,
             currency="VND",
@@ -177,7 +178,7 @@ def requalify_chunk(
             timezone=st.timezone,
             birthday_month=st.birth_date.month if st.birth_date else 0,
             customer_tags=frozenset(st.tags),
-            **st.windows(today),
+            **sums.get(cid, EMPTY_WINDOWS),
         )
         target = evaluate_tier(pub.tier_spec.document, ctx)
         if target == st.tier:
@@ -200,10 +201,11 @@ def requalify_chunk(
                 "created_at": now,
             }
         )
+    by_target: dict[str | None, list[int]] = defaultdict(list)
     for ch in changes:
-        session.execute(
-            update(Customer).where(Customer.id == ch["customer_id"]).values(tier=ch["to_tier"], tier_since=now)
-        )
+        by_target[ch["to_tier"]].append(ch["customer_id"])
+    for tier, members in by_target.items():  # one statement per tier, not one per customer
+        session.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
     if changes:
         session.execute(insert(TierChange), changes)
         from .sql import upsert
