@@ -8,10 +8,9 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-import yaml
 
 from . import catalog, providers, rewards
 from .models import Provider, utcnow
