@@ -370,6 +370,64 @@ spend and transaction counts), so a rule never sees its own effect.
 """
 
 
+PROGRAMME = """\
+## What happens after the rules: the books
+
+The engine returns effects; the accrual worker applies them to the books in one database
+transaction per batch. The campaigns layer (`campaigns/accrual.py`) enforces, in this order:
+
+1. **Tier earning multiplier.** If the customer's tier has `benefits.earn_multiplier` m > 1, a
+   "tier bonus" of floor((m − 1) × the customer's points from this transaction) is added.
+2. **Per-customer limit** (`limits.per_customer`): a campaign awards at most `count` times per
+   `day`/`week`/`month` (local calendar) or over the whole `campaign`.
+3. **Per-customer caps** (`budget.max_points_per_customer_per_day`, `budget.max_points_per_customer`).
+4. **Campaign budget** (`budget.max_points`; `budget.max_rewards` for `grant_reward`). Budget rows are
+   locked while a batch writes, so racing workers end exactly at the budget, never above.
+   Refunded points are not returned to a budget.
+
+When a cap cuts an award, the ledger records the points that were allowed (zero included) with a
+note such as `daily cap of 30 points per customer (wanted 50)`; the transaction's detail shows it.
+
+**Aggregates** (`points_*`, `spend_*`, `transactions_*`, `providers_used_365d`,
+`days_since_first_transaction`, `first_transaction_with_provider`) count what happened *before*
+the event being evaluated, across all providers, by the customer's local day. They are computed
+from the `customer_daily` table written in the same database transaction as the ledger, so they
+are exact and survive a Redis flush; refunds take their points and spend back out.
+
+**Two balances.** Every award feeds `spendable` points, `qualifying` points (tiers only), or
+`both` (the default). Tier rules look at `qualifying_points_365d` and the spend windows.
+
+**Pending points.** A campaign with `pending_days: N` holds its points as pending for N days (a
+return window); a refund in that window cancels them; the lifecycle job then makes them spendable.
+
+**Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
+`points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
+`never`. Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
+(every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
+what is left in each expired lot. A customer's profile lists what expires when.
+
+**Refunds after spending.** A refund claws points back in proportion to the refunded share: first
+from the lot of that earning, then from the customer's other points (soonest expiry first). What
+cannot be taken because it was already spent becomes **debt**; the customer's next earnings pay
+the debt first (`debt_recovery` entries). Balances never go below zero in the books. With the
+setting `allow_negative_balance: true` the API shows `balance − debt` (possibly negative) instead
+of the two numbers. We chose debt over a negative balance so that lots, FIFO spending and expiry
+stay simple and a refund never blocks a redemption already made.
+
+**Tiers.** The published tier document is evaluated after every credited transaction: a customer
+who qualifies for a higher rank is upgraded at once. Downgrades happen only at the daily
+requalification (`flask --app wsgi tiers requalify`), and only once the customer has held the tier
+for `grace_days`. Every change is recorded with its reason in the tier history.
+
+**Groups.** Up to 5 customers (configurable per group) pool their spendable points for
+redemptions (`"pool": true`); each member keeps their own ledger and tier.
+
+**Invariants.** `flask --app wsgi ledger check` proves, for every customer, that balance, pending,
+qualifying and debt equal the sums of the ledger, that available lots add up to the balance, that
+no lot was spent twice, that no refund took back more than was earned, and that budgets hold.
+"""
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -473,7 +531,7 @@ def render() -> str:
     fmt = FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS)).replace(
         "LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS)
     )
-    return "\n".join([header, fmt, ORDER, _vocabulary(), _examples()]).rstrip() + "\n"
+    return "\n".join([header, fmt, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"
 
 
 def expected_of(example: Example) -> list[Mapping[str, Any]]:

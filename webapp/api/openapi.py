@@ -9,7 +9,16 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from campaigns.schemas import ReversalIn, TransactionBatchIn, TransactionIn
+from campaigns.schemas import (
+    EventIn,
+    GroupIn,
+    GroupMemberIn,
+    RedemptionIn,
+    ReversalIn,
+    RewardIn,
+    TransactionBatchIn,
+    TransactionIn,
+)
 
 from . import bp
 
@@ -152,7 +161,68 @@ class ValidationOk(BaseModel):
     type: str
 
 
+class RewardView(BaseModel):
+    id: int
+    code: str
+    name: str
+    cost: int
+    stock: int | None
+    issued: int
+    available: int | None
+    per_customer_limit: int | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    voucher_days: int
+    eligibility: dict[str, Any] | None
+    active: bool
+
+
+class RewardList(BaseModel):
+    rewards: list[RewardView]
+
+
+class RedemptionView(BaseModel):
+    id: int
+    customer_id: int
+    reward: str | None
+    reward_name: str | None
+    points: int
+    voucher_code: str
+    status: Literal["issued", "cancelled"]
+    source: str
+    expires_at: datetime | None
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class GroupView(BaseModel):
+    id: int
+    name: str
+    owner_id: int
+    max_members: int
+    dissolved_at: datetime | None
+    members: list[dict[str, Any]]
+    pooled_balance: int
+    history: list[dict[str, Any]]
+
+
+class SimulationIn(BaseModel):
+    document: dict[str, Any] | str
+    transaction: dict[str, Any] | None = None
+    days: int | None = None
+
+
 MODELS: list[type[BaseModel]] = [
+    EventIn,
+    RewardIn,
+    RedemptionIn,
+    GroupIn,
+    GroupMemberIn,
+    RewardView,
+    RewardList,
+    RedemptionView,
+    GroupView,
+    SimulationIn,
     TransactionIn,
     TransactionBatchIn,
     ReversalIn,
@@ -346,6 +416,187 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "Published", **_json(CampaignView)},
                         **_errors(*COMMON, 404, 422),
+                    },
+                }
+            },
+            "/api/v1/events": {
+                "post": {
+                    "summary": "Post a custom event (referral, app_login, ...), idempotent by provider_event_id",
+                    "operationId": "createEvent",
+                    "requestBody": {"required": True, **_json(EventIn)},
+                    "responses": {
+                        "202": {"description": "Accepted and queued", **_json(TransactionAccepted)},
+                        "200": {"description": "Replay", **_json(TransactionAccepted)},
+                        **_errors(*COMMON, 409, 422),
+                    },
+                }
+            },
+            "/api/v1/events/{event_id}": {
+                "get": {
+                    "summary": "One of your events with its awards",
+                    "operationId": "getEvent",
+                    "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {
+                            "description": "The event",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/rewards": {
+                "get": {
+                    "summary": "The rewards catalog (?all=true includes inactive)",
+                    "operationId": "listRewards",
+                    "responses": {"200": {"description": "Rewards", **_json(RewardList)}, **_errors(401, 403, 503)},
+                },
+                "post": {
+                    "summary": "Create or update a reward by code (staff)",
+                    "operationId": "saveReward",
+                    "requestBody": {"required": True, **_json(RewardIn)},
+                    "responses": {"201": {"description": "Saved", **_json(RewardView)}, **_errors(*COMMON, 422)},
+                },
+            },
+            "/api/v1/rewards/{code}": {
+                "get": {
+                    "summary": "One reward",
+                    "operationId": "getReward",
+                    "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "The reward", **_json(RewardView)},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/redemptions": {
+                "post": {
+                    "summary": "Redeem: debit points (oldest first), decrement stock, issue a voucher, atomically",
+                    "operationId": "createRedemption",
+                    "requestBody": {"required": True, **_json(RedemptionIn)},
+                    "responses": {
+                        "201": {"description": "Issued", **_json(RedemptionView)},
+                        "200": {"description": "Replay of the same idempotency key", **_json(RedemptionView)},
+                        **_errors(*COMMON, 404, 409, 422),
+                    },
+                }
+            },
+            "/api/v1/redemptions/{redemption_id}": {
+                "get": {
+                    "summary": "One redemption you made",
+                    "operationId": "getRedemption",
+                    "parameters": [
+                        {"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
+                    "responses": {
+                        "200": {"description": "The redemption", **_json(RedemptionView)},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/redemptions/{redemption_id}/cancel": {
+                "post": {
+                    "summary": "Cancel and refund a redemption",
+                    "operationId": "cancelRedemption",
+                    "parameters": [
+                        {"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
+                    "responses": {
+                        "200": {"description": "Cancelled", **_json(RedemptionView)},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/groups": {
+                "post": {
+                    "summary": "Create a group (family) owned by a customer",
+                    "operationId": "createGroup",
+                    "requestBody": {"required": True, **_json(GroupIn)},
+                    "responses": {
+                        "201": {"description": "Created", **_json(GroupView)},
+                        **_errors(*COMMON, 404, 409, 422),
+                    },
+                }
+            },
+            "/api/v1/groups/{group_id}": {
+                "get": {
+                    "summary": "A group with members, pooled balance and history",
+                    "operationId": "getGroup",
+                    "parameters": [{"name": "group_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "The group", **_json(GroupView)},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            **{
+                f"/api/v1/groups/{{group_id}}/{action}": {
+                    "post": {
+                        "summary": summary,
+                        "operationId": op,
+                        "parameters": [
+                            {"name": "group_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                        ],
+                        "requestBody": {"required": True, **_json(GroupMemberIn)},
+                        "responses": {
+                            "200": {"description": "The group", **_json(GroupView)},
+                            "201": {"description": "The group", **_json(GroupView)},
+                            **_errors(*COMMON, 404, 409, 422),
+                        },
+                    }
+                }
+                for action, summary, op in (
+                    ("invitations", "The owner invites a customer", "inviteMember"),
+                    ("members", "The invited customer accepts", "acceptInvitation"),
+                    (
+                        "leave",
+                        "A member leaves, or the owner removes them; the owner leaving dissolves the group",
+                        "leaveGroup",
+                    ),
+                )
+            },
+            "/api/v1/campaigns/simulate": {
+                "post": {
+                    "summary": "Dry-run a draft on a sample transaction (trace) or on the last N days (reach and cost)",
+                    "operationId": "simulateCampaign",
+                    "requestBody": {"required": True, **_json(SimulationIn)},
+                    "responses": {
+                        "200": {
+                            "description": "Result",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(*COMMON, 422),
+                    },
+                }
+            },
+            "/api/v1/settings": {
+                "get": {
+                    "summary": "Programme settings (staff)",
+                    "operationId": "getSettings",
+                    "responses": {
+                        "200": {
+                            "description": "Settings",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401, 403, 503),
+                    },
+                }
+            },
+            "/api/v1/settings/{key}": {
+                "put": {
+                    "summary": 'Change one setting: {"value": ...} (staff; audited)',
+                    "operationId": "putSetting",
+                    "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {"value": {}}}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Settings",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(*COMMON, 422),
                     },
                 }
             },
