@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from rules import Effect, EvaluationContext, evaluate_tier
 
 from . import rewards
-from .aggregates import CustomerState, load_states, window_start
+from .aggregates import AggregateCache, CustomerState, load_states, window_start
 from .identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
 from .ledger import apply_reversal
 from .models import (
@@ -68,6 +68,7 @@ class CreditReport:
     reversals: int = 0
     customers: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
+    agg_updates: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
 
 
 def period_start(period: str | None, today: date) -> date:
@@ -211,6 +212,7 @@ class _Batch:
             lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
             if lots:
                 s.execute(insert(PointLot), lots)
+        touched = {c for c, _d, _p in self.daily}
         upsert(
             s,
             CustomerBalance.__table__,
@@ -222,13 +224,14 @@ class _Batch:
                     "pending": v[2],
                     "qualifying": v[3],
                     "debt": v[4],
+                    "agg_seq": 1 if c in touched else 0,
                     "updated_at": now,
                 }
-                for c, v in self.balances.items()
-                if any(v)
+                for c in set(self.balances) | touched
+                for v in [self.balances.get(c, [0, 0, 0, 0, 0])]
             ],
             ["customer_id"],
-            add=("balance", "lifetime_points", "pending", "qualifying", "debt"),
+            add=("balance", "lifetime_points", "pending", "qualifying", "debt", "agg_seq"),
             replace=("updated_at",),
         )
         upsert(
@@ -328,7 +331,14 @@ def _context(txn: Transaction, st: CustomerState, provider: str, today: date) ->
     )
 
 
-def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: datetime | None = None) -> CreditReport:
+def credit_batch(
+    session: Session,
+    txn_ids: Sequence[int],
+    pub: Published,
+    now: datetime | None = None,
+    *,
+    cache: AggregateCache | None = None,
+) -> CreditReport:
     """Credit the still-queued transactions among ``txn_ids`` (the caller commits)."""
     now = now or utcnow()
     report = CreditReport()
@@ -350,7 +360,7 @@ def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: 
     }
     customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
     earliest = min(t.occurred_at for t in txns)
-    states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1))
+    states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)
     batch = _Batch(session, pub, now)
     batch.load_usage(customer_ids)
     batch.lock_counters()
@@ -369,6 +379,9 @@ def credit_batch(session: Session, txn_ids: Sequence[int], pub: Published, now: 
         report.customers.add(txn.customer_id)
         report.latencies.append((now - txn.received_at).total_seconds())
     batch.flush()
+    for (cid, day, pid), (count, spend, points, qual) in batch.daily.items():
+        old_seq = states[cid].seq
+        report.agg_updates.setdefault(cid, (old_seq, []))[1].append((day, pid, count, spend, points, qual))
     if done:
         session.execute(
             update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now)

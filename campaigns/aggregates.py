@@ -48,6 +48,7 @@ class CustomerState:
     days: list[Day] = field(default_factory=list)
     first_at: datetime | None = None
     providers: set[int] = field(default_factory=set)
+    seq: int = 0
 
     def windows(self, today: date) -> dict[str, Any]:
         """Rolling sums before the current event, relative to its local ``today``."""
@@ -103,7 +104,12 @@ class CustomerState:
 
 
 def load_states(
-    session: Session, customer_ids: Iterable[int], since: date, *, with_days: bool = True
+    session: Session,
+    customer_ids: Iterable[int],
+    since: date,
+    *,
+    with_days: bool = True,
+    cache: AggregateCache | None = None,
 ) -> dict[int, CustomerState]:
     """Everything a batch needs about its customers, in four queries.
 
@@ -124,12 +130,15 @@ def load_states(
             CustomerBalance.lifetime_points,
             CustomerBalance.qualifying,
             CustomerBalance.debt,
+            CustomerBalance.agg_seq,
         )
         .outerjoin(CustomerBalance, CustomerBalance.customer_id == Customer.id)
         .where(Customer.id.in_(ids))
     )
-    for cid, tier, since_at, tz, birth, life, qual, debt in rows:
-        states[cid] = CustomerState(cid, tier, since_at, tz, birth, set(), life or 0, qual or 0, debt or 0)
+    for cid, tier, since_at, tz, birth, life, qual, debt, seq in rows:
+        states[cid] = CustomerState(
+            cid, tier, since_at, tz, birth, set(), life or 0, qual or 0, debt or 0, seq=seq or 0
+        )
     for cid, tag in session.execute(
         select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(ids))
     ):
@@ -145,6 +154,18 @@ def load_states(
         st.providers.add(pid)
         if st.first_at is None or first_at < st.first_at:
             st.first_at = first_at
+    if cache is not None:
+        cache.fill(session, states, since)
+    else:
+        _days_from_db(session, states, ids, since)
+    return states
+
+
+def window_start(today: date) -> date:
+    return today - timedelta(days=366)
+
+
+def _days_from_db(session: Session, states: dict[int, CustomerState], ids: list[int], since: date) -> None:
     for cid, day, pid, count, spend, points, qual in session.execute(
         select(
             CustomerDaily.customer_id,
@@ -157,11 +178,124 @@ def load_states(
         ).where(CustomerDaily.customer_id.in_(ids), CustomerDaily.day >= since)
     ):
         states[cid].days.append(Day(day, pid, count, Decimal(spend), points, qual))
-    return states
 
 
-def window_start(today: date) -> date:
-    return today - timedelta(days=366)
+SPEND_SCALE = 10_000  # spend kept as integer ten-thousandths in Redis: HINCRBY stays exact
+
+_APPLY = """
+if redis.call('HGET', KEYS[1], '_seq') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], '_seq', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class AggregateCache:
+    """A Redis copy of each customer's daily rows, for speed; MariaDB stays the truth.
+
+    Each copy carries the ``agg_seq`` it was built at. ``customer_balances.agg_seq``
+    moves in the same database transaction as ``customer_daily``, so a copy is
+    used only when the two agree; a flushed, lost or half-updated copy is simply
+    rebuilt from MariaDB on the next read. Results can therefore never differ
+    with or without Redis.
+    """
+
+    TTL = 30 * 86400
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._apply = redis.register_script(_APPLY)
+
+    @staticmethod
+    def key(customer_id: int) -> str:
+        return f"loyalty:agg:{customer_id}"
+
+    def fill(self, session: Session, states: dict[int, CustomerState], since: date) -> None:
+        ids = sorted(states)
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hgetall(self.key(cid))
+        misses = []
+        for cid, raw in zip(ids, pipe.execute(), strict=True):
+            st = states[cid]
+            if raw and raw.get(b"_seq") == str(st.seq).encode():
+                st.days = _parse(raw, since)
+            else:
+                misses.append(cid)
+        if not misses:
+            return
+        _days_from_db(session, states, misses, since)
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in misses:
+            st = states[cid]
+            fields: dict[str, Any] = {"_seq": st.seq}
+            for d in st.days:
+                base = f"{d.day:%Y%m%d}:{d.provider_id}"
+                fields[f"{base}:c"] = d.txn_count
+                fields[f"{base}:s"] = int(d.spend * SPEND_SCALE)
+                fields[f"{base}:p"] = d.points
+                fields[f"{base}:q"] = d.qualifying
+            pipe.delete(self.key(cid))
+            pipe.hset(self.key(cid), mapping=fields)
+            pipe.expire(self.key(cid), self.TTL)
+        pipe.execute()
+
+    def apply(self, updates: dict[int, tuple[int, list[tuple[date, int, int, Decimal, int, int]]]]) -> None:
+        """After commit: add this batch's rows to each copy still at ``old_seq`` (others are dropped)."""
+        if not updates:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for cid, (old_seq, rows) in updates.items():
+            args: list[Any] = [old_seq, old_seq + 1, self.TTL]
+            for day, pid, count, spend, points, qual in rows:
+                base = f"{day:%Y%m%d}:{pid}"
+                args += [
+                    f"{base}:c",
+                    count,
+                    f"{base}:s",
+                    int(spend * SPEND_SCALE),
+                    f"{base}:p",
+                    points,
+                    f"{base}:q",
+                    qual,
+                ]
+            self._apply(keys=[self.key(cid)], args=args, client=pipe)
+        pipe.execute()
+
+    def forget(self, customer_ids: Iterable[int]) -> None:
+        keys = [self.key(c) for c in customer_ids]
+        if keys:
+            self.redis.delete(*keys)
+
+
+def _parse(raw: dict[bytes, bytes], since: date) -> list[Day]:
+    rows: dict[tuple[str, int], Day] = {}
+    for k, v in raw.items():
+        if k == b"_seq":
+            continue
+        day_s, pid_s, what = k.decode().split(":")
+        day = date(int(day_s[:4]), int(day_s[4:6]), int(day_s[6:]))
+        if day < since:
+            continue
+        d = rows.get((day_s, int(pid_s)))
+        if d is None:
+            d = rows[(day_s, int(pid_s))] = Day(day, int(pid_s))
+        value = int(v)
+        if what == "c":
+            d.txn_count = value
+        elif what == "s":
+            d.spend = Decimal(value) / SPEND_SCALE
+        elif what == "p":
+            d.points = value
+        else:
+            d.qualifying = value
+    return list(rows.values())
 
 
 def window_sums(session: Session, customer_ids: list[int], today: date) -> dict[int, dict[str, Any]]:

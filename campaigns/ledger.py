@@ -43,7 +43,7 @@ from .models import (
 )
 from .sql import upsert
 
-BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt")
+BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt", "agg_seq")
 
 
 def add_to_balances(session: Session, deltas: Mapping[int, Mapping[str, int]], now: datetime) -> None:
@@ -138,8 +138,11 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         d["qualifying"] = d.get("qualifying", 0) - max(0, want_q)
         d["debt"] = d.get("debt", 0) + shortfall
         d["lifetime_points"] = d.get("lifetime_points", 0) - max(0, want_s)
+        d["agg_seq"] = 1  # customer_daily changes below: Redis copies of it are now stale
         _unrecord(session, txn, e.customer_id, max(0, want_s), max(0, want_q))
         total_taken += max(0, want_s)
+    if txn.source == "txn":
+        deltas.setdefault(txn.customer_id, {})["agg_seq"] = 1
     add_to_balances(session, deltas, now)
     _unrecord_spend(session, txn, reversal.amount)
     reversal.status = "applied"

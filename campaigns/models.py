@@ -138,6 +138,7 @@ class CustomerBalance(Base):
     pending: Mapped[int] = mapped_column(BigInteger, default=0)
     qualifying: Mapped[int] = mapped_column(BigInteger, default=0)
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
+    agg_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # moves with customer_daily: Redis copies carry it
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual import CreditReport, credit_batch
+from campaigns.aggregates import AggregateCache
 from campaigns.catalog import publication_counter
 from campaigns.published import Published
 from campaigns.published import load as load_published
@@ -65,6 +67,14 @@ class Runtime:
             self.redis.set("loyalty:publication", self._db_counter)
         return self._db_counter
 
+    @property
+    def aggregate_cache(self) -> AggregateCache | None:
+        if self.redis is None:
+            return None
+        if not hasattr(self, "_aggregate_cache"):
+            self._aggregate_cache = AggregateCache(self.redis)
+        return self._aggregate_cache
+
     def published(self, session: Session) -> Published:
         """The compiled programme, reloaded when the publication counter moves."""
         version = self._publication(session)
@@ -82,8 +92,13 @@ class Runtime:
         for attempt in range(5):
             with self.session_factory() as session:
                 try:
-                    report = credit_batch(session, txn_ids, self.published(session))
+                    report = credit_batch(session, txn_ids, self.published(session), cache=self.aggregate_cache)
                     session.commit()
+                    if self.aggregate_cache is not None:
+                        try:
+                            self.aggregate_cache.apply(report.agg_updates)
+                        except RedisError:  # the copies are checked against MariaDB on every read
+                            log.warning("could not update aggregate copies in Redis")
                     return report
                 except OperationalError as exc:
                     session.rollback()

@@ -160,6 +160,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pending', sa.BigInteger(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('qualifying', sa.BigInteger(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('debt', sa.BigInteger(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('agg_seq', sa.BigInteger(), nullable=False, server_default='0'))
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tier_since', campaigns.models.UTCDateTime(), nullable=True))
@@ -228,6 +229,7 @@ def downgrade():
         batch_op.drop_column('tier_since')
 
     with op.batch_alter_table('customer_balances', schema=None) as batch_op:
+        batch_op.drop_column('agg_seq')
         batch_op.drop_column('debt')
         batch_op.drop_column('qualifying')
         batch_op.drop_column('pending')

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -493,3 +493,38 @@ def test_groups_pool_points_for_a_redemption(app, client, telecom, staff, work):
     assert [_customer(client, telecom.headers, p)["balance"] for p in phones] == [60, 60, 60]
     dissolved = client.post(f"/api/v1/groups/{gid}/leave", json={"customer": owner}, headers=telecom.headers).get_json()
     assert dissolved["dissolved_at"] is not None
+
+
+def test_redis_aggregate_copies_match_mariadb_and_stale_ones_are_rebuilt(app, client, telecom, shop, staff, work, redis_client):
+    from campaigns.aggregates import AggregateCache, _parse
+    from campaigns.models import CustomerBalance, CustomerDaily
+
+    publish(client, staff, BASE_EARNING)
+    for i in range(3):
+        client.post("/api/v1/transactions", json=txn(f"x{i}", 100_000 * (i + 1)), headers=telecom.headers)
+        work()
+    client.post("/api/v1/transactions", json=txn("y", 70_000), headers=shop.headers)
+    work()
+    cid = _customer(client, telecom.headers)["id"]
+
+    def db_rows():
+        with app.app_context():
+            rows = db.session.execute(select(CustomerDaily).where(CustomerDaily.customer_id == cid)).scalars().all()
+            seq = db.session.get(CustomerBalance, cid).agg_seq
+            db.session.remove()
+        return seq, sorted((r.day, r.provider_id, r.txn_count, r.spend, r.points, r.qualifying) for r in rows)
+
+    seq, rows = db_rows()
+    raw = redis_client.hgetall(AggregateCache.key(cid))
+    assert raw[b"_seq"] == str(seq).encode() and seq >= 4
+    cached = sorted((d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in _parse(raw, date.min))
+    assert cached == rows
+    # a copy left behind by a crash (wrong sequence) is never used: the next batch rebuilds it
+    redis_client.hset(AggregateCache.key(cid), mapping={"_seq": seq - 1, f"{rows[0][0]:%Y%m%d}:{rows[0][1]}:c": 99})
+    client.post("/api/v1/transactions", json=txn("z", 100_000), headers=telecom.headers)
+    work()
+    seq2, rows2 = db_rows()
+    raw = redis_client.hgetall(AggregateCache.key(cid))
+    cached = sorted((d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in _parse(raw, date.min))
+    assert raw[b"_seq"] == str(seq2).encode() and cached == rows2
+    assert sum(r[2] for r in rows2) == 5
