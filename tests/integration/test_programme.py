@@ -495,7 +495,9 @@ def test_groups_pool_points_for_a_redemption(app, client, telecom, staff, work):
     assert dissolved["dissolved_at"] is not None
 
 
-def test_redis_aggregate_copies_match_mariadb_and_stale_ones_are_rebuilt(app, client, telecom, shop, staff, work, redis_client):
+def test_redis_aggregate_copies_match_mariadb_and_stale_ones_are_rebuilt(
+    app, client, telecom, shop, staff, work, redis_client
+):
     from campaigns.aggregates import AggregateCache, _parse
     from campaigns.models import CustomerBalance, CustomerDaily
 
