@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import programme
 from .errors import not_found
 from .identity import NATIONAL_ID, PHONE, find_customer, identities_of, normalize_national_id, normalize_phone
 from .ledger import customer_view
-from .models import Customer, CustomerTag, TierChange, Transaction
+from .models import Customer, CustomerTag, LedgerEntry, Provider, TierChange, Transaction
+from .permissions import Scope
 from .rewards import customer_redemptions
 from .schemas import CustomerRef
 
@@ -77,3 +78,75 @@ def lookup(session: Session, *, phone: str | None = None, national_id: str | Non
     if cid is None:
         raise not_found("customer")
     return profile(session, cid)
+
+
+def find(session: Session, kind: str, query: str) -> int:
+    """A customer id from a phone, a national ID or an id typed by staff; 404 when there is none."""
+    query = (query or "").strip()
+    if not query:
+        raise not_found("customer")
+    if kind == "id":
+        digits = query.lstrip("#")
+        if not digits.isdigit() or session.get(Customer, int(digits)) is None:
+            raise not_found("customer")
+        return int(digits)
+    try:
+        if kind == "national_id":
+            cid = find_customer(session, NATIONAL_ID, normalize_national_id(query))
+        else:
+            cid = find_customer(session, PHONE, normalize_phone(query))
+    except ValueError:
+        raise not_found("customer") from None
+    if cid is None:
+        raise not_found("customer")
+    return cid
+
+
+def staff_profile(session: Session, customer_id: int, scope: Scope, *, limit: int = 100) -> dict[str, Any]:
+    """The 360 view for the staff UI; a provider user sees only its own activity with the customer."""
+    view = profile(session, customer_id, provider_id=scope.provider_id, limit=limit)
+    txns = select(Transaction, Provider.code).join(Provider, Provider.id == Transaction.provider_id)
+    txns = txns.where(Transaction.customer_id == customer_id).order_by(Transaction.id.desc()).limit(limit)
+    if scope.limited:
+        txns = txns.where(Transaction.provider_id == scope.provider_id)
+        view["ledger"] = [e for e in view["ledger"] if e["provider"] == scope.provider_code]
+        view["redemptions"] = []
+    txn_rows = session.execute(txns).all()
+    points = _points_by_transaction(session, [t.id for t, _ in txn_rows])
+    view["transactions"] = [
+        {
+            "id": t.id,
+            "provider": code,
+            "provider_txn_id": t.provider_txn_id,
+            "event_type": t.event_type,
+            "amount": t.amount,
+            "currency": t.currency,
+            "category": t.category,
+            "channel": t.channel,
+            "status": t.status,
+            "occurred_at": t.occurred_at,
+            "points": points.get(t.id, 0),
+        }
+        for t, code in txn_rows
+    ]
+    return view
+
+
+def _points_by_transaction(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
+        .where(LedgerEntry.transaction_id.in_(ids))
+        .group_by(LedgerEntry.transaction_id)
+    )
+    return {tid: int(p or 0) for tid, p in rows}
+
+
+def ledger_rows(session: Session, customer_id: int, scope: Scope, *, limit: int = 10_000) -> list[LedgerEntry]:
+    """The ledger for CSV export, oldest first; scoped like the 360 view."""
+    profile(session, customer_id, provider_id=scope.provider_id, limit=1)  # 404 when out of scope
+    stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id).order_by(LedgerEntry.id).limit(limit)
+    if scope.limited:
+        stmt = stmt.where(LedgerEntry.provider_id == scope.provider_id)
+    return list(session.scalars(stmt))

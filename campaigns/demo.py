@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -12,8 +13,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import catalog, providers, rewards
-from .models import Provider, utcnow
+from . import catalog, providers, rewards, users
+from .models import Provider, StaffUser, utcnow
 from .schemas import CustomerRef, TransactionIn
 from .transactions import ACCEPTED, ingest
 
@@ -24,12 +25,22 @@ PROVIDERS = {
     "bank": ("Savings bank", ["card_spend", "deposit"], ["app", "web", "pos"]),
     "shop": ("Convenience shop", ["grocery", "electronics", "fashion"], ["pos", "web", "app"]),
 }
+DEMO_USERS = [  # e-mail, role, provider
+    ("admin@demo.test", "admin", None),
+    ("marketer@demo.test", "marketer", None),
+    ("marketer2@demo.test", "marketer", None),
+    ("analyst@demo.test", "analyst", None),
+    ("care@demo.test", "care", None),
+    ("telecom@demo.test", "provider", "telecom"),
+    ("shop@demo.test", "provider", "shop"),
+]
 
 
 @dataclass
 class SeedSummary:
     keys: dict[str, str] = field(default_factory=dict)
     staff_token: str | None = None
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)  # e-mail -> (role, password)
     campaigns: int = 0
     pairs: list[tuple[int, int]] = field(default_factory=list)
 
@@ -53,6 +64,11 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
             ids[code] = existing.id
     if summary.keys:
         summary.staff_token = providers.issue_key(session, "staff", "demo staff")
+    for email, role, code in DEMO_USERS:
+        if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
+            password = f"demo-{secrets.token_urlsafe(9)}"
+            users.create_user(session, email, password, role, provider_code=code, actor="demo")
+            summary.users[email] = (role, password)
     for path in sorted(EXAMPLES.glob("*.*")):
         fmt = "json" if path.suffix == ".json" else "yaml"
         catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)

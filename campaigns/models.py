@@ -86,15 +86,41 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StaffUser(Base):
+    """A person working in the staff UI; a ``provider`` user only ever sees its provider's data."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))  # admin | marketer | analyst | care | provider
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on password change: old sessions end
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiKey(Base):
-    """A bearer secret; only its SHA-256 is kept (keys are 256-bit random, so no KDF is needed)."""
+    """A bearer secret; only its SHA-256 is kept (keys are 256-bit random, so no KDF is needed).
+
+    ``kind``: ``provider`` (a provider's integration key), ``staff`` (a legacy
+    management token: admin role) or ``user`` (a staff user's personal token,
+    carrying that user's role and provider scope).
+    """
 
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # provider | staff
+    kind: Mapped[str] = mapped_column(String(16))  # provider | staff | user
     name: Mapped[str] = mapped_column(String(200))
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True, index=True)
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -171,6 +197,11 @@ class CampaignVersion(Base):
     author: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # review: draft -> in_review -> approved (by someone other than the submitter) -> published
+    review_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AuditEvent(Base):
@@ -249,6 +280,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_ledger_customer", "customer_id", "id"),
         Index("ix_ledger_transaction", "transaction_id"),
+        Index("ix_ledger_campaign", "campaign_id", "kind"),  # points issued per campaign (staff UI)
+        Index("ix_ledger_created", "created_at"),  # points per day (dashboard)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -1,4 +1,4 @@
-"""Providers and their API keys (and, for now, staff tokens).
+"""Providers and their API keys, legacy staff tokens and staff users' personal tokens.
 
 A key is shown once at creation; only its SHA-256 is stored. Keys carry 256
 bits of randomness, so a fast hash is safe here (a password KDF would only slow
@@ -16,20 +16,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import conflict, invalid, not_found
-from .models import ApiKey, Provider, utcnow
+from .models import ApiKey, Provider, StaffUser, utcnow
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a provider (scoped to its data) or a staff token."""
+    """Who is calling: a provider (scoped to its data) or staff (with a role).
+
+    A legacy staff token (``staff-token create``) is an admin. A staff user's
+    personal token carries that user's role; a ``provider``-role user's token
+    acts as its provider (kind ``provider``, scoped to that provider's data).
+    """
 
     key_id: int
     kind: str
     name: str
     provider_id: int | None = None
     provider_code: str | None = None
+    role: str = "provider"
+    user_id: int | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -41,7 +48,7 @@ def hash_key(key: str) -> str:
 
 
 def _new_key(kind: str) -> str:
-    prefix = "lp" if kind == "provider" else "ls"
+    prefix = {"provider": "lp", "user": "lu"}.get(kind, "ls")
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
@@ -63,13 +70,16 @@ def create_provider(session: Session, code: str, name: str) -> tuple[Provider, s
     return provider, key
 
 
-def issue_key(session: Session, kind: str, name: str, provider_id: int | None = None) -> str:
+def issue_key(
+    session: Session, kind: str, name: str, provider_id: int | None = None, *, user_id: int | None = None
+) -> str:
     key = _new_key(kind)
     session.add(
         ApiKey(
             kind=kind,
             name=name,
             provider_id=provider_id,
+            user_id=user_id,
             prefix=key[:10],
             key_hash=hash_key(key),
         )
@@ -95,16 +105,36 @@ def revoke_key(session: Session, prefix: str) -> int:
 
 def authenticate(session: Session, key: str) -> Principal | None:
     row = session.execute(
-        select(ApiKey.id, ApiKey.kind, ApiKey.name, ApiKey.provider_id, Provider.code, Provider.active)
+        select(
+            ApiKey.id,
+            ApiKey.kind,
+            ApiKey.name,
+            ApiKey.provider_id,
+            Provider.code,
+            Provider.active,
+            StaffUser.id,
+            StaffUser.email,
+            StaffUser.role,
+            StaffUser.active,
+        )
         .outerjoin(Provider, Provider.id == ApiKey.provider_id)
+        .outerjoin(StaffUser, StaffUser.id == ApiKey.user_id)
         .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    key_id, kind, name, provider_id, code, active = row
-    if kind == "provider" and not active:
+    key_id, kind, name, provider_id, code, active, user_id, email, role, user_active = row
+    if provider_id is not None and not active:
         return None
-    return Principal(key_id, kind, name, provider_id, code)
+    if kind == "provider":
+        return Principal(key_id, kind, name, provider_id, code, role="provider")
+    if kind == "user":
+        if user_id is None or not user_active:
+            return None
+        if role == "provider":
+            return Principal(key_id, "provider", email, provider_id, code, role="provider", user_id=user_id)
+        return Principal(key_id, "staff", email, None, None, role=role, user_id=user_id)
+    return Principal(key_id, "staff", name, None, None, role="admin")
 
 
 def provider_codes(session: Session) -> dict[int, str]:

@@ -15,6 +15,10 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _flag(name: str) -> bool:
+    return (os.environ.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -28,6 +32,10 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
     log_level: str = "INFO"
+    session_hours: float = 8
+    care_adjustment_limit: int = 1000
+    require_approval: bool = False
+    secure_cookies: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,6 +57,10 @@ class Settings:
             "max_body_bytes": _int("LOYALTY_MAX_BODY_BYTES", 4 * 1024 * 1024),
             "db_pool_size": _int("LOYALTY_DB_POOL_SIZE", 10),
             "log_level": os.environ.get("LOYALTY_LOG_LEVEL", "INFO"),
+            "session_hours": float(os.environ.get("LOYALTY_SESSION_HOURS") or 8),
+            "care_adjustment_limit": _int("LOYALTY_CARE_ADJUSTMENT_LIMIT", 1000),
+            "require_approval": _flag("LOYALTY_REQUIRE_APPROVAL"),
+            "secure_cookies": _flag("LOYALTY_SECURE_COOKIES"),
         }
         values.update(overrides)
         return cls(**values)

@@ -17,7 +17,7 @@ from workers.queues import RedisDispatcher
 from workers.runtime import Runtime
 
 from .api.util import LoyaltyJSONProvider
-from .extensions import db, migrate
+from .extensions import csrf, db, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -57,11 +57,19 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
     )
 
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .auth import bp as auth_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .security import init_security
 
+    csrf.init_app(app)
+    csrf.exempt(api_bp)  # the JSON API authenticates every request with a bearer key, never a cookie
+    init_security(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     register_error_handlers(app)
     register_cli(app)
 

@@ -12,7 +12,7 @@ import yaml
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from campaigns import catalog, ledger, lifecycle, programme, providers, rewards, simulation
+from campaigns import catalog, ledger, lifecycle, programme, providers, rewards, simulation, users
 from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.inline import InlineDispatcher
@@ -30,6 +30,7 @@ ledger_cli = AppGroup("ledger", help="Ledger checks.")
 rewards_cli = AppGroup("rewards", help="The rewards catalog.")
 settings_cli = AppGroup("settings", help="Programme settings (expiry policy, negative balances, caps).")
 tiers_cli = AppGroup("tiers", help="Tier requalification.")
+users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, marketer, analyst, care, provider).")
 
 
 def _fail(err: DomainError) -> None:
@@ -91,6 +92,64 @@ def staff_token_create(name: str) -> None:
     db.session.commit()
     click.echo(f"Created staff token '{name}'. It is shown only this once:")
     click.echo(key)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(list(users.ROLES)))
+@click.option("--provider", "provider_code", default=None, help="Provider code (role provider only).")
+@click.option("--name", default="", help="Display name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for (hidden) when not given; at least 10 characters.",
+)
+def users_create(email: str, role: str, provider_code: str | None, name: str, password: str) -> None:
+    """Create a staff user who signs in to the web UI with EMAIL and the password."""
+    try:
+        user = users.create_user(db.session, email, password, role, provider_code=provider_code, name=name)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    scope = f" of provider '{provider_code}'" if provider_code else ""
+    click.echo(f"Created user {user.email} ({user.role}{scope}), id {user.id}.")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    for u in users.list_users(db.session):
+        state = "locked" if u["locked"] else ("active" if u["active"] else "inactive")
+        click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state}")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_password(email: str, password: str) -> None:
+    """Reset a user's password (and unlock the account; their sessions end)."""
+    try:
+        user = users.get_by_email(db.session, email)
+        users.set_password(db.session, user, password, actor="cli")
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"Password of {email} changed.")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def users_unlock(email: str) -> None:
+    try:
+        user = users.get_by_email(db.session, email)
+    except DomainError as err:
+        _fail(err)
+    users.unlock(db.session, user, actor="cli")
+    db.session.commit()
+    click.echo(f"{email} unlocked.")
 
 
 @campaigns_cli.command("import")
@@ -160,6 +219,8 @@ def demo_seed(customers: int, transactions: int) -> None:
         click.echo(f"  provider {code}: {key}")
     if summary.staff_token:
         click.echo(f"  staff token: {summary.staff_token}")
+    for email, (role, password) in summary.users.items():
+        click.echo(f"  user {email} ({role}) password: {password}")
 
 
 @click.command("worker")
@@ -311,7 +372,17 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(lifecycle_command)
-    for group in (providers_cli, staff_cli, campaigns_cli, demo_cli, ledger_cli, rewards_cli, settings_cli, tiers_cli):
+    for group in (
+        providers_cli,
+        staff_cli,
+        campaigns_cli,
+        demo_cli,
+        ledger_cli,
+        rewards_cli,
+        settings_cli,
+        tiers_cli,
+        users_cli,
+    ):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(sweep_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -44,15 +44,28 @@ def error_response(status: int, code: str, message: str, fields: list[FieldProbl
     return resp
 
 
+def _html() -> bool:
+    """Staff pages get HTML error pages; the API and health check keep the JSON shape."""
+    return not request.path.startswith(("/api/", "/healthz"))
+
+
+def html_error(status: int, message: str) -> Any:
+    return render_template("error.html", status=status, message=message), status
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def _domain(err: DomainError) -> Response:
+    def _domain(err: DomainError) -> Any:
+        if _html():
+            return html_error(err.status, err.message)
         return error_response(err.status, err.code, err.message, err.fields)
 
     @app.errorhandler(HTTPException)
-    def _http(err: HTTPException) -> Response:
+    def _http(err: HTTPException) -> Any:
         status = err.code or 500
         message = err.description or err.name
+        if _html():
+            return html_error(status, message)
         if status == 413:
             message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
         resp = error_response(status, HTTP_CODES.get(status, "error"), message)
@@ -90,7 +103,9 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500, "internal_error", f"unexpected database error{detail}")
 
     @app.errorhandler(Exception)
-    def _unexpected(err: Exception) -> Response:
+    def _unexpected(err: Exception) -> Any:
         log.exception("unhandled error")
         detail = f": {err!r}" if app.testing else ""
+        if _html():
+            return html_error(500, f"Something went wrong; it has been logged{detail}.")
         return error_response(500, "internal_error", f"unexpected error; it has been logged{detail}")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from campaigns.errors import DomainError
+from campaigns.permissions import allowed
 from campaigns.providers import Principal, authenticate, hash_key
 
 from ..extensions import db
@@ -48,8 +49,13 @@ def forget_cached_keys() -> None:
     _cache.clear()
 
 
-def require(*kinds: str) -> Callable[[F], F]:
-    """Allow only the given principal kinds (``provider``, ``staff``)."""
+def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
+    """Allow only the given principal kinds (``provider``, ``staff``).
+
+    ``action`` (from ``campaigns.permissions.ACTIONS``) is checked against a
+    staff principal's role: a personal token can do what its user can do in
+    the UI. Provider principals are limited by data scope instead.
+    """
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
@@ -58,9 +64,12 @@ def require(*kinds: str) -> Callable[[F], F]:
             if principal.kind not in kinds:
                 needed = " or ".join(kinds)
                 raise DomainError("forbidden", f"this endpoint needs a {needed} key", status=403)
+            if action is not None and principal.is_staff and not allowed(principal.role, action):
+                raise DomainError("forbidden", f"role '{principal.role}' may not {action}", status=403)
             g.principal = principal
             return view(*args, **kwargs)
 
+        wrapper.api_action = action  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

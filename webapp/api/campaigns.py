@@ -10,6 +10,7 @@ from sqlalchemy import select
 from campaigns import catalog, simulation
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
+from campaigns.permissions import allowed
 
 from ..extensions import db
 from . import bp
@@ -42,8 +43,10 @@ def _announce() -> None:
 
 
 @bp.post("/campaigns")
-@require("staff")
+@require("staff", action="campaigns.edit")
 def create_campaign() -> Any:
+    if _flag("publish") and not allowed(principal().role, "campaigns.publish"):
+        raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
     version = catalog.import_document(db.session, source, fmt=fmt, author=principal().name, publish=_flag("publish"))
     db.session.commit()
@@ -54,7 +57,7 @@ def create_campaign() -> Any:
 
 
 @bp.post("/campaigns/validate")
-@require("staff")
+@require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
     doc = catalog.validate(source, fmt)
@@ -62,7 +65,7 @@ def validate_campaign() -> Any:
 
 
 @bp.get("/campaigns")
-@require("staff")
+@require("staff", action="campaigns.view")
 def list_campaigns() -> Any:
     return {"campaigns": [catalog.campaign_view(db.session, c) for c in catalog.list_campaigns(db.session)]}
 
@@ -75,13 +78,13 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 @bp.get("/campaigns/<int:campaign_id>")
-@require("staff")
+@require("staff", action="campaigns.view")
 def show_campaign(campaign_id: int) -> Any:
     return catalog.campaign_view(db.session, _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")
-@require("staff")
+@require("staff", action="campaigns.publish")
 def publish_campaign(campaign_id: int) -> Any:
     data = read_json(allow_empty=True)
     campaign = _campaign(campaign_id)
@@ -97,7 +100,7 @@ def publish_campaign(campaign_id: int) -> Any:
 
 
 @bp.post("/campaigns/<int:campaign_id>/archive")
-@require("staff")
+@require("staff", action="campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
     catalog.archive(db.session, campaign_id, author=principal().name)
     db.session.commit()
@@ -106,7 +109,7 @@ def archive_campaign(campaign_id: int) -> Any:
 
 
 @bp.post("/campaigns/simulate")
-@require("staff")
+@require("staff", action="campaigns.edit")
 def simulate_campaign() -> Any:
     """Dry run: ``{"document": {...} | "yaml", "transaction": {...}}`` or ``{"document": ..., "days": N}``."""
     body = read_json()

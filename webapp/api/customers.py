@@ -15,7 +15,7 @@ from .auth import require, scope_provider_id
 
 
 @bp.get("/customers/lookup")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def lookup_customer() -> Any:
     phone, nid = request.args.get("phone"), request.args.get("national_id")
     if not phone and not nid:
@@ -30,6 +30,6 @@ def lookup_customer() -> Any:
 
 
 @bp.get("/customers/<int:customer_id>")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def show_customer(customer_id: int) -> Any:
     return profile(db.session, customer_id, provider_id=scope_provider_id())

@@ -44,7 +44,7 @@ def create_event() -> Any:
 
 
 @bp.get("/events/<int:event_id>")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def show_event(event_id: int) -> Any:
     view = get_transaction(db.session, event_id, scope_provider_id())
     if view.get("source") != "event":

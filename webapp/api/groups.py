@@ -24,7 +24,7 @@ def _who(ref: CustomerRef | None) -> int:
 
 
 @bp.post("/groups")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def create_group() -> Any:
     body = validation_error(GroupIn, read_json())
@@ -34,13 +34,13 @@ def create_group() -> Any:
 
 
 @bp.get("/groups/<int:group_id>")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def show_group(group_id: int) -> Any:
     return groups.view(db.session, group_id)
 
 
 @bp.post("/groups/<int:group_id>/invitations")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def invite_member(group_id: int) -> Any:
     body = validation_error(GroupMemberIn, read_json())
@@ -50,7 +50,7 @@ def invite_member(group_id: int) -> Any:
 
 
 @bp.post("/groups/<int:group_id>/members")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def accept_invitation(group_id: int) -> Any:
     body = validation_error(GroupMemberIn, read_json())
@@ -60,7 +60,7 @@ def accept_invitation(group_id: int) -> Any:
 
 
 @bp.post("/groups/<int:group_id>/leave")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def leave_group(group_id: int) -> Any:
     """The customer leaves; with ``owner`` given, the owner removes the customer."""

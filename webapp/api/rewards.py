@@ -19,14 +19,14 @@ from .util import read_json, retry_transient
 
 
 @bp.get("/rewards")
-@require("provider", "staff")
+@require("provider", "staff", action="rewards.view")
 def list_rewards() -> Any:
     active = request.args.get("all", "").lower() not in ("1", "true")
     return {"rewards": [rewards.reward_view(r) for r in rewards.list_rewards(db.session, active_only=active)]}
 
 
 @bp.post("/rewards")
-@require("staff")
+@require("staff", action="rewards.manage")
 def save_reward() -> Any:
     reward = rewards.save_reward(db.session, read_json(), actor=principal().name)
     db.session.commit()
@@ -34,7 +34,7 @@ def save_reward() -> Any:
 
 
 @bp.get("/rewards/<code>")
-@require("provider", "staff")
+@require("provider", "staff", action="rewards.view")
 def show_reward(code: str) -> Any:
     reward = db.session.query(Reward).filter_by(code=code).one_or_none()
     if reward is None:
@@ -48,7 +48,7 @@ def _requester() -> str:
 
 
 @bp.post("/redemptions")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def create_redemption() -> Any:
     body = validation_error(RedemptionIn, read_json())
@@ -62,7 +62,7 @@ def create_redemption() -> Any:
 
 
 @bp.get("/redemptions/<int:redemption_id>")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def show_redemption(redemption_id: int) -> Any:
     r = db.session.get(Redemption, redemption_id)
     if r is None or (not principal().is_staff and r.requested_by != _requester()):
@@ -71,7 +71,7 @@ def show_redemption(redemption_id: int) -> Any:
 
 
 @bp.post("/redemptions/<int:redemption_id>/cancel")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def cancel_redemption(redemption_id: int) -> Any:
     r = db.session.get(Redemption, redemption_id)

@@ -15,14 +15,14 @@ from .util import read_json, require_object
 
 
 @bp.get("/settings")
-@require("staff")
+@require("staff", action="settings.manage")
 def show_settings() -> Any:
     p = programme.load(db.session)
     return {k: getattr(p, k) for k in programme.DEFAULTS}
 
 
 @bp.put("/settings/<key>")
-@require("staff")
+@require("staff", action="settings.manage")
 def update_setting(key: str) -> Any:
     body = require_object(read_json())
     programme.set_value(db.session, key, body.get("value"), actor=principal().name)

@@ -109,13 +109,13 @@ def create_transactions_batch() -> Any:
 
 
 @bp.get("/transactions/<int:txn_id>")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.view")
 def show_transaction(txn_id: int) -> Any:
     return get_transaction(db.session, txn_id, scope_provider_id())
 
 
 @bp.post("/transactions/<int:txn_id>/reversal")
-@require("provider", "staff")
+@require("provider", "staff", action="customers.adjust")
 @retry_transient
 def reverse_transaction(txn_id: int) -> Any:
     data = require_object(read_json(allow_empty=True))

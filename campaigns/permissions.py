@@ -1,0 +1,85 @@
+"""Who may do what: the one table of function permissions by role.
+
+Every staff UI route and every management-API endpoint names one action from
+``ACTIONS``; a role may perform it when the action is in its row of
+``PERMISSIONS``. Data permissions (a ``provider`` user sees only its
+provider's data) are applied by the services through ``Scope``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("admin", "marketer", "analyst", "care", "provider")
+
+ACTIONS: dict[str, str] = {
+    "dashboard.view": "See the dashboard (a provider user sees its own provider's figures)",
+    "campaigns.view": "List and read campaigns, versions and diffs (a provider user: campaigns that target it)",
+    "campaigns.export": "Download the campaign list as CSV",
+    "campaigns.edit": "Write drafts, validate and simulate documents",
+    "campaigns.review": "Approve or reject a version submitted for review",
+    "campaigns.publish": "Publish, roll back and archive campaigns",
+    "audit.view": "Read the audit log",
+    "customers.view": "Find customers and see their 360 view (a provider user: customers it dealt with)",
+    "customers.export": "Download a customer's ledger as CSV",
+    "customers.adjust": "Manual point adjustments (care within a limit, admin unlimited)",
+    "users.manage": "Create staff users, change roles, unlock accounts",
+    "settings.manage": "Programme settings",
+    "rewards.view": "Read the rewards catalog",
+    "rewards.manage": "Create and change rewards",
+    "account.self": "Change one's own password and manage one's own API tokens",
+}
+
+_ALL = frozenset(ACTIONS)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": _ALL,
+    "marketer": frozenset(
+        {
+            "dashboard.view",
+            "campaigns.view",
+            "campaigns.export",
+            "campaigns.edit",
+            "campaigns.review",
+            "campaigns.publish",
+            "audit.view",
+            "rewards.view",
+            "rewards.manage",
+            "account.self",
+        }
+    ),
+    "analyst": frozenset(
+        {"dashboard.view", "campaigns.view", "campaigns.export", "audit.view", "rewards.view", "account.self"}
+    ),
+    "care": frozenset(
+        {"dashboard.view", "customers.view", "customers.export", "customers.adjust", "rewards.view", "account.self"}
+    ),
+    "provider": frozenset(
+        {"dashboard.view", "campaigns.view", "customers.view", "customers.export", "rewards.view", "account.self"}
+    ),
+}
+
+assert set(PERMISSIONS) == set(ROLES)
+assert all(p <= _ALL for p in PERMISSIONS.values())
+
+
+def allowed(role: str | None, action: str) -> bool:
+    if action not in ACTIONS:
+        raise KeyError(f"unknown action {action!r}")
+    return role is not None and action in PERMISSIONS.get(role, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The data a caller may see: every provider (``provider_id`` None) or one."""
+
+    role: str
+    provider_id: int | None = None
+    provider_code: str | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.provider_id is not None
+
+
+UNLIMITED = Scope("admin")

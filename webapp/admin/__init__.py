@@ -1,0 +1,9 @@
+"""Staff pages: dashboard, campaign authoring, customer 360, audit log, users."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from . import campaigns, customers, dashboard, users  # noqa: E402,F401

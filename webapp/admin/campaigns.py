@@ -1,0 +1,285 @@
+"""Campaign authoring: list, editor with live validation, simulation, versions, diff, review, publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from campaigns import authoring, catalog, simulation
+from campaigns.doclines import locate
+from campaigns.errors import DomainError
+from campaigns.providers import provider_codes
+from rules.operators import export_rules_vocabulary
+
+from ..extensions import db
+from ..security import permission_required, scope
+from . import bp
+from .util import announce, csv_response, html_error
+
+STARTER = """name: My new campaign
+type: earning
+# providers: [telecom]          # omit to apply to every provider
+# starts_at: 2027-01-20T00:00:00+07:00
+# ends_at: 2027-02-20T00:00:00+07:00
+priority: 100
+rules:
+  - name: 1 point per 10,000 spent
+    conditions:
+      all:
+        - {name: amount, operator: greater_than_or_equal_to, value: 10000}
+    actions:
+      - {name: award_points_per_amount, params: {points: 1, per: 10000}}
+"""
+MAX_SOURCE = 256 * 1024
+
+
+def _require_approval() -> bool:
+    return bool(current_app.config["LOYALTY"].require_approval)
+
+
+def _fmt(source: str, requested: str | None) -> str:
+    if requested in ("json", "yaml"):
+        return requested
+    return "json" if source.lstrip().startswith("{") else "yaml"
+
+
+@bp.get("/campaigns")
+@permission_required("campaigns.view")
+def campaigns() -> Any:
+    q, status, type_ = request.args.get("q", ""), request.args.get("status", ""), request.args.get("type", "")
+    rows = authoring.campaign_rows(db.session, scope(), q=q, status=status, type_=type_)
+    return render_template(
+        "admin/campaigns.html", rows=rows, q=q, status=status, type=type_, statuses=authoring.STATUSES
+    )
+
+
+@bp.get("/campaigns.csv")
+@permission_required("campaigns.export")
+def campaigns_csv() -> Any:
+    rows = authoring.campaign_rows(
+        db.session,
+        scope(),
+        q=request.args.get("q", ""),
+        status=request.args.get("status", ""),
+        type_=request.args.get("type", ""),
+    )
+    return csv_response("campaigns.csv", authoring.CSV_HEADER, (r.as_csv() for r in rows))
+
+
+def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, Any]] | None = None) -> Any:
+    vocab = export_rules_vocabulary()
+    builder = {
+        "variables": [
+            {"name": v["name"], "label": v["label"], "type": v["field_type"]}
+            for v in vocab["variables"]
+            if v["field_type"] in ("numeric", "string", "boolean", "date", "tag_set")
+        ],
+        "operators": {
+            t: [{"name": o["name"], "input": o["input_type"]} for o in ops]
+            for t, ops in vocab["variable_type_operators"].items()
+        },
+        "providers": sorted(provider_codes(db.session).values()),
+    }
+    status = 422 if errors else 200
+    return (
+        render_template(
+            "admin/editor.html", source=source, fmt=fmt, campaign=campaign, errors=errors or [], builder=builder
+        ),
+        status,
+    )
+
+
+@bp.get("/campaigns/new")
+@permission_required("campaigns.edit")
+def new_campaign() -> Any:
+    return _editor(STARTER, "yaml")
+
+
+@bp.get("/campaigns/<int:campaign_id>/edit")
+@permission_required("campaigns.edit")
+def edit_campaign(campaign_id: int) -> Any:
+    try:
+        campaign = authoring.get_campaign(db.session, campaign_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    latest = authoring.get_version(db.session, campaign_id, campaign.latest_version)
+    return _editor(latest.source, latest.source_format, campaign)
+
+
+@bp.post("/campaigns")
+@permission_required("campaigns.edit")
+def save_campaign() -> Any:
+    source = request.form.get("source", "")[:MAX_SOURCE]
+    fmt = _fmt(source, request.form.get("format"))
+    try:
+        version = catalog.import_document(db.session, source, fmt=fmt, author=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return _editor(source, fmt, None, locate(source, [(f.path, f.reason) for f in err.fields]))
+    db.session.commit()
+    flash(f"Saved as draft version {version.version}.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=version.campaign_id))
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.post("/campaigns/validate")
+@permission_required("campaigns.edit")
+def validate_campaign() -> Any:
+    """The editor's live check: the same ``catalog.validate`` as the API, errors located at their line."""
+    body = _json_body()
+    source = str(body.get("source", ""))[:MAX_SOURCE]
+    fmt = _fmt(source, body.get("format"))
+    try:
+        doc = catalog.validate(source, fmt)
+    except DomainError as err:
+        return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
+    return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))
+
+
+@bp.post("/campaigns/simulate")
+@permission_required("campaigns.edit")
+def simulate_campaign() -> Any:
+    body = _json_body()
+    source = str(body.get("source", ""))[:MAX_SOURCE]
+    fmt = _fmt(source, body.get("format"))
+    try:
+        if body.get("mode") == "replay":
+            days = body.get("days", 30)
+            days = int(days) if str(days).isdigit() else 30
+            result = simulation.replay(db.session, source, days=days, fmt=fmt)
+        else:
+            result = simulation.sample(db.session, source, body.get("transaction") or {}, fmt=fmt)
+    except DomainError as err:
+        db.session.rollback()
+        errors = locate(source, [(f.path, f.reason) for f in err.fields]) if err.code == "invalid_document" else []
+        fields = [] if errors else [{"path": f.path, "reason": f.reason} for f in err.fields]
+        return jsonify(ok=False, message=err.message, errors=errors, fields=fields), 422
+    db.session.rollback()
+    return jsonify(ok=True, result=result)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@permission_required("campaigns.view")
+def campaign(campaign_id: int) -> Any:
+    try:
+        c = authoring.get_campaign(db.session, campaign_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    versions = authoring.versions(db.session, campaign_id)
+    shown = next((v for v in versions if v.version == (c.published_version or c.latest_version)), versions[0])
+    row = next((r for r in authoring.campaign_rows(db.session, scope()) if r.id == campaign_id), None)
+    events = authoring.audit_events(db.session, object_type="campaign", object_id=str(campaign_id), limit=20)
+    return render_template(
+        "admin/campaign.html",
+        c=c,
+        row=row,
+        versions=versions,
+        shown=shown,
+        events=events,
+        require_approval=_require_approval(),
+        may_publish={v.version: authoring.may_publish(v, require_approval=_require_approval()) for v in versions},
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/diff")
+@permission_required("campaigns.view")
+def campaign_diff(campaign_id: int) -> Any:
+    try:
+        c = authoring.get_campaign(db.session, campaign_id, scope())
+        a = authoring.get_version(
+            db.session, campaign_id, request.args.get("a", max(1, c.latest_version - 1), type=int)
+        )
+        b = authoring.get_version(db.session, campaign_id, request.args.get("b", c.latest_version, type=int))
+    except DomainError as err:
+        return html_error(err)
+    versions = authoring.versions(db.session, campaign_id)
+    return render_template("admin/diff.html", c=c, a=a, b=b, versions=versions, table=authoring.diff_table(a, b))
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/publish")
+@permission_required("campaigns.publish")
+def publish_campaign(campaign_id: int, version: int) -> Any:
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        v = authoring.get_version(db.session, campaign_id, version)
+        reason = authoring.may_publish(v, require_approval=_require_approval())
+        if reason:
+            raise DomainError("needs_review", f"Version {version} cannot be published yet: {reason}.", [], 409)
+        rollback = v.published_at is not None
+        catalog.publish_version(db.session, campaign_id, version, author=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    announce()
+    flash(f"Version {version} is {'published again (rollback)' if rollback else 'published'}.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/archive")
+@permission_required("campaigns.publish")
+def archive_campaign(campaign_id: int) -> Any:
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        catalog.archive(db.session, campaign_id, author=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    announce()
+    flash("Campaign archived: it no longer applies to new transactions.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/submit")
+@permission_required("campaigns.edit")
+def submit_campaign(campaign_id: int, version: int) -> Any:
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        authoring.submit_for_review(db.session, campaign_id, version, actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    flash(f"Version {version} is waiting for a second person's approval.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+def _review(campaign_id: int, version: int, approve: bool) -> Any:
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        authoring.review(db.session, campaign_id, version, actor=current_user.email, approve=approve)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    flash(f"Version {version} {'approved' if approve else 'sent back'}.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/approve")
+@permission_required("campaigns.review")
+def approve_campaign(campaign_id: int, version: int) -> Any:
+    return _review(campaign_id, version, True)
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/reject")
+@permission_required("campaigns.review")
+def reject_campaign(campaign_id: int, version: int) -> Any:
+    return _review(campaign_id, version, False)
+
+
+@bp.get("/audit")
+@permission_required("audit.view")
+def audit() -> Any:
+    object_type = request.args.get("type", "") or None
+    object_id = request.args.get("id", "") or None
+    before = request.args.get("before", type=int)
+    events = authoring.audit_events(db.session, object_type=object_type, object_id=object_id, before=before)
+    return render_template("admin/audit.html", events=events, type=object_type or "", id=object_id or "")

@@ -1,0 +1,116 @@
+"""Customer 360: find, view (scoped), manual adjustments, ledger export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from campaigns import adjustments, customers
+from campaigns.errors import DomainError
+
+from ..extensions import db
+from ..security import permission_required, scope
+from . import bp
+from .util import csv_response, html_error
+
+KINDS = ("phone", "national_id", "id")
+
+
+@bp.get("/customers")
+@permission_required("customers.view")
+def customers_search() -> Any:
+    q = request.args.get("q", "").strip()[:64]
+    kind = request.args.get("kind", "phone")
+    kind = kind if kind in KINDS else "phone"
+    if not q:
+        return render_template("admin/customers.html", q=q, kind=kind, missing=False)
+    try:
+        cid = customers.find(db.session, kind, q)
+        customers.profile(db.session, cid, provider_id=scope().provider_id, limit=1)  # in scope?
+    except DomainError:
+        return render_template("admin/customers.html", q=q, kind=kind, missing=True), 404
+    return redirect(url_for("admin.customer", customer_id=cid))
+
+
+def _limit() -> int | None:
+    return None if current_user.role == "admin" else int(current_app.config["LOYALTY"].care_adjustment_limit)
+
+
+@bp.get("/customers/<int:customer_id>")
+@permission_required("customers.view")
+def customer(customer_id: int) -> Any:
+    try:
+        view = customers.staff_profile(db.session, customer_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    return render_template("admin/customer.html", v=view, limit=_limit(), form={}, errors={})
+
+
+@bp.post("/customers/<int:customer_id>/adjustments")
+@permission_required("customers.adjust")
+def adjust_customer(customer_id: int) -> Any:
+    raw = request.form.get("points", "").strip().replace(",", "")
+    errors: dict[str, str] = {}
+    try:
+        points = int(raw)
+    except ValueError:
+        points = 0
+        errors["points"] = "must be a whole number, e.g. 500 or -200"
+    if not errors:
+        try:
+            entry = adjustments.adjust(
+                db.session,
+                customer_id,
+                points,
+                request.form.get("reason", ""),
+                actor=current_user.email,
+                role=current_user.role,
+                limit=_limit(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            if err.status == 404:
+                return html_error(err)
+            errors = {f.path: f.reason for f in err.fields} or {"points": err.message.split(": ", 1)[-1]}
+        else:
+            db.session.commit()
+            flash(f"Adjusted by {entry.points:+,} points.", "success")
+            return redirect(url_for("admin.customer", customer_id=customer_id))
+    try:
+        view = customers.staff_profile(db.session, customer_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    return render_template("admin/customer.html", v=view, limit=_limit(), form=request.form, errors=errors), 422
+
+
+@bp.get("/customers/<int:customer_id>/ledger.csv")
+@permission_required("customers.export")
+def customer_ledger_csv(customer_id: int) -> Any:
+    try:
+        rows = customers.ledger_rows(db.session, customer_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    header = ["id", "created_at", "kind", "points", "pending", "qualifying", "debt", "transaction_id", "campaign_id"]
+    header += ["rule", "note"]
+    return csv_response(
+        f"customer-{customer_id}-ledger.csv",
+        header,
+        (
+            [
+                e.id,
+                e.created_at.isoformat(),
+                e.kind,
+                e.points,
+                e.pending,
+                e.qualifying,
+                e.debt,
+                e.transaction_id or "",
+                e.campaign_id or "",
+                e.rule_name or "",
+                e.note or "",
+            ]
+            for e in rows
+        ),
+    )

@@ -1,0 +1,95 @@
+"""Staff users (admin only): list, create, unlock, deactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from campaigns import users
+from campaigns.errors import DomainError
+from campaigns.models import StaffUser
+from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES
+from campaigns.providers import provider_codes
+
+from ..api.auth import forget_cached_keys
+from ..extensions import db
+from ..security import permission_required
+from . import bp
+
+
+def _page(errors: dict[str, str] | None = None, form: Any = None) -> Any:
+    return (
+        render_template(
+            "admin/users.html",
+            users=users.list_users(db.session),
+            roles=ROLES,
+            actions=ACTIONS,
+            permissions=PERMISSIONS,
+            providers=sorted(provider_codes(db.session).values()),
+            errors=errors or {},
+            form=form or {},
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.get("/users")
+@permission_required("users.manage")
+def users_list() -> Any:
+    return _page()
+
+
+@bp.post("/users")
+@permission_required("users.manage")
+def users_create() -> Any:
+    f = request.form
+    try:
+        user = users.create_user(
+            db.session,
+            f.get("email", ""),
+            f.get("password", ""),
+            f.get("role", ""),
+            provider_code=f.get("provider") or None,
+            name=f.get("name", ""),
+            actor=current_user.email,
+        )
+    except DomainError as err:
+        db.session.rollback()
+        return _page({x.path: x.reason for x in err.fields} or {"email": err.message}, f)
+    db.session.commit()
+    flash(f"Created {user.email} ({user.role}). Give them the password through a safe channel.", "success")
+    return redirect(url_for("admin.users_list"))
+
+
+def _user(user_id: int) -> StaffUser | None:
+    return db.session.get(StaffUser, user_id)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@permission_required("users.manage")
+def users_unlock(user_id: int) -> Any:
+    user = _user(user_id)
+    if user is None:
+        return render_template("error.html", status=404, message="No such user."), 404
+    users.unlock(db.session, user, actor=current_user.email)
+    db.session.commit()
+    flash(f"{user.email} unlocked.", "success")
+    return redirect(url_for("admin.users_list"))
+
+
+@bp.post("/users/<int:user_id>/active")
+@permission_required("users.manage")
+def users_active(user_id: int) -> Any:
+    user = _user(user_id)
+    if user is None:
+        return render_template("error.html", status=404, message="No such user."), 404
+    if user.id == current_user.id:
+        flash("You cannot deactivate yourself.", "error")
+        return redirect(url_for("admin.users_list"))
+    users.set_active(db.session, user, request.form.get("active") == "1", actor=current_user.email)
+    db.session.commit()
+    forget_cached_keys()
+    flash(f"{user.email} {'activated' if user.active else 'deactivated; their sessions and tokens ended'}.", "success")
+    return redirect(url_for("admin.users_list"))

@@ -1,0 +1,137 @@
+"""Sign-in with lock-out, sign-out, password change, personal API tokens (shown once)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from campaigns import users
+from campaigns.errors import DomainError
+from campaigns.models import StaffUser
+
+from ..api.auth import forget_cached_keys
+from ..extensions import db
+from ..security import StaffSession, mark_login, permission_required, public
+from . import bp
+
+log = logging.getLogger(__name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect."""
+    if not target:
+        return url_for("admin.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("admin.dashboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    email = ""
+    error = None
+    status = 200
+    if request.method == "POST":
+        email = request.form.get("email", "")[:254]
+        result = users.login(db.session, email, request.form.get("password", "")[:1024])
+        db.session.commit()
+        if result.user is not None:
+            session.clear()
+            mark_login()
+            provider_code = users.scope_of(db.session, result.user).provider_code
+            login_user(StaffSession(result.user, provider_code))
+            log.info("staff sign-in: user %s", result.user.id)
+            return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
+        status = 401
+        if result.error == "locked":
+            error = (
+                f"Too many failed attempts: this account is locked for {users.LOCK_MINUTES} minutes. "
+                "An administrator can unlock it sooner."
+            )
+            status = 429
+        else:
+            error = "That e-mail and password do not match an active account."
+    return (
+        render_template("auth/login.html", email=email, error=error, next=request.args.get("next", "")),
+        status,
+    )
+
+
+@bp.post("/logout")
+@permission_required("account.self")
+def logout() -> Any:
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _me() -> StaffUser:
+    user = db.session.get(StaffUser, current_user.id)
+    assert user is not None
+    return user
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@permission_required("account.self")
+def password() -> Any:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        if new != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = "does not match the new password"
+        else:
+            user = _me()
+            try:
+                users.change_password(db.session, user, request.form.get("current_password", ""), new)
+            except DomainError as err:
+                db.session.rollback()
+                errors = {f.path: f.reason for f in err.fields}
+            else:
+                db.session.commit()
+                forget_cached_keys()
+                login_user(StaffSession(user, current_user.provider_code))  # this session goes on, others end
+                flash("Your password was changed. Other sessions were signed out.", "success")
+                return redirect(url_for("auth.password"))
+    return render_template("auth/password.html", errors=errors), 422 if errors else 200
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@permission_required("account.self")
+def tokens() -> Any:
+    new_key = None
+    error = None
+    if request.method == "POST":
+        try:
+            new_key = users.create_token(db.session, _me(), request.form.get("name", ""))
+            db.session.commit()
+        except DomainError as err:
+            db.session.rollback()
+            error = err.fields[0].reason if err.fields else err.message
+    rows = users.tokens_of(db.session, current_user.id)
+    return (
+        render_template("auth/tokens.html", tokens=rows, new_key=new_key, error=error),
+        422 if error else 200,
+    )
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@permission_required("account.self")
+def revoke_token(token_id: int) -> Any:
+    try:
+        users.revoke_token(db.session, _me(), token_id)
+    except DomainError:
+        db.session.rollback()
+        return render_template("error.html", status=404, message="No such token of yours."), 404
+    db.session.commit()
+    forget_cached_keys()
+    flash("Token revoked.", "success")
+    return redirect(url_for("auth.tokens"))
