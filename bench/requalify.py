@@ -75,9 +75,7 @@ def main() -> None:
         started = time.monotonic()
         generate(args.customers)
         generated = time.monotonic() - started
-        catalog.import_document(
-            db.session, (ROOT / "docs/examples/tiers.yaml").read_text(), fmt="yaml", author="bench", publish=True
-        )
+        catalog.import_document(db.session, (ROOT / "docs/examples/tiers.yaml").read_text(), fmt="yaml", author="bench", publish=True)
         db.session.commit()
     rt = app.extensions["loyalty.runtime"]
     started = time.monotonic()

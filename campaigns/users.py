@@ -9,6 +9,7 @@ tell which accounts exist.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,10 +114,8 @@ def login(session: Session, email: str, password: str, *, now: datetime | None =
     now = now or utcnow()
     user = session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)).with_for_update())
     if user is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY, password or "")
-        except VerificationError:
-            pass
         return LoginResult(None, "invalid")
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(None, "locked", user.locked_until)
