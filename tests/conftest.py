@@ -183,3 +183,34 @@ def ledger_ok(app: Flask) -> None:
 
     with app.app_context():
         assert check_invariants(db.session) == []
+
+
+# -- staff UI ---------------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def make_user(app: Flask, email: str, role: str, provider: str | None = None, password: str = PASSWORD) -> str:
+    from campaigns.users import create_user
+    from webapp.extensions import db
+
+    with app.app_context():
+        create_user(db.session, email, password, role, provider_code=provider)
+        db.session.commit()
+    return email
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client)
+    return client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token})
