@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         JSON_SORT_KEYS=False,
         LOYALTY=settings,
     )
+    from .security import session_config
+
+    app.config.update(session_config(settings))
     app.config.update(config)
     app.json = LoyaltyJSONProvider(app)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

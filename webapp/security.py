@@ -119,14 +119,19 @@ def mark_login() -> None:
     session["login_at"] = int(time.time())
 
 
+def session_config(settings: Any) -> dict[str, Any]:
+    """Cookie and session settings (the app factory applies them before any override)."""
+    return {
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.session_hours),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+        "SESSION_COOKIE_NAME": "loyalty_session",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }
+
+
 def init_security(app: Flask) -> None:
-    settings = app.config["LOYALTY"]
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=settings.session_hours))
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SECURE", settings.secure_cookies)
-    app.config.setdefault("SESSION_COOKIE_NAME", "loyalty_session")
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     login_manager.init_app(app)
 
     @app.before_request
