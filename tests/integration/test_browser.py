@@ -1,0 +1,227 @@
+"""End to end in a real browser (Playwright driving Debian's chromium) against the app served on a free port.
+
+A marketer writes a campaign with a mistake and sees the error at its line, fixes it, simulates and publishes
+it; a provider posts a transaction through the API; the worker credits it; care staff find the customer and see
+the points; a provider user fails to see another provider's data. Screenshots of the main pages are saved to
+docs/screenshots/ (set LOYALTY_SCREENSHOTS=0 to skip writing them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD, make_provider, make_user, txn
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (bin/test installs it)")
+
+WITH_MISTAKE = """name: Tet top-up bonus
+type: earning
+providers: [telecom]
+priority: 100
+rules:
+  - name: top-ups of 100k or more
+    conditions:
+      all:
+        - {name: category, operator: equal_to, value: topup}
+        - {name: amount, operator: greater, value: 100000}
+    actions:
+      - {name: award_points_per_amount, params: {points: 1, per: 10000}}
+"""
+FIXED = WITH_MISTAKE.replace("operator: greater,", "operator: greater_than_or_equal_to,")
+
+
+@pytest.fixture()
+def server(app, clean) -> Iterator[str]:
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    if os.environ.get("LOYALTY_SCREENSHOTS", "1") != "0":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, base: str, email: str, name: str | None = None) -> None:
+    page.goto(f"{base}/auth/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    if name:
+        shot(page, name)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def nav(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    page.wait_for_load_state()
+
+
+def sign_out(page: Any) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r".*/auth/login$"))
+
+
+def post_json(url: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 202
+        return json.loads(resp.read())
+
+
+def test_marketer_to_points_in_a_real_browser(app, server, browser, work):
+    telecom = make_provider(app, "telecom", "Mobile operator")
+    make_provider(app, "shop", "Convenience shop")
+    make_user(app, "marketer@example.com", "marketer")
+    make_user(app, "care@example.com", "care")
+    make_user(app, "admin@example.com", "admin")
+    make_user(app, "shop@example.com", "provider", "shop")
+    ctx = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and "Failed to load resource" not in msg.text  # the 403/404 checks below
+        else None,
+    )
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if "/static/" in r.url and r.status >= 400 else None)
+
+    # a marketer writes a campaign with a mistake and sees the error at its line
+    sign_in(page, server, "marketer@example.com", name="login")
+    nav(page, "Campaigns")
+    page.get_by_role("link", name="New campaign").click()
+    page.locator("#source").fill(WITH_MISTAKE)
+    problem = page.locator("#errors li").first
+    problem.wait_for()
+    assert "Line 10" in problem.inner_text() and "rules[0].conditions.all[1].operator" in problem.inner_text()
+    page.locator("#gutter .err").filter(has_text="10").wait_for()
+    assert page.locator("#highlight .line-err").count() == 1
+    page.get_by_role("button", name="Line 10").click()  # jumps to the line in the editor
+    assert page.evaluate("document.activeElement.id") == "source"
+    shot(page, "editor-error")
+
+    # ... fixes it, and simulates it on a sample transaction
+    page.locator("#source").fill(FIXED)
+    page.locator("#check-text").filter(has_text="Valid").wait_for()
+    assert page.locator("#errors li").count() == 0
+    page.get_by_label("Provider", exact=True).select_option("telecom")
+    page.get_by_label("Amount", exact=True).fill("150000")
+    page.get_by_role("button", name="Run on this transaction").click()
+    page.locator("#sim-result").filter(has_text="fires").wait_for()
+    result = page.locator("#sim-result").inner_text()
+    assert "15 points" in result and "true" in result
+    shot(page, "editor-simulate")
+
+    # the form builder writes a document the server accepts
+    page.get_by_role("tab", name="Form builder").click()
+    shot(page, "form-builder")
+    page.get_by_role("tab", name="Document").click()
+
+    # ... saves and publishes it
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
+    page.get_by_role("button", name="Publish").click()
+    page.locator(".flash-success").filter(has_text="published").wait_for()
+    shot(page, "campaign")
+    nav(page, "Campaigns")
+    assert page.locator("td .badge.b-live").count() == 1
+    shot(page, "campaigns")
+    sign_out(page)
+
+    # a provider posts a transaction through the API; the worker credits it
+    posted = post_json(f"{server}/api/v1/transactions", txn("e2e-1", 150_000, phone="0912 345 678"), telecom.key)
+    assert posted["status"] == "queued"
+    work()
+
+    # care staff find the customer and see the points
+    sign_in(page, server, "care@example.com")
+    nav(page, "Customers")
+    page.get_by_label("Value").fill("+84912345678")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(r".*/customers/\d+$"))
+    customer_url = page.url
+    assert page.locator("#balance").inner_text() == "15"
+    assert "Tet top-up bonus" in page.locator("main").inner_text()
+    page.get_by_role("spinbutton", name="Points").fill("100")
+    page.get_by_label("Reason").fill("welcome gesture after a complaint")
+    page.get_by_role("button", name="Adjust").click()
+    page.locator(".flash-success").wait_for()
+    assert page.locator("#balance").inner_text() == "115"
+    shot(page, "customer")
+    sign_out(page)
+
+    # admin: dashboard, users
+    sign_in(page, server, "admin@example.com")
+    shot(page, "dashboard")
+    nav(page, "Staff users")
+    shot(page, "users")
+    nav(page, "Audit log")
+    shot(page, "audit")
+    sign_out(page)
+
+    # a provider user fails to see another provider's data
+    sign_in(page, server, "shop@example.com")
+    resp = page.goto(customer_url)
+    assert resp is not None and resp.status == 404
+    page.goto(f"{server}/customers?kind=phone&q=0912345678")
+    assert "No customer found" in page.locator("main").inner_text()
+    page.goto(f"{server}/campaigns")
+    assert "Tet top-up bonus" not in page.locator("main").inner_text()
+    resp = page.goto(f"{server}/audit")
+    assert resp is not None and resp.status == 403
+
+    # small screens: the same pages stay usable
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    mobile = phone.new_page()
+    sign_in(mobile, server, "marketer@example.com")
+    mobile.goto(f"{server}/campaigns")
+    shot(mobile, "campaigns-mobile")
+    phone.close()
+    ctx.close()
+    assert errors == []
