@@ -14,6 +14,7 @@ again (rollback).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -220,14 +221,17 @@ def get_version(session: Session, campaign_id: int, version: int) -> CampaignVer
 
 def diff_table(a: CampaignVersion, b: CampaignVersion) -> str:
     """Side-by-side HTML diff of two versions' source text (HtmlDiff escapes the text itself)."""
-    differ = difflib.HtmlDiff(tabsize=2, wrapcolumn=72)
-    return differ.make_table(
+    differ = difflib.HtmlDiff(tabsize=2, wrapcolumn=64)
+    table = differ.make_table(
         a.source.splitlines(),
         b.source.splitlines(),
         fromdesc=f"version {a.version}",
         todesc=f"version {b.version}",
         context=False,
     )
+    # explicit column widths so both sides share the page (difflib leaves them empty)
+    cols = '<col class="dn"><col class="dh"><col class="dt">' * 2
+    return re.sub(r"(?:\s*<colgroup></colgroup>){6}", cols, table, count=1)
 
 
 def _audit(session: Session, actor: str, action: str, campaign_id: int, details: dict[str, Any]) -> None:

@@ -39,7 +39,8 @@ def test_next_is_never_an_open_redirect(app, client):
     make_user(app, "m@example.com", "marketer")
     token = csrf_token(client)
     resp = client.post(
-        "/auth/login?next=https://evil.example/x", data={"email": "m@example.com", "password": PASSWORD, "csrf_token": token}
+        "/auth/login?next=https://evil.example/x",
+        data={"email": "m@example.com", "password": PASSWORD, "csrf_token": token},
     )
     assert resp.headers["Location"] == "/"
     client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
@@ -60,7 +61,9 @@ def test_csrf_is_required_on_every_form_but_not_on_the_api(app, client, staff):
     token = csrf_token(client, "/")
     ok = client.post("/campaigns/validate", json={"source": BASE_EARNING}, headers={"X-CSRFToken": token})
     assert ok.status_code == 200 and ok.get_json()["valid"] is True
-    api = client.post("/api/v1/campaigns/validate", data=BASE_EARNING, headers={**staff, "Content-Type": "application/yaml"})
+    api = client.post(
+        "/api/v1/campaigns/validate", data=BASE_EARNING, headers={**staff, "Content-Type": "application/yaml"}
+    )
     assert api.status_code == 200
 
 
@@ -110,12 +113,22 @@ def test_password_change_ends_other_sessions(app, client):
     assert weak.status_code == 422 and "at least 10 characters" in weak.get_data(as_text=True)
     wrong = client.post(
         "/auth/password",
-        data={"current_password": "bad", "new_password": "a new passphrase", "confirm_password": "a new passphrase", "csrf_token": token},
+        data={
+            "current_password": "bad",
+            "new_password": "a new passphrase",
+            "confirm_password": "a new passphrase",
+            "csrf_token": token,
+        },
     )
     assert wrong.status_code == 422
     ok = client.post(
         "/auth/password",
-        data={"current_password": PASSWORD, "new_password": "a new passphrase", "confirm_password": "a new passphrase", "csrf_token": token},
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a new passphrase",
+            "confirm_password": "a new passphrase",
+            "csrf_token": token,
+        },
     )
     assert ok.status_code == 302
     assert client.get("/").status_code == 200  # this session goes on
@@ -127,14 +140,28 @@ def test_password_change_ends_other_sessions(app, client):
 def test_users_cli_contract(app, clean):
     runner = app.test_cli_runner()
     make_provider(app, "telecom")
-    out = runner.invoke(args=["users", "create", "ops@example.com", "--role", "admin"], input="a long password\na long password\n")
+    out = runner.invoke(
+        args=["users", "create", "ops@example.com", "--role", "admin"], input="a long password\na long password\n"
+    )
     assert out.exit_code == 0, out.output
     assert "Created user ops@example.com (admin)" in out.output
     prov = runner.invoke(
-        args=["users", "create", "t@example.com", "--role", "provider", "--provider", "telecom", "--password", "another long one"]
+        args=[
+            "users",
+            "create",
+            "t@example.com",
+            "--role",
+            "provider",
+            "--provider",
+            "telecom",
+            "--password",
+            "another long one",
+        ]
     )
     assert prov.exit_code == 0, prov.output
-    missing = runner.invoke(args=["users", "create", "x@example.com", "--role", "provider", "--password", "another long one"])
+    missing = runner.invoke(
+        args=["users", "create", "x@example.com", "--role", "provider", "--password", "another long one"]
+    )
     assert missing.exit_code == 1 and "provider" in missing.output
     dup = runner.invoke(args=["users", "create", "ops@example.com", "--role", "admin", "--password", "a long password"])
     assert dup.exit_code == 1 and "already exists" in dup.output
@@ -165,7 +192,9 @@ def test_personal_tokens_carry_role_and_scope(app, client, work):
     assert key.startswith("lu_")
     assert client.get("/auth/tokens").get_data(as_text=True).count(key) == 0  # shown once only
     bearer = {"Authorization": f"Bearer {key}"}
-    created = client.post("/api/v1/campaigns?publish=true", data=BASE_EARNING, headers={**bearer, "Content-Type": "application/yaml"})
+    created = client.post(
+        "/api/v1/campaigns?publish=true", data=BASE_EARNING, headers={**bearer, "Content-Type": "application/yaml"}
+    )
     assert created.status_code == 201
     assert created.get_json()["versions"][0]["author"] == "m@example.com"
     assert client.get("/api/v1/settings", headers=bearer).status_code == 403  # marketers do not manage settings
@@ -177,7 +206,13 @@ def test_personal_tokens_carry_role_and_scope(app, client, work):
     assert care.get("/api/v1/campaigns", headers=care_key).status_code == 403
     client.post(
         "/api/v1/transactions",
-        json={"provider_txn_id": "x1", "customer": {"phone": "0912345678"}, "amount": 150000, "currency": "VND", "occurred_at": utcnow().isoformat()},
+        json={
+            "provider_txn_id": "x1",
+            "customer": {"phone": "0912345678"},
+            "amount": 150000,
+            "currency": "VND",
+            "occurred_at": utcnow().isoformat(),
+        },
         headers=telecom.headers,
     )
     work()
@@ -191,10 +226,14 @@ def test_personal_tokens_carry_role_and_scope(app, client, work):
     assert prov.get(f"/api/v1/customers/{cid}", headers=prov_key).status_code == 200
 
     with app.app_context():
-        token_id = db.session.scalar(select(ApiKey.id).where(ApiKey.kind == "user", ApiKey.name == "ci").order_by(ApiKey.id))
+        token_id = db.session.scalar(
+            select(ApiKey.id).where(ApiKey.kind == "user", ApiKey.name == "ci").order_by(ApiKey.id)
+        )
     other_revoke = care.post(f"/auth/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(care, "/")})
     assert other_revoke.status_code == 404  # not your token
-    assert client.post(f"/auth/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    assert (
+        client.post(f"/auth/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    )
     assert client.get("/api/v1/campaigns", headers=bearer).status_code == 401
 
 

@@ -67,7 +67,9 @@ def test_validate_live_with_lines_save_publish_rollback_diff(app, client, work):
     assert sim["result"]["rules"][0]["conditions"][0]["result"] is True
     replay = _json(client, "/campaigns/simulate", {"source": BASE_EARNING, "mode": "replay", "days": 7}).get_json()
     assert replay["ok"] and replay["result"]["days"] == 7
-    sim_bad = _json(client, "/campaigns/simulate", {"source": BROKEN, "mode": "sample", "transaction": {"provider": "x"}})
+    sim_bad = _json(
+        client, "/campaigns/simulate", {"source": BROKEN, "mode": "sample", "transaction": {"provider": "x"}}
+    )
     assert sim_bad.status_code == 422 and sim_bad.get_json()["errors"][0]["line"] == 7
 
     assert _post(client, f"/campaigns/{cid}/versions/1/publish").status_code == 302

@@ -29,7 +29,9 @@ def world(app: Flask, client, work):
     work()
     telecom_customer = client.get("/api/v1/customers/lookup?phone=0912000001", headers=telecom.headers).get_json()
     shop_customer = client.get("/api/v1/customers/lookup?phone=0912000002", headers=shop.headers).get_json()
-    users = {role: make_user(app, f"{role}@example.com", role, "telecom" if role == "provider" else None) for role in ROLES}
+    users = {
+        role: make_user(app, f"{role}@example.com", role, "telecom" if role == "provider" else None) for role in ROLES
+    }
     victim = make_user(app, "victim@example.com", "analyst")
     from campaigns.models import StaffUser
 
@@ -128,7 +130,7 @@ def test_provider_user_sees_only_its_provider(app, client, world):
     assert csv.startswith("id,created_at,kind")
     dashboard = client.get("/").get_data(as_text=True)
     assert "Figures for telecom only" in dashboard
-    assert "<span class=\"hint\">shop</span>" not in dashboard  # the shop volume is not shown
+    assert '<span class="hint">shop</span>' not in dashboard  # the shop volume is not shown
     exported = client.get("/campaigns.csv")
     assert exported.status_code == 403
 
