@@ -78,7 +78,7 @@ def test_every_route_with_every_role(app, client, world, monkeypatch):
     public = {r[0] for r in routes if r[3] is None}
     assert public == {"auth.login"}
     problems = []
-    for endpoint, method, url, action in routes:
+    for _endpoint, method, url, action in routes:
         resp = client.open(url, method=method)
         if action is None:
             ok = resp.status_code in (200, 401)

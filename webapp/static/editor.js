@@ -112,6 +112,9 @@
       body: JSON.stringify(body),
       credentials: "same-origin",
     });
+    if (resp.redirected && resp.url.includes("/auth/login")) {
+      return { status: 401, body: null, signedOut: true };
+    }
     let payload = null;
     try {
       payload = await resp.json();
@@ -125,8 +128,12 @@
     const mine = ++seq;
     setStatus("", "Checking…");
     try {
-      const { status, body } = await post(src.dataset.validateUrl, { source: src.value, format: fmtSel.value });
+      const { status, body, signedOut } = await post(src.dataset.validateUrl, { source: src.value, format: fmtSel.value });
       if (mine !== seq) return;
+      if (signedOut) {
+        setStatus("bad", "Your session ended: sign in again in another tab, then keep typing");
+        return;
+      }
       if (!body) {
         setStatus("bad", `Could not check (HTTP ${status})`);
         return;
