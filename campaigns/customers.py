@@ -111,6 +111,7 @@ def staff_profile(session: Session, customer_id: int, scope: Scope, *, limit: in
         txns = txns.where(Transaction.provider_id == scope.provider_id)
         view["ledger"] = [e for e in view["ledger"] if e["provider"] == scope.provider_code]
         view["redemptions"] = []
+    view["tier_progress"] = tier_progress(session, customer_id, view["tier"])
     txn_rows = session.execute(txns).all()
     points = _points_by_transaction(session, [t.id for t, _ in txn_rows])
     view["transactions"] = [
@@ -150,3 +151,52 @@ def ledger_rows(session: Session, customer_id: int, scope: Scope, *, limit: int 
     if scope.limited:
         stmt = stmt.where(LedgerEntry.provider_id == scope.provider_id)
     return list(session.scalars(stmt))
+
+
+def _thresholds(node: Any, variable: str) -> list[float]:
+    """``>=``/``>`` thresholds on one variable anywhere in a condition tree."""
+    if isinstance(node, dict):
+        if node.get("name") == variable and node.get("operator") in ("greater_than_or_equal_to", "greater_than"):
+            value = node.get("value")
+            return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
+        return [t for child in node.get("all", []) + node.get("any", []) for t in _thresholds(child, variable)]
+    return []
+
+
+def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[str, Any] | None:
+    """Qualifying points of the last 365 days against the next tier's threshold in the published tier ladder.
+
+    Only thresholds on ``qualifying_points_365d`` are shown (other paths to a tier, such as spend, are not).
+    """
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from .aggregates import load_states, window_start
+    from .models import Campaign, CampaignVersion
+
+    doc = session.scalar(
+        select(CampaignVersion.document)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
+        .limit(1)
+    )
+    if not doc or not doc.get("tiers"):
+        return None
+    ladder = sorted(doc["tiers"], key=lambda t: t.get("rank", 0))
+    ranks = [t["code"] for t in ladder]
+    position = ranks.index(tier) if tier in ranks else -1
+    if position + 1 >= len(ladder):
+        return None
+    target = ladder[position + 1]
+    needs = [
+        t
+        for rule in doc.get("rules", [])
+        if any(a.get("params", {}).get("tier") == target["code"] for a in rule.get("actions", []))
+        for t in _thresholds(rule.get("conditions", {}), "qualifying_points_365d")
+    ]
+    if not needs:
+        return None
+    need = int(min(needs))
+    st = load_states(session, [customer_id], window_start(datetime.now(UTC).date()))[customer_id]
+    have = int(st.windows(datetime.now(ZoneInfo(st.timezone)).date())["qualifying_points_365d"])
+    return {"code": target["code"], "name": target.get("name") or target["code"], "have": have, "need": need}

@@ -98,3 +98,5 @@ def test_pages_are_fast_on_the_demo_data(app, client, clean, work):
         if min(timings) >= 200:
             slow[path] = min(timings)
     assert slow == {}
+    page = client.get(f"/customers/{cid}").get_data(as_text=True)
+    assert "qualifying points (365 days) to" in page and "<progress" in page  # the demo has a tier ladder
