@@ -387,7 +387,8 @@ def credit_batch(
             update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now)
         )
     report.processed = len(done)
-    report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in set(done)], now, pub)
+    done_ids = set(done)
+    report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in done_ids], now, pub)
     return report
 
 

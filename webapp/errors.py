@@ -14,6 +14,27 @@ from campaigns.errors import DomainError, FieldProblem
 
 log = logging.getLogger(__name__)
 
+# MySQL client/server errors that mean "cannot talk to the database" (not "the statement failed").
+CONNECTION_ERRORS = {
+    1040,
+    1042,
+    1043,
+    1047,
+    1053,
+    1077,
+    1080,
+    1152,
+    1159,
+    1160,
+    1161,
+    2002,
+    2003,
+    2005,
+    2006,
+    2013,
+    2055,
+}
+
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -76,7 +97,8 @@ def register_error_handlers(app: Flask) -> None:
         return resp
 
     def _unavailable(err: Exception) -> Response:
-        log.error("database unavailable: %s", err.__class__.__name__)
+        orig = getattr(err, "orig", None)
+        log.error("database unavailable: %s %s", err.__class__.__name__, getattr(orig, "args", ""))
         resp = error_response(503, "unavailable", "the database is unreachable; nothing was stored, retry later")
         resp.headers["Retry-After"] = "5"
         return resp
@@ -88,7 +110,11 @@ def register_error_handlers(app: Flask) -> None:
             resp = error_response(503, "busy", "the database is busy with the same records; nothing was stored, retry")
             resp.headers["Retry-After"] = "1"
             return resp
-        return _unavailable(err)
+        if code in CONNECTION_ERRORS or err.connection_invalidated:
+            return _unavailable(err)
+        log.exception("database error %s", code)  # e.g. 1054: schema and code disagree; not an outage
+        detail = f": {err.orig}" if app.testing else ""
+        return error_response(500, "internal_error", f"unexpected database error{detail}")
 
     @app.errorhandler(PoolTimeout)
     def _pool(err: PoolTimeout) -> Response:

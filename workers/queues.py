@@ -45,6 +45,15 @@ def lock_key(partition: int) -> str:
     return f"{PREFIX}:lock:{partition}"
 
 
+# Push ids; ask for a job only if no drainer holds the lock and no job is already waiting.
+_PUSH = """
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
 def partition_of(customer_id: int, partitions: int) -> int:
     return customer_id % partitions
 
@@ -56,22 +65,30 @@ class RedisDispatcher:
         self.redis = redis
         self.partitions = partitions
         self.queues = [Queue(queue_name(p), connection=redis) for p in range(partitions)]
+        self._push = redis.register_script(_PUSH)
 
     def dispatch(self, pairs: Iterable[tuple[int, int]]) -> None:
-        """``pairs`` are (transaction id, customer id), in the order they must be credited."""
+        """``pairs`` are (transaction id, customer id), in the order they must be credited.
+
+        A job is enqueued only when the partition has neither a job waiting nor a
+        drainer at work: a drainer re-reads the list after releasing its lock, so
+        ids pushed while it holds the lock are credited without a new job.
+        """
         by_partition: dict[int, list[int]] = defaultdict(list)
         for txn_id, customer_id in pairs:
             by_partition[partition_of(customer_id, self.partitions)].append(txn_id)
         if not by_partition:
             return
         pipe = self.redis.pipeline(transaction=False)
-        parts = sorted(by_partition)
-        for p in parts:
-            pipe.rpush(pending_key(p), *by_partition[p])
-            pipe.set(scheduled_key(p), 1, nx=True, ex=JOB_TIMEOUT)
-        replies = pipe.execute()
-        for p, newly_scheduled in zip(parts, replies[1::2], strict=True):
-            if newly_scheduled:
+        calls: list[int] = []
+        for p in sorted(by_partition):
+            ids = by_partition[p]
+            for start in range(0, len(ids), 1000):
+                keys = [pending_key(p), lock_key(p), scheduled_key(p)]
+                self._push(keys=keys, args=[JOB_TIMEOUT, *ids[start : start + 1000]], client=pipe)
+                calls.append(p)
+        for p, needs_job in zip(calls, pipe.execute(), strict=True):
+            if needs_job:
                 self.schedule(p)
 
     def schedule(self, partition: int) -> None:
