@@ -35,8 +35,8 @@ def generate(n: int) -> None:
     """Customers 1..n; a quarter are silver already, a few are gold on paper but no longer qualify."""
     seq = f"seq_1_to_{n}"
     statements = [
-        "INSERT INTO providers (id, code, name, active, created_at) VALUES (1,'telecom','T',1,NOW(6)),(2,'post','P',1,NOW(6)),"
-        "(3,'shop','S',1,NOW(6))",
+        "INSERT INTO providers (id, code, name, active, created_at) VALUES "
+        "(1,'telecom','T',1,NOW(6)),(2,'post','P',1,NOW(6)),(3,'shop','S',1,NOW(6))",
         f"INSERT INTO customers (id, created_at, tier, tier_since, timezone) SELECT seq, NOW(6), "
         f"CASE WHEN seq % 4 = 0 THEN 'silver' WHEN seq % 97 = 0 THEN 'gold' ELSE 'member' END, "
         f"NOW(6) - INTERVAL 60 DAY, 'Asia/Ho_Chi_Minh' FROM {seq}",
