@@ -75,7 +75,8 @@ def main() -> None:
         started = time.monotonic()
         generate(args.customers)
         generated = time.monotonic() - started
-        catalog.import_document(db.session, (ROOT / "docs/examples/tiers.yaml").read_text(), fmt="yaml", author="bench", publish=True)
+        ladder = (ROOT / "docs/examples/tiers.yaml").read_text()
+        catalog.import_document(db.session, ladder, fmt="yaml", author="bench", publish=True)
         db.session.commit()
     rt = app.extensions["loyalty.runtime"]
     started = time.monotonic()

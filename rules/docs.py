@@ -377,7 +377,7 @@ The engine returns effects; the accrual worker applies them to the books in one 
 transaction per batch. The campaigns layer (`campaigns/accrual.py`) enforces, in this order:
 
 1. **Tier earning multiplier.** If the customer's tier has `benefits.earn_multiplier` m > 1, a
-   "tier bonus" of floor((m − 1) × the customer's points from this transaction) is added.
+   "tier bonus" of floor((m - 1) * the customer's points from this transaction) is added.
 2. **Per-customer limit** (`limits.per_customer`): a campaign awards at most `count` times per
    `day`/`week`/`month` (local calendar) or over the whole `campaign`.
 3. **Per-customer caps** (`budget.max_points_per_customer_per_day`, `budget.max_points_per_customer`).
@@ -410,7 +410,7 @@ what is left in each expired lot. A customer's profile lists what expires when.
 from the lot of that earning, then from the customer's other points (soonest expiry first). What
 cannot be taken because it was already spent becomes **debt**; the customer's next earnings pay
 the debt first (`debt_recovery` entries). Balances never go below zero in the books. With the
-setting `allow_negative_balance: true` the API shows `balance − debt` (possibly negative) instead
+setting `allow_negative_balance: true` the API shows `balance - debt` (possibly negative) instead
 of the two numbers. We chose debt over a negative balance so that lots, FIFO spending and expiry
 stay simple and a refund never blocks a redemption already made.
 
