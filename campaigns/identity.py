@@ -133,7 +133,7 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
     (a conflict must not sink its neighbours in a batch). ``resolve`` raises instead.
     """
     results: list[int | DomainError | None] = [None] * len(claims)
-    for _attempt in range(3):
+    for _attempt in range(5):
         pending = [i for i, r in enumerate(results) if r is None]
         if not pending:
             break
@@ -196,7 +196,7 @@ def _resolve_pass(
                 links.append({"customer_id": cid, "kind": kind, "value": value})
     if fresh:
         now = utcnow()
-        groups = list(fresh.values())
+        groups = [fresh[k] for k in sorted(fresh)]
         ids = session.scalars(
             insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
             [{"created_at": now, "timezone": "Asia/Ho_Chi_Minh"} for _ in groups],
@@ -214,7 +214,8 @@ def _resolve_pass(
                         seen.add(p)
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
-        session.execute(insert(CustomerIdentity), links)
+        # One lock order on the unique index for every writer: concurrent batches wait, never deadlock.
+        session.execute(insert(CustomerIdentity), sorted(links, key=lambda r: (r["kind"], r["value"])))
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:

@@ -106,7 +106,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _operational(err: OperationalError) -> Response:
         code = err.orig.args[0] if err.orig is not None and err.orig.args else None
-        if code in (1205, 1213):
+        if code in (1205, 1213, 1305):
             resp = error_response(503, "busy", "the database is busy with the same records; nothing was stored, retry")
             resp.headers["Retry-After"] = "1"
             return resp

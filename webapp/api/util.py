@@ -83,7 +83,9 @@ def require_object(data: Any, path: str = "body") -> dict[str, Any]:
     return data
 
 
-TRANSIENT_MYSQL = {1205, 1213}  # lock wait timeout, deadlock: InnoDB rolled the whole transaction back
+# Lock wait timeout, deadlock: InnoDB rolled the whole transaction back. 1305 (savepoint does not exist) is
+# how a deadlock inside a savepoint surfaces when the savepoint's own rollback runs afterwards.
+TRANSIENT_MYSQL = {1205, 1213, 1305}
 
 
 def retry_transient(view: Callable[..., Any]) -> Callable[..., Any]:
