@@ -70,3 +70,48 @@ def test_only_admins_manage_providers(app, client):
     login(client, "m@example.com")
     assert client.get("/providers").status_code == 403
     assert "Providers</a>" not in client.get("/").get_data(as_text=True)
+
+
+def _csv(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 200, url
+    assert resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
+    return list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_every_table_exports_to_csv(app, client, telecom, shop, staff, work):
+    from tests.conftest import BASE_EARNING, publish
+
+    publish(client, staff, BASE_EARNING)
+    client.post("/api/v1/transactions", json=txn("x-1", 100_000, phone="0912000001"), headers=telecom.headers)
+    client.post("/api/v1/transactions", json=txn("=cmd|'/C'!A0", 300_000, phone="0912000001"), headers=shop.headers)
+    work()
+    make_user(app, "admin@example.com", "admin", password="correct horse battery")
+    make_user(app, "=HYPERLINK@example.com", "analyst")
+    make_user(app, "tel@example.com", "provider", "telecom")
+    login(client, "admin@example.com")
+    cid = client.get("/api/v1/customers/lookup?phone=0912000001", headers=telecom.headers).get_json()["id"]
+
+    users = _csv(client, "/users.csv")
+    assert users[0][:4] == ["id", "email", "name", "role"] and len(users) == 4
+    assert "'=hyperlink@example.com" in [u[1] for u in users]  # formula injection defused
+    audit = _csv(client, "/audit.csv?type=staff_user")
+    assert audit[0] == ["id", "at", "actor", "action", "object_type", "object_id", "details"]
+    assert {r[4] for r in audit[1:]} == {"staff_user"}
+    txns = _csv(client, f"/customers/{cid}/transactions.csv")
+    assert txns[0][:3] == ["id", "provider", "provider_txn_id"] and len(txns) == 3
+    assert "'=cmd|'/C'!A0" in [t[2] for t in txns]
+    days = _csv(client, "/dashboard.csv?table=days&days=7")
+    assert days[0] == ["day", "issued", "redeemed"] and len(days) == 8 and sum(int(r[1]) for r in days[1:]) == 40
+    assert _csv(client, "/dashboard.csv?table=tiers")[1] == ["none", "1"]
+    volume = _csv(client, "/dashboard.csv?table=providers")
+    assert sorted(r[0] for r in volume[1:]) == ["shop", "telecom"]
+    for url in ("/providers.csv", "/rewards.csv", "/campaigns.csv", f"/customers/{cid}/ledger.csv"):
+        assert len(_csv(client, url)) >= 2 or url == "/rewards.csv"
+
+    provider = app.test_client()
+    login(provider, "tel@example.com")
+    mine = _csv(provider, "/dashboard.csv?table=providers")
+    assert [r[0] for r in mine[1:]] == ["telecom"]
+    assert [r[1] for r in _csv(provider, f"/customers/{cid}/transactions.csv")[1:]] == ["telecom"]
+    assert provider.get("/audit.csv").status_code == 403 and provider.get("/users.csv").status_code == 403

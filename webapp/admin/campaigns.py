@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -328,3 +329,30 @@ def audit() -> Any:
     before = request.args.get("before", type=int)
     events = authoring.audit_events(db.session, object_type=object_type, object_id=object_id, before=before)
     return render_template("admin/audit.html", events=events, type=object_type or "", id=object_id or "")
+
+
+@bp.get("/audit.csv")
+@permission_required("audit.view")
+def audit_csv() -> Any:
+    events = authoring.audit_events(
+        db.session,
+        object_type=request.args.get("type", "") or None,
+        object_id=request.args.get("id", "") or None,
+        limit=50_000,
+    )
+    return csv_response(
+        "audit-log.csv",
+        ["id", "at", "actor", "action", "object_type", "object_id", "details"],
+        (
+            [
+                e.id,
+                e.at.isoformat(),
+                e.actor,
+                e.action,
+                e.object_type,
+                e.object_id,
+                json.dumps(e.details or {}, ensure_ascii=False, default=str),
+            ]
+            for e in events
+        ),
+    )

@@ -190,3 +190,36 @@ def customer_ledger_csv(customer_id: int) -> Any:
             for e in rows
         ),
     )
+
+
+@bp.get("/customers/<int:customer_id>/transactions.csv")
+@permission_required("customers.export")
+def customer_transactions_csv(customer_id: int) -> Any:
+    try:
+        customers.profile(db.session, customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
+    except DomainError as err:
+        return html_error(err)
+    rows = customers.transaction_rows(db.session, customer_id, scope(), limit=100_000)
+    header = ["id", "provider", "provider_txn_id", "event_type", "category", "channel", "amount", "currency"]
+    header += ["status", "occurred_at", "received_at", "points"]
+    return csv_response(
+        f"customer-{customer_id}-transactions.csv",
+        header,
+        (
+            [
+                t["id"],
+                t["provider"],
+                t["provider_txn_id"],
+                t["event_type"],
+                t["category"] or "",
+                t["channel"] or "",
+                t["amount"],
+                t["currency"],
+                t["status"],
+                t["occurred_at"].isoformat(),
+                t["received_at"].isoformat(),
+                t["points"],
+            ]
+            for t in rows
+        ),
+    )
