@@ -214,6 +214,14 @@ def campaigns_publish_due() -> None:
     click.echo(f"{len(done)} scheduled publication(s) applied.")
 
 
+@ledger_cli.command("rollup")
+def ledger_rollup() -> None:
+    """Bring the dashboard's daily rollup (daily_stats) up to yesterday; workers do it every few minutes."""
+    from workers.sweeper import rollup
+
+    click.echo(f"{rollup(_runtime())} day(s) rolled up.")
+
+
 @demo_cli.command("seed")
 @click.option("--customers", default=60, show_default=True)
 @click.option("--transactions", default=300, show_default=True)

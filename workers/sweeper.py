@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from campaigns import catalog
+from campaigns import catalog, dashboard
 from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
@@ -54,6 +54,17 @@ def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     return done
 
 
+def rollup(rt: Runtime) -> int:
+    """Bring the dashboard's daily rollup up to yesterday (a month of days per call at most)."""
+    added = 0
+    with rt.session_factory() as session:
+        while n := dashboard.refresh_rollup(session):
+            session.commit()
+            added += n
+        session.commit()
+    return added
+
+
 def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
     """Release pending points and expire what is due (and requalify tiers when asked)."""
     return run_all(rt.session_factory, rt.published, requalify=requalify)
@@ -62,7 +73,7 @@ def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
 class SweeperThread(threading.Thread):
     """Periodic duties inside a worker process, each run once cluster-wide thanks to Redis locks:
     the sweeper and scheduled publications every interval (publications lock the campaign row), the
-    points lifecycle every few minutes, tier requalification daily."""
+    points lifecycle and the dashboard rollup every few minutes, tier requalification daily."""
 
     def __init__(self, rt: Runtime, interval: float, lifecycle_every: float = 300.0) -> None:
         super().__init__(name="loyalty-sweeper", daemon=True)
@@ -80,5 +91,7 @@ class SweeperThread(threading.Thread):
                     daily = bool(r.set(f"{SWEEP_LOCK_KEY}:requalify:{day}", 1, nx=True, ex=2 * 86400))
                     report = lifecycle(self.rt, requalify=daily)
                     log.info("lifecycle: %s", report)
+                    if days := rollup(self.rt):
+                        log.info("dashboard rollup: %s day(s) added", days)
             except Exception:  # keep going through a database or Redis outage
                 log.exception("periodic pass failed")
