@@ -40,6 +40,7 @@ DAYS = 90
 def generate(url: str, ledger: int, customers: int, transactions: int) -> None:
     """Everything spread evenly over the last 90 days; a tenth of the ledger is redemptions."""
     now = "UTC_TIMESTAMP(6)"
+    when = f"{now} - INTERVAL ((seq * 7919) % ({DAYS} * 86400)) SECOND"  # spread evenly over the 90 days
     statements = [
         "INSERT INTO providers (id, code, name, active, created_at) VALUES "
         "(1,'telecom','Telecom',1,NOW(6)),(2,'post','Post',1,NOW(6)),(3,'shop','Shop',1,NOW(6)),(4,'bank','Bank',1,NOW(6))",
@@ -51,8 +52,8 @@ def generate(url: str, ledger: int, customers: int, transactions: int) -> None:
         "INSERT INTO transactions (id, provider_id, provider_txn_id, source, event_type, customer_id, amount, "
         "currency, occurred_at, received_at, processed_at, status, reversed_amount, attributes, body_hash) "
         f"SELECT seq, 1 + seq % 4, CONCAT('b-', seq), 'txn', 'purchase', 1 + seq % {customers}, 10000 + seq % 500000, "
-        f"'VND', {now} - INTERVAL ((seq * 7919) % ({DAYS} * 86400)) SECOND, {now} - INTERVAL ((seq * 7919) % ({DAYS} * 86400)) SECOND, "
-        f"{now} - INTERVAL ((seq * 7919) % ({DAYS} * 86400)) SECOND + INTERVAL 2 SECOND, "
+        f"'VND', {when}, {when}, "
+        f"{when} + INTERVAL 2 SECOND, "
         "IF(seq % 50 = 0, 'reversed', 'processed'), 0, '{}', 'x' "
         f"FROM seq_1_to_{transactions}",
         "INSERT INTO ledger_entries (id, entry_key, customer_id, kind, points, pending, qualifying, debt, "
@@ -60,7 +61,7 @@ def generate(url: str, ledger: int, customers: int, transactions: int) -> None:
         f"SELECT seq, CONCAT('b:', seq), 1 + seq % {customers}, IF(seq % 10 = 0, 'redemption', 'earn'), "
         "IF(seq % 10 = 0, -(100 + seq % 400), 1 + seq % 50), 0, IF(seq % 10 = 0, 0, 1 + seq % 50), 0, "
         f"IF(seq % 10 = 0, NULL, 1 + seq % {transactions}), IF(seq % 10 = 0, NULL, 1 + seq % 4), "
-        f"IF(seq % 10 = 0, NULL, 1 + seq % 7), {now} - INTERVAL ((seq * 7919) % ({DAYS} * 86400)) SECOND "
+        f"IF(seq % 10 = 0, NULL, 1 + seq % 7), {when} "
         f"FROM seq_1_to_{ledger}",
         "INSERT IGNORE INTO customer_daily (customer_id, day, provider_id, txn_count, spend, points, qualifying) "
         f"SELECT 1 + seq % {customers}, UTC_DATE() - INTERVAL (seq % {DAYS}) DAY, 1 + seq % 4, 1, 100000, 10, 10 "
