@@ -1,7 +1,7 @@
 """Read models and workflow for the campaign authoring screens.
 
 Status is computed, not stored: ``draft`` (never published), ``scheduled``
-(published, starts later), ``live``, ``ended`` (published, past ``ends_at``)
+(published, starts later; or a draft whose publication is scheduled), ``live``, ``ended`` (published, past ``ends_at``)
 and ``archived``. A ``provider`` user sees only the campaigns that target its
 provider (those naming it, and those naming no provider, which apply to all).
 
@@ -45,6 +45,8 @@ class CampaignRow:
     budget: int | None
     budget_used: int
     review_state: str
+    scheduled_version: int | None = None
+    scheduled_at: datetime | None = None
 
     @property
     def budget_percent(self) -> int | None:
@@ -66,6 +68,7 @@ class CampaignRow:
             self.points_issued,
             self.budget or "",
             self.budget_used,
+            self.scheduled_at.isoformat() if self.scheduled_at else "",
         ]
 
 
@@ -82,6 +85,7 @@ CSV_HEADER = [
     "points_issued",
     "budget_max_points",
     "budget_used",
+    "scheduled_publication",
 ]
 
 
@@ -140,7 +144,16 @@ def campaign_rows(
     ids = [c.id for c, _, _ in visible]
     issued: dict[int, int] = {}
     used: dict[int, int] = {}
+    scheduled: dict[int, tuple[int, datetime]] = {}
     if ids:
+        scheduled = {
+            cid: (version, at)
+            for cid, version, at in session.execute(
+                select(CampaignVersion.campaign_id, CampaignVersion.version, CampaignVersion.scheduled_at).where(
+                    CampaignVersion.scheduled_at.is_not(None)
+                )
+            )
+        }
         stmt = (
             select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
             .where(LedgerEntry.campaign_id.in_(ids), LedgerEntry.kind == "earn")
@@ -157,11 +170,13 @@ def campaign_rows(
     out = []
     needle = q.strip().lower()
     for c, doc, review_state in visible:
+        plan = scheduled.get(c.id)
+        row_status = status_of(c.status, c.published_version, doc, now)
         row = CampaignRow(
             id=c.id,
             name=c.name,
             type=c.type,
-            status=status_of(c.status, c.published_version, doc, now),
+            status="scheduled" if plan and row_status == "draft" else row_status,
             providers=list(doc.get("providers") or []) or None,
             starts_at=_when(doc.get("starts_at")),
             ends_at=_when(doc.get("ends_at")),
@@ -172,6 +187,8 @@ def campaign_rows(
             budget=(doc.get("budget") or {}).get("max_points"),
             budget_used=int(used.get(c.id, 0) or 0),
             review_state=review_state,
+            scheduled_version=plan[0] if plan else None,
+            scheduled_at=plan[1] if plan else None,
         )
         if needle and needle not in row.name.lower():
             continue

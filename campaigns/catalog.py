@@ -8,6 +8,7 @@ the database; workers compare it with their cached copy and recompile.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from rules import CampaignSpec, DocumentInvalid, parse_document
 
-from .errors import DomainError, FieldProblem, not_found
+from .errors import DomainError, FieldProblem, conflict, invalid, not_found
 from .models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
 
 PUBLICATION_COUNTER = "publication"
@@ -90,7 +91,9 @@ def import_document(
     return version
 
 
-def publish_version(session: Session, campaign_id: int, version: int, *, author: str) -> CampaignVersion:
+def publish_version(
+    session: Session, campaign_id: int, version: int, *, author: str, scheduled: bool = False
+) -> CampaignVersion:
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise not_found(f"campaign {campaign_id}")
@@ -99,6 +102,7 @@ def publish_version(session: Session, campaign_id: int, version: int, *, author:
     )
     if target is None:
         raise not_found(f"campaign {campaign_id} version {version}")
+    target.scheduled_at, target.scheduled_by = None, None
     if target.status == "published":
         return target
     now = utcnow()
@@ -113,8 +117,81 @@ def publish_version(session: Session, campaign_id: int, version: int, *, author:
     campaign.published_version = version
     campaign.updated_at = now
     bump_publication(session)
-    _audit(session, author, "campaign.published", campaign, {"version": version})
+    _audit(
+        session,
+        author,
+        "campaign.published",
+        campaign,
+        {"version": version, **({"scheduled": True} if scheduled else {})},
+    )
     return target
+
+
+def schedule_version(
+    session: Session, campaign_id: int, version: int, at: datetime, *, author: str, now: datetime | None = None
+) -> CampaignVersion:
+    """Publish ``version`` at ``at`` (applied by the workers' periodic thread or ``campaigns publish-due``).
+
+    A campaign has at most one scheduled version: scheduling another replaces it.
+    """
+    now = now or utcnow()
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None:
+        raise not_found(f"campaign {campaign_id} version {version}")
+    if at.tzinfo is None:
+        raise invalid("at", "needs a time zone")
+    if at <= now:
+        raise invalid("at", "must be in the future (publish now instead)")
+    if target.status == "published":
+        raise conflict("already_published", f"version {version} is already published")
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
+        .values(scheduled_at=None, scheduled_by=None)
+    )
+    target.scheduled_at, target.scheduled_by = at, author
+    campaign.updated_at = now
+    _audit(session, author, "campaign.scheduled", campaign, {"version": version, "at": at.isoformat()})
+    return target
+
+
+def cancel_schedule(session: Session, campaign_id: int, version: int, *, author: str) -> CampaignVersion:
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None or target.scheduled_at is None:
+        raise not_found(f"a scheduled publication of campaign {campaign_id} version {version}")
+    at = target.scheduled_at
+    target.scheduled_at, target.scheduled_by = None, None
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    _audit(session, author, "campaign.schedule_cancelled", campaign, {"version": version, "at": at.isoformat()})
+    return target
+
+
+def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's."""
+    now = now or utcnow()
+    due = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.id)
+        .where(CampaignVersion.scheduled_at.is_not(None), CampaignVersion.scheduled_at <= now)
+        .order_by(CampaignVersion.scheduled_at, CampaignVersion.id)
+        .limit(100)
+    ).all()
+    done = []
+    for campaign_id, version_id in due:
+        session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
+        v = session.get(CampaignVersion, version_id, populate_existing=True)
+        if v is None or v.scheduled_at is None or v.scheduled_at > now:
+            continue  # another worker (or a person) got there first
+        publish_version(session, campaign_id, v.version, author=v.scheduled_by or "scheduler", scheduled=True)
+        done.append((campaign_id, v.version))
+    return done
 
 
 def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
@@ -125,6 +202,11 @@ def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
         update(CampaignVersion)
         .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.status == "published")
         .values(status="archived")
+    )
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
+        .values(scheduled_at=None, scheduled_by=None)
     )
     campaign.status = "archived"
     campaign.published_version = None

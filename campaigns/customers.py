@@ -105,16 +105,23 @@ def find(session: Session, kind: str, query: str) -> int:
 def staff_profile(session: Session, customer_id: int, scope: Scope, *, limit: int = 100) -> dict[str, Any]:
     """The 360 view for the staff UI; a provider user sees only its own activity with the customer."""
     view = profile(session, customer_id, provider_id=scope.provider_id, limit=limit)
+    if scope.limited:
+        view["ledger"] = [e for e in view["ledger"] if e["provider"] == scope.provider_code]
+        view["redemptions"] = []
+    view["tier_progress"] = tier_progress(session, customer_id, view["tier"])
+    view["transactions"] = transaction_rows(session, customer_id, scope, limit=limit)
+    return view
+
+
+def transaction_rows(session: Session, customer_id: int, scope: Scope, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The customer's transactions, newest first, with net points; a provider user sees only its own."""
     txns = select(Transaction, Provider.code).join(Provider, Provider.id == Transaction.provider_id)
     txns = txns.where(Transaction.customer_id == customer_id).order_by(Transaction.id.desc()).limit(limit)
     if scope.limited:
         txns = txns.where(Transaction.provider_id == scope.provider_id)
-        view["ledger"] = [e for e in view["ledger"] if e["provider"] == scope.provider_code]
-        view["redemptions"] = []
-    view["tier_progress"] = tier_progress(session, customer_id, view["tier"])
     txn_rows = session.execute(txns).all()
     points = _points_by_transaction(session, [t.id for t, _ in txn_rows])
-    view["transactions"] = [
+    return [
         {
             "id": t.id,
             "provider": code,
@@ -126,11 +133,11 @@ def staff_profile(session: Session, customer_id: int, scope: Scope, *, limit: in
             "channel": t.channel,
             "status": t.status,
             "occurred_at": t.occurred_at,
+            "received_at": t.received_at,
             "points": points.get(t.id, 0),
         }
         for t, code in txn_rows
     ]
-    return view
 
 
 def _points_by_transaction(session: Session, ids: list[int]) -> dict[int, int]:

@@ -131,6 +131,7 @@ class Customer(Base):
     """A person, identified centrally: points and tier belong here, not to a subscription."""
 
     __tablename__ = "customers"
+    __table_args__ = (Index("ix_customer_tier", "tier"),)  # tier distribution (dashboard)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -138,6 +139,7 @@ class Customer(Base):
     tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    merged_into: Mapped[int | None] = mapped_column(BigId, nullable=True)  # set while merged into another customer
 
 
 class CustomerIdentity(Base):
@@ -202,6 +204,9 @@ class CampaignVersion(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # scheduled publication: applied by the workers' periodic thread (or ``campaigns publish-due``)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    scheduled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class AuditEvent(Base):
@@ -341,6 +346,7 @@ class CustomerDaily(Base):
     """Per customer, local day and provider: the source of every rolling aggregate."""
 
     __tablename__ = "customer_daily"
+    __table_args__ = (Index("ix_customer_daily_day", "day", "provider_id", "customer_id"),)  # active customers
 
     customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -513,3 +519,37 @@ class GroupEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerMerge(Base):
+    """Two customers merged into one: exactly what moved, so an admin can reverse it."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    survivor_id: Mapped[int] = mapped_column(BigId, index=True)
+    merged_id: Mapped[int] = mapped_column(BigId, index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    undone_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DailyStat(Base):
+    """Dashboard rollup per UTC day and provider (0: none), for days that are over.
+
+    Built incrementally by the workers' periodic thread from the append-only
+    ledger and the transactions; the dashboard reads it for past days and
+    queries today (and any day not rolled up yet) live.
+    """
+
+    __tablename__ = "daily_stats"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
+    txn_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    txn_amount: Mapped[Decimal] = mapped_column(Numeric(21, 4), default=Decimal(0))

@@ -23,7 +23,10 @@ ACTIONS: dict[str, str] = {
     "customers.view": "Find customers and see their 360 view (a provider user: customers it dealt with)",
     "customers.export": "Download a customer's ledger as CSV",
     "customers.adjust": "Manual point adjustments (care within a limit, admin unlimited)",
+    "customers.merge": "Merge two customers into one (identities, ledger and history move; audited)",
+    "customers.unmerge": "Reverse a merge (the moved rows go back to the original customer)",
     "users.manage": "Create staff users, change roles, unlock accounts",
+    "providers.manage": "Create providers; create, rotate and revoke their API keys",
     "settings.manage": "Programme settings",
     "rewards.view": "Read the rewards catalog",
     "rewards.manage": "Create and change rewards",
@@ -52,7 +55,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"dashboard.view", "campaigns.view", "campaigns.export", "audit.view", "rewards.view", "account.self"}
     ),
     "care": frozenset(
-        {"dashboard.view", "customers.view", "customers.export", "customers.adjust", "rewards.view", "account.self"}
+        {
+            "dashboard.view",
+            "customers.view",
+            "customers.export",
+            "customers.adjust",
+            "customers.merge",
+            "rewards.view",
+            "account.self",
+        }
     ),
     "provider": frozenset(
         {"dashboard.view", "campaigns.view", "customers.view", "customers.export", "rewards.view", "account.self"}

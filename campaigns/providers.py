@@ -11,12 +11,13 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import conflict, invalid, not_found
-from .models import ApiKey, Provider, StaffUser, utcnow
+from .models import ApiKey, AuditEvent, Provider, StaffUser, utcnow
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 
@@ -52,7 +53,13 @@ def _new_key(kind: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
-def create_provider(session: Session, code: str, name: str) -> tuple[Provider, str]:
+def _audit(session: Session, actor: str, action: str, provider: Provider, details: dict[str, Any]) -> None:
+    session.add(
+        AuditEvent(actor=actor, action=action, object_type="provider", object_id=str(provider.id), details=details)
+    )
+
+
+def create_provider(session: Session, code: str, name: str, *, actor: str = "cli") -> tuple[Provider, str]:
     """Create a provider and its first API key; returns the plain key (show it once)."""
     if not CODE_RE.match(code or ""):
         raise invalid("code", "use 2-32 lowercase letters, digits, '-' or '_', starting with a letter")
@@ -64,6 +71,7 @@ def create_provider(session: Session, code: str, name: str) -> tuple[Provider, s
     session.add(provider)
     session.flush()
     key = issue_key(session, "provider", f"{code} key", provider.id)
+    _audit(session, actor, "provider.created", provider, {"code": code, "name": provider.name, "key_prefix": key[:10]})
     from .catalog import bump_publication  # campaigns may name the new provider: workers reload
 
     bump_publication(session)
@@ -88,19 +96,83 @@ def issue_key(
     return key
 
 
-def rotate_provider_key(session: Session, code: str) -> str:
+def rotate_provider_key(session: Session, code: str, *, actor: str = "cli", name: str = "") -> str:
     """Issue a new key; the old ones keep working until revoked, so providers can roll over."""
     provider = session.scalar(select(Provider).where(Provider.code == code))
     if provider is None:
         raise not_found(f"provider '{code}'")
-    return issue_key(session, "provider", f"{code} key", provider.id)
+    name = (name or "").strip()[:200] or f"{code} key"
+    active = session.scalar(
+        select(func.count()).where(
+            ApiKey.provider_id == provider.id, ApiKey.kind == "provider", ApiKey.revoked_at.is_(None)
+        )
+    )
+    key = issue_key(session, "provider", name, provider.id)
+    _audit(
+        session,
+        actor,
+        "provider.key_rotated" if active else "provider.key_created",
+        provider,
+        {"key_prefix": key[:10], "name": name, "other_active_keys": int(active or 0)},
+    )
+    return key
 
 
-def revoke_key(session: Session, prefix: str) -> int:
+def revoke_key(session: Session, prefix: str, *, actor: str = "cli") -> int:
     keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
     for key in keys:
-        key.revoked_at = utcnow()
+        _revoke(session, key, actor)
     return len(keys)
+
+
+def revoke_provider_key(session: Session, provider_id: int, key_id: int, *, actor: str) -> ApiKey:
+    """Revoke one key of a provider (404 when it is not that provider's key)."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.provider_id != provider_id or key.kind != "provider":
+        raise not_found(f"key {key_id} of provider {provider_id}")
+    if key.revoked_at is None:
+        _revoke(session, key, actor)
+    return key
+
+
+def _revoke(session: Session, key: ApiKey, actor: str) -> None:
+    key.revoked_at = utcnow()
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action="provider.key_revoked" if key.provider_id else "api_key.revoked",
+            object_type="provider" if key.provider_id else "api_key",
+            object_id=str(key.provider_id or key.id),
+            details={"key_prefix": key.prefix, "name": key.name},
+        )
+    )
+
+
+@dataclass
+class ProviderRow:
+    id: int
+    code: str
+    name: str
+    active: bool
+    created_at: Any
+    keys: list[ApiKey]
+
+    @property
+    def active_keys(self) -> int:
+        return sum(1 for k in self.keys if k.revoked_at is None)
+
+
+def list_providers(session: Session) -> list[ProviderRow]:
+    """Every provider with its integration keys (newest first); secrets are never stored, only prefixes."""
+    keys: dict[int, list[ApiKey]] = {}
+    for k in session.scalars(
+        select(ApiKey).where(ApiKey.kind == "provider").order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    ):
+        keys.setdefault(k.provider_id or 0, []).append(k)
+    return [
+        ProviderRow(p.id, p.code, p.name, p.active, p.created_at, keys.get(p.id, []))
+        for p in session.scalars(select(Provider).order_by(Provider.code))
+    ]
 
 
 def authenticate(session: Session, key: str) -> Principal | None:

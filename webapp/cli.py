@@ -202,6 +202,26 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
     click.echo(f"Campaign {campaign_id} published.")
 
 
+@campaigns_cli.command("publish-due")
+def campaigns_publish_due() -> None:
+    """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
+    done = catalog.publish_due(db.session)
+    db.session.commit()
+    if done:
+        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    for campaign_id, version in done:
+        click.echo(f"Campaign {campaign_id}: version {version} published.")
+    click.echo(f"{len(done)} scheduled publication(s) applied.")
+
+
+@ledger_cli.command("rollup")
+def ledger_rollup() -> None:
+    """Bring the dashboard's daily rollup (daily_stats) up to yesterday; workers do it every few minutes."""
+    from workers.sweeper import rollup
+
+    click.echo(f"{rollup(_runtime())} day(s) rolled up.")
+
+
 @demo_cli.command("seed")
 @click.option("--customers", default=60, show_default=True)
 @click.option("--transactions", default=300, show_default=True)

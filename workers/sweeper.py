@@ -11,6 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from campaigns import catalog, dashboard
 from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
@@ -40,6 +41,30 @@ def sweep(rt: Runtime, *, older_than_seconds: int | None = None, limit: int = 50
     return len(pairs)
 
 
+def publish_due(rt: Runtime) -> list[tuple[int, int]]:
+    """Apply scheduled publications whose time has come, and tell the workers to reload."""
+    with rt.session_factory() as session:
+        done = catalog.publish_due(session)
+        session.commit()
+        counter = catalog.publication_counter(session) if done else 0
+    if done:
+        log.info("scheduled publications applied: %s", done)
+        if rt.redis is not None:  # workers without Redis re-read the counter from the database
+            rt.dispatcher.announce_publication(counter)
+    return done
+
+
+def rollup(rt: Runtime) -> int:
+    """Bring the dashboard's daily rollup up to yesterday (a month of days per call at most)."""
+    added = 0
+    with rt.session_factory() as session:
+        while n := dashboard.refresh_rollup(session):
+            session.commit()
+            added += n
+        session.commit()
+    return added
+
+
 def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
     """Release pending points and expire what is due (and requalify tiers when asked)."""
     return run_all(rt.session_factory, rt.published, requalify=requalify)
@@ -47,7 +72,8 @@ def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
 
 class SweeperThread(threading.Thread):
     """Periodic duties inside a worker process, each run once cluster-wide thanks to Redis locks:
-    the sweeper every interval, the points lifecycle every few minutes, tier requalification daily."""
+    the sweeper and scheduled publications every interval (publications lock the campaign row), the
+    points lifecycle and the dashboard rollup every few minutes, tier requalification daily."""
 
     def __init__(self, rt: Runtime, interval: float, lifecycle_every: float = 300.0) -> None:
         super().__init__(name="loyalty-sweeper", daemon=True)
@@ -58,11 +84,14 @@ class SweeperThread(threading.Thread):
         while not self.stopped.wait(self.interval):
             try:
                 sweep(self.rt)
+                publish_due(self.rt)
                 r = self.rt.redis
                 if r is not None and r.set(f"{SWEEP_LOCK_KEY}:lifecycle", 1, nx=True, ex=int(self.lifecycle_every)):
                     day = utcnow().strftime("%Y%m%d")
                     daily = bool(r.set(f"{SWEEP_LOCK_KEY}:requalify:{day}", 1, nx=True, ex=2 * 86400))
                     report = lifecycle(self.rt, requalify=daily)
                     log.info("lifecycle: %s", report)
+                    if days := rollup(self.rt):
+                        log.info("dashboard rollup: %s day(s) added", days)
             except Exception:  # keep going through a database or Redis outage
                 log.exception("periodic pass failed")

@@ -208,11 +208,22 @@ def test_marketer_to_points_in_a_real_browser(app, server, browser, work):
     shot(page, "customer")
     sign_out(page)
 
-    # admin: dashboard, users
+    # admin: dashboard, users; creates a provider and sees its key once
     sign_in(page, server, "admin@example.com")
     shot(page, "dashboard")
     nav(page, "Staff users")
     shot(page, "users")
+    nav(page, "Providers")
+    page.get_by_label("Code").fill("bank")
+    page.get_by_label("Name").fill("The Bank")
+    page.get_by_role("button", name="Create provider and key").click()
+    key = page.locator("#new-key").inner_text()
+    assert key.startswith("lp_") and len(key) > 40
+    nav(page, "Providers")
+    assert page.locator("#new-key").count() == 0 and key not in page.content() and key[:10] in page.content()
+    page.get_by_role("button", name="Rotate the key of bank").click()
+    assert page.locator("#new-key").inner_text() != key
+    shot(page, "providers")
     nav(page, "Audit log")
     shot(page, "audit")
     sign_out(page)
@@ -244,7 +255,7 @@ def test_screenshots_of_the_demo(app, server, browser, work):
     from sqlalchemy import select
 
     from campaigns import catalog
-    from campaigns.models import CustomerBalance
+    from campaigns.models import CustomerBalance, Reward
     from webapp.extensions import db
 
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
@@ -261,6 +272,10 @@ def test_screenshots_of_the_demo(app, server, browser, work):
         richest = db.session.scalar(
             select(CustomerBalance.customer_id).order_by(CustomerBalance.balance.desc()).limit(1)
         )
+        duplicate = db.session.scalar(
+            select(CustomerBalance.customer_id).where(CustomerBalance.customer_id != richest).limit(1)
+        )
+        reward_id = db.session.scalar(select(Reward.id).where(Reward.code == "GOLD-LOUNGE"))
     ctx = browser.new_context(viewport={"width": 1360, "height": 900})
     page = ctx.new_page()
     errors: list[str] = []
@@ -275,9 +290,29 @@ def test_screenshots_of_the_demo(app, server, browser, work):
         ("/audit", "audit"),
         ("/users", "users"),
         ("/auth/tokens", "tokens"),
+        ("/tiers", "tiers"),
+        ("/rewards", "rewards"),
+        (f"/rewards/{reward_id}", "reward"),
     ]:
         resp = page.goto(f"{server}{path}")
         assert resp is not None and resp.status == 200, path
         shot(page, name)
+
+    # schedule the new version's publication; merge a duplicate customer into the richest one
+    page.goto(f"{server}/campaigns/{campaign_id}")
+    page.locator("details.schedule summary").first.click()
+    page.locator("details.schedule input[type=datetime-local]").first.fill("2031-01-20T08:00")
+    page.get_by_role("button", name="Schedule", exact=True).first.click()
+    page.locator(".flash-success").filter(has_text="will be published").wait_for()
+    assert page.locator(".badge.b-scheduled").count() == 1
+    shot(page, "campaign-scheduled")
+    page.goto(f"{server}/customers/{richest}")
+    page.get_by_label("Find by").select_option("id")
+    page.get_by_label("Duplicate customer").fill(str(duplicate))
+    page.locator("#merge_reason").fill("same person: old SIM card and new one")
+    page.get_by_role("button", name=f"Merge into #{richest}").click()
+    page.locator(".flash-success").filter(has_text="merged into").wait_for()
+    assert page.get_by_role("button", name=re.compile("Reverse merge")).count() == 1
+    shot(page, "customer-merge")
     ctx.close()
     assert errors == []

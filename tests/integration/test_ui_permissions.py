@@ -33,10 +33,11 @@ def world(app: Flask, client, work):
         role: make_user(app, f"{role}@example.com", role, "telecom" if role == "provider" else None) for role in ROLES
     }
     victim = make_user(app, "victim@example.com", "analyst")
-    from campaigns.models import StaffUser
+    from campaigns.models import Provider, StaffUser
 
     with app.app_context():
         victim_id = db.session.query(StaffUser.id).filter_by(email=victim).scalar()
+        telecom_id = db.session.query(Provider.id).filter_by(code="telecom").scalar()
     return {
         "telecom": telecom,
         "shop": shop,
@@ -45,6 +46,7 @@ def world(app: Flask, client, work):
         "shop_customer": shop_customer["id"],
         "users": users,
         "victim_id": victim_id,
+        "telecom_id": telecom_id,
     }
 
 
@@ -56,6 +58,10 @@ def _routes(app: Flask, world) -> list[tuple[str, str, str, str | None]]:
         "customer_id": world["telecom_customer"],
         "token_id": 999_999,
         "user_id": world["victim_id"],
+        "provider_id": world["telecom_id"],
+        "key_id": 999_999,
+        "reward_id": 999_999,
+        "merge_id": 999_999,
     }
     out = []
     for rule in app.url_map.iter_rules():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns import authoring, catalog, simulation
+from campaigns import authoring, catalog, programme, simulation
 from campaigns.doclines import locate
 from campaigns.errors import DomainError
 from campaigns.providers import provider_codes
@@ -184,6 +187,7 @@ def campaign(campaign_id: int) -> Any:
         events=events,
         require_approval=_require_approval(),
         may_publish={v.version: authoring.may_publish(v, require_approval=_require_approval()) for v in versions},
+        timezone=programme.load(db.session).timezone,
     )
 
 
@@ -219,6 +223,48 @@ def publish_campaign(campaign_id: int, version: int) -> Any:
     db.session.commit()
     announce()
     flash(f"Version {version} is {'published again (rollback)' if rollback else 'published'}.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/schedule")
+@permission_required("campaigns.publish")
+def schedule_campaign(campaign_id: int, version: int) -> Any:
+    """Publish later: a local date and time in the programme's time zone."""
+    tz = ZoneInfo(programme.load(db.session).timezone)
+    try:
+        at = datetime.fromisoformat(request.form.get("at", "").strip()).replace(tzinfo=tz)
+    except ValueError:
+        flash("Pick a date and time for the publication.", "error")
+        return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        v = authoring.get_version(db.session, campaign_id, version)
+        reason = authoring.may_publish(v, require_approval=_require_approval())
+        if reason:
+            raise DomainError("needs_review", f"Version {version} cannot be scheduled yet: {reason}.", [], 409)
+        catalog.schedule_version(db.session, campaign_id, version, at, author=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        if err.status == 422:
+            flash(f"Not scheduled: {err.fields[0].reason if err.fields else err.message}.", "error")
+            return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return html_error(err)
+    db.session.commit()
+    flash(f"Version {version} will be published on {at:%Y-%m-%d %H:%M} ({tz.key}).", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/unschedule")
+@permission_required("campaigns.publish")
+def unschedule_campaign(campaign_id: int, version: int) -> Any:
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        catalog.cancel_schedule(db.session, campaign_id, version, author=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    flash(f"The scheduled publication of version {version} is cancelled.", "success")
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 
 
@@ -283,3 +329,30 @@ def audit() -> Any:
     before = request.args.get("before", type=int)
     events = authoring.audit_events(db.session, object_type=object_type, object_id=object_id, before=before)
     return render_template("admin/audit.html", events=events, type=object_type or "", id=object_id or "")
+
+
+@bp.get("/audit.csv")
+@permission_required("audit.view")
+def audit_csv() -> Any:
+    events = authoring.audit_events(
+        db.session,
+        object_type=request.args.get("type", "") or None,
+        object_id=request.args.get("id", "") or None,
+        limit=50_000,
+    )
+    return csv_response(
+        "audit-log.csv",
+        ["id", "at", "actor", "action", "object_type", "object_id", "details"],
+        (
+            [
+                e.id,
+                e.at.isoformat(),
+                e.actor,
+                e.action,
+                e.object_type,
+                e.object_id,
+                json.dumps(e.details or {}, ensure_ascii=False, default=str),
+            ]
+            for e in events
+        ),
+    )

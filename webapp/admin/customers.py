@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
-from campaigns import adjustments, customers
+from campaigns import adjustments, customers, merge
 from campaigns.errors import DomainError
+from campaigns.models import Customer, CustomerMerge
 
 from ..extensions import db
 from ..security import permission_required, scope
@@ -45,7 +47,26 @@ def customer(customer_id: int) -> Any:
         view = customers.staff_profile(db.session, customer_id, scope())
     except DomainError as err:
         return html_error(err)
-    return render_template("admin/customer.html", v=view, limit=_limit(), form={}, errors={})
+    return _page(view)
+
+
+def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them)."""
+    merges = merge.merges_of(db.session, view["id"]) if current_user.can("customers.merge") else []
+    merged_into = db.session.scalar(select(Customer.merged_into).where(Customer.id == view["id"]))
+    return (
+        render_template(
+            "admin/customer.html",
+            v=view,
+            limit=_limit(),
+            form=form or {},
+            errors=errors or {},
+            merges=merges,
+            merged_into=merged_into,
+            kinds=KINDS,
+        ),
+        status,
+    )
 
 
 @bp.post("/customers/<int:customer_id>/adjustments")
@@ -82,7 +103,62 @@ def adjust_customer(customer_id: int) -> Any:
         view = customers.staff_profile(db.session, customer_id, scope())
     except DomainError as err:
         return html_error(err)
-    return render_template("admin/customer.html", v=view, limit=_limit(), form=request.form, errors=errors), 422
+    return _page(view, request.form, errors, 422)
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+@permission_required("customers.merge")
+def merge_customer(customer_id: int) -> Any:
+    """Merge another customer (found by phone, national ID or id) into this one."""
+    f = request.form
+    errors: dict[str, str] = {}
+    kind = f.get("merge_kind", "id") if f.get("merge_kind") in KINDS else "id"
+    other = None
+    try:
+        other = customers.find(db.session, kind, f.get("merge_q", "").strip()[:64])
+    except DomainError:
+        errors["merge_q"] = "no customer found with this value"
+    if other is not None:
+        try:
+            record = merge.merge(db.session, customer_id, other, f.get("merge_reason", ""), actor=current_user.email)
+        except DomainError as err:
+            db.session.rollback()
+            if err.status == 404:
+                return html_error(err)
+            for x in err.fields:
+                errors["merge_reason" if x.path == "reason" else "merge_q"] = x.reason
+            errors = errors or {"merge_q": err.message}
+        else:
+            db.session.commit()
+            m = record.moved
+            flash(
+                f"Customer #{other} merged into #{customer_id}: {len(m['identities'])} identities, "
+                f"{len(m['ledger_entries'])} ledger entries, {len(m['transactions'])} transactions moved.",
+                "success",
+            )
+            return redirect(url_for("admin.customer", customer_id=customer_id))
+    try:
+        view = customers.staff_profile(db.session, customer_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    return _page(view, f, errors, 422)
+
+
+@bp.post("/merges/<int:merge_id>/undo")
+@permission_required("customers.unmerge")
+def unmerge_customer(merge_id: int) -> Any:
+    record = db.session.get(CustomerMerge, merge_id)
+    if record is None:
+        return render_template("error.html", status=404, message="No such merge."), 404
+    try:
+        merge.unmerge(db.session, merge_id, actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("admin.customer", customer_id=record.survivor_id))
+    db.session.commit()
+    flash(f"Merge reversed: customer #{record.merged_id} has its identities, points and history back.", "success")
+    return redirect(url_for("admin.customer", customer_id=record.survivor_id))
 
 
 @bp.get("/customers/<int:customer_id>/ledger.csv")
@@ -112,5 +188,38 @@ def customer_ledger_csv(customer_id: int) -> Any:
                 e.note or "",
             ]
             for e in rows
+        ),
+    )
+
+
+@bp.get("/customers/<int:customer_id>/transactions.csv")
+@permission_required("customers.export")
+def customer_transactions_csv(customer_id: int) -> Any:
+    try:
+        customers.profile(db.session, customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
+    except DomainError as err:
+        return html_error(err)
+    rows = customers.transaction_rows(db.session, customer_id, scope(), limit=100_000)
+    header = ["id", "provider", "provider_txn_id", "event_type", "category", "channel", "amount", "currency"]
+    header += ["status", "occurred_at", "received_at", "points"]
+    return csv_response(
+        f"customer-{customer_id}-transactions.csv",
+        header,
+        (
+            [
+                t["id"],
+                t["provider"],
+                t["provider_txn_id"],
+                t["event_type"],
+                t["category"] or "",
+                t["channel"] or "",
+                t["amount"],
+                t["currency"],
+                t["status"],
+                t["occurred_at"].isoformat(),
+                t["received_at"].isoformat(),
+                t["points"],
+            ]
+            for t in rows
         ),
     )

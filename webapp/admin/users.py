@@ -17,6 +17,7 @@ from ..api.auth import forget_cached_keys
 from ..extensions import db
 from ..security import permission_required
 from . import bp
+from .util import csv_response
 
 
 def _page(errors: dict[str, str] | None = None, form: Any = None) -> Any:
@@ -93,3 +94,26 @@ def users_active(user_id: int) -> Any:
     forget_cached_keys()
     flash(f"{user.email} {'activated' if user.active else 'deactivated; their sessions and tokens ended'}.", "success")
     return redirect(url_for("admin.users_list"))
+
+
+@bp.get("/users.csv")
+@permission_required("users.manage")
+def users_csv() -> Any:
+    header = ["id", "email", "name", "role", "provider", "status", "created_at", "last_login_at"]
+    return csv_response(
+        "staff-users.csv",
+        header,
+        (
+            [
+                u["id"],
+                u["email"],
+                u["name"],
+                u["role"],
+                u["provider"] or "",
+                "locked" if u["locked"] else "active" if u["active"] else "inactive",
+                u["created_at"].isoformat(),
+                u["last_login_at"].isoformat() if u["last_login_at"] else "",
+            ]
+            for u in users.list_users(db.session)
+        ),
+    )

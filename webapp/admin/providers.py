@@ -1,0 +1,106 @@
+"""Providers and their integration keys (admin): create, issue (shown once), rotate, revoke; audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from campaigns import providers
+from campaigns.errors import DomainError
+from campaigns.models import Provider
+
+from ..api.auth import forget_cached_keys
+from ..extensions import db
+from ..security import permission_required
+from . import bp
+from .util import csv_response, html_error
+
+
+def _page(
+    *, new_key: str | None = None, new_for: str | None = None, errors: dict[str, str] | None = None, form: Any = None
+) -> Any:
+    return (
+        render_template(
+            "admin/providers.html",
+            rows=providers.list_providers(db.session),
+            new_key=new_key,
+            new_for=new_for,
+            errors=errors or {},
+            form=form or {},
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.get("/providers")
+@permission_required("providers.manage")
+def providers_list() -> Any:
+    return _page()
+
+
+@bp.post("/providers")
+@permission_required("providers.manage")
+def providers_create() -> Any:
+    f = request.form
+    try:
+        provider, key = providers.create_provider(
+            db.session, f.get("code", "").strip(), f.get("name", ""), actor=current_user.email
+        )
+    except DomainError as err:
+        db.session.rollback()
+        return _page(errors={x.path: x.reason for x in err.fields} or {"code": err.message}, form=f)
+    db.session.commit()
+    forget_cached_keys()
+    flash(f"Provider {provider.code} created with its first API key.", "success")
+    return _page(new_key=key, new_for=provider.code)  # shown this once: no redirect
+
+
+@bp.post("/providers/<int:provider_id>/keys")
+@permission_required("providers.manage")
+def providers_new_key(provider_id: int) -> Any:
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        return render_template("error.html", status=404, message="No such provider."), 404
+    key = providers.rotate_provider_key(
+        db.session, provider.code, actor=current_user.email, name=request.form.get("name", "")
+    )
+    db.session.commit()
+    flash(f"New key for {provider.code}. The older keys keep working until you revoke them.", "success")
+    return _page(new_key=key, new_for=provider.code)
+
+
+@bp.post("/providers/<int:provider_id>/keys/<int:key_id>/revoke")
+@permission_required("providers.manage")
+def providers_revoke_key(provider_id: int, key_id: int) -> Any:
+    try:
+        key = providers.revoke_provider_key(db.session, provider_id, key_id, actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    forget_cached_keys()
+    flash(f"Key {key.prefix}… revoked: it stops working within seconds.", "success")
+    return redirect(url_for("admin.providers_list"))
+
+
+@bp.get("/providers.csv")
+@permission_required("providers.manage")
+def providers_csv() -> Any:
+    header = ["provider", "name", "active", "key_prefix", "key_name", "key_created_at", "key_revoked_at"]
+    rows = []
+    for p in providers.list_providers(db.session):
+        for k in p.keys or [None]:
+            rows.append(
+                [
+                    p.code,
+                    p.name,
+                    p.active,
+                    k.prefix if k else "",
+                    k.name if k else "",
+                    k.created_at.isoformat() if k else "",
+                    k.revoked_at.isoformat() if k and k.revoked_at else "",
+                ]
+            )
+    return csv_response("providers.csv", header, rows)
