@@ -492,6 +492,18 @@ def _credit_one(
         row[3] += qualifying
         target.lifetime_points += spendable
         target.qualifying_total += qualifying
+    threshold = pub.settings.notify_points_threshold
+    mine_earned = earned.get(txn.customer_id, [0, 0])[0]
+    if threshold is not None and mine_earned > 0 and mine_earned >= threshold:
+        batch.outbox.append(
+            _notify(
+                txn.customer_id,
+                "points_earned",
+                f"pe:{txn.id}",
+                {"points": mine_earned, "transaction_id": txn.id, "provider": provider},
+                batch.now,
+            )
+        )
     fs = batch.first_seen.setdefault((txn.customer_id, txn.provider_id), [txn.occurred_at, 0])
     fs[1] += 1
     st.providers.add(txn.provider_id)

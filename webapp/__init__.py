@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
+from campaigns.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
 from workers.queues import RedisDispatcher
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         partitions=settings.partitions,
         batch_size=settings.batch_size,
         sweep_after_seconds=settings.sweep_after_seconds,
+        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (
