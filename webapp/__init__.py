@@ -65,15 +65,18 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
     from .security import init_security
 
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API authenticates every request with a bearer key, never a cookie
+    csrf.exempt(channels_bp)  # gateways authenticate with a shared secret header
     init_security(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(channels_bp)
     app.register_blueprint(admin_bp)
     register_error_handlers(app)
     register_cli(app)
