@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .portal import bp as portal_bp
     from .security import init_security
 
     csrf.init_app(app)
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(channels_bp)
+    app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp)
     register_error_handlers(app)
     register_cli(app)

@@ -58,7 +58,11 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(err: DomainError) -> Any:
         if _html():
             return html_error(err.status, err.message)
-        return error_response(err.status, err.code, err.message, err.fields)
+        resp = error_response(err.status, err.code, err.message, err.fields)
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Any:
