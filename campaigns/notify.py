@@ -290,4 +290,26 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
         )
     if out:
         upsert(session, Outbox.__table__, out, ["dedupe_key"])
+        _expiring_webhooks(session, out, now)
     return len(out)
+
+
+def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """``points_expiring`` to the providers each customer has dealt with (nobody else learns of the customer)."""
+    from .models import CustomerProvider
+    from .webhooks import Events
+
+    by_customer = {r["customer_id"]: r for r in rows}
+    events = Events()
+    for cid, pid in session.execute(
+        select(CustomerProvider.customer_id, CustomerProvider.provider_id).where(
+            CustomerProvider.customer_id.in_(sorted(by_customer))
+        )
+    ).all():
+        row = by_customer[cid]
+        events.add("points_expiring", {"customer_id": cid, **row["payload"]}, row["dedupe_key"], pid)
+    hooks = events.rows(session, now)
+    if hooks:
+        from .sql import upsert
+
+        upsert(session, Outbox.__table__, hooks, ["dedupe_key"])

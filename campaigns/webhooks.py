@@ -82,21 +82,45 @@ def rows_for(
         if not provider_ids:
             return []
         q = q.where(WebhookSubscription.provider_id.in_(sorted(provider_ids)))
-    return [
-        {
-            "dedupe_key": f"wh:{sub.id}:{key}"[:128],
-            "customer_id": data.get("customer_id"),
-            "channel": "webhook",
-            "template": event,
-            "payload": {"subscription_id": sub.id, "event": event, "id": f"{key}", "data": data},
-            "status": "pending",
-            "recipient": sub.url,
-            "created_at": now,
-            "attempts": 0,
-        }
-        for sub in session.scalars(q)
-        if event in (sub.events or [])
-    ]
+    return [_row(sub, event, data, key, now) for sub in session.scalars(q) if event in (sub.events or [])]
+
+
+class Events:
+    """Collects the webhook events of one database transaction; ``rows()`` turns them into outbox rows.
+
+    Subscriptions are read once, and not at all when nothing was collected.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any], str, int | None]] = []
+
+    def add(self, event: str, data: dict[str, Any], key: str, provider_id: int | None) -> None:
+        self.items.append((event, data, key, provider_id))
+
+    def rows(self, session: Session, now: datetime) -> list[dict[str, Any]]:
+        if not self.items:
+            return []
+        subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
+        out = []
+        for event, data, key, provider_id in self.items:
+            for sub in subs:
+                if event in (sub.events or []) and (provider_id is None or sub.provider_id == provider_id):
+                    out.append(_row(sub, event, data, key, now))
+        return out
+
+
+def _row(sub: WebhookSubscription, event: str, data: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
+    return {
+        "dedupe_key": f"wh:{sub.id}:{key}"[:128],
+        "customer_id": data.get("customer_id"),
+        "channel": "webhook",
+        "template": event,
+        "payload": {"subscription_id": sub.id, "event": event, "id": key, "data": data},
+        "status": "pending",
+        "recipient": sub.url,
+        "created_at": now,
+        "attempts": 0,
+    }
 
 
 def add_event(

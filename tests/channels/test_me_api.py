@@ -56,3 +56,11 @@ def test_token_flow_and_every_endpoint(app, client, telecom, staff, work):
     assert len(client.get("/api/v1/me/claims", headers=h).get_json()["claims"]) == 1
     assert client.delete("/api/v1/me/token", headers=h).status_code == 204
     assert client.get("/api/v1/me", headers=h).status_code == 401
+
+
+def test_openapi_documents_me(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/me", "/api/v1/me/otp", "/api/v1/me/token", "/api/v1/me/redemptions", "/api/v1/me/claims"):
+        assert path in doc["paths"], path
+    assert doc["paths"]["/api/v1/me"]["get"]["security"] == [{"customer": []}]
+    assert "customer" in doc["components"]["securitySchemes"]
