@@ -81,7 +81,10 @@ def register_error_handlers(app: Flask) -> None:
 
     def _unavailable(err: Exception) -> Response:
         log.error("database unavailable: %s", err.__class__.__name__)
-        resp = error_response(503, "unavailable", "the database is unreachable; nothing was stored, retry later")
+        detail = f" ({err.__class__.__name__}: {str(err)[:200]})" if app.testing else ""
+        resp = error_response(
+            503, "unavailable", f"the database is unreachable; nothing was stored, retry later{detail}"
+        )
         resp.headers["Retry-After"] = "5"
         return resp
 
