@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from rules import Effect, EvaluationContext, evaluate_tier
 
-from . import rewards
+from . import rewards, webhooks
 from .aggregates import AggregateCache, CustomerState, load_states, window_start
 from .identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
 from .ledger import apply_reversal
@@ -98,6 +98,7 @@ class _Batch:
         self.tier_updates: dict[int, tuple[str, datetime]] = {}
         self.tier_changes: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
+        self.events = webhooks.Events()  # provider webhooks, into the outbox with everything else
 
     # -- loading ------------------------------------------------------------------------------------
 
@@ -205,6 +206,7 @@ class _Batch:
 
     def flush(self) -> None:
         s, now = self.session, self.now
+        self.outbox.extend(self.events.rows(s, now))
         if self.entries:
             ids = s.scalars(
                 insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries
@@ -372,6 +374,17 @@ def credit_batch(
             log.exception("transaction %s rejected", txn.id)
             txn.status = "rejected"
             txn.reject_reason = f"evaluation failed: {exc}"[:500]
+            batch.events.add(
+                "transaction_rejected",
+                {
+                    "customer_id": txn.customer_id,
+                    "transaction_id": txn.id,
+                    "provider_txn_id": txn.provider_txn_id,
+                    "reason": txn.reject_reason,
+                },
+                f"tr:{txn.id}",
+                txn.provider_id,
+            )
             txn.processed_at = now
             report.rejected += 1
             continue
@@ -493,6 +506,29 @@ def _credit_one(
         row[3] += qualifying
         target.lifetime_points += spendable
         target.qualifying_total += qualifying
+    threshold = pub.settings.notify_points_threshold
+    mine_earned = earned.get(txn.customer_id, [0, 0])[0]
+    batch.events.add(
+        "points_credited",
+        {
+            "customer_id": txn.customer_id,
+            "transaction_id": txn.id,
+            "provider_txn_id": txn.provider_txn_id,
+            "points": mine_earned,
+        },
+        f"pc:{txn.id}",
+        txn.provider_id,
+    )
+    if threshold is not None and mine_earned > 0 and mine_earned >= threshold:
+        batch.outbox.append(
+            _notify(
+                txn.customer_id,
+                "points_earned",
+                f"pe:{txn.id}",
+                {"points": mine_earned, "transaction_id": txn.id, "provider": provider},
+                batch.now,
+            )
+        )
     fs = batch.first_seen.setdefault((txn.customer_id, txn.provider_id), [txn.occurred_at, 0])
     fs[1] += 1
     st.providers.add(txn.provider_id)
@@ -595,6 +631,12 @@ def _upgrade(batch: _Batch, txn: Transaction, st: CustomerState, provider: str, 
     batch.outbox.append(
         _notify(st.customer_id, "tier_changed", f"t:{txn.id}:{target}", {"from": st.tier, "to": target}, batch.now)
     )
+    batch.events.add(
+        "tier_changed",
+        {"customer_id": st.customer_id, "from": st.tier, "to": target, "transaction_id": txn.id},
+        f"t:{txn.id}:{target}",
+        txn.provider_id,
+    )
     st.tier, st.tier_since = target, batch.now
     batch.tier_updates[st.customer_id] = (target, batch.now)
 
@@ -608,6 +650,8 @@ def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: dat
         "payload": payload,
         "status": "pending",
         "created_at": now,
+        "recipient": None,  # the same keys as webhook rows: one multi-row insert
+        "attempts": 0,
     }
 
 

@@ -170,6 +170,31 @@ def _thresholds(node: Any, variable: str) -> list[float]:
     return []
 
 
+def _tier_document(session: Session) -> dict[str, Any] | None:
+    from .models import Campaign, CampaignVersion
+
+    return session.scalar(
+        select(CampaignVersion.document)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
+        .order_by(CampaignVersion.published_at.desc())
+        .limit(1)
+    )
+
+
+def tier_names(session: Session) -> dict[str, str]:
+    """Tier code -> display name from the published tier ladder."""
+    doc = _tier_document(session) or {}
+    return {t["code"]: t.get("name") or t["code"] for t in doc.get("tiers", [])}
+
+
+def entry_tier(session: Session) -> str | None:
+    """The lowest rank of the published ladder (everyone's first tier)."""
+    doc = _tier_document(session) or {}
+    ladder = sorted(doc.get("tiers", []), key=lambda t: t.get("rank", 0))
+    return ladder[0]["code"] if ladder else None
+
+
 def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[str, Any] | None:
     """Qualifying points of the last 365 days against the next tier's threshold in the published tier ladder.
 
@@ -179,14 +204,8 @@ def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[
     from zoneinfo import ZoneInfo
 
     from .aggregates import load_states, window_start
-    from .models import Campaign, CampaignVersion
 
-    doc = session.scalar(
-        select(CampaignVersion.document)
-        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
-        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
-        .limit(1)
-    )
+    doc = _tier_document(session)
     if not doc or not doc.get("tiers"):
         return None
     ladder = sorted(doc["tiers"], key=lambda t: t.get("rank", 0))

@@ -140,6 +140,8 @@ class Customer(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     merged_into: Mapped[int | None] = mapped_column(BigId, nullable=True)  # set while merged into another customer
+    language: Mapped[str] = mapped_column(String(5), default="vi", server_default="vi")  # vi | en
+    sms_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # TUCHOI / STOP
 
 
 class CustomerIdentity(Base):
@@ -467,7 +469,10 @@ class Outbox(Base):
     """Notifications written in the same database transaction as their cause; sent by workers."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "id"),
+        Index("ix_outbox_customer", "customer_id", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
@@ -475,7 +480,95 @@ class Outbox(Base):
     channel: Mapped[str] = mapped_column(String(16))  # sms | webhook
     template: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|suppressed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # deferred / back-off
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recipient: Mapped[str | None] = mapped_column(String(500), nullable=True)  # phone (E.164) or webhook URL
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)  # as sent (one-time codes are masked)
+    segments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class OtpCode(Base):
+    """A one-time sign-in code for the customer portal and the mobile API; only its hash is kept."""
+
+    __tablename__ = "otp_codes"
+    __table_args__ = (Index("ix_otp_phone", "phone", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerToken(Base):
+    """A mobile-app bearer token of one customer (SHA-256 at rest, like API keys)."""
+
+    __tablename__ = "customer_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId, index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Claim(Base):
+    """'Report missing points': stored now, worked by the care centre later."""
+
+    __tablename__ = "claims"
+    __table_args__ = (Index("ix_claim_customer", "customer_id", "id"), Index("ix_claim_status", "status", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transaction_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(19, 4), nullable=True)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    channel: Mapped[str] = mapped_column(String(16))  # portal | app
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsInbound(Base):
+    """Every keyword message received, with what it was understood as and the reply."""
+
+    __tablename__ = "sms_inbound"
+    __table_args__ = (Index("ix_sms_inbound_phone", "phone", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)  # the gateway's id
+    phone: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    text: Mapped[str] = mapped_column(String(1000))
+    intent: Mapped[str] = mapped_column(String(32))  # balance|tier|redeem_ask|redeem|help|stop|start|unknown
+    argument: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a confirmed redeem_ask
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookSubscription(Base):
+    """A provider's subscription to events; deliveries are outbox rows on the ``webhook`` channel."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))  # kept to sign deliveries (it is a signing key)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

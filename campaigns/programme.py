@@ -24,6 +24,11 @@ DEFAULTS: dict[str, Any] = {
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
     "point_value": 1,
+    # customer notifications (SMS)
+    "notify_points_threshold": 50,  # a "points earned" SMS when one transaction earns at least this (null: never)
+    "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
+    "quiet_hours": {"start": "21:00", "end": "08:00"},  # local time; notifications wait until the end (null: none)
+    "sms_templates": {},  # {"template": {"vi": "...", "en": "..."}}: adds or overrides message templates
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -35,6 +40,10 @@ class Programme:
     max_points_per_transaction: int | None
     timezone: str
     point_value: float = 1
+    notify_points_threshold: int | None = 50
+    sms_daily_limit: int | None = 3
+    quiet_hours: dict[str, str] | None = None
+    sms_templates: dict[str, dict[str, str]] | None = None
 
     def expiry_for(self, earned_at: datetime) -> datetime | None:
         """When points earned at ``earned_at`` expire under the programme's policy."""
@@ -51,6 +60,13 @@ class Programme:
         month += 1
         day = min(earned_at.day, calendar.monthrange(year, month)[1])
         return earned_at.replace(year=year, month=month, day=day)
+
+
+def _hhmm(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return False
+    h, m = value[:2], value[3:]
+    return h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60
 
 
 def load(session: Session) -> Programme:
@@ -78,6 +94,22 @@ def validate(key: str, value: Any) -> Any:
     elif key == "point_value":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise invalid("value", "must be a non-negative number (currency units one point costs)")
+    elif key in ("notify_points_threshold", "sms_daily_limit"):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise invalid("value", "must be a non-negative integer or null")
+    elif key == "quiet_hours":
+        if value is not None:
+            if not isinstance(value, dict) or set(value) != {"start", "end"}:
+                raise invalid("value", 'must be {"start": "HH:MM", "end": "HH:MM"} or null')
+            for part in ("start", "end"):
+                if not _hhmm(value[part]):
+                    raise invalid(f"value.{part}", "must be a time as HH:MM, e.g. 21:00")
+    elif key == "sms_templates":
+        if not isinstance(value, dict) or not all(
+            isinstance(t, dict) and t and all(lang in ("vi", "en") and isinstance(x, str) for lang, x in t.items())
+            for t in value.values()
+        ):
+            raise invalid("value", 'must map template names to {"vi": "...", "en": "..."}')
     elif key == "timezone":
         try:
             ZoneInfo(value)

@@ -265,6 +265,17 @@ def redeem(
             created_at=now,
         )
     )
+    if reward.provider_id is not None:  # the fulfilling provider hears of it in the same transaction
+        from . import webhooks
+
+        data = {
+            "customer_id": customer_id,
+            "redemption_id": redemption.id,
+            "reward": reward.code,
+            "voucher_code": redemption.voucher_code,
+            "points": reward.cost,
+        }
+        webhooks.add_event(session, "redemption_issued", data, f"rd:{redemption.id}", now, {reward.provider_id})
     session.flush()
     return redemption_view(redemption, reward), True
 
@@ -335,6 +346,16 @@ def cancel(
             created_at=now,
         )
     )
+    if reward is not None and reward.provider_id is not None:
+        from . import webhooks
+
+        data = {
+            "customer_id": redemption.customer_id,
+            "redemption_id": redemption.id,
+            "reward": reward.code,
+            "voucher_code": redemption.voucher_code,
+        }
+        webhooks.add_event(session, "redemption_cancelled", data, f"rcx:{redemption.id}", now, {reward.provider_id})
     session.flush()
     return redemption_view(redemption, reward)
 

@@ -36,6 +36,9 @@ class Settings:
     care_adjustment_limit: int = 1000
     require_approval: bool = False
     secure_cookies: bool = False
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    gateway_secret: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +64,9 @@ class Settings:
             "care_adjustment_limit": _int("LOYALTY_CARE_ADJUSTMENT_LIMIT", 1000),
             "require_approval": _flag("LOYALTY_REQUIRE_APPROVAL"),
             "secure_cookies": _flag("LOYALTY_SECURE_COOKIES"),
+            "sms_gateway_url": os.environ.get("LOYALTY_SMS_GATEWAY_URL") or None,
+            "sms_gateway_token": os.environ.get("LOYALTY_SMS_GATEWAY_TOKEN") or None,
+            "gateway_secret": os.environ.get("LOYALTY_GATEWAY_SECRET") or None,
         }
         values.update(overrides)
         return cls(**values)

@@ -34,6 +34,7 @@ def settings_for_tests(**overrides: Any) -> Settings:
         "batch_size": 200,
         "sweep_after_seconds": 60,
         "log_level": "WARNING",
+        "gateway_secret": "gateway-secret",  # the SMS / USSD gateway's shared secret (tests/channels)
     }
     values.update(overrides)
     return Settings(**values)

@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
+from campaigns.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
 from workers.queues import RedisDispatcher
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         partitions=settings.partitions,
         batch_size=settings.batch_size,
         sweep_after_seconds=settings.sweep_after_seconds,
+        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (
@@ -63,15 +65,20 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .portal import bp as portal_bp
     from .security import init_security
 
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API authenticates every request with a bearer key, never a cookie
+    csrf.exempt(channels_bp)  # gateways authenticate with a shared secret header
     init_security(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(channels_bp)
+    app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp)
     register_error_handlers(app)
     register_cli(app)

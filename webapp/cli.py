@@ -30,6 +30,7 @@ ledger_cli = AppGroup("ledger", help="Ledger checks.")
 rewards_cli = AppGroup("rewards", help="The rewards catalog.")
 settings_cli = AppGroup("settings", help="Programme settings (expiry policy, negative balances, caps).")
 tiers_cli = AppGroup("tiers", help="Tier requalification.")
+notify_cli = AppGroup("notify", help="Customer notifications: send the outbox, queue expiring-points notices.")
 users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, marketer, analyst, care, provider).")
 
 
@@ -390,6 +391,20 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
     click.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))
 
 
+@notify_cli.command("send")
+def notify_send() -> None:
+    """Send what is due in the outbox now (SMS through the configured gateway, provider webhooks)."""
+    click.echo(json.dumps(_runtime().send_notifications()))
+
+
+@notify_cli.command("expiring")
+def notify_expiring() -> None:
+    """Queue 'points expiring within 30 days' notices (one per customer per month; workers do it hourly)."""
+    from workers.sweeper import queue_expiring_notices
+
+    click.echo(f"{queue_expiring_notices(_runtime())} customers notified")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(lifecycle_command)
     for group in (
@@ -402,6 +417,7 @@ def register_cli(app: Flask) -> None:
         settings_cli,
         tiers_cli,
         users_cli,
+        notify_cli,
     ):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

@@ -79,7 +79,11 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(err: DomainError) -> Any:
         if _html():
             return html_error(err.status, err.message)
-        return error_response(err.status, err.code, err.message, err.fields)
+        resp = error_response(err.status, err.code, err.message, err.fields)
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Any:
@@ -99,7 +103,10 @@ def register_error_handlers(app: Flask) -> None:
     def _unavailable(err: Exception) -> Response:
         orig = getattr(err, "orig", None)
         log.error("database unavailable: %s %s", err.__class__.__name__, getattr(orig, "args", ""))
-        resp = error_response(503, "unavailable", "the database is unreachable; nothing was stored, retry later")
+        detail = f" ({err.__class__.__name__}: {str(err)[:200]})" if app.testing else ""
+        resp = error_response(
+            503, "unavailable", f"the database is unreachable; nothing was stored, retry later{detail}"
+        )
         resp.headers["Retry-After"] = "5"
         return resp
 

@@ -6,6 +6,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 from campaigns.db import make_engine
+from campaigns.gateways import from_url
 from campaigns.settings import Settings
 
 from .runtime import Runtime
@@ -19,6 +20,7 @@ def build(settings: Settings) -> Runtime:
         partitions=settings.partitions,
         batch_size=settings.batch_size,
         sweep_after_seconds=settings.sweep_after_seconds,
+        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
     )
 
 

@@ -31,6 +31,10 @@ class InlineDispatcher:
         self.start()
         self._wake.set()
 
+    def schedule_notify(self) -> None:
+        self.start()
+        self._wake.set()
+
     def announce_publication(self, counter: int) -> None:
         """Nothing to do: the embedded worker reads the counter from the database."""
 
@@ -62,5 +66,6 @@ class InlineDispatcher:
             self._wake.clear()
             try:
                 self.drain_now()
+                self.rt.send_notifications()
             except Exception:
                 log.exception("embedded worker pass failed")

@@ -23,6 +23,9 @@ PREFIX = "loyalty"
 PUBLICATION_KEY = f"{PREFIX}:publication"
 SWEEP_LOCK_KEY = f"{PREFIX}:sweeper"
 JOB_TIMEOUT = 600
+NOTIFY_QUEUE = f"{PREFIX}-notify"
+NOTIFY_SCHEDULED_KEY = f"{PREFIX}:notify:scheduled"
+NOTIFY_LOCK_KEY = f"{PREFIX}:notify:lock"
 
 
 def queue_name(partition: int) -> str:
@@ -66,6 +69,7 @@ class RedisDispatcher:
         self.partitions = partitions
         self.queues = [Queue(queue_name(p), connection=redis) for p in range(partitions)]
         self._push = redis.register_script(_PUSH)
+        self.notify_queue = Queue(NOTIFY_QUEUE, connection=redis)
 
     def dispatch(self, pairs: Iterable[tuple[int, int]]) -> None:
         """``pairs`` are (transaction id, customer id), in the order they must be credited.
@@ -99,6 +103,13 @@ class RedisDispatcher:
             result_ttl=60,
             failure_ttl=7 * 86400,
         )
+
+    def schedule_notify(self) -> None:
+        """Make sure one outbox sender job is waiting (a burst of messages collapses into one job)."""
+        if self.redis.set(NOTIFY_SCHEDULED_KEY, 1, nx=True, ex=JOB_TIMEOUT):
+            self.notify_queue.enqueue(
+                "workers.jobs.send_notifications", job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400
+            )
 
     def requeue(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Used by the sweeper: same as dispatch, and always wakes each partition."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.accrual import CreditReport, credit_batch
 from campaigns.aggregates import AggregateCache
 from campaigns.catalog import publication_counter
+from campaigns.gateways import LoggingGateway, SmsGateway
 from campaigns.published import Published
 from campaigns.published import load as load_published
 
-from .queues import RedisDispatcher
+from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, RedisDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class Runtime:
     _published_version: int | None = None
     _db_checked_at: float = 0.0
     _db_counter: int = 0
+    sms_gateway: SmsGateway = field(default_factory=LoggingGateway)
+    webhook_post: Any = None  # callable(url, body, headers) -> status; None: urllib
 
     @property
     def dispatcher(self) -> RedisDispatcher:
@@ -109,6 +113,26 @@ class Runtime:
                         continue
                     raise
         raise AssertionError("unreachable")
+
+    def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
+        """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
+        from campaigns.notify import send_due
+        from campaigns.webhooks import deliver_due
+
+        token = None
+        if self.redis is not None:
+            if from_job:
+                self.redis.delete(NOTIFY_SCHEDULED_KEY)  # a row written from now on schedules a new job
+            token = str(time.time())
+            if not self.redis.set(NOTIFY_LOCK_KEY, token, nx=True, px=300_000):
+                return {"skipped": "another sender is running"}
+        try:
+            sms = send_due(self.session_factory, self.sms_gateway)
+            hooks = deliver_due(self.session_factory, post=self.webhook_post)
+        finally:
+            if self.redis is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
+                self.redis.delete(NOTIFY_LOCK_KEY)
+        return {"sms": asdict(sms), "webhooks": asdict(hooks)}
 
 
 _runtime: Runtime | None = None

@@ -65,6 +65,16 @@ def rollup(rt: Runtime) -> int:
     return added
 
 
+def queue_expiring_notices(rt: Runtime) -> int:
+    """Outbox rows for points expiring within 30 days (one per customer per month)."""
+    from campaigns.notify import queue_expiring
+
+    with rt.session_factory() as session:
+        n = queue_expiring(session)
+        session.commit()
+    return n
+
+
 def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
     """Release pending points and expire what is due (and requalify tiers when asked)."""
     return run_all(rt.session_factory, rt.published, requalify=requalify)
@@ -86,6 +96,11 @@ class SweeperThread(threading.Thread):
                 sweep(self.rt)
                 publish_due(self.rt)
                 r = self.rt.redis
+                if r is not None:
+                    self.rt.dispatcher.schedule_notify()  # due retries and deferred messages
+                    hour = utcnow().strftime("%Y%m%d%H")
+                    if r.set(f"{SWEEP_LOCK_KEY}:expiring:{hour}", 1, nx=True, ex=2 * 3600):
+                        log.info("expiring-points notices: %s", queue_expiring_notices(self.rt))
                 if r is not None and r.set(f"{SWEEP_LOCK_KEY}:lifecycle", 1, nx=True, ex=int(self.lifecycle_every)):
                     day = utcnow().strftime("%Y%m%d")
                     daily = bool(r.set(f"{SWEEP_LOCK_KEY}:requalify:{day}", 1, nx=True, ex=2 * 86400))

@@ -1,4 +1,4 @@
-"""Start an RQ worker over the accrual partitions, with the sweeper running beside it."""
+"""Start an RQ worker over the accrual partitions and the notify queue, with the periodic thread beside it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rq import Queue, SimpleWorker, Worker
 
-from .queues import queue_name
+from .queues import NOTIFY_QUEUE, queue_name
 from .runtime import Runtime, configure
 from .sweeper import SweeperThread, sweep
 
@@ -32,10 +32,12 @@ def run_worker(
     configure(rt)
     parts = list(partitions) if partitions else list(range(rt.partitions))
     queues = [Queue(queue_name(p), connection=rt.redis) for p in parts]
+    queues.append(Queue(NOTIFY_QUEUE, connection=rt.redis))  # the outbox sender (SMS, provider webhooks)
     cls = Worker if fork else SimpleWorker
     worker = cls(queues, connection=rt.redis, name=name)
     if burst:
         sweep(rt)
+        rt.dispatcher.schedule_notify()
         return worker.work(burst=True, logging_level="WARNING")
     sweeper = SweeperThread(rt, sweep_interval)
     sweeper.start()

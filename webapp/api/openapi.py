@@ -256,6 +256,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "Body too large",
         415: "Unsupported media type",
         422: "Invalid field(s); each named with its path",
+        429: "Rate limited (see Retry-After)",
         503: "Database unreachable; nothing stored (see Retry-After)",
     }
     return {str(c): {"description": text[c], **_json(ErrorBody)} for c in codes}
@@ -287,7 +288,14 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "customer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A customer token (lc_…) from POST /api/v1/me/token",
+                },
+            },
             "schemas": components,
         },
         "paths": {
@@ -615,6 +623,151 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
     }
 
 
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _me_get(summary: str, op: str, key: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": op,
+            "security": [{"customer": []}],
+            "responses": {
+                "200": {"description": "OK", **_obj({key: {"type": "array", "items": {"type": "object"}}})},
+                **_errors(401, 503),
+            },
+        }
+    }
+
+
+ME_SUMMARY = _obj(
+    {
+        "id": {"type": "integer"},
+        "language": {"type": "string", "enum": ["vi", "en"]},
+        "balance": {"type": "integer"},
+        "pending_points": {"type": "integer"},
+        "tier": {"type": "object", "properties": {"code": {"type": ["string", "null"]}, "name": {"type": "string"}}},
+        "next_tier": {
+            "type": ["object", "null"],
+            "properties": {
+                "name": {"type": "string"},
+                "points_needed": {"type": "integer"},
+                "qualifying_points": {"type": "integer"},
+            },
+        },
+        "expiring": {"type": "array", "items": {"type": "object"}},
+    }
+)
+
+
+def me_paths() -> dict[str, Any]:
+    """``/api/v1/me``: the mobile app's customer API (token from the SMS-code flow)."""
+    open_ = {"security": []}
+    return {
+        "/api/v1/me/otp": {
+            "post": {
+                "summary": "Send a 6-digit sign-in code by SMS (same answer for unknown phones; rate limited)",
+                "operationId": "meRequestCode",
+                **open_,
+                "requestBody": {"required": True, **_obj({"phone": {"type": "string"}}, ["phone"])},
+                "responses": {
+                    "202": {
+                        "description": "Sent if the phone is a member",
+                        **_obj({"status": {"type": "string"}, "expires_in": {"type": "integer"}}),
+                    },
+                    **_errors(400, 415, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/me/token": {
+            "post": {
+                "summary": "Exchange the code for a bearer token (5 wrong codes burn it)",
+                "operationId": "meCreateToken",
+                **open_,
+                "requestBody": {
+                    "required": True,
+                    **_obj({"phone": {"type": "string"}, "code": {"type": "string"}}, ["phone", "code"]),
+                },
+                "responses": {
+                    "201": {
+                        "description": "Token (shown once; SHA-256 at rest)",
+                        **_obj(
+                            {
+                                "token": {"type": "string"},
+                                "token_type": {"type": "string"},
+                                "expires_at": {"type": "string", "format": "date-time"},
+                            }
+                        ),
+                    },
+                    **_errors(400, 401, 422, 429, 503),
+                },
+            },
+            "delete": {
+                "summary": "Sign out: revoke this token",
+                "operationId": "meRevokeToken",
+                "security": [{"customer": []}],
+                "responses": {"204": {"description": "Revoked"}, **_errors(401)},
+            },
+        },
+        "/api/v1/me": {
+            "get": {
+                "summary": "Balance, tier, progress to the next tier, pending and expiring points",
+                "operationId": "me",
+                "security": [{"customer": []}],
+                "responses": {"200": {"description": "Summary", **ME_SUMMARY}, **_errors(401, 503)},
+            }
+        },
+        "/api/v1/me/activity": _me_get(
+            "Recent ledger activity across all providers (?limit=)", "meActivity", "activity"
+        ),
+        "/api/v1/me/rewards": _me_get(
+            "Rewards on offer, with whether the balance affords each", "meRewards", "rewards"
+        ),
+        "/api/v1/me/vouchers": _me_get("My vouchers (redemptions)", "meVouchers", "vouchers"),
+        "/api/v1/me/redemptions": {
+            "post": {
+                "summary": "Redeem a reward (idempotent by idempotency_key)",
+                "operationId": "meRedeem",
+                "security": [{"customer": []}],
+                "requestBody": {
+                    "required": True,
+                    **_obj({"reward": {"type": "string"}, "idempotency_key": {"type": "string"}}, ["reward"]),
+                },
+                "responses": {
+                    "201": {"description": "Voucher issued", **_obj({"voucher_code": {"type": "string"}})},
+                    "200": {"description": "The same redemption (repeated idempotency_key)"},
+                    **_errors(400, 401, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/v1/me/claims": {
+            **_me_get("My missing-points reports", "meClaims", "claims"),
+            "post": {
+                "summary": "Report missing points for a transaction (stored with status open)",
+                "operationId": "meCreateClaim",
+                "security": [{"customer": []}],
+                "requestBody": {
+                    "required": True,
+                    **_obj(
+                        {
+                            "transaction_ref": {"type": "string"},
+                            "provider": {"type": "string"},
+                            "occurred_on": {"type": "string", "format": "date"},
+                            "amount": {"type": "number"},
+                            "description": {"type": "string"},
+                        }
+                    ),
+                },
+                "responses": {"201": {"description": "Stored"}, **_errors(400, 401, 422, 503)},
+            },
+        },
+    }
+
+
 _cached: dict[str, Any] | None = None
 
 
@@ -623,4 +776,5 @@ def openapi_document() -> Any:
     global _cached
     if _cached is None:
         _cached = build_document()
+        _cached["paths"].update(me_paths())
     return _cached

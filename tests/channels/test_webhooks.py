@@ -1,0 +1,75 @@
+"""Provider webhooks: written with the event, signed with HMAC-SHA256 over timestamp and body, retried with back-off."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.channels.helpers import earn, outbox, programme
+
+
+def test_points_credited_signed_retried_and_replayed(app, client, telecom, shop, staff, work):
+    from campaigns.webhooks import deliver_due
+
+    programme(client, staff, rewards=False)
+    assert (
+        client.post(
+            "/api/v1/webhooks", json={"url": "ftp://x", "events": ["points_credited"]}, headers=telecom.headers
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/webhooks", json={"url": "https://x", "events": ["nope"]}, headers=telecom.headers
+        ).status_code
+        == 422
+    )
+    sub = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://telecom.example/hooks", "events": ["points_credited", "tier_changed"]},
+        headers=telecom.headers,
+    )
+    assert sub.status_code == 201
+    secret = sub.get_json()["secret"]
+    client.post(
+        "/api/v1/webhooks", json={"url": "https://shop.example/h", "events": ["points_credited"]}, headers=shop.headers
+    )
+    calls: list[tuple[str, bytes, dict[str, str]]] = []
+    answers = [500]
+
+    def post(url, body, headers):
+        calls.append((url, body, headers))
+        return answers.pop(0) if answers else 200
+
+    app.extensions["loyalty.runtime"].webhook_post = post
+    try:
+        earn(client, telecom, work, "t1", 600_000)  # the first delivery fails (500), the rest succeed
+    finally:
+        app.extensions["loyalty.runtime"].webhook_post = None
+    rows = outbox(app, channel="webhook")
+    assert {r.recipient for r in rows} == {"https://telecom.example/hooks"}  # the shop saw nothing of this
+    assert sorted(r.template for r in rows) == ["points_credited", "tier_changed"]
+    failed = next(r for r in rows if r.status == "pending")
+    assert failed.attempts == 1 and failed.last_error == "receiver answered 500"
+    assert failed.next_attempt_at > datetime.now(UTC) + timedelta(seconds=50)
+    # signature: t=<ts>,v1=HMAC(secret, "<ts>.<body>")
+    _url, body, headers = calls[-1]
+    ts, mac = (part.split("=", 1)[1] for part in headers["X-Loyalty-Signature"].split(","))
+    assert hmac.compare_digest(mac, hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest())
+    event = json.loads(body)
+    assert event["type"] in ("points_credited", "tier_changed") and event["data"]["customer_id"]
+    # due later: delivered with back-off; a day of failures ends as failed
+    rt = app.extensions["loyalty.runtime"]
+    report = deliver_due(rt.session_factory, post=lambda *a: 200, now=datetime.now(UTC) + timedelta(minutes=2))
+    assert report.delivered == 1
+    deliveries = client.get("/api/v1/webhooks/deliveries", headers=telecom.headers).get_json()["deliveries"]
+    assert {d["status"] for d in deliveries} == {"sent"}
+    assert client.get("/api/v1/webhooks/deliveries", headers=shop.headers).get_json()["deliveries"] == []
+    one = deliveries[0]["id"]
+    assert client.post(f"/api/v1/webhooks/deliveries/{one}/replay", headers=shop.headers).status_code == 404
+    replay = client.post(f"/api/v1/webhooks/deliveries/{one}/replay", headers=telecom.headers)
+    assert replay.status_code == 202 and replay.get_json()["status"] == "pending"
+    report = deliver_due(rt.session_factory, post=lambda *a: 503, now=datetime.now(UTC) + timedelta(days=1, minutes=1))
+    assert report.failed == 1

@@ -1,0 +1,108 @@
+"""Provider webhooks: subscribe, list, see deliveries with their status, replay one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from campaigns import webhooks
+from campaigns.errors import not_found
+from campaigns.models import Outbox, WebhookSubscription
+
+from ..extensions import db
+from . import bp
+from .auth import principal, require
+from .util import read_json, require_object
+
+
+def _view(sub: WebhookSubscription) -> dict[str, Any]:
+    return {"id": sub.id, "url": sub.url, "events": sub.events, "active": sub.active, "created_at": sub.created_at}
+
+
+@bp.post("/webhooks")
+@require("provider")
+def create_webhook() -> Any:
+    body = require_object(read_json())
+    events = body.get("events")
+    sub, secret = webhooks.subscribe(
+        db.session, principal().provider_id, str(body.get("url") or ""), events if isinstance(events, list) else []
+    )
+    db.session.commit()
+    return {**_view(sub), "secret": secret}, 201
+
+
+@bp.get("/webhooks")
+@require("provider")
+def list_webhooks() -> Any:
+    subs = db.session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.provider_id == principal().provider_id)
+    )
+    return {"webhooks": [_view(s) for s in subs], "events": list(webhooks.EVENTS)}
+
+
+@bp.delete("/webhooks/<int:sub_id>")
+@require("provider")
+def delete_webhook(sub_id: int) -> Any:
+    sub = db.session.get(WebhookSubscription, sub_id)
+    if sub is None or sub.provider_id != principal().provider_id:
+        raise not_found(f"webhook {sub_id}")
+    sub.active = False
+    db.session.commit()
+    return "", 204
+
+
+def _own_delivery(outbox_id: int) -> Outbox:
+    row = db.session.get(Outbox, outbox_id)
+    sub = db.session.get(WebhookSubscription, (row.payload or {}).get("subscription_id")) if row else None
+    if row is None or row.channel != "webhook" or sub is None or sub.provider_id != principal().provider_id:
+        raise not_found(f"delivery {outbox_id}")
+    return row
+
+
+def _delivery(row: Outbox) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event": row.template,
+        "event_id": (row.payload or {}).get("id"),
+        "url": row.recipient,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "last_error": row.last_error,
+        "created_at": row.created_at,
+        "sent_at": row.sent_at,
+    }
+
+
+@bp.get("/webhooks/deliveries")
+@require("provider")
+def list_deliveries() -> Any:
+    urls = set(
+        db.session.scalars(
+            select(WebhookSubscription.url).where(WebhookSubscription.provider_id == principal().provider_id)
+        )
+    )
+    if not urls:
+        return {"deliveries": []}
+    q = select(Outbox).where(Outbox.channel == "webhook", Outbox.recipient.in_(sorted(urls)))
+    if request.args.get("status"):
+        q = q.where(Outbox.status == request.args["status"])
+    rows = db.session.scalars(q.order_by(Outbox.id.desc()).limit(200))
+    mine = {
+        s.id
+        for s in db.session.scalars(
+            select(WebhookSubscription).where(WebhookSubscription.provider_id == principal().provider_id)
+        )
+    }
+    return {"deliveries": [_delivery(r) for r in rows if (r.payload or {}).get("subscription_id") in mine]}
+
+
+@bp.post("/webhooks/deliveries/<int:outbox_id>/replay")
+@require("provider")
+def replay_delivery(outbox_id: int) -> Any:
+    row = webhooks.replay(db.session, _own_delivery(outbox_id).id)
+    db.session.commit()
+    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    return _delivery(row), 202

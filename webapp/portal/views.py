@@ -1,0 +1,220 @@
+"""Portal pages. The customer's sign-in lives under its own session key (``portal``), apart from flask-login's
+staff sign-in, so one browser can hold either without the two ever mixing."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+
+from campaigns import messages, portal, rewards
+from campaigns.errors import DomainError
+from campaigns.models import Customer
+
+from ..extensions import db
+from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
+from . import bp
+from .i18n import TEXT
+
+SESSION_KEY = "portal"
+LIFETIME = 8 * 3600
+
+
+def _lang() -> str:
+    return g.get("portal_lang") or messages.language_of(session.get("portal_lang"))
+
+
+def tr(key: str, **values: Any) -> str:
+    return TEXT[_lang()][key].format(**values)
+
+
+@bp.app_template_filter("vnum")
+def _vnum(value: Any) -> str:
+    return messages.number(int(value or 0), _lang())
+
+
+@bp.app_template_filter("vday")
+def _vday(value: Any) -> str:
+    return messages.day(value, _lang()) if value else ""
+
+
+@bp.context_processor
+def _inject() -> dict[str, Any]:
+    return {"t": tr, "lang": _lang()}
+
+
+def _customer_id() -> int | None:
+    data = session.get(SESSION_KEY)
+    if not isinstance(data, dict) or time.time() - float(data.get("at", 0)) > LIFETIME:
+        return None
+    return int(data["cid"])
+
+
+def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cid = _customer_id()
+        if cid is None:
+            session.pop(SESSION_KEY, None)
+            return redirect(url_for("portal.login"))
+        customer = db.session.get(Customer, cid)
+        if customer is None:
+            session.pop(SESSION_KEY, None)
+            return redirect(url_for("portal.login"))
+        g.customer = customer
+        g.portal_lang = messages.language_of(customer.language)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _limited(err: RateLimited, template: str, **ctx: Any) -> Any:
+    resp = current_app.make_response(
+        (render_template(template, error=tr("rate_limited", seconds=err.retry_after), **ctx), 429)
+    )
+    resp.headers["Retry-After"] = str(err.retry_after)
+    return resp
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.args.get("lang") in messages.LANGUAGES:
+        session["portal_lang"] = request.args["lang"]
+    if request.method == "GET":
+        if _customer_id() is not None:
+            return redirect(url_for("portal.home"))
+        return render_template("portal/login.html", phone="", error=None)
+    raw = request.form.get("phone", "")[:32]
+    try:
+        phone = portal.phone_or_error(raw)
+    except DomainError:
+        return render_template("portal/login.html", phone=raw, error=tr("bad_phone")), 422
+    try:
+        hit("otp-ip", client_ip(), *OTP_PER_IP)
+        hit("otp-phone", phone, *OTP_PER_PHONE)
+    except RateLimited as err:
+        return _limited(err, "portal/login.html", phone=raw)
+    cid = portal.request_code(db.session, phone, pepper=current_app.config["SECRET_KEY"])
+    db.session.commit()
+    if cid is not None:
+        current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    session["portal_phone"] = phone  # the same page follows for members and strangers alike
+    return redirect(url_for("portal.verify"))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+def verify() -> Any:
+    phone = session.get("portal_phone")
+    if not phone:
+        return redirect(url_for("portal.login"))
+    if request.method == "GET":
+        return render_template("portal/verify.html", phone=phone, error=None)
+    try:
+        hit("verify-ip", client_ip(), *VERIFY_PER_IP)
+    except RateLimited as err:
+        return _limited(err, "portal/verify.html", phone=phone)
+    try:
+        cid = portal.verify_code(
+            db.session, phone, request.form.get("code", "")[:16], pepper=current_app.config["SECRET_KEY"]
+        )
+    except DomainError as err:
+        db.session.commit()  # the attempt is counted
+        message = tr("too_many") if err.code == "too_many_attempts" else tr("wrong_code")
+        return render_template("portal/verify.html", phone=phone, error=message), err.status
+    db.session.commit()
+    session.pop("portal_phone", None)
+    session[SESSION_KEY] = {"cid": cid, "at": int(time.time())}
+    session.permanent = True
+    return redirect(url_for("portal.home"))
+
+
+@bp.post("/logout")
+@customer_required
+def logout() -> Any:
+    session.pop(SESSION_KEY, None)
+    return redirect(url_for("portal.login"))
+
+
+@bp.post("/language")
+@customer_required
+def language() -> Any:
+    g.customer.language = "en" if g.customer.language == "vi" else "vi"
+    db.session.commit()
+    return redirect(url_for("portal.home"))
+
+
+@bp.get("/")
+@customer_required
+def home() -> Any:
+    cid = g.customer.id
+    view = portal.home(db.session, cid)
+    offered = portal.rewards_for(db.session, cid)
+    activity = portal.activity(db.session, cid, limit=10)
+    for a in activity:
+        own = a["provider"] if a["kind"] == "points" else None
+        a["label"] = own or TEXT[_lang()].get(f"kind_{a['kind']}") or a["provider"] or a["kind"]
+    return render_template(
+        "portal/home.html",
+        v=view,
+        activity=activity,
+        rewards=[r for r in offered if r["affordable"]],
+        vouchers=portal.vouchers(db.session, cid),
+        claims=portal.claims_of(db.session, cid),
+    )
+
+
+@bp.route("/rewards/<code>/redeem", methods=["GET", "POST"])
+@customer_required
+def redeem(code: str) -> Any:
+    cid = g.customer.id
+    offer = next((r for r in portal.rewards_for(db.session, cid) if r["code"] == code), None)
+    if offer is None:
+        return render_template("error.html", status=404, message="—"), 404
+    balance = portal.home(db.session, cid)["balance"]
+    if request.method == "POST":
+        try:
+            view, _ = rewards.redeem(
+                db.session,
+                cid,
+                code,
+                requested_by="portal",
+                idempotency_key=(request.form.get("nonce") or None),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            from campaigns.channels import redeem_error_text
+            from campaigns.models import Reward
+
+            reward = db.session.scalar(db.select(Reward).where(Reward.code == code))
+            flash(redeem_error_text(err, reward, _lang(), balance), "error")
+            return redirect(url_for("portal.home"))
+        db.session.commit()
+        current_app.extensions["loyalty.dispatcher"].schedule_notify()
+        flash(tr("redeemed", voucher=view["voucher_code"]), "success")
+        return redirect(url_for("portal.home") + "#vouchers")
+    import secrets
+
+    return render_template("portal/confirm.html", r=offer, after=balance - offer["cost"], nonce=secrets.token_hex(16))
+
+
+@bp.route("/claims", methods=["GET", "POST"])
+@customer_required
+def claims() -> Any:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            claim = portal.create_claim(db.session, g.customer.id, request.form.to_dict(), channel="portal")
+        except DomainError as err:
+            db.session.rollback()
+            errors = {f.path: f.reason for f in err.fields}
+        else:
+            db.session.commit()
+            flash(tr("claim_sent", id=claim.id), "success")
+            return redirect(url_for("portal.home") + "#claims")
+    return (
+        render_template("portal/claim.html", form=request.form, errors=errors, providers=portal.providers(db.session)),
+        422 if errors else 200,
+    )
