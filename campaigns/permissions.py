@@ -30,6 +30,8 @@ ACTIONS: dict[str, str] = {
     "settings.manage": "Programme settings",
     "rewards.view": "Read the rewards catalog",
     "rewards.manage": "Create and change rewards",
+    "webhooks.view": "See webhook deliveries and their status (a provider user: its own)",
+    "webhooks.replay": "Send a webhook delivery again",
     "account.self": "Change one's own password and manage one's own API tokens",
 }
 
@@ -66,7 +68,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "provider": frozenset(
-        {"dashboard.view", "campaigns.view", "customers.view", "customers.export", "rewards.view", "account.self"}
+        {
+            "dashboard.view",
+            "campaigns.view",
+            "customers.view",
+            "customers.export",
+            "rewards.view",
+            "webhooks.view",
+            "webhooks.replay",
+            "account.self",
+        }
     ),
 }
 

@@ -62,6 +62,7 @@ def _routes(app: Flask, world) -> list[tuple[str, str, str, str | None]]:
         "key_id": 999_999,
         "reward_id": 999_999,
         "merge_id": 999_999,
+        "outbox_id": 999_999,
     }
     out = []
     for rule in app.url_map.iter_rules():
