@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SQLITE = Path(os.getcwd()) / "instance" / "loyalty.sqlite3"
+DEFAULT_IMPORT_DIR = Path(os.getcwd()) / "instance" / "imports"
 
 
 def _int(name: str, default: int) -> int:
@@ -28,6 +29,10 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
     log_level: str = "INFO"
+    import_dir: str = str(DEFAULT_IMPORT_DIR)
+    max_import_bytes: int = 20 * 1024**3
+    import_inline_bytes: int = 256 * 1024
+    import_chunk_rows: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,6 +54,10 @@ class Settings:
             "max_body_bytes": _int("LOYALTY_MAX_BODY_BYTES", 4 * 1024 * 1024),
             "db_pool_size": _int("LOYALTY_DB_POOL_SIZE", 10),
             "log_level": os.environ.get("LOYALTY_LOG_LEVEL", "INFO"),
+            "import_dir": os.environ.get("LOYALTY_IMPORT_DIR") or str(DEFAULT_IMPORT_DIR),
+            "max_import_bytes": _int("LOYALTY_MAX_IMPORT_BYTES", 20 * 1024**3),
+            "import_inline_bytes": _int("LOYALTY_IMPORT_INLINE_BYTES", 256 * 1024),
+            "import_chunk_rows": _int("LOYALTY_IMPORT_CHUNK_ROWS", 2000),
         }
         values.update(overrides)
         return cls(**values)

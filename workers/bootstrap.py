@@ -19,6 +19,8 @@ def build(settings: Settings) -> Runtime:
         partitions=settings.partitions,
         batch_size=settings.batch_size,
         sweep_after_seconds=settings.sweep_after_seconds,
+        max_future_seconds=settings.max_future_skew_seconds,
+        import_chunk_rows=settings.import_chunk_rows,
     )
 
 

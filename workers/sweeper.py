@@ -15,6 +15,7 @@ from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
+from .imports import requeue_stale
 from .queues import SWEEP_LOCK_KEY
 from .runtime import Runtime
 
@@ -58,6 +59,7 @@ class SweeperThread(threading.Thread):
         while not self.stopped.wait(self.interval):
             try:
                 sweep(self.rt)
+                requeue_stale(self.rt)
                 r = self.rt.redis
                 if r is not None and r.set(f"{SWEEP_LOCK_KEY}:lifecycle", 1, nx=True, ex=int(self.lifecycle_every)):
                     day = utcnow().strftime("%Y%m%d")

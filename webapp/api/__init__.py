@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import campaigns, customers, events, groups, openapi, rewards, settings, transactions  # noqa: E402,F401
+from . import campaigns, customers, events, groups, imports, openapi, rewards, settings, transactions  # noqa: E402,F401
