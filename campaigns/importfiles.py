@@ -28,13 +28,15 @@ from typing import IO, Any
 from .errors import DomainError, FieldProblem
 
 GZIP_MAGIC = b"\x1f\x8b"
-OTHER_ARCHIVES = {
-    b"PK\x03\x04": "a zip archive",
+OTHER_FORMATS = {
+    b"PK\x03\x04": "a zip archive (an .xlsx workbook is one too)",
     b"BZh": "a bzip2 file",
     b"\xfd7zXZ\x00": "an xz file",
     b"(\xb5/\xfd": "a zstd file",
     b"%PDF": "a PDF document",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
 }
 CSV, NDJSON = "csv", "ndjson"
 FORMATS = (CSV, NDJSON)
@@ -124,12 +126,14 @@ def inspect(path: Path, kind: str, fmt: str | None = None) -> FileInfo:
     if size == 0:
         raise FileProblem(1, "the file is empty")
     with open(path, "rb") as raw:
-        magic = raw.read(8)
+        magic = raw.read(4096)
         raw.seek(0)
         compressed = magic.startswith(GZIP_MAGIC)
-        for sig, what in OTHER_ARCHIVES.items():
+        for sig, what in OTHER_FORMATS.items():
             if magic.startswith(sig):
                 raise FileProblem(1, f"this is {what}, not CSV or NDJSON (gzip is the only compression accepted)")
+        if not compressed and b"\x00" in magic:
+            raise FileProblem(1, "binary data (NUL bytes): not a CSV or NDJSON text file")
         stream = _binary(raw, compressed)
         try:
             first = stream.readline(1 << 16)
