@@ -41,13 +41,22 @@ DEFAULT_DB = "mysql+pymysql://loyalty:loyalty@127.0.0.1:3306/loyalty_bench_i7?ch
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 
 
+MOBILE = ("90", "91", "93", "94", "96", "97", "98", "86", "88", "70", "32", "33", "34", "35", "36", "37", "38", "39")
+
+
+def digits_of(i: int) -> str:
+    """Customer i's (valid, unique) mobile number without its leading 0."""
+    return f"{MOBILE[i % len(MOBILE)]}{(i // len(MOBILE)) * 7919 % 10**7:07d}"
+
+
 def phone_of(i: int) -> str:
-    """Customer i's phone, written the ways providers write them."""
-    digits = f"9{(i * 7919) % 100_000_000:08d}"
-    style = i % 3
-    return (
-        f"0{digits}" if style == 0 else (f"+84{digits}" if style == 1 else f"0{digits[:2]} {digits[2:5]} {digits[5:]}")
-    )
+    """Customer i's mobile number, written the ways providers write them."""
+    digits = digits_of(i)
+    if i % 3 == 0:
+        return f"0{digits}"
+    if i % 3 == 1:
+        return f"+84{digits}"
+    return f"0{digits[:2]} {digits[2:5]} {digits[5:]}"
 
 
 def _open(path: Path, compress: bool) -> IO[str]:
@@ -62,7 +71,7 @@ def write_customers(path: Path, n: int, compress: bool) -> None:
         f.write("customer_ref,phone,national_id,tier,birth_date,points,expires_at\n")
         for i in range(n):
             nid = f"{(i * 104729) % 10**12:012d}" if i % 4 == 0 else ""
-            phones = phone_of(i) + (f";03{2 + i % 8}{(i * 31) % 10**7:07d}" if i % 10 == 0 else "")
+            phones = phone_of(i) + (f";0{digits_of(n + i)}" if i % 10 == 0 else "")
             born = f"{1960 + i % 45}-{1 + i % 12:02d}-{1 + i % 28:02d}" if i % 2 else ""
             if i % 5 == 0:
                 points, expires = "", ""

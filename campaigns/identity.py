@@ -221,15 +221,15 @@ def _resolve_pass(
             if (kind, value) not in owners:
                 owners[(kind, value)] = cid
                 links.append({"customer_id": cid, "kind": kind, "value": value})
-    if fresh:
+    if fresh:  # Core inserts (table, not entity): the same SQL without the ORM's per-row bookkeeping
         now = utcnow()
         groups = list(fresh.values())
         ids = session.scalars(
-            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            insert(Customer.__table__).returning(Customer.__table__.c.id, sort_by_parameter_order=True),
             [{"created_at": now, "timezone": "Asia/Ho_Chi_Minh"} for _ in groups],
         ).all()
         session.execute(
-            insert(CustomerBalance),
+            insert(CustomerBalance.__table__),
             [{"customer_id": cid, "balance": 0, "lifetime_points": 0, "updated_at": now} for cid in ids],
         )
         for cid, members in zip(ids, groups, strict=True):
@@ -241,7 +241,7 @@ def _resolve_pass(
                         seen.add(p)
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
-        session.execute(insert(CustomerIdentity), links)
+        session.execute(insert(CustomerIdentity.__table__), links)
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:

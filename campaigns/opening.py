@@ -268,10 +268,11 @@ def apply_chunk(
         d["lifetime_points"] += item.points
         result.points += item.points
         result.accepted += 1
-    ids = session.scalars(insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), entries).all()
+    ledger = LedgerEntry.__table__  # Core inserts: bulk rows, no ORM bookkeeping
+    ids = session.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), entries).all()
     lot_rows = [{**lot, "entry_id": entry_id} for lot, entry_id in zip(lots, ids, strict=True) if lot is not None]
     if lot_rows:
-        session.execute(insert(PointLot), lot_rows)
+        session.execute(insert(PointLot.__table__), lot_rows)
     add_to_balances(session, deltas, now)
     return result, errors
 
