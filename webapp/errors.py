@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -53,8 +53,9 @@ def register_error_handlers(app: Flask) -> None:
     def _http(err: HTTPException) -> Response:
         status = err.code or 500
         message = err.description or err.name
-        if status == 413:
-            message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        if status == 413:  # the limit of this request (file uploads have their own)
+            limit = request.max_content_length if request else app.config["MAX_CONTENT_LENGTH"]
+            message = f"request body is larger than {limit} bytes"
         resp = error_response(status, HTTP_CODES.get(status, "error"), message)
         if status == 405 and err.get_headers():
             for k, v in err.get_headers():

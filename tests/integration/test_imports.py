@@ -357,6 +357,33 @@ def test_malformed_files_are_refused_naming_the_line(app, client, telecom, tmp_p
     assert result.exit_code == 1 and "failed" in result.output and "cut off" in result.output
 
 
+def test_uploads_stream_past_the_api_body_limit_up_to_their_own(app, client, telecom):
+    body = HEADER + "".join(_row(f"Z-{i}", f"09190000{i:02d}") for i in range(60))
+    old_limit, old = app.config["MAX_CONTENT_LENGTH"], app.config["LOYALTY"]
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        assert len(body) > 1000
+        assert client.post("/api/v1/transactions/batch", data=body, headers=telecom.headers).status_code == 413
+        ok = client.post("/api/v1/imports", data=body, headers=telecom.headers)
+        assert ok.status_code == 202 and ok.get_json()["accepted"] == 60
+        app.config["LOYALTY"] = dataclasses.replace(old, max_import_bytes=2000)
+        for kw in ({"data": body}, {"data": {"file": (io.BytesIO(body.encode()), "f.csv")}}):
+            too = client.post("/api/v1/imports", headers=telecom.headers, **kw)
+            assert too.status_code == 413, too.get_json()
+            assert too.get_json()["error"] == {
+                "code": "too_large",
+                "message": "request body is larger than 2000 bytes",
+                "fields": [],
+            }
+    finally:
+        app.config["MAX_CONTENT_LENGTH"], app.config["LOYALTY"] = old_limit, old
+    assert not list(Path(old.import_dir).glob("upload-*"))
+    no_file = client.post(
+        "/api/v1/imports", data={"other": "x"}, headers=telecom.headers, content_type="multipart/form-data"
+    )
+    assert no_file.status_code == 400 and "multipart field named 'file'" in no_file.get_json()["error"]["message"]
+
+
 def test_imports_are_provider_scoped(app, client, telecom, shop, staff):
     mine = client.post("/api/v1/imports", data=HEADER + _row("P-1"), headers=telecom.headers).get_json()
     other = client.post("/api/v1/imports", data=HEADER + _row("P-1", amount="x"), headers=shop.headers).get_json()
