@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true", help="gzip both files")
     parser.add_argument("--reuse-files", action="store_true", help="keep already generated files")
     parser.add_argument("--no-credit", action="store_true", help="import only, no workers")
+    parser.add_argument("--only-customers", action="store_true", help="stop after the customer migration")
     parser.add_argument("--db-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     args = parser.parse_args()
@@ -191,16 +192,21 @@ def main() -> None:
     t = time.monotonic()
     if not (args.reuse_files and cust_file.exists()):
         write_customers(cust_file, args.customers, args.gzip)
-    if not (args.reuse_files and txn_file.exists()):
+    if not args.only_customers and not (args.reuse_files and txn_file.exists()):
         write_transactions(txn_file, args.rows, args.customers, args.gzip)
     result["generate_s"] = round(time.monotonic() - t, 1)
-    result["file_mb"] = {"customers": cust_file.stat().st_size >> 20, "transactions": txn_file.stat().st_size >> 20}
+    result["file_mb"] = {"customers": cust_file.stat().st_size >> 20}
+    if txn_file.exists():
+        result["file_mb"]["transactions"] = txn_file.stat().st_size >> 20
     print(f"files ready in {result['generate_s']}s: {result['file_mb']} MB", flush=True)
 
     reset(args)
     secs, rss, out = run_measured(args, "customers", "import", str(cust_file), "--no-progress")
     result["customers_import"] = {"seconds": round(secs, 1), "rows_per_s": round(args.customers / secs), "peak_mb": rss}
     print("customers:", result["customers_import"], out.strip().splitlines()[-2:], flush=True)
+    if args.only_customers:
+        _finish(args, result)
+        return
 
     workers: list[subprocess.Popen[str]] = []
     if not args.no_credit:
@@ -222,17 +228,28 @@ def main() -> None:
         }
         print("accepted:", result["accept"], out.strip().splitlines()[-2:], flush=True)
         if not args.no_credit:
+            tail_from, left = time.monotonic(), count(args, "SELECT COUNT(*) FROM transactions WHERE status = 'queued'")
             while (queued := count(args, "SELECT COUNT(*) FROM transactions WHERE status = 'queued'")) > 0:
                 print(f"  {queued:,} still queued after {time.monotonic() - started:.0f}s", flush=True)
                 time.sleep(10)
             total = time.monotonic() - started
+            tail = time.monotonic() - tail_from
+            result["credit"] = {
+                "during_import_rows_per_s": round((accepted - left) / secs),
+                "after_import_rows_per_s": round(left / tail) if tail > 0 else None,
+                "left_after_import": left,
+            }
             result["end_to_end"] = {"seconds": round(total, 1), "rows_per_s": round(args.rows / total)}
-            print("credited:", result["end_to_end"], flush=True)
+            print("credited:", result["credit"], result["end_to_end"], flush=True)
     finally:
         for w in workers:
             w.terminate()
         for w in workers:
             w.wait(timeout=60)
+    _finish(args, result)
+
+
+def _finish(args: argparse.Namespace, result: dict[str, Any]) -> None:
     check = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "ledger", "check"],
         cwd=ROOT,
@@ -241,6 +258,7 @@ def main() -> None:
         text=True,
     )
     result["ledger_check"] = check.stdout.strip().splitlines()[-1] if check.stdout.strip() else check.stderr.strip()
+    result["load_average"] = os.getloadavg()
     print(json.dumps(result, indent=2))
 
 

@@ -396,6 +396,8 @@ def test_imports_are_provider_scoped(app, client, telecom, shop, staff):
     assert client.get(f"/api/v1/imports/{other['id']}", headers=staff).get_json()["provider"] == "shop"
     assert client.post("/api/v1/imports", data=HEADER, headers=staff).status_code == 403
     assert client.get(f"/api/v1/imports/{mine['id']}").status_code == 401
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"/api/v1/imports", "/api/v1/imports/{import_id}", "/api/v1/imports/{import_id}/errors.csv"} <= set(paths)
 
 
 CUSTOMERS = """customer_ref,phone,national_id,tier,birth_date,points,expires_at
