@@ -88,7 +88,7 @@ CATEGORIES = ("topup", "topup", "bill", "data", "roaming")
 CHANNELS = ("app", "ussd", "shop", "web")
 
 
-def write_transactions(path: Path, n: int, customers: int, compress: bool, seed: int = 7) -> int:
+def write_transactions(path: Path, n: int, customers: int, compress: bool, prefix: str = "T", seed: int = 7) -> int:
     """Rows over known customers (90%) and new ones; one in 2,000 invalid. Returns the valid count."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(days=1)
@@ -100,7 +100,7 @@ def write_transactions(path: Path, n: int, customers: int, compress: bool, seed:
             amount = rng.choice((10_000, 20_000, 50_000, 100_000, 150_000, 200_000, 500_000))
             when = (start + timedelta(seconds=i % 80_000)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
             if i % 2000 == 1999:
-                f.write(f"B{i},{phone_of(who)},,-{amount},VND,topup,app,{when},S{i % 50}\n")  # invalid amount
+                f.write(f"{prefix}B{i},{phone_of(who)},,-{amount},VND,topup,app,{when},S{i % 50}\n")  # invalid amount
                 continue
             valid += 1
             f.write(f"T{i},{phone_of(who)},,{amount},VND,{CATEGORIES[i % 5]},{CHANNELS[i % 4]},{when},S{i % 50}\n")
@@ -124,16 +124,20 @@ def flask(args: argparse.Namespace, *cmd: str, **kw: Any) -> subprocess.Popen[st
     )
 
 
+CPU: dict[str, float] = {}
+
+
 def run_measured(args: argparse.Namespace, *cmd: str) -> tuple[float, int, str]:
-    """Run a flask command; (seconds, peak RSS in MB, stdout)."""
+    """Run a flask command; (seconds, peak RSS in MB, stdout). Its CPU seconds go to CPU[cmd[0]]."""
     started = time.monotonic()
     proc = flask(args, *cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
+    out = proc.stdout.read()  # read before waiting: a full pipe would block the child
     _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}")
+    CPU[cmd[0]] = usage.ru_utime + usage.ru_stime
     return time.monotonic() - started, usage.ru_maxrss // 1024, out
 
 
@@ -179,6 +183,10 @@ def main() -> None:
     parser.add_argument("--reuse-files", action="store_true", help="keep already generated files")
     parser.add_argument("--no-credit", action="store_true", help="import only, no workers")
     parser.add_argument("--only-customers", action="store_true", help="stop after the customer migration")
+    parser.add_argument(
+        "--skip-customers", action="store_true", help="keep the database as it is (migrated by an earlier run)"
+    )
+    parser.add_argument("--prefix", default="T", help="provider_txn_id prefix (runs on one database must differ)")
     parser.add_argument("--db-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     args = parser.parse_args()
@@ -186,24 +194,35 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = ".csv.gz" if args.gzip else ".csv"
     cust_file = OUT / f"customers-{args.customers}{suffix}"
-    txn_file = OUT / f"transactions-{args.rows}-{args.customers}{suffix}"
-    result: dict[str, Any] = {"rows": args.rows, "customers": args.customers, "workers": args.workers}
+    txn_file = OUT / f"transactions-{args.prefix}-{args.rows}-{args.customers}{suffix}"
+    result: dict[str, Any] = {
+        "rows": args.rows,
+        "customers": args.customers,
+        "workers": args.workers,
+        "load_average_at_start": os.getloadavg(),
+    }
 
     t = time.monotonic()
     if not (args.reuse_files and cust_file.exists()):
         write_customers(cust_file, args.customers, args.gzip)
     if not args.only_customers and not (args.reuse_files and txn_file.exists()):
-        write_transactions(txn_file, args.rows, args.customers, args.gzip)
+        write_transactions(txn_file, args.rows, args.customers, args.gzip, args.prefix)
     result["generate_s"] = round(time.monotonic() - t, 1)
     result["file_mb"] = {"customers": cust_file.stat().st_size >> 20}
     if txn_file.exists():
         result["file_mb"]["transactions"] = txn_file.stat().st_size >> 20
     print(f"files ready in {result['generate_s']}s: {result['file_mb']} MB", flush=True)
 
-    reset(args)
-    secs, rss, out = run_measured(args, "customers", "import", str(cust_file), "--no-progress")
-    result["customers_import"] = {"seconds": round(secs, 1), "rows_per_s": round(args.customers / secs), "peak_mb": rss}
-    print("customers:", result["customers_import"], out.strip().splitlines()[-2:], flush=True)
+    if not args.skip_customers:
+        reset(args)
+        secs, rss, out = run_measured(args, "customers", "import", str(cust_file), "--no-progress")
+        result["customers_import"] = {
+            "seconds": round(secs, 1),
+            "rows_per_s": round(args.customers / secs),
+            "peak_mb": rss,
+        }
+        print("customers:", result["customers_import"], out.strip().splitlines()[-2:], flush=True)
+    before = count(args, "SELECT COUNT(*) FROM transactions")
     if args.only_customers:
         _finish(args, result)
         return
@@ -219,7 +238,7 @@ def main() -> None:
         secs, rss, out = run_measured(
             args, "transactions", "import", str(txn_file), "--provider", "telecom", "--no-progress"
         )
-        accepted = count(args, "SELECT COUNT(*) FROM transactions")
+        accepted = count(args, "SELECT COUNT(*) FROM transactions") - before
         result["accept"] = {
             "seconds": round(secs, 1),
             "rows_per_s": round(args.rows / secs),
@@ -244,8 +263,19 @@ def main() -> None:
     finally:
         for w in workers:
             w.terminate()
+        worker_cpu = 0.0
         for w in workers:
-            w.wait(timeout=60)
+            _, _, usage = os.wait4(w.pid, 0)
+            worker_cpu += usage.ru_utime + usage.ru_stime
+    if workers:
+        result["cpu_ms_per_row"] = {
+            "importer": round(CPU["transactions"] * 1000 / args.rows, 3),
+            "workers": round(worker_cpu * 1000 / max(result["accept"]["accepted"], 1), 3),
+        }
+    elif "transactions" in CPU:
+        result["cpu_ms_per_row"] = {"importer": round(CPU["transactions"] * 1000 / args.rows, 3)}
+    if "customers" in CPU:
+        result.setdefault("cpu_ms_per_row", {})["customers_import"] = round(CPU["customers"] * 1000 / args.customers, 3)
     _finish(args, result)
 
 

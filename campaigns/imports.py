@@ -41,6 +41,7 @@ from . import opening, programme
 from .errors import DomainError, not_found
 from .importfiles import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
 from .models import Import, ImportProblem, Provider, Transaction, utcnow
+from .published import load as load_published
 from .schemas import parse_transaction
 from .transactions import ACCEPTED, DUPLICATE, ingest
 
@@ -232,8 +233,6 @@ class _Runner:
             self.programme = programme.load(session)
             self.tiers: frozenset[str] | None = None
             if self.kind == CUSTOMERS:
-                from .published import load as load_published
-
                 pub = load_published(session)
                 self.tiers = frozenset(pub.tiers) if pub.tier_spec is not None else None
         self.csv_names = self.info.format == CSV

@@ -571,3 +571,30 @@ def test_worker_takes_over_an_abandoned_upload(app, client, telecom, staff, work
     assert (
         _scalar(app, select(func.count()).where(Transaction.status == "processed")) == 500
     )  # the undispatched 200 too
+
+
+def test_sweeper_leaves_a_backlog_waiting_in_redis_alone(app, client, telecom, staff, work, redis_client):
+    """A big import's backlog is older than the sweep age: the sweeper must not push its ids a second time."""
+    from workers.queues import SWEEP_LOCK_KEY, pending_key
+    from workers.sweeper import sweep
+
+    publish(client, staff, BASE_EARNING)
+    rt = app.extensions["loyalty.runtime"]
+    text = HEADER + "".join(_row(f"S-{i}", f"0919{i % 9:06d}", 10_000) for i in range(90))
+    assert client.post("/api/v1/imports", data=text, headers=telecom.headers).get_json()["accepted"] == 90
+    with app.app_context():
+        db.session.execute(Transaction.__table__.update().values(received_at=datetime.now(UTC) - timedelta(minutes=10)))
+        db.session.commit()
+        db.session.remove()
+
+    def waiting() -> int:
+        return sum(redis_client.llen(pending_key(p)) for p in range(rt.partitions))
+
+    assert waiting() == 90
+    assert sweep(rt) == 0 and waiting() == 90  # woken, not re-pushed
+    for p in range(rt.partitions):
+        redis_client.delete(pending_key(p))  # now the ids are really lost
+    redis_client.delete(SWEEP_LOCK_KEY)
+    assert sweep(rt) == 90 and waiting() == 90
+    work()
+    assert _scalar(app, select(func.count()).where(Transaction.status == "processed")) == 90
