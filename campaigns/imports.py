@@ -243,30 +243,9 @@ class _Runner:
         if not self.path.is_file():
             return self._finish(FAILED, f"the file {self.path} is no longer there")
         lines = LineStream(self.path, self.info.compressed)
-        chunk: list[Row] = []
         try:
-            # A resume seeks to the last committed chunk and reads it again only to re-dispatch it.
-            rows = read_rows(self.info, self.kind, lines, self.resume_at)
-            refs: list[str] = []
-            for row in rows:
-                if row.line <= self.resume_after:
-                    if row.ref:
-                        refs.append(row.ref)
-                    continue
-                if refs:
-                    self._redispatch(refs)
-                    refs = []
-                chunk.append(row)
-                if len(chunk) >= self.options.chunk_rows:
-                    self._commit(chunk, lines.position())
-                    chunk = []
-            if refs:
-                self._redispatch(refs)
-            self._commit(chunk, lines.position())
-            return self._finish(DONE, None)
-        except FileProblem as problem:
-            self._commit(chunk, lines.position())  # keep what was read before the problem
-            return self._finish(FAILED, problem.message)
+            status, message = self._loop(lines)
+            return self._finish(status, message)
         except LeaseLost:
             log.warning("import %s: taken over by another runner; stopping", self.id)
             return self.progress
@@ -279,6 +258,32 @@ class _Runner:
             raise
         finally:
             lines.close()
+
+    def _loop(self, lines: LineStream) -> tuple[str, str | None]:
+        """Read and commit chunk by chunk; a problem with the file keeps what came before it."""
+        chunk: list[Row] = []
+        refs: list[str] = []
+        try:
+            # A resume seeks to the last committed chunk and reads it again only to re-dispatch it.
+            for row in read_rows(self.info, self.kind, lines, self.resume_at):
+                if row.line <= self.resume_after:
+                    if row.ref:
+                        refs.append(row.ref)
+                    continue
+                if refs:
+                    self._redispatch(refs)
+                    refs = []
+                chunk.append(row)
+                if len(chunk) >= self.options.chunk_rows:
+                    self._commit(chunk, lines.position())
+                    chunk = []
+        except FileProblem as problem:
+            self._commit(chunk, lines.position())
+            return FAILED, problem.message
+        if refs:
+            self._redispatch(refs)
+        self._commit(chunk, lines.position())
+        return DONE, None
 
     def _commit(self, chunk: Sequence[Row], position: int) -> None:
         if not chunk:
