@@ -292,11 +292,12 @@ class _Runner:
             try:
                 pairs = self._write(chunk, position)
                 break
-            except OperationalError as exc:
+            except OperationalError as exc:  # nothing of the chunk was committed: write it again
                 code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-                if code not in TRANSIENT_MYSQL or attempt == 3:
+                transient = code in TRANSIENT_MYSQL or (isinstance(code, str) and "locked" in code)  # SQLite
+                if not transient or attempt == 3:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.2 * (attempt + 1))
         self._dispatch(pairs)
         if self.on_progress is not None:
             self.on_progress(self.progress)

@@ -23,7 +23,7 @@ from campaigns import imports
 from campaigns.errors import DomainError
 from campaigns.importfiles import FORMATS, FileProblem, inspect
 from campaigns.models import Provider
-from workers.imports import options_of
+from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
 from workers.runtime import Runtime
 
@@ -129,6 +129,7 @@ def _run(
         click.echo(f"error: import #{rec.id} is being run by another process", err=True)
         sys.exit(1)
     dispatcher = current_app.extensions["loyalty.dispatcher"]
+    embedded = isinstance(dispatcher, InlineDispatcher)  # SQLite: credit after the import, not beside it
     options = options_of(rt)
     if chunk_rows:
         options = imports.Options(max_future=options.max_future, chunk_rows=chunk_rows)
@@ -138,12 +139,12 @@ def _run(
             rt.session_factory,
             rec.id,
             token,
-            dispatch=dispatcher.dispatch,
+            dispatch=stay_queued if embedded else dispatcher.dispatch,
             path=file,
             options=options,
             progress=bar.update,
         )
-    if isinstance(dispatcher, InlineDispatcher) and kind == imports.TRANSACTIONS:
+    if embedded and kind == imports.TRANSACTIONS:
         click.echo(f"Credited {dispatcher.drain_now():,} transactions (embedded queue).")
     _summary(rec.id, errors_path)
     if result.status != imports.DONE:

@@ -57,21 +57,31 @@ def run_claimed(
 
 def start(rt: Runtime, import_id: int, dispatch: Dispatch, *, inline: bool) -> None:
     """Run now (small files), enqueue (Redis) or start a thread (embedded)."""
-    if inline:
+    if rt.redis is None:
+        # Embedded: the in-process worker credits from SQLite, which has one writer at a time. Crediting
+        # beside the import would fight it for the lock, so it is woken once the import is over.
+        if inline:
+            _run_then_wake(rt, import_id, dispatch)
+        else:
+            threading.Thread(
+                target=_run_then_wake, args=(rt, import_id, dispatch), name=f"loyalty-import-{import_id}", daemon=True
+            ).start()
+    elif inline:
         run_claimed(rt, import_id, dispatch)
-    elif rt.redis is not None:
-        enqueue(rt.redis, import_id)
     else:
-        threading.Thread(
-            target=_run_logged, args=(rt, import_id, dispatch), name=f"loyalty-import-{import_id}", daemon=True
-        ).start()
+        enqueue(rt.redis, import_id)
 
 
-def _run_logged(rt: Runtime, import_id: int, dispatch: Dispatch) -> None:
+def _run_then_wake(rt: Runtime, import_id: int, wake: Dispatch) -> None:
     try:
-        run_claimed(rt, import_id, dispatch)
+        run_claimed(rt, import_id, stay_queued)
     except Exception:
         log.exception("import %s failed", import_id)
+    wake([])
+
+
+def stay_queued(pairs: list[tuple[int, int]]) -> None:
+    """Leave the rows queued in the database: the embedded worker's queue is the database itself."""
 
 
 def requeue_stale(rt: Runtime, stale_seconds: int = STALE_SECONDS) -> int:

@@ -495,7 +495,10 @@ def test_embedded_sqlite_upload_runs_in_a_thread(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env(
-        database_url=f"sqlite:///{tmp_path / 'loyalty.sqlite3'}", import_inline_bytes=0, import_dir=str(tmp_path / "up")
+        database_url=f"sqlite:///{tmp_path / 'loyalty.sqlite3'}",
+        import_inline_bytes=0,
+        import_dir=str(tmp_path / "up"),
+        import_chunk_rows=10,
     )
     app = create_app(settings, TESTING=True)
     with app.app_context():
@@ -514,12 +517,16 @@ def test_embedded_sqlite_upload_runs_in_a_thread(tmp_path, monkeypatch):
         time.sleep(0.1)
         view = client.get(f"/api/v1/imports/{posted['id']}", headers=headers).get_json()
     assert view["status"] == "done" and view["accepted"] == 50
+    day = tmp_path / "day.csv"
+    day.write_text(HEADER + "".join(_row(f"C-{i}", "0917000000", 10_000) for i in range(30)))
+    result = app.test_cli_runner().invoke(args=["transactions", "import", str(day), "--provider", "telecom"])
+    assert "Credited 30 transactions (embedded queue)" in result.output, result.output
     legacy = tmp_path / "legacy.csv"
     legacy.write_text("customer_ref,phone,points,expires_at\nX-1,0917000000,25,2099-12-31\n")
     assert "1 accepted" in app.test_cli_runner().invoke(args=["customers", "import", str(legacy)]).output
-    while time.monotonic() < deadline and _balance_of(client, headers, "0917000000") < 20 + 25:
+    while time.monotonic() < deadline and _balance_of(client, headers, "0917000000") < 20 + 30 + 25:
         time.sleep(0.1)
-    assert _balance_of(client, headers, "0917000000") == 20 + 25
+    assert _balance_of(client, headers, "0917000000") == 20 + 30 + 25
     with app.app_context():
         from campaigns.ledger import check_invariants
 
