@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SQLITE = Path(os.getcwd()) / "instance" / "loyalty.sqlite3"
+DEFAULT_IMPORT_DIR = Path(os.getcwd()) / "instance" / "imports"
 
 
 def _int(name: str, default: int) -> int:
@@ -39,6 +40,10 @@ class Settings:
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
     gateway_secret: str | None = None
+    import_dir: str = str(DEFAULT_IMPORT_DIR)
+    max_import_bytes: int = 20 * 1024**3
+    import_inline_bytes: int = 256 * 1024
+    import_chunk_rows: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,6 +72,10 @@ class Settings:
             "sms_gateway_url": os.environ.get("LOYALTY_SMS_GATEWAY_URL") or None,
             "sms_gateway_token": os.environ.get("LOYALTY_SMS_GATEWAY_TOKEN") or None,
             "gateway_secret": os.environ.get("LOYALTY_GATEWAY_SECRET") or None,
+            "import_dir": os.environ.get("LOYALTY_IMPORT_DIR") or str(DEFAULT_IMPORT_DIR),
+            "max_import_bytes": _int("LOYALTY_MAX_IMPORT_BYTES", 20 * 1024**3),
+            "import_inline_bytes": _int("LOYALTY_IMPORT_INLINE_BYTES", 256 * 1024),
+            "import_chunk_rows": _int("LOYALTY_IMPORT_CHUNK_ROWS", 2000),
         }
         values.update(overrides)
         return cls(**values)

@@ -25,7 +25,16 @@ def test_national_ids(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["12345678", "1234567890", "12345678901", "1234567890123", "12345678a", "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", "-12345678"]
+    "raw",
+    [
+        "12345678",
+        "1234567890",
+        "12345678901",
+        "1234567890123",
+        "12345678a",
+        "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19",
+        "-12345678",
+    ],
 )
 def test_bad_national_ids(raw: str) -> None:
     with pytest.raises(ValueError):

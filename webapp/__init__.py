@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         batch_size=settings.batch_size,
         sweep_after_seconds=settings.sweep_after_seconds,
         sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
+        max_future_seconds=settings.max_future_skew_seconds,
+        import_chunk_rows=settings.import_chunk_rows,
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (

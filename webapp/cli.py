@@ -1,4 +1,4 @@
-"""Flask CLI: ``flask --app wsgi providers|staff-token|campaigns|demo|worker|ledger|sweep ...``."""
+"""Flask CLI: ``flask --app wsgi providers|staff-token|campaigns|demo|worker|ledger|transactions|customers ...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from campaigns import catalog, ledger, lifecycle, programme, providers, rewards, simulation, users
 from campaigns.demo import seed
 from campaigns.errors import DomainError
+from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.runtime import Runtime
 from workers.sweeper import sweep
@@ -32,6 +33,9 @@ settings_cli = AppGroup("settings", help="Programme settings (expiry policy, neg
 tiers_cli = AppGroup("tiers", help="Tier requalification.")
 notify_cli = AppGroup("notify", help="Customer notifications: send the outbox, queue expiring-points notices.")
 users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, marketer, analyst, care, provider).")
+transactions_cli = AppGroup("transactions", help="Bulk transaction files from providers.")
+customers_cli = AppGroup("customers", help="Customer migrations with opening balances.")
+imports_cli = AppGroup("imports", help="Bulk imports: status and error reports.")
 
 
 def _fail(err: DomainError) -> None:
@@ -249,8 +253,10 @@ def demo_seed(customers: int, transactions: int) -> None:
 @click.argument("partitions", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork", is_flag=True, help="Fork a work horse per job (RQ's default Worker).")
-def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool) -> None:
-    """Run an RQ worker over all accrual partitions, or those named (numbers or queue names)."""
+@click.option("--no-imports", is_flag=True, help="Leave the loyalty-imports queue to other workers.")
+def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_imports: bool) -> None:
+    """Run an RQ worker over all accrual partitions and the imports queue, or those named
+    (numbers, queue names, or 'imports' alone for an import-only worker)."""
     rt = _runtime()
     if rt.redis is None:
         dispatcher = current_app.extensions["loyalty.dispatcher"]
@@ -261,12 +267,23 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool) -> None
                 click.echo(f"Credited {n} transactions.")
                 return
             time.sleep(1.0)
-    parts = [int(p.rsplit("-", 1)[-1]) for p in partitions]
+    named = [p for p in partitions if p not in ("imports", IMPORT_QUEUE)]
+    try:
+        parts = [int(p.rsplit("-", 1)[-1]) for p in named]
+    except ValueError:
+        raise click.BadParameter(f"name partitions by number or queue name, or 'imports'; got {partitions}") from None
     bad = [p for p in parts if not 0 <= p < rt.partitions]
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
     settings = current_app.config["LOYALTY"]
-    run_worker(rt, partitions=parts or None, burst=burst, fork=fork, sweep_interval=settings.sweep_interval_seconds)
+    run_worker(
+        rt,
+        partitions=parts if named or partitions else None,  # 'imports' alone: an import-only worker
+        imports=not no_imports,
+        burst=burst,
+        fork=fork,
+        sweep_interval=settings.sweep_interval_seconds,
+    )
 
 
 @click.command("sweep")
@@ -406,6 +423,8 @@ def notify_expiring() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .imports_cli import register
+
     app.cli.add_command(lifecycle_command)
     for group in (
         providers_cli,
@@ -419,6 +438,9 @@ def register_cli(app: Flask) -> None:
         users_cli,
         notify_cli,
     ):
+        app.cli.add_command(group)
+    register(transactions_cli, customers_cli, imports_cli)
+    for group in (transactions_cli, customers_cli, imports_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(sweep_command)

@@ -91,8 +91,9 @@ def register_error_handlers(app: Flask) -> None:
         message = err.description or err.name
         if _html():
             return html_error(status, message)
-        if status == 413:
-            message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        if status == 413:  # the limit of this request (file uploads have their own)
+            limit = request.max_content_length if request else app.config["MAX_CONTENT_LENGTH"]
+            message = f"request body is larger than {limit} bytes"
         resp = error_response(status, HTTP_CODES.get(status, "error"), message)
         if status == 405 and err.get_headers():
             for k, v in err.get_headers():

@@ -1,4 +1,4 @@
-"""RQ job entry points: thin wrappers over the drain and the sweeper."""
+"""RQ job entry points: thin wrappers over the drain, the sweeper and the imports."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ def send_notifications() -> dict[str, Any]:
 
 def sweep_queued() -> int:
     return sweep(runtime())
+
+
+def run_import(import_id: int) -> dict[str, Any] | None:
+    """Run or resume one uploaded import; accepted ids go to the same dispatcher as the API's."""
+    from flask import current_app, has_app_context
+
+    from .imports import run_claimed
+
+    rt = runtime()
+    dispatcher = current_app.extensions["loyalty.dispatcher"] if has_app_context() else rt.dispatcher
+    progress = run_claimed(rt, import_id, dispatcher.dispatch)
+    if progress is None:
+        return None
+    return {k: v for k, v in asdict(progress).items() if k != "started"}

@@ -38,6 +38,8 @@ class Runtime:
     partitions: int = 8
     batch_size: int = 500
     sweep_after_seconds: int = 60
+    max_future_seconds: int = 300
+    import_chunk_rows: int = 2000
     db_recheck_seconds: float = 5.0
     _published: Published | None = None
     _published_version: int | None = None

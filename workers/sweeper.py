@@ -16,7 +16,8 @@ from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
-from .queues import SWEEP_LOCK_KEY
+from .imports import requeue_stale
+from .queues import SWEEP_LOCK_KEY, partition_of, pending_key
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,27 @@ def sweep(rt: Runtime, *, older_than_seconds: int | None = None, limit: int = 50
         return 0  # another worker swept a moment ago
     with rt.session_factory() as session:
         pairs = queued_ids(session, cutoff, limit)
+    if periodic and pairs and rt.redis is not None:
+        # A partition still working through a backlog (a bulk import, a burst) has its ids waiting in
+        # Redis: pushing them again would only make the workers skip duplicates (a big import used to
+        # be re-pushed 50,000 ids every interval). Such a partition is only woken up; its stragglers
+        # are re-dispatched once its list is empty.
+        busy = _busy_partitions(rt)
+        for p in sorted(busy & {partition_of(c, rt.partitions) for _, c in pairs}):
+            rt.dispatcher.schedule(p)
+        pairs = [(t, c) for t, c in pairs if partition_of(c, rt.partitions) not in busy]
     if pairs:
         log.warning("sweeper: re-dispatching %s transactions queued for over %ss", len(pairs), age)
         rt.dispatcher.requeue(pairs)
     return len(pairs)
+
+
+def _busy_partitions(rt: Runtime) -> set[int]:
+    assert rt.redis is not None
+    pipe = rt.redis.pipeline(transaction=False)
+    for p in range(rt.partitions):
+        pipe.llen(pending_key(p))
+    return {p for p, size in enumerate(pipe.execute()) if size}
 
 
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
@@ -95,6 +113,7 @@ class SweeperThread(threading.Thread):
             try:
                 sweep(self.rt)
                 publish_due(self.rt)
+                requeue_stale(self.rt)
                 r = self.rt.redis
                 if r is not None:
                     self.rt.dispatcher.schedule_notify()  # due retries and deferred messages

@@ -6,4 +6,16 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import campaigns, customers, events, groups, me, openapi, rewards, settings, transactions, webhooks  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    campaigns,
+    customers,
+    events,
+    groups,
+    imports,
+    me,
+    openapi,
+    rewards,
+    settings,
+    transactions,
+    webhooks,
+)

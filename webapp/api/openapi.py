@@ -206,6 +206,37 @@ class GroupView(BaseModel):
     history: list[dict[str, Any]]
 
 
+class ImportView(BaseModel):
+    """A bulk import: counts while it runs (updated with every committed chunk), the summary after."""
+
+    id: int
+    kind: Literal["transactions", "customers"]
+    status: Literal["queued", "running", "done", "failed"]
+    finished: bool
+    provider: str | None
+    file_name: str
+    format: Literal["csv", "ndjson"]
+    compression: Literal["gzip"] | None
+    size_bytes: int
+    rows_read: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    last_line: int
+    progress: float
+    rows_per_second: float
+    eta_seconds: float | None
+    message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    errors_url: str
+
+
+class ImportList(BaseModel):
+    imports: list[ImportView]
+
+
 class SimulationIn(BaseModel):
     document: dict[str, Any] | str
     transaction: dict[str, Any] | None = None
@@ -223,6 +254,8 @@ MODELS: list[type[BaseModel]] = [
     RedemptionView,
     GroupView,
     SimulationIn,
+    ImportView,
+    ImportList,
     TransactionIn,
     TransactionBatchIn,
     ReversalIn,
@@ -277,6 +310,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
     components = schemas.get("$defs", {})
     txn_id = [{"name": "txn_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     camp_id = [{"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    import_id = [{"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -605,6 +639,70 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **_errors(*COMMON, 422),
+                    },
+                }
+            },
+            "/api/v1/imports": {
+                "post": {
+                    "summary": "Upload a transaction file (CSV or NDJSON, optionally gzip); runs in the background",
+                    "description": "The body is streamed to disk (never held in memory), its head checked (422 naming "
+                    "the line for a wrong header or a file that is not CSV/NDJSON), then every row is validated and "
+                    "ingested exactly like POST /transactions and credited by the same workers. Send the file as "
+                    "the raw body or as the multipart field `file`; gzip is detected from its magic bytes. "
+                    "CSV columns: provider_txn_id, phone, national_id, amount, currency, category, channel, "
+                    "occurred_at, attributes.<key>. NDJSON: one transaction object (as for POST /transactions) "
+                    "per line. Small files are processed before the answer; poll the Location otherwise.",
+                    "operationId": "createImport",
+                    "parameters": [
+                        {"name": "filename", "in": "query", "schema": {"type": "string"}},
+                        {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv", "ndjson"]}},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                    "required": ["file"],
+                                }
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                        },
+                    },
+                    "responses": {
+                        "202": {"description": "Recorded (and done, for a small file)", **_json(ImportView)},
+                        **_errors(400, 401, 403, 413, 422, 503),
+                    },
+                },
+                "get": {
+                    "summary": "Your latest imports (staff: everyone's)",
+                    "operationId": "listImports",
+                    "responses": {"200": {"description": "Imports", **_json(ImportList)}, **_errors(401, 403, 503)},
+                },
+            },
+            "/api/v1/imports/{import_id}": {
+                "get": {
+                    "summary": "Status and counts of one of your imports",
+                    "operationId": "getImport",
+                    "parameters": import_id,
+                    "responses": {
+                        "200": {"description": "The import", **_json(ImportView)},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/imports/{import_id}/errors.csv": {
+                "get": {
+                    "summary": "The error report: one CSV line per rejected row (line, provider_txn_id, field, reason)",
+                    "operationId": "getImportErrors",
+                    "parameters": import_id,
+                    "responses": {
+                        "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                        **_errors(401, 403, 404, 503),
                     },
                 }
             },
