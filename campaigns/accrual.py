@@ -320,15 +320,11 @@ def _context(txn: Transaction, st: CustomerState, provider: str, today: date) ->
         category=txn.category,
         channel=txn.channel,
         occurred_at=txn.occurred_at,
-        customer_tier=st.tier,
-        lifetime_points=st.lifetime_points,
         attributes=txn.attributes or {},
         event_type=txn.event_type,
-        timezone=st.timezone,
         days_since_first_transaction=max(0, (txn.occurred_at - first).days) if first else 0,
         first_transaction_with_provider=txn.provider_id not in st.providers,
-        birthday_month=st.birth_date.month if st.birth_date else 0,
-        customer_tags=frozenset(st.tags),
+        **st.profile(),
         **w,
     )
 

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from rules import EvaluationContext
+
 from .models import Customer, CustomerBalance, CustomerDaily, CustomerProvider, CustomerTag
 
 
@@ -49,6 +51,30 @@ class CustomerState:
     first_at: datetime | None = None
     providers: set[int] = field(default_factory=set)
     seq: int = 0
+
+    def profile(self) -> dict[str, Any]:
+        """The customer's own context fields, the same for every evaluation of this customer."""
+        return {
+            "customer_tier": self.tier,
+            "lifetime_points": self.lifetime_points,
+            "timezone": self.timezone,
+            "birthday_month": self.birth_date.month if self.birth_date else 0,
+            "customer_tags": frozenset(self.tags),
+        }
+
+    def standing(self, now: datetime, event_type: str, windows: dict[str, Any]) -> EvaluationContext:
+        """A context with no purchase in it: eligibility checks and tier requalification."""
+        return EvaluationContext(
+            amount=0,
+            currency="VND",
+            provider="",
+            category=None,
+            channel=None,
+            occurred_at=now,
+            event_type=event_type,
+            **self.profile(),
+            **windows,
+        )
 
     def windows(self, today: date) -> dict[str, Any]:
         """Rolling sums before the current event, relative to its local ``today``."""

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from rules import EvaluationContext, evaluate_tier
+from rules import evaluate_tier
 
 from .aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
 from .ledger import add_to_balances
@@ -165,21 +165,7 @@ def requalify_chunk(
     grace = timedelta(days=pub.grace_days)
     for cid in ids:
         st = states[cid]
-        ctx = EvaluationContext(
-            amount=0,
-            currency="VND",
-            provider="",
-            category=None,
-            channel=None,
-            occurred_at=now,
-            customer_tier=st.tier,
-            lifetime_points=st.lifetime_points,
-            event_type="requalification",
-            timezone=st.timezone,
-            birthday_month=st.birth_date.month if st.birth_date else 0,
-            customer_tags=frozenset(st.tags),
-            **sums.get(cid, EMPTY_WINDOWS),
-        )
+        ctx = st.standing(now, "requalification", sums.get(cid, EMPTY_WINDOWS))
         target = evaluate_tier(pub.tier_spec.document, ctx)
         if target == st.tier:
             continue

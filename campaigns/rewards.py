@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rules import DocumentInvalid, EvaluationContext, compile_eligibility
+from rules import DocumentInvalid, compile_eligibility
 
 from . import groups
 from .aggregates import load_states, window_start
@@ -128,21 +128,7 @@ def _eligible(session: Session, reward: Reward, customer_id: int, now: datetime)
         return True
     check = compile_eligibility(reward.eligibility)
     st = load_states(session, [customer_id], window_start(now.date()))[customer_id]
-    ctx = EvaluationContext(
-        amount=0,
-        currency="VND",
-        provider="",
-        category=None,
-        channel=None,
-        occurred_at=now,
-        customer_tier=st.tier,
-        lifetime_points=st.lifetime_points,
-        event_type="redemption",
-        timezone=st.timezone,
-        birthday_month=st.birth_date.month if st.birth_date else 0,
-        customer_tags=frozenset(st.tags),
-        **st.windows(now.astimezone(ZoneInfo(st.timezone)).date()),
-    )
+    ctx = st.standing(now, "redemption", st.windows(now.astimezone(ZoneInfo(st.timezone)).date()))
     return bool(check(ctx))
 
 

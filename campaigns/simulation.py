@@ -69,14 +69,7 @@ def sample(session: Session, source: str | dict[str, Any], body: Any, *, fmt: st
         cid = resolve_existing(session, s.customer, None)
         st = load_states(session, [cid], window_start(now.date()))[cid]
         today = values["occurred_at"].astimezone(ZoneInfo(st.timezone)).date()
-        values.update(
-            customer_tier=st.tier,
-            lifetime_points=st.lifetime_points,
-            timezone=st.timezone,
-            birthday_month=st.birth_date.month if st.birth_date else 0,
-            customer_tags=frozenset(st.tags),
-            **st.windows(today),
-        )
+        values.update(**st.profile(), **st.windows(today))
     for key, value in s.context.items():
         if key in ("customer_tags",) and isinstance(value, list):
             value = frozenset(value)
@@ -122,13 +115,9 @@ def replay(
                 category=t.category,
                 channel=t.channel,
                 occurred_at=t.occurred_at,
-                customer_tier=st.tier,
-                lifetime_points=st.lifetime_points,
                 attributes=t.attributes or {},
                 event_type=t.event_type,
-                timezone=st.timezone,
-                birthday_month=st.birth_date.month if st.birth_date else 0,
-                customer_tags=frozenset(st.tags),
+                **st.profile(),
                 **st.windows(t.occurred_at.astimezone(ZoneInfo(st.timezone)).date()),
             )
             seen += 1
