@@ -78,19 +78,7 @@ class CustomerState:
 
     def windows(self, today: date) -> dict[str, Any]:
         """Rolling sums before the current event, relative to its local ``today``."""
-        out: dict[str, Any] = {
-            "points_today": 0,
-            "points_7d": 0,
-            "points_30d": 0,
-            "points_365d": 0,
-            "qualifying_points_365d": 0,
-            "spend_today": Decimal(0),
-            "spend_7d": Decimal(0),
-            "spend_30d": Decimal(0),
-            "spend_365d": Decimal(0),
-            "transactions_today": 0,
-            "transactions_this_month": 0,
-        }
+        out = dict(EMPTY_WINDOWS)  # the same keys window_sums() gives, so callers can use either
         providers: set[int] = set()
         for d in self.days:
             age = (today - d.day).days

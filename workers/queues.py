@@ -120,10 +120,6 @@ class RedisDispatcher:
     def announce_publication(self, counter: int) -> None:
         self.redis.set(PUBLICATION_KEY, counter)
 
-    def publication(self) -> int | None:
-        value = self.redis.get(PUBLICATION_KEY)
-        return None if value is None else int(value)
-
     def depth(self) -> dict[int, int]:
         pipe = self.redis.pipeline(transaction=False)
         for p in range(self.partitions):

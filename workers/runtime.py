@@ -24,7 +24,7 @@ from campaigns.gateways import LoggingGateway, SmsGateway
 from campaigns.published import Published
 from campaigns.published import load as load_published
 
-from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, RedisDispatcher
+from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,13 @@ class Runtime:
         """
         now = time.monotonic()
         if self.redis is not None:
-            value = self.redis.get("loyalty:publication")
+            value = self.redis.get(PUBLICATION_KEY)
             if value is not None and now - self._db_checked_at < self.db_recheck_seconds:
                 return max(int(value), self._db_counter)
         self._db_counter = publication_counter(session)
         self._db_checked_at = now
         if self.redis is not None:
-            self.redis.set("loyalty:publication", self._db_counter)
+            self.redis.set(PUBLICATION_KEY, self._db_counter)
         return self._db_counter
 
     @property
