@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -206,24 +207,34 @@ def campaign_diff(campaign_id: int) -> Any:
     return render_template("admin/diff.html", c=c, a=a, b=b, versions=versions, table=authoring.diff_table(a, b))
 
 
+def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) -> Any:
+    """A change to one campaign from its page: scope check, the change, commit, message, back to the page."""
+    try:
+        authoring.get_campaign(db.session, campaign_id, scope())
+        message = do()
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.commit()
+    if publishes:
+        announce()
+    flash(message, "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+
+
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/publish")
 @permission_required("campaigns.publish")
 def publish_campaign(campaign_id: int, version: int) -> Any:
-    try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+    def do() -> str:
         v = authoring.get_version(db.session, campaign_id, version)
         reason = authoring.may_publish(v, require_approval=_require_approval())
         if reason:
             raise DomainError("needs_review", f"Version {version} cannot be published yet: {reason}.", [], 409)
         rollback = v.published_at is not None
         catalog.publish_version(db.session, campaign_id, version, author=current_user.email)
-    except DomainError as err:
-        db.session.rollback()
-        return html_error(err)
-    db.session.commit()
-    announce()
-    flash(f"Version {version} is {'published again (rollback)' if rollback else 'published'}.", "success")
-    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
+
+    return _act(campaign_id, do, publishes=True)
 
 
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/schedule")
@@ -257,56 +268,39 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/unschedule")
 @permission_required("campaigns.publish")
 def unschedule_campaign(campaign_id: int, version: int) -> Any:
-    try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+    def do() -> str:
         catalog.cancel_schedule(db.session, campaign_id, version, author=current_user.email)
-    except DomainError as err:
-        db.session.rollback()
-        return html_error(err)
-    db.session.commit()
-    flash(f"The scheduled publication of version {version} is cancelled.", "success")
-    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return f"The scheduled publication of version {version} is cancelled."
+
+    return _act(campaign_id, do)
 
 
 @bp.post("/campaigns/<int:campaign_id>/archive")
 @permission_required("campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
-    try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+    def do() -> str:
         catalog.archive(db.session, campaign_id, author=current_user.email)
-    except DomainError as err:
-        db.session.rollback()
-        return html_error(err)
-    db.session.commit()
-    announce()
-    flash("Campaign archived: it no longer applies to new transactions.", "success")
-    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return "Campaign archived: it no longer applies to new transactions."
+
+    return _act(campaign_id, do, publishes=True)
 
 
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/submit")
 @permission_required("campaigns.edit")
 def submit_campaign(campaign_id: int, version: int) -> Any:
-    try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+    def do() -> str:
         authoring.submit_for_review(db.session, campaign_id, version, actor=current_user.email)
-    except DomainError as err:
-        db.session.rollback()
-        return html_error(err)
-    db.session.commit()
-    flash(f"Version {version} is waiting for a second person's approval.", "success")
-    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return f"Version {version} is waiting for a second person's approval."
+
+    return _act(campaign_id, do)
 
 
 def _review(campaign_id: int, version: int, approve: bool) -> Any:
-    try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+    def do() -> str:
         authoring.review(db.session, campaign_id, version, actor=current_user.email, approve=approve)
-    except DomainError as err:
-        db.session.rollback()
-        return html_error(err)
-    db.session.commit()
-    flash(f"Version {version} {'approved' if approve else 'sent back'}.", "success")
-    return redirect(url_for("admin.campaign", campaign_id=campaign_id))
+        return f"Version {version} {'approved' if approve else 'sent back'}."
+
+    return _act(campaign_id, do)
 
 
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/approve")
