@@ -699,3 +699,43 @@ class ImportProblem(Base):
     ref: Mapped[str | None] = mapped_column(String(100), nullable=True)  # provider_txn_id / customer_ref
     field: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(1000))
+
+
+class Alert(Base):
+    """A condition the care centre must act on (SLA breach, overdue claim, early warning).
+
+    ``active_key`` equals ``key`` while the alert is open or acknowledged and is
+    NULL once resolved: the unique index keeps one live alert per condition, and a
+    condition that persists after staff resolved it raises a new alert.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("active_key", name="uq_alert_active_key"),
+        Index("ix_alert_status", "status", "id"),
+        Index("ix_alert_provider", "provider_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(191))
+    active_key: Mapped[str | None] = mapped_column(String(191), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))  # sla | claim | volume | velocity | budget | claims_rise ...
+    severity: Mapped[str] = mapped_column(String(16))  # warning | overdue | critical
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | resolved
+    provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(String(1000))
+    suggested_action: Mapped[str] = mapped_column(String(1000), default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    oldest_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    escalation: Mapped[int] = mapped_column(Integer, default=0)  # 0 unit, 1 provider manager, 2 programme admin
+    times_raised: Mapped[int] = mapped_column(Integer, default=1)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(1000), nullable=True)

@@ -44,6 +44,7 @@ class Settings:
     max_import_bytes: int = 20 * 1024**3
     import_inline_bytes: int = 256 * 1024
     import_chunk_rows: int = 2000
+    care_monitor_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,6 +77,7 @@ class Settings:
             "max_import_bytes": _int("LOYALTY_MAX_IMPORT_BYTES", 20 * 1024**3),
             "import_inline_bytes": _int("LOYALTY_IMPORT_INLINE_BYTES", 256 * 1024),
             "import_chunk_rows": _int("LOYALTY_IMPORT_CHUNK_ROWS", 2000),
+            "care_monitor_seconds": _int("LOYALTY_CARE_MONITOR_SECONDS", 60),
         }
         values.update(overrides)
         return cls(**values)

@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
         max_future_seconds=settings.max_future_skew_seconds,
         import_chunk_rows=settings.import_chunk_rows,
+        care_monitor_seconds=settings.care_monitor_seconds,
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .care import bp as care_bp
     from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(channels_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(care_bp)
     register_error_handlers(app)
     register_cli(app)
 

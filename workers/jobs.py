@@ -24,6 +24,13 @@ def send_notifications() -> dict[str, Any]:
     return runtime().send_notifications(from_job=True)
 
 
+def care_monitor() -> dict[str, int | str]:
+    """The care centre's periodic pass: SLA, claim deadlines, early warnings, escalation."""
+    from .care import monitor
+
+    return monitor(runtime())
+
+
 def sweep_queued() -> int:
     return sweep(runtime())
 

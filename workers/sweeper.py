@@ -16,6 +16,7 @@ from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
+from .care import schedule_monitor
 from .imports import requeue_stale
 from .queues import SWEEP_LOCK_KEY, partition_of, pending_key
 from .runtime import Runtime
@@ -114,6 +115,7 @@ class SweeperThread(threading.Thread):
                 sweep(self.rt)
                 publish_due(self.rt)
                 requeue_stale(self.rt)
+                schedule_monitor(self.rt, self.rt.care_monitor_seconds)
                 r = self.rt.redis
                 if r is not None:
                     self.rt.dispatcher.schedule_notify()  # due retries and deferred messages
