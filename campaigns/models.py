@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -739,3 +740,27 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class SlaDaily(Base):
+    """Accrual SLA per UTC day (of receipt) and provider, for days that are over: the SLA dashboard's history.
+
+    Rolled up once by the workers' periodic pass (exact latency percentiles
+    computed from every credited transaction of the day), so the dashboard
+    never re-reads weeks of transactions. ``sla_seconds`` is the SLA that
+    applied when the day was rolled up; ``late`` counts transactions credited
+    after it plus those still waiting beyond it.
+    """
+
+    __tablename__ = "sla_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sla_seconds: Mapped[int] = mapped_column(Integer)
+    credited: Mapped[int] = mapped_column(BigInteger, default=0)
+    within_sla: Mapped[int] = mapped_column(BigInteger, default=0)
+    late: Mapped[int] = mapped_column(BigInteger, default=0)
+    p50_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    p90_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    p99_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    max_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)

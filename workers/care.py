@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from campaigns import alerts
+from campaigns import alerts, sla
 from campaigns.models import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
@@ -31,6 +31,7 @@ def _escalate(session: Session, now: datetime) -> int:
 
 
 CHECKS: list[tuple[str, Check]] = [
+    ("sla", sla.check),
     ("escalation", _escalate),
 ]
 
