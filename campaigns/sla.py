@@ -398,7 +398,7 @@ def build(
         else:
             lo, hi = now - timedelta(days=1), now + timedelta(seconds=1)
         per, board.latency_sampled = latencies(session, lo, hi, pid)
-        board.latency = [Latency.of(*codes[i], v) for i, v in sorted(per.items()) if i in codes]
+        board.latency = [Latency.of(*codes[i], per[i]) for i in codes if i in per]
     board.backlog = backlog(session, scope, now)
     return board
 
