@@ -24,7 +24,7 @@ Volume (``volume:<provider code>``)
 Velocity (``velocity:<customer id>``)
     A customer's transactions (and amount) received in the last 60 minutes,
     against ``VELOCITY_K`` times the larger of the population's normal (the
-    median, over the last 7 days of rolled hours, of the hourly 99th percentile
+    median, over the last 7 days of rolled hours before the window, of the hourly 99th percentile
     of per-customer counts and amounts) and the customer's own busiest day in
     the last 28 days (``customer_daily``): a customer who does in one hour five
     times more than their busiest whole day, and more than 99 % of customers do
@@ -307,7 +307,8 @@ def volume_check(session: Session, now: datetime) -> int:
 def _population_velocity(session: Session, now: datetime) -> tuple[float, float]:
     rows = session.execute(
         select(VelocityHourly.p99_txns, VelocityHourly.p99_amount).where(
-            VelocityHourly.hour >= now - timedelta(hours=VELOCITY_POPULATION_HOURS), VelocityHourly.hour < now
+            VelocityHourly.hour >= now - timedelta(hours=VELOCITY_POPULATION_HOURS),
+            VelocityHourly.hour < now - timedelta(hours=2),  # the hours the current window touches stay out
         )
     ).all()
     if not rows:
@@ -401,12 +402,23 @@ def _providers_involved(session: Session, customer_ids: list[int], now: datetime
 
 
 def _published_budgets(session: Session) -> list[tuple[int, str, dict[str, Any], datetime | None]]:
+    """Published campaigns with a points budget, with their *first* publication (a re-publication keeps burning)."""
     rows = session.execute(
-        select(CampaignVersion.campaign_id, Campaign.name, CampaignVersion.document, CampaignVersion.published_at)
+        select(CampaignVersion.campaign_id, Campaign.name, CampaignVersion.document)
         .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
         .where(CampaignVersion.status == "published", Campaign.status == "published")
     ).all()
-    return [(cid, name, doc, at) for cid, name, doc, at in rows if (doc.get("budget") or {}).get("max_points")]
+    wanted = {cid: (name, doc) for cid, name, doc in rows if (doc.get("budget") or {}).get("max_points")}
+    if not wanted:
+        return []
+    first = dict(
+        session.execute(
+            select(CampaignVersion.campaign_id, func.min(CampaignVersion.published_at))
+            .where(CampaignVersion.campaign_id.in_(list(wanted)))
+            .group_by(CampaignVersion.campaign_id)
+        ).all()
+    )
+    return [(cid, name, doc, first.get(cid)) for cid, (name, doc) in sorted(wanted.items())]
 
 
 def _when(value: Any) -> datetime | None:
@@ -458,11 +470,11 @@ def budget_check(session: Session, now: datetime) -> int:
         )
         window_start = hourly.hour_at(hourly.hour_index(now - BUDGET_WINDOW))
         burned = points_since(session, ids, window_start, now)
-        for cid, name, doc, published_at in campaigns:
+        for cid, name, doc, first_published in campaigns:
             starts, ends = _when(doc.get("starts_at")), _when(doc.get("ends_at"))
             if (starts is not None and starts > now) or (ends is not None and ends <= now):
                 continue
-            began = max(x for x in (window_start, starts, published_at) if x is not None)
+            began = max(x for x in (window_start, starts, first_published) if x is not None)
             hours = max((now - began).total_seconds() / 3600.0, 1.0)
             cap = int(doc["budget"]["max_points"])
             used = int(spent.get(cid, 0) or 0)
