@@ -764,3 +764,50 @@ class SlaDaily(Base):
     p90_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
     p99_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
     max_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class TxnHourly(Base):
+    """Transactions received per UTC hour, provider, category, channel and region (``campaigns.hourly``).
+
+    The compact source of the early warnings' baselines and of the care
+    analytics: an hour is rolled once, after it ended plus the accrual SLA, so
+    every transaction in it is either credited (its latency known) or already
+    late. ``breaches`` counts those credited later than the SLA or not at all.
+    """
+
+    __tablename__ = "txn_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" when the transaction had none
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)  # attributes.region, else "unknown"
+    txn_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(21, 4), default=Decimal(0))
+    breaches: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CampaignHourly(Base):
+    """Points a campaign issued per UTC hour (earn entries of the ledger): its budget burn rate."""
+
+    __tablename__ = "campaign_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class VelocityHourly(Base):
+    """Per UTC hour: customers who transacted and the 99th percentile of their count and amount in that hour."""
+
+    __tablename__ = "velocity_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger, default=0)
+    p99_txns: Mapped[int] = mapped_column(BigInteger, default=0)
+    p99_amount: Mapped[Decimal] = mapped_column(Numeric(21, 4), default=Decimal(0))
+
+
+# Claims per period (analytics, the claims-rise warning) without a scan of the whole table.
+Index("ix_claim_created", Claim.created_at)

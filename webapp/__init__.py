@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
+from campaigns import logctx
 from campaigns.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.config.update(session_config(settings))
     app.config.update(config)
     app.json = LoyaltyJSONProvider(app)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logctx.configure(settings.log_level, os.environ.get("LOYALTY_LOG_FORMAT", "text"))
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .observability import init_observability
     from .portal import bp as portal_bp
     from .security import init_security
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(care_bp)
     register_error_handlers(app)
     register_cli(app)
+    init_observability(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from campaigns import alerts, sla
+from campaigns import alerts, sla, warnings
 from campaigns.models import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
@@ -32,7 +32,12 @@ def _escalate(session: Session, now: datetime) -> int:
 
 CHECKS: list[tuple[str, Check]] = [
     ("sla", sla.check),
-    ("escalation", _escalate),
+    ("hourly_rollup", warnings.rollup_check),
+    ("volume", warnings.volume_check),
+    ("velocity", warnings.velocity_check),
+    ("budget", warnings.budget_check),
+    ("claims_rise", warnings.claims_rise_check),
+    ("escalation", _escalate),  # last: it sees the alerts the checks above just raised
 ]
 
 
