@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
     "quiet_hours": {"start": "21:00", "end": "08:00"},  # local time; notifications wait until the end (null: none)
     "sms_templates": {},  # {"template": {"vi": "...", "en": "..."}}: adds or overrides message templates
+    # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
+    # critical once critical_factor times it has passed (campaigns/claims.py)
+    "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -44,6 +47,7 @@ class Programme:
     sms_daily_limit: int | None = 3
     quiet_hours: dict[str, str] | None = None
     sms_templates: dict[str, dict[str, str]] | None = None
+    claim_deadlines: dict[str, float] | None = None
 
     def expiry_for(self, earned_at: datetime) -> datetime | None:
         """When points earned at ``earned_at`` expire under the programme's policy."""
@@ -110,6 +114,18 @@ def validate(key: str, value: Any) -> Any:
             for t in value.values()
         ):
             raise invalid("value", 'must map template names to {"vi": "...", "en": "..."}')
+    elif key == "claim_deadlines":
+        known = set(DEFAULTS["claim_deadlines"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        if not value.get("warning_share", 0.5) < 1:
+            raise invalid("value.warning_share", "must be below 1 (a share of the time allowed)")
+        if not value.get("critical_factor", 2) > 1:
+            raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
+        value = {**DEFAULTS["claim_deadlines"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

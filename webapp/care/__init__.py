@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("care", __name__, url_prefix="/care")
 
-from . import alerts  # noqa: E402,F401
+from . import alerts, claims  # noqa: E402,F401
