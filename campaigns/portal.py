@@ -199,6 +199,7 @@ def claims_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
             "amount": c.amount,
             "description": c.description,
             "status": c.status,
+            "resolution": c.resolution,
             "created_at": c.created_at,
         }
         for c, name in rows

@@ -88,3 +88,20 @@ def test_roles_on_every_claims_route(app, client, telecom, staff, work):
         nav = c.get("/care/alerts" if allowed(role, "care.view") else "/auth/tokens").get_data(as_text=True)
         assert ('href="/care/claims"' in nav) is allowed(role, "care.view")
     assert claim(app, claim_id).status == "open"
+
+
+def test_claims_api_is_scoped_to_the_provider_key(app, client, telecom, shop, staff, work):
+    setup(client, staff, telecom, work, app)
+    token = staff_login(app, client, "care")
+    mine, theirs = _file(client, token, "T-9", "telecom"), _file(client, token, "S-9", "shop")
+    assert client.get("/api/v1/claims").status_code == 401
+    got = client.get("/api/v1/claims", headers=telecom.headers)
+    assert got.status_code == 200
+    [row] = got.get_json()["claims"]
+    assert (row["id"], row["queue"], row["status"], row["transaction_ref"]) == (mine, "telecom", "open", "T-9")
+    assert [r["id"] for r in client.get("/api/v1/claims", headers=shop.headers).get_json()["claims"]] == [theirs]
+    every = client.get("/api/v1/claims?state=all", headers=staff)
+    assert every.status_code == 422 and every.get_json()["error"]["fields"][0]["path"] == "state"
+    assert {r["id"] for r in client.get("/api/v1/claims", headers=staff).get_json()["claims"]} == {mine, theirs}
+    assert client.get("/api/v1/claims?state=resolved", headers=telecom.headers).get_json()["claims"] == []
+    assert "/api/v1/claims" in client.get("/api/v1/openapi.json").get_json()["paths"]

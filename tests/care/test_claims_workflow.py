@@ -9,6 +9,7 @@ from sqlalchemy import select
 from campaigns.models import AuditEvent, ClaimEvent, CustomerBalance, LedgerEntry, Provider
 from tests.care.claim_helpers import claim, field_error, rows, setup, sms, staff_login
 from tests.channels.helpers import outbox, set_customer
+from tests.channels.test_portal import sign_in
 from webapp.extensions import db
 
 
@@ -119,3 +120,6 @@ def test_rejection_needs_a_reason_that_reaches_the_customer(app, client, telecom
     assert sent.customer_id == cid and sent.payload["reason"] == c.resolution
     assert sent.body == "Request #1 was not accepted: No purchase NOPE-1 exists at any of our providers."
     assert _balance(app, cid) == 60
+    portal = app.test_client()  # the customer's own view of the claim
+    sign_in(portal, work)
+    assert "Not accepted: No purchase NOPE-1 exists" in portal.get("/portal/").get_data(as_text=True)
