@@ -549,15 +549,30 @@ def _notify(session: Session, claim: Claim, template: str, payload: dict[str, An
 
 
 def auto_match(session: Session, now: datetime) -> int:
-    """Resolve live claims whose transaction has since arrived and been credited (and tell the customer)."""
-    live = session.scalars(
-        select(Claim)
-        .where(Claim.status.in_(LIVE), (Claim.transaction_id.is_not(None)) | (Claim.transaction_ref.is_not(None)))
-        .order_by(Claim.id)
-        .with_for_update()
+    """Resolve live claims whose transaction has since arrived and been credited (and tell the customer).
+
+    One join finds the claims worth a look (their transaction, or one with their reference, is processed);
+    only those are locked and re-checked, so a large open backlog costs one query per pass.
+    """
+    hits = session.scalars(
+        select(Claim.id)
+        .join(
+            Transaction,
+            (Transaction.customer_id == Claim.customer_id)
+            & (Transaction.status == "processed")
+            & (
+                (Transaction.id == Claim.transaction_id)
+                | (Claim.transaction_id.is_(None) & (Transaction.provider_txn_id == Claim.transaction_ref))
+            ),
+        )
+        .where(Claim.status.in_(LIVE))
+        .distinct()
     ).all()
     resolved = 0
-    for claim in live:
+    for claim_id in sorted(hits):
+        claim = session.scalar(select(Claim).where(Claim.id == claim_id).with_for_update())
+        if claim is None or claim.status not in LIVE:
+            continue
         found = credited_transaction(session, claim)
         if found is not None:
             _resolve_matched(session, claim, found[0], found[1], MONITOR, now)
@@ -568,13 +583,14 @@ def auto_match(session: Session, now: datetime) -> int:
 def check_deadlines(session: Session, now: datetime) -> int:
     """One alert per live claim that is near or past its state's deadline (see the module docstring)."""
     limits = deadlines(session)
+    codes = {pid: code for pid, code in session.execute(select(Provider.id, Provider.code))}
     conditions = []
     for claim in session.scalars(select(Claim).where(Claim.status.in_(LIVE), Claim.due_at.is_not(None))):
         level = severity(claim, now, limits)
         if level is None:
             continue
         assert claim.due_at is not None
-        queue = provider_code(session, claim.provider_id)
+        queue = codes.get(claim.provider_id, CARE_QUEUE) if claim.provider_id is not None else CARE_QUEUE
         late = "due" if now < claim.due_at else "overdue since"
         conditions.append(
             alerts.Condition(
