@@ -527,7 +527,12 @@ class Claim(Base):
     """'Report missing points': stored now, worked by the care centre later."""
 
     __tablename__ = "claims"
-    __table_args__ = (Index("ix_claim_customer", "customer_id", "id"), Index("ix_claim_status", "status", "id"))
+    __table_args__ = (
+        Index("ix_claim_customer", "customer_id", "id"),
+        Index("ix_claim_status", "status", "id"),
+        Index("ix_claim_provider", "provider_id", "status"),
+        Index("ix_claim_due", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(BigId)
@@ -536,9 +541,20 @@ class Claim(Base):
     occurred_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(19, 4), nullable=True)
     description: Mapped[str] = mapped_column(String(1000), default="")
-    channel: Mapped[str] = mapped_column(String(16))  # portal | app
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    channel: Mapped[str] = mapped_column(String(16))  # portal | app | sms | ussd | care
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|assigned|investigating|resolved|rejected
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the care workflow (campaigns/claims.py)
+    filed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)  # the agent who filed it for the customer
+    filed_ref: Mapped[str | None] = mapped_column(String(96), nullable=True, unique=True)  # channel idempotency
+    assignee: Mapped[str | None] = mapped_column(String(254), nullable=True)  # who investigates it
+    state_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # deadline of the current state
+    transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the matched transaction
+    points: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # credited by the resolving adjustment
+    adjustment_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # what the customer is told
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SmsInbound(Base):
@@ -811,3 +827,19 @@ class VelocityHourly(Base):
 
 # Claims per period (analytics, the claims-rise warning) without a scan of the whole table.
 Index("ix_claim_created", Claim.created_at)
+
+
+class ClaimEvent(Base):
+    """One step of a claim's workflow: who moved it from which state to which, when and why."""
+
+    __tablename__ = "claim_events"
+    __table_args__ = (Index("ix_claim_event_claim", "claim_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(BigId)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     # accrual SLA (care centre): minutes from receipt to credit; a warning at warning_percent of it; critical
     # once the oldest waits critical_factor times the SLA or critical_count transactions of a provider are over it
     "accrual_sla": {"minutes": 15, "warning_percent": 80, "critical_factor": 2, "critical_count": 100},
+    # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
+    # critical once critical_factor times it has passed (campaigns/claims.py)
+    "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -48,6 +51,7 @@ class Programme:
     quiet_hours: dict[str, str] | None = None
     sms_templates: dict[str, dict[str, str]] | None = None
     accrual_sla: dict[str, Any] | None = None
+    claim_deadlines: dict[str, float] | None = None
 
     def expiry_for(self, earned_at: datetime) -> datetime | None:
         """When points earned at ``earned_at`` expire under the programme's policy."""
@@ -140,6 +144,18 @@ def validate(key: str, value: Any) -> Any:
             raise invalid("value", 'must map template names to {"vi": "...", "en": "..."}')
     elif key == "accrual_sla":
         _validate_sla(value)
+    elif key == "claim_deadlines":
+        known = set(DEFAULTS["claim_deadlines"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        if not value.get("warning_share", 0.5) < 1:
+            raise invalid("value.warning_share", "must be below 1 (a share of the time allowed)")
+        if not value.get("critical_factor", 2) > 1:
+            raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
+        value = {**DEFAULTS["claim_deadlines"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

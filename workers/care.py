@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from campaigns import alerts, sla, warnings
+from campaigns import alerts, claims, sla, warnings
 from campaigns.models import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
@@ -32,6 +32,8 @@ def _escalate(session: Session, now: datetime) -> int:
 
 CHECKS: list[tuple[str, Check]] = [
     ("sla", sla.check),
+    ("claims_auto_match", claims.auto_match),
+    ("claim_deadlines", claims.check_deadlines),
     ("hourly_rollup", warnings.rollup_check),
     ("volume", warnings.volume_check),
     ("velocity", warnings.velocity_check),

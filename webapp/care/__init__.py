@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("care", __name__, url_prefix="/care")
 
-from . import alerts, analytics, sla  # noqa: E402,F401
+from . import alerts, analytics, claims, sla  # noqa: E402,F401
