@@ -308,6 +308,8 @@ class TcpProxy:
 
     def cut(self) -> None:
         assert self.listener is not None
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
         self.listener.close()
         with self.lock:
             live = list(self.open)
@@ -415,6 +417,35 @@ BONUS = {
 AMOUNTS = [20_000, 150_000, 370_000, 600_000, 1_230_000]
 
 
+XFAIL_TWO_PENDING = True  # set to False once the pending-refunds bug is fixed: the property test then covers it
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="two partial refunds of one transaction, both pending (arrived before the credit), are applied in "
+    "one pass against a stale reversed amount: 150,000 VND earning 15 points, refunds of 75,000 and 37,500 "
+    "leave 8 points instead of 4 (the second claws back 0 or 4 instead of 4 or 8). Bug in "
+    "campaigns/accrual.py apply_pending_reversals / ledger.apply_reversal.",
+)
+def test_two_partial_refunds_before_the_credit_claw_back_as_much_as_after_it(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    h = telecom.headers
+    refunds = [{"amount": 75_000, "reversal_id": "B"}, {"amount": 37_500, "reversal_id": "A"}]
+    early = client.post("/api/v1/transactions", json=txn("early", 150_000, phone="0913000001"), headers=h)
+    for body in refunds:  # both arrive before the credit: pending
+        resp = client.post(f"/api/v1/transactions/{early.get_json()['id']}/reversal", json=body, headers=h)
+        assert resp.status_code == 202
+    work()
+    late = client.post("/api/v1/transactions", json=txn("late", 150_000, phone="0913000002"), headers=h)
+    work()
+    for body in refunds:  # the same refunds after the credit: applied at once
+        resp = client.post(f"/api/v1/transactions/{late.get_json()['id']}/reversal", json=body, headers=h)
+        assert resp.status_code == 201
+    got = points_by_ref(client, h, {"early": early.get_json()["id"], "late": late.get_json()["id"]})
+    assert got["late"] == ("processed", 4)  # 15 x (1 - 112,500 / 150,000) = 3.75, never more clawed than earned
+    assert got["early"] == got["late"]
+
+
 def test_duplicate_and_out_of_order_deliveries_end_in_the_in_order_balances(app, client, telecom, staff, work):
     """Transactions single or batched, replayed, batches re-sent, refunds (full and partial, with and
     without reversal ids, some arriving before their transaction is credited), all shuffled: each
@@ -445,7 +476,11 @@ def test_duplicate_and_out_of_order_deliveries_end_in_the_in_order_balances(app,
         amounts = [rnd.choice(AMOUNTS) for _ in range(n)]
         refunds: list[tuple[int, dict[str, Any]]] = []  # (transaction index, reversal body) in plan order
         for i, amount in enumerate(amounts):
+            # two partial refunds of one transaction both arriving before its credit hit a bug (see the
+            # xfail test below); every other combination must hold
             kind = rnd.choice(["none", "none", "full", "partial", "two-partials"])
+            if kind == "two-partials" and XFAIL_TWO_PENDING:
+                kind = "partial"
             if kind == "full":
                 refunds.append((i, {"reversal_id": f"R{i}"}))
             elif kind == "partial":
