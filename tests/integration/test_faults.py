@@ -31,9 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis import Redis
 from rq import Queue, get_current_job
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from campaigns.ledger import check_invariants
 from campaigns.models import Transaction
 from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish, run_worker, settings_for_tests, txn
 from webapp import create_app
@@ -574,3 +575,47 @@ def test_partitions_take_turns_so_none_starves_under_sustained_load(app, clean, 
             queues[p].enqueue(record_partition, p)
     run_worker(app)
     assert [int(x) for x in redis_client.lrange(ORDER_KEY, 0, -1)] == [0, 1, 3] * 3
+
+
+# --------------------------------------------------------------------------- the checker itself
+
+BREAKAGES = {
+    # what a fault could leave behind -> the words the checker must report
+    "balance differs from the ledger": (
+        "UPDATE customer_balances SET balance = balance + 1",
+        "!= ledger",
+    ),
+    "points lot spent twice": (
+        "UPDATE point_lots SET remaining = -3",
+        "negative remaining",
+    ),
+    "negative balance": (
+        "UPDATE customer_balances SET balance = -5",
+        "negative balance or debt",
+    ),
+    "credited transaction still queued": (
+        "UPDATE transactions SET status = 'queued'",
+        "has ledger entries but is still queued",
+    ),
+    "refund larger than the earning": (
+        "UPDATE ledger_entries SET points = points - 100 WHERE kind = 'reversal'",
+        "reversed",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", list(BREAKAGES))
+def test_the_invariant_checker_catches_broken_books(app, client, telecom, staff, work, breakage):
+    """Every fault test ends with the checker (the ``clean`` fixture); this proves it can fail."""
+    publish(client, staff, BASE_EARNING)
+    tid = client.post("/api/v1/transactions", json=txn("b1", 500_000), headers=telecom.headers).get_json()["id"]
+    work()
+    assert client.post(f"/api/v1/transactions/{tid}/reversal", json={"amount": 100_000}, headers=telecom.headers)
+    statement, words = BREAKAGES[breakage]
+    with app.app_context():
+        assert check_invariants(db.session) == []
+        db.session.execute(text(statement))  # never committed: rolled back below
+        problems = check_invariants(db.session)
+        db.session.rollback()
+        db.session.remove()
+    assert any(words in p for p in problems), problems
