@@ -466,7 +466,7 @@ def test_duplicate_and_out_of_order_deliveries_end_in_the_in_order_balances(app,
         assert resp.status_code in ((200,) if replay else (201, 202)), (rev, resp.get_json())
 
     @settings(
-        max_examples=int(os.environ.get("LOYALTY_DELIVERY_EXAMPLES", "20")),
+        max_examples=int(os.environ.get("LOYALTY_DELIVERY_EXAMPLES", "15")),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
