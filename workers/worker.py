@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
 
 from .imports import IMPORT_QUEUE
@@ -15,6 +17,7 @@ from .sweeper import SweeperThread, sweep
 log = logging.getLogger(__name__)
 
 ACCRUAL_QUEUE_PREFIX = queue_name(0)[:-3]
+REDIS_RETRY_SECONDS = 2.0
 
 
 class _FairPartitions:
@@ -72,14 +75,20 @@ def run_worker(
     if imports:
         queues.append(Queue(IMPORT_QUEUE, connection=rt.redis))
     cls = FairWorker if fork else FairSimpleWorker
-    worker = cls(queues, connection=rt.redis, name=name)
     if burst:
         sweep(rt)
         rt.dispatcher.schedule_notify()
-        return worker.work(burst=True, logging_level="WARNING")
+        return cls(queues, connection=rt.redis, name=name).work(burst=True, logging_level="WARNING")
     sweeper = SweeperThread(rt, sweep_interval)
     sweeper.start()
     try:
-        return worker.work(burst=False, logging_level="INFO")
+        while True:
+            # RQ quits when Redis goes away mid-job (it cannot record the job's end). Nothing is lost (ids
+            # stay in MariaDB, the sweeper re-dispatches them), so a new worker starts once Redis answers.
+            try:
+                return cls(queues, connection=rt.redis, name=name).work(burst=False, logging_level="INFO")
+            except RedisConnectionError:
+                log.warning("lost the connection to Redis; starting a new worker in %.0f s", REDIS_RETRY_SECONDS)
+                time.sleep(REDIS_RETRY_SECONDS)
     finally:
         sweeper.stopped.set()

@@ -254,6 +254,33 @@ def test_redis_loss_keeps_one_customers_transactions_in_order(app, client, telec
     assert got == want
 
 
+def test_a_running_worker_rides_out_a_redis_restart_and_credits_everything(
+    app, client, telecom, staff, private_redis, tmp_path
+):
+    """The deployed worker process stays up while its Redis is killed and restarted empty, and credits
+    what was acknowledged before, during and after, with no restart or manual step."""
+    publish(client, staff, BASE_EARNING)
+    web = create_app(settings_for_tests(redis_url=private_redis.url), TESTING=True).test_client()
+
+    def post(refs: range) -> None:
+        for i in refs:
+            resp = web.post("/api/v1/transactions", json=txn(f"w{i}"), headers=telecom.headers)
+            assert resp.status_code == 202, resp.get_json()
+
+    with deployed_worker(DB_URL, private_redis.url, tmp_path / "worker.log") as worker:
+        post(range(5))
+        wait_until(lambda: status_counts(app) == {"processed": 5}, 90, "the worker to credit the first five")
+        private_redis.kill()
+        post(range(5, 10))  # acknowledged while Redis is gone
+        time.sleep(2)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        private_redis.start()
+        post(range(10, 15))
+        wait_until(lambda: status_counts(app) == {"processed": 15}, 90, "the same worker to credit everything")
+        assert worker.poll() is None
+    assert account(client, telecom.headers, "0912345678") == (15 * 15, 0)
+
+
 # --------------------------------------------------------------------------- MariaDB cut and restored
 
 
@@ -333,34 +360,44 @@ def db_proxy() -> Iterator[TcpProxy]:
         proxy.cut()
 
 
-@pytest.fixture()
-def long_running_worker(db_proxy: TcpProxy) -> Iterator[subprocess.Popen[bytes]]:
-    """``flask worker`` as deployed (not burst, periodic sweeper thread), reaching MariaDB through the proxy."""
+@contextlib.contextmanager
+def deployed_worker(database_url: str, redis_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``flask worker`` as deployed: not burst, with its periodic sweeper thread (every second here)."""
     env = {
         **os.environ,
-        "LOYALTY_DATABASE_URL": proxied_url(db_proxy),
-        "REDIS_URL": REDIS_URL,
+        "LOYALTY_DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "LOYALTY_PARTITIONS": "4",  # as settings_for_tests: the API and the worker agree on partitions
         "LOYALTY_SWEEP_AFTER_SECONDS": "1",
         "LOYALTY_SWEEP_INTERVAL_SECONDS": "1",
         "LOYALTY_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    yield proc
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture()
+def long_running_worker(db_proxy: TcpProxy, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A deployed worker reaching MariaDB through the proxy."""
+    with deployed_worker(proxied_url(db_proxy), REDIS_URL, tmp_path / "worker.log") as proc:
+        yield proc
 
 
 def proxied_url(proxy: TcpProxy) -> str:
