@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -168,3 +169,27 @@ def test_simultaneous_earn_redeem_and_refund_for_one_customer_end_in_the_exact_b
     customer = client.get(f"/api/v1/customers/lookup?phone={PHONE}", headers=telecom.headers).get_json()
     assert customer["balance"] >= 0
     assert customer["balance"] - customer["debt"] == available - 50 * len(redeemed)
+
+
+def test_a_redemption_replayed_while_the_original_runs_returns_the_original(app, client, telecom, staff, work):
+    """A client retrying a slow redemption with the same key: one voucher, and every answer carries it."""
+    publish(client, staff, BASE_EARNING)
+    reward = {"code": "DATA1GB", "name": "1 GB data pack", "cost": 50, "stock": None, "voucher_days": 7}
+    assert client.post("/api/v1/rewards", json=reward, headers=staff).status_code == 201
+    client.post("/api/v1/transactions", json=txn("r1", 1_000_000, phone=PHONE), headers=telecom.headers)
+    work()
+    body = {"customer": {"phone": PHONE}, "reward": "DATA1GB", "idempotency_key": "retry-me"}
+
+    start = threading.Barrier(12)
+
+    def redeem(_: int) -> Any:
+        c = app.test_client()
+        start.wait()  # all at once
+        return c.post("/api/v1/redemptions", json=body, headers=telecom.headers)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(redeem, range(12)))
+    assert sorted(r.status_code for r in results) == [200] * 11 + [201], [r.get_json() for r in results]
+    assert len({r.get_json()["voucher_code"] for r in results}) == 1
+    customer = client.get(f"/api/v1/customers/lookup?phone={PHONE}", headers=telecom.headers).get_json()
+    assert customer["balance"] == 50
