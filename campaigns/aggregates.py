@@ -217,11 +217,15 @@ end
 return 1
 """
 
-# Replace a copy by its compacted form, unless it moved on meanwhile. ARGV: sequence, value, ttl.
+# Replace copies by their compacted form, unless they moved on meanwhile.
+# ARGV: ttl, then per key: sequence, value.
 _COMPACT = """
-local cur = redis.call('GET', KEYS[1])
-if cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+for i, key in ipairs(KEYS) do
+  local seq, value = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('GET', key)
+  if cur and string.sub(cur, 1, #seq + 1) == seq .. ':' then
+    redis.call('SET', key, value, 'EX', ARGV[1])
+  end
 end
 return 1
 """
@@ -277,8 +281,11 @@ class AggregateCache:
         pipe = self.redis.pipeline(transaction=False)
         for cid in misses:
             pipe.set(self.key(cid), _serialize(states[cid].seq, str(floor), states[cid].days), ex=self.TTL)
-        for cid, value in compact.items():
-            self._compact(keys=[self.key(cid)], args=[states[cid].seq, value, self.TTL], client=pipe)
+        if compact:
+            args: list[Any] = [self.TTL]
+            for cid, value in compact.items():
+                args += [states[cid].seq, value]
+            self._compact(keys=[self.key(c) for c in compact], args=args, client=pipe)
         pipe.execute()
 
     def apply(self, updates: dict[int, tuple[int, list[tuple[date, int, int, Decimal, int, int]]]]) -> None:
