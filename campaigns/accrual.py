@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from rules import Effect, EvaluationContext, evaluate_tier
@@ -208,12 +208,11 @@ class _Batch:
         s, now = self.session, self.now
         self.outbox.extend(self.events.rows(s, now))
         if self.entries:
-            ids = s.scalars(
-                insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries
-            ).all()
+            ledger = LedgerEntry.__table__
+            ids = s.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), self.entries).all()
             lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
             if lots:
-                s.execute(insert(PointLot), lots)
+                s.execute(insert(PointLot.__table__), lots)
         touched = {c for c, _d, _p in self.daily}
         upsert(
             s,
@@ -310,7 +309,7 @@ def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
     )
 
 
-def _context(txn: Transaction, st: CustomerState, provider: str, today: date) -> EvaluationContext:
+def _context(txn: Row[Any], st: CustomerState, provider: str, today: date) -> EvaluationContext:
     w = st.windows(today)
     first = st.first_at
     return EvaluationContext(
@@ -329,6 +328,24 @@ def _context(txn: Transaction, st: CustomerState, provider: str, today: date) ->
     )
 
 
+# What crediting reads of a transaction: plain rows, no ORM objects (nothing here changes them).
+_TXN_COLUMNS = (
+    Transaction.id,
+    Transaction.customer_id,
+    Transaction.provider_id,
+    Transaction.provider_txn_id,
+    Transaction.source,
+    Transaction.event_type,
+    Transaction.amount,
+    Transaction.currency,
+    Transaction.category,
+    Transaction.channel,
+    Transaction.occurred_at,
+    Transaction.received_at,
+    Transaction.attributes,
+)
+
+
 def credit_batch(
     session: Session,
     txn_ids: Sequence[int],
@@ -342,8 +359,8 @@ def credit_batch(
     report = CreditReport()
     if not txn_ids:
         return report
-    txns = session.scalars(
-        select(Transaction)
+    txns = session.execute(
+        select(*_TXN_COLUMNS)
         .where(Transaction.id.in_(sorted(set(txn_ids))), Transaction.status == "queued")
         .order_by(Transaction.id)
         .with_for_update()
@@ -363,25 +380,29 @@ def credit_batch(
     batch.load_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
+    table = Transaction.__table__
     for txn in txns:
         try:
             _credit_one(batch, txn, states, referrers.get(txn.id), report)
         except Exception as exc:  # one poisoned transaction must not block its partition
             log.exception("transaction %s rejected", txn.id)
-            txn.status = "rejected"
-            txn.reject_reason = f"evaluation failed: {exc}"[:500]
+            reason = f"evaluation failed: {exc}"[:500]
+            session.execute(
+                update(table)
+                .where(table.c.id == txn.id)
+                .values(status="rejected", reject_reason=reason, processed_at=now)
+            )
             batch.events.add(
                 "transaction_rejected",
                 {
                     "customer_id": txn.customer_id,
                     "transaction_id": txn.id,
                     "provider_txn_id": txn.provider_txn_id,
-                    "reason": txn.reject_reason,
+                    "reason": reason,
                 },
                 f"tr:{txn.id}",
                 txn.provider_id,
             )
-            txn.processed_at = now
             report.rejected += 1
             continue
         done.append(txn.id)
@@ -392,17 +413,14 @@ def credit_batch(
         old_seq = states[cid].seq
         report.agg_updates.setdefault(cid, (old_seq, []))[1].append((day, pid, count, spend, points, qual))
     if done:
-        session.execute(
-            update(Transaction).where(Transaction.id.in_(done)).values(status="processed", processed_at=now)
-        )
+        session.execute(update(table).where(table.c.id.in_(done)).values(status="processed", processed_at=now))
     report.processed = len(done)
-    done_ids = set(done)
-    report.reversals = apply_pending_reversals(session, [t for t in txns if t.id in done_ids], now, pub)
+    report.reversals = apply_pending_reversals(session, done, now, pub)
     return report
 
 
 def _credit_one(
-    batch: _Batch, txn: Transaction, states: dict[int, CustomerState], referrer: int | None, report: CreditReport
+    batch: _Batch, txn: Row[Any], states: dict[int, CustomerState], referrer: int | None, report: CreditReport
 ) -> None:
     pub = batch.pub
     st = states[txn.customer_id]
@@ -536,7 +554,7 @@ def _credit_one(
 
 def _award(
     batch: _Batch,
-    txn: Transaction,
+    txn: Row[Any],
     eff: Effect,
     cid: int,
     pts: int,
@@ -600,13 +618,17 @@ def _award(
                 "debt": -recovered,
                 "transaction_id": txn.id,
                 "provider_id": txn.provider_id,
+                "campaign_id": None,  # every row has the same keys: one multi-row insert
+                "campaign_version": None,
+                "rule_index": None,
+                "rule_name": None,
                 "note": "recovers points clawed back after they were spent",
                 "created_at": batch.now,
             }
         )
 
 
-def _upgrade(batch: _Batch, txn: Transaction, st: CustomerState, provider: str, today: date) -> None:
+def _upgrade(batch: _Batch, txn: Row[Any], st: CustomerState, provider: str, today: date) -> None:
     """Upgrade at once when this transaction qualifies; downgrades wait for requalification."""
     pub = batch.pub
     assert pub.tier_spec is not None
@@ -652,18 +674,26 @@ def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: dat
 
 
 def apply_pending_reversals(
-    session: Session, txns: Sequence[Transaction], now: datetime, pub: Published | None = None
+    session: Session, txn_ids: Sequence[int], now: datetime, pub: Published | None = None
 ) -> int:
-    """Refunds that arrived before the credit are applied right after it, in arrival order."""
-    if not txns:
+    """Refunds that arrived before the credit are applied right after it, in arrival order.
+
+    Only the (rare) transactions with a refund waiting are loaded as ORM objects.
+    """
+    if not txn_ids:
         return 0
     session.flush()
-    by_id = {t.id: t for t in txns}
     pending = session.scalars(
         select(Reversal)
-        .where(Reversal.transaction_id.in_(list(by_id)), Reversal.status == "pending")
+        .where(Reversal.transaction_id.in_(list(txn_ids)), Reversal.status == "pending")
         .order_by(Reversal.id)
     ).all()
+    if not pending:
+        return 0
+    by_id = {
+        t.id: t
+        for t in session.scalars(select(Transaction).where(Transaction.id.in_({r.transaction_id for r in pending})))
+    }
     for rev in pending:
         txn = by_id[rev.transaction_id]
         session.refresh(txn)

@@ -194,30 +194,57 @@ def _days_from_db(session: Session, states: dict[int, CustomerState], ids: list[
         states[cid].days.append(Day(day, pid, count, Decimal(spend), points, qual))
 
 
-SPEND_SCALE = 10_000  # spend kept as integer ten-thousandths in Redis: HINCRBY stays exact
+SPEND_SCALE = 10_000  # spend kept as integer ten-thousandths in Redis: sums stay exact
 
+# Append this batch's records to each copy still at its old sequence; drop the others.
+# A copy is "seq:from|record|record...". ARGV: ttl, then per key: old sequence, new sequence,
+# records ("|"-separated). No arithmetic in Lua (its numbers are doubles): the reader sums
+# repeated (day, provider) records exactly.
 _APPLY = """
-if redis.call('HGET', KEYS[1], '_seq') ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 0
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 3
+  local cur = redis.call('GET', key)
+  if cur then
+    local colon = string.find(cur, ':', 1, true)
+    if not colon or string.sub(cur, 1, colon - 1) ~= ARGV[at] then
+      redis.call('DEL', key)
+    else
+      redis.call('SET', key, ARGV[at + 1] .. string.sub(cur, colon) .. '|' .. ARGV[at + 2], 'EX', ttl)
+    end
+  end
 end
-for i = 4, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-redis.call('HSET', KEYS[1], '_seq', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
+
+# Replace copies by their compacted form, unless they moved on meanwhile.
+# ARGV: ttl, then per key: sequence, value.
+_COMPACT = """
+for i, key in ipairs(KEYS) do
+  local seq, value = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('GET', key)
+  if cur and string.sub(cur, 1, #seq + 1) == seq .. ':' then
+    redis.call('SET', key, value, 'EX', ARGV[1])
+  end
+end
+return 1
+"""
+
+# A copy with more records than this per distinct (day, provider) is rewritten compacted on read.
+_COMPACT_RATIO = 4
 
 
 class AggregateCache:
     """A Redis copy of each customer's daily rows, for speed; MariaDB stays the truth.
 
-    Each copy carries the ``agg_seq`` it was built at. ``customer_balances.agg_seq``
-    moves in the same database transaction as ``customer_daily``, so a copy is
-    used only when the two agree; a flushed, lost or half-updated copy is simply
-    rebuilt from MariaDB on the next read. Results can therefore never differ
-    with or without Redis.
+    One string per customer, ``seq:from|YYYYMMDD:provider:count:spend:points:qualifying|...``,
+    so a batch reads all its customers with one ``MGET`` and updates them with one
+    script call. Each copy carries the ``agg_seq`` it was built at and the first day
+    it covers (a batch that needs older days rebuilds it).
+    ``customer_balances.agg_seq`` moves in the same database transaction as
+    ``customer_daily``, so a copy is used only when the two agree; a flushed, lost
+    or half-updated copy is simply rebuilt from MariaDB on the next read. Results
+    can therefore never differ with or without Redis.
     """
 
     TTL = 30 * 86400
@@ -225,62 +252,52 @@ class AggregateCache:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY)
+        self._compact = redis.register_script(_COMPACT)
 
     @staticmethod
     def key(customer_id: int) -> str:
-        return f"loyalty:agg:{customer_id}"
+        return f"loyalty:aggs:{customer_id}"
 
     def fill(self, session: Session, states: dict[int, CustomerState], since: date) -> None:
         ids = sorted(states)
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in ids:
-            pipe.hgetall(self.key(cid))
         misses = []
-        for cid, raw in zip(ids, pipe.execute(), strict=True):
+        floor = int(f"{since:%Y%m%d}")
+        compact: dict[int, str] = {}
+        for cid, raw in zip(ids, self.redis.mget([self.key(c) for c in ids]), strict=True):
             st = states[cid]
-            if raw and raw.get(b"_seq") == str(st.seq).encode():
-                st.days = _parse(raw, since)
-            else:
+            head, _, body = raw.partition(b"|") if raw else (b"", b"", b"")
+            seq, _, start = head.partition(b":")
+            if not raw or int(seq) != st.seq or int(start) > floor:
                 misses.append(cid)
-        if not misses:
+                continue
+            days, records = _parse(body)
+            st.days = [d for d in days if d.day >= since]
+            if records > _COMPACT_RATIO * max(len(days), 1):
+                compact[cid] = _serialize(st.seq, start.decode(), days)
+        if misses:
+            _days_from_db(session, states, misses, since)
+        if not misses and not compact:
             return
-        _days_from_db(session, states, misses, since)
         pipe = self.redis.pipeline(transaction=False)
         for cid in misses:
-            st = states[cid]
-            fields: dict[str, Any] = {"_seq": st.seq}
-            for d in st.days:
-                base = f"{d.day:%Y%m%d}:{d.provider_id}"
-                fields[f"{base}:c"] = d.txn_count
-                fields[f"{base}:s"] = int(d.spend * SPEND_SCALE)
-                fields[f"{base}:p"] = d.points
-                fields[f"{base}:q"] = d.qualifying
-            pipe.delete(self.key(cid))
-            pipe.hset(self.key(cid), mapping=fields)
-            pipe.expire(self.key(cid), self.TTL)
+            pipe.set(self.key(cid), _serialize(states[cid].seq, str(floor), states[cid].days), ex=self.TTL)
+        if compact:
+            args: list[Any] = [self.TTL]
+            for cid, value in compact.items():
+                args += [states[cid].seq, value]
+            self._compact(keys=[self.key(c) for c in compact], args=args, client=pipe)
         pipe.execute()
 
     def apply(self, updates: dict[int, tuple[int, list[tuple[date, int, int, Decimal, int, int]]]]) -> None:
         """After commit: add this batch's rows to each copy still at ``old_seq`` (others are dropped)."""
         if not updates:
             return
-        pipe = self.redis.pipeline(transaction=False)
+        keys: list[str] = []
+        args: list[Any] = [self.TTL]
         for cid, (old_seq, rows) in updates.items():
-            args: list[Any] = [old_seq, old_seq + 1, self.TTL]
-            for day, pid, count, spend, points, qual in rows:
-                base = f"{day:%Y%m%d}:{pid}"
-                args += [
-                    f"{base}:c",
-                    count,
-                    f"{base}:s",
-                    int(spend * SPEND_SCALE),
-                    f"{base}:p",
-                    points,
-                    f"{base}:q",
-                    qual,
-                ]
-            self._apply(keys=[self.key(cid)], args=args, client=pipe)
-        pipe.execute()
+            keys.append(self.key(cid))
+            args += [old_seq, old_seq + 1, "|".join(_record(*row) for row in rows)]
+        self._apply(keys=keys, args=args)
 
     def forget(self, customer_ids: Iterable[int]) -> None:
         keys = [self.key(c) for c in customer_ids]
@@ -288,28 +305,31 @@ class AggregateCache:
             self.redis.delete(*keys)
 
 
-def _parse(raw: dict[bytes, bytes], since: date) -> list[Day]:
-    rows: dict[tuple[str, int], Day] = {}
-    for k, v in raw.items():
-        if k == b"_seq":
-            continue
-        day_s, pid_s, what = k.decode().split(":")
-        day = date(int(day_s[:4]), int(day_s[4:6]), int(day_s[6:]))
-        if day < since:
-            continue
-        d = rows.get((day_s, int(pid_s)))
+def _record(day: date, provider_id: int, count: int, spend: Decimal, points: int, qualifying: int) -> str:
+    return f"{day:%Y%m%d}:{provider_id}:{count}:{int(spend * SPEND_SCALE)}:{points}:{qualifying}"
+
+
+def _serialize(seq: int, start: str, days: list[Day]) -> str:
+    records = (_record(d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in days)
+    return "|".join([f"{seq}:{start}", *records])
+
+
+def _parse(body: bytes) -> tuple[list[Day], int]:
+    """The days of a copy's body (repeated records summed), and how many records it held."""
+    rows: dict[bytes, Day] = {}
+    records = body.split(b"|") if body else []
+    for rec in records:
+        day_s, pid_s, count, spend, points, qual = rec.split(b":")
+        key = day_s + b":" + pid_s
+        d = rows.get(key)
         if d is None:
-            d = rows[(day_s, int(pid_s))] = Day(day, int(pid_s))
-        value = int(v)
-        if what == "c":
-            d.txn_count = value
-        elif what == "s":
-            d.spend = Decimal(value) / SPEND_SCALE
-        elif what == "p":
-            d.points = value
-        else:
-            d.qualifying = value
-    return list(rows.values())
+            n = int(day_s)
+            d = rows[key] = Day(date(n // 10000, n // 100 % 100, n % 100), int(pid_s))
+        d.txn_count += int(count)
+        d.spend += Decimal(int(spend)) / SPEND_SCALE
+        d.points += int(points)
+        d.qualifying += int(qual)
+    return list(rows.values()), len(records)
 
 
 def window_sums(session: Session, customer_ids: list[int], today: date) -> dict[int, dict[str, Any]]:

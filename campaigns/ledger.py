@@ -18,7 +18,7 @@ negative); otherwise it shows the balance and the debt separately.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -259,106 +259,165 @@ def customer_view(
     }
 
 
+CHECK_CUSTOMERS_PER_CHUNK = 20_000
+CHECK_ROWS_PER_CHUNK = 250_000
+MAX_PROBLEMS = 100  # per kind of problem
+
+
+def _chunks(session: Session, column: Any, step: int) -> Iterator[tuple[int, int]]:
+    """Inclusive id ranges covering ``column``: whole-table aggregates become many short queries.
+
+    Each query then stays well inside the connection's read timeout, whatever the size of the books.
+    """
+    low, high = session.execute(select(func.min(column), func.max(column))).one()
+    if low is None:
+        return
+    for start in range(int(low), int(high) + 1, step):
+        yield start, start + step - 1
+
+
 def check_invariants(session: Session) -> list[str]:
-    """Every way the books could be wrong, as readable lines; empty means they balance."""
+    """Every way the books could be wrong, as readable lines; empty means they balance.
+
+    Scans the books in ranges of customer ids and of row ids, so it finishes on
+    books of millions of entries; each kind of problem is listed at most
+    ``MAX_PROBLEMS`` times.
+    """
     problems: list[str] = []
-    sums = (
-        select(
-            LedgerEntry.customer_id.label("cid"),
-            func.sum(LedgerEntry.points).label("points"),
-            func.sum(LedgerEntry.pending).label("pending"),
-            func.sum(LedgerEntry.qualifying).label("qualifying"),
-            func.sum(LedgerEntry.debt).label("debt"),
-        )
-        .group_by(LedgerEntry.customer_id)
-        .subquery()
-    )
     zero = func.coalesce
-    for cid, bal, pend, qual, debt, s_pts, s_pend, s_qual, s_debt in session.execute(
-        select(
-            CustomerBalance.customer_id,
-            CustomerBalance.balance,
-            CustomerBalance.pending,
-            CustomerBalance.qualifying,
-            CustomerBalance.debt,
-            zero(sums.c.points, 0),
-            zero(sums.c.pending, 0),
-            zero(sums.c.qualifying, 0),
-            zero(sums.c.debt, 0),
+    found = 0
+    for lo, hi in _chunks(session, CustomerBalance.customer_id, CHECK_CUSTOMERS_PER_CHUNK):
+        if found >= MAX_PROBLEMS:
+            break
+        sums = (
+            select(
+                LedgerEntry.customer_id.label("cid"),
+                func.sum(LedgerEntry.points).label("points"),
+                func.sum(LedgerEntry.pending).label("pending"),
+                func.sum(LedgerEntry.qualifying).label("qualifying"),
+                func.sum(LedgerEntry.debt).label("debt"),
+            )
+            .where(LedgerEntry.customer_id.between(lo, hi))
+            .group_by(LedgerEntry.customer_id)
+            .subquery()
         )
-        .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
-        .where(
-            (CustomerBalance.balance != zero(sums.c.points, 0))
-            | (CustomerBalance.pending != zero(sums.c.pending, 0))
-            | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
-            | (CustomerBalance.debt != zero(sums.c.debt, 0))
+        for cid, bal, pend, qual, debt, s_pts, s_pend, s_qual, s_debt in session.execute(
+            select(
+                CustomerBalance.customer_id,
+                CustomerBalance.balance,
+                CustomerBalance.pending,
+                CustomerBalance.qualifying,
+                CustomerBalance.debt,
+                zero(sums.c.points, 0),
+                zero(sums.c.pending, 0),
+                zero(sums.c.qualifying, 0),
+                zero(sums.c.debt, 0),
+            )
+            .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
+            .where(
+                CustomerBalance.customer_id.between(lo, hi),
+                (CustomerBalance.balance != zero(sums.c.points, 0))
+                | (CustomerBalance.pending != zero(sums.c.pending, 0))
+                | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
+                | (CustomerBalance.debt != zero(sums.c.debt, 0)),
+            )
+            .limit(MAX_PROBLEMS - found)
+        ):
+            found += 1
+            problems.append(
+                f"customer {cid}: balance/pending/qualifying/debt {bal}/{pend}/{qual}/{debt} "
+                f"!= ledger {s_pts}/{s_pend}/{s_qual}/{s_debt}"
+            )
+    found = 0
+    for lo, hi in _chunks(session, CustomerBalance.customer_id, CHECK_CUSTOMERS_PER_CHUNK):
+        if found >= MAX_PROBLEMS:
+            break
+        lots = (
+            select(
+                PointLot.customer_id.label("cid"),
+                func.sum(case((PointLot.status == "available", PointLot.remaining), else_=0)).label("available"),
+                func.sum(case((PointLot.status == "pending", PointLot.remaining), else_=0)).label("pending"),
+            )
+            .where(PointLot.customer_id.between(lo, hi))
+            .group_by(PointLot.customer_id)
+            .subquery()
         )
-        .limit(100)
-    ):
-        problems.append(
-            f"customer {cid}: balance/pending/qualifying/debt {bal}/{pend}/{qual}/{debt} "
-            f"!= ledger {s_pts}/{s_pend}/{s_qual}/{s_debt}"
-        )
-    lots = (
-        select(
-            PointLot.customer_id.label("cid"),
-            func.sum(case((PointLot.status == "available", PointLot.remaining), else_=0)).label("available"),
-            func.sum(case((PointLot.status == "pending", PointLot.remaining), else_=0)).label("pending"),
-        )
-        .group_by(PointLot.customer_id)
-        .subquery()
-    )
-    for cid, bal, pend, avail, lpend in session.execute(
-        select(
-            CustomerBalance.customer_id,
-            CustomerBalance.balance,
-            CustomerBalance.pending,
-            zero(lots.c.available, 0),
-            zero(lots.c.pending, 0),
-        )
-        .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
-        .where(
-            (CustomerBalance.balance != zero(lots.c.available, 0))
-            | (CustomerBalance.pending != zero(lots.c.pending, 0))
-        )
-        .limit(100)
-    ):
-        problems.append(f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}")
-    for lot_id, points, used in session.execute(
-        select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
-        .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
-        .group_by(PointLot.id, PointLot.points)
-        .having(func.sum(LotConsumption.points) > PointLot.points)
-        .limit(100)
-    ):
-        problems.append(f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)")
-    for lot_id in session.scalars(select(PointLot.id).where(PointLot.remaining < 0).limit(100)):
-        problems.append(f"point lot {lot_id}: negative remaining")
+        for cid, bal, pend, avail, lpend in session.execute(
+            select(
+                CustomerBalance.customer_id,
+                CustomerBalance.balance,
+                CustomerBalance.pending,
+                zero(lots.c.available, 0),
+                zero(lots.c.pending, 0),
+            )
+            .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
+            .where(
+                CustomerBalance.customer_id.between(lo, hi),
+                (CustomerBalance.balance != zero(lots.c.available, 0))
+                | (CustomerBalance.pending != zero(lots.c.pending, 0)),
+            )
+            .limit(MAX_PROBLEMS - found)
+        ):
+            found += 1
+            problems.append(f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}")
+    found = 0
+    for lo, hi in _chunks(session, PointLot.id, CHECK_ROWS_PER_CHUNK):
+        if found >= MAX_PROBLEMS:
+            break
+        for lot_id, points, used in session.execute(
+            select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
+            .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
+            .where(PointLot.id.between(lo, hi))
+            .group_by(PointLot.id, PointLot.points)
+            .having(func.sum(LotConsumption.points) > PointLot.points)
+            .limit(MAX_PROBLEMS - found)
+        ):
+            found += 1
+            problems.append(f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)")
+    found = 0
+    for lo, hi in _chunks(session, PointLot.id, CHECK_ROWS_PER_CHUNK):
+        if found >= MAX_PROBLEMS:
+            break
+        for lot_id in session.scalars(
+            select(PointLot.id).where(PointLot.id.between(lo, hi), PointLot.remaining < 0).limit(MAX_PROBLEMS - found)
+        ):
+            found += 1
+            problems.append(f"point lot {lot_id}: negative remaining")
     for cid in session.scalars(
-        select(CustomerBalance.customer_id).where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0)).limit(100)
+        select(CustomerBalance.customer_id)
+        .where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0))
+        .limit(MAX_PROBLEMS)
     ):
         problems.append(f"customer {cid}: negative balance or debt")
-    over = session.execute(
-        select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points + LedgerEntry.pending - LedgerEntry.debt))
-        .where(LedgerEntry.kind == "reversal")
-        .group_by(LedgerEntry.reverses_entry_id)
-    ).all()
-    if over:
+    clawed: dict[int, int] = {}
+    for lo, hi in _chunks(session, LedgerEntry.id, CHECK_ROWS_PER_CHUNK):
+        for entry_id, total in session.execute(
+            select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points + LedgerEntry.pending - LedgerEntry.debt))
+            .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "reversal")
+            .group_by(LedgerEntry.reverses_entry_id)
+        ):
+            clawed[entry_id] = clawed.get(entry_id, 0) + int(total)
+    found = 0
+    ids = list(clawed)
+    for i in range(0, len(ids), 10_000):
         earned = dict(
             session.execute(
                 select(LedgerEntry.id, LedgerEntry.points + LedgerEntry.pending).where(
-                    LedgerEntry.id.in_([r[0] for r in over])
+                    LedgerEntry.id.in_(ids[i : i + 10_000])
                 )
             ).all()
         )
-        for entry_id, clawed in over:
-            if -int(clawed) > int(earned.get(entry_id, 0)):
-                problems.append(f"ledger entry {entry_id}: reversed {-int(clawed)} > earned {earned.get(entry_id, 0)}")
+        for entry_id in ids[i : i + 10_000]:
+            if -clawed[entry_id] > int(earned.get(entry_id, 0)) and found < MAX_PROBLEMS:
+                found += 1
+                problems.append(
+                    f"ledger entry {entry_id}: reversed {-clawed[entry_id]} > earned {earned.get(entry_id, 0)}"
+                )
     for tid in session.scalars(
         select(Transaction.id)
         .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
         .where(Transaction.status == "queued")
-        .limit(100)
+        .limit(MAX_PROBLEMS)
     ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     problems.extend(_budget_problems(session))
@@ -368,19 +427,20 @@ def check_invariants(session: Session) -> list[str]:
 def _budget_problems(session: Session) -> list[str]:
     from .catalog import published_budgets
 
-    problems = []
+    problems: list[str] = []
+    capped = {cid: b["max_points"] for cid, b in published_budgets(session).items() if b.get("max_points") is not None}
+    if not capped:
+        return problems
     spent = dict(session.execute(select(CampaignCounter.campaign_id, CampaignCounter.points)).all())
-    issued = dict(
-        session.execute(
+    issued: dict[int, int] = {}
+    for lo, hi in _chunks(session, LedgerEntry.id, CHECK_ROWS_PER_CHUNK):
+        for campaign_id, points in session.execute(
             select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
-            .where(LedgerEntry.kind == "earn", LedgerEntry.campaign_id.is_not(None))
+            .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "earn", LedgerEntry.campaign_id.is_not(None))
             .group_by(LedgerEntry.campaign_id)
-        ).all()
-    )
-    for campaign_id, budget in published_budgets(session).items():
-        cap = budget.get("max_points")
-        if cap is None:
-            continue
+        ):
+            issued[campaign_id] = issued.get(campaign_id, 0) + int(points or 0)
+    for campaign_id, cap in capped.items():
         used = int(spent.get(campaign_id, 0))
         if used > cap:
             problems.append(f"campaign {campaign_id}: budget {cap} exceeded ({used})")

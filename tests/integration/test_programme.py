@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -516,17 +516,51 @@ def test_redis_aggregate_copies_match_mariadb_and_stale_ones_are_rebuilt(
             db.session.remove()
         return seq, sorted((r.day, r.provider_id, r.txn_count, r.spend, r.points, r.qualifying) for r in rows)
 
+    def copy():
+        head, _, body = redis_client.get(AggregateCache.key(cid)).partition(b"|")
+        days, _records = _parse(body)
+        return int(head.split(b":")[0]), sorted(
+            (d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in days
+        )
+
     seq, rows = db_rows()
-    raw = redis_client.hgetall(AggregateCache.key(cid))
-    assert raw[b"_seq"] == str(seq).encode() and seq >= 4
-    cached = sorted((d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in _parse(raw, date.min))
-    assert cached == rows
+    assert seq >= 4 and copy() == (seq, rows)
     # a copy left behind by a crash (wrong sequence) is never used: the next batch rebuilds it
-    redis_client.hset(AggregateCache.key(cid), mapping={"_seq": seq - 1, f"{rows[0][0]:%Y%m%d}:{rows[0][1]}:c": 99})
+    stale = f"{seq - 1}:19700101|{rows[0][0]:%Y%m%d}:{rows[0][1]}:99:0:0:0"
+    redis_client.set(AggregateCache.key(cid), stale)
     client.post("/api/v1/transactions", json=txn("z", 100_000), headers=telecom.headers)
     work()
     seq2, rows2 = db_rows()
-    raw = redis_client.hgetall(AggregateCache.key(cid))
-    cached = sorted((d.day, d.provider_id, d.txn_count, d.spend, d.points, d.qualifying) for d in _parse(raw, date.min))
-    assert raw[b"_seq"] == str(seq2).encode() and cached == rows2
+    assert copy() == (seq2, rows2)
     assert sum(r[2] for r in rows2) == 5
+
+
+def test_redis_aggregate_copies_sum_repeated_records_compact_and_cover_their_window(app, redis_client):
+    from datetime import date
+    from decimal import Decimal
+
+    from campaigns.aggregates import AggregateCache, CustomerState
+
+    cache = AggregateCache(redis_client)
+    key = AggregateCache.key(42)
+
+    def state(seq):
+        return {42: CustomerState(42, None, None, "Asia/Ho_Chi_Minh", None, set(), 0, 0, 0, seq=seq)}
+
+    # one record per batch that touched the day: the reader sums them exactly
+    cache.apply({42: (3, [(date(2026, 5, 1), 1, 1, Decimal("100000.5"), 10, 10)])})
+    assert redis_client.get(key) is None  # no copy to update: nothing written
+    redis_client.set(key, "3:20250101")
+    for seq in range(3, 9):
+        cache.apply({42: (seq, [(date(2026, 5, 1), 1, 1, Decimal("100000.5"), 10, 10)])})
+    states = state(9)
+    with app.app_context():
+        cache.fill(db.session, states, date(2025, 6, 1))
+    [day] = states[42].days
+    assert (day.day, day.txn_count, day.spend, day.points) == (date(2026, 5, 1), 6, Decimal("600003"), 60)
+    assert redis_client.get(key) == b"9:20250101|20260501:1:6:6000030000:60:60"  # six records compacted to one
+    # a copy built from a later day than a batch needs is not used (rebuilt from MariaDB: no rows here)
+    states = state(9)
+    with app.app_context():
+        cache.fill(db.session, states, date(2024, 1, 1))
+    assert states[42].days == [] and redis_client.get(key) == b"9:20240101"

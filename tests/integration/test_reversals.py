@@ -88,3 +88,53 @@ def test_reversal_validation(client, telecom):
         resp = client.post(f"/api/v1/transactions/{tid}/reversal", json=body, headers=telecom.headers)
         assert resp.status_code == 422 and resp.get_json()["error"]["fields"][0]["path"] == path
     assert client.post("/api/v1/transactions/424242/reversal", json={}, headers=telecom.headers).status_code == 404
+
+
+def test_ledger_check_scans_in_chunks_and_finds_every_kind_of_problem(app, client, telecom, staff, work, monkeypatch):
+    """Small chunks stand for books of millions of rows: each problem is found in whichever chunk holds it."""
+    from sqlalchemy import select, update
+
+    from campaigns import ledger
+    from campaigns.models import CustomerBalance, LedgerEntry, PointLot
+    from webapp.extensions import db
+
+    monkeypatch.setattr(ledger, "CHECK_CUSTOMERS_PER_CHUNK", 1)
+    monkeypatch.setattr(ledger, "CHECK_ROWS_PER_CHUNK", 2)
+    publish(client, staff, BASE_EARNING)
+    ids = [
+        client.post(
+            "/api/v1/transactions", json=txn(f"c{i}", 100_000, phone=f"091234567{i}"), headers=telecom.headers
+        ).get_json()["id"]
+        for i in range(4)
+    ]
+    work()
+    assert client.post(f"/api/v1/transactions/{ids[3]}/reversal", json={}, headers=telecom.headers).status_code == 201
+    ledger_ok(app)
+    with app.app_context():
+        last = db.session.scalars(
+            select(CustomerBalance.customer_id).order_by(CustomerBalance.customer_id.desc())
+        ).first()
+        rev_id, reversed_id, rev_points = db.session.execute(
+            select(LedgerEntry.id, LedgerEntry.reverses_entry_id, LedgerEntry.points).where(
+                LedgerEntry.kind == "reversal"
+            )
+        ).one()
+        lot_id = db.session.scalar(select(PointLot.id).where(PointLot.remaining > 0))
+        balance = db.session.scalar(select(CustomerBalance.balance).where(CustomerBalance.customer_id == last))
+        balance_row = update(CustomerBalance).where(CustomerBalance.customer_id == last)
+        lot_row = update(PointLot).where(PointLot.id == lot_id)
+        entry_row = update(LedgerEntry).where(LedgerEntry.id == rev_id)
+        db.session.execute(balance_row.values(balance=999))
+        db.session.execute(lot_row.values(remaining=PointLot.remaining - 10_000))
+        db.session.execute(entry_row.values(points=rev_points - 5))
+        db.session.commit()
+        problems = ledger.check_invariants(db.session)
+        db.session.execute(balance_row.values(balance=balance))
+        db.session.execute(lot_row.values(remaining=PointLot.remaining + 10_000))
+        db.session.execute(entry_row.values(points=rev_points))
+        db.session.commit()
+    assert any(p.startswith(f"customer {last}: balance/pending") for p in problems)
+    assert any(p.startswith(f"customer {last}: balance 999") for p in problems)
+    assert f"point lot {lot_id}: negative remaining" in problems
+    assert any(p.startswith(f"ledger entry {reversed_id}: reversed") for p in problems)
+    ledger_ok(app)
