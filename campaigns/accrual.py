@@ -694,9 +694,9 @@ def apply_pending_reversals(
         t.id: t
         for t in session.scalars(select(Transaction).where(Transaction.id.in_({r.transaction_id for r in pending})))
     }
-    for rev in pending:
-        txn = by_id[rev.transaction_id]
+    for txn in by_id.values():  # once, before the first refund: a later refresh would undo the previous one
         session.refresh(txn)
-        apply_reversal(session, txn, rev, now)
+    for rev in pending:
+        apply_reversal(session, by_id[rev.transaction_id], rev, now)
     session.flush()
     return len(pending)

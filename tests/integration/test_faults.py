@@ -456,16 +456,8 @@ BONUS = {
 AMOUNTS = [20_000, 150_000, 370_000, 600_000, 1_230_000]
 
 
-XFAIL_TWO_PENDING = True  # set to False once the pending-refunds bug is fixed: the property test then covers it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two partial refunds of one transaction, both pending (arrived before the credit), are applied in "
-    "one pass against a stale reversed amount: 150,000 VND earning 15 points, refunds of 75,000 and 37,500 "
-    "leave 8 points instead of 4 (the second claws back 0 or 4 instead of 4 or 8). Bug in "
-    "campaigns/accrual.py apply_pending_reversals / ledger.apply_reversal.",
-)
 def test_two_partial_refunds_before_the_credit_claw_back_as_much_as_after_it(app, client, telecom, staff, work):
     publish(client, staff, BASE_EARNING)
     h = telecom.headers
@@ -515,11 +507,7 @@ def test_duplicate_and_out_of_order_deliveries_end_in_the_in_order_balances(app,
         amounts = [rnd.choice(AMOUNTS) for _ in range(n)]
         refunds: list[tuple[int, dict[str, Any]]] = []  # (transaction index, reversal body) in plan order
         for i, amount in enumerate(amounts):
-            # two partial refunds of one transaction both arriving before its credit hit a bug (see the
-            # xfail test below); every other combination must hold
             kind = rnd.choice(["none", "none", "full", "partial", "two-partials"])
-            if kind == "two-partials" and XFAIL_TWO_PENDING:
-                kind = "partial"
             if kind == "full":
                 refunds.append((i, {"reversal_id": f"R{i}"}))
             elif kind == "partial":
