@@ -456,8 +456,6 @@ BONUS = {
 AMOUNTS = [20_000, 150_000, 370_000, 600_000, 1_230_000]
 
 
-
-
 def test_two_partial_refunds_before_the_credit_claw_back_as_much_as_after_it(app, client, telecom, staff, work):
     publish(client, staff, BASE_EARNING)
     h = telecom.headers
