@@ -43,6 +43,12 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
+    if settings.proxy_count > 0:  # behind N trusted proxies: client IP, scheme (HTTPS -> HSTS) and host from them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 

@@ -77,12 +77,13 @@ def html_error(status: int, message: str) -> Any:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Any:
-        if _html():
-            return html_error(err.status, err.message)
-        resp = error_response(err.status, err.code, err.message, err.fields)
         retry_after = getattr(err, "retry_after", None)
-        if retry_after is not None:
-            resp.headers["Retry-After"] = str(retry_after)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if _html():
+            body, status = html_error(err.status, err.message)
+            return body, status, headers
+        resp = error_response(err.status, err.code, err.message, err.fields)
+        resp.headers.update(headers)
         return resp
 
     @app.errorhandler(HTTPException)
