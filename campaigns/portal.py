@@ -24,6 +24,7 @@ from .errors import DomainError, FieldProblem, invalid
 from .identity import PHONE, find_customer, normalize_phone
 from .models import Claim, Customer, CustomerToken, OtpCode, Provider, utcnow
 from .notify import queue_sms
+from .schemas import MAX_AMOUNT
 
 CODE_MINUTES = 5
 MAX_ATTEMPTS = 5
@@ -202,6 +203,10 @@ def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, ch
             amount = Decimal(str(data["amount"]).replace(".", "").replace(",", ""))
         except InvalidOperation:
             problems.append(FieldProblem("amount", "must be a number"))
+        else:
+            if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT:
+                problems.append(FieldProblem("amount", f"must be a number from 0 to {MAX_AMOUNT:,.0f}"))
+                amount = None
     if problems:
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems)
     claim = Claim(

@@ -48,6 +48,7 @@ class Settings:
     api_rate_per_ip: int = 120_000
     login_rate_per_ip: int = 60
     proxy_count: int = 0
+    log_sql: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +85,7 @@ class Settings:
             "api_rate_per_ip": _int("LOYALTY_API_RATE_PER_IP", 120_000),
             "login_rate_per_ip": _int("LOYALTY_LOGIN_RATE_PER_IP", 60),
             "proxy_count": _int("LOYALTY_PROXY_COUNT", 0),
+            "log_sql": _flag("LOYALTY_LOG_SQL"),
         }
         values.update(overrides)
         return cls(**values)

@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.config.update(config)
     app.json = LoyaltyJSONProvider(app)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SQL echo would copy stored rows (webhook signing secrets, phones) into the log even at INFO: off unless
+    # asked for by name (LOYALTY_LOG_SQL=1), whatever the general level.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.log_sql else logging.WARNING)
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 

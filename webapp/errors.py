@@ -66,8 +66,9 @@ def error_response(status: int, code: str, message: str, fields: list[FieldProbl
 
 
 def _html() -> bool:
-    """Staff pages get HTML error pages; the API and health check keep the JSON shape."""
-    return not request.path.startswith(("/api/", "/healthz"))
+    """Staff pages get HTML error pages; the API, the gateways' channel endpoints and the health check keep
+    the JSON shape."""
+    return not request.path.startswith(("/api/", "/channels/", "/healthz"))
 
 
 def html_error(status: int, message: str) -> Any:
