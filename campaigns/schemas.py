@@ -206,8 +206,8 @@ class RewardIn(Strict):
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
     name: str = Field(min_length=1, max_length=200)
     cost: StrictInt = Field(ge=0, le=10**9)
-    stock: StrictInt | None = Field(default=None, ge=0)
-    per_customer_limit: StrictInt | None = Field(default=None, ge=1)
+    stock: StrictInt | None = Field(default=None, ge=0, le=10**12)
+    per_customer_limit: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     valid_from: IsoDateTime | None = None
     valid_to: IsoDateTime | None = None
     voucher_days: StrictInt = Field(default=30, ge=1, le=3650)
@@ -218,7 +218,7 @@ class RewardIn(Strict):
 
 class RedemptionIn(Strict):
     customer: CustomerRef | None = None
-    customer_id: StrictInt | None = Field(default=None, ge=1)
+    customer_id: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1)
     reward: str = Field(min_length=1, max_length=64)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
     pool: StrictBool = Field(default=False, description="pay with the points of the customer's whole group")

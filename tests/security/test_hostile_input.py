@@ -351,3 +351,23 @@ def test_half_of_a_utf16_pair_is_refused_and_a_whole_pair_is_one_character(app: 
     whole = BASE_EARNING.replace("name: Base earning", 'name: "C \\ud83c\\udf89"')
     resp = client.post("/api/v1/campaigns", data=whole, headers=yaml_headers)
     assert resp.status_code == 201 and resp.get_json()["name"] == "C 🎉"
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{points", "{customer.__class__.__mro__}", "{x[0]}", "{points:{x.__class__}}", "{}", "x" * 1001],
+)
+def test_sms_template_overrides_are_plain_placeholders(client, staff, template: str) -> None:
+    """A template is a str.format string: attribute or index access would read the context's objects, and
+    unbalanced braces would break every message sent with it."""
+    body = {"value": {"points_earned": {"vi": template, "en": "You earned {points} points"}}}
+    err = _error(client.put("/api/v1/settings/sms_templates", json=body, headers=staff))
+    assert _paths(err) == ["value.points_earned.vi"]
+    body["value"]["points_earned"]["vi"] = "Bạn được {points:,} điểm"
+    assert client.put("/api/v1/settings/sms_templates", json=body, headers=staff).status_code == 200
+
+
+def test_reward_numbers_beyond_the_columns_are_422(client, staff) -> None:
+    for field, value in (("stock", 10**21), ("per_customer_limit", 2**40), ("cost", 10**10)):
+        body = {"code": "big", "name": "Big", "cost": 1, field: value}
+        assert _paths(_error(client.post("/api/v1/rewards", json=body, headers=staff))) == [field]
