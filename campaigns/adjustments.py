@@ -35,8 +35,12 @@ def adjust(
     actor: str,
     role: str,
     limit: int | None,
+    details: dict[str, Any] | None = None,
 ) -> LedgerEntry:
-    """Credit or debit ``points`` (non-zero) with a reason; ``limit`` None means unlimited."""
+    """Credit or debit ``points`` (non-zero) with a reason; ``limit`` None means unlimited.
+
+    ``details`` adds context to the audit event (e.g. the claim the adjustment resolves).
+    """
     reason = (reason or "").strip()
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise invalid("points", "must be a non-zero whole number")
@@ -100,14 +104,14 @@ def adjust(
         {customer_id: {"balance": points, "lifetime_points": max(points, 0), "agg_seq": 1}},
         now,
     )
-    details: dict[str, Any] = {"points": points, "reason": reason, "entry_id": entry.id, "role": role}
+    audit: dict[str, Any] = {**(details or {}), "points": points, "reason": reason, "entry_id": entry.id, "role": role}
     session.add(
         AuditEvent(
             actor=actor,
             action="customer.adjusted",
             object_type="customer",
             object_id=str(customer_id),
-            details=details,
+            details=audit,
         )
     )
     session.flush()

@@ -41,7 +41,10 @@ T: dict[str, dict[str, str]] = {
         "unknown_reward": "Không có quà mã {code}. Soạn HELP để xem hướng dẫn.",
         "short": "Bạn cần {cost} điểm để đổi {reward}, số dư hiện có {balance} điểm.",
         "failed": "Không đổi được {reward}: {reason}.",
-        "help": "DIEM: xem điểm. HANG: xem hạng. DOI <mã>: đổi quà. TUCHOI: ngừng nhận tin.",
+        "help": "DIEM: xem điểm. HANG: xem hạng. DOI <mã>: đổi quà. KHIEUNAI <mã GD>: báo thiếu điểm. "
+        "TUCHOI: ngừng nhận tin.",
+        "claim_how": "Soạn KHIEUNAI <mã giao dịch> <mô tả>, ví dụ KHIEUNAI HD123 nap tien 100k chua co diem.",
+        "claim_ok": "Đã nhận yêu cầu báo thiếu điểm #{id} cho giao dịch {ref}. Chúng tôi sẽ trả lời bằng tin nhắn.",
         "unknown": "Không hiểu yêu cầu. ",
         "stop": "Bạn đã ngừng nhận tin thông báo. Soạn BATDAU để nhận lại.",
         "start": "Bạn sẽ nhận lại tin thông báo. Soạn TUCHOI để ngừng.",
@@ -60,7 +63,10 @@ T: dict[str, dict[str, str]] = {
         "unknown_reward": "There is no reward {code}. Send HELP for help.",
         "short": "You need {cost} points for {reward}; your balance is {balance}.",
         "failed": "Could not redeem {reward}: {reason}.",
-        "help": "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. STOP: no more messages.",
+        "help": "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. "
+        "STOP: no more messages.",
+        "claim_how": "Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points.",
+        "claim_ok": "We received missing-points request #{id} for transaction {ref}. We will reply by SMS.",
         "unknown": "Sorry, we did not understand. ",
         "stop": "You will no longer receive notifications. Send START to receive them again.",
         "start": "You will receive notifications again. Send STOP to stop.",
@@ -102,6 +108,9 @@ KEYWORDS: dict[str, tuple[str, str | None]] = {
     "STOP": ("stop", "en"),
     "BATDAU": ("start", "vi"),
     "START": ("start", "en"),
+    "KHIEUNAI": ("claim", "vi"),
+    "THIEUDIEM": ("claim", "vi"),
+    "CLAIM": ("claim", "en"),
 }
 
 
@@ -231,8 +240,10 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
     cid = find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
     words = fold(text or "").split()
-    if len(words) >= 2 and words[0] + words[1] in KEYWORDS:  # "TU CHOI", "HUONG DAN", "BAT DAU"
+    raw_args = (text or "").split()[1:]  # as typed (a claim's reference and description keep their case)
+    if len(words) >= 2 and words[0] + words[1] in KEYWORDS:  # "TU CHOI", "HUONG DAN", "BAT DAU", "KHIEU NAI"
         words = [words[0] + words[1], *words[2:]]
+        raw_args = raw_args[1:]
     intent, lang = KEYWORDS.get(words[0], ("unknown", None)) if words else ("unknown", None)
     language = lang or (customer.language if customer else "vi")
     inbound = SmsInbound(
@@ -252,6 +263,8 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
             reply += t(language, "progress", left=number(s.left, language), next=s.next_name)
     elif intent == "redeem":
         reply, reply_via_outbox = _sms_redeem(session, customer, words[1:], inbound, language, now)
+    elif intent == "claim":
+        reply = _sms_claim(session, customer, raw_args, inbound, language, now)
     elif intent == "stop":
         customer.sms_opt_out_at = customer.sms_opt_out_at or now
         reply = t(language, "stop")
@@ -276,6 +289,27 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
         )
         outbox_id = row.id
     return SmsResult(inbound.intent, reply, inbound.id, outbox_id)
+
+
+def _sms_claim(
+    session: Session, customer: Customer, args: list[str], inbound: SmsInbound, language: str, now: datetime
+) -> str:
+    """``KHIEUNAI <ref> [text]``: file a missing-points claim for the transaction ``ref``."""
+    from . import claims
+
+    if not args:
+        return t(language, "claim_how")
+    ref = args[0][:64]
+    inbound.argument = ref
+    claim = claims.file(
+        session,
+        customer.id,
+        {"transaction_ref": ref, "description": " ".join(args[1:])[:1000]},
+        channel="sms",
+        filed_ref=f"sms:{inbound.id}",
+        now=now,
+    )
+    return t(language, "claim_ok", id=claim.id, ref=ref)
 
 
 def _sms_redeem(

@@ -43,10 +43,25 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Your sign-in code is {code}, valid for 5 minutes. Do not share it.",
     },
     "sms_reply": {"vi": "{text}", "en": "{text}"},
+    "claim_credited": {
+        "vi": "Yêu cầu #{claim} đã được giải quyết: bạn được cộng {points} điểm. Số dư: {balance} điểm.",
+        "en": "Request #{claim} is resolved: {points} points were added. Balance: {balance} points.",
+    },
+    "claim_matched": {
+        "vi": "Yêu cầu #{claim}: giao dịch {ref} đã được cộng {points} điểm ngày {date}. Số dư: {balance} điểm.",
+        "en": "Request #{claim}: transaction {ref} earned {points} points on {date}. Balance: {balance} points.",
+    },
+    "claim_rejected": {
+        "vi": "Yêu cầu #{claim} không được chấp nhận: {reason}",
+        "en": "Request #{claim} was not accepted: {reason}",
+    },
 }
 
 # Sent whatever the quiet hours, the daily limit or an opt-out say: the customer asked for them.
-TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"})
+# The answers to a customer's claim are transactional too: the customer asked.
+TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"}) | frozenset(
+    {"claim_credited", "claim_matched", "claim_rejected"}
+)
 
 
 def language_of(value: str | None) -> str:

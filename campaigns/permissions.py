@@ -32,6 +32,10 @@ ACTIONS: dict[str, str] = {
     "rewards.manage": "Create and change rewards",
     "webhooks.view": "See webhook deliveries and their status (a provider user: its own)",
     "webhooks.replay": "Send a webhook delivery again",
+    "care.view": "See the care centre: SLA, alerts and the claims queue (a provider user: its own)",
+    "alerts.manage": "Acknowledge and resolve alerts (a provider user: its own provider's)",
+    "claims.work": "Assign, investigate, resolve or reject missing-points claims (a provider user: its own queue)",
+    "reports.view": "Analytics and the weekly care report (HTML and CSV)",
     "account.self": "Change one's own password and manage one's own API tokens",
 }
 
@@ -50,11 +54,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.view",
             "rewards.view",
             "rewards.manage",
+            "care.view",
+            "reports.view",
             "account.self",
         }
     ),
     "analyst": frozenset(
-        {"dashboard.view", "campaigns.view", "campaigns.export", "audit.view", "rewards.view", "account.self"}
+        {
+            "dashboard.view",
+            "campaigns.view",
+            "campaigns.export",
+            "audit.view",
+            "rewards.view",
+            "care.view",
+            "reports.view",
+            "account.self",
+        }
     ),
     "care": frozenset(
         {
@@ -64,6 +79,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "customers.adjust",
             "customers.merge",
             "rewards.view",
+            "care.view",
+            "alerts.manage",
+            "claims.work",
+            "reports.view",
             "account.self",
         }
     ),
@@ -76,6 +95,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "rewards.view",
             "webhooks.view",
             "webhooks.replay",
+            "care.view",
+            "alerts.manage",
+            "claims.work",
             "account.self",
         }
     ),

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,11 +19,10 @@ from sqlalchemy.orm import Session
 
 from . import rewards as rewards_service
 from .channels import affordable_rewards, recent_activity, summary
-from .errors import DomainError, FieldProblem, invalid
+from .errors import DomainError, invalid
 from .identity import PHONE, find_customer, normalize_phone
 from .models import Claim, Customer, CustomerToken, OtpCode, Provider, utcnow
 from .notify import queue_sms
-from .schemas import MAX_AMOUNT
 
 CODE_MINUTES = 5
 MAX_ATTEMPTS = 5
@@ -178,51 +176,10 @@ def activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[s
 
 
 def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, channel: str) -> Claim:
-    """Store a 'missing points' report (status open); the care workflow picks it up later."""
-    problems: list[FieldProblem] = []
-    ref = str(data.get("transaction_ref") or "").strip()[:64] or None
-    description = str(data.get("description") or "").strip()
-    if not ref and not description:
-        problems.append(FieldProblem("transaction_ref", "give the receipt or transaction number, or describe it"))
-    if len(description) > 1000:
-        problems.append(FieldProblem("description", "at most 1000 characters"))
-    provider_id = None
-    if data.get("provider"):
-        provider_id = session.scalar(select(Provider.id).where(Provider.code == str(data["provider"])))
-        if provider_id is None:
-            problems.append(FieldProblem("provider", "unknown provider"))
-    occurred_on = None
-    if data.get("occurred_on"):
-        try:
-            occurred_on = date.fromisoformat(str(data["occurred_on"]))
-        except ValueError:
-            problems.append(FieldProblem("occurred_on", "must be a date as YYYY-MM-DD"))
-    amount = None
-    if data.get("amount") not in (None, ""):
-        try:
-            amount = Decimal(str(data["amount"]).replace(".", "").replace(",", ""))
-        except InvalidOperation:
-            problems.append(FieldProblem("amount", "must be a number"))
-        else:
-            if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT:
-                problems.append(FieldProblem("amount", f"must be a number from 0 to {MAX_AMOUNT:,.0f}"))
-                amount = None
-    if problems:
-        raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems)
-    claim = Claim(
-        customer_id=customer_id,
-        provider_id=provider_id,
-        transaction_ref=ref,
-        occurred_on=occurred_on,
-        amount=amount,
-        description=description,
-        channel=channel,
-        status="open",
-        created_at=utcnow(),
-    )
-    session.add(claim)
-    session.flush()
-    return claim
+    """Store a 'missing points' report (status open, its deadline running); the care centre works it."""
+    from . import claims
+
+    return claims.file(session, customer_id, data, channel=channel)
 
 
 def claims_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
@@ -242,6 +199,7 @@ def claims_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
             "amount": c.amount,
             "description": c.description,
             "status": c.status,
+            "resolution": c.resolution,
             "created_at": c.created_at,
         }
         for c, name in rows

@@ -30,6 +30,12 @@ DEFAULTS: dict[str, Any] = {
     "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
     "quiet_hours": {"start": "21:00", "end": "08:00"},  # local time; notifications wait until the end (null: none)
     "sms_templates": {},  # {"template": {"vi": "...", "en": "..."}}: adds or overrides message templates
+    # accrual SLA (care centre): minutes from receipt to credit; a warning at warning_percent of it; critical
+    # once the oldest waits critical_factor times the SLA or critical_count transactions of a provider are over it
+    "accrual_sla": {"minutes": 15, "warning_percent": 80, "critical_factor": 2, "critical_count": 100},
+    # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
+    # critical once critical_factor times it has passed (campaigns/claims.py)
+    "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -45,6 +51,8 @@ class Programme:
     sms_daily_limit: int | None = 3
     quiet_hours: dict[str, str] | None = None
     sms_templates: dict[str, dict[str, str]] | None = None
+    accrual_sla: dict[str, Any] | None = None
+    claim_deadlines: dict[str, float] | None = None
 
     def expiry_for(self, earned_at: datetime) -> datetime | None:
         """When points earned at ``earned_at`` expire under the programme's policy."""
@@ -68,6 +76,30 @@ def _hhmm(value: Any) -> bool:
         return False
     h, m = value[:2], value[3:]
     return h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60
+
+
+SLA_LIMITS: dict[str, tuple[type, float, float, str]] = {
+    "minutes": (int, 1, 1440, "an integer number of minutes from 1 to 1440"),
+    "warning_percent": (int, 1, 99, "an integer percentage of the SLA from 1 to 99"),
+    "critical_factor": (float, 1.1, 100, "a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)"),
+    "critical_count": (int, 1, 10_000_000, "a positive integer (transactions over the SLA at once)"),
+}
+
+
+def _validate_sla(value: Any) -> None:
+    """Every field is required so a stored SLA is always complete; types are checked before ranges."""
+    if not isinstance(value, dict):
+        raise invalid("value", "must be an object with " + ", ".join(SLA_LIMITS))
+    unknown = set(value) - set(SLA_LIMITS)
+    if unknown:
+        raise invalid(f"value.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(SLA_LIMITS)}")
+    for name, (kind, low, high, reason) in SLA_LIMITS.items():
+        if name not in value:
+            raise invalid(f"value.{name}", f"is required: {reason}")
+        v = value[name]
+        numeric = (int, float) if kind is float else (int,)
+        if isinstance(v, bool) or not isinstance(v, numeric) or not low <= v <= high:
+            raise invalid(f"value.{name}", f"must be {reason}")
 
 
 def load(session: Session) -> Programme:
@@ -116,6 +148,20 @@ def validate(key: str, value: Any) -> Any:
                 problem = _template_problem(text)
                 if problem:
                     raise invalid(f"value.{name}.{lang}", problem)
+    elif key == "accrual_sla":
+        _validate_sla(value)
+    elif key == "claim_deadlines":
+        known = set(DEFAULTS["claim_deadlines"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        if not value.get("warning_share", 0.5) < 1:
+            raise invalid("value.warning_share", "must be below 1 (a share of the time allowed)")
+        if not value.get("critical_factor", 2) > 1:
+            raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
+        value = {**DEFAULTS["claim_deadlines"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

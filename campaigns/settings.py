@@ -49,6 +49,7 @@ class Settings:
     login_rate_per_ip: int = 60
     proxy_count: int = 0
     log_sql: bool = False
+    care_monitor_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +87,7 @@ class Settings:
             "login_rate_per_ip": _int("LOYALTY_LOGIN_RATE_PER_IP", 60),
             "proxy_count": _int("LOYALTY_PROXY_COUNT", 0),
             "log_sql": _flag("LOYALTY_LOG_SQL"),
+            "care_monitor_seconds": _int("LOYALTY_CARE_MONITOR_SECONDS", 60),
         }
         values.update(overrides)
         return cls(**values)

@@ -2,8 +2,9 @@
 
 The menu is a pure replay of those inputs from the main screen, so no session
 state is kept on our side; only the last input may change anything (language,
-redemption), and a redemption is idempotent per USSD session id, so a gateway
-that repeats the last request gets the same voucher. Every screen (``CON``/``END``
+redemption, a missing-points claim), and a redemption or a claim is idempotent
+per USSD session id, so a gateway that repeats the last request gets the same
+voucher or claim. Every screen (``CON``/``END``
 included) is at most 182 characters; ``0`` goes back, ``00`` to the main menu.
 """
 
@@ -22,12 +23,13 @@ from .messages import day, language_of, number
 from .models import Customer, CustomerBalance, Reward
 
 MAX_SCREEN = 182
+MAX_REF = 40  # a claimed transaction reference typed on a phone keypad
 PAGE_ITEMS = 4
 
 U: dict[str, dict[str, str]] = {
     "vi": {
         "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch gần đây\n"
-        "5. Ngôn ngữ/Language",
+        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm",
         "rewards": "Quà ({page}/{pages}):",
         "redeem": "Chọn quà ({page}/{pages}):",
         "pts": "điểm",
@@ -50,10 +52,14 @@ U: dict[str, dict[str, str]] = {
         "adjustment": "Điều chỉnh",
         "reversal": "Hoàn trả",
         "points": "Tích điểm",
+        "claim_ref": "Báo thiếu điểm: nhập mã giao dịch hoặc số hóa đơn\n0. Quay lại",
+        "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
+        "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
+        "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
     },
     "en": {
         "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
-        "5. Language/Ngôn ngữ",
+        "5. Language/Ngôn ngữ\n6. Missing points",
         "rewards": "Rewards ({page}/{pages}):",
         "redeem": "Choose ({page}/{pages}):",
         "pts": "pts",
@@ -76,6 +82,10 @@ U: dict[str, dict[str, str]] = {
         "adjustment": "Adjustment",
         "reversal": "Refund",
         "points": "Earned",
+        "claim_ref": "Missing points: enter the transaction or receipt number\n0. Back",
+        "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
+        "claim_done": "We received request #{id}. We will check it and reply by SMS.",
+        "claim_cancelled": "Cancelled; no request was sent.",
     },
 }
 
@@ -161,6 +171,10 @@ class Menu:
             return con(self.u("confirm", reward=clip(reward.name, 40), cost=number(reward.cost, self.lang)), error)
         if name == "lang":
             return con(self.u("lang"), error)
+        if name == "claim_ref":
+            return con(self.u("claim_ref"), error)
+        if name == "claim_confirm":
+            return con(self.u("claim_confirm", ref=state[1]), error)
         raise AssertionError(state)
 
     def step(self, state: tuple[Any, ...], key: str, last: bool) -> tuple[Any, ...] | Screen | None:
@@ -183,6 +197,8 @@ class Menu:
                 return end(self.activity())
             if key == "5":
                 return ("lang",)
+            if key == "6":
+                return ("claim_ref",)
             return None
         if name in ("rewards", "redeem"):
             page = state[1]
@@ -201,6 +217,18 @@ class Menu:
                 return end(self.u("cancelled"))
             if key == "0":
                 return ("redeem", state[2])
+            return None
+        if name == "claim_ref":
+            if key == "0":
+                return ("main",)
+            return ("claim_confirm", key) if 1 <= len(key) <= MAX_REF else None
+        if name == "claim_confirm":
+            if key == "1":
+                return self.claim(state[1]) if last else None
+            if key == "2":
+                return end(self.u("claim_cancelled"))
+            if key == "0":
+                return ("claim_ref",)
             return None
         if name == "lang":
             if key in ("1", "2"):
@@ -239,6 +267,19 @@ class Menu:
         except DomainError as err:
             return end(redeem_error_text(err, reward, self.lang, self.balance))
         return end(self.u("done", voucher=view["voucher_code"]), notify=True)
+
+    def claim(self, ref: str) -> Screen:
+        """File the claim once per USSD session: a gateway repeating the last request gets the same answer."""
+        from . import claims
+
+        claim = claims.file(
+            self.session,
+            self.customer.id,
+            {"transaction_ref": ref},
+            channel="ussd",
+            filed_ref=f"ussd:{self.session_id}"[:96],
+        )
+        return end(self.u("claim_done", id=claim.id))
 
     def run(self, inputs: list[str]) -> Screen:
         state: tuple[Any, ...] = ("main",)

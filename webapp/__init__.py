@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
+from campaigns import logctx
 from campaigns.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
@@ -39,7 +41,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.config.update(session_config(settings))
     app.config.update(config)
     app.json = LoyaltyJSONProvider(app)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logctx.configure(settings.log_level, os.environ.get("LOYALTY_LOG_FORMAT", "text"))
     # SQL echo would copy stored rows (webhook signing secrets, phones) into the log even at INFO: off unless
     # asked for by name (LOYALTY_LOG_SQL=1), whatever the general level.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.log_sql else logging.WARNING)
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
         max_future_seconds=settings.max_future_skew_seconds,
         import_chunk_rows=settings.import_chunk_rows,
+        care_monitor_seconds=settings.care_monitor_seconds,
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (
@@ -76,9 +79,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .care import bp as care_bp
     from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .observability import init_observability
     from .portal import bp as portal_bp
     from .security import init_security
 
@@ -91,8 +96,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(channels_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(care_bp)
     register_error_handlers(app)
     register_cli(app)
+    init_observability(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -23,6 +23,7 @@ def build(settings: Settings) -> Runtime:
         sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
         max_future_seconds=settings.max_future_skew_seconds,
         import_chunk_rows=settings.import_chunk_rows,
+        care_monitor_seconds=settings.care_monitor_seconds,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import select
 
@@ -61,11 +62,17 @@ class InlineDispatcher:
                 total += self.rt.credit(ids).processed
 
     def _run(self) -> None:
+        from .care import monitor
+
+        monitored = 0.0
         while True:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
             try:
                 self.drain_now()
                 self.rt.send_notifications()
+                if time.monotonic() - monitored >= self.rt.care_monitor_seconds:
+                    monitored = time.monotonic()
+                    monitor(self.rt)
             except Exception:
                 log.exception("embedded worker pass failed")

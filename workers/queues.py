@@ -24,6 +24,7 @@ PUBLICATION_KEY = f"{PREFIX}:publication"
 SWEEP_LOCK_KEY = f"{PREFIX}:sweeper"
 JOB_TIMEOUT = 600
 NOTIFY_QUEUE = f"{PREFIX}-notify"
+CARE_QUEUE = f"{PREFIX}-care"
 NOTIFY_SCHEDULED_KEY = f"{PREFIX}:notify:scheduled"
 NOTIFY_LOCK_KEY = f"{PREFIX}:notify:lock"
 

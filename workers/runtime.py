@@ -40,6 +40,7 @@ class Runtime:
     sweep_after_seconds: int = 60
     max_future_seconds: int = 300
     import_chunk_rows: int = 2000
+    care_monitor_seconds: int = 60
     db_recheck_seconds: float = 5.0
     _published: Published | None = None
     _published_version: int | None = None

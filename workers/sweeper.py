@@ -11,11 +11,12 @@ import logging
 import threading
 from datetime import timedelta
 
-from campaigns import catalog, dashboard
+from campaigns import catalog, dashboard, sla
 from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
+from .care import schedule_monitor
 from .imports import requeue_stale
 from .queues import SWEEP_LOCK_KEY, partition_of, pending_key
 from .runtime import Runtime
@@ -73,12 +74,13 @@ def publish_due(rt: Runtime) -> list[tuple[int, int]]:
 
 
 def rollup(rt: Runtime) -> int:
-    """Bring the dashboard's daily rollup up to yesterday (a month of days per call at most)."""
+    """Bring the dashboard's and the SLA dashboard's daily rollups up to yesterday (a month of days per call)."""
     added = 0
     with rt.session_factory() as session:
-        while n := dashboard.refresh_rollup(session):
-            session.commit()
-            added += n
+        for refresh in (dashboard.refresh_rollup, sla.refresh_rollup):
+            while n := refresh(session):
+                session.commit()
+                added += n
         session.commit()
     return added
 
@@ -114,6 +116,7 @@ class SweeperThread(threading.Thread):
                 sweep(self.rt)
                 publish_due(self.rt)
                 requeue_stale(self.rt)
+                schedule_monitor(self.rt, self.rt.care_monitor_seconds)
                 r = self.rt.redis
                 if r is not None:
                     self.rt.dispatcher.schedule_notify()  # due retries and deferred messages

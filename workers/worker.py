@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rq import Queue, SimpleWorker, Worker
 
 from .imports import IMPORT_QUEUE
-from .queues import NOTIFY_QUEUE, queue_name
+from .queues import CARE_QUEUE, NOTIFY_QUEUE, queue_name
 from .runtime import Runtime, configure
 from .sweeper import SweeperThread, sweep
 
@@ -39,6 +39,7 @@ def run_worker(
     parts = list(range(rt.partitions)) if partitions is None else list(partitions)
     queues = [Queue(queue_name(p), connection=rt.redis) for p in parts]
     queues.append(Queue(NOTIFY_QUEUE, connection=rt.redis))  # the outbox sender (SMS, provider webhooks)
+    queues.append(Queue(CARE_QUEUE, connection=rt.redis))  # the care centre's monitor
     if imports:
         queues.append(Queue(IMPORT_QUEUE, connection=rt.redis))
     cls = Worker if fork else SimpleWorker

@@ -66,13 +66,13 @@ def _routes(app: Flask, world) -> list[tuple[str, str, str, str | None]]:
     }
     out = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith(("admin.", "auth.")):
+        if not rule.endpoint.startswith(("admin.", "auth.", "care.")):
             continue
         view = app.view_functions[rule.endpoint]
         assert hasattr(view, "permission"), f"{rule.endpoint} has neither @permission_required nor @public"
         action = view.permission
         assert action is None or action in ACTIONS
-        url = rule.build({k: params[k] for k in rule.arguments}, append_unknown=False)[1]
+        url = rule.build({k: params.get(k, 999_999) for k in rule.arguments}, append_unknown=False)[1]  # ids of nothing
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((rule.endpoint, method, url, action))
     return sorted(out, key=lambda r: (r[0] == "auth.logout", r[1] == "POST", r[0]))

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from campaigns.models import ApiKey, AuditEvent, Campaign, CustomerMerge, Outbox, Provider, StaffUser
+from campaigns.models import Alert, ApiKey, AuditEvent, Campaign, Claim, CustomerMerge, Outbox, Provider, StaffUser
 from tests.conftest import (
     BASE_EARNING,
     PASSWORD,
@@ -59,6 +59,12 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         db.session.commit()
     run_worker(app)
     telecom_id = _one(app, select(Provider.id).where(Provider.code == "telecom"))
+    with app.app_context():
+        from campaigns import alerts
+
+        late = alerts.Condition(key="audit:telecom", severity="warning", subject="Late", message="3 late")
+        alerts.reconcile(db.session, "audit", [late])
+        db.session.commit()
     victim = _one(app, select(StaffUser.id).where(StaffUser.email == "victim@example.com"))
     with app.app_context():
         from campaigns.customers import find
@@ -111,6 +117,38 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.webhook_replay", a, lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)))}, {}),
         ("auth.tokens", a, dict, {"name": "laptop"}),
         ("auth.revoke_token", a, lambda: {"token_id": my_token()}, {}),
+        ("care.alert_acknowledge", a, lambda: {"alert_id": _one(app, select(func.max(Alert.id)))}, {}),
+        ("care.alert_resolve", a, lambda: {"alert_id": _one(app, select(func.max(Alert.id)))}, {"resolution": "ok"}),
+        (
+            "care.claim_file",
+            a,
+            dict,
+            {"customer_kind": "phone", "customer": "0912000001", "transaction_ref": "r-9", "description": "missing"},
+        ),
+        (
+            "care.claim_act",
+            a,
+            lambda: {"claim_id": _one(app, select(func.max(Claim.id))), "action": "assign"},
+            {"queue": "telecom", "note": "theirs"},
+        ),
+        (
+            "care.claim_act",
+            a,
+            lambda: {"claim_id": _one(app, select(func.max(Claim.id))), "action": "investigate"},
+            {"note": "looking"},
+        ),
+        (
+            "care.claim_act",
+            a,
+            lambda: {"claim_id": _one(app, select(func.max(Claim.id))), "action": "reject"},
+            {"reason": "no such purchase"},
+        ),
+        (
+            "care.sla_settings",
+            a,
+            dict,
+            {"minutes": "30", "warning_percent": "80", "critical_factor": "2", "critical_count": "100"},
+        ),
         (
             "auth.password",
             a,
@@ -121,7 +159,7 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
     posts = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("admin.", "auth.")) and "POST" in rule.methods
+        if rule.endpoint.startswith(("admin.", "auth.", "care.")) and "POST" in rule.methods
     }
     assert set(NO_DATA_CHANGE) <= posts
     assert posts - set(NO_DATA_CHANGE) == {s[0] for s in steps}, "give each new POST route a step here"
@@ -136,6 +174,9 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         resp = who.post(url, data=form)
         ok = resp.status_code in (200, 201, 302) and "/auth/login" not in resp.headers.get("Location", "")
         assert ok, f"{endpoint}: {resp.status_code} {resp.get_data(as_text=True)[:300]}"
+        with who.session_transaction() as sess:  # a refused action redirects too, with an error message
+            refused = [m for category, m in sess.pop("_flashes", []) if category == "error"]
+        assert not refused, f"{endpoint}: {refused}"
         with app.app_context():
             events = db.session.scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
         if not any(e.actor == emails[id(who)] for e in events):

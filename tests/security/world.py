@@ -119,6 +119,12 @@ def build_world(app: Flask) -> World:
             role_tokens[role] = {"Authorization": f"Bearer {create_token(db.session, user, 'tests')}"}
             db.session.commit()
     with app.app_context():
+        from campaigns import claims
+
+        claim = claims.file(
+            db.session, ids["customer_id"], {"transaction_ref": "t-9", "provider": "telecom"}, channel="portal"
+        )
+        ids["claim_id"] = claim.id
         token, _ = portal.issue_token(db.session, ids["customer_id"])
         db.session.commit()
     return World(telecom, shop, staff, role_tokens, token, ids)

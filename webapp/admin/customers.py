@@ -8,9 +8,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns import adjustments, customers, merge
+from campaigns import adjustments, claims, customers, merge
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerMerge
+from campaigns.models import Customer, CustomerMerge, Provider
 
 from ..extensions import db
 from ..security import permission_required, scope
@@ -64,6 +64,8 @@ def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None 
             merges=merges,
             merged_into=merged_into,
             kinds=KINDS,
+            claims=claims.for_customer(db.session, view["id"], scope()) if current_user.can("care.view") else [],
+            claim_providers=[(p.code, p.name) for p in db.session.scalars(select(Provider).order_by(Provider.name))],
         ),
         status,
     )

@@ -8,6 +8,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import (  # noqa: E402,F401
     campaigns,
+    claims,
     customers,
     events,
     groups,

@@ -450,6 +450,31 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/claims": {
+                "get": {
+                    "summary": "Missing-points claims in your queue (a provider key: its own), soonest deadline first",
+                    "operationId": "listClaims",
+                    "parameters": [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["live", "open", "assigned", "investigating", "resolved", "rejected"],
+                                "default": "live",
+                            },
+                        },
+                        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The claims",
+                            **_obj({"claims": {"type": "array", "items": {"type": "object"}}}),
+                        },
+                        **_errors(401, 403, 422, 503),
+                    },
+                }
+            },
             "/api/v1/customers/lookup": {
                 "get": {
                     "summary": "Find a customer by phone or national ID",
