@@ -387,6 +387,43 @@ def flask_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess
     return res
 
 
+def start_web(
+    procs: Processes, env: dict[str, str], web_procs: int, web_threads: int = 1
+) -> tuple[str, subprocess.Popen[bytes], list[int]]:
+    """gunicorn on a free 127.0.0.1 port, as deployed; returns (url, master, worker pids) once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(web_procs),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "5",
+    ]
+    if web_threads > 1:
+        argv += ["-k", "gthread", "--threads", str(web_threads)]
+    master = procs.start("gunicorn", [*argv, "wsgi:app"], env)
+    wait_http(url, 60, procs)
+    deadline = time.monotonic() + 30
+    while len(web_pids := children_of(master.pid)) < web_procs and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return url, master, web_pids
+
+
+def start_workers(procs: Processes, env: dict[str, str], count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` RQ worker processes (``flask --app wsgi worker``), each with its periodic sweeper thread."""
+    return [
+        procs.start(f"worker-{k}", [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env)
+        for k in range(count)
+    ]
+
+
 def last_line(text: str) -> str:
     return [line for line in text.splitlines() if line.strip()][-1].strip()
 
@@ -1044,28 +1081,7 @@ def run(args: argparse.Namespace, procs: Processes, log_dir: Path) -> int:
     url = args.url
     web_pids: list[int] = []
     if url is None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(args.web_procs),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "120",
-            "--graceful-timeout",
-            "5",
-        ]
-        if args.web_threads > 1:
-            argv += ["-k", "gthread", "--threads", str(args.web_threads)]
-        master = procs.start("gunicorn", [*argv, "wsgi:app"], env)
-        wait_http(url, 60, procs)
-        deadline = time.monotonic() + 30
-        while len(web_pids := children_of(master.pid)) < args.web_procs and time.monotonic() < deadline:
-            time.sleep(0.2)
+        url, _master, web_pids = start_web(procs, env, args.web_procs, args.web_threads)
     else:
         wait_http(url, 10, None)
     say(args, f"web at {url} ({'started, ' + str(args.web_procs) + ' procs' if not args.url else 'external'})")
@@ -1079,10 +1095,7 @@ def run(args: argparse.Namespace, procs: Processes, log_dir: Path) -> int:
             raise RuntimeError(f"campaign '{doc['name']}' rejected: {status} {body[:500]!r}")
     say(args, f"published {len(campaigns)} campaigns; starting {args.workers} workers")
 
-    worker_procs = [
-        procs.start(f"worker-{k}", [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env)
-        for k in range(args.workers)
-    ]
+    worker_procs = start_workers(procs, env, args.workers)
     time.sleep(1.0)
     procs.check_alive()
 

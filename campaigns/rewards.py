@@ -165,6 +165,9 @@ def redeem(
 ) -> tuple[dict[str, Any], bool]:
     """Debit, decrement stock and issue a voucher in one database transaction; returns (view, created)."""
     now = now or utcnow()
+    # The reward row lock comes first: a replay racing its original waits here, then finds it
+    # committed (READ COMMITTED) instead of failing on the unique idempotency key.
+    reward = session.scalar(select(Reward).where(Reward.code == reward_code).with_for_update())
     if idempotency_key:
         old = session.scalar(
             select(Redemption).where(
@@ -172,15 +175,14 @@ def redeem(
             )
         )
         if old is not None:
-            reward = session.get(Reward, old.reward_id)
-            if old.customer_id != customer_id or reward is None or reward.code != reward_code:
+            first = session.get(Reward, old.reward_id)
+            if old.customer_id != customer_id or first is None or first.code != reward_code:
                 raise conflict(
                     "duplicate_conflict",
                     "idempotency_key was already used for another redemption",
                     [FieldProblem("idempotency_key", "already used for a different redemption")],
                 )
-            return redemption_view(old, reward), False
-    reward = session.scalar(select(Reward).where(Reward.code == reward_code).with_for_update())
+            return redemption_view(old, first), False
     if reward is None:
         raise not_found(f"reward '{reward_code}'")
     payers = [customer_id]

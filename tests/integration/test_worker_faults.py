@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
 from campaigns.models import Customer, LedgerEntry, Transaction
 from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
 from webapp.extensions import db
-from workers.queues import lock_key
+from workers.queues import inflight_key, lock_key, pending_key, queue_name
 from workers.sweeper import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,13 +47,36 @@ def _crash(mode: str) -> int:
     return proc.returncode
 
 
-@pytest.mark.parametrize("mode", ["before-commit", "after-commit"])
+def _credited_once_each(app, expected_points=2):
+    """Every acknowledged transaction has exactly one earn entry, of exactly its points."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Transaction.id, func.count(LedgerEntry.id), func.coalesce(func.sum(LedgerEntry.points), 0))
+            .outerjoin(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
+            .group_by(Transaction.id)
+        ).all()
+        db.session.remove()
+    assert rows and all((n, pts) == (1, expected_points) for _, n, pts in rows), rows
+
+
+# processed rows right after the kill: what the dead worker committed before dying
+KILL_POINTS = {"mid-batch": 5, "before-commit": 0, "after-commit": 5, "after-ack": 10}
+
+
+@pytest.mark.parametrize("mode", list(KILL_POINTS))
 def test_worker_killed_mid_batch_credits_everything_exactly_once(app, client, telecom, staff, work, redis_client, mode):
     publish(client, staff, BASE_EARNING)
     _post_many(client, telecom)
     assert _crash(mode) == -9
     processed, _, _ = _counts(app)
-    assert processed == (5 if mode == "after-commit" else 0)
+    assert processed == KILL_POINTS[mode]
+    part = _partition(app)
+    inflight, pending = redis_client.llen(inflight_key(part)), redis_client.llen(pending_key(part))
+    if mode == "after-ack":  # acknowledged batches left nothing in flight; the rest still waits
+        assert (inflight, pending) == (0, 30)
+        assert StartedJobRegistry(queue_name(part), connection=redis_client).get_job_ids()  # never marked done
+    else:
+        assert inflight == 5
     # the dead worker's partition lock expires (simulated), then the sweeper and a new worker recover
     for key in redis_client.keys("loyalty:lock:*"):
         redis_client.delete(key)
@@ -60,6 +84,7 @@ def test_worker_killed_mid_batch_credits_everything_exactly_once(app, client, te
     work()
     processed, entries, points = _counts(app)
     assert (processed, entries, points) == (40, 40, 80)
+    _credited_once_each(app)
     ledger_ok(app)
 
 
