@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from flask import current_app, request
+from redis.exceptions import RedisError
 
 from campaigns.errors import DomainError
 
+log = logging.getLogger(__name__)
 _local: dict[str, tuple[int, float]] = {}
+_warned_at = 0.0
 _lock = threading.Lock()
 
 # (limit, window seconds)
@@ -47,7 +51,11 @@ def hit_many(rules: list[tuple[str, str, int, int]]) -> None:
             pipe.incr(full)
             pipe.expire(full, window, nx=True)
             pipe.ttl(full)
-        replies = pipe.execute()
+        try:
+            replies = pipe.execute()
+        except RedisError:  # fail open: MariaDB is the truth, and ingestion must go on while Redis is away
+            _warn_unlimited()
+            return
         for i, (_name, _key, limit, _window) in enumerate(rules):
             count, _, ttl = replies[3 * i : 3 * i + 3]
             if count > limit:
@@ -65,6 +73,14 @@ def hit_many(rules: list[tuple[str, str, int, int]]) -> None:
                     waits.append(max(1, int(until - now)))
     if waits:
         raise RateLimited(max(waits))
+
+
+def _warn_unlimited() -> None:
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at > 60:
+        _warned_at = now
+        log.warning("Redis unreachable: rate limits are not enforced until it is back")
 
 
 def client_ip() -> str:

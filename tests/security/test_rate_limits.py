@@ -111,3 +111,16 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app: Fla
     assert [get("192.0.2.1").status_code for _ in range(2)] == [200, 200]
     _assert_limited(get("192.0.2.1"), 60)
     assert get("192.0.2.2").status_code == 200  # another client behind the same proxy
+
+
+def test_limits_fail_open_while_redis_is_unreachable(app: Flask, clean) -> None:
+    """Counting needs Redis; accepting transactions must not (MariaDB is the system of record)."""
+    from tests.conftest import txn
+    from webapp import create_app
+
+    cut_off = create_app(settings_for_tests(redis_url="redis://127.0.0.1:1/0", api_rate_per_key=1), TESTING=True)
+    telecom = make_provider(cut_off, "telecom")
+    c = cut_off.test_client()
+    for i in range(3):  # above the limit of 1: not counted, not refused
+        resp = c.post("/api/v1/transactions", json=txn(f"t-{i}"), headers=telecom.headers)
+        assert resp.status_code == 202, resp.get_json()
