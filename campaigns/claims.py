@@ -47,6 +47,7 @@ from .errors import DomainError, FieldProblem, conflict, invalid, not_found
 from .models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction, utcnow
 from .notify import queue_sms
 from .permissions import UNLIMITED, Scope
+from .schemas import MAX_AMOUNT
 
 STATES = ("open", "assigned", "investigating", "resolved", "rejected")
 LIVE = ("open", "assigned", "investigating")
@@ -139,6 +140,10 @@ def file(
             amount = Decimal(str(data["amount"]).replace(".", "").replace(",", ""))
         except InvalidOperation:
             problems.append(FieldProblem("amount", "must be a number"))
+        else:
+            if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT:  # the column's range: else a 500
+                problems.append(FieldProblem("amount", f"must be a number from 0 to {MAX_AMOUNT:,.0f}"))
+                amount = None
     if problems:
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems)
     if session.get(Customer, customer_id) is None:

@@ -7,6 +7,7 @@ each change is audited and bumps the publication counter so workers reload.
 from __future__ import annotations
 
 import calendar
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,6 +143,11 @@ def validate(key: str, value: Any) -> Any:
             for t in value.values()
         ):
             raise invalid("value", 'must map template names to {"vi": "...", "en": "..."}')
+        for name, texts in value.items():
+            for lang, text in texts.items():
+                problem = _template_problem(text)
+                if problem:
+                    raise invalid(f"value.{name}.{lang}", problem)
     elif key == "accrual_sla":
         _validate_sla(value)
     elif key == "claim_deadlines":
@@ -185,3 +191,18 @@ def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
         )
     )
     bump_publication(session)
+
+
+def _template_problem(text: str) -> str | None:
+    """Templates are ``str.format`` strings: only plain ``{name}`` fields, so a template can neither break
+    sending (unbalanced braces) nor reach into the context's objects (``{x.__class__}``, ``{x[0]}``)."""
+    if len(text) > 1000:
+        return "at most 1000 characters"
+    try:
+        fields = [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        return f"not a valid template: {exc}"
+    for field, spec in fields:
+        if not field.isidentifier() or "{" in spec:
+            return f"{{{field}}}: a placeholder is a plain name such as {{points}}"
+    return None

@@ -15,8 +15,11 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -28,6 +31,16 @@ from .identity import IdentityClaim, normalize_national_id, normalize_phone
 Scalar = str | int | float | bool | None
 AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 MAX_AMOUNT = Decimal("1e15")
+
+
+def _iso_text(value: Any) -> Any:
+    """A date-time is ISO 8601 text; pydantic would otherwise read a bare number as seconds since 1970."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class Strict(BaseModel):
@@ -69,7 +82,7 @@ class TransactionIn(Strict):
     currency: str = Field(default="VND", pattern=r"^[A-Z]{3}$")
     category: str | None = Field(default=None, min_length=1, max_length=64, examples=["topup"])
     channel: str | None = Field(default=None, min_length=1, max_length=32, examples=["app"])
-    occurred_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset")
+    occurred_at: IsoDateTime = Field(description="ISO 8601 with a UTC offset")
     attributes: dict[AttributeKey, Scalar] = Field(default_factory=dict, max_length=50)
 
     @field_validator("amount", mode="before")
@@ -106,7 +119,11 @@ class TransactionIn(Strict):
 
 
 class TransactionBatchIn(Strict):
-    transactions: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    """The envelope only: each item is validated on its own and a bad one is reported in its result."""
+
+    transactions: list[Any] = Field(
+        min_length=1, max_length=1000, description="transaction objects as for POST /transactions"
+    )
 
 
 class ReversalIn(Strict):
@@ -166,7 +183,7 @@ class EventIn(Strict):
     provider_event_id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
     event_type: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", examples=["referral"])
     customer: CustomerRef
-    occurred_at: AwareDatetime
+    occurred_at: IsoDateTime
     channel: str | None = Field(default=None, min_length=1, max_length=32)
     attributes: dict[AttributeKey, Scalar] = Field(default_factory=dict, max_length=50)
 
@@ -184,25 +201,27 @@ class EventIn(Strict):
 
 
 class RewardIn(Strict):
+    """Numbers and flags are strict (``"active": 0`` or ``"cost": "5"`` is a 422, not a guess)."""
+
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
     name: str = Field(min_length=1, max_length=200)
-    cost: int = Field(ge=0, le=10**9)
-    stock: int | None = Field(default=None, ge=0)
-    per_customer_limit: int | None = Field(default=None, ge=1)
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
-    voucher_days: int = Field(default=30, ge=1, le=3650)
+    cost: StrictInt = Field(ge=0, le=10**9)
+    stock: StrictInt | None = Field(default=None, ge=0, le=10**12)
+    per_customer_limit: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    valid_from: IsoDateTime | None = None
+    valid_to: IsoDateTime | None = None
+    voucher_days: StrictInt = Field(default=30, ge=1, le=3650)
     eligibility: dict[str, Any] | None = Field(default=None, description="business-rules conditions (all/any)")
     provider: str | None = Field(default=None, description="provider code that fulfils it")
-    active: bool = True
+    active: StrictBool = True
 
 
 class RedemptionIn(Strict):
     customer: CustomerRef | None = None
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1)
     reward: str = Field(min_length=1, max_length=64)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
-    pool: bool = Field(default=False, description="pay with the points of the customer's whole group")
+    pool: StrictBool = Field(default=False, description="pay with the points of the customer's whole group")
 
     @model_validator(mode="after")
     def _who(self) -> RedemptionIn:
@@ -227,7 +246,7 @@ def validation_error(model: type[BaseModel], data: Any, prefix: str = "") -> Any
 class GroupIn(Strict):
     owner: CustomerRef
     name: str = Field(min_length=1, max_length=100)
-    max_members: int = Field(default=5, ge=2, le=20)
+    max_members: StrictInt = Field(default=5, ge=2, le=20)
 
 
 class GroupMemberIn(Strict):

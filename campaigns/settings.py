@@ -44,6 +44,11 @@ class Settings:
     max_import_bytes: int = 20 * 1024**3
     import_inline_bytes: int = 256 * 1024
     import_chunk_rows: int = 2000
+    api_rate_per_key: int = 60_000
+    api_rate_per_ip: int = 120_000
+    login_rate_per_ip: int = 60
+    proxy_count: int = 0
+    log_sql: bool = False
     care_monitor_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +82,11 @@ class Settings:
             "max_import_bytes": _int("LOYALTY_MAX_IMPORT_BYTES", 20 * 1024**3),
             "import_inline_bytes": _int("LOYALTY_IMPORT_INLINE_BYTES", 256 * 1024),
             "import_chunk_rows": _int("LOYALTY_IMPORT_CHUNK_ROWS", 2000),
+            "api_rate_per_key": _int("LOYALTY_API_RATE_PER_KEY", 60_000),
+            "api_rate_per_ip": _int("LOYALTY_API_RATE_PER_IP", 120_000),
+            "login_rate_per_ip": _int("LOYALTY_LOGIN_RATE_PER_IP", 60),
+            "proxy_count": _int("LOYALTY_PROXY_COUNT", 0),
+            "log_sql": _flag("LOYALTY_LOG_SQL"),
             "care_monitor_seconds": _int("LOYALTY_CARE_MONITOR_SECONDS", 60),
         }
         values.update(overrides)

@@ -28,7 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .errors import invalid
-from .models import Outbox, WebhookSubscription, utcnow
+from .models import AuditEvent, Outbox, WebhookSubscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +206,22 @@ def deliver_due(
     return report
 
 
-def replay(session: Session, outbox_id: int) -> Outbox:
-    """Send a delivery again (staff): back to pending, due now."""
+def replay(session: Session, outbox_id: int, *, actor: str) -> Outbox:
+    """Send a delivery again (staff or the provider): back to pending, due now; audited."""
     row = session.get(Outbox, outbox_id)
     if row is None or row.channel != "webhook":
         from .errors import not_found
 
         raise not_found(f"delivery {outbox_id}")
+    previous = row.status
     row.status, row.next_attempt_at, row.created_at = "pending", None, utcnow()
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action="webhook.replayed",
+            object_type="outbox",
+            object_id=str(outbox_id),
+            details={"previous_status": previous, "url": row.recipient},
+        )
+    )
     return row

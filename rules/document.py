@@ -222,6 +222,13 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_NoAliasLoader)
 
 
+def load_yaml(text: str) -> Any:
+    """YAML as documents read it (safe tags only, no aliases, no repeated keys), for other YAML inputs.
+
+    Raises ``yaml.YAMLError`` (or ``RecursionError`` for absurd nesting)."""
+    return _load_yaml(text)
+
+
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
@@ -233,6 +240,28 @@ def _json_reason(exc: ValueError) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
     return f"invalid JSON: {exc}"
+
+
+# "\ud83c\udf89" is one emoji written as a UTF-16 pair: JSON joins the halves, YAML keeps them apart, and
+# a lone half can be stored by no UTF-8 column.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _join_surrogates(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+        if not any("\ud800" <= ch <= "\udfff" for ch in value):
+            return value
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise DocumentInvalid([FieldError(path or "$", "contains half of a UTF-16 surrogate pair")]) from None
+    if isinstance(value, dict):
+        return {
+            _join_surrogates(k, path): _join_surrogates(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_join_surrogates(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def _load(source: str | bytes, fmt: str | None) -> Any:
@@ -249,19 +278,21 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
             raise DocumentInvalid([FieldError("$", "document is not valid UTF-8")]) from None
     try:
         if fmt == "json":
-            return _load_json(source)
-        if fmt == "yaml":
-            return _load_yaml(source)
-        try:
-            return _load_json(source)
-        except (ValueError, RecursionError):
-            return _load_yaml(source)
+            data = _load_json(source)
+        elif fmt == "yaml":
+            data = _load_yaml(source)
+        else:
+            try:
+                data = _load_json(source)
+            except (ValueError, RecursionError):
+                data = _load_yaml(source)
     except yaml.YAMLError as exc:
         raise DocumentInvalid([FieldError("$", _yaml_reason(exc))]) from None
     except ValueError as exc:
         raise DocumentInvalid([FieldError("$", _json_reason(exc))]) from None
     except RecursionError:
         raise DocumentInvalid([FieldError("$", "document is nested too deeply")]) from None
+    return _join_surrogates(data, "") if _SURROGATE_ESCAPE.search(source) else data
 
 
 def parse_document(source: str | bytes | Mapping[str, Any], *, fmt: str | None = None) -> CampaignDocument:

@@ -66,6 +66,13 @@ def redis_client() -> Redis:
 @pytest.fixture()
 def clean(app: Flask, redis_client: Redis) -> Iterator[None]:
     """Empty every table and the test Redis database before each integration test."""
+    reset_all(app, redis_client)
+    yield
+    ledger_ok(app)  # every integration test ends with the books balanced
+
+
+def reset_all(app: Flask, redis_client: Redis) -> None:
+    """Truncate every table, flush the test Redis database and forget the process caches."""
     from webapp.api.auth import forget_cached_keys
     from webapp.extensions import db
 
@@ -79,8 +86,6 @@ def clean(app: Flask, redis_client: Redis) -> Iterator[None]:
     redis_client.flushdb()
     forget_cached_keys()
     app.extensions["loyalty.runtime"].forget_published()
-    yield
-    ledger_ok(app)  # every integration test ends with the books balanced
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,17 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.config.update(config)
     app.json = LoyaltyJSONProvider(app)
     logctx.configure(settings.log_level, os.environ.get("LOYALTY_LOG_FORMAT", "text"))
+    # SQL echo would copy stored rows (webhook signing secrets, phones) into the log even at INFO: off unless
+    # asked for by name (LOYALTY_LOG_SQL=1), whatever the general level.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.log_sql else logging.WARNING)
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    if settings.proxy_count > 0:  # behind N trusted proxies: client IP, scheme (HTTPS -> HSTS) and host from them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))

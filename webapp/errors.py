@@ -66,8 +66,9 @@ def error_response(status: int, code: str, message: str, fields: list[FieldProbl
 
 
 def _html() -> bool:
-    """Staff pages get HTML error pages; the API and health check keep the JSON shape."""
-    return not request.path.startswith(("/api/", "/healthz"))
+    """Staff pages get HTML error pages; the API, the gateways' channel endpoints and the health check keep
+    the JSON shape."""
+    return not request.path.startswith(("/api/", "/channels/", "/healthz"))
 
 
 def html_error(status: int, message: str) -> Any:
@@ -77,12 +78,13 @@ def html_error(status: int, message: str) -> Any:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Any:
-        if _html():
-            return html_error(err.status, err.message)
-        resp = error_response(err.status, err.code, err.message, err.fields)
         retry_after = getattr(err, "retry_after", None)
-        if retry_after is not None:
-            resp.headers["Retry-After"] = str(retry_after)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if _html():
+            body, status = html_error(err.status, err.message)
+            return body, status, headers
+        resp = error_response(err.status, err.code, err.message, err.fields)
+        resp.headers.update(headers)
         return resp
 
     @app.errorhandler(HTTPException)

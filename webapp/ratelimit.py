@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from flask import current_app, request
+from redis.exceptions import RedisError
 
 from campaigns.errors import DomainError
 
+log = logging.getLogger(__name__)
 _local: dict[str, tuple[int, float]] = {}
+_warned_at = 0.0
 _lock = threading.Lock()
 
 # (limit, window seconds)
@@ -26,26 +30,59 @@ class RateLimited(DomainError):
 
 def hit(name: str, key: str, limit: int, window: int) -> None:
     """Count one request; raise :class:`RateLimited` (429 + Retry-After) above ``limit`` per ``window``."""
-    redis = current_app.extensions["loyalty.runtime"].redis
-    full = f"loyalty:rl:{name}:{key}"
-    if redis is not None:
-        pipe = redis.pipeline()
-        pipe.incr(full)
-        pipe.expire(full, window, nx=True)
-        pipe.ttl(full)
-        count, _, ttl = pipe.execute()
-        if count > limit:
-            raise RateLimited(max(1, int(ttl)))
+    hit_many([(name, key, limit, window)])
+
+
+def hit_many(rules: list[tuple[str, str, int, int]]) -> None:
+    """Count one request against several ``(name, key, limit, window)`` counters in one Redis round trip.
+
+    A limit of 0 (or less) switches that counter off. Every counter is counted, then the longest wait is
+    raised, so a client over two limits is told the later time.
+    """
+    rules = [r for r in rules if r[2] > 0]
+    if not rules:
         return
-    now = time.time()
-    with _lock:
-        count, until = _local.get(full, (0, now + window))
-        if until <= now:
-            count, until = 0, now + window
-        _local[full] = (count + 1, until)
-    if count + 1 > limit:
-        raise RateLimited(max(1, int(until - now)))
+    redis = current_app.extensions["loyalty.runtime"].redis
+    waits: list[int] = []
+    if redis is not None:
+        pipe = redis.pipeline(transaction=False)
+        for name, key, _limit, window in rules:
+            full = f"loyalty:rl:{name}:{key}"
+            pipe.incr(full)
+            pipe.expire(full, window, nx=True)
+            pipe.ttl(full)
+        try:
+            replies = pipe.execute()
+        except RedisError:  # fail open: MariaDB is the truth, and ingestion must go on while Redis is away
+            _warn_unlimited()
+            return
+        for i, (_name, _key, limit, _window) in enumerate(rules):
+            count, _, ttl = replies[3 * i : 3 * i + 3]
+            if count > limit:
+                waits.append(max(1, int(ttl)))
+    else:
+        now = time.time()
+        with _lock:
+            for name, key, limit, window in rules:
+                full = f"loyalty:rl:{name}:{key}"
+                count, until = _local.get(full, (0, now + window))
+                if until <= now:
+                    count, until = 0, now + window
+                _local[full] = (count + 1, until)
+                if count + 1 > limit:
+                    waits.append(max(1, int(until - now)))
+    if waits:
+        raise RateLimited(max(waits))
+
+
+def _warn_unlimited() -> None:
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at > 60:
+        _warned_at = now
+        log.warning("Redis unreachable: rate limits are not enforced until it is back")
 
 
 def client_ip() -> str:
+    """The peer address; behind ``LOYALTY_PROXY_COUNT`` trusted proxies, ProxyFix has put the client's here."""
     return request.remote_addr or "unknown"

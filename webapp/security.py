@@ -35,6 +35,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
 
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 class StaffSession(UserMixin):
     """The signed-in staff user for this request (a plain snapshot, not an ORM row)."""
@@ -152,6 +154,8 @@ def init_security(app: Flask) -> None:
             if not request.path.startswith("/static"):
                 resp.headers.setdefault("Cache-Control", "no-store")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.is_secure:  # only over TLS (directly, or X-Forwarded-Proto through LOYALTY_PROXY_COUNT proxies)
+            resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
 
     @app.template_filter("when")

@@ -15,6 +15,7 @@ from campaigns import ladder, programme, rewards
 from campaigns.errors import DomainError
 from campaigns.models import Reward
 from campaigns.providers import provider_codes
+from rules.document import load_yaml
 from rules.operators import export_rules_vocabulary
 
 from ..extensions import db
@@ -130,9 +131,11 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     text = form.get("eligibility", "").strip()
     if text:
         try:
-            parsed = yaml.safe_load(text)
+            parsed = load_yaml(text)  # no aliases: an expansion bomb would blow up in json.dumps below
         except yaml.YAMLError as exc:
-            errors["eligibility"] = f"not valid YAML/JSON: {str(exc).splitlines()[0]}"
+            errors["eligibility"] = f"not valid YAML/JSON: {' '.join(str(exc).split())[:200]}"
+        except RecursionError:
+            errors["eligibility"] = "nested too deeply"
         else:
             if isinstance(parsed, dict):
                 data["eligibility"] = json.loads(json.dumps(parsed, default=str))

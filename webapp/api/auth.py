@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 
 from campaigns.errors import DomainError
 from campaigns.permissions import allowed
 from campaigns.providers import Principal, authenticate, hash_key
 
 from ..extensions import db
+from ..ratelimit import client_ip, hit_many
 
 F = TypeVar("F", bound=Callable[..., Any])
 CACHE_TTL = 10.0
@@ -28,9 +29,11 @@ def _principal() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        _limit(None)
         raise DomainError("unauthorized", "send 'Authorization: Bearer <API key>'", status=401)
     key = key.strip()
     digest = hash_key(key)
+    _limit(digest)
     now = time.monotonic()
     hit = _cache.get(digest)
     if hit is None or hit[0] < now:
@@ -43,6 +46,15 @@ def _principal() -> Principal:
     if principal is None:
         raise DomainError("unauthorized", "unknown or revoked API key", status=401)
     return principal
+
+
+def _limit(digest: str | None) -> None:
+    """Per client IP and per key (by its hash: counted before the lookup, so unknown keys count too)."""
+    conf = current_app.config["LOYALTY"]
+    rules = [("api-ip", client_ip(), conf.api_rate_per_ip, 60)]
+    if digest is not None:
+        rules.append(("api-key", digest[:24], conf.api_rate_per_key, 60))
+    hit_many(rules)
 
 
 def forget_cached_keys() -> None:
@@ -70,6 +82,7 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         wrapper.api_action = action  # type: ignore[attr-defined]
+        wrapper.api_kinds = kinds  # type: ignore[attr-defined]  (the isolation test reads both)
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -44,6 +44,9 @@ def list_claims() -> Any:
     state = request.args.get("state", "live")
     if state not in STATES:
         raise invalid("state", f"must be one of {', '.join(STATES)}")
+    overdue = request.args.get("overdue", "0")
+    if overdue not in ("0", "1"):
+        raise invalid("overdue", "must be 0 or 1")
     scope = Scope(principal().role, scope_provider_id())
-    rows = claims.list_claims(db.session, scope, state=state, overdue=request.args.get("overdue") == "1")
+    rows = claims.list_claims(db.session, scope, state=state, overdue=overdue == "1")
     return {"claims": [_row(r) for r in rows]}

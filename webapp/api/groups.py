@@ -9,17 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from campaigns import groups
 from campaigns.customers import resolve_existing
+from campaigns.errors import invalid, not_found
+from campaigns.models import GroupMember, Transaction
 from campaigns.schemas import CustomerRef, GroupIn, GroupMemberIn, validation_error
 
 from ..extensions import db
 from . import bp
-from .auth import principal, require
+from .auth import principal, require, scope_provider_id
 from .util import read_json, retry_transient
 
 
-def _who(ref: CustomerRef | None) -> int:
+def _visible(group_id: int) -> None:
+    """A provider reaches a group only once one of its members has dealt with it (no id enumeration),
+    the rule a customer's profile follows; staff see every group."""
+    provider_id = scope_provider_id()
+    if provider_id is None:
+        return
+    members = select(GroupMember.customer_id).where(GroupMember.group_id == group_id)  # the owner is one
+    dealt = db.session.scalar(
+        select(Transaction.id)
+        .where(Transaction.provider_id == provider_id, Transaction.customer_id.in_(members))
+        .limit(1)
+    )
+    if dealt is None:
+        raise not_found(f"group {group_id}")
+
+
+def _who(ref: CustomerRef | None, field: str = "owner") -> int:
+    if ref is None:
+        raise invalid(field, "is required")
     return resolve_existing(db.session, ref, None)
 
 
@@ -36,6 +58,7 @@ def create_group() -> Any:
 @bp.get("/groups/<int:group_id>")
 @require("provider", "staff", action="customers.view")
 def show_group(group_id: int) -> Any:
+    _visible(group_id)
     return groups.view(db.session, group_id)
 
 
@@ -43,8 +66,9 @@ def show_group(group_id: int) -> Any:
 @require("provider", "staff", action="customers.adjust")
 @retry_transient
 def invite_member(group_id: int) -> Any:
+    _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.invite(db.session, group_id, _who(body.owner), _who(body.customer), actor=principal().name)
+    groups.invite(db.session, group_id, _who(body.owner), _who(body.customer, "customer"), actor=principal().name)
     db.session.commit()
     return groups.view(db.session, group_id), 201
 
@@ -53,8 +77,9 @@ def invite_member(group_id: int) -> Any:
 @require("provider", "staff", action="customers.adjust")
 @retry_transient
 def accept_invitation(group_id: int) -> Any:
+    _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.accept(db.session, group_id, _who(body.customer), actor=principal().name)
+    groups.accept(db.session, group_id, _who(body.customer, "customer"), actor=principal().name)
     db.session.commit()
     return groups.view(db.session, group_id)
 
@@ -64,8 +89,9 @@ def accept_invitation(group_id: int) -> Any:
 @retry_transient
 def leave_group(group_id: int) -> Any:
     """The customer leaves; with ``owner`` given, the owner removes the customer."""
+    _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     by_owner = _who(body.owner) if body.owner is not None else None
-    groups.leave(db.session, group_id, _who(body.customer), by_owner=by_owner, actor=principal().name)
+    groups.leave(db.session, group_id, _who(body.customer, "customer"), by_owner=by_owner, actor=principal().name)
     db.session.commit()
     return groups.view(db.session, group_id)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from campaigns.schemas import (
@@ -19,6 +19,7 @@ from campaigns.schemas import (
     TransactionBatchIn,
     TransactionIn,
 )
+from campaigns.webhooks import EVENTS as WEBHOOK_EVENTS
 
 from . import bp
 
@@ -41,6 +42,14 @@ class ErrorBody(BaseModel):
 class TransactionAccepted(BaseModel):
     id: int
     provider_txn_id: str
+    customer_id: int
+    status: Literal["queued", "processed", "rejected", "reversed"]
+    received_at: datetime
+
+
+class EventAccepted(BaseModel):
+    id: int
+    provider_event_id: str
     customer_id: int
     status: Literal["queued", "processed", "rejected", "reversed"]
     received_at: datetime
@@ -243,6 +252,48 @@ class SimulationIn(BaseModel):
     days: int | None = None
 
 
+class WebhookIn(BaseModel):
+    url: str = Field(max_length=500, description="http(s) URL the events are POSTed to")
+    events: list[Literal[WEBHOOK_EVENTS]] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class WebhookView(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookView):
+    secret: str = Field(description="Signing secret (shown once): X-Loyalty-Signature is HMAC-SHA256 with it")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookView]
+    events: list[str]
+
+
+class DeliveryView(BaseModel):
+    id: int
+    event: str
+    event_id: Any = None
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryView]
+
+
+WEBHOOK_MODELS: list[type[BaseModel]] = [WebhookIn, WebhookCreated, WebhookList, DeliveryView, DeliveryList]
+
+
 MODELS: list[type[BaseModel]] = [
     EventIn,
     RewardIn,
@@ -261,6 +312,7 @@ MODELS: list[type[BaseModel]] = [
     ReversalIn,
     ErrorBody,
     TransactionAccepted,
+    EventAccepted,
     BatchResult,
     TransactionView,
     ReversalView,
@@ -268,6 +320,7 @@ MODELS: list[type[BaseModel]] = [
     CampaignView,
     CampaignList,
     ValidationOk,
+    *WEBHOOK_MODELS,
 ]
 
 
@@ -349,7 +402,22 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Post up to 1,000 transactions; one result per item",
                     "operationId": "createTransactionsBatch",
-                    "requestBody": {"required": True, **_json(TransactionBatchIn)},
+                    "description": 'The body is `{"transactions": [...]}` or the bare list. Each item is '
+                    "validated on its own, like a POST /transactions body: an invalid item gets `status: error` in "
+                    "its result (naming the path) and does not stop the others.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "anyOf": [
+                                        _ref(TransactionBatchIn),
+                                        {"type": "array", "minItems": 1, "maxItems": 1000, "items": {}},
+                                    ]
+                                }
+                            }
+                        },
+                    },
                     "responses": {
                         "202": {"description": "At least one accepted", **_json(BatchResult)},
                         "200": {"description": "Nothing new accepted", **_json(BatchResult)},
@@ -396,7 +464,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                                 "default": "live",
                             },
                         },
-                        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["1"]}},
+                        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
                     ],
                     "responses": {
                         "200": {
@@ -492,8 +560,8 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     "operationId": "createEvent",
                     "requestBody": {"required": True, **_json(EventIn)},
                     "responses": {
-                        "202": {"description": "Accepted and queued", **_json(TransactionAccepted)},
-                        "200": {"description": "Replay", **_json(TransactionAccepted)},
+                        "202": {"description": "Accepted and queued", **_json(EventAccepted)},
+                        "200": {"description": "Replay", **_json(EventAccepted)},
                         **_errors(*COMMON, 409, 422),
                     },
                 }
@@ -891,6 +959,61 @@ def me_paths() -> dict[str, Any]:
     }
 
 
+def webhook_paths() -> dict[str, Any]:
+    """``/api/v1/webhooks``: a provider's subscriptions and their deliveries (provider keys only)."""
+
+    def path_id(name: str) -> list[dict[str, Any]]:
+        return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+    return {
+        "/api/v1/webhooks": {
+            "post": {
+                "summary": "Subscribe a URL to events; the answer holds the signing secret (shown once)",
+                "operationId": "createWebhook",
+                "requestBody": {"required": True, **_json(WebhookIn)},
+                "responses": {"201": {"description": "Subscribed", **_json(WebhookCreated)}, **_errors(*COMMON, 422)},
+            },
+            "get": {
+                "summary": "Your subscriptions and the event names",
+                "operationId": "listWebhooks",
+                "responses": {"200": {"description": "Subscriptions", **_json(WebhookList)}, **_errors(401, 403, 503)},
+            },
+        },
+        "/api/v1/webhooks/{sub_id}": {
+            "delete": {
+                "summary": "Stop a subscription",
+                "operationId": "deleteWebhook",
+                "parameters": path_id("sub_id"),
+                "responses": {"204": {"description": "Stopped"}, **_errors(401, 403, 404, 503)},
+            }
+        },
+        "/api/v1/webhooks/deliveries": {
+            "get": {
+                "summary": "The latest 200 deliveries to your subscriptions (?status=)",
+                "operationId": "listDeliveries",
+                "parameters": [{"name": "status", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Deliveries", **_json(DeliveryList)}, **_errors(401, 403, 503)},
+            }
+        },
+        "/api/v1/webhooks/deliveries/{outbox_id}/replay": {
+            "post": {
+                "summary": "Send one delivery again",
+                "operationId": "replayDelivery",
+                "parameters": path_id("outbox_id"),
+                "responses": {"202": {"description": "Queued", **_json(DeliveryView)}, **_errors(401, 403, 404, 503)},
+            }
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The whole document as served (the schemathesis test loads the same one)."""
+    doc = build_document()
+    doc["paths"].update(me_paths())
+    doc["paths"].update(webhook_paths())
+    return doc
+
+
 _cached: dict[str, Any] | None = None
 
 
@@ -898,6 +1021,5 @@ _cached: dict[str, Any] | None = None
 def openapi_document() -> Any:
     global _cached
     if _cached is None:
-        _cached = build_document()
-        _cached["paths"].update(me_paths())
+        _cached = document()
     return _cached

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from sqlalchemy import select
 
 from campaigns import rewards
 from campaigns.customers import resolve_existing
 from campaigns.errors import not_found
-from campaigns.models import Redemption, Reward
+from campaigns.models import ApiKey, Redemption, Reward
 from campaigns.schemas import RedemptionIn, validation_error
 
 from ..extensions import db
@@ -47,6 +48,19 @@ def _requester() -> str:
     return f"key:{p.key_id}"
 
 
+def _mine(r: Redemption | None) -> bool:
+    """Staff see every redemption; a provider those made with any of its keys (a rotated key keeps access)."""
+    if r is None:
+        return False
+    p = principal()
+    if p.is_staff or r.requested_by == _requester():
+        return True
+    kind, _, key_id = r.requested_by.partition(":")
+    if kind != "key" or not key_id.isdigit():
+        return False
+    return db.session.scalar(select(ApiKey.provider_id).where(ApiKey.id == int(key_id))) == p.provider_id
+
+
 @bp.post("/redemptions")
 @require("provider", "staff", action="customers.adjust")
 @retry_transient
@@ -65,7 +79,7 @@ def create_redemption() -> Any:
 @require("provider", "staff", action="customers.view")
 def show_redemption(redemption_id: int) -> Any:
     r = db.session.get(Redemption, redemption_id)
-    if r is None or (not principal().is_staff and r.requested_by != _requester()):
+    if r is None or not _mine(r):
         raise not_found(f"redemption {redemption_id}")
     return rewards.redemption_view(r, db.session.get(Reward, r.reward_id))
 
@@ -75,7 +89,7 @@ def show_redemption(redemption_id: int) -> Any:
 @retry_transient
 def cancel_redemption(redemption_id: int) -> Any:
     r = db.session.get(Redemption, redemption_id)
-    if r is None or (not principal().is_staff and r.requested_by != _requester()):
+    if r is None or not _mine(r):
         raise not_found(f"redemption {redemption_id}")
     view = rewards.cancel(db.session, redemption_id, requested_by=principal().name)
     db.session.commit()

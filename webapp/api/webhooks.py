@@ -102,7 +102,7 @@ def list_deliveries() -> Any:
 @bp.post("/webhooks/deliveries/<int:outbox_id>/replay")
 @require("provider")
 def replay_delivery(outbox_id: int) -> Any:
-    row = webhooks.replay(db.session, _own_delivery(outbox_id).id)
+    row = webhooks.replay(db.session, _own_delivery(outbox_id).id, actor=principal().name)
     db.session.commit()
     current_app.extensions["loyalty.dispatcher"].schedule_notify()
     return _delivery(row), 202

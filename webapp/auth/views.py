@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from campaigns import users
@@ -15,10 +15,12 @@ from campaigns.models import StaffUser
 
 from ..api.auth import forget_cached_keys
 from ..extensions import db
+from ..ratelimit import RateLimited, client_ip, hit
 from ..security import StaffSession, mark_login, permission_required, public
 from . import bp
 
 log = logging.getLogger(__name__)
+LOGIN_WINDOW = 900  # seconds; LOYALTY_LOGIN_RATE_PER_IP attempts per window
 
 
 def _safe_next(target: str | None) -> str:
@@ -39,8 +41,15 @@ def login() -> Any:
     email = ""
     error = None
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         email = request.form.get("email", "")[:254]
+        try:  # before the password hash is computed: a flood from one address costs no argon2 time
+            hit("login-ip", client_ip(), current_app.config["LOYALTY"].login_rate_per_ip, LOGIN_WINDOW)
+        except RateLimited as err:
+            error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
+            page = render_template("auth/login.html", email=email, error=error, next=request.args.get("next", ""))
+            return page, 429, {"Retry-After": str(err.retry_after)}
         result = users.login(db.session, email, request.form.get("password", "")[:1024])
         db.session.commit()
         if result.user is not None:
@@ -57,11 +66,13 @@ def login() -> Any:
                 "An administrator can unlock it sooner."
             )
             status = 429
+            headers["Retry-After"] = str(users.LOCK_MINUTES * 60)
         else:
             error = "That e-mail and password do not match an active account."
     return (
         render_template("auth/login.html", email=email, error=error, next=request.args.get("next", "")),
         status,
+        headers,
     )
 
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from campaigns import channels, ussd
 from campaigns.errors import DomainError, FieldProblem
 
-from ..api.util import retry_transient
+from ..api.util import read_json, retry_transient
 from ..extensions import db
 
 bp = Blueprint("channels", __name__, url_prefix="/channels")
@@ -31,7 +31,7 @@ def _check_secret() -> None:
 
 def _fields() -> dict[str, Any]:
     if request.is_json:
-        data = request.get_json(silent=True)
+        data = read_json()  # the API's strict reader: bounded nesting, no half UTF-16 pairs, clear 400s
         if not isinstance(data, dict):
             raise DomainError("bad_request", "send a JSON object or a form", status=400)
         return data
