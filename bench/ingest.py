@@ -1025,11 +1025,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (ROOT / "wsgi.py").exists():
         raise SystemExit(f"{ROOT} has no wsgi.py; --app-dir must be a checkout of the app")
 
+    return supervised(args, run, "loyalty-bench-")
+
+
+def supervised(args: argparse.Namespace, run: Any, prefix: str) -> int:
+    """Run a bench's ``run(args, procs, log_dir)`` holding the database, and stop every process it started
+    however it ends (SIGTERM and Ctrl-C included)."""
+
     def on_term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
-    log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="loyalty-bench-"))
+    log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix=prefix))
     log_dir.mkdir(parents=True, exist_ok=True)
     guard = exclusive_use(args.db_url)
     procs = Processes(log_dir)

@@ -38,10 +38,8 @@ import json
 import math
 import os
 import random
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -161,23 +159,7 @@ def mean(values: list[float]) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="loyalty-soak-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    guard = ingest.exclusive_use(args.db_url)
-    procs = ingest.Processes(log_dir)
-    try:
-        return run(args, procs, log_dir)
-    except KeyboardInterrupt:
-        print("interrupted; stopping the processes", file=sys.stderr)
-        return 130
-    finally:
-        procs.stop()
-        guard.close()
+    return ingest.supervised(args, run, "loyalty-soak-")
 
 
 def run(args: argparse.Namespace, procs: ingest.Processes, log_dir: Path) -> int:
