@@ -282,7 +282,7 @@ def claim_statements(args: argparse.Namespace, now: datetime, nowq: str) -> list
         f"  {status} AS status, {created} AS created_at, "
         f"  LEAST({created} + INTERVAL (s.seq % 30) HOUR, {nowq}) AS since, "
         f"  IF(s.seq % 3 = 0, t.provider_txn_id, CONCAT('missing-', s.seq)) AS ref "
-        f"  FROM seq_1_to_{n} s JOIN transactions t ON t.id = s.seq * {step}"
+        f"  FROM seq_1_to_{n} s STRAIGHT_JOIN transactions t ON t.id = s.seq * {step}"
         ") z"
     )
     rise = n // 10
