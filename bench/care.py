@@ -238,7 +238,7 @@ def generate(url: str, args: argparse.Namespace, now: datetime) -> dict[str, flo
             text("INSERT INTO bench_hours (start, provider_id, n, span) VALUES (:start, :pid, :n, :span)"),
             [{"start": s.replace(tzinfo=None), "pid": p, "n": n, "span": sp} for s, p, n, sp in plan],
         )
-        for name, sql in statements + claims:
+        for name, sql in statements + [("analyze transactions", "ANALYZE TABLE transactions")] + claims:
             started = time.monotonic()
             rows = conn.execute(text(sql)).rowcount
             took[name] = round(time.monotonic() - started, 1)
@@ -246,7 +246,7 @@ def generate(url: str, args: argparse.Namespace, now: datetime) -> dict[str, flo
         conn.execute(text("DROP TABLE bench_hours"))
     with engine.begin() as conn:
         started = time.monotonic()
-        for table in ("transactions", "ledger_entries", "claims", "customers"):
+        for table in ("ledger_entries", "claims", "customers"):
             conn.execute(text(f"ANALYZE TABLE {table}"))
         took["analyze"] = round(time.monotonic() - started, 1)
     engine.dispose()
