@@ -238,7 +238,7 @@ def generate(url: str, args: argparse.Namespace, now: datetime) -> dict[str, flo
             text("INSERT INTO bench_hours (start, provider_id, n, span) VALUES (:start, :pid, :n, :span)"),
             [{"start": s.replace(tzinfo=None), "pid": p, "n": n, "span": sp} for s, p, n, sp in plan],
         )
-        for name, sql in statements + [("analyze transactions", "ANALYZE TABLE transactions")] + claims:
+        for name, sql in [*statements, ("analyze transactions", "ANALYZE TABLE transactions"), *claims]:
             started = time.monotonic()
             rows = conn.execute(text(sql)).rowcount
             took[name] = round(time.monotonic() - started, 1)
