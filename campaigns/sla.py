@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
-from . import alerts, programme
+from . import alerts, hourly, programme
 from .models import Counter, Provider, SlaDaily, Transaction, utcnow
 from .permissions import Scope
 
@@ -272,7 +272,7 @@ def live_share(
     out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
     rday = func.date(Transaction.received_at)
     within = func.sum(case((_latency_ms(session) <= sla_ms, 1), else_=0))
-    credited = (
+    credited = hourly.by_received(
         select(rday, Transaction.provider_id, func.count(), within)
         .where(Transaction.status.in_(CREDITED), Transaction.received_at >= since)
         .group_by(rday, Transaction.provider_id)

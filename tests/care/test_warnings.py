@@ -232,3 +232,24 @@ def test_small_numbers_of_claims_do_not_fire(app, client, telecom):
     claims(app, tid, spread(WED - timedelta(days=7), WED, 4))  # from nothing to 4: still too few
     _monitor(app, WED)
     assert live_alerts(app, "claims_rise") == {}
+
+
+def test_volume_stays_silent_while_the_first_backfill_has_not_reached_last_week(app, client, telecom):
+    """Baseline weeks not rolled yet read as zero: until the rollup holds last week's same hour, no verdict."""
+    from campaigns import hourly, warnings
+    from campaigns.models import Counter
+
+    pid = _seasonal_provider(app, "telecom", WED)
+    transactions(app, pid, customers(app, 50), spread(WED - timedelta(hours=1), WED, 800))  # a spike
+    with app.app_context():
+        db.session.merge(Counter(name=hourly.ROLLUP_COUNTER, value=hourly.hour_index(WED) - 3 * 7 * 24))
+        db.session.commit()
+        assert warnings.volume_check(db.session, WED) == 0
+        db.session.commit()
+    assert live_alerts(app, "volume") == {}
+    with app.app_context():
+        db.session.merge(Counter(name=hourly.ROLLUP_COUNTER, value=hourly.hour_index(WED) - 3))
+        db.session.commit()
+        assert warnings.volume_check(db.session, WED) == 1
+        db.session.commit()
+    assert live_alerts(app, "volume")["volume:telecom"].details["direction"] == "spike"
