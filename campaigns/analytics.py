@@ -131,33 +131,38 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
     def cell(dim: str, key: str, week: str) -> Row:
         return series[dim][key].setdefault(week, Row(key))
 
-    q = (
-        select(
-            TxnHourly.hour,
-            TxnHourly.provider_id,
-            TxnHourly.category,
-            TxnHourly.channel,
-            TxnHourly.region,
-            TxnHourly.txn_count,
-            TxnHourly.breaches,
-            TxnHourly.rejected,
+    # one grouped query per dimension: the database adds up the hourly rows (hundreds of thousands over
+    # a few weeks at scale) and returns a few hundred day x key sums
+    day = func.date(TxnHourly.hour)
+    dimensions = {
+        "provider": TxnHourly.provider_id,
+        "category": TxnHourly.category,
+        "channel": TxnHourly.channel,
+        "region": TxnHourly.region,
+    }
+    for dim, column in dimensions.items():
+        q = (
+            select(
+                day,
+                column,
+                func.sum(TxnHourly.txn_count),
+                func.sum(TxnHourly.breaches),
+                func.sum(TxnHourly.rejected),
+            )
+            .where(TxnHourly.hour >= lo, TxnHourly.hour < hi)
+            .group_by(day, column)
         )
-        .where(TxnHourly.hour >= lo, TxnHourly.hour < hi)
-        .execution_options(yield_per=5000)
-    )
-    for hour, pid, category, channel, region, n, late, rejected in session.execute(q):
-        week = wk(hour)
-        keys = {
-            "provider": names.get(pid, str(pid)),
-            "category": category or "(none)",
-            "channel": channel or "(none)",
-            "region": region,
-        }
-        for dim, key in keys.items():
-            r = cell(dim, key, week)
-            r.transactions += int(n)
-            r.breaches += int(late)
-            r.rejected += int(rejected)
+        for d, value, n, late, rejected in session.execute(q):
+            if dim == "provider":
+                key = names.get(value, str(value))
+            elif dim == "region":
+                key = value
+            else:
+                key = value or "(none)"
+            r = cell(dim, key, wk(d if isinstance(d, date) else date.fromisoformat(str(d))))
+            r.transactions += int(n or 0)
+            r.breaches += int(late or 0)
+            r.rejected += int(rejected or 0)
     reasons: Tally[str] = Tally()
     for created, pid, channel, description in session.execute(
         select(Claim.created_at, Claim.provider_id, Claim.channel, Claim.description).where(
