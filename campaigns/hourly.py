@@ -3,9 +3,11 @@
 The care monitor calls :func:`refresh` every pass. It rolls the hours that
 ended at least the accrual SLA + ``ROLLUP_GRACE`` ago, incrementally from the
 last rolled hour (kept in the ``counters`` row ``txn_hourly_through``), with
-one grouped range query per chunk through ``ix_txn_status_received`` (every
-status listed, so the range is ``status IN (...) AND received_at`` on that
-index) and ``ix_ledger_created``; nothing scans the whole transactions table.
+grouped range queries of at most a day through ``ix_txn_status_received``
+(every status listed, so the range is ``status IN (...) AND received_at`` on
+that index, forced on MariaDB whose planner preferred full scans for a week)
+and ``ix_ledger_created``: the cost of a pass follows the hours it rolls, not
+the size of the table (``bench/care.py``).
 
 * ``txn_hourly``: per hour, provider, category, channel and region: count,
   amount, SLA breaches (credited later than the SLA, or still not credited)
