@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .errors import DomainError, FieldProblem, conflict, not_found
 from .identity import resolve_many
-from .models import Campaign, LedgerEntry, Provider, Reversal, Transaction
+from .models import Campaign, Counter, LedgerEntry, Provider, Reversal, Transaction
 from .schemas import CustomerRef, EventIn, TransactionIn
 
 ACCEPTED, DUPLICATE, ERROR = "accepted", "duplicate", "error"
@@ -299,3 +299,61 @@ def queued_ids(session: Session, older_than: datetime, limit: int) -> list[tuple
 
 def backlog(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Transaction).where(Transaction.status == "queued")) or 0
+
+
+# -- crediting order after a lost dispatch -----------------------------------------------------------
+
+DISPATCH_FAILED_FIRST = "dispatch_failed_first"
+DISPATCH_FAILED_LAST = "dispatch_failed_last"
+
+
+def note_dispatch_failure(session: Session, now: datetime, horizon: timedelta) -> None:
+    """Remember that committed ids could not be handed to the workers (Redis down).
+
+    Those rows wait for the sweeper while newer transactions of the same customers may be dispatched
+    first once Redis is back; :func:`stranded_before` lets the drain credit the older ones first. An
+    episode starts at the first failure after ``horizon`` of quiet. The caller commits.
+    """
+    stamp = int(now.timestamp())
+    first = session.get(Counter, DISPATCH_FAILED_FIRST, with_for_update=True)
+    last = session.get(Counter, DISPATCH_FAILED_LAST, with_for_update=True)
+    if last is None or stamp - int(last.value) > horizon.total_seconds():
+        if first is None:
+            session.add(Counter(name=DISPATCH_FAILED_FIRST, value=stamp))
+        else:
+            first.value = stamp
+    if last is None:
+        session.add(Counter(name=DISPATCH_FAILED_LAST, value=stamp))
+    else:
+        last.value = max(int(last.value), stamp)
+    session.flush()
+
+
+def stranded_before(session: Session, txn_ids: Sequence[int], now: datetime, horizon: timedelta) -> list[int]:
+    """Ids still ``queued`` of the same customers, older than the batch, received since a recent dispatch
+    failure began: credited ahead of the batch so one customer's transactions keep their order.
+
+    Costs one primary-key read per batch outside such an episode (``horizon`` after the last failure).
+    """
+    marks = dict(
+        session.execute(
+            select(Counter.name, Counter.value).where(Counter.name.in_([DISPATCH_FAILED_FIRST, DISPATCH_FAILED_LAST]))
+        ).all()
+    )
+    last, first = marks.get(DISPATCH_FAILED_LAST), marks.get(DISPATCH_FAILED_FIRST)
+    if last is None or first is None or now.timestamp() - int(last) > horizon.total_seconds() or not txn_ids:
+        return []
+    batch = set(txn_ids)
+    customers = set(session.scalars(select(Transaction.customer_id).where(Transaction.id.in_(batch))))
+    if not customers:
+        return []
+    since = datetime.fromtimestamp(int(first), UTC) - timedelta(minutes=1)
+    older = session.scalars(
+        select(Transaction.id).where(
+            Transaction.status == "queued",
+            Transaction.received_at >= since,
+            Transaction.customer_id.in_(customers),
+            Transaction.id < max(batch),
+        )
+    )
+    return sorted(i for i in older if i not in batch)

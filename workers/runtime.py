@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -21,8 +22,10 @@ from campaigns.accrual import CreditReport, credit_batch
 from campaigns.aggregates import AggregateCache
 from campaigns.catalog import publication_counter
 from campaigns.gateways import LoggingGateway, SmsGateway
+from campaigns.models import utcnow
 from campaigns.published import Published
 from campaigns.published import load as load_published
+from campaigns.transactions import stranded_before
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
@@ -94,8 +97,21 @@ class Runtime:
     def forget_published(self) -> None:
         self._published, self._published_version, self._db_checked_at = None, None, 0.0
 
+    @property
+    def stranded_horizon(self) -> timedelta:
+        """How long after a failed dispatch the sweeper may still be re-dispatching stranded rows."""
+        return timedelta(seconds=max(600, 10 * self.sweep_after_seconds))
+
     def credit(self, txn_ids: Sequence[int]) -> CreditReport:
-        """Credit one batch in one database transaction, retrying deadlocks."""
+        """Credit one batch in one database transaction, retrying deadlocks.
+
+        After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
+        """
+        with self.session_factory() as session:
+            older = stranded_before(session, txn_ids, utcnow(), self.stranded_horizon)
+        if older:
+            log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
+            txn_ids = sorted({*txn_ids, *older})
         for attempt in range(5):
             with self.session_factory() as session:
                 try:

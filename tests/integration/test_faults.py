@@ -238,13 +238,6 @@ def test_redis_killed_restarted_and_flushed_during_ingestion_loses_nothing(
     assert accounts == ref_accounts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ordering across a Redis loss: a transaction acknowledged after Redis came back is credited "
-    "before the same customer's older stranded ones (re-dispatched by a later sweeper pass), so a campaign "
-    "that depends on order (the 3rd purchase of the day) pays its bonus to a different transaction. "
-    "Fix belongs in accrual/drain: credit a customer's older queued transactions first.",
-)
 def test_redis_loss_keeps_one_customers_transactions_in_order(app, client, telecom, shop, staff, private_redis):
     publish(client, staff, BASE_EARNING)
     publish(client, staff, THIRD_TODAY)

@@ -8,12 +8,13 @@ from typing import Any
 from flask import current_app
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import utcnow
 from campaigns.reversals import request_reversal
 from campaigns.schemas import ReversalIn, parse_transaction, problems_of
-from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest
+from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
 
 from ..extensions import db
 from . import bp
@@ -32,6 +33,13 @@ def dispatch(pairs: list[tuple[int, int]]) -> None:
         current_app.extensions["loyalty.dispatcher"].dispatch(pairs)
     except RedisError:
         log.warning("dispatch failed for %s transactions; the sweeper will re-dispatch them", len(pairs))
+        rt = current_app.extensions["loyalty.runtime"]
+        try:  # so the drain keeps each customer's order when newer transactions overtake these
+            note_dispatch_failure(db.session, utcnow(), rt.stranded_horizon)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.warning("could not record the failed dispatch")
 
 
 def _error_item(err: DomainError) -> dict[str, Any]:
