@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from flask_migrate import upgrade
 from redis import Redis
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -54,7 +53,7 @@ from campaigns.permissions import UNLIMITED
 from campaigns.settings import Settings
 from campaigns.users import create_user
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, recreate_schema
 from workers import care
 
 DEFAULT_DB = "mysql+pymysql://loyalty:loyalty@127.0.0.1:3306/loyalty_bench_care?charset=utf8mb4"
@@ -534,12 +533,7 @@ def login(client: Any) -> None:
 
 def reset(app: Flask, redis_url: str) -> None:
     with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for (name,) in conn.execute(text("SHOW TABLES")).all():
-                conn.execute(text(f"DROP TABLE `{name}`"))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        upgrade()
+        recreate_schema()
     Redis.from_url(redis_url).flushdb()
 
 

@@ -22,7 +22,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, func, select, text
 
 from campaigns import dashboard
@@ -30,7 +29,7 @@ from campaigns.models import LedgerEntry
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.settings import Settings
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, recreate_schema
 from workers.sweeper import rollup
 
 DEFAULT_DB = "mysql+pymysql://loyalty:loyalty@127.0.0.1:3306/loyalty_bench_i4?charset=utf8mb4"
@@ -151,12 +150,7 @@ def main() -> None:
     app = create_app(Settings.from_env(database_url=args.db_url, redis_url=None, log_level="WARNING"))
     with app.app_context():
         if not args.keep:
-            with db.engine.begin() as conn:
-                conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-                for (name,) in conn.execute(text("SHOW TABLES")).all():
-                    conn.execute(text(f"DROP TABLE `{name}`"))
-                conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-            upgrade()
+            recreate_schema()
             print(
                 f"generating {args.ledger:,} ledger rows, {args.transactions:,} transactions, "
                 f"{args.customers:,} customers"

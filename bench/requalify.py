@@ -18,14 +18,13 @@ import resource
 import time
 from pathlib import Path
 
-from flask_migrate import upgrade
 from sqlalchemy import text
 
 from campaigns import catalog
 from campaigns.lifecycle import run_all
 from campaigns.settings import Settings
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, recreate_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = "mysql+pymysql://loyalty:loyalty@127.0.0.1:3306/loyalty_bench?charset=utf8mb4"
@@ -66,12 +65,7 @@ def main() -> None:
     settings = Settings.from_env(database_url=args.db_url, redis_url=None, log_level="WARNING")
     app = create_app(settings)
     with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for (name,) in conn.execute(text("SHOW TABLES")).all():
-                conn.execute(text(f"DROP TABLE `{name}`"))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        upgrade()
+        recreate_schema()
         started = time.monotonic()
         generate(args.customers)
         generated = time.monotonic() - started

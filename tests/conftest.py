@@ -42,19 +42,12 @@ def settings_for_tests(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def app() -> Iterator[Flask]:
-    from flask_migrate import upgrade
-
     from webapp import create_app
-    from webapp.extensions import db
+    from webapp.extensions import recreate_schema
 
     app = create_app(settings_for_tests(), TESTING=True)
     with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for (name,) in conn.execute(text("SHOW TABLES")).all():
-                conn.execute(text(f"DROP TABLE `{name}`"))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        upgrade()
+        recreate_schema()
     yield app
 
 
