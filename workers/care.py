@@ -26,10 +26,6 @@ MONITOR_LOCK_KEY = f"{PREFIX}:care:monitor"
 Check = Callable[[Session, datetime], int]
 
 
-def _escalate(session: Session, now: datetime) -> int:
-    return alerts.escalate_due(session, now)
-
-
 CHECKS: list[tuple[str, Check]] = [
     ("sla", sla.check),
     ("claims_auto_match", claims.auto_match),
@@ -39,7 +35,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("velocity", warnings.velocity_check),
     ("budget", warnings.budget_check),
     ("claims_rise", warnings.claims_rise_check),
-    ("escalation", _escalate),  # last: it sees the alerts the checks above just raised
+    ("escalation", alerts.escalate_due),  # last: it sees the alerts the checks above just raised
 ]
 
 

@@ -29,8 +29,11 @@ NOTIFY_SCHEDULED_KEY = f"{PREFIX}:notify:scheduled"
 NOTIFY_LOCK_KEY = f"{PREFIX}:notify:lock"
 
 
+ACCRUAL_QUEUE_PREFIX = f"{PREFIX}-accrual-"
+
+
 def queue_name(partition: int) -> str:
-    return f"{PREFIX}-accrual-{partition:03d}"
+    return f"{ACCRUAL_QUEUE_PREFIX}{partition:03d}"
 
 
 def pending_key(partition: int) -> str:

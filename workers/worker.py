@@ -10,13 +10,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
 
 from .imports import IMPORT_QUEUE
-from .queues import CARE_QUEUE, NOTIFY_QUEUE, queue_name
+from .queues import ACCRUAL_QUEUE_PREFIX, CARE_QUEUE, NOTIFY_QUEUE, queue_name
 from .runtime import Runtime, configure
 from .sweeper import SweeperThread, sweep
 
 log = logging.getLogger(__name__)
 
-ACCRUAL_QUEUE_PREFIX = queue_name(0)[:-3]
 REDIS_RETRY_SECONDS = 2.0
 
 
