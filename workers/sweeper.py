@@ -16,6 +16,7 @@ from campaigns.lifecycle import LifecycleReport, run_all
 from campaigns.models import utcnow
 from campaigns.transactions import queued_ids
 
+from . import memory
 from .care import schedule_monitor
 from .imports import requeue_stale
 from .queues import SWEEP_LOCK_KEY, partition_of, pending_key
@@ -132,3 +133,4 @@ class SweeperThread(threading.Thread):
                         log.info("dashboard rollup: %s day(s) added", days)
             except Exception:  # keep going through a database or Redis outage
                 log.exception("periodic pass failed")
+            memory.release(force=True)  # a lifecycle pass loads tens of MB once; give them back

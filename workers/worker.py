@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
 
+from . import memory
 from .imports import IMPORT_QUEUE
 from .queues import ACCRUAL_QUEUE_PREFIX, CARE_QUEUE, NOTIFY_QUEUE, queue_name
 from .runtime import Runtime, configure
@@ -40,7 +42,12 @@ class _FairPartitions:
 
 
 class FairSimpleWorker(_FairPartitions, SimpleWorker):
-    pass
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Jobs run in this process: give the pages a large batch touched back afterwards."""
+        try:
+            super().execute_job(job, queue)
+        finally:
+            memory.release()
 
 
 class FairWorker(_FairPartitions, Worker):
@@ -67,6 +74,7 @@ def run_worker(
     and keeping the process lets the compiled rules and the connection pool live.
     """
     assert rt.redis is not None, "an RQ worker needs REDIS_URL"
+    memory.limit_arenas()  # before the periodic thread starts
     configure(rt)
     parts = list(range(rt.partitions)) if partitions is None else list(partitions)
     queues = [Queue(queue_name(p), connection=rt.redis) for p in parts]
