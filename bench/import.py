@@ -205,6 +205,7 @@ def main() -> None:
         "customers": args.customers,
         "workers": args.workers,
         "load_average_at_start": os.getloadavg(),  # other engineers share the machine
+        "mariadb": server_settings(args),
     }
 
     t = time.monotonic()
@@ -280,6 +281,16 @@ def mariadb_cpu() -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (IndexError, OSError, ValueError):
         return 0.0
+
+
+def server_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The MariaDB settings the figures depend on most (the buffer pool holds the books or it does not)."""
+    names = ("innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_log_file_size", "version")
+    engine = create_engine(args.db_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT " + ", ".join(f"@@{n}" for n in names))).one()
+    engine.dispose()
+    return {n: (f"{int(v) >> 20} MB" if n.endswith("size") else v) for n, v in zip(names, row, strict=True)}
 
 
 def last_import(args: argparse.Namespace) -> dict[str, int]:

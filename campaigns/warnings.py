@@ -322,33 +322,38 @@ def _population_velocity(session: Session, now: datetime) -> tuple[float, float]
 
 
 def velocity_check(session: Session, now: datetime) -> int:
+    pop_txns, pop_amount = _population_velocity(session, now)
+    # No customer's limit is below K x the population's p99: only those above it can be flagged, so the
+    # database leaves out the rest (a busy population made every customer a candidate, each pass).
+    least_txns, least_amount = velocity_limit(pop_txns, 0.0), velocity_limit(pop_amount, 0.0)
+    txns, total = func.count(), func.sum(Transaction.amount)
     window = hourly.by_received(
-        select(
-            Transaction.customer_id,
-            func.count().label("n"),
-            func.sum(Transaction.amount).label("amount"),
-        )
+        select(Transaction.customer_id, txns.label("n"), total.label("amount"))
         .where(hourly.in_received(now - timedelta(hours=1), now))
         .group_by(Transaction.customer_id)
-        .having((func.count() >= VELOCITY_MIN_TXNS) | (func.sum(Transaction.amount) >= VELOCITY_MIN_AMOUNT))
+        .having(
+            ((txns >= VELOCITY_MIN_TXNS) & (txns > least_txns))
+            | ((total >= VELOCITY_MIN_AMOUNT) & (total > Decimal(str(least_amount))))
+        )
     )
     candidates = {cid: (int(n), Decimal(a or 0)) for cid, n, a in session.execute(window)}
     conditions = []
     if candidates:
-        pop_txns, pop_amount = _population_velocity(session, now)
         today = now.date()
         own: dict[int, tuple[float, float]] = {}
         for cid, n, spend in _own_days(session, list(candidates), today):
             best = own.get(cid, (0.0, 0.0))
             own[cid] = (max(best[0], n), max(best[1], spend))
-        providers = _providers(session)
-        involved = _providers_involved(session, list(candidates), now)
+        flagged: dict[int, tuple[int, Decimal, float, float, str]] = {}
         for cid, (n, amount) in sorted(candidates.items()):
             own_txns, own_amount = own.get(cid, (0.0, 0.0))
             limit_txns, limit_amount = velocity_limit(pop_txns, own_txns), velocity_limit(pop_amount, own_amount)
             severity = velocity_severity(n, amount, limit_txns, limit_amount)
-            if severity is None:
-                continue
+            if severity is not None:
+                flagged[cid] = (n, amount, limit_txns, limit_amount, severity)
+        providers = _providers(session) if flagged else {}
+        involved = _providers_involved(session, list(flagged), now) if flagged else {}
+        for cid, (n, amount, limit_txns, limit_amount, severity) in flagged.items():
             by_provider = involved.get(cid, {})
             codes = [providers[p].code for p in sorted(by_provider, key=lambda p: -by_provider[p]) if p in providers]
             conditions.append(

@@ -128,6 +128,23 @@ def test_velocity_fires_per_customer_with_the_providers_involved_and_clears(app,
     assert live_alerts(app, "velocity") == {}
 
 
+def test_velocity_reads_history_only_for_customers_above_the_population_floor(app, client, telecom, monkeypatch):
+    """No limit is below K x the population's p99, so busy-but-normal customers never leave the database."""
+    from campaigns import warnings
+
+    tid = provider_id(app, "telecom")
+    _population(app, WED, p99_txns=20)  # every limit is at least 5 x 20 = 100 an hour
+    normal, burst = customers(app, 2)
+    transactions(app, tid, [normal], spread(WED - timedelta(minutes=50), WED, 40))  # over the minimum of 10
+    transactions(app, tid, [burst], spread(WED - timedelta(minutes=50), WED, 120))
+    looked_up: list[list[int]] = []
+    own_days = warnings._own_days
+    monkeypatch.setattr(warnings, "_own_days", lambda s, ids, today: looked_up.append(ids) or own_days(s, ids, today))
+    _monitor(app, WED)
+    assert looked_up == [[burst]]
+    assert set(live_alerts(app, "velocity")) == {f"velocity:{burst}"}
+
+
 def test_velocity_without_population_history_uses_the_absolute_minimum(app, client, telecom):
     tid = provider_id(app, "telecom")
     one, two = customers(app, 2)
