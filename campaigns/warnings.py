@@ -87,6 +87,7 @@ VELOCITY_MIN_TXNS = 10
 VELOCITY_MIN_AMOUNT = Decimal(20_000_000)
 VELOCITY_POPULATION_HOURS = 7 * 24
 VELOCITY_OWN_DAYS = 28
+VELOCITY_ID_SLICE = 2000  # candidate ids per history query
 BUDGET_WINDOW = timedelta(hours=24)
 BUDGET_CRITICAL = timedelta(hours=24)
 BUDGET_OPEN_HORIZON = timedelta(days=7)
@@ -340,10 +341,7 @@ def velocity_check(session: Session, now: datetime) -> int:
     conditions = []
     if candidates:
         today = now.date()
-        own: dict[int, tuple[float, float]] = {}
-        for cid, n, spend in _own_days(session, list(candidates), today):
-            best = own.get(cid, (0.0, 0.0))
-            own[cid] = (max(best[0], n), max(best[1], spend))
+        own = _busiest_days(session, list(candidates), today)
         flagged: dict[int, tuple[int, Decimal, float, float, str]] = {}
         for cid, (n, amount) in sorted(candidates.items()):
             own_txns, own_amount = own.get(cid, (0.0, 0.0))
@@ -385,18 +383,32 @@ def velocity_check(session: Session, now: datetime) -> int:
     return len(conditions)
 
 
-def _own_days(session: Session, customer_ids: list[int], today: Any) -> list[tuple[int, float, float]]:
-    """Each candidate's transactions and spend per day (all providers) over the last weeks, today excluded."""
-    q = (
-        select(CustomerDaily.customer_id, func.sum(CustomerDaily.txn_count), func.sum(CustomerDaily.spend))
-        .where(
-            CustomerDaily.customer_id.in_(customer_ids),
-            CustomerDaily.day >= today - timedelta(days=VELOCITY_OWN_DAYS),
-            CustomerDaily.day < today,
+def _busiest_days(session: Session, customer_ids: list[int], today: Any) -> dict[int, tuple[float, float]]:
+    """Each candidate's busiest day (transactions, spend; all providers) over the last weeks, today excluded.
+
+    The database reduces the days to one row per customer, in slices of ids: a pass with many candidates
+    (a busy population without history yet) stays a few small queries instead of one that returns and keeps
+    every customer-day in memory.
+    """
+    out: dict[int, tuple[float, float]] = {}
+    for at in range(0, len(customer_ids), VELOCITY_ID_SLICE):
+        days = (
+            select(
+                CustomerDaily.customer_id,
+                func.sum(CustomerDaily.txn_count).label("n"),
+                func.sum(CustomerDaily.spend).label("spend"),
+            )
+            .where(
+                CustomerDaily.customer_id.in_(customer_ids[at : at + VELOCITY_ID_SLICE]),
+                CustomerDaily.day >= today - timedelta(days=VELOCITY_OWN_DAYS),
+                CustomerDaily.day < today,
+            )
+            .group_by(CustomerDaily.customer_id, CustomerDaily.day)
+            .subquery()
         )
-        .group_by(CustomerDaily.customer_id, CustomerDaily.day)
-    )
-    return [(cid, float(n or 0), float(s or 0)) for cid, n, s in session.execute(q)]
+        q = select(days.c.customer_id, func.max(days.c.n), func.max(days.c.spend)).group_by(days.c.customer_id)
+        out.update({cid: (float(n or 0), float(s or 0)) for cid, n, s in session.execute(q)})
+    return out
 
 
 def _providers_involved(session: Session, customer_ids: list[int], now: datetime) -> dict[int, dict[int, int]]:

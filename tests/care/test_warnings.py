@@ -102,7 +102,10 @@ def _population(app, now, p99_txns=3, p99_amount=1_000_000):
         db.session.commit()
 
 
-def test_velocity_fires_per_customer_with_the_providers_involved_and_clears(app, client, telecom, shop):
+def test_velocity_fires_per_customer_with_the_providers_involved_and_clears(app, client, telecom, shop, monkeypatch):
+    from campaigns import warnings
+
+    monkeypatch.setattr(warnings, "VELOCITY_ID_SLICE", 1)  # every candidate's history in a query of its own
     tid, sid = provider_id(app, "telecom"), provider_id(app, "shop")
     _population(app, WED)
     fraud, business, small = customers(app, 3)
@@ -138,8 +141,10 @@ def test_velocity_reads_history_only_for_customers_above_the_population_floor(ap
     transactions(app, tid, [normal], spread(WED - timedelta(minutes=50), WED, 40))  # over the minimum of 10
     transactions(app, tid, [burst], spread(WED - timedelta(minutes=50), WED, 120))
     looked_up: list[list[int]] = []
-    own_days = warnings._own_days
-    monkeypatch.setattr(warnings, "_own_days", lambda s, ids, today: looked_up.append(ids) or own_days(s, ids, today))
+    busiest = warnings._busiest_days
+    monkeypatch.setattr(
+        warnings, "_busiest_days", lambda s, ids, today: looked_up.append(ids) or busiest(s, ids, today)
+    )
     _monitor(app, WED)
     assert looked_up == [[burst]]
     assert set(live_alerts(app, "velocity")) == {f"velocity:{burst}"}
