@@ -50,6 +50,7 @@ class Settings:
     proxy_count: int = 0
     log_sql: bool = False
     care_monitor_seconds: int = 60
+    worker_max_memory_mb: int = 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,6 +89,7 @@ class Settings:
             "proxy_count": _int("LOYALTY_PROXY_COUNT", 0),
             "log_sql": _flag("LOYALTY_LOG_SQL"),
             "care_monitor_seconds": _int("LOYALTY_CARE_MONITOR_SECONDS", 60),
+            "worker_max_memory_mb": _int("LOYALTY_WORKER_MAX_MEMORY_MB", 1024),
         }
         values.update(overrides)
         return cls(**values)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.runtime import Runtime
 from workers.sweeper import sweep
-from workers.worker import run_worker
+from workers.worker import MemoryLimitReached, run_worker
 
 from .extensions import db
 
@@ -276,14 +278,20 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
     settings = current_app.config["LOYALTY"]
-    run_worker(
-        rt,
-        partitions=parts if named or partitions else None,  # 'imports' alone: an import-only worker
-        imports=not no_imports,
-        burst=burst,
-        fork=fork,
-        sweep_interval=settings.sweep_interval_seconds,
-    )
+    try:
+        run_worker(
+            rt,
+            partitions=parts if named or partitions else None,  # 'imports' alone: an import-only worker
+            imports=not no_imports,
+            burst=burst,
+            fork=fork,
+            sweep_interval=settings.sweep_interval_seconds,
+            max_memory_mb=settings.worker_max_memory_mb,
+        )
+    except MemoryLimitReached:
+        # The same command in a fresh process image: same pid, so a supervisor sees no exit.
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 @click.command("sweep")

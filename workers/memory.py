@@ -10,6 +10,11 @@ from 107 to 133 MB over 25 minutes. Two remedies, both no-ops off glibc:
   the periodic thread otherwise fragment separate ones);
 * ``release()`` after each large unit of work: ``malloc_trim(0)`` gives the
   free pages back to the system.
+
+Whatever remains (fragmentation that no trim undoes) is bounded by recycling, as
+gunicorn's ``max_requests`` and Celery's ``worker_max_memory_per_child`` do: a
+worker over ``LOYALTY_WORKER_MAX_MEMORY_MB`` finishes its job and starts afresh
+(``workers.worker``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import os
 import time
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,15 @@ def _glibc() -> ctypes.CDLL | None:
     except OSError:
         return None
     return lib if lib is not None and hasattr(lib, "malloc_trim") and hasattr(lib, "mallopt") else None
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def limit_arenas(arenas: int = 2) -> bool:

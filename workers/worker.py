@@ -41,13 +41,25 @@ class _FairPartitions:
         self._ordered_queues = parts + rest
 
 
+class MemoryLimitReached(Exception):
+    """The worker finished its job over its memory limit: its process should start afresh."""
+
+
 class FairSimpleWorker(_FairPartitions, SimpleWorker):
+    max_memory_mb: float = 0.0  # 0: no limit
+    over_limit: bool = False
+
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Jobs run in this process: give the pages a large batch touched back afterwards."""
+        """Jobs run in this process: give the pages a large batch touched back afterwards, and stop
+        between jobs (never during one) once the process is over its memory limit."""
         try:
             super().execute_job(job, queue)
         finally:
             memory.release()
+            if self.max_memory_mb and (rss := memory.rss_mb()) > self.max_memory_mb:
+                log.warning("worker at %.0f MB, over its limit of %.0f MB: restarting", rss, self.max_memory_mb)
+                self.over_limit = True
+                self._stop_requested = True  # RQ's loop ends before the next job
 
 
 class FairWorker(_FairPartitions, Worker):
@@ -63,6 +75,7 @@ def run_worker(
     fork: bool = False,
     sweep_interval: float = 15.0,
     name: str | None = None,
+    max_memory_mb: float = 0.0,
 ) -> bool:
     """Work the named partitions (default: all) and the imports queue until stopped, or until empty with ``burst``.
 
@@ -72,6 +85,9 @@ def run_worker(
 
     ``SimpleWorker`` (no fork per job) is the default: jobs are few and large,
     and keeping the process lets the compiled rules and the connection pool live.
+    Over ``max_memory_mb`` it raises :class:`MemoryLimitReached` after a job, for
+    the caller to start a fresh process (nothing is lost: the job is done, the
+    queues wait in Redis).
     """
     assert rt.redis is not None, "an RQ worker needs REDIS_URL"
     memory.limit_arenas()  # before the periodic thread starts
@@ -94,7 +110,12 @@ def run_worker(
             # RQ quits when Redis goes away mid-job (it cannot record the job's end). Nothing is lost (ids
             # stay in MariaDB, the sweeper re-dispatches them), so a new worker starts once Redis answers.
             try:
-                return cls(queues, connection=rt.redis, name=name).work(burst=False, logging_level="INFO")
+                worker = cls(queues, connection=rt.redis, name=name)
+                worker.max_memory_mb = max_memory_mb
+                worked = worker.work(burst=False, logging_level="INFO")
+                if getattr(worker, "over_limit", False):
+                    raise MemoryLimitReached(f"{memory.rss_mb():.0f} MB")
+                return worked
             except RedisConnectionError:
                 log.warning("lost the connection to Redis; starting a new worker in %.0f s", REDIS_RETRY_SECONDS)
                 time.sleep(REDIS_RETRY_SECONDS)

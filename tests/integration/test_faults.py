@@ -274,6 +274,24 @@ def test_a_running_worker_rides_out_a_redis_restart_and_credits_everything(
     assert account(client, telecom.headers, "0912345678") == (15 * 15, 0)
 
 
+def test_a_worker_over_its_memory_limit_restarts_between_jobs_and_loses_nothing(app, client, telecom, staff, tmp_path):
+    """With a limit every process exceeds, the worker restarts itself after each job (same pid, a fresh
+    process image) and still credits everything exactly once."""
+    publish(client, staff, BASE_EARNING)
+    log = tmp_path / "worker.log"
+    with deployed_worker(DB_URL, REDIS_URL, log, LOYALTY_WORKER_MAX_MEMORY_MB="1") as worker:
+        for i in range(3):
+            assert client.post("/api/v1/transactions", json=txn(f"m{i}"), headers=telecom.headers).status_code == 202
+        wait_until(lambda: status_counts(app) == {"processed": 3}, 90, "the worker to credit the first three")
+        for i in range(3, 6):
+            assert client.post("/api/v1/transactions", json=txn(f"m{i}"), headers=telecom.headers).status_code == 202
+        wait_until(lambda: status_counts(app) == {"processed": 6}, 90, "the restarted worker to credit the rest")
+        assert worker.poll() is None, log.read_text()[-3000:]
+        restarts = log.read_text().count("over its limit of 1 MB: restarting")
+        assert restarts >= 2, log.read_text()[-3000:]
+    assert account(client, telecom.headers, "0912345678") == (6 * 15, 0)
+
+
 # --------------------------------------------------------------------------- MariaDB cut and restored
 
 
@@ -354,7 +372,9 @@ def db_proxy() -> Iterator[TcpProxy]:
 
 
 @contextlib.contextmanager
-def deployed_worker(database_url: str, redis_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def deployed_worker(
+    database_url: str, redis_url: str, log: Path, **extra_env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """``flask worker`` as deployed: not burst, with its periodic sweeper thread (every second here)."""
     env = {
         **os.environ,
@@ -364,6 +384,7 @@ def deployed_worker(database_url: str, redis_url: str, log: Path) -> Iterator[su
         "LOYALTY_SWEEP_AFTER_SECONDS": "1",
         "LOYALTY_SWEEP_INTERVAL_SECONDS": "1",
         "LOYALTY_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
