@@ -19,6 +19,7 @@ from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
+from workers.queues import CARE_QUEUE
 from workers.runtime import Runtime
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
@@ -256,9 +257,10 @@ def demo_seed(customers: int, transactions: int) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork", is_flag=True, help="Fork a work horse per job (RQ's default Worker).")
 @click.option("--no-imports", is_flag=True, help="Leave the loyalty-imports queue to other workers.")
-def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_imports: bool) -> None:
-    """Run an RQ worker over all accrual partitions and the imports queue, or those named
-    (numbers, queue names, or 'imports' alone for an import-only worker)."""
+@click.option("--no-care", is_flag=True, help="Leave the care monitor (loyalty-care) to other workers.")
+def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_imports: bool, no_care: bool) -> None:
+    """Run an RQ worker over all accrual partitions, the imports and the care queues, or those named
+    (numbers or queue names, and 'imports' / 'care': naming either leaves out the one not named)."""
     rt = _runtime()
     if rt.redis is None:
         dispatcher = current_app.extensions["loyalty.dispatcher"]
@@ -269,11 +271,15 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
                 click.echo(f"Credited {n} transactions.")
                 return
             time.sleep(1.0)
-    named = [p for p in partitions if p not in ("imports", IMPORT_QUEUE)]
+    special = {"imports": "imports", IMPORT_QUEUE: "imports", "care": "care", CARE_QUEUE: "care"}
+    named = [p for p in partitions if p not in special]
+    extra = {special[p] for p in partitions if p in special}
     try:
         parts = [int(p.rsplit("-", 1)[-1]) for p in named]
     except ValueError:
-        raise click.BadParameter(f"name partitions by number or queue name, or 'imports'; got {partitions}") from None
+        raise click.BadParameter(
+            f"name partitions by number or queue name, 'imports' or 'care'; got {partitions}"
+        ) from None
     bad = [p for p in parts if not 0 <= p < rt.partitions]
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
@@ -282,7 +288,8 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
         run_worker(
             rt,
             partitions=parts if named or partitions else None,  # 'imports' alone: an import-only worker
-            imports=not no_imports,
+            imports=not no_imports and (not extra or "imports" in extra),
+            care=not no_care and (not extra or "care" in extra),
             burst=burst,
             fork=fork,
             sweep_interval=settings.sweep_interval_seconds,

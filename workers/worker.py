@@ -71,6 +71,7 @@ def run_worker(
     *,
     partitions: Sequence[int] | None = None,
     imports: bool = True,
+    care: bool = True,
     burst: bool = False,
     fork: bool = False,
     sweep_interval: float = 15.0,
@@ -81,7 +82,9 @@ def run_worker(
 
     Partition queues come first, so between jobs crediting goes before the next
     import. A worker busy with a long import credits nothing meanwhile: run
-    crediting-only workers (``imports=False``) beside it for big files.
+    crediting-only workers (``imports=False``) beside it for big files. The
+    same holds for the care monitor's pass (seconds on big books): ``care=False``
+    on the crediting workers and one ``flask worker care`` beside them.
 
     ``SimpleWorker`` (no fork per job) is the default: jobs are few and large,
     and keeping the process lets the compiled rules and the connection pool live.
@@ -95,7 +98,8 @@ def run_worker(
     parts = list(range(rt.partitions)) if partitions is None else list(partitions)
     queues = [Queue(queue_name(p), connection=rt.redis) for p in parts]
     queues.append(Queue(NOTIFY_QUEUE, connection=rt.redis))  # the outbox sender (SMS, provider webhooks)
-    queues.append(Queue(CARE_QUEUE, connection=rt.redis))  # the care centre's monitor
+    if care:  # the care centre's monitor; a worker of its own keeps its scans from delaying crediting
+        queues.append(Queue(CARE_QUEUE, connection=rt.redis))
     if imports:
         queues.append(Queue(IMPORT_QUEUE, connection=rt.redis))
     cls = FairWorker if fork else FairSimpleWorker

@@ -75,3 +75,31 @@ def test_provider_code_rules(app, clean):
     assert runner.invoke(args=["providers", "create", "post", "--name", "Post"]).exit_code == 0
     dup = runner.invoke(args=["providers", "create", "post", "--name", "Post"])
     assert dup.exit_code == 1 and "already exists" in dup.output
+
+
+def test_the_care_monitor_can_have_a_worker_of_its_own(app, client, clean, telecom, staff, redis_client):
+    """``worker --no-care`` credits and leaves the monitor's job; ``worker care`` runs it and credits nothing."""
+    from rq import Queue
+
+    from tests.conftest import BASE_EARNING, publish
+    from workers.queues import CARE_QUEUE
+
+    publish(client, staff, BASE_EARNING)
+    care = Queue(CARE_QUEUE, connection=redis_client)
+    care.enqueue("workers.jobs.care_monitor")
+    resp = client.post("/api/v1/transactions", json=txn("care-1"), headers=telecom.headers)
+    assert resp.status_code == 202
+    view = f"/api/v1/transactions/{resp.get_json()['id']}"
+
+    crediting = _flask("worker", "--no-care", "--burst")
+    assert crediting.returncode == 0, crediting.stderr
+    assert client.get(view, headers=telecom.headers).get_json()["status"] == "processed"
+    assert care.count == 1
+
+    second = client.post("/api/v1/transactions", json=txn("care-2"), headers=telecom.headers).get_json()["id"]
+    monitor = _flask("worker", "care", "--burst")
+    assert monitor.returncode == 0, monitor.stderr
+    assert care.count == 0
+    status = client.get(f"/api/v1/transactions/{second}", headers=telecom.headers).get_json()["status"]
+    assert status == "queued"
+    assert _flask("worker", "--burst").returncode == 0  # the books balance at the end (the clean fixture checks)
