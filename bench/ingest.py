@@ -416,12 +416,16 @@ def start_web(
     return url, master, web_pids
 
 
-def start_workers(procs: Processes, env: dict[str, str], count: int) -> list[subprocess.Popen[bytes]]:
-    """``count`` RQ worker processes (``flask --app wsgi worker``), each with its periodic sweeper thread."""
-    return [
-        procs.start(f"worker-{k}", [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env)
-        for k in range(count)
-    ]
+def start_workers(
+    procs: Processes, env: dict[str, str], count: int, care_worker: bool = False
+) -> list[subprocess.Popen[bytes]]:
+    """``count`` RQ worker processes (``flask --app wsgi worker``), each with its periodic sweeper thread;
+    with ``care_worker`` they leave the care monitor to one more worker of its own (``worker care``)."""
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+    started = [procs.start(f"worker-{k}", flask + (["--no-care"] if care_worker else []), env) for k in range(count)]
+    if care_worker:
+        started.append(procs.start("worker-care", [*flask, "care", "--no-imports"], env))
+    return started
 
 
 def last_line(text: str) -> str:

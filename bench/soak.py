@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--web-procs", type=int, default=2, help="gunicorn processes")
     p.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn process (gthread when > 1)")
     p.add_argument("--workers", type=int, default=2, help="RQ worker processes")
+    p.add_argument(
+        "--care-worker", action="store_true", help="crediting workers --no-care, plus one 'flask worker care'"
+    )
     p.add_argument("--partitions", type=int, default=None, help="LOYALTY_PARTITIONS (app default 8)")
     p.add_argument("--retries", type=int, default=3, help="re-sends of a request answered 503 / 409 *_race")
     p.add_argument("--request-timeout", type=float, default=60.0, help="client socket timeout, seconds")
@@ -205,7 +208,7 @@ def run(args: argparse.Namespace, procs: ingest.Processes, log_dir: Path) -> int
         status, body = ingest.post_json(url, "/api/v1/campaigns?publish=true", staff, json.dumps(doc).encode())
         if status != 201:
             raise RuntimeError(f"campaign '{doc['name']}' rejected: {status} {body[:300]!r}")
-    workers = ingest.start_workers(procs, env, args.workers)
+    workers = ingest.start_workers(procs, env, args.workers, care_worker=args.care_worker)
     say(f"web at {url} ({args.web_procs}x{args.web_threads}), {args.workers} workers, logs in {log_dir}")
     time.sleep(1.0)
     procs.check_alive()
