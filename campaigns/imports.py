@@ -388,6 +388,10 @@ class _Runner:
                 counts["accepted"] += 1
             elif out.status == DUPLICATE:
                 counts["duplicates"] += 1
+                if out.txn is not None and out.txn["status"] == "queued":
+                    # An earlier run killed between its commit and its dispatch left it with no worker told:
+                    # hand it over again (crediting skips what is no longer queued, so this is harmless).
+                    pairs.append((out.txn["id"], out.txn["customer_id"]))
             else:
                 assert out.error is not None
                 problems.append(self._problem(row, out.error))

@@ -295,6 +295,29 @@ def test_kill_mid_file_then_rerun_gives_exact_balances(app, client, telecom, sta
     assert sum(_balances(app).values()) == sum(expected.values())
 
 
+def test_running_a_file_again_hands_over_rows_an_earlier_run_never_dispatched(
+    app, client, telecom, staff, work, tmp_path, redis_client
+):
+    """A run killed between a chunk's commit and its dispatch leaves queued rows no worker heard of; importing
+    the same file again (not a resume) hands them over at once instead of waiting for the sweeper."""
+    publish(client, staff, BASE_EARNING)
+    path = tmp_path / "day.csv"
+    path.write_text(HEADER + "".join(_row(f"D-{i}", f"0916{i % 5:06d}", 10_000) for i in range(50)))
+    args = ["transactions", "import", str(path), "--provider", "telecom", "--no-progress"]
+    first = _flask(*args)
+    assert first.wait(timeout=120) == 0, first.communicate()[1]
+    redis_client.flushdb()  # the dispatch never happened: no worker will hear of these ids
+    work()
+    assert _scalar(app, select(func.count()).where(Transaction.status == "queued")) == 50
+    again = _flask(*args)
+    stdout, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stderr
+    assert "50 rows read, 0 accepted, 50 duplicates" in stdout
+    work()
+    assert _scalar(app, select(func.count()).where(Transaction.status == "processed")) == 50
+    assert sum(_balances(app).values()) == 50
+
+
 def test_malformed_files_are_refused_naming_the_line(app, client, telecom, tmp_path):
     h = telecom.headers
 
