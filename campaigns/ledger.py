@@ -18,13 +18,13 @@ negative); otherwise it shows the balance and the debt separately.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from .lots import apply_take, plan_take
@@ -276,6 +276,94 @@ def _chunks(session: Session, column: Any, step: int) -> Iterator[tuple[int, int
         yield start, start + step - 1
 
 
+def _scan(
+    session: Session, column: Any, step: int, query: Callable[[int, int], Select[Any]], describe: Callable[..., str]
+) -> list[str]:
+    """One kind of problem, range by range over ``column``, at most ``MAX_PROBLEMS`` of it."""
+    found: list[str] = []
+    for lo, hi in _chunks(session, column, step):
+        if len(found) >= MAX_PROBLEMS:
+            break
+        found += [describe(*row) for row in session.execute(query(lo, hi).limit(MAX_PROBLEMS - len(found)))]
+    return found
+
+
+def _balance_vs_ledger(lo: int, hi: int) -> Select[Any]:
+    zero = func.coalesce
+    sums = (
+        select(
+            LedgerEntry.customer_id.label("cid"),
+            func.sum(LedgerEntry.points).label("points"),
+            func.sum(LedgerEntry.pending).label("pending"),
+            func.sum(LedgerEntry.qualifying).label("qualifying"),
+            func.sum(LedgerEntry.debt).label("debt"),
+        )
+        .where(LedgerEntry.customer_id.between(lo, hi))
+        .group_by(LedgerEntry.customer_id)
+        .subquery()
+    )
+    return (
+        select(
+            CustomerBalance.customer_id,
+            CustomerBalance.balance,
+            CustomerBalance.pending,
+            CustomerBalance.qualifying,
+            CustomerBalance.debt,
+            zero(sums.c.points, 0),
+            zero(sums.c.pending, 0),
+            zero(sums.c.qualifying, 0),
+            zero(sums.c.debt, 0),
+        )
+        .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
+        .where(
+            CustomerBalance.customer_id.between(lo, hi),
+            (CustomerBalance.balance != zero(sums.c.points, 0))
+            | (CustomerBalance.pending != zero(sums.c.pending, 0))
+            | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
+            | (CustomerBalance.debt != zero(sums.c.debt, 0)),
+        )
+    )
+
+
+def _balance_vs_lots(lo: int, hi: int) -> Select[Any]:
+    zero = func.coalesce
+    lots = (
+        select(
+            PointLot.customer_id.label("cid"),
+            func.sum(case((PointLot.status == "available", PointLot.remaining), else_=0)).label("available"),
+            func.sum(case((PointLot.status == "pending", PointLot.remaining), else_=0)).label("pending"),
+        )
+        .where(PointLot.customer_id.between(lo, hi))
+        .group_by(PointLot.customer_id)
+        .subquery()
+    )
+    return (
+        select(
+            CustomerBalance.customer_id,
+            CustomerBalance.balance,
+            CustomerBalance.pending,
+            zero(lots.c.available, 0),
+            zero(lots.c.pending, 0),
+        )
+        .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
+        .where(
+            CustomerBalance.customer_id.between(lo, hi),
+            (CustomerBalance.balance != zero(lots.c.available, 0))
+            | (CustomerBalance.pending != zero(lots.c.pending, 0)),
+        )
+    )
+
+
+def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:
+    return (
+        select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
+        .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
+        .where(PointLot.id.between(lo, hi))
+        .group_by(PointLot.id, PointLot.points)
+        .having(func.sum(LotConsumption.points) > PointLot.points)
+    )
+
+
 def check_invariants(session: Session) -> list[str]:
     """Every way the books could be wrong, as readable lines; empty means they balance.
 
@@ -283,106 +371,40 @@ def check_invariants(session: Session) -> list[str]:
     books of millions of entries; each kind of problem is listed at most
     ``MAX_PROBLEMS`` times.
     """
-    problems: list[str] = []
-    zero = func.coalesce
-    found = 0
-    for lo, hi in _chunks(session, CustomerBalance.customer_id, CHECK_CUSTOMERS_PER_CHUNK):
-        if found >= MAX_PROBLEMS:
-            break
-        sums = (
-            select(
-                LedgerEntry.customer_id.label("cid"),
-                func.sum(LedgerEntry.points).label("points"),
-                func.sum(LedgerEntry.pending).label("pending"),
-                func.sum(LedgerEntry.qualifying).label("qualifying"),
-                func.sum(LedgerEntry.debt).label("debt"),
-            )
-            .where(LedgerEntry.customer_id.between(lo, hi))
-            .group_by(LedgerEntry.customer_id)
-            .subquery()
-        )
-        for cid, bal, pend, qual, debt, s_pts, s_pend, s_qual, s_debt in session.execute(
-            select(
-                CustomerBalance.customer_id,
-                CustomerBalance.balance,
-                CustomerBalance.pending,
-                CustomerBalance.qualifying,
-                CustomerBalance.debt,
-                zero(sums.c.points, 0),
-                zero(sums.c.pending, 0),
-                zero(sums.c.qualifying, 0),
-                zero(sums.c.debt, 0),
-            )
-            .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
-            .where(
-                CustomerBalance.customer_id.between(lo, hi),
-                (CustomerBalance.balance != zero(sums.c.points, 0))
-                | (CustomerBalance.pending != zero(sums.c.pending, 0))
-                | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
-                | (CustomerBalance.debt != zero(sums.c.debt, 0)),
-            )
-            .limit(MAX_PROBLEMS - found)
-        ):
-            found += 1
-            problems.append(
-                f"customer {cid}: balance/pending/qualifying/debt {bal}/{pend}/{qual}/{debt} "
-                f"!= ledger {s_pts}/{s_pend}/{s_qual}/{s_debt}"
-            )
-    found = 0
-    for lo, hi in _chunks(session, CustomerBalance.customer_id, CHECK_CUSTOMERS_PER_CHUNK):
-        if found >= MAX_PROBLEMS:
-            break
-        lots = (
-            select(
-                PointLot.customer_id.label("cid"),
-                func.sum(case((PointLot.status == "available", PointLot.remaining), else_=0)).label("available"),
-                func.sum(case((PointLot.status == "pending", PointLot.remaining), else_=0)).label("pending"),
-            )
-            .where(PointLot.customer_id.between(lo, hi))
-            .group_by(PointLot.customer_id)
-            .subquery()
-        )
-        for cid, bal, pend, avail, lpend in session.execute(
-            select(
-                CustomerBalance.customer_id,
-                CustomerBalance.balance,
-                CustomerBalance.pending,
-                zero(lots.c.available, 0),
-                zero(lots.c.pending, 0),
-            )
-            .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
-            .where(
-                CustomerBalance.customer_id.between(lo, hi),
-                (CustomerBalance.balance != zero(lots.c.available, 0))
-                | (CustomerBalance.pending != zero(lots.c.pending, 0)),
-            )
-            .limit(MAX_PROBLEMS - found)
-        ):
-            found += 1
-            problems.append(f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}")
-    found = 0
-    for lo, hi in _chunks(session, PointLot.id, CHECK_ROWS_PER_CHUNK):
-        if found >= MAX_PROBLEMS:
-            break
-        for lot_id, points, used in session.execute(
-            select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
-            .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
-            .where(PointLot.id.between(lo, hi))
-            .group_by(PointLot.id, PointLot.points)
-            .having(func.sum(LotConsumption.points) > PointLot.points)
-            .limit(MAX_PROBLEMS - found)
-        ):
-            found += 1
-            problems.append(f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)")
-    found = 0
-    for lo, hi in _chunks(session, PointLot.id, CHECK_ROWS_PER_CHUNK):
-        if found >= MAX_PROBLEMS:
-            break
-        for lot_id in session.scalars(
-            select(PointLot.id).where(PointLot.id.between(lo, hi), PointLot.remaining < 0).limit(MAX_PROBLEMS - found)
-        ):
-            found += 1
-            problems.append(f"point lot {lot_id}: negative remaining")
+    customers, rows = CHECK_CUSTOMERS_PER_CHUNK, CHECK_ROWS_PER_CHUNK
+    problems = _scan(
+        session,
+        CustomerBalance.customer_id,
+        customers,
+        _balance_vs_ledger,
+        lambda cid, bal, pend, qual, debt, s_pts, s_pend, s_qual, s_debt: (
+            f"customer {cid}: balance/pending/qualifying/debt {bal}/{pend}/{qual}/{debt} "
+            f"!= ledger {s_pts}/{s_pend}/{s_qual}/{s_debt}"
+        ),
+    )
+    problems += _scan(
+        session,
+        CustomerBalance.customer_id,
+        customers,
+        _balance_vs_lots,
+        lambda cid, bal, pend, avail, lpend: (
+            f"customer {cid}: balance {bal} / pending {pend} != point lots {avail} / {lpend}"
+        ),
+    )
+    problems += _scan(
+        session,
+        PointLot.id,
+        rows,
+        _lots_spent_twice,
+        lambda lot_id, points, used: f"point lot {lot_id}: {used} points spent from a lot of {points} (spent twice)",
+    )
+    problems += _scan(
+        session,
+        PointLot.id,
+        rows,
+        lambda lo, hi: select(PointLot.id).where(PointLot.id.between(lo, hi), PointLot.remaining < 0),
+        lambda lot_id: f"point lot {lot_id}: negative remaining",
+    )
     for cid in session.scalars(
         select(CustomerBalance.customer_id)
         .where((CustomerBalance.balance < 0) | (CustomerBalance.debt < 0))
