@@ -287,7 +287,7 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     try:
         run_worker(
             rt,
-            partitions=parts if named or partitions else None,  # 'imports' alone: an import-only worker
+            partitions=parts if named or partitions else None,  # 'imports' or 'care' alone: no partitions
             imports=not no_imports and (not extra or "imports" in extra),
             care=not no_care and (not extra or "care" in extra),
             burst=burst,

@@ -1,10 +1,9 @@
 """Keep a long-running worker's resident memory flat.
 
-A worker's Python objects do not grow (tracemalloc stays flat across periodic
-passes, see docs/performance.md, "Soak"), but glibc's allocator keeps the pages
-a large pass touched, and every thread that allocates gets an arena of its own.
-So a worker whose periodic thread loads a few tens of MB once a minute climbed
-from 107 to 133 MB over 25 minutes. Two remedies, both no-ops off glibc:
+glibc's allocator keeps the pages a large pass touched, and every thread that
+allocates gets an arena of its own: in the 25-minute soak (docs/performance.md,
+"Soak", run 5) workers whose care and periodic passes loaded tens of MB
+climbed from 107 to 133 MB. Two remedies, both no-ops off glibc:
 
 * ``limit_arenas()`` at start: at most two malloc arenas (the main thread and
   the periodic thread otherwise fragment separate ones);
@@ -22,11 +21,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import logging
 import os
 import time
-
-log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 MIN_SECONDS_BETWEEN_TRIMS = 2.0

@@ -45,15 +45,16 @@ class MemoryLimitReached(Exception):
     """The worker finished its job over its memory limit: its process should start afresh."""
 
 
-class FairSimpleWorker(_FairPartitions, SimpleWorker):
+class _MemoryBounded:
+    """After each job: give freed heap back, and stop between jobs (never during one) over the limit."""
+
     max_memory_mb: float = 0.0  # 0: no limit
     over_limit: bool = False
+    _stop_requested: bool
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Jobs run in this process: give the pages a large batch touched back afterwards, and stop
-        between jobs (never during one) once the process is over its memory limit."""
         try:
-            super().execute_job(job, queue)
+            super().execute_job(job, queue)  # type: ignore[misc]
         finally:
             memory.release()
             if self.max_memory_mb and (rss := memory.rss_mb()) > self.max_memory_mb:
@@ -62,7 +63,11 @@ class FairSimpleWorker(_FairPartitions, SimpleWorker):
                 self._stop_requested = True  # RQ's loop ends before the next job
 
 
-class FairWorker(_FairPartitions, Worker):
+class FairSimpleWorker(_MemoryBounded, _FairPartitions, SimpleWorker):
+    pass
+
+
+class FairWorker(_MemoryBounded, _FairPartitions, Worker):
     pass
 
 
@@ -117,7 +122,7 @@ def run_worker(
                 worker = cls(queues, connection=rt.redis, name=name)
                 worker.max_memory_mb = max_memory_mb
                 worked = worker.work(burst=False, logging_level="INFO")
-                if getattr(worker, "over_limit", False):
+                if worker.over_limit:
                     raise MemoryLimitReached(f"{memory.rss_mb():.0f} MB")
                 return worked
             except RedisConnectionError:
