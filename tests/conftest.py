@@ -162,6 +162,19 @@ rules:
 """
 
 
+THIRD_TODAY = {
+    "name": "Third purchase today",
+    "priority": 10,
+    "rules": [
+        {
+            "name": "3rd",
+            "conditions": {"all": [{"name": "transactions_today", "operator": "equal_to", "value": 2}]},
+            "actions": [{"name": "award_points", "params": {"points": 40}}],
+        }
+    ],
+}
+
+
 def txn(provider_txn_id: str, amount: int = 150_000, phone: str = "0912345678", **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "provider_txn_id": provider_txn_id,

@@ -39,7 +39,16 @@ from sqlalchemy.engine import make_url
 
 from campaigns.ledger import check_invariants
 from campaigns.models import Transaction
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish, run_worker, settings_for_tests, txn
+from tests.conftest import (
+    BASE_EARNING,
+    DB_URL,
+    REDIS_URL,
+    THIRD_TODAY,
+    publish,
+    run_worker,
+    settings_for_tests,
+    txn,
+)
 from webapp import create_app
 from webapp.extensions import db
 from workers.queues import queue_name
@@ -154,17 +163,6 @@ PROBES = [
     ),
     _probe("7th, 100+ points", 3, {"name": "points_365d", "operator": "greater_than_or_equal_to", "value": 100}),
 ]
-THIRD_TODAY = {
-    "name": "Third purchase today",
-    "priority": 10,
-    "rules": [
-        {
-            "name": "3rd",
-            "conditions": {"all": [{"name": "transactions_today", "operator": "equal_to", "value": 2}]},
-            "actions": [{"name": "award_points", "params": {"points": 40}}],
-        }
-    ],
-}
 PROVIDERS = ["telecom", "telecom", "shop", "telecom", "shop", "shop", "telecom"]
 AMOUNTS_7 = [100_000, 250_000, 100_000, 180_000, 90_000, 300_000, 50_000]
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from campaigns.lifecycle import run_all
 from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
-from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
+from tests.conftest import BASE_EARNING, THIRD_TODAY, ledger_ok, publish, txn
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -347,21 +347,7 @@ def test_aggregates_multiplier_and_redis_flush_give_identical_results(
     app, client, telecom, shop, staff, work, redis_client
 ):
     publish(client, staff, BASE_EARNING)
-    publish(
-        client,
-        staff,
-        {
-            "name": "Third purchase today",
-            "priority": 10,
-            "rules": [
-                {
-                    "name": "3rd",
-                    "conditions": {"all": [{"name": "transactions_today", "operator": "equal_to", "value": 2}]},
-                    "actions": [{"name": "award_points", "params": {"points": 40}}],
-                }
-            ],
-        },
-    )
+    publish(client, staff, THIRD_TODAY)
     publish(
         client,
         staff,
