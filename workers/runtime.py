@@ -107,15 +107,14 @@ class Runtime:
 
         After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
         """
-        with self.session_factory() as session:
-            older = stranded_before(session, txn_ids, utcnow(), self.stranded_horizon)
-        if older:
-            log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
-            txn_ids = sorted({*txn_ids, *older})
         for attempt in range(5):
             with self.session_factory() as session:
                 try:
-                    report = credit_batch(session, txn_ids, self.published(session), cache=self.aggregate_cache)
+                    ids: Sequence[int] = txn_ids
+                    if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
+                        log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
+                        ids = sorted({*txn_ids, *older})
+                    report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
                     session.commit()
                     if self.aggregate_cache is not None:
                         try:
