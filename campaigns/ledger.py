@@ -24,7 +24,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from .lots import apply_take, plan_take
@@ -288,8 +288,21 @@ def _scan(
     return found
 
 
+def _balances_differing(lo: int, hi: int, per_customer: Any, pairs: list[tuple[Any, str]]) -> Select[Any]:
+    """Balance rows in ``lo..hi`` whose columns differ from a per-customer subquery (``cid`` + the named
+    columns, a customer without rows counting as zeros): customer id, the balance columns, then the sums."""
+    sums = [func.coalesce(per_customer.c[name], 0) for _, name in pairs]
+    return (
+        select(CustomerBalance.customer_id, *(column for column, _ in pairs), *sums)
+        .outerjoin(per_customer, per_customer.c.cid == CustomerBalance.customer_id)
+        .where(
+            CustomerBalance.customer_id.between(lo, hi),
+            or_(*(column != total for (column, _), total in zip(pairs, sums, strict=True))),
+        )
+    )
+
+
 def _balance_vs_ledger(lo: int, hi: int) -> Select[Any]:
-    zero = func.coalesce
     sums = (
         select(
             LedgerEntry.customer_id.label("cid"),
@@ -302,31 +315,16 @@ def _balance_vs_ledger(lo: int, hi: int) -> Select[Any]:
         .group_by(LedgerEntry.customer_id)
         .subquery()
     )
-    return (
-        select(
-            CustomerBalance.customer_id,
-            CustomerBalance.balance,
-            CustomerBalance.pending,
-            CustomerBalance.qualifying,
-            CustomerBalance.debt,
-            zero(sums.c.points, 0),
-            zero(sums.c.pending, 0),
-            zero(sums.c.qualifying, 0),
-            zero(sums.c.debt, 0),
-        )
-        .outerjoin(sums, sums.c.cid == CustomerBalance.customer_id)
-        .where(
-            CustomerBalance.customer_id.between(lo, hi),
-            (CustomerBalance.balance != zero(sums.c.points, 0))
-            | (CustomerBalance.pending != zero(sums.c.pending, 0))
-            | (CustomerBalance.qualifying != zero(sums.c.qualifying, 0))
-            | (CustomerBalance.debt != zero(sums.c.debt, 0)),
-        )
-    )
+    pairs = [
+        (CustomerBalance.balance, "points"),
+        (CustomerBalance.pending, "pending"),
+        (CustomerBalance.qualifying, "qualifying"),
+        (CustomerBalance.debt, "debt"),
+    ]
+    return _balances_differing(lo, hi, sums, pairs)
 
 
 def _balance_vs_lots(lo: int, hi: int) -> Select[Any]:
-    zero = func.coalesce
     lots = (
         select(
             PointLot.customer_id.label("cid"),
@@ -337,21 +335,8 @@ def _balance_vs_lots(lo: int, hi: int) -> Select[Any]:
         .group_by(PointLot.customer_id)
         .subquery()
     )
-    return (
-        select(
-            CustomerBalance.customer_id,
-            CustomerBalance.balance,
-            CustomerBalance.pending,
-            zero(lots.c.available, 0),
-            zero(lots.c.pending, 0),
-        )
-        .outerjoin(lots, lots.c.cid == CustomerBalance.customer_id)
-        .where(
-            CustomerBalance.customer_id.between(lo, hi),
-            (CustomerBalance.balance != zero(lots.c.available, 0))
-            | (CustomerBalance.pending != zero(lots.c.pending, 0)),
-        )
-    )
+    pairs = [(CustomerBalance.balance, "available"), (CustomerBalance.pending, "pending")]
+    return _balances_differing(lo, hi, lots, pairs)
 
 
 def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:

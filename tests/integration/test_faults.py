@@ -621,6 +621,10 @@ BREAKAGES = {
         "UPDATE customer_balances SET balance = balance + 1",
         "!= ledger",
     ),
+    "balance differs from its point lots": (
+        "UPDATE point_lots SET remaining = remaining + 2 WHERE status = 'available'",
+        "!= point lots",
+    ),
     "points lot spent twice": (
         "UPDATE point_lots SET remaining = -3",
         "negative remaining",
