@@ -47,11 +47,13 @@ from redis import Redis
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from campaigns import analytics, catalog, sla
+from campaigns.access.users import create_user
+from campaigns.care import sla
+from campaigns.catalog import documents as catalog
 from campaigns.models import utcnow
 from campaigns.permissions import UNLIMITED
+from campaigns.reporting import analytics
 from campaigns.settings import Settings
-from campaigns.users import create_user
 from webapp import create_app
 from webapp.extensions import db, recreate_schema
 from workers import care

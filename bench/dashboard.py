@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, text
 
-from campaigns import dashboard
 from campaigns.models import LedgerEntry
 from campaigns.permissions import UNLIMITED, Scope
+from campaigns.reporting import dashboard
 from campaigns.settings import Settings
 from webapp import create_app
 from webapp.extensions import db, recreate_schema

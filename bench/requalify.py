@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from campaigns import catalog
-from campaigns.lifecycle import run_all
+from campaigns.accounts.lifecycle import run_all
+from campaigns.catalog import documents as catalog
 from campaigns.settings import Settings
 from webapp import create_app
 from webapp.extensions import db, recreate_schema

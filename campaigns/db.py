@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from .settings import Settings
+from campaigns.settings import Settings
 
 
 @event.listens_for(Engine, "connect")

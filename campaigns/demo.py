@@ -13,10 +13,12 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import catalog, providers, rewards, users
-from .models import Provider, StaffUser, utcnow
-from .schemas import CustomerRef, TransactionIn
-from .transactions import ACCEPTED, ingest
+from campaigns.access import providers, users
+from campaigns.accounts import rewards
+from campaigns.accrual.transactions import ACCEPTED, ingest
+from campaigns.catalog import documents as catalog
+from campaigns.models import Provider, StaffUser, utcnow
+from campaigns.schemas import CustomerRef, TransactionIn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 PROVIDERS = {

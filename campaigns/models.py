@@ -544,7 +544,7 @@ class Claim(Base):
     channel: Mapped[str] = mapped_column(String(16))  # portal | app | sms | ussd | care
     status: Mapped[str] = mapped_column(String(16), default="open")  # open|assigned|investigating|resolved|rejected
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # the care workflow (campaigns/claims.py)
+    # the care workflow (campaigns/care/claims.py)
     filed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)  # the agent who filed it for the customer
     filed_ref: Mapped[str | None] = mapped_column(String(96), nullable=True, unique=True)  # channel idempotency
     assignee: Mapped[str | None] = mapped_column(String(254), nullable=True)  # who investigates it
@@ -783,7 +783,7 @@ class SlaDaily(Base):
 
 
 class TxnHourly(Base):
-    """Transactions received per UTC hour, provider, category, channel and region (``campaigns.hourly``).
+    """Transactions received per UTC hour, provider, category, channel and region (``campaigns.care.hourly``).
 
     The compact source of the early warnings' baselines and of the care
     analytics: an hour is rolled once, after it ended plus the accrual SLA, so

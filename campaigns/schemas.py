@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import DomainError, FieldProblem
-from .identity import IdentityClaim, normalize_national_id, normalize_phone
+from campaigns.customers.identity import IdentityClaim, normalize_national_id, normalize_phone
+from campaigns.errors import DomainError, FieldProblem
 
 Scalar = str | int | float | bool | None
 AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]

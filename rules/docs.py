@@ -374,7 +374,7 @@ PROGRAMME = """\
 ## What happens after the rules: the books
 
 The engine returns effects; the accrual worker applies them to the books in one database
-transaction per batch. The campaigns layer (`campaigns/accrual.py`) enforces, in this order:
+transaction per batch. The campaigns layer (`campaigns/accrual/crediting.py`) enforces, in this order:
 
 1. **Tier earning multiplier.** If the customer's tier has `benefits.earn_multiplier` m > 1, a
    "tier bonus" of floor((m - 1) * the customer's points from this transaction) is added.

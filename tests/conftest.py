@@ -97,7 +97,7 @@ class ProviderKey:
 
 
 def make_provider(app: Flask, code: str, name: str | None = None) -> ProviderKey:
-    from campaigns.providers import create_provider
+    from campaigns.access.providers import create_provider
     from webapp.extensions import db
 
     with app.app_context():
@@ -118,7 +118,7 @@ def shop(app: Flask, clean: None) -> ProviderKey:
 
 @pytest.fixture()
 def staff(app: Flask, clean: None) -> dict[str, str]:
-    from campaigns.providers import issue_key
+    from campaigns.access.providers import issue_key
     from webapp.extensions import db
 
     with app.app_context():
@@ -190,7 +190,7 @@ def txn(provider_txn_id: str, amount: int = 150_000, phone: str = "0912345678", 
 
 
 def ledger_ok(app: Flask) -> None:
-    from campaigns.ledger import check_invariants
+    from campaigns.accounts.ledger import check_invariants
     from webapp.extensions import db
 
     with app.app_context():
@@ -203,7 +203,7 @@ PASSWORD = "correct horse battery"
 
 
 def make_user(app: Flask, email: str, role: str, provider: str | None = None, password: str = PASSWORD) -> str:
-    from campaigns.users import create_user
+    from campaigns.access.users import create_user
     from webapp.extensions import db
 
     with app.app_context():

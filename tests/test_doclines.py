@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from campaigns.doclines import compose, line_of, locate, split_path
+from campaigns.catalog.doclines import compose, line_of, locate, split_path
 
 
 def test_split_path():

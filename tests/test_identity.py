@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.identity import normalize_national_id, normalize_phone
+from campaigns.customers.identity import normalize_national_id, normalize_phone
 
 
 @pytest.mark.parametrize("raw", ["0912 345 678", "+84912345678", "84912345678", "(+84) 912-345-678", " 0912.345.678 "])

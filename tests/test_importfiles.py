@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.importfiles import FileProblem, LineStream, inspect, read_rows, typed_attribute
+from campaigns.imports.files import FileProblem, LineStream, inspect, read_rows, typed_attribute
 
 HEADER = "provider_txn_id,phone,amount,occurred_at"
 

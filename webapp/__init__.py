@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
 from campaigns import logctx
-from campaigns.gateways import from_url
+from campaigns.notify.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
 from workers.queues import RedisDispatcher

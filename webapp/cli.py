@@ -14,7 +14,11 @@ import yaml
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from campaigns import catalog, ledger, lifecycle, programme, providers, rewards, simulation, users
+from campaigns.access import providers, users
+from campaigns.accounts import ledger, lifecycle, rewards
+from campaigns.accrual import simulation
+from campaigns.catalog import documents as catalog
+from campaigns.catalog import programme
 from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE

@@ -1,6 +1,6 @@
 """CLI for bulk imports: ``transactions import``, ``customers import``, ``imports list|show|errors``.
 
-Thin over :mod:`campaigns.imports`: check the file up front, create or resume
+Thin over :mod:`campaigns.imports.runner`: check the file up front, create or resume
 the import record, run it here with a live progress bar (rich), print the
 summary. Accepted transactions go to the app's dispatcher, as from the API.
 """
@@ -19,9 +19,9 @@ from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn, Time
 from rich.progress import Progress as Bar
 from sqlalchemy import select
 
-from campaigns import imports
 from campaigns.errors import DomainError
-from campaigns.importfiles import FORMATS, FileProblem, inspect
+from campaigns.imports import runner as imports
+from campaigns.imports.files import FORMATS, FileProblem, inspect
 from campaigns.models import Provider
 from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher

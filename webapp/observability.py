@@ -3,7 +3,7 @@
 ``/metrics`` answers a bearer token equal to ``LOYALTY_METRICS_TOKEN``; with
 none configured, only callers on the loopback interface. Every figure is
 computed at scrape time from Redis (RQ queues, partition lists, failed-job
-registries) and the database (``campaigns.opsmetrics``), in a fresh registry,
+registries) and the database (``campaigns.reporting.opsmetrics``), in a fresh registry,
 so any number of gunicorn processes give the same answer.
 """
 
@@ -21,8 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFami
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
-from campaigns import logctx, opsmetrics
+from campaigns import logctx
 from campaigns.models import utcnow
+from campaigns.reporting import opsmetrics
 
 from .extensions import csrf, db
 

@@ -6,7 +6,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 from campaigns.db import make_engine
-from campaigns.gateways import from_url
+from campaigns.notify.gateways import from_url
 from campaigns.settings import Settings
 
 from .runtime import Runtime

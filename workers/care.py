@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from campaigns import alerts, claims, sla, warnings
+from campaigns.care import alerts, claims, sla, warnings
 from campaigns.models import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX

@@ -17,7 +17,7 @@ from datetime import timedelta
 from redis import Redis
 from rq import Queue
 
-from campaigns.imports import STALE_SECONDS, Dispatch, Options, Progress, claim, run_import, stale_imports
+from campaigns.imports.runner import STALE_SECONDS, Dispatch, Options, Progress, claim, run_import, stale_imports
 
 from .queues import PREFIX
 from .runtime import Runtime

@@ -18,14 +18,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaigns.accrual import CreditReport, credit_batch
-from campaigns.aggregates import AggregateCache
-from campaigns.catalog import publication_counter
-from campaigns.gateways import LoggingGateway, SmsGateway
+from campaigns.accrual.crediting import CreditReport, credit_batch
+from campaigns.accrual.transactions import stranded_before
+from campaigns.catalog.documents import publication_counter
+from campaigns.catalog.published import Published
+from campaigns.catalog.published import load as load_published
+from campaigns.customers.aggregates import AggregateCache
 from campaigns.models import utcnow
-from campaigns.published import Published
-from campaigns.published import load as load_published
-from campaigns.transactions import stranded_before
+from campaigns.notify.gateways import LoggingGateway, SmsGateway
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
@@ -134,8 +134,8 @@ class Runtime:
 
     def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
         """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
-        from campaigns.notify import send_due
-        from campaigns.webhooks import deliver_due
+        from campaigns.notify.outbox import send_due
+        from campaigns.notify.webhooks import deliver_due
 
         token = None
         if self.redis is not None:

@@ -11,10 +11,12 @@ import logging
 import threading
 from datetime import timedelta
 
-from campaigns import catalog, dashboard, sla
-from campaigns.lifecycle import LifecycleReport, run_all
+from campaigns.accounts.lifecycle import LifecycleReport, run_all
+from campaigns.accrual.transactions import queued_ids
+from campaigns.care import sla
+from campaigns.catalog import documents as catalog
 from campaigns.models import utcnow
-from campaigns.transactions import queued_ids
+from campaigns.reporting import dashboard
 
 from . import memory
 from .care import schedule_monitor
@@ -88,7 +90,7 @@ def rollup(rt: Runtime) -> int:
 
 def queue_expiring_notices(rt: Runtime) -> int:
     """Outbox rows for points expiring within 30 days (one per customer per month)."""
-    from campaigns.notify import queue_expiring
+    from campaigns.notify.outbox import queue_expiring
 
     with rt.session_factory() as session:
         n = queue_expiring(session)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import insert, select, update
 
-from campaigns import hourly
+from campaigns.care import hourly
 from campaigns.models import Alert, Claim, Customer, Provider, Transaction, TxnHourly
 from webapp.extensions import db
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 
-from campaigns import alerts
-from campaigns.alerts import Condition
+from campaigns.care import alerts
+from campaigns.care.alerts import Condition
 from campaigns.models import utcnow
 from webapp.extensions import db
 from workers.imports import IMPORT_QUEUE

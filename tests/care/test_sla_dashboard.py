@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from campaigns import sla
+from campaigns.care import sla
 from campaigns.models import SlaDaily, Transaction, utcnow
 from tests.care.sla_helpers import dispatch_failing, post
 from tests.conftest import BASE_EARNING, login, make_user, publish

@@ -103,7 +103,7 @@ def _population(app, now, p99_txns=3, p99_amount=1_000_000):
 
 
 def test_velocity_fires_per_customer_with_the_providers_involved_and_clears(app, client, telecom, shop, monkeypatch):
-    from campaigns import warnings
+    from campaigns.care import warnings
 
     monkeypatch.setattr(warnings, "VELOCITY_ID_SLICE", 1)  # every candidate's history in a query of its own
     tid, sid = provider_id(app, "telecom"), provider_id(app, "shop")
@@ -133,7 +133,7 @@ def test_velocity_fires_per_customer_with_the_providers_involved_and_clears(app,
 
 def test_velocity_reads_history_only_for_customers_above_the_population_floor(app, client, telecom, monkeypatch):
     """No limit is below K x the population's p99, so busy-but-normal customers never leave the database."""
-    from campaigns import warnings
+    from campaigns.care import warnings
 
     tid = provider_id(app, "telecom")
     _population(app, WED, p99_txns=20)  # every limit is at least 5 x 20 = 100 an hour
@@ -216,7 +216,7 @@ def test_budget_warning_from_the_hourly_rollup(app, client, staff):
         db.session.commit()
     _monitor(app, now)  # the first pass marks the rollup as current (nothing to roll back to)
     with app.app_context():
-        from campaigns import hourly
+        from campaigns.care import hourly
 
         through = hourly.rolled_through(db.session)
         start = hourly.hour_at(hourly.hour_index(now - timedelta(hours=24)))
@@ -258,7 +258,7 @@ def test_small_numbers_of_claims_do_not_fire(app, client, telecom):
 
 def test_volume_stays_silent_while_the_first_backfill_has_not_reached_last_week(app, client, telecom):
     """Baseline weeks not rolled yet read as zero: until the rollup holds last week's same hour, no verdict."""
-    from campaigns import hourly, warnings
+    from campaigns.care import hourly, warnings
     from campaigns.models import Counter
 
     pid = _seasonal_provider(app, "telecom", WED)

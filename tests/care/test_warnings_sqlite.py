@@ -8,8 +8,9 @@ from decimal import Decimal
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
-from campaigns import analytics, hourly
+from campaigns.care import hourly
 from campaigns.models import Customer, Provider, Transaction, TxnHourly, utcnow
+from campaigns.reporting import analytics
 from campaigns.settings import Settings
 from webapp import create_app
 from webapp.extensions import db

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import warnings as w
+from campaigns.care import warnings as w
 
 NOW = datetime(2027, 3, 3, 10, 20, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_gateway_log() -> Iterator[None]:
-    from campaigns.gateways import LoggingGateway
+    from campaigns.notify.gateways import LoggingGateway
 
     LoggingGateway.sent.clear()
     yield

@@ -97,6 +97,6 @@ def outbox(app: Flask, **where: Any) -> list[Any]:
 
 
 def sent_to(phone: str = PHONE) -> list[str]:
-    from campaigns.gateways import LoggingGateway
+    from campaigns.notify.gateways import LoggingGateway
 
     return [m.text for m in LoggingGateway.sent if m.to == phone]

@@ -13,8 +13,8 @@ from tests.channels.helpers import PHONE, customer_id, earn, outbox, programme, 
 
 
 def _send(app, gateway=None, now=None):
-    from campaigns.gateways import LoggingGateway
-    from campaigns.notify import send_due
+    from campaigns.notify.gateways import LoggingGateway
+    from campaigns.notify.outbox import send_due
 
     rt = app.extensions["loyalty.runtime"]
     return send_due(rt.session_factory, gateway or LoggingGateway(), now=now)
@@ -52,7 +52,7 @@ def test_opt_out_suppresses_notifications_but_not_vouchers(app, client, telecom,
 
 
 def test_daily_limit_and_quiet_hours_defer_never_drop(app, client, telecom, staff, work):
-    from campaigns.notify import queue_sms
+    from campaigns.notify.outbox import queue_sms
 
     programme(client, staff, quiet={"start": "21:00", "end": "08:00"}, rewards=False)
     set_setting(client, staff, "sms_daily_limit", 1)
@@ -101,8 +101,8 @@ def test_daily_limit_and_quiet_hours_defer_never_drop(app, client, telecom, staf
 
 
 def test_http_gateway_retries_with_backoff(app, client, telecom, staff, work):
-    from campaigns.gateways import HttpGateway
-    from campaigns.notify import BACKOFF_FIRST
+    from campaigns.notify.gateways import HttpGateway
+    from campaigns.notify.outbox import BACKOFF_FIRST
 
     received: list[dict] = []
     answers = [503, 200]
@@ -128,7 +128,7 @@ def test_http_gateway_retries_with_backoff(app, client, telecom, staff, work):
         programme(client, staff, rewards=False)
         set_setting(client, staff, "notify_points_threshold", 100_000_000)  # no automatic messages
         earn(client, telecom, work, "t1", 600_000)
-        from campaigns.notify import queue_sms
+        from campaigns.notify.outbox import queue_sms
         from webapp.extensions import db
 
         with app.app_context():
@@ -164,7 +164,7 @@ def test_http_gateway_retries_with_backoff(app, client, telecom, staff, work):
 
 def test_expiring_points_once_per_month(app, client, telecom, staff, work):
     from campaigns.models import PointLot
-    from campaigns.notify import queue_expiring
+    from campaigns.notify.outbox import queue_expiring
     from webapp.extensions import db
 
     programme(client, staff, rewards=False)

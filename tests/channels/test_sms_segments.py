@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.messages import TEMPLATES, number, render
-from campaigns.sms import count, fold, is_gsm7
+from campaigns.notify.messages import TEMPLATES, number, render
+from campaigns.notify.sms import count, fold, is_gsm7
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from tests.channels.helpers import earn, outbox, programme
 
 
 def test_points_credited_signed_retried_and_replayed(app, client, telecom, shop, staff, work):
-    from campaigns.webhooks import deliver_due
+    from campaigns.notify.webhooks import deliver_due
 
     programme(client, staff, rewards=False)
     assert (

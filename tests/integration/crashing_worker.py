@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 
-import campaigns.accrual as accrual_module
+import campaigns.accrual.crediting as accrual_module
 import workers.drain as drain_module
 import workers.runtime as runtime_module
 from tests.conftest import settings_for_tests

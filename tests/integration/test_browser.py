@@ -254,7 +254,7 @@ def test_screenshots_of_the_demo(app, server, browser, work):
     """The main pages on the demo data set (what README shows); every page answers without a browser error."""
     from sqlalchemy import select
 
-    from campaigns import catalog
+    from campaigns.catalog import documents as catalog
     from campaigns.models import CustomerBalance, Reward
     from webapp.extensions import db
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from sqlalchemy import select
 
-from campaigns import alerts
-from campaigns.alerts import Condition
+from campaigns.care import alerts
+from campaigns.care.alerts import Condition
 from campaigns.models import Alert, AuditEvent, Provider
 from tests.conftest import csrf_token, login, make_user
 from webapp.extensions import db

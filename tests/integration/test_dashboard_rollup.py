@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from campaigns import dashboard
 from campaigns.models import DailyStat, LedgerEntry, Provider, Transaction
 from campaigns.permissions import UNLIMITED, Scope
+from campaigns.reporting import dashboard
 from tests.conftest import BASE_EARNING, publish, txn
 from webapp.extensions import db
 from workers.sweeper import rollup

@@ -6,7 +6,7 @@ import time
 
 from flask_migrate import upgrade
 
-from campaigns.providers import create_provider
+from campaigns.access.providers import create_provider
 from campaigns.settings import Settings
 from tests.conftest import BASE_EARNING, txn
 from webapp import create_app
@@ -23,7 +23,7 @@ def test_embedded_default_credits_points(tmp_path, monkeypatch):
     with app.app_context():
         upgrade()
         _, key = create_provider(db.session, "telecom", "Mobile operator")
-        from campaigns.providers import issue_key
+        from campaigns.access.providers import issue_key
 
         staff = issue_key(db.session, "staff", "s")
         db.session.commit()

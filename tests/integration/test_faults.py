@@ -37,7 +37,7 @@ from rq import Queue, get_current_job
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from campaigns.ledger import check_invariants
+from campaigns.accounts.ledger import check_invariants
 from campaigns.models import Transaction
 from tests.conftest import (
     BASE_EARNING,

@@ -510,7 +510,7 @@ def test_embedded_sqlite_upload_runs_in_a_thread(tmp_path, monkeypatch):
     """No Redis: the migration runs on SQLite and an upload is processed by a thread, then credited."""
     from flask_migrate import upgrade
 
-    from campaigns.providers import create_provider, issue_key
+    from campaigns.access.providers import create_provider, issue_key
     from campaigns.settings import Settings
     from webapp import create_app
 
@@ -567,15 +567,15 @@ def test_embedded_sqlite_upload_runs_in_a_thread(tmp_path, monkeypatch):
         time.sleep(0.1)
     assert _balance_of(client, headers, "0917000000") == 20 + 30 + 25
     with app.app_context():
-        from campaigns.ledger import check_invariants
+        from campaigns.accounts.ledger import check_invariants
 
         assert check_invariants(db.session) == []
 
 
 def test_worker_takes_over_an_abandoned_upload(app, client, telecom, staff, work):
     """An uploaded import whose runner died resumes from its last committed line when a worker picks it up."""
-    from campaigns import imports
-    from campaigns.importfiles import LineStream, read_rows
+    from campaigns.imports import runner as imports
+    from campaigns.imports.files import LineStream, read_rows
     from workers.imports import requeue_stale
 
     publish(client, staff, BASE_EARNING)

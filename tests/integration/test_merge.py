@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from campaigns import rewards
+from campaigns.accounts import rewards
 from campaigns.models import (
     AuditEvent,
     CampaignUsage,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from campaigns.lifecycle import run_all
+from campaigns.accounts.lifecycle import run_all
 from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
 from tests.conftest import BASE_EARNING, THIRD_TODAY, ledger_ok, publish, txn
 from webapp.extensions import db
@@ -484,7 +484,7 @@ def test_groups_pool_points_for_a_redemption(app, client, telecom, staff, work):
 def test_redis_aggregate_copies_match_mariadb_and_stale_ones_are_rebuilt(
     app, client, telecom, shop, staff, work, redis_client
 ):
-    from campaigns.aggregates import AggregateCache, _parse
+    from campaigns.customers.aggregates import AggregateCache, _parse
     from campaigns.models import CustomerBalance, CustomerDaily
 
     publish(client, staff, BASE_EARNING)
@@ -525,7 +525,7 @@ def test_redis_aggregate_copies_sum_repeated_records_compact_and_cover_their_win
     from datetime import date
     from decimal import Decimal
 
-    from campaigns.aggregates import AggregateCache, CustomerState
+    from campaigns.customers.aggregates import AggregateCache, CustomerState
 
     cache = AggregateCache(redis_client)
     key = AggregateCache.key(42)

@@ -94,7 +94,7 @@ def test_ledger_check_scans_in_chunks_and_finds_every_kind_of_problem(app, clien
     """Small chunks stand for books of millions of rows: each problem is found in whichever chunk holds it."""
     from sqlalchemy import select, update
 
-    from campaigns import ledger
+    from campaigns.accounts import ledger
     from campaigns.models import CustomerBalance, LedgerEntry, PointLot
     from webapp.extensions import db
 

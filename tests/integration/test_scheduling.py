@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from campaigns import catalog
+from campaigns.catalog import documents as catalog
 from campaigns.models import AuditEvent, Campaign, CampaignVersion
 from tests.conftest import BASE_EARNING, csrf_token, login, make_user
 from webapp.extensions import db

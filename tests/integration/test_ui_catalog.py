@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from campaigns import catalog
+from campaigns.catalog import documents as catalog
 from campaigns.models import AuditEvent, Campaign, CampaignVersion, Reward
 from tests.conftest import csrf_token, login, make_provider, make_user
 from webapp.extensions import db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from campaigns import catalog
+from campaigns.catalog import documents as catalog
 from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES, allowed
 from tests.conftest import BASE_EARNING, login, make_provider, make_user, txn
 from webapp.extensions import db

@@ -53,21 +53,21 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
     a, b = app.test_client(), app.test_client()
     assert login(a, "a@example.com").status_code == 302 and login(b, "b@example.com").status_code == 302
     with app.app_context():
-        from campaigns import catalog
+        from campaigns.catalog import documents as catalog
 
         catalog.import_document(db.session, BASE_EARNING, fmt="yaml", author="setup", publish=True)
         db.session.commit()
     run_worker(app)
     telecom_id = _one(app, select(Provider.id).where(Provider.code == "telecom"))
     with app.app_context():
-        from campaigns import alerts
+        from campaigns.care import alerts
 
         late = alerts.Condition(key="audit:telecom", severity="warning", subject="Late", message="3 late")
         alerts.reconcile(db.session, "audit", [late])
         db.session.commit()
     victim = _one(app, select(StaffUser.id).where(StaffUser.email == "victim@example.com"))
     with app.app_context():
-        from campaigns.customers import find
+        from campaigns.accounts.profile import find
 
         c1, c2 = find(db.session, "phone", "0912000001"), find(db.session, "phone", "0912000002")
 

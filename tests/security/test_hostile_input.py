@@ -197,7 +197,7 @@ def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client
     ussd = {"sessionId": INJECTION, "phoneNumber": "0912345678", "serviceCode": "*123#", "text": INJECTION}
     assert client.post("/channels/ussd", data=ussd, headers=gateway).status_code == 200
     with app.app_context():
-        from campaigns import portal
+        from campaigns.channels import portal
 
         cid = db.session.scalar(select(Transaction.customer_id).where(Transaction.provider_txn_id == "t-inj"))
         token, _ = portal.issue_token(db.session, cid)

@@ -78,7 +78,7 @@ def test_staff_sign_in_per_ip(app: Flask, client, monkeypatch) -> None:
 
 
 def test_account_lockout_says_when(app: Flask, client) -> None:
-    from campaigns.users import LOCK_MINUTES, MAX_FAILURES
+    from campaigns.access.users import LOCK_MINUTES, MAX_FAILURES
 
     make_user(app, "c@example.com", "care")
     token = csrf_token(client)

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from campaigns.gateways import SentMessage
+from campaigns.notify.gateways import SentMessage
 from tests.conftest import BASE_EARNING, login, make_user, publish, run_worker, txn
 from webapp.extensions import db
 

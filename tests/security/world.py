@@ -46,10 +46,11 @@ def api_views(app: Flask) -> list[tuple[str, str, Any, Any]]:
 
 
 def build_world(app: Flask) -> World:
-    from campaigns import portal, rewards
+    from campaigns.access.providers import issue_key
+    from campaigns.access.users import create_token
+    from campaigns.accounts import rewards
+    from campaigns.channels import portal
     from campaigns.models import StaffUser
-    from campaigns.providers import issue_key
-    from campaigns.users import create_token
 
     client = app.test_client()
     telecom = make_provider(app, "telecom", "Mobile operator")
@@ -119,7 +120,7 @@ def build_world(app: Flask) -> World:
             role_tokens[role] = {"Authorization": f"Bearer {create_token(db.session, user, 'tests')}"}
             db.session.commit()
     with app.app_context():
-        from campaigns import claims
+        from campaigns.care import claims
 
         claim = claims.file(
             db.session, ids["customer_id"], {"transaction_ref": "t-9", "provider": "telecom"}, channel="portal"

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns import authoring, catalog, programme, simulation
-from campaigns.doclines import locate
+from campaigns.access.providers import provider_codes
+from campaigns.accrual import simulation
+from campaigns.catalog import authoring, programme
+from campaigns.catalog import documents as catalog
+from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
-from campaigns.providers import provider_codes
 from rules.operators import export_rules_vocabulary
 
 from ..extensions import db

@@ -11,10 +11,11 @@ import yaml
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns import ladder, programme, rewards
+from campaigns.access.providers import provider_codes
+from campaigns.accounts import rewards
+from campaigns.catalog import ladder, programme
 from campaigns.errors import DomainError
 from campaigns.models import Reward
-from campaigns.providers import provider_codes
 from rules.document import load_yaml
 from rules.operators import export_rules_vocabulary
 

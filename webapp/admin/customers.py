@@ -8,7 +8,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns import adjustments, claims, customers, merge
+from campaigns.accounts import adjustments
+from campaigns.accounts import profile as customers
+from campaigns.care import claims
+from campaigns.customers import merge
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerMerge, Provider
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import render_template, request
 
-from campaigns import dashboard as figures
+from campaigns.reporting import dashboard as figures
 
 from ..extensions import db
 from ..security import permission_required, scope

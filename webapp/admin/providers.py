@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns import providers
+from campaigns.access import providers
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 

@@ -7,11 +7,11 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns import users
+from campaigns.access import users
+from campaigns.access.providers import provider_codes
 from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES
-from campaigns.providers import provider_codes
 
 from ..api.auth import forget_cached_keys
 from ..extensions import db

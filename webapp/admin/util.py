@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, current_app, render_template
 
-from campaigns import catalog
+from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
 
 from ..extensions import db

@@ -8,8 +8,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns import webhooks
 from campaigns.models import Outbox, Provider, WebhookSubscription
+from campaigns.notify import webhooks
 
 from ..extensions import db
 from ..security import permission_required

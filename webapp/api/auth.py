@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
+from campaigns.access.providers import Principal, authenticate, hash_key
 from campaigns.errors import DomainError
 from campaigns.permissions import allowed
-from campaigns.providers import Principal, authenticate, hash_key
 
 from ..extensions import db
 from ..ratelimit import client_ip, hit_many

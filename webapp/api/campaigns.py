@@ -7,7 +7,8 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy import select
 
-from campaigns import catalog, simulation
+from campaigns.accrual import simulation
+from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from campaigns import claims
+from campaigns.care import claims
 from campaigns.errors import invalid
 from campaigns.permissions import Scope
 

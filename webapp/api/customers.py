@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from campaigns.customers import lookup, profile
+from campaigns.accounts.profile import lookup, profile
 from campaigns.errors import DomainError, FieldProblem
 
 from ..extensions import db

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest
 from campaigns.errors import DomainError
 from campaigns.models import utcnow
 from campaigns.schemas import EventIn, validation_error
-from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest
 
 from ..extensions import db
 from . import bp

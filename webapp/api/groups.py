@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from campaigns import groups
-from campaigns.customers import resolve_existing
+from campaigns.accounts import groups
+from campaigns.accounts.profile import resolve_existing
 from campaigns.errors import invalid, not_found
 from campaigns.models import GroupMember, Transaction
 from campaigns.schemas import CustomerRef, GroupIn, GroupMemberIn, validation_error

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, current_app, request, stream_with_context
 
-from campaigns import imports
 from campaigns.errors import invalid
-from campaigns.importfiles import FORMATS, FileProblem, inspect
+from campaigns.imports import runner as imports
+from campaigns.imports.files import FORMATS, FileProblem, inspect
 from workers.imports import start
 
 from ..extensions import db

@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from campaigns import portal, rewards
+from campaigns.accounts import rewards
+from campaigns.channels import portal
 from campaigns.errors import DomainError, FieldProblem
 
 from ..extensions import db

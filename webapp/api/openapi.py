@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from campaigns.notify.webhooks import EVENTS as WEBHOOK_EVENTS
 from campaigns.schemas import (
     EventIn,
     GroupIn,
@@ -19,7 +20,6 @@ from campaigns.schemas import (
     TransactionBatchIn,
     TransactionIn,
 )
-from campaigns.webhooks import EVENTS as WEBHOOK_EVENTS
 
 from . import bp
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import request
 from sqlalchemy import select
 
-from campaigns import rewards
-from campaigns.customers import resolve_existing
+from campaigns.accounts import rewards
+from campaigns.accounts.profile import resolve_existing
 from campaigns.errors import not_found
 from campaigns.models import ApiKey, Redemption, Reward
 from campaigns.schemas import RedemptionIn, validation_error

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import current_app
 
-from campaigns import catalog, programme
+from campaigns.catalog import documents as catalog
+from campaigns.catalog import programme
 
 from ..extensions import db
 from . import bp

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaigns.accrual.reversals import request_reversal
+from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import utcnow
-from campaigns.reversals import request_reversal
 from campaigns.schemas import ReversalIn, parse_transaction, problems_of
-from campaigns.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
 
 from ..extensions import db
 from . import bp

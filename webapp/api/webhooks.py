@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy import select
 
-from campaigns import webhooks
 from campaigns.errors import not_found
 from campaigns.models import Outbox, WebhookSubscription
+from campaigns.notify import webhooks
 
 from ..extensions import db
 from . import bp

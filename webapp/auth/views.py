@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from campaigns import users
+from campaigns.access import users
 from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import render_template, request
 
-from campaigns import analytics
 from campaigns.errors import DomainError
 from campaigns.models import utcnow
+from campaigns.reporting import analytics
 
 from ..admin.util import csv_response
 from ..extensions import db

@@ -11,7 +11,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns import alerts, claims, customers
+from campaigns.accounts import profile as customers
+from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 

@@ -13,7 +13,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from campaigns import alerts, programme, sla
+from campaigns.care import alerts, sla
+from campaigns.catalog import programme
 from campaigns.errors import DomainError
 from campaigns.models import Alert, Claim, Provider, utcnow
 from campaigns.permissions import Scope

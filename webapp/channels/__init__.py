@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from campaigns import channels, ussd
+from campaigns.channels import keywords as channels
+from campaigns.channels import ussd
 from campaigns.errors import DomainError, FieldProblem
 
 from ..api.util import read_json, retry_transient

@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
-from campaigns import messages, portal, rewards
+from campaigns.accounts import rewards
+from campaigns.channels import portal
 from campaigns.errors import DomainError
 from campaigns.models import Customer
+from campaigns.notify import messages
 
 from ..extensions import db
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
@@ -185,7 +187,7 @@ def redeem(code: str) -> Any:
             )
         except DomainError as err:
             db.session.rollback()
-            from campaigns.channels import redeem_error_text
+            from campaigns.channels.keywords import redeem_error_text
             from campaigns.models import Reward
 
             reward = db.session.scalar(db.select(Reward).where(Reward.code == code))

@@ -1,0 +1,1 @@
+"""Who may reach the programme: staff users, providers, their API keys and tokens."""

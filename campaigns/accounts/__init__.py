@@ -1,0 +1,1 @@
+"""The books: ledger, point lots, adjustments, expiry, rewards and redemptions, groups."""

@@ -1,0 +1,103 @@
+"""Point lots: spendable points with their expiry, spent oldest-first.
+
+Every debit (redemption, clawback, expiry) is planned against locked lots,
+written as one ledger entry, then recorded lot by lot in ``lot_consumptions``,
+so the sum of available lots always equals the balance and no point is spent
+twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.models import LotConsumption, PointLot
+
+
+@dataclass
+class TakePlan:
+    """Which lots give how much; ``shortfall`` is what no lot could cover."""
+
+    parts: list[tuple[int, int, int]] = field(default_factory=list)  # (lot id, points, customer id)
+    shortfall: int = 0
+
+    @property
+    def taken(self) -> int:
+        return sum(p for _, p, _ in self.parts)
+
+    def by_customer(self) -> dict[int, TakePlan]:
+        """Split a pooled plan into one plan per contributing customer (one ledger entry each)."""
+        out: dict[int, TakePlan] = {}
+        for part in self.parts:
+            out.setdefault(part[2], TakePlan()).parts.append(part)
+        return out
+
+
+def plan_take(
+    session: Session,
+    customer_ids: list[int],
+    points: int,
+    *,
+    first_lot: int | None = None,
+    status: str = "available",
+) -> TakePlan:
+    """Lock and choose lots to cover ``points``: ``first_lot`` first, then soonest expiry first."""
+    plan = TakePlan()
+    if points <= 0:
+        return plan
+    need = points
+    if first_lot is not None:
+        lot = session.scalar(select(PointLot).where(PointLot.id == first_lot).with_for_update())
+        if lot is not None and lot.status == status and lot.remaining > 0:
+            part = min(need, lot.remaining)
+            plan.parts.append((lot.id, part, lot.customer_id))
+            need -= part
+    if need > 0 and status == "available":
+        lots = session.execute(
+            select(PointLot.id, PointLot.remaining, PointLot.customer_id)
+            .where(PointLot.customer_id.in_(customer_ids), PointLot.status == "available", PointLot.remaining > 0)
+            .order_by(PointLot.expires_at.is_(None), PointLot.expires_at, PointLot.id)
+            .with_for_update()
+        ).all()
+        for lot_id, remaining, owner in lots:
+            if need <= 0:
+                break
+            if lot_id == first_lot:
+                continue
+            part = min(need, remaining)
+            plan.parts.append((lot_id, part, owner))
+            need -= part
+    plan.shortfall = need
+    return plan
+
+
+def apply_take(session: Session, plan: TakePlan, entry_id: int) -> None:
+    if not plan.parts:
+        return
+    for lot_id, part, _owner in plan.parts:
+        session.execute(update(PointLot).where(PointLot.id == lot_id).values(remaining=PointLot.remaining - part))
+    session.execute(
+        insert(LotConsumption),
+        [{"lot_id": lot_id, "entry_id": entry_id, "points": part} for lot_id, part, _owner in plan.parts],
+    )
+
+
+def restore(session: Session, debit_entry_id: int, credit_entry_id: int, now: datetime) -> int:
+    """Give back what a debit took, to the same lots if they are still valid; returns points restored."""
+    parts = session.execute(
+        select(LotConsumption.lot_id, LotConsumption.points).where(LotConsumption.entry_id == debit_entry_id)
+    ).all()
+    total = 0
+    for lot_id, part in parts:
+        lot = session.get(PointLot, lot_id, with_for_update=True)
+        if lot is None:
+            continue
+        if lot.status == "closed" or (lot.expires_at is not None and lot.expires_at <= now):
+            continue  # expired meanwhile: not revived (the caller credits a fresh lot instead)
+        lot.remaining += part
+        session.add(LotConsumption(lot_id=lot_id, entry_id=credit_entry_id, points=-part))
+        total += part
+    return total

@@ -1,0 +1,1 @@
+"""From a provider's transaction to credited points: intake, crediting, refunds, simulation."""

@@ -1,0 +1,359 @@
+"""Accept provider transactions: validate, resolve the customer, persist before acknowledging.
+
+The caller commits and then hands the new ids to the dispatcher; a row that is
+committed but never dispatched (Redis down, process killed) is picked up by the
+sweeper, so an acknowledged transaction is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaigns.customers.identity import resolve_many
+from campaigns.errors import DomainError, FieldProblem, conflict, not_found
+from campaigns.models import Campaign, Counter, LedgerEntry, Provider, Reversal, Transaction
+from campaigns.schemas import CustomerRef, EventIn, TransactionIn
+
+ACCEPTED, DUPLICATE, ERROR = "accepted", "duplicate", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A validated purchase or custom event, in the one shape the ingest path stores."""
+
+    ref: str
+    customer: CustomerRef
+    amount: Decimal
+    currency: str
+    category: str | None
+    channel: str | None
+    occurred_at: datetime
+    attributes: dict[str, Any]
+    event_type: str
+    body_hash: str
+
+    @classmethod
+    def of(cls, item: TransactionIn | EventIn) -> Incoming:
+        if isinstance(item, EventIn):
+            return cls(
+                item.provider_event_id,
+                item.customer,
+                Decimal(0),
+                "VND",
+                None,
+                item.channel,
+                item.occurred_at,
+                item.attributes,
+                item.event_type,
+                item.body_hash(),
+            )
+        return cls(
+            item.provider_txn_id,
+            item.customer,
+            item.amount,
+            item.currency,
+            item.category,
+            item.channel,
+            item.occurred_at,
+            item.attributes,
+            "purchase",
+            item.body_hash(),
+        )
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    txn: dict[str, Any] | None = None
+    error: DomainError | None = None
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "provider_txn_id": row.provider_txn_id,
+        "customer_id": row.customer_id,
+        "status": row.status,
+        "received_at": row.received_at,
+    }
+
+
+_SUMMARY_COLS = (
+    Transaction.id,
+    Transaction.provider_txn_id,
+    Transaction.customer_id,
+    Transaction.status,
+    Transaction.received_at,
+    Transaction.body_hash,
+)
+
+
+def ingest(
+    session: Session, provider_id: int, items: Sequence[TransactionIn | EventIn], now: datetime, *, source: str = "txn"
+) -> list[Outcome]:
+    """Insert new transactions in bulk; duplicates and conflicts are reported per item.
+
+    Runs inside a savepoint and retries once on a unique-key race with a
+    concurrent request, so the same ``provider_txn_id`` can never be stored twice.
+    """
+    for _attempt in range(3):
+        try:
+            with session.begin_nested():
+                return _ingest_pass(session, provider_id, [Incoming.of(i) for i in items], now, source)
+        except IntegrityError:
+            continue
+    raise conflict("ingest_race", "the same transactions are being posted concurrently; retry")
+
+
+def _ingest_pass(
+    session: Session, provider_id: int, items: Sequence[Incoming], now: datetime, source: str
+) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(items)
+    hashes = [item.body_hash for item in items]
+    existing = {
+        row.provider_txn_id: row
+        for row in session.execute(
+            select(*_SUMMARY_COLS).where(
+                Transaction.provider_id == provider_id,
+                Transaction.source == source,
+                Transaction.provider_txn_id.in_({item.ref for item in items}),
+            )
+        )
+    }
+    first_in_batch: dict[str, int] = {}
+    fresh: list[int] = []
+    for i, item in enumerate(items):
+        old = existing.get(item.ref)
+        if old is not None:
+            outcomes[i] = _replay(old, hashes[i], item.ref)
+            continue
+        j = first_in_batch.get(item.ref)
+        if j is not None:
+            outcomes[i] = Outcome(DUPLICATE) if hashes[j] == hashes[i] else Outcome(ERROR, error=_differs(item.ref))
+            continue
+        first_in_batch[item.ref] = i
+        fresh.append(i)
+
+    customers = resolve_many(session, [items[i].customer.claim() for i in fresh])
+    rows: list[dict[str, Any]] = []
+    row_of: list[int] = []
+    for i, cid in zip(fresh, customers, strict=True):
+        if isinstance(cid, DomainError):
+            outcomes[i] = Outcome(ERROR, error=cid)
+            continue
+        item = items[i]
+        rows.append(
+            {
+                "provider_id": provider_id,
+                "provider_txn_id": item.ref,
+                "source": source,
+                "event_type": item.event_type,
+                "customer_id": cid,
+                "amount": item.amount,
+                "currency": item.currency,
+                "category": item.category,
+                "channel": item.channel,
+                "occurred_at": item.occurred_at,
+                "received_at": now,
+                "status": "queued",
+                "attributes": item.attributes,
+                "body_hash": hashes[i],
+                "reversed_amount": 0,
+            }
+        )
+        row_of.append(i)
+    if rows:
+        # A Core insert of the table: the same multi-row INSERT ... RETURNING without the ORM's per-row
+        # bookkeeping (a fifth less CPU per row on bulk imports).
+        table = Transaction.__table__
+        ids = session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
+        for i, row, new_id in zip(row_of, rows, ids, strict=True):
+            outcomes[i] = Outcome(
+                ACCEPTED,
+                {
+                    "id": new_id,
+                    "provider_txn_id": row["provider_txn_id"],
+                    "customer_id": row["customer_id"],
+                    "status": "queued",
+                    "received_at": now,
+                },
+            )
+    for i, item in enumerate(items):
+        out = outcomes[i]
+        if out is not None and out.status == DUPLICATE and out.txn is None:
+            j = first_in_batch[item.ref]
+            first = outcomes[j]
+            assert first is not None
+            outcomes[i] = Outcome(DUPLICATE, first.txn) if first.status == ACCEPTED else first
+    return outcomes  # type: ignore[return-value]
+
+
+def _differs(provider_txn_id: str) -> DomainError:
+    return conflict(
+        "duplicate_conflict",
+        f"id '{provider_txn_id}' was already used with a different body",
+        [FieldProblem("provider_txn_id", "already used with a different body")],
+    )
+
+
+def _replay(old: Any, body_hash: str, provider_txn_id: str) -> Outcome:
+    if old.body_hash != body_hash:
+        return Outcome(ERROR, error=_differs(provider_txn_id))
+    return Outcome(DUPLICATE, _summary(old))
+
+
+def get_transaction(session: Session, txn_id: int, provider_id: int | None) -> dict[str, Any]:
+    """Full view of one transaction: status, net points and each award (provider-scoped)."""
+    q = (
+        select(Transaction, Provider.code)
+        .join(Provider, Provider.id == Transaction.provider_id)
+        .where(Transaction.id == txn_id)
+    )
+    if provider_id is not None:
+        q = q.where(Transaction.provider_id == provider_id)
+    found = session.execute(q).first()
+    if found is None:
+        raise not_found(f"transaction {txn_id}")
+    txn, provider_code = found
+    entries = session.execute(
+        select(LedgerEntry, Campaign.name)
+        .outerjoin(Campaign, Campaign.id == LedgerEntry.campaign_id)
+        .where(LedgerEntry.transaction_id == txn.id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    reversals = session.scalars(select(Reversal).where(Reversal.transaction_id == txn.id).order_by(Reversal.id)).all()
+    return {
+        "id": txn.id,
+        "provider": provider_code,
+        "provider_txn_id": txn.provider_txn_id,
+        "source": txn.source,
+        "event_type": txn.event_type,
+        "customer_id": txn.customer_id,
+        "status": txn.status,
+        "amount": txn.amount,
+        "currency": txn.currency,
+        "category": txn.category,
+        "channel": txn.channel,
+        "attributes": txn.attributes or {},
+        "occurred_at": txn.occurred_at,
+        "received_at": txn.received_at,
+        "processed_at": txn.processed_at,
+        "reject_reason": txn.reject_reason,
+        "reversed_amount": txn.reversed_amount,
+        "points": sum(
+            e.points + e.pending + (-e.debt if e.kind == "reversal" else 0)
+            for e, _ in entries
+            if e.customer_id == txn.customer_id and e.kind in ("earn", "reversal")
+        ),
+        "awards": [
+            {
+                "campaign": name,
+                "campaign_id": e.campaign_id,
+                "campaign_version": e.campaign_version,
+                "rule": e.rule_name,
+                "points": e.points + e.pending,
+                "pending": e.pending,
+                "qualifying": e.qualifying,
+                "customer_id": e.customer_id,
+                "note": e.note,
+            }
+            for e, name in entries
+            if e.kind == "earn"
+        ],
+        "reversals": [reversal_view(r) for r in reversals],
+    }
+
+
+def reversal_view(r: Reversal) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "transaction_id": r.transaction_id,
+        "reversal_id": r.provider_reversal_id,
+        "amount": r.amount,
+        "status": r.status,
+        "points": r.points,
+        "created_at": r.created_at,
+        "applied_at": r.applied_at,
+    }
+
+
+def queued_ids(session: Session, older_than: datetime, limit: int) -> list[tuple[int, int]]:
+    """(transaction id, customer id) of transactions still waiting: the sweeper's input."""
+    return list(
+        session.execute(
+            select(Transaction.id, Transaction.customer_id)
+            .where(Transaction.status == "queued", Transaction.received_at < older_than)
+            .order_by(Transaction.status, Transaction.received_at)
+            .limit(limit)
+        ).all()
+    )
+
+
+def backlog(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Transaction).where(Transaction.status == "queued")) or 0
+
+
+# -- crediting order after a lost dispatch -----------------------------------------------------------
+
+DISPATCH_FAILED_FIRST = "dispatch_failed_first"
+DISPATCH_FAILED_LAST = "dispatch_failed_last"
+
+
+def note_dispatch_failure(session: Session, now: datetime, horizon: timedelta) -> None:
+    """Remember that committed ids could not be handed to the workers (Redis down).
+
+    Those rows wait for the sweeper while newer transactions of the same customers may be dispatched
+    first once Redis is back; :func:`stranded_before` lets the drain credit the older ones first. An
+    episode starts at the first failure after ``horizon`` of quiet. The caller commits.
+    """
+    stamp = int(now.timestamp())
+    first = session.get(Counter, DISPATCH_FAILED_FIRST, with_for_update=True)
+    last = session.get(Counter, DISPATCH_FAILED_LAST, with_for_update=True)
+    if last is None or stamp - int(last.value) > horizon.total_seconds():
+        if first is None:
+            session.add(Counter(name=DISPATCH_FAILED_FIRST, value=stamp))
+        else:
+            first.value = stamp
+    if last is None:
+        session.add(Counter(name=DISPATCH_FAILED_LAST, value=stamp))
+    else:
+        last.value = max(int(last.value), stamp)
+    session.flush()
+
+
+def stranded_before(session: Session, txn_ids: Sequence[int], now: datetime, horizon: timedelta) -> list[int]:
+    """Ids still ``queued`` of the same customers, older than the batch, received since a recent dispatch
+    failure began: credited ahead of the batch so one customer's transactions keep their order.
+
+    Costs one primary-key read per batch outside such an episode (``horizon`` after the last failure).
+    """
+    marks = dict(
+        session.execute(
+            select(Counter.name, Counter.value).where(Counter.name.in_([DISPATCH_FAILED_FIRST, DISPATCH_FAILED_LAST]))
+        ).all()
+    )
+    last, first = marks.get(DISPATCH_FAILED_LAST), marks.get(DISPATCH_FAILED_FIRST)
+    if last is None or first is None or now.timestamp() - int(last) > horizon.total_seconds() or not txn_ids:
+        return []
+    batch = set(txn_ids)
+    customers = set(session.scalars(select(Transaction.customer_id).where(Transaction.id.in_(batch))))
+    if not customers:
+        return []
+    since = datetime.fromtimestamp(int(first), UTC) - timedelta(minutes=1)
+    older = session.scalars(
+        select(Transaction.id).where(
+            Transaction.status == "queued",
+            Transaction.received_at >= since,
+            Transaction.customer_id.in_(customers),
+            Transaction.id < max(batch),
+        )
+    )
+    return sorted(i for i in older if i not in batch)

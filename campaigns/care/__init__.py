@@ -1,0 +1,1 @@
+"""The care centre: missing-points claims, alerts, the accrual SLA, hourly rollups, early warnings."""

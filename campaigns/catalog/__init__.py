@@ -1,0 +1,1 @@
+"""What the programme offers: campaign documents and their versions, the tier ladder, programme settings."""

@@ -1,0 +1,289 @@
+"""Campaign documents: import, version, publish, audit, and load the published set.
+
+Every document is validated by ``rules.parse_document`` before it is stored, so
+nothing unvalidated can ever reach the engine. Publishing bumps a counter in
+the database; workers compare it with their cached copy and recompile.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
+from rules import CampaignSpec, DocumentInvalid, parse_document
+
+PUBLICATION_COUNTER = "publication"
+
+
+def validate(source: str | bytes | dict[str, Any], fmt: str | None = None) -> Any:
+    """Parse and validate, turning engine errors into a 422 naming every path."""
+    try:
+        return parse_document(source, fmt=fmt)
+    except DocumentInvalid as exc:
+        problems = [FieldProblem(e.path, e.reason) for e in exc.errors]
+        first = problems[0] if problems else FieldProblem("document", "invalid")
+        raise DomainError(
+            "invalid_document", f"{len(problems)} error(s); first: {first.path}: {first.reason}", problems
+        ) from None
+
+
+def _audit(session: Session, actor: str, action: str, obj: Campaign, details: dict[str, Any]) -> None:
+    session.add(AuditEvent(actor=actor, action=action, object_type="campaign", object_id=str(obj.id), details=details))
+
+
+def import_document(
+    session: Session,
+    source: str | bytes,
+    *,
+    fmt: str | None = None,
+    author: str,
+    publish: bool = False,
+) -> CampaignVersion:
+    """Store a validated document as the next version of the campaign with its name."""
+    doc = validate(source, fmt)
+    text = source.decode() if isinstance(source, bytes) else source
+    raw = json.loads(json.dumps(doc.raw, default=str))
+    campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())
+    if campaign is None:
+        campaign = Campaign(name=doc.name, type=doc.type, status="draft", latest_version=0)
+        session.add(campaign)
+        session.flush()
+    latest = None
+    if campaign.latest_version:
+        latest = session.scalar(
+            select(CampaignVersion).where(
+                CampaignVersion.campaign_id == campaign.id, CampaignVersion.version == campaign.latest_version
+            )
+        )
+    if latest is not None and latest.document == raw:
+        version = latest
+    else:
+        campaign.latest_version += 1
+        campaign.type = doc.type
+        campaign.updated_at = utcnow()
+        version = CampaignVersion(
+            campaign_id=campaign.id,
+            version=campaign.latest_version,
+            status="draft",
+            document=raw,
+            source=text,
+            source_format=fmt or ("json" if text.lstrip().startswith("{") else "yaml"),
+            author=author,
+        )
+        session.add(version)
+        session.flush()
+        _audit(
+            session,
+            author,
+            "campaign.version_created",
+            campaign,
+            {"version": version.version, "previous": latest.document if latest else None, "document": raw},
+        )
+    if publish:
+        publish_version(session, campaign.id, version.version, author=author)
+    return version
+
+
+def publish_version(
+    session: Session, campaign_id: int, version: int, *, author: str, scheduled: bool = False
+) -> CampaignVersion:
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None:
+        raise not_found(f"campaign {campaign_id} version {version}")
+    target.scheduled_at, target.scheduled_by = None, None
+    if target.status == "published":
+        return target
+    now = utcnow()
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.status == "published")
+        .values(status="archived")
+    )
+    target.status = "published"
+    target.published_at = now
+    campaign.status = "published"
+    campaign.published_version = version
+    campaign.updated_at = now
+    bump_publication(session)
+    _audit(
+        session,
+        author,
+        "campaign.published",
+        campaign,
+        {"version": version, **({"scheduled": True} if scheduled else {})},
+    )
+    return target
+
+
+def schedule_version(
+    session: Session, campaign_id: int, version: int, at: datetime, *, author: str, now: datetime | None = None
+) -> CampaignVersion:
+    """Publish ``version`` at ``at`` (applied by the workers' periodic thread or ``campaigns publish-due``).
+
+    A campaign has at most one scheduled version: scheduling another replaces it.
+    """
+    now = now or utcnow()
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None:
+        raise not_found(f"campaign {campaign_id} version {version}")
+    if at.tzinfo is None:
+        raise invalid("at", "needs a time zone")
+    if at <= now:
+        raise invalid("at", "must be in the future (publish now instead)")
+    if target.status == "published":
+        raise conflict("already_published", f"version {version} is already published")
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
+        .values(scheduled_at=None, scheduled_by=None)
+    )
+    target.scheduled_at, target.scheduled_by = at, author
+    campaign.updated_at = now
+    _audit(session, author, "campaign.scheduled", campaign, {"version": version, "at": at.isoformat()})
+    return target
+
+
+def cancel_schedule(session: Session, campaign_id: int, version: int, *, author: str) -> CampaignVersion:
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None or target.scheduled_at is None:
+        raise not_found(f"a scheduled publication of campaign {campaign_id} version {version}")
+    at = target.scheduled_at
+    target.scheduled_at, target.scheduled_by = None, None
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    _audit(session, author, "campaign.schedule_cancelled", campaign, {"version": version, "at": at.isoformat()})
+    return target
+
+
+def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's."""
+    now = now or utcnow()
+    due = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.id)
+        .where(CampaignVersion.scheduled_at.is_not(None), CampaignVersion.scheduled_at <= now)
+        .order_by(CampaignVersion.scheduled_at, CampaignVersion.id)
+        .limit(100)
+    ).all()
+    done = []
+    for campaign_id, version_id in due:
+        session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
+        v = session.get(CampaignVersion, version_id, populate_existing=True)
+        if v is None or v.scheduled_at is None or v.scheduled_at > now:
+            continue  # another worker (or a person) got there first
+        publish_version(session, campaign_id, v.version, author=v.scheduled_by or "scheduler", scheduled=True)
+        done.append((campaign_id, v.version))
+    return done
+
+
+def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.status == "published")
+        .values(status="archived")
+    )
+    session.execute(
+        update(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
+        .values(scheduled_at=None, scheduled_by=None)
+    )
+    campaign.status = "archived"
+    campaign.published_version = None
+    campaign.updated_at = utcnow()
+    bump_publication(session)
+    _audit(session, author, "campaign.archived", campaign, {})
+    return campaign
+
+
+def bump_publication(session: Session) -> None:
+    counter = session.get(Counter, PUBLICATION_COUNTER, with_for_update=True)
+    if counter is None:
+        session.add(Counter(name=PUBLICATION_COUNTER, value=1))
+    else:
+        counter.value += 1
+    session.flush()
+
+
+def publication_counter(session: Session) -> int:
+    return session.scalar(select(Counter.value).where(Counter.name == PUBLICATION_COUNTER)) or 0
+
+
+def published_specs(session: Session) -> list[CampaignSpec]:
+    rows = session.execute(
+        select(CampaignVersion)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(CampaignVersion.status == "published", Campaign.status == "published")
+        .order_by(CampaignVersion.campaign_id)
+    ).scalars()
+    return [
+        CampaignSpec(
+            id=v.campaign_id,
+            version=v.version,
+            document=parse_document(v.document),
+            published_at=v.published_at,
+        )
+        for v in rows
+    ]
+
+
+def published_budgets(session: Session) -> dict[int, dict[str, Any]]:
+    """Budgets of the published campaigns (what the ledger checker holds them to)."""
+    rows = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.document).where(CampaignVersion.status == "published")
+    ).all()
+    return {cid: dict(doc.get("budget") or {}) for cid, doc in rows if doc.get("budget")}
+
+
+def campaign_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Campaign.id, Campaign.name)).all())
+
+
+def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
+    versions = session.scalars(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign.id).order_by(CampaignVersion.version)
+    ).all()
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "type": campaign.type,
+        "status": campaign.status,
+        "latest_version": campaign.latest_version,
+        "published_version": campaign.published_version,
+        "created_at": campaign.created_at,
+        "updated_at": campaign.updated_at,
+        "versions": [
+            {
+                "version": v.version,
+                "status": v.status,
+                "author": v.author,
+                "created_at": v.created_at,
+                "published_at": v.published_at,
+            }
+            for v in versions
+        ],
+        "document": versions[-1].document if versions else None,
+    }
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).order_by(Campaign.id)))

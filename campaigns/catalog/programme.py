@@ -1,0 +1,208 @@
+"""Programme-wide settings: points expiry, negative balances, a cap per transaction.
+
+Stored in the ``settings`` table so an operator changes them without a deploy;
+each change is audited and bumps the publication counter so workers reload.
+"""
+
+from __future__ import annotations
+
+import calendar
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.errors import invalid
+from campaigns.models import AuditEvent, Setting, utcnow
+
+DEFAULTS: dict[str, Any] = {
+    "points_expiry": {"policy": "rolling_months", "months": 12},
+    "allow_negative_balance": False,
+    "max_points_per_transaction": None,
+    "timezone": "Asia/Ho_Chi_Minh",
+    "point_value": 1,
+    # customer notifications (SMS)
+    "notify_points_threshold": 50,  # a "points earned" SMS when one transaction earns at least this (null: never)
+    "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
+    "quiet_hours": {"start": "21:00", "end": "08:00"},  # local time; notifications wait until the end (null: none)
+    "sms_templates": {},  # {"template": {"vi": "...", "en": "..."}}: adds or overrides message templates
+    # accrual SLA (care centre): minutes from receipt to credit; a warning at warning_percent of it; critical
+    # once the oldest waits critical_factor times the SLA or critical_count transactions of a provider are over it
+    "accrual_sla": {"minutes": 15, "warning_percent": 80, "critical_factor": 2, "critical_count": 100},
+    # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
+    # critical once critical_factor times it has passed (campaigns/care/claims.py)
+    "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
+}
+EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
+
+
+@dataclass(frozen=True)
+class Programme:
+    points_expiry: dict[str, Any]
+    allow_negative_balance: bool
+    max_points_per_transaction: int | None
+    timezone: str
+    point_value: float = 1
+    notify_points_threshold: int | None = 50
+    sms_daily_limit: int | None = 3
+    quiet_hours: dict[str, str] | None = None
+    sms_templates: dict[str, dict[str, str]] | None = None
+    accrual_sla: dict[str, Any] | None = None
+    claim_deadlines: dict[str, float] | None = None
+
+    def expiry_for(self, earned_at: datetime) -> datetime | None:
+        """When points earned at ``earned_at`` expire under the programme's policy."""
+        policy = self.points_expiry.get("policy")
+        if policy == "never":
+            return None
+        if policy == "end_of_next_year":
+            local = earned_at.astimezone(ZoneInfo(self.timezone))
+            end = datetime(local.year + 2, 1, 1, tzinfo=ZoneInfo(self.timezone))
+            return end.astimezone(earned_at.tzinfo)
+        months = int(self.points_expiry.get("months", 12))
+        year, month = divmod(earned_at.month - 1 + months, 12)
+        year += earned_at.year
+        month += 1
+        day = min(earned_at.day, calendar.monthrange(year, month)[1])
+        return earned_at.replace(year=year, month=month, day=day)
+
+
+def _hhmm(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return False
+    h, m = value[:2], value[3:]
+    return h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60
+
+
+SLA_LIMITS: dict[str, tuple[type, float, float, str]] = {
+    "minutes": (int, 1, 1440, "an integer number of minutes from 1 to 1440"),
+    "warning_percent": (int, 1, 99, "an integer percentage of the SLA from 1 to 99"),
+    "critical_factor": (float, 1.1, 100, "a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)"),
+    "critical_count": (int, 1, 10_000_000, "a positive integer (transactions over the SLA at once)"),
+}
+
+
+def _validate_sla(value: Any) -> None:
+    """Every field is required so a stored SLA is always complete; types are checked before ranges."""
+    if not isinstance(value, dict):
+        raise invalid("value", "must be an object with " + ", ".join(SLA_LIMITS))
+    unknown = set(value) - set(SLA_LIMITS)
+    if unknown:
+        raise invalid(f"value.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(SLA_LIMITS)}")
+    for name, (kind, low, high, reason) in SLA_LIMITS.items():
+        if name not in value:
+            raise invalid(f"value.{name}", f"is required: {reason}")
+        v = value[name]
+        numeric = (int, float) if kind is float else (int,)
+        if isinstance(v, bool) or not isinstance(v, numeric) or not low <= v <= high:
+            raise invalid(f"value.{name}", f"must be {reason}")
+
+
+def load(session: Session) -> Programme:
+    values = dict(DEFAULTS)
+    values.update({k: v for k, v in session.execute(select(Setting.key, Setting.value)).all() if k in DEFAULTS})
+    return Programme(**values)
+
+
+def validate(key: str, value: Any) -> Any:
+    if key not in DEFAULTS:
+        raise invalid("key", f"unknown setting; known: {', '.join(sorted(DEFAULTS))}")
+    if key == "points_expiry":
+        if not isinstance(value, dict) or value.get("policy") not in EXPIRY_POLICIES:
+            raise invalid("value.policy", f"must be one of {', '.join(EXPIRY_POLICIES)}")
+        if value["policy"] == "rolling_months":
+            months = value.get("months", 12)
+            if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
+                raise invalid("value.months", "must be an integer from 1 to 120")
+    elif key == "allow_negative_balance":
+        if not isinstance(value, bool):
+            raise invalid("value", "must be true or false")
+    elif key == "max_points_per_transaction":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise invalid("value", "must be a positive integer or null")
+    elif key == "point_value":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise invalid("value", "must be a non-negative number (currency units one point costs)")
+    elif key in ("notify_points_threshold", "sms_daily_limit"):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise invalid("value", "must be a non-negative integer or null")
+    elif key == "quiet_hours":
+        if value is not None:
+            if not isinstance(value, dict) or set(value) != {"start", "end"}:
+                raise invalid("value", 'must be {"start": "HH:MM", "end": "HH:MM"} or null')
+            for part in ("start", "end"):
+                if not _hhmm(value[part]):
+                    raise invalid(f"value.{part}", "must be a time as HH:MM, e.g. 21:00")
+    elif key == "sms_templates":
+        if not isinstance(value, dict) or not all(
+            isinstance(t, dict) and t and all(lang in ("vi", "en") and isinstance(x, str) for lang, x in t.items())
+            for t in value.values()
+        ):
+            raise invalid("value", 'must map template names to {"vi": "...", "en": "..."}')
+        for name, texts in value.items():
+            for lang, text in texts.items():
+                problem = _template_problem(text)
+                if problem:
+                    raise invalid(f"value.{name}.{lang}", problem)
+    elif key == "accrual_sla":
+        _validate_sla(value)
+    elif key == "claim_deadlines":
+        known = set(DEFAULTS["claim_deadlines"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        if not value.get("warning_share", 0.5) < 1:
+            raise invalid("value.warning_share", "must be below 1 (a share of the time allowed)")
+        if not value.get("critical_factor", 2) > 1:
+            raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
+        value = {**DEFAULTS["claim_deadlines"], **value}
+    elif key == "timezone":
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise invalid("value", "must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
+    return value
+
+
+def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
+    from campaigns.catalog.documents import bump_publication
+
+    value = validate(key, value)
+    row = session.get(Setting, key)
+    old = row.value if row else DEFAULTS.get(key)
+    if row is None:
+        session.add(Setting(key=key, value=value, updated_at=utcnow()))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action="setting.changed",
+            object_type="setting",
+            object_id=key,
+            details={"old": old, "new": value},
+        )
+    )
+    bump_publication(session)
+
+
+def _template_problem(text: str) -> str | None:
+    """Templates are ``str.format`` strings: only plain ``{name}`` fields, so a template can neither break
+    sending (unbalanced braces) nor reach into the context's objects (``{x.__class__}``, ``{x[0]}``)."""
+    if len(text) > 1000:
+        return "at most 1000 characters"
+    try:
+        fields = [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        return f"not a valid template: {exc}"
+    for field, spec in fields:
+        if not field.isidentifier() or "{" in spec:
+            return f"{{{field}}}: a placeholder is a plain name such as {{points}}"
+    return None

@@ -1,0 +1,1 @@
+"""Customer channels over the books: SMS keywords, the USSD menu, the portal and app."""

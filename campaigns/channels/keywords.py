@@ -1,0 +1,374 @@
+"""Customer channels over the books: the SMS keyword service and the USSD menu.
+
+Both identify the customer by the phone number the gateway gives us
+(normalised with :func:`campaigns.customers.identity.normalize_phone`), answer in the
+customer's language (an English SMS keyword gets an English reply), and redeem
+through :func:`campaigns.accounts.rewards.redeem` only after an explicit confirmation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.accounts import rewards as rewards_service
+from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.customers.identity import PHONE, find_customer, normalize_phone
+from campaigns.errors import DomainError
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound, utcnow
+from campaigns.notify.messages import language_of, number, render
+from campaigns.notify.outbox import queue_sms
+from campaigns.notify.sms import fold
+
+CONFIRM_MINUTES = 10
+
+# ---------------------------------------------------------------------------------------------- texts
+
+T: dict[str, dict[str, str]] = {
+    "vi": {
+        "balance": "Số dư: {balance} điểm. Hạng: {tier}.",
+        "progress": " {left} điểm nữa để lên hạng {next}.",
+        "top": " Bạn đang ở hạng cao nhất.",
+        "expiring": " {points} điểm hết hạn ngày {date}.",
+        "tier": "Hạng của bạn: {tier}. Điểm xét hạng 12 tháng: {have}.",
+        "ask": "Đổi {reward} với {cost} điểm? Soạn DOI {code} OK trong {minutes} phút để xác nhận.",
+        "no_ask": "Chưa có yêu cầu đổi {code}. Soạn DOI {code} trước.",
+        "no_code": "Soạn DOI <mã quà>, ví dụ DOI {example}.",
+        "unknown_reward": "Không có quà mã {code}. Soạn HELP để xem hướng dẫn.",
+        "short": "Bạn cần {cost} điểm để đổi {reward}, số dư hiện có {balance} điểm.",
+        "failed": "Không đổi được {reward}: {reason}.",
+        "help": "DIEM: xem điểm. HANG: xem hạng. DOI <mã>: đổi quà. KHIEUNAI <mã GD>: báo thiếu điểm. "
+        "TUCHOI: ngừng nhận tin.",
+        "claim_how": "Soạn KHIEUNAI <mã giao dịch> <mô tả>, ví dụ KHIEUNAI HD123 nap tien 100k chua co diem.",
+        "claim_ok": "Đã nhận yêu cầu báo thiếu điểm #{id} cho giao dịch {ref}. Chúng tôi sẽ trả lời bằng tin nhắn.",
+        "unknown": "Không hiểu yêu cầu. ",
+        "stop": "Bạn đã ngừng nhận tin thông báo. Soạn BATDAU để nhận lại.",
+        "start": "Bạn sẽ nhận lại tin thông báo. Soạn TUCHOI để ngừng.",
+        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
+        "none": "không có",
+    },
+    "en": {
+        "balance": "Balance: {balance} points. Tier: {tier}.",
+        "progress": " {left} more points to reach {next}.",
+        "top": " You are in the top tier.",
+        "expiring": " {points} points expire on {date}.",
+        "tier": "Your tier: {tier}. Qualifying points (12 months): {have}.",
+        "ask": "Redeem {reward} for {cost} points? Reply REDEEM {code} OK within {minutes} minutes to confirm.",
+        "no_ask": "No pending request for {code}. Send REDEEM {code} first.",
+        "no_code": "Send REDEEM <reward code>, e.g. REDEEM {example}.",
+        "unknown_reward": "There is no reward {code}. Send HELP for help.",
+        "short": "You need {cost} points for {reward}; your balance is {balance}.",
+        "failed": "Could not redeem {reward}: {reason}.",
+        "help": "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. "
+        "STOP: no more messages.",
+        "claim_how": "Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points.",
+        "claim_ok": "We received missing-points request #{id} for transaction {ref}. We will reply by SMS.",
+        "unknown": "Sorry, we did not understand. ",
+        "stop": "You will no longer receive notifications. Send START to receive them again.",
+        "start": "You will receive notifications again. Send STOP to stop.",
+        "not_member": "This phone number is not a member of the loyalty programme.",
+        "none": "none",
+    },
+}
+
+REASONS = {
+    "vi": {
+        "out_of_stock": "quà đã hết",
+        "limit_reached": "bạn đã đổi tối đa số lần cho phép",
+        "not_eligible": "bạn chưa đủ điều kiện",
+        "reward_unavailable": "quà hiện không được đổi",
+        "insufficient_points": "không đủ điểm",
+    },
+    "en": {
+        "out_of_stock": "out of stock",
+        "limit_reached": "you reached the limit for this reward",
+        "not_eligible": "you are not eligible",
+        "reward_unavailable": "not offered now",
+        "insufficient_points": "not enough points",
+    },
+}
+
+KEYWORDS: dict[str, tuple[str, str | None]] = {
+    # folded keyword -> (intent, language of the reply; None: the customer's)
+    "DIEM": ("balance", "vi"),
+    "BAL": ("balance", "en"),
+    "BALANCE": ("balance", "en"),
+    "HANG": ("tier", "vi"),
+    "TIER": ("tier", "en"),
+    "DOI": ("redeem", "vi"),
+    "REDEEM": ("redeem", "en"),
+    "HELP": ("help", None),
+    "HD": ("help", "vi"),
+    "HUONGDAN": ("help", "vi"),
+    "TUCHOI": ("stop", "vi"),
+    "STOP": ("stop", "en"),
+    "BATDAU": ("start", "vi"),
+    "START": ("start", "en"),
+    "KHIEUNAI": ("claim", "vi"),
+    "THIEUDIEM": ("claim", "vi"),
+    "CLAIM": ("claim", "en"),
+}
+
+
+def t(language: str, key: str, **values: Any) -> str:
+    return T[language_of(language)][key].format(**values)
+
+
+# ---------------------------------------------------------------------------------------------- read models
+
+
+@dataclass
+class Summary:
+    balance: int
+    tier: str
+    tier_code: str | None
+    have: int | None = None
+    next_name: str | None = None
+    left: int | None = None
+    expiring: list[dict[str, Any]] = field(default_factory=list)
+
+
+def summary(session: Session, customer_id: int) -> Summary:
+    from campaigns.accounts.ledger import expiring
+
+    customer = session.get(Customer, customer_id)
+    bal = session.get(CustomerBalance, customer_id)
+    names = tier_names(session)
+    code = customer.tier if customer else None
+    s = Summary(
+        balance=bal.balance if bal else 0,
+        tier=names.get(code or "", code or "—"),
+        tier_code=code,
+        expiring=expiring(session, customer_id, utcnow(), months=1),
+    )
+    progress = tier_progress(session, customer_id, code) if names else None
+    if progress:
+        s.have, s.next_name = progress["have"], progress["name"]
+        s.left = max(0, progress["need"] - progress["have"])
+    return s
+
+
+def balance_text(session: Session, customer_id: int, language: str) -> str:
+    from campaigns.notify.messages import day
+
+    s = summary(session, customer_id)
+    text = t(language, "balance", balance=number(s.balance, language), tier=s.tier)
+    if s.left:
+        text += t(language, "progress", left=number(s.left, language), next=s.next_name)
+    elif s.tier_code and s.next_name is None and tier_names(session):
+        text += t(language, "top")
+    if s.expiring:
+        first = s.expiring[0]
+        text += t(language, "expiring", points=number(first["points"], language), date=day(first["date"], language))
+    return text
+
+
+def affordable_rewards(session: Session, balance: int | None = None) -> list[Reward]:
+    now = utcnow()
+    out = []
+    for r in rewards_service.list_rewards(session, active_only=True):
+        if (r.valid_from and now < r.valid_from) or (r.valid_to and now >= r.valid_to):
+            continue
+        if r.stock is not None and r.issued >= r.stock:
+            continue
+        if balance is not None and r.cost > balance:
+            continue
+        out.append(r)
+    return out
+
+
+def recent_activity(session: Session, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(LedgerEntry, Provider.name)
+        .outerjoin(Provider, Provider.id == LedgerEntry.provider_id)
+        .where(LedgerEntry.customer_id == customer_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "points": e.points + e.pending,
+            "pending": e.pending,
+            "provider": name,
+            "transaction_id": e.transaction_id,
+            "note": e.note,
+            "created_at": e.created_at,
+        }
+        for e, name in rows
+    ]
+
+
+def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: int) -> str:
+    if err.code == "insufficient_points":
+        return t(
+            language,
+            "short",
+            cost=number(reward.cost, language),
+            reward=reward.name,
+            balance=number(balance, language),
+        )
+    reason = REASONS[language_of(language)].get(err.code, err.message)
+    return t(language, "failed", reward=reward.name, reason=reason)
+
+
+# ---------------------------------------------------------------------------------------------- SMS
+
+
+@dataclass
+class SmsResult:
+    intent: str
+    reply: str
+    inbound_id: int
+    outbox_id: int | None
+    duplicate: bool = False
+
+
+def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str | None = None) -> SmsResult:
+    """Understand one keyword message and queue the reply in the outbox (the caller commits)."""
+    phone = normalize_phone(raw_phone)
+    if message_id:
+        old = session.scalar(select(SmsInbound).where(SmsInbound.message_id == message_id))
+        if old is not None:  # the gateway retried: same answer, nothing done twice
+            return SmsResult(old.intent, old.reply or "", old.id, None, duplicate=True)
+    now = utcnow()
+    cid = find_customer(session, PHONE, phone)
+    customer = session.get(Customer, cid) if cid else None
+    words = fold(text or "").split()
+    raw_args = (text or "").split()[1:]  # as typed (a claim's reference and description keep their case)
+    if len(words) >= 2 and words[0] + words[1] in KEYWORDS:  # "TU CHOI", "HUONG DAN", "BAT DAU", "KHIEU NAI"
+        words = [words[0] + words[1], *words[2:]]
+        raw_args = raw_args[1:]
+    intent, lang = KEYWORDS.get(words[0], ("unknown", None)) if words else ("unknown", None)
+    language = lang or (customer.language if customer else "vi")
+    inbound = SmsInbound(
+        message_id=message_id, phone=phone, customer_id=cid, text=(text or "")[:1000], intent=intent, created_at=now
+    )
+    session.add(inbound)
+    session.flush()
+    reply_via_outbox = True
+    if customer is None:
+        reply = t(language, "not_member")
+    elif intent == "balance":
+        reply = balance_text(session, customer.id, language)
+    elif intent == "tier":
+        s = summary(session, customer.id)
+        reply = t(language, "tier", tier=s.tier, have=number(s.have or 0, language))
+        if s.left:
+            reply += t(language, "progress", left=number(s.left, language), next=s.next_name)
+    elif intent == "redeem":
+        reply, reply_via_outbox = _sms_redeem(session, customer, words[1:], inbound, language, now)
+    elif intent == "claim":
+        reply = _sms_claim(session, customer, raw_args, inbound, language, now)
+    elif intent == "stop":
+        customer.sms_opt_out_at = customer.sms_opt_out_at or now
+        reply = t(language, "stop")
+    elif intent == "start":
+        customer.sms_opt_out_at = None
+        reply = t(language, "start")
+    elif intent == "help":
+        reply = t(language, "help")
+    else:
+        reply = t(language, "unknown") + t(language, "help")
+    inbound.reply = reply
+    outbox_id = None
+    if reply_via_outbox:
+        row = queue_sms(
+            session,
+            dedupe_key=f"in:{inbound.id}",
+            template="sms_reply",
+            payload={"text": reply},
+            customer_id=customer.id if customer else None,
+            to=phone,
+            now=now,
+        )
+        outbox_id = row.id
+    return SmsResult(inbound.intent, reply, inbound.id, outbox_id)
+
+
+def _sms_claim(
+    session: Session, customer: Customer, args: list[str], inbound: SmsInbound, language: str, now: datetime
+) -> str:
+    """``KHIEUNAI <ref> [text]``: file a missing-points claim for the transaction ``ref``."""
+    from campaigns.care import claims
+
+    if not args:
+        return t(language, "claim_how")
+    ref = args[0][:64]
+    inbound.argument = ref
+    claim = claims.file(
+        session,
+        customer.id,
+        {"transaction_ref": ref, "description": " ".join(args[1:])[:1000]},
+        channel="sms",
+        filed_ref=f"sms:{inbound.id}",
+        now=now,
+    )
+    return t(language, "claim_ok", id=claim.id, ref=ref)
+
+
+def _sms_redeem(
+    session: Session, customer: Customer, args: list[str], inbound: SmsInbound, language: str, now: datetime
+) -> tuple[str, bool]:
+    if not args:
+        example = next((r.code for r in affordable_rewards(session)), "TOPUP10")
+        return t(language, "no_code", example=example), True
+    code = args[0]
+    inbound.argument = code[:64]
+    reward = session.scalar(select(Reward).where(Reward.code == code))
+    if reward is None:  # codes are stored as typed; fall back to a case-insensitive match
+        reward = next((r for r in rewards_service.list_rewards(session) if fold(r.code) == code), None)
+    if reward is None or not reward.active:
+        return t(language, "unknown_reward", code=code), True
+    bal = session.get(CustomerBalance, customer.id)
+    balance = bal.balance if bal else 0
+    confirmed = len(args) >= 2 and args[1] in ("OK", "YES", "CO", "DONGY")
+    if not confirmed:
+        inbound.intent = "redeem_ask"
+        if balance < reward.cost:
+            return t(
+                language,
+                "short",
+                cost=number(reward.cost, language),
+                reward=reward.name,
+                balance=number(balance, language),
+            ), True
+        text = t(
+            language,
+            "ask",
+            reward=reward.name,
+            cost=number(reward.cost, language),
+            code=reward.code,
+            minutes=CONFIRM_MINUTES,
+        )
+        return text, True
+    ask = session.scalar(
+        select(SmsInbound)
+        .where(
+            SmsInbound.customer_id == customer.id,
+            SmsInbound.intent == "redeem_ask",
+            SmsInbound.argument == inbound.argument,
+            SmsInbound.used_at.is_(None),
+            SmsInbound.created_at >= now - timedelta(minutes=CONFIRM_MINUTES),
+        )
+        .order_by(SmsInbound.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if ask is None:
+        return t(language, "no_ask", code=reward.code), True
+    try:
+        with session.begin_nested():
+            view, _ = rewards_service.redeem(
+                session, customer.id, reward.code, requested_by="sms", idempotency_key=f"sms:{ask.id}"
+            )
+    except DomainError as err:
+        return redeem_error_text(err, reward, language, balance), True
+    ask.used_at = now
+    # the redemption_issued notification (same transaction) carries the voucher: it is the reply
+    return render("redemption_issued", {"reward": reward.name, "voucher": view["voucher_code"]}, language), False

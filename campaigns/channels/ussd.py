@@ -1,0 +1,310 @@
+"""The USSD menu, in the widely used callback form: ``text`` holds every input of the session joined by ``*``.
+
+The menu is a pure replay of those inputs from the main screen, so no session
+state is kept on our side; only the last input may change anything (language,
+redemption, a missing-points claim), and a redemption or a claim is idempotent
+per USSD session id, so a gateway that repeats the last request gets the same
+voucher or claim. Every screen (``CON``/``END``
+included) is at most 182 characters; ``0`` goes back, ``00`` to the main menu.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from campaigns.accounts import rewards as rewards_service
+from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
+from campaigns.customers.identity import PHONE, find_customer, normalize_phone
+from campaigns.errors import DomainError
+from campaigns.models import Customer, CustomerBalance, Reward
+from campaigns.notify.messages import day, language_of, number
+
+MAX_SCREEN = 182
+MAX_REF = 40  # a claimed transaction reference typed on a phone keypad
+PAGE_ITEMS = 4
+
+U: dict[str, dict[str, str]] = {
+    "vi": {
+        "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch gần đây\n"
+        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm",
+        "rewards": "Quà ({page}/{pages}):",
+        "redeem": "Chọn quà ({page}/{pages}):",
+        "pts": "điểm",
+        "more": "9. Tiếp",
+        "back": "0. Quay lại",
+        "confirm": "Đổi {reward} với {cost} điểm?\n1. Đồng ý\n2. Hủy",
+        "done": "Đổi quà thành công! Mã quà: {voucher}. Tin nhắn xác nhận sẽ được gửi tới bạn.",
+        "cancelled": "Đã hủy, điểm của bạn không thay đổi.",
+        "no_rewards": "Hiện chưa có quà nào.",
+        "cannot_afford": "Số dư {balance} điểm chưa đủ để đổi quà nào.",
+        "activity": "Giao dịch gần đây:",
+        "no_activity": "Chưa có giao dịch nào.",
+        "lang": "Chọn ngôn ngữ:\n1. Tiếng Việt\n2. English",
+        "lang_set": "Đã chọn Tiếng Việt.",
+        "invalid": "Lựa chọn không hợp lệ.",
+        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
+        "redemption": "Đổi quà",
+        "redemption_cancel": "Hoàn điểm",
+        "expiry": "Hết hạn",
+        "adjustment": "Điều chỉnh",
+        "reversal": "Hoàn trả",
+        "points": "Tích điểm",
+        "claim_ref": "Báo thiếu điểm: nhập mã giao dịch hoặc số hóa đơn\n0. Quay lại",
+        "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
+        "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
+        "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
+    },
+    "en": {
+        "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
+        "5. Language/Ngôn ngữ\n6. Missing points",
+        "rewards": "Rewards ({page}/{pages}):",
+        "redeem": "Choose ({page}/{pages}):",
+        "pts": "pts",
+        "more": "9. More",
+        "back": "0. Back",
+        "confirm": "Redeem {reward} for {cost} points?\n1. Yes\n2. Cancel",
+        "done": "Done! Voucher: {voucher}. A confirmation SMS is on its way.",
+        "cancelled": "Cancelled; your points are unchanged.",
+        "no_rewards": "No rewards are offered right now.",
+        "cannot_afford": "Your balance of {balance} points is not enough for any reward yet.",
+        "activity": "Recent activity:",
+        "no_activity": "No activity yet.",
+        "lang": "Choose a language:\n1. Tiếng Việt\n2. English",
+        "lang_set": "Language set to English.",
+        "invalid": "Invalid choice.",
+        "not_member": "This phone number is not a member of the loyalty programme.",
+        "redemption": "Redeemed",
+        "redemption_cancel": "Refund",
+        "expiry": "Expired",
+        "adjustment": "Adjustment",
+        "reversal": "Refund",
+        "points": "Earned",
+        "claim_ref": "Missing points: enter the transaction or receipt number\n0. Back",
+        "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
+        "claim_done": "We received request #{id}. We will check it and reply by SMS.",
+        "claim_cancelled": "Cancelled; no request was sent.",
+    },
+}
+
+
+@dataclass
+class Screen:
+    text: str
+    notify: bool = False  # something was written to the outbox
+
+    @property
+    def ends(self) -> bool:
+        return self.text.startswith("END ")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def con(body: str, error: str | None = None) -> Screen:
+    text = "CON " + (error + "\n" if error else "") + body
+    return Screen(clip(text, MAX_SCREEN))
+
+
+def end(body: str, notify: bool = False) -> Screen:
+    return Screen(clip("END " + body, MAX_SCREEN), notify)
+
+
+class Menu:
+    def __init__(self, session: Session, customer: Customer, session_id: str) -> None:
+        self.session, self.customer, self.session_id = session, customer, session_id
+        self.lang = language_of(customer.language)
+        bal = session.get(CustomerBalance, customer.id)
+        self.balance = bal.balance if bal else 0
+
+    def u(self, key: str, **values: Any) -> str:
+        return U[self.lang][key].format(**values)
+
+    # -- pages of rewards, packed so every screen (with an error line) fits
+
+    def pages(self, items: list[Reward], numbered: bool, header_key: str) -> list[list[Reward]]:
+        footer = len(self.u("more")) + 1 + len(self.u("back"))
+        header = len(self.u(header_key, page=99, pages=99))
+        budget = MAX_SCREEN - len("CON ") - (len(self.u("invalid")) + 1) - header - 1 - footer - 1
+        pages: list[list[Reward]] = [[]]
+        used = 0
+        for r in items:
+            line = len(self.item(r, 1 if numbered else None)) + 1
+            if pages[-1] and (used + line > budget or len(pages[-1]) >= PAGE_ITEMS):
+                pages.append([])
+                used = 0
+            pages[-1].append(r)
+            used += line
+        return pages if pages[0] else []
+
+    def item(self, r: Reward, n: int | None) -> str:
+        name = clip(r.name, 24)
+        prefix = f"{n}. " if n is not None else "- "
+        return f"{prefix}{name}: {number(r.cost, self.lang)} {self.u('pts')}"
+
+    def page_screen(self, kind: str, page: int, error: str | None = None) -> Screen:
+        items = self.catalog(kind)
+        pages = self.pages(items, kind == "redeem", kind)
+        lines = [self.u(kind, page=page + 1, pages=len(pages))]
+        for i, r in enumerate(pages[page], start=1):
+            lines.append(self.item(r, i if kind == "redeem" else None))
+        lines.append((self.u("more") + " " if page + 1 < len(pages) else "") + self.u("back"))
+        return con("\n".join(lines), error)
+
+    def catalog(self, kind: str) -> list[Reward]:
+        return affordable_rewards(self.session, self.balance if kind == "redeem" else None)
+
+    # -- the screens of each state
+
+    def show(self, state: tuple[Any, ...], error: str | None = None) -> Screen:
+        name = state[0]
+        if name == "main":
+            return con(self.u("main"), error)
+        if name in ("rewards", "redeem"):
+            return self.page_screen(name, state[1], error)
+        if name == "confirm":
+            reward = self.session.get(Reward, state[1])
+            assert reward is not None
+            return con(self.u("confirm", reward=clip(reward.name, 40), cost=number(reward.cost, self.lang)), error)
+        if name == "lang":
+            return con(self.u("lang"), error)
+        if name == "claim_ref":
+            return con(self.u("claim_ref"), error)
+        if name == "claim_confirm":
+            return con(self.u("claim_confirm", ref=state[1]), error)
+        raise AssertionError(state)
+
+    def step(self, state: tuple[Any, ...], key: str, last: bool) -> tuple[Any, ...] | Screen | None:
+        """The next state or a final screen; None when the input is not valid here."""
+        name = state[0]
+        if key == "00":
+            return ("main",)
+        if name == "main":
+            if key == "1":
+                return end(balance_text(self.session, self.customer.id, self.lang))
+            if key in ("2", "3"):
+                kind = "rewards" if key == "2" else "redeem"
+                items = self.catalog(kind)
+                if not items:
+                    if kind == "rewards":
+                        return end(self.u("no_rewards"))
+                    return end(self.u("cannot_afford", balance=number(self.balance, self.lang)))
+                return (kind, 0)
+            if key == "4":
+                return end(self.activity())
+            if key == "5":
+                return ("lang",)
+            if key == "6":
+                return ("claim_ref",)
+            return None
+        if name in ("rewards", "redeem"):
+            page = state[1]
+            pages = self.pages(self.catalog(name), name == "redeem", name)
+            if key == "0":
+                return (name, page - 1) if page > 0 else ("main",)
+            if key == "9" and page + 1 < len(pages):
+                return (name, page + 1)
+            if name == "redeem" and key.isdigit() and 1 <= int(key) <= len(pages[page]):
+                return ("confirm", pages[page][int(key) - 1].id, page)
+            return None
+        if name == "confirm":
+            if key == "1":
+                return self.redeem(state[1]) if last else None
+            if key in ("2",):
+                return end(self.u("cancelled"))
+            if key == "0":
+                return ("redeem", state[2])
+            return None
+        if name == "claim_ref":
+            if key == "0":
+                return ("main",)
+            return ("claim_confirm", key) if 1 <= len(key) <= MAX_REF else None
+        if name == "claim_confirm":
+            if key == "1":
+                return self.claim(state[1]) if last else None
+            if key == "2":
+                return end(self.u("claim_cancelled"))
+            if key == "0":
+                return ("claim_ref",)
+            return None
+        if name == "lang":
+            if key in ("1", "2"):
+                if last:
+                    self.customer.language = "vi" if key == "1" else "en"
+                    self.lang = self.customer.language
+                return end(self.u("lang_set"))
+            if key == "0":
+                return ("main",)
+            return None
+        return None
+
+    def activity(self) -> str:
+        rows = recent_activity(self.session, self.customer.id, limit=4)
+        if not rows:
+            return self.u("no_activity")
+        lines = [self.u("activity")]
+        for r in rows:
+            own = r["provider"] if r["kind"] == "points" else None
+            label = own or U[self.lang].get(r["kind"]) or r["provider"] or r["kind"]
+            lines.append(f"{r['points']:+,} {clip(label, 18)} {day(r['created_at'], self.lang)[:5]}".replace(",", "."))
+        return "\n".join(lines)
+
+    def redeem(self, reward_id: int) -> Screen:
+        reward = self.session.get(Reward, reward_id)
+        assert reward is not None
+        try:
+            with self.session.begin_nested():
+                view, _ = rewards_service.redeem(
+                    self.session,
+                    self.customer.id,
+                    reward.code,
+                    requested_by="ussd",
+                    idempotency_key=f"ussd:{self.session_id}"[:64],
+                )
+        except DomainError as err:
+            return end(redeem_error_text(err, reward, self.lang, self.balance))
+        return end(self.u("done", voucher=view["voucher_code"]), notify=True)
+
+    def claim(self, ref: str) -> Screen:
+        """File the claim once per USSD session: a gateway repeating the last request gets the same answer."""
+        from campaigns.care import claims
+
+        claim = claims.file(
+            self.session,
+            self.customer.id,
+            {"transaction_ref": ref},
+            channel="ussd",
+            filed_ref=f"ussd:{self.session_id}"[:96],
+        )
+        return end(self.u("claim_done", id=claim.id))
+
+    def run(self, inputs: list[str]) -> Screen:
+        state: tuple[Any, ...] = ("main",)
+        error = None
+        for i, raw in enumerate(inputs):
+            key = raw.strip()
+            nxt = self.step(state, key, last=i == len(inputs) - 1)
+            if isinstance(nxt, Screen):
+                return nxt
+            if nxt is None:
+                error = self.u("invalid")
+            else:
+                state, error = nxt, None
+        return self.show(state, error if inputs else None)
+
+
+def respond(session: Session, session_id: str, raw_phone: str, text: str) -> Screen:
+    """One USSD request: the screen to show after the inputs in ``text``."""
+    try:
+        phone = normalize_phone(raw_phone)
+    except ValueError:
+        return end(U["vi"]["not_member"])
+    cid = find_customer(session, PHONE, phone)
+    customer = session.get(Customer, cid) if cid else None
+    if customer is None:
+        return end(U["vi"]["not_member"] + " / " + U["en"]["not_member"][:80])
+    inputs = [] if text == "" else text.split("*")
+    return Menu(session, customer, session_id).run(inputs)

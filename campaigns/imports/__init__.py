@@ -1,0 +1,1 @@
+"""Bulk files: provider transaction files, customer migrations with opening balances."""

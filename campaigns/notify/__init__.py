@@ -1,0 +1,1 @@
+"""What the programme says: the outbox, SMS gateways, webhooks and message texts."""

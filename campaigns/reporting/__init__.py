@@ -1,0 +1,1 @@
+"""Figures for staff: the dashboard, care analytics and operations metrics."""

@@ -1,0 +1,252 @@
+"""Dashboard figures from aggregate SQL: a handful of GROUP BY queries over indexed ranges.
+
+Points per day and volume per provider come from the ``daily_stats`` rollup for
+the days it covers (one row per day and provider, built by the workers'
+periodic pass from the append-only ledger and the transactions) plus a live
+query over the days after it (today, normally) through ``ix_ledger_created``
+and ``ix_txn_status_received``. Active customers read ``customer_daily``
+through ``ix_customer_daily_day``; tiers read ``ix_customer_tier``. A provider
+user's figures are limited to its provider. ``bench/dashboard.py`` measures it
+all on a few million ledger rows (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from campaigns.models import (
+    Counter,
+    Customer,
+    CustomerBalance,
+    CustomerDaily,
+    CustomerProvider,
+    DailyStat,
+    LedgerEntry,
+    Provider,
+    Transaction,
+    utcnow,
+)
+from campaigns.permissions import Scope
+
+
+@dataclass
+class Dashboard:
+    days: list[str] = field(default_factory=list)
+    issued: list[int] = field(default_factory=list)
+    redeemed: list[int] = field(default_factory=list)
+    active_customers: int = 0
+    customers: int = 0
+    liability: int | None = None
+    tiers: list[tuple[str, int]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)
+    transactions: int = 0
+    queued: int = 0
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+
+    @property
+    def issued_total(self) -> int:
+        return sum(self.issued)
+
+    @property
+    def provider_counts(self) -> list[tuple[str, int]]:
+        return [(p["code"], p["count"]) for p in self.providers]
+
+    @property
+    def redeemed_total(self) -> int:
+        return sum(self.redeemed)
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
+ROLLUP_COUNTER = "daily_stats_through"  # ordinal of the last UTC day in daily_stats
+ROLLUP_LAG = timedelta(hours=1)  # a day is rolled up an hour after it ended (stragglers credited by then)
+ROLLUP_CHUNK_DAYS = 31
+
+
+def rolled_through(session: Session) -> date | None:
+    value = session.scalar(select(Counter.value).where(Counter.name == ROLLUP_COUNTER))
+    return date.fromordinal(int(value)) if value else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: int = ROLLUP_CHUNK_DAYS) -> int:
+    """Roll up the next finished days into ``daily_stats`` (idempotent); returns how many days were added.
+
+    Ledger rows are append-only and stamped when written, so a finished day never changes; the
+    transactions of a day are counted once they were credited (processed or reversed). The
+    caller commits; concurrent callers serialise on the counter row.
+    """
+    now = now or utcnow()
+    last_full = (now - ROLLUP_LAG).date() - timedelta(days=1)
+    counter = session.get(Counter, ROLLUP_COUNTER, with_for_update=True)
+    if counter is None:
+        first = session.scalar(select(func.min(LedgerEntry.created_at)))
+        first_txn = session.scalar(select(func.min(Transaction.received_at)))
+        starts = [x.date() for x in (first, first_txn) if x is not None]
+        if not starts:
+            return 0
+        counter = Counter(name=ROLLUP_COUNTER, value=min(starts).toordinal() - 1)
+        session.add(counter)
+        session.flush()
+    start = date.fromordinal(int(counter.value) + 1)
+    end = min(last_full, start + timedelta(days=max_days - 1))
+    if end < start:
+        return 0
+    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
+    rows: dict[tuple[date, int], dict[str, Any]] = {}
+
+    def row(day: Any, provider_id: int | None) -> dict[str, Any]:
+        key = (date.fromisoformat(_day(day)), int(provider_id or 0))
+        return rows.setdefault(
+            key, {"day": key[0], "provider_id": key[1], "issued": 0, "redeemed": 0, "txn_count": 0, "txn_amount": 0}
+        )
+
+    lday = func.date(LedgerEntry.created_at)
+    for day, provider_id, kind, total in session.execute(
+        select(lday, LedgerEntry.provider_id, LedgerEntry.kind, func.sum(LedgerEntry.points + LedgerEntry.pending))
+        .where(LedgerEntry.created_at >= lo, LedgerEntry.created_at < hi, LedgerEntry.kind.in_(("earn", "redemption")))
+        .group_by(lday, LedgerEntry.provider_id, LedgerEntry.kind)
+    ):
+        row(day, provider_id)["issued" if kind == "earn" else "redeemed"] += int(total or 0)
+    tday = func.date(Transaction.received_at)
+    for day, provider_id, n, amount in session.execute(
+        select(tday, Transaction.provider_id, func.count(), func.sum(Transaction.amount))
+        .where(
+            Transaction.status.in_(("processed", "reversed")),
+            Transaction.received_at >= lo,
+            Transaction.received_at < hi,
+        )
+        .group_by(tday, Transaction.provider_id)
+    ):
+        r = row(day, provider_id)
+        r["txn_count"], r["txn_amount"] = int(n), Decimal(amount or 0)
+    session.execute(delete(DailyStat).where(DailyStat.day >= start, DailyStat.day <= end))
+    if rows:
+        session.execute(insert(DailyStat), list(rows.values()))
+    counter.value = end.toordinal()
+    session.flush()
+    return (end - start).days + 1
+
+
+def build(
+    session: Session, scope: Scope, *, days: int = 30, now: datetime | None = None, rollup: bool = True
+) -> Dashboard:
+    now = now or utcnow()
+    since = now - timedelta(days=days - 1)
+    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    d = Dashboard(days=[(since + timedelta(days=i)).date().isoformat() for i in range(days)])
+    pid = scope.provider_id
+    through = rolled_through(session) if rollup else None
+    live_from = max(since, _midnight(through + timedelta(days=1))) if through else since
+
+    per_day: dict[tuple[str, str], int] = {}
+    if through is not None and through >= since.date():
+        stmt = (
+            select(DailyStat.day, func.sum(DailyStat.issued), func.sum(DailyStat.redeemed))
+            .where(DailyStat.day >= since.date(), DailyStat.day <= through)
+            .group_by(DailyStat.day)
+        )
+        if pid is not None:
+            stmt = stmt.where(DailyStat.provider_id == pid)
+        for k, issued, redeemed in session.execute(stmt):
+            per_day[(_day(k), "earn")] = int(issued or 0)
+            per_day[(_day(k), "redemption")] = int(redeemed or 0)
+    day = func.date(LedgerEntry.created_at)
+    stmt = (
+        select(day, LedgerEntry.kind, func.sum(LedgerEntry.points + LedgerEntry.pending))
+        .where(LedgerEntry.created_at >= live_from, LedgerEntry.kind.in_(("earn", "redemption")))
+        .group_by(day, LedgerEntry.kind)
+    )
+    if pid is not None:
+        stmt = stmt.where(LedgerEntry.provider_id == pid)
+    per_day.update({(_day(k), kind): int(v or 0) for k, kind, v in session.execute(stmt)})
+    d.issued = [per_day.get((x, "earn"), 0) for x in d.days]
+    d.redeemed = [-per_day.get((x, "redemption"), 0) for x in d.days]
+
+    active = select(func.count(func.distinct(CustomerDaily.customer_id))).where(CustomerDaily.day >= since.date())
+    if pid is not None:
+        active = active.where(CustomerDaily.provider_id == pid)
+    d.active_customers = int(session.scalar(active) or 0)
+
+    tier = func.coalesce(Customer.tier, "none")
+    tiers = select(tier, func.count()).group_by(tier).order_by(func.count().desc())
+    if pid is not None:
+        tiers = tiers.join(
+            CustomerProvider, (CustomerProvider.customer_id == Customer.id) & (CustomerProvider.provider_id == pid)
+        )
+        d.customers = int(
+            session.scalar(
+                select(func.count()).select_from(CustomerProvider).where(CustomerProvider.provider_id == pid)
+            )
+            or 0
+        )
+    else:
+        d.customers = int(session.scalar(select(func.count()).select_from(Customer)) or 0)
+        d.liability = int(session.scalar(select(func.sum(CustomerBalance.balance))) or 0)
+    d.tiers = [(str(t), int(n)) for t, n in session.execute(tiers)]
+
+    volume: dict[int, list[Any]] = {}
+    if through is not None and through >= since.date():
+        rolled = (
+            select(DailyStat.provider_id, func.sum(DailyStat.txn_count), func.sum(DailyStat.txn_amount))
+            .where(DailyStat.day >= since.date(), DailyStat.day <= through, DailyStat.txn_count > 0)
+            .group_by(DailyStat.provider_id)
+        )
+        if pid is not None:
+            rolled = rolled.where(DailyStat.provider_id == pid)
+        volume = {p: [int(n or 0), Decimal(a or 0)] for p, n, a in session.execute(rolled)}
+    live = (
+        select(Transaction.provider_id, func.count(), func.sum(Transaction.amount))
+        .where(Transaction.status.in_(("processed", "reversed")), Transaction.received_at >= live_from)
+        .group_by(Transaction.provider_id)
+    )
+    if pid is not None:
+        live = live.where(Transaction.provider_id == pid)
+    for p, n, a in session.execute(live):
+        v = volume.setdefault(p, [0, Decimal(0)])
+        v[0] += int(n)
+        v[1] += Decimal(a or 0)
+    names = {i: (c, n) for i, c, n in session.execute(select(Provider.id, Provider.code, Provider.name))}
+    d.providers = sorted(
+        (
+            {"code": names[p][0], "name": names[p][1], "count": n, "amount": int(a)}
+            for p, (n, a) in volume.items()
+            if p in names and n
+        ),
+        key=lambda x: (-x["count"], x["code"]),
+    )
+    d.transactions = sum(p["count"] for p in d.providers)
+
+    queued = select(func.count()).select_from(Transaction).where(Transaction.status == "queued")
+    if pid is not None:
+        queued = queued.where(Transaction.provider_id == pid)
+    d.queued = int(session.scalar(queued) or 0)
+
+    recent = (
+        select(Transaction.received_at, Transaction.processed_at)
+        .where(Transaction.status == "processed", Transaction.received_at >= now - timedelta(days=1))
+        .order_by(Transaction.received_at.desc())  # a backward range scan of ix_txn_status_received
+        .limit(1000)
+    )
+    if pid is not None:
+        recent = recent.where(Transaction.provider_id == pid)
+    waits = sorted(
+        (p - r).total_seconds() for r, p in session.execute(recent) if p is not None and r is not None and p >= r
+    )
+    if waits:
+        d.latency_p50 = statistics.median(waits)
+        d.latency_p95 = waits[min(len(waits) - 1, int(len(waits) * 0.95))]
+    return d
