@@ -73,7 +73,10 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
             summary.users[email] = (role, password)
     for path in sorted(EXAMPLES.glob("*.*")):
         fmt = "json" if path.suffix == ".json" else "yaml"
-        catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)
+        # the demo's own example set, seeded by the operator: published without a review round
+        catalog.import_document(
+            session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True, require_approval=False
+        )
         summary.campaigns += 1
     for item in yaml.safe_load((EXAMPLES / "catalog" / "rewards.yaml").read_text(encoding="utf-8"))["rewards"]:
         rewards.save_reward(session, item, actor="demo")

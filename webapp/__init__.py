@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         max_future_seconds=settings.max_future_skew_seconds,
         import_chunk_rows=settings.import_chunk_rows,
         care_monitor_seconds=settings.care_monitor_seconds,
+        require_approval=settings.require_approval,
     )
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (

@@ -173,7 +173,12 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
         version = catalog.import_document(
-            db.session, file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish
+            db.session,
+            file.read_text(encoding="utf-8"),
+            fmt=fmt,
+            author=author,
+            publish=publish,
+            require_approval=current_app.config["LOYALTY"].require_approval,
         )
         db.session.commit()
     except DomainError as err:
@@ -206,9 +211,16 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
     if campaign is None:
         _fail(DomainError("not_found", f"campaign {campaign_id} not found"))
     try:
-        catalog.publish_version(db.session, campaign_id, version or campaign.latest_version, author="cli")
+        catalog.publish_version(
+            db.session,
+            campaign_id,
+            version or campaign.latest_version,
+            author="cli",
+            require_approval=current_app.config["LOYALTY"].require_approval,
+        )
         db.session.commit()
     except DomainError as err:
+        db.session.rollback()
         _fail(err)
     current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
     click.echo(f"Campaign {campaign_id} published.")
@@ -217,7 +229,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
 @campaigns_cli.command("publish-due")
 def campaigns_publish_due() -> None:
     """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
-    done = catalog.publish_due(db.session)
+    done = catalog.publish_due(db.session, require_approval=current_app.config["LOYALTY"].require_approval)
     db.session.commit()
     if done:
         current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))

@@ -24,6 +24,7 @@ def build(settings: Settings) -> Runtime:
         max_future_seconds=settings.max_future_skew_seconds,
         import_chunk_rows=settings.import_chunk_rows,
         care_monitor_seconds=settings.care_monitor_seconds,
+        require_approval=settings.require_approval,
     )
 
 

@@ -39,6 +39,10 @@ def _flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
+def _require_approval() -> bool:
+    return bool(current_app.config["LOYALTY"].require_approval)
+
+
 def _announce() -> None:
     current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
 
@@ -49,7 +53,14 @@ def create_campaign() -> Any:
     if _flag("publish") and not allowed(principal().role, "campaigns.publish"):
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
-    version = catalog.import_document(db.session, source, fmt=fmt, author=principal().name, publish=_flag("publish"))
+    version = catalog.import_document(
+        db.session,
+        source,
+        fmt=fmt,
+        author=principal().name,
+        publish=_flag("publish"),
+        require_approval=_require_approval(),
+    )
     db.session.commit()
     if _flag("publish"):
         _announce()
@@ -94,7 +105,9 @@ def publish_campaign(campaign_id: int) -> Any:
         raise DomainError(
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
-    catalog.publish_version(db.session, campaign_id, version, author=principal().name)
+    catalog.publish_version(
+        db.session, campaign_id, version, author=principal().name, require_approval=_require_approval()
+    )
     db.session.commit()
     _announce()
     return catalog.campaign_view(db.session, _campaign(campaign_id))
