@@ -14,8 +14,8 @@ from campaigns.settings import Settings
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets the embedded in-process worker write while the web thread reads.
 
-    pysqlite's own transaction handling is switched off (``isolation_level = None``) so that SQLAlchemy's
-    ``begin`` event below can open every transaction itself (SQLAlchemy's documented pysqlite recipe).
+    pysqlite's own transaction handling is switched off (``isolation_level = None``) so that the transaction is
+    opened here, as ``BEGIN IMMEDIATE`` (below; after SQLAlchemy's documented pysqlite recipe).
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
@@ -26,17 +26,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cur.close()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    """One writer at a time: take SQLite's write lock when the transaction starts, waiting up to the busy
-    timeout (``connect_args["timeout"]`` in ``Settings.engine_options``).
+READS = ("SELECT", "PRAGMA", "EXPLAIN")
 
-    A deferred transaction that reads and then writes cannot wait for the lock: if another connection
-    committed in between, SQLite answers ``database is locked`` at once (its snapshot is stale), which is how
-    the web threads lost inserts to the in-process queue's credits.
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _sqlite_write_lock(
+    conn: Connection, cursor: Any, statement: str, _params: Any, context: Any, _executemany: bool
+) -> None:
+    """One writer at a time: a transaction takes SQLite's write lock (``BEGIN IMMEDIATE``, waiting up to the busy
+    timeout, ``connect_args["timeout"]`` in ``Settings.engine_options``) before its first write.
+
+    A deferred transaction that read and then writes cannot wait for the lock: if another connection committed
+    in between, SQLite answers ``database is locked`` at once (its snapshot is stale), which is how the web
+    threads lost inserts to the in-process queue's credits. Reads before the first write run outside the lock,
+    as under MariaDB's READ COMMITTED, so a thread reading on one session never blocks its own writes on
+    another; ``SELECT ... FOR UPDATE`` (which SQLite does not spell) takes the lock like a write.
     """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.dialect.name != "sqlite" or cursor.connection.in_transaction:
+        return
+    compiled = getattr(context, "compiled", None)
+    for_update = getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+    if for_update or not statement.lstrip()[:7].upper().startswith(READS):
+        cursor.connection.execute("BEGIN IMMEDIATE")
 
 
 def is_sqlite_busy(exc: BaseException) -> bool:
