@@ -328,6 +328,12 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _bare_batch() -> dict[str, Any]:
+    """The bare-list form of the batch body: TransactionBatchIn's own ``transactions`` schema (one limit)."""
+    field = TransactionBatchIn.model_json_schema()["properties"]["transactions"]
+    return {k: field[k] for k in ("type", "minItems", "maxItems", "items")}
+
+
 def _json(model: type[BaseModel]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": _ref(model)}}}
 
@@ -400,7 +406,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
             },
             "/api/v1/transactions/batch": {
                 "post": {
-                    "summary": "Post up to 1,000 transactions; one result per item",
+                    "summary": f"Post up to {_bare_batch()['maxItems']:,} transactions; one result per item",
                     "operationId": "createTransactionsBatch",
                     "description": 'The body is `{"transactions": [...]}` or the bare list. Each item is '
                     "validated on its own, like a POST /transactions body: an invalid item gets `status: error` in "
@@ -412,7 +418,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                                 "schema": {
                                     "anyOf": [
                                         _ref(TransactionBatchIn),
-                                        {"type": "array", "minItems": 1, "maxItems": 1000, "items": {}},
+                                        _bare_batch(),
                                     ]
                                 }
                             }

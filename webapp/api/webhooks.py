@@ -55,7 +55,7 @@ def delete_webhook(sub_id: int) -> Any:
 
 def _own_delivery(outbox_id: int) -> Outbox:
     row = db.session.get(Outbox, outbox_id)
-    sub = db.session.get(WebhookSubscription, (row.payload or {}).get("subscription_id")) if row else None
+    sub = webhooks.subscription_of(db.session, row) if row else None
     if row is None or row.channel != "webhook" or sub is None or sub.provider_id != principal().provider_id:
         raise not_found(f"delivery {outbox_id}")
     return row
