@@ -517,9 +517,14 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Create a campaign version from a JSON or YAML document (staff); ?publish=true",
                     "operationId": "createCampaign",
+                    "description": "With LOYALTY_REQUIRE_APPROVAL=1, `?publish=true` publishes only a version a "
+                    "second person approved (else 409 `needs_review`, nothing stored).",
                     "parameters": [{"name": "publish", "in": "query", "schema": {"type": "boolean"}}],
                     "requestBody": DOC_BODY,
-                    "responses": {"201": {"description": "Stored", **_json(CampaignView)}, **_errors(*COMMON, 422)},
+                    "responses": {
+                        "201": {"description": "Stored", **_json(CampaignView)},
+                        **_errors(*COMMON, 409, 422),
+                    },
                 },
             },
             "/api/v1/campaigns/validate": {
@@ -545,6 +550,8 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Publish a version (default: the latest) (staff)",
                     "operationId": "publishCampaign",
+                    "description": "With LOYALTY_REQUIRE_APPROVAL=1 only a version a second person approved "
+                    "(else 409 `needs_review`).",
                     "parameters": camp_id,
                     "requestBody": {
                         "required": False,
@@ -556,7 +563,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {"description": "Published", **_json(CampaignView)},
-                        **_errors(*COMMON, 404, 422),
+                        **_errors(*COMMON, 404, 409, 422),
                     },
                 }
             },
