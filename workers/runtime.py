@@ -15,7 +15,6 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
@@ -24,14 +23,13 @@ from campaigns.catalog.documents import publication_counter
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
 from campaigns.customers.aggregates import AggregateCache
+from campaigns.db import retry_transient
 from campaigns.models import utcnow
 from campaigns.notify.gateways import LoggingGateway, SmsGateway
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
 log = logging.getLogger(__name__)
-
-RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
 
 
 @dataclass
@@ -107,30 +105,24 @@ class Runtime:
 
         After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
         """
-        for attempt in range(5):
+
+        def attempt() -> CreditReport:
             with self.session_factory() as session:
-                try:
-                    ids: Sequence[int] = txn_ids
-                    if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
-                        log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
-                        ids = sorted({*txn_ids, *older})
-                    report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
-                    session.commit()
-                    if self.aggregate_cache is not None:
-                        try:
-                            self.aggregate_cache.apply(report.agg_updates)
-                        except RedisError:  # the copies are checked against MariaDB on every read
-                            log.warning("could not update aggregate copies in Redis")
-                    return report
-                except OperationalError as exc:
-                    session.rollback()
-                    errno = getattr(exc.orig, "args", [None])[0]
-                    if errno in RETRYABLE_MYSQL and attempt < 4:
-                        log.warning("retrying batch after MySQL error %s", errno)
-                        time.sleep(0.05 * (attempt + 1))
-                        continue
-                    raise
-        raise AssertionError("unreachable")
+                ids: Sequence[int] = txn_ids
+                if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
+                    log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
+                    ids = sorted({*txn_ids, *older})
+                report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
+                session.commit()
+                return report
+
+        report = retry_transient(attempt, attempts=5, backoff=0.05)
+        if self.aggregate_cache is not None:
+            try:
+                self.aggregate_cache.apply(report.agg_updates)
+            except RedisError:  # the copies are checked against MariaDB on every read
+                log.warning("could not update aggregate copies in Redis")
+        return report
 
     def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
         """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
