@@ -27,9 +27,12 @@ from campaigns.db import retry_transient
 from campaigns.models import utcnow
 from campaigns.notify.gateways import LoggingGateway, SmsGateway
 
+from .locks import release, renewer
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
 log = logging.getLogger(__name__)
+
+NOTIFY_LOCK_SECONDS = 300  # renewed while the sender works, so a pass may take longer
 
 
 @dataclass
@@ -129,19 +132,19 @@ class Runtime:
         from campaigns.notify.outbox import send_due
         from campaigns.notify.webhooks import deliver_due
 
-        token = None
+        lock = None
         if self.redis is not None:
             if from_job:
                 self.redis.delete(NOTIFY_SCHEDULED_KEY)  # a row written from now on schedules a new job
-            token = str(time.time())
-            if not self.redis.set(NOTIFY_LOCK_KEY, token, nx=True, px=300_000):
+            lock = self.redis.lock(NOTIFY_LOCK_KEY, timeout=NOTIFY_LOCK_SECONDS, blocking=False)
+            if not lock.acquire():
                 return {"skipped": "another sender is running"}
+        still_held = renewer(lock)
         try:
-            sms = send_due(self.session_factory, self.sms_gateway)
-            hooks = deliver_due(self.session_factory, post=self.webhook_post)
+            sms = send_due(self.session_factory, self.sms_gateway, keep_going=still_held)
+            hooks = deliver_due(self.session_factory, post=self.webhook_post, keep_going=still_held)
         finally:
-            if self.redis is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
-                self.redis.delete(NOTIFY_LOCK_KEY)
+            release(lock)
         return {"sms": asdict(sms), "webhooks": asdict(hooks)}
 
 

@@ -143,8 +143,14 @@ def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def deliver_due(
-    session_factory: Callable[[], Session], *, post: Post | None = None, now: datetime | None = None, limit: int = 500
+    session_factory: Callable[[], Session],
+    *,
+    post: Post | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> DeliveryReport:
+    """POST every webhook row that is due; ``keep_going`` is asked before each (False: the sender's lock is lost)."""
     report = DeliveryReport()
     post = post or _urllib_post
     clock = now or utcnow()
@@ -160,6 +166,8 @@ def deliver_due(
             .limit(limit)
         ).all()
     for outbox_id in ids:
+        if not keep_going():
+            break
         with session_factory() as session:
             row = session.get(Outbox, outbox_id)
             if row is None or row.status != "pending":
