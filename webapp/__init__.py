@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from redis import Redis
-from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
 from campaigns import logctx
-from campaigns.notify.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
 from workers.queues import RedisDispatcher
@@ -58,22 +55,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 
     with app.app_context():
-        factory = sessionmaker(bind=db.engine, expire_on_commit=False)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    rt = Runtime(
-        session_factory=factory,
-        redis=redis,
-        partitions=settings.partitions,
-        batch_size=settings.batch_size,
-        sweep_after_seconds=settings.sweep_after_seconds,
-        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
-        max_future_seconds=settings.max_future_skew_seconds,
-        import_chunk_rows=settings.import_chunk_rows,
-        care_monitor_seconds=settings.care_monitor_seconds,
-    )
+        rt = Runtime.from_settings(settings, db.engine)
     app.extensions["loyalty.runtime"] = rt
     app.extensions["loyalty.dispatcher"] = (
-        RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
+        RedisDispatcher(rt.redis, settings.partitions) if rt.redis else InlineDispatcher(rt)
     )
 
     from .admin import bp as admin_bp

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
@@ -25,7 +26,8 @@ from campaigns.catalog.published import load as load_published
 from campaigns.customers.aggregates import AggregateCache
 from campaigns.db import retry_transient
 from campaigns.models import utcnow
-from campaigns.notify.gateways import LoggingGateway, SmsGateway
+from campaigns.notify.gateways import LoggingGateway, SmsGateway, from_url
+from campaigns.settings import Settings
 
 from .locks import release, renewer
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
@@ -52,6 +54,21 @@ class Runtime:
     _db_counter: int = 0
     sms_gateway: SmsGateway = field(default_factory=LoggingGateway)
     webhook_post: Any = None  # callable(url, body, headers) -> status; None: urllib
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine) -> Runtime:
+        """The one way the web app and a bare worker process make their runtime: the same settings, the same way."""
+        return cls(
+            session_factory=sessionmaker(bind=engine, expire_on_commit=False),
+            redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            partitions=settings.partitions,
+            batch_size=settings.batch_size,
+            sweep_after_seconds=settings.sweep_after_seconds,
+            sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
+            max_future_seconds=settings.max_future_skew_seconds,
+            import_chunk_rows=settings.import_chunk_rows,
+            care_monitor_seconds=settings.care_monitor_seconds,
+        )
 
     @property
     def dispatcher(self) -> RedisDispatcher:
