@@ -28,7 +28,7 @@ from workers.runtime import Runtime
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .extensions import db
+from .extensions import announce_publication, db
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
 staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
@@ -180,7 +180,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
         db.session.rollback()
         _fail(err)
     if publish:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        announce_publication()
     state = "published" if publish else "saved as draft"
     click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
 
@@ -210,7 +210,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    announce_publication()
     click.echo(f"Campaign {campaign_id} published.")
 
 
@@ -220,7 +220,7 @@ def campaigns_publish_due() -> None:
     done = catalog.publish_due(db.session)
     db.session.commit()
     if done:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        announce_publication()
     for campaign_id, version in done:
         click.echo(f"Campaign {campaign_id}: version {version} published.")
     click.echo(f"{len(done)} scheduled publication(s) applied.")
@@ -241,8 +241,8 @@ def demo_seed(customers: int, transactions: int) -> None:
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
     summary = seed(db.session, customers=customers, transactions=transactions)
     db.session.commit()
+    announce_publication()
     dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.announce_publication(catalog.publication_counter(db.session))
     dispatcher.dispatch(summary.pairs)
     if isinstance(dispatcher, InlineDispatcher):
         dispatcher.drain_now()
@@ -365,7 +365,7 @@ def settings_set(key: str, value: str) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    announce_publication()
     click.echo(f"{key} = {json.dumps(parsed)}")
 
 

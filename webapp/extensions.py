@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -11,6 +12,11 @@ from campaigns.models import Base
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
+
+
+def announce_publication() -> None:
+    """After a commit that published campaigns or changed settings: every worker reloads them."""
+    current_app.extensions["loyalty.dispatcher"].announce_publication(db.session)
 
 
 def recreate_schema() -> None:

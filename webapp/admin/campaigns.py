@@ -19,10 +19,10 @@ from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from rules.operators import export_rules_vocabulary
 
-from ..extensions import db
+from ..extensions import announce_publication, db
 from ..security import permission_required, scope
 from . import bp
-from .util import announce, csv_response, html_error
+from .util import csv_response, html_error
 
 STARTER = """name: My new campaign
 type: earning
@@ -219,7 +219,7 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
         return html_error(err)
     db.session.commit()
     if publishes:
-        announce()
+        announce_publication()
     flash(message, "success")
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 

@@ -19,8 +19,8 @@ from campaigns.errors import DomainError
 from campaigns.models import Alert, Claim, Provider, utcnow
 from campaigns.permissions import Scope
 
-from ..admin.util import announce, csv_response
-from ..extensions import db
+from ..admin.util import csv_response
+from ..extensions import announce_publication, db
 from ..security import permission_required, scope
 from . import bp
 
@@ -135,7 +135,7 @@ def sla_settings() -> Any:
     if errors:
         return _render(_board(_days()), _days(), form, errors)
     db.session.commit()
-    announce()
+    announce_publication()
     flash(f"Accrual SLA set to {value['minutes']} minutes.", "success")
     return redirect(url_for("care.sla_dashboard"))
 
