@@ -17,7 +17,7 @@ from workers.queues import RedisDispatcher
 from workers.runtime import Runtime
 
 from .api.util import LoyaltyJSONProvider
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, install, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -56,10 +56,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     with app.app_context():
         rt = Runtime.from_settings(settings, db.engine)
-    app.extensions["loyalty.runtime"] = rt
-    app.extensions["loyalty.dispatcher"] = (
-        RedisDispatcher(rt.redis, settings.partitions) if rt.redis else InlineDispatcher(rt)
-    )
+    install(app, rt, RedisDispatcher(rt.redis, settings.partitions) if rt.redis else InlineDispatcher(rt))
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 import yaml
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from campaigns.access import providers, users
@@ -24,11 +24,10 @@ from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.queues import CARE_QUEUE
-from workers.runtime import Runtime
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .extensions import announce_publication, db
+from .extensions import announce_publication, db, dispatcher, embedded_queue, runtime, settings
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
 staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
@@ -50,10 +49,6 @@ def _fail(err: DomainError) -> None:
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)
     sys.exit(1)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["loyalty.runtime"]
 
 
 @providers_cli.command("create")
@@ -231,7 +226,7 @@ def ledger_rollup() -> None:
     """Bring the dashboard's daily rollup (daily_stats) up to yesterday; workers do it every few minutes."""
     from workers.sweeper import rollup
 
-    click.echo(f"{rollup(_runtime())} day(s) rolled up.")
+    click.echo(f"{rollup(runtime())} day(s) rolled up.")
 
 
 @demo_cli.command("seed")
@@ -242,10 +237,10 @@ def demo_seed(customers: int, transactions: int) -> None:
     summary = seed(db.session, customers=customers, transactions=transactions)
     db.session.commit()
     announce_publication()
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.dispatch(summary.pairs)
-    if isinstance(dispatcher, InlineDispatcher):
-        dispatcher.drain_now()
+    queue = dispatcher()
+    queue.dispatch(summary.pairs)
+    if isinstance(queue, InlineDispatcher):
+        queue.drain_now()
     click.echo(f"Seeded {len(summary.pairs)} transactions, {summary.campaigns} campaigns.")
     for code, key in summary.keys.items():
         click.echo(f"  provider {code}: {key}")
@@ -265,12 +260,12 @@ def demo_seed(customers: int, transactions: int) -> None:
 def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_imports: bool, no_care: bool) -> None:
     """Run an RQ worker over all accrual partitions, the imports and the care queues, or those named
     (numbers or queue names, and 'imports' / 'care': naming either leaves out the one not named)."""
-    rt = _runtime()
+    rt = runtime()
     if rt.redis is None:
-        dispatcher = current_app.extensions["loyalty.dispatcher"]
+        queue = embedded_queue()
         click.echo("No REDIS_URL: crediting from the embedded database queue.")
         while True:
-            n = dispatcher.drain_now()
+            n = queue.drain_now()
             if burst:
                 click.echo(f"Credited {n} transactions.")
                 return
@@ -287,7 +282,7 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     bad = [p for p in parts if not 0 <= p < rt.partitions]
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
-    settings = current_app.config["LOYALTY"]
+    conf = settings()
     try:
         run_worker(
             rt,
@@ -296,8 +291,8 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
             care=not no_care and (not extra or "care" in extra),
             burst=burst,
             fork=fork,
-            sweep_interval=settings.sweep_interval_seconds,
-            max_memory_mb=settings.worker_max_memory_mb,
+            sweep_interval=conf.sweep_interval_seconds,
+            max_memory_mb=conf.worker_max_memory_mb,
         )
     except MemoryLimitReached:
         # The same command in a fresh process image: same pid, so a supervisor sees no exit.
@@ -310,9 +305,9 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
 @click.option("--older-than", default=0, show_default=True, help="Seconds a transaction has waited.")
 def sweep_command(older_than: int) -> None:
     """Re-dispatch transactions still queued (after a Redis flush, say)."""
-    rt = _runtime()
+    rt = runtime()
     if rt.redis is None:
-        n = current_app.extensions["loyalty.dispatcher"].drain_now()
+        n = embedded_queue().drain_now()
         click.echo(f"Credited {n} queued transactions.")
         return
     click.echo(f"Re-dispatched {sweep(rt, older_than_seconds=older_than)} transactions.")
@@ -381,7 +376,7 @@ def settings_show() -> None:
 @with_appcontext
 def lifecycle_command(requalify: bool) -> None:
     """Release pending points, expire what is due (the workers also run this every few minutes)."""
-    rt = _runtime()
+    rt = runtime()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
     click.echo(
         f"released {report.released} lots ({report.released_points} points), "
@@ -393,7 +388,7 @@ def lifecycle_command(requalify: bool) -> None:
 @tiers_cli.command("requalify")
 def tiers_requalify() -> None:
     """Re-evaluate every customer's tier now (downgrades respect the grace period)."""
-    rt = _runtime()
+    rt = runtime()
     started = time.monotonic()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=True)
     click.echo(
@@ -430,7 +425,7 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
 @notify_cli.command("send")
 def notify_send() -> None:
     """Send what is due in the outbox now (SMS through the configured gateway, provider webhooks)."""
-    click.echo(json.dumps(_runtime().send_notifications()))
+    click.echo(json.dumps(runtime().send_notifications()))
 
 
 @notify_cli.command("expiring")
@@ -438,7 +433,7 @@ def notify_expiring() -> None:
     """Queue 'points expiring within 30 days' notices (one per customer per month; workers do it hourly)."""
     from workers.sweeper import queue_expiring_notices
 
-    click.echo(f"{queue_expiring_notices(_runtime())} customers notified")
+    click.echo(f"{queue_expiring_notices(runtime())} customers notified")
 
 
 def register_cli(app: Flask) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -19,7 +19,7 @@ from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from rules.operators import export_rules_vocabulary
 
-from ..extensions import announce_publication, db
+from ..extensions import announce_publication, db, settings
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -42,7 +42,7 @@ MAX_SOURCE = 256 * 1024
 
 
 def _require_approval() -> bool:
-    return bool(current_app.config["LOYALTY"].require_approval)
+    return bool(settings().require_approval)
 
 
 def _fmt(source: str, requested: str | None) -> str:

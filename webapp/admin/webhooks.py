@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from campaigns.models import Outbox, Provider, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db
+from ..extensions import db, dispatcher
 from ..security import permission_required
 from . import bp
 
@@ -51,6 +51,6 @@ def webhook_replay(outbox_id: int) -> Any:
         abort(404)
     webhooks.replay(db.session, outbox_id, actor=current_user.email)
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    dispatcher().schedule_notify()
     flash(f"Delivery {outbox_id} will be sent again.", "success")
     return redirect(url_for("admin.webhook_deliveries"))

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.json.provider import DefaultJSONProvider
 
 from campaigns.db import retry_transient as db_retry_transient
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.settings import Settings
+
+from ..extensions import settings
 
 MAX_DEPTH = 32
 
@@ -82,10 +83,6 @@ def _lone_surrogate(value: Any) -> bool:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def settings() -> Settings:
-    return current_app.config["LOYALTY"]
 
 
 def max_future() -> timedelta:

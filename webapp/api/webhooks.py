@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 
 from campaigns.errors import not_found
 from campaigns.models import Outbox, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db
+from ..extensions import db, dispatcher
 from . import bp
 from .auth import principal, require
 from .util import read_json, require_object
@@ -104,5 +104,5 @@ def list_deliveries() -> Any:
 def replay_delivery(outbox_id: int) -> Any:
     row = webhooks.replay(db.session, _own_delivery(outbox_id).id, actor=principal().name)
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    dispatcher().schedule_notify()
     return _delivery(row), 202
