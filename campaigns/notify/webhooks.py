@@ -214,6 +214,42 @@ def deliver_due(
     return report
 
 
+def deliveries(
+    session: Session, provider_id: int | None, *, status: str | None = None, limit: int = 200
+) -> list[tuple[Outbox, WebhookSubscription]]:
+    """The newest deliveries to one provider's subscriptions (``None``: every provider's), with their subscription.
+
+    A row is the provider's when its subscription is: the URL narrows the scan, the subscription id decides (two
+    providers may subscribe the same URL)."""
+    q = select(WebhookSubscription)
+    if provider_id is not None:
+        q = q.where(WebhookSubscription.provider_id == provider_id)
+    subs = {sub.id: sub for sub in session.scalars(q)}
+    if not subs:
+        return []
+    rows = select(Outbox).where(
+        Outbox.channel == "webhook", Outbox.recipient.in_(sorted({s.url for s in subs.values()}))
+    )
+    if status:
+        rows = rows.where(Outbox.status == status)
+    out = []
+    for row in session.scalars(rows.order_by(Outbox.id.desc()).limit(limit)):
+        sub_id = (row.payload or {}).get("subscription_id")
+        if isinstance(sub_id, int) and sub_id in subs:
+            out.append((row, subs[sub_id]))
+    return out
+
+
+def owned_delivery(session: Session, outbox_id: int, provider_id: int | None) -> Outbox | None:
+    """One delivery if it went to one of the provider's subscriptions (``None``: any provider's), else None."""
+    row = session.get(Outbox, outbox_id)
+    sub_id = (row.payload or {}).get("subscription_id") if row is not None and row.channel == "webhook" else None
+    sub = session.get(WebhookSubscription, sub_id) if sub_id is not None else None
+    if sub is None or (provider_id is not None and sub.provider_id != provider_id):
+        return None
+    return row
+
+
 def replay(session: Session, outbox_id: int, *, actor: str) -> Outbox:
     """Send a delivery again (staff or the provider): back to pending, due now; audited."""
     row = session.get(Outbox, outbox_id)

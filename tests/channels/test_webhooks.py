@@ -129,3 +129,24 @@ def test_the_sender_keeps_its_lock_through_a_long_pass_and_never_releases_anothe
         assert rt.redis.get(NOTIFY_LOCK_KEY) == b"another sender"
     finally:
         rt.webhook_post = None
+
+
+def test_a_delivery_without_its_subscription_is_nobodys(app, client, telecom):
+    """A webhook row whose payload names no subscription belongs to no provider: 404, and no lookup by a None key."""
+    import warnings
+
+    from campaigns.models import Outbox, utcnow
+    from webapp.extensions import db
+
+    with app.app_context():
+        row = Outbox(channel="webhook", template="points_credited", payload={"id": "x"}, status="failed")
+        row.recipient, row.created_at, row.attempts, row.dedupe_key = "https://telecom.example/h", utcnow(), 1, "wh:x"
+        db.session.add(row)
+        db.session.commit()
+        outbox_id = row.id
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (
+            client.post(f"/api/v1/webhooks/deliveries/{outbox_id}/replay", headers=telecom.headers).status_code == 404
+        )
+        assert client.get("/api/v1/webhooks/deliveries", headers=telecom.headers).get_json()["deliveries"] == []
