@@ -5,8 +5,11 @@ lock by hand) makes these fail. A pure parse of the committed files: no registry
 compile. `bin/lock --check` is the stronger, online check (a re-compile must not change a lock).
 """
 
+import ast
 import re
+import sys
 from dataclasses import dataclass, field
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,42 @@ def test_the_dev_lock_carries_the_runtime_lock_unchanged():
         )
     dev_in = (ROOT / "requirements-dev.in").read_text().splitlines()
     assert "-r requirements.in" in dev_in and "-c requirements.txt" in dev_in
+
+
+def imported_top_level_modules(*paths: str) -> dict[str, Path]:
+    """Absolute imports of the project's Python files that are neither stdlib nor the project's own."""
+    found: dict[str, Path] = {}
+    for top in paths:
+        for path in sorted((ROOT / top).rglob("*.py")) if (ROOT / top).is_dir() else [ROOT / top]:
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for module in (name.partition(".")[0] for name in names):
+                    own = any((d / module).is_dir() or (d / f"{module}.py").exists() for d in (ROOT, path.parent))
+                    if module not in sys.stdlib_module_names and not own:
+                        found.setdefault(module, path.relative_to(ROOT))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("infile", "paths"),
+    [
+        ("requirements.in", ["campaigns", "webapp", "workers", "rules", "migrations", "wsgi.py"]),
+        ("requirements-dev.in", ["tests", "bench"]),
+    ],
+)
+def test_every_third_party_module_the_code_imports_is_declared(infile, paths):
+    """Arriving through another package (as Jinja2 did through Flask) is not being declared: the
+    other package may drop it or move it to a version this code was never run on."""
+    declared = read_in(infile)
+    dists = packages_distributions()
+    for module, where in imported_top_level_modules(*paths).items():
+        owners = {canonicalize_name(d) for d in dists.get(module, [])}
+        assert owners, f"{where} imports {module}, which no installed distribution provides"
+        assert owners & declared.keys(), (
+            f"{where} imports {module} ({', '.join(sorted(owners))}): declare it in {infile}"
+        )
