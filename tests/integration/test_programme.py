@@ -550,3 +550,36 @@ def test_redis_aggregate_copies_sum_repeated_records_compact_and_cover_their_win
     with app.app_context():
         cache.fill(db.session, states, date(2024, 1, 1))
     assert states[42].days == [] and redis_client.get(key) == b"9:20240101"
+
+
+def test_a_yearly_limit_counts_awards_since_the_first_of_january(app, client, telecom, staff, work):
+    from datetime import date
+
+    from campaigns.accrual.crediting import period_start
+
+    assert period_start("year", date(2027, 3, 9)) == date(2027, 1, 1)
+    assert period_start("year", date(2027, 1, 1)) == date(2027, 1, 1)
+    yearly = {
+        "name": "Once a year",
+        "limits": {"per_customer": {"count": 1, "period": "year"}},
+        "rules": [
+            {
+                "name": "a yearly gift",
+                "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                "actions": [{"name": "award_points", "params": {"points": 100}}],
+            }
+        ],
+    }
+    publish(client, staff, yearly)
+    ids = []
+    for i in range(2):
+        resp = client.post(
+            "/api/v1/transactions", json=txn(f"y-{i}", 10_000, phone="0987000009"), headers=telecom.headers
+        )
+        assert resp.status_code == 202, resp.get_json()
+        ids.append(resp.get_json()["id"])
+        work()
+    assert _customer(client, telecom.headers, "0987000009")["balance"] == 100  # one award this year, not two
+    second = client.get(f"/api/v1/transactions/{ids[1]}", headers=telecom.headers).get_json()
+    assert [a["note"] for a in second["awards"]] == ["limit of 1 award(s) per year reached"], second
+    ledger_ok(app)
