@@ -185,7 +185,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 def campaigns_validate(file: Path) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt)
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db.session)
     except DomainError as err:
         _fail(err)
     click.echo(f"valid: {doc.name}")

@@ -142,7 +142,7 @@ def validate_campaign() -> Any:
     source = str(body.get("source", ""))[:MAX_SOURCE]
     fmt = _fmt(source, body.get("format"))
     try:
-        doc = catalog.validate(source, fmt)
+        doc = catalog.validate(source, fmt, db.session)
     except DomainError as err:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))

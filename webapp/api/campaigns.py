@@ -57,7 +57,7 @@ def create_campaign() -> Any:
 @require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
-    doc = catalog.validate(source, fmt)
+    doc = catalog.validate(source, fmt, db.session)
     return {"valid": True, "name": doc.name, "type": doc.type}
 
 
