@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 
-from ..extensions import db
+from ..extensions import db, settings
 from ..security import permission_required, scope
 from . import bp
 
@@ -31,7 +31,7 @@ def _providers() -> list[tuple[str, str]]:
 
 
 def _care_limit() -> int:
-    return int(current_app.config["LOYALTY"].care_adjustment_limit)
+    return int(settings().care_adjustment_limit)
 
 
 def _errors(err: DomainError, default: str) -> dict[str, str]:
