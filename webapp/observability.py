@@ -22,7 +22,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from campaigns import logctx
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from campaigns.reporting import opsmetrics
 
 from .extensions import csrf, db

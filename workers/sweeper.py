@@ -15,7 +15,7 @@ from campaigns.accounts.lifecycle import LifecycleReport, run_all
 from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from campaigns.reporting import dashboard
 
 from . import memory

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import conflict, invalid, not_found
-from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser, utcnow
+from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import conflict, invalid, not_found
-from campaigns.models import CustomerGroup, GroupEvent, GroupMember, utcnow
+from campaigns.models import CustomerGroup, GroupEvent, GroupMember
 
 DEFAULT_MAX_MEMBERS = 5
 

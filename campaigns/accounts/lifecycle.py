@@ -19,17 +19,9 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.published import Published
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
-from campaigns.models import (
-    Customer,
-    CustomerBalance,
-    LedgerEntry,
-    LotConsumption,
-    Outbox,
-    PointLot,
-    TierChange,
-    utcnow,
-)
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange
 from rules import evaluate_tier
 
 

@@ -20,19 +20,10 @@ from campaigns.accounts import groups
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take, restore
 from campaigns.catalog.programme import load as load_programme
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import (
-    AuditEvent,
-    CustomerBalance,
-    LedgerEntry,
-    Outbox,
-    PointLot,
-    Provider,
-    Redemption,
-    Reward,
-    utcnow,
-)
+from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, Outbox, PointLot, Provider, Redemption, Reward
 from rules import DocumentInvalid, compile_eligibility
 
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over USSD and SMS

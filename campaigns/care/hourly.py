@@ -33,7 +33,8 @@ from sqlalchemy import Select, case, delete, func, insert, literal_column, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from campaigns.models import CampaignHourly, Counter, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import CampaignHourly, Counter, LedgerEntry, Transaction, TxnHourly, VelocityHourly
 
 """Accrual SLA (minutes from receipt to credit) used for ``breaches``.
 

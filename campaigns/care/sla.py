@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from campaigns.care import alerts, hourly
 from campaigns.catalog import programme
-from campaigns.models import Counter, Provider, SlaDaily, Transaction, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Counter, Provider, SlaDaily, Transaction
 from campaigns.permissions import Scope
 
 KIND = "sla"

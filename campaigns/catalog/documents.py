@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter
 from rules import CampaignSpec, DocumentInvalid, parse_document
 
 PUBLICATION_COUNTER = "publication"

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Setting, utcnow
+from campaigns.models import AuditEvent, Setting
 
 DEFAULTS: dict[str, Any] = {
     "points_expiry": {"policy": "rolling_months", "months": 12},

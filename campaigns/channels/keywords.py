@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound, utcnow
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
 from campaigns.notify.messages import language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold

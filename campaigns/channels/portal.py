@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
-from campaigns.models import Claim, Customer, CustomerToken, OtpCode, Provider, utcnow
+from campaigns.models import Claim, Customer, CustomerToken, OtpCode, Provider
 from campaigns.notify.outbox import queue_sms
 
 CODE_MINUTES = 5

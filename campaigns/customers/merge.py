@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, invalid, not_found
 from campaigns.models import (
     AuditEvent,
@@ -40,7 +41,6 @@ from campaigns.models import (
     Redemption,
     TierChange,
     Transaction,
-    utcnow,
 )
 from campaigns.sql import upsert
 

@@ -22,8 +22,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
-from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Outbox, PointLot, Reward, utcnow
+from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Outbox, PointLot, Reward
 from campaigns.notify import messages
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count

@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Outbox, WebhookSubscription, utcnow
+from campaigns.models import AuditEvent, Outbox, WebhookSubscription
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.models import (
     Counter,
     Customer,
@@ -31,7 +32,6 @@ from campaigns.models import (
     LedgerEntry,
     Provider,
     Transaction,
-    utcnow,
 )
 from campaigns.permissions import Scope
 
