@@ -21,6 +21,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
 from campaigns.demo import seed
 from campaigns.errors import DomainError
+from campaigns.publication import publication_counter
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.queues import CARE_QUEUE
@@ -180,7 +181,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
         db.session.rollback()
         _fail(err)
     if publish:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
     state = "published" if publish else "saved as draft"
     click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
 
@@ -210,7 +211,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
     click.echo(f"Campaign {campaign_id} published.")
 
 
@@ -220,7 +221,7 @@ def campaigns_publish_due() -> None:
     done = catalog.publish_due(db.session)
     db.session.commit()
     if done:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
     for campaign_id, version in done:
         click.echo(f"Campaign {campaign_id}: version {version} published.")
     click.echo(f"{len(done)} scheduled publication(s) applied.")
@@ -242,7 +243,7 @@ def demo_seed(customers: int, transactions: int) -> None:
     summary = seed(db.session, customers=customers, transactions=transactions)
     db.session.commit()
     dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.announce_publication(catalog.publication_counter(db.session))
+    dispatcher.announce_publication(publication_counter(db.session))
     dispatcher.dispatch(summary.pairs)
     if isinstance(dispatcher, InlineDispatcher):
         dispatcher.drain_now()
@@ -365,7 +366,7 @@ def settings_set(key: str, value: str) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
     click.echo(f"{key} = {json.dumps(parsed)}")
 
 

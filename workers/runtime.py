@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
 from campaigns.accrual.transactions import stranded_before
-from campaigns.catalog.documents import publication_counter
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache
 from campaigns.notify.gateways import LoggingGateway, SmsGateway
+from campaigns.publication import publication_counter
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 

@@ -16,6 +16,7 @@ from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
 from campaigns.clock import utcnow
+from campaigns.publication import publication_counter
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -68,7 +69,7 @@ def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     with rt.session_factory() as session:
         done = catalog.publish_due(session)
         session.commit()
-        counter = catalog.publication_counter(session) if done else 0
+        counter = publication_counter(session) if done else 0
     if done:
         log.info("scheduled publications applied: %s", done)
         if rt.redis is not None:  # workers without Redis re-read the counter from the database

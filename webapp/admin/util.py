@@ -9,14 +9,14 @@ from typing import Any
 
 from flask import Response, current_app, render_template
 
-from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
+from campaigns.publication import publication_counter
 
 from ..extensions import db
 
 
 def announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
 
 
 def html_error(err: DomainError) -> tuple[str, int]:

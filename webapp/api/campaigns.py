@@ -12,6 +12,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
+from campaigns.publication import publication_counter
 
 from ..extensions import db
 from . import bp
@@ -40,7 +41,7 @@ def _flag(name: str) -> bool:
 
 
 def _announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
 
 
 @bp.post("/campaigns")

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app
 
-from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
+from campaigns.publication import publication_counter
 
 from ..extensions import db
 from . import bp
@@ -28,5 +28,5 @@ def update_setting(key: str) -> Any:
     body = require_object(read_json())
     programme.set_value(db.session, key, body.get("value"), actor=principal().name)
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
     return show_settings()
