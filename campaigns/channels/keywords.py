@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
-from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.accounts.profile import tier_progress
+from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError

@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import programme
+from campaigns.catalog.tiers import entry_tier, tier_names
 from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Outbox, PointLot, Reward
@@ -130,8 +131,6 @@ def _context(session: Session, row: Outbox, language: str, customer_id: int | No
 def tier_name(session: Session, code: str | None) -> str:
     if not code:
         return "—"
-    from campaigns.accounts.profile import tier_names
-
     return tier_names(session).get(code, code)
 
 
@@ -191,12 +190,10 @@ def _send_one(session: Session, row: Outbox, gateway: SmsGateway, settings: prog
         row.status, row.last_error = "failed", "no phone number to send to"
         return "failed"
     row.recipient = to
-    if row.template == "tier_changed" and not (row.payload or {}).get("from"):
-        from campaigns.accounts.profile import entry_tier
-
-        if (row.payload or {}).get("to") == entry_tier(session):
-            row.status, row.last_error = "suppressed", "joining the entry tier is not news"
-            return "suppressed"
+    payload = row.payload or {}
+    if row.template == "tier_changed" and not payload.get("from") and payload.get("to") == entry_tier(session):
+        row.status, row.last_error = "suppressed", "joining the entry tier is not news"
+        return "suppressed"
     if not transactional:
         if customer is not None and customer.sms_opt_out_at is not None:
             row.status, row.last_error = "suppressed", "customer opted out (TUCHOI / STOP)"
