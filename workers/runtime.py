@@ -1,7 +1,8 @@
 """What a worker process needs: a session factory, Redis, the rule cache, the settings.
 
 Set once by whoever starts the process (the ``flask worker`` command, a test,
-the embedded in-process queue); jobs stay small functions that look it up.
+the embedded in-process queue) through ``workers.bootstrap.configure``; jobs stay
+small functions that look it up with ``workers.bootstrap.runtime()``.
 """
 
 from __future__ import annotations
@@ -151,21 +152,3 @@ class Runtime:
             if self.redis is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
                 self.redis.delete(NOTIFY_LOCK_KEY)
         return {"sms": asdict(sms), "webhooks": asdict(hooks)}
-
-
-_runtime: Runtime | None = None
-
-
-def configure(runtime: Runtime | None) -> None:
-    global _runtime
-    _runtime = runtime
-
-
-def runtime() -> Runtime:
-    """The configured runtime; a bare ``rq worker`` process builds it from the environment."""
-    if _runtime is None:
-        from .bootstrap import from_environment
-
-        configure(from_environment())
-    assert _runtime is not None
-    return _runtime
