@@ -21,12 +21,13 @@ from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
 from campaigns.demo import seed
 from campaigns.errors import DomainError
+from campaigns.models import Campaign
 from campaigns.publication import publication_counter
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.queues import CARE_QUEUE
 from workers.runtime import Runtime
-from workers.sweeper import sweep
+from workers.sweeper import queue_expiring_notices, rollup, sweep
 from workers.worker import MemoryLimitReached, run_worker
 
 from .extensions import db
@@ -201,8 +202,6 @@ def campaigns_validate(file: Path) -> None:
 @click.argument("campaign_id", type=int)
 @click.option("--version", type=int, default=None)
 def campaigns_publish(campaign_id: int, version: int | None) -> None:
-    from campaigns.models import Campaign
-
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         _fail(DomainError("not_found", f"campaign {campaign_id} not found"))
@@ -230,8 +229,6 @@ def campaigns_publish_due() -> None:
 @ledger_cli.command("rollup")
 def ledger_rollup() -> None:
     """Bring the dashboard's daily rollup (daily_stats) up to yesterday; workers do it every few minutes."""
-    from workers.sweeper import rollup
-
     click.echo(f"{rollup(_runtime())} day(s) rolled up.")
 
 
@@ -437,8 +434,6 @@ def notify_send() -> None:
 @notify_cli.command("expiring")
 def notify_expiring() -> None:
     """Queue 'points expiring within 30 days' notices (one per customer per month; workers do it hourly)."""
-    from workers.sweeper import queue_expiring_notices
-
     click.echo(f"{queue_expiring_notices(_runtime())} customers notified")
 
 

@@ -24,6 +24,8 @@ from prometheus_client.registry import Collector
 from campaigns import logctx
 from campaigns.clock import utcnow
 from campaigns.reporting import opsmetrics
+from workers.imports import IMPORT_QUEUE
+from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
 from .extensions import csrf, db
 
@@ -100,9 +102,6 @@ class LoyaltyCollector(Collector):
     def _queues(self) -> Any:
         from rq import Queue
         from rq.registry import FailedJobRegistry
-
-        from workers.imports import IMPORT_QUEUE
-        from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
         depth = GaugeMetricFamily("loyalty_queue_depth", "Jobs waiting in an RQ queue", labels=["queue"])
         failed = GaugeMetricFamily("loyalty_jobs_failed", "Jobs in an RQ queue's failed registry", labels=["queue"])

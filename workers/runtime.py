@@ -26,6 +26,8 @@ from campaigns.catalog.published import load as load_published
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache
 from campaigns.notify.gateways import LoggingGateway, SmsGateway
+from campaigns.notify.outbox import send_due
+from campaigns.notify.webhooks import deliver_due
 from campaigns.publication import publication_counter
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
@@ -135,8 +137,6 @@ class Runtime:
 
     def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
         """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
-        from campaigns.notify.outbox import send_due
-        from campaigns.notify.webhooks import deliver_due
 
         token = None
         if self.redis is not None:

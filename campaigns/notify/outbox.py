@@ -25,10 +25,12 @@ from campaigns.catalog import programme
 from campaigns.catalog.tiers import entry_tier, tier_names
 from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
-from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Outbox, PointLot, Reward
+from campaigns.models import Customer, CustomerBalance, CustomerIdentity, CustomerProvider, Outbox, PointLot, Reward
 from campaigns.notify import messages
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count
+from campaigns.notify.webhooks import Events
+from campaigns.sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -249,8 +251,6 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
 
     The dedupe key ``exp:<customer>:<yyyymm>`` makes the job safe to run as often as you like.
     """
-    from campaigns.sql import upsert
-
     now = now or utcnow()
     rows = session.execute(
         select(PointLot.customer_id, func.sum(PointLot.remaining), func.min(PointLot.expires_at))
@@ -287,9 +287,6 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
 
 def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
     """``points_expiring`` to the providers each customer has dealt with (nobody else learns of the customer)."""
-    from campaigns.models import CustomerProvider
-    from campaigns.notify.webhooks import Events
-
     by_customer = {r["customer_id"]: r for r in rows}
     events = Events()
     for cid, pid in session.execute(
@@ -301,6 +298,4 @@ def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: dateti
         events.add("points_expiring", {"customer_id": cid, **row["payload"]}, row["dedupe_key"], pid)
     hooks = events.rows(session, now)
     if hooks:
-        from campaigns.sql import upsert
-
         upsert(session, Outbox.__table__, hooks, ["dedupe_key"])
