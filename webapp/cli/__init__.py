@@ -30,7 +30,7 @@ from workers.runtime import Runtime
 from workers.sweeper import queue_expiring_notices, rollup, sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .extensions import db
+from ..extensions import db
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
 staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
@@ -438,7 +438,7 @@ def notify_expiring() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .imports_cli import register
+    from ..imports_cli import register
 
     app.cli.add_command(lifecycle_command)
     for group in (
