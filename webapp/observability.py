@@ -27,7 +27,7 @@ from campaigns.reporting import opsmetrics
 from workers.imports import IMPORT_QUEUE
 from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
-from .extensions import csrf, db
+from .extensions import csrf, db, runtime
 
 log = logging.getLogger("loyalty.request")
 bp = Blueprint("metrics", __name__)
@@ -136,7 +136,7 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 def metrics() -> Any:
     if not _authorised():
         abort(401 if current_app.config.get("METRICS_TOKEN") else 403)
-    rt = current_app.extensions["loyalty.runtime"]
+    rt = runtime()
     figures = opsmetrics.collect(db.session, utcnow())
     db.session.rollback()
     registry = CollectorRegistry(auto_describe=False)

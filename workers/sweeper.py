@@ -17,7 +17,6 @@ from campaigns.care import sla
 from campaigns.catalog import documents as catalog
 from campaigns.clock import utcnow
 from campaigns.notify.outbox import queue_expiring
-from campaigns.publication import publication_counter
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -70,11 +69,10 @@ def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     with rt.session_factory() as session:
         done = catalog.publish_due(session)
         session.commit()
-        counter = publication_counter(session) if done else 0
-    if done:
-        log.info("scheduled publications applied: %s", done)
-        if rt.redis is not None:  # workers without Redis re-read the counter from the database
-            rt.dispatcher.announce_publication(counter)
+        if done:
+            log.info("scheduled publications applied: %s", done)
+            if rt.redis is not None:  # workers without Redis re-read the counter from the database
+                rt.dispatcher.announce_publication(session)
     return done
 
 

@@ -6,16 +6,14 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from campaigns.accrual import simulation
 from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
 from campaigns.models import Campaign
-from campaigns.publication import publication_counter
 
-from ..extensions import db
+from ..extensions import announce_publication, db
 from .common import fail
 
 campaigns_cli = AppGroup("campaigns", help="Import, validate and publish campaign documents.")
@@ -37,7 +35,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
         db.session.rollback()
         fail(err)
     if publish:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
+        announce_publication()
     state = "published" if publish else "saved as draft"
     click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
 
@@ -47,7 +45,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 def campaigns_validate(file: Path) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt)
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db.session)
     except DomainError as err:
         fail(err)
     click.echo(f"valid: {doc.name}")
@@ -65,7 +63,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
         db.session.commit()
     except DomainError as err:
         fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
+    announce_publication()
     click.echo(f"Campaign {campaign_id} published.")
 
 
@@ -75,7 +73,7 @@ def campaigns_publish_due() -> None:
     done = catalog.publish_due(db.session)
     db.session.commit()
     if done:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
+        announce_publication()
     for campaign_id, version in done:
         click.echo(f"Campaign {campaign_id}: version {version} published.")
     click.echo(f"{len(done)} scheduled publication(s) applied.")

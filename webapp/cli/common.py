@@ -1,14 +1,12 @@
-"""What the command groups share: report a domain error and exit 1; the app's worker runtime."""
+"""What the command groups share: report a domain error and exit 1."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-from flask import current_app
 
 from campaigns.errors import DomainError
-from workers.runtime import Runtime
 
 
 def fail(err: DomainError) -> None:
@@ -16,7 +14,3 @@ def fail(err: DomainError) -> None:
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)
     sys.exit(1)
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["loyalty.runtime"]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from campaigns.demo import seed
-from campaigns.publication import publication_counter
 from workers.inline import InlineDispatcher
 
-from ..extensions import db
+from ..extensions import announce_publication, db, dispatcher
 
 demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
@@ -22,11 +20,11 @@ def demo_seed(customers: int, transactions: int) -> None:
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
     summary = seed(db.session, customers=customers, transactions=transactions)
     db.session.commit()
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.announce_publication(publication_counter(db.session))
-    dispatcher.dispatch(summary.pairs)
-    if isinstance(dispatcher, InlineDispatcher):
-        dispatcher.drain_now()
+    announce_publication()
+    queue = dispatcher()
+    queue.dispatch(summary.pairs)
+    if isinstance(queue, InlineDispatcher):
+        queue.drain_now()
     click.echo(f"Seeded {len(summary.pairs)} transactions, {summary.campaigns} campaigns.")
     for code, key in summary.keys.items():
         click.echo(f"  provider {code}: {key}")

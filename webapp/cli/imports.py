@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
 from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -26,8 +25,7 @@ from campaigns.models import Provider
 from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
 
-from ..extensions import db
-from .common import runtime
+from ..extensions import db, dispatcher, runtime
 
 
 class LiveBar:
@@ -124,8 +122,8 @@ def _run(
     if token is None:
         click.echo(f"error: import #{rec.id} is being run by another process", err=True)
         sys.exit(1)
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
-    embedded = isinstance(dispatcher, InlineDispatcher)  # SQLite: credit after the import, not beside it
+    queue = dispatcher()
+    embedded = isinstance(queue, InlineDispatcher)  # SQLite: credit after the import, not beside it
     options = options_of(rt)
     if chunk_rows:
         options = imports.Options(max_future=options.max_future, chunk_rows=chunk_rows)
@@ -135,13 +133,13 @@ def _run(
             rt.session_factory,
             rec.id,
             token,
-            dispatch=stay_queued if embedded else dispatcher.dispatch,
+            dispatch=stay_queued if embedded else queue.dispatch,
             path=file,
             options=options,
             progress=bar.update,
         )
-    if embedded and kind == imports.TRANSACTIONS:
-        click.echo(f"Credited {dispatcher.drain_now():,} transactions (embedded queue).")
+    if isinstance(queue, InlineDispatcher) and kind == imports.TRANSACTIONS:
+        click.echo(f"Credited {queue.drain_now():,} transactions (embedded queue).")
     _summary(rec.id, errors_path)
     if result.status != imports.DONE:
         sys.exit(1)

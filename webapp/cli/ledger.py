@@ -10,8 +10,7 @@ from flask.cli import AppGroup
 from campaigns.accounts import ledger
 from workers.sweeper import rollup
 
-from ..extensions import db
-from .common import runtime
+from ..extensions import db, runtime
 
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
 

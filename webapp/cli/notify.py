@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from workers.sweeper import queue_expiring_notices
 
-from .common import runtime
+from ..extensions import runtime
 
 notify_cli = AppGroup("notify", help="Customer notifications: send the outbox, queue expiring-points notices.")
 

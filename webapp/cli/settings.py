@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from campaigns.catalog import programme
 from campaigns.errors import DomainError
-from campaigns.publication import publication_counter
 
-from ..extensions import db
+from ..extensions import announce_publication, db
 from .common import fail
 
 settings_cli = AppGroup("settings", help="Programme settings (expiry policy, negative balances, caps).")
@@ -32,7 +30,7 @@ def settings_set(key: str, value: str) -> None:
         db.session.commit()
     except DomainError as err:
         fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(publication_counter(db.session))
+    announce_publication()
     click.echo(f"{key} = {json.dumps(parsed)}")
 
 

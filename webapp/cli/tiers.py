@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from campaigns.accounts import lifecycle
 
-from .common import runtime
+from ..extensions import runtime
 
 tiers_cli = AppGroup("tiers", help="Tier requalification.")
 

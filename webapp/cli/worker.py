@@ -8,7 +8,6 @@ import sys
 import time
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from workers.imports import IMPORT_QUEUE
@@ -16,7 +15,7 @@ from workers.queues import CARE_QUEUE
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .common import runtime
+from ..extensions import embedded_queue, runtime, settings
 
 
 @click.command("worker")
@@ -31,10 +30,10 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     (numbers or queue names, and 'imports' / 'care': naming either leaves out the one not named)."""
     rt = runtime()
     if rt.redis is None:
-        dispatcher = current_app.extensions["loyalty.dispatcher"]
+        queue = embedded_queue()
         click.echo("No REDIS_URL: crediting from the embedded database queue.")
         while True:
-            n = dispatcher.drain_now()
+            n = queue.drain_now()
             if burst:
                 click.echo(f"Credited {n} transactions.")
                 return
@@ -51,7 +50,7 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     bad = [p for p in parts if not 0 <= p < rt.partitions]
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
-    settings = current_app.config["LOYALTY"]
+    conf = settings()
     try:
         run_worker(
             rt,
@@ -60,8 +59,8 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
             care=not no_care and (not extra or "care" in extra),
             burst=burst,
             fork=fork,
-            sweep_interval=settings.sweep_interval_seconds,
-            max_memory_mb=settings.worker_max_memory_mb,
+            sweep_interval=conf.sweep_interval_seconds,
+            max_memory_mb=conf.worker_max_memory_mb,
         )
     except MemoryLimitReached:
         # The same command in a fresh process image: same pid, so a supervisor sees no exit.
@@ -76,7 +75,7 @@ def sweep_command(older_than: int) -> None:
     """Re-dispatch transactions still queued (after a Redis flush, say)."""
     rt = runtime()
     if rt.redis is None:
-        n = current_app.extensions["loyalty.dispatcher"].drain_now()
+        n = embedded_queue().drain_now()
         click.echo(f"Credited {n} queued transactions.")
         return
     click.echo(f"Re-dispatched {sweep(rt, older_than_seconds=older_than)} transactions.")
