@@ -45,8 +45,9 @@ from campaigns.accounts import adjustments
 from campaigns.accounts.profile import transaction_rows
 from campaigns.care import alerts
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction, utcnow
+from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction
 from campaigns.notify.outbox import queue_sms
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.schemas import MAX_AMOUNT
