@@ -74,6 +74,15 @@ def check_per(value: Any) -> str | None:
     return None
 
 
+def check_percent(value: Any) -> str | None:
+    """A share of the amount written as a decimal: 0.025 is 2.5 %; above 1 would give more than the amount."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or not 0 < value <= 1:
+        return "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"
+    return None
+
+
 def check_max(value: Any) -> str | None:
     """``max`` is an optional cap; null means uncapped."""
     return None if value is None else check_points(value)
@@ -148,6 +157,13 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
         "feeds": Param(check_feeds, required=False, default="both"),
         "to": Param(check_to, required=False, default="customer"),
     },
+    "award_points_percent": {
+        "percent": Param(check_percent),
+        "max": Param(check_max, required=False, default=None),
+        "rounding": Param(check_rounding, required=False, default="down"),
+        "feeds": Param(check_feeds, required=False, default="both"),
+        "to": Param(check_to, required=False, default="customer"),
+    },
     "multiply_points": {"factor": Param(check_factor)},
     "grant_reward": {"reward": Param(check_code)},
     "add_tag": {"tag": Param(check_tag)},
@@ -157,6 +173,7 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
 ACTION_KINDS: dict[str, str] = {
     "award_points": "points",
     "award_points_per_amount": "points",
+    "award_points_percent": "points",
     "multiply_points": "multiplier",
     "grant_reward": "reward",
     "add_tag": "tag",
@@ -165,6 +182,7 @@ ACTION_KINDS: dict[str, str] = {
 }
 VALUE_PARAMS: dict[str, str] = {"grant_reward": "reward", "add_tag": "tag", "notify": "template", "set_tier": "tier"}
 TIER_ACTIONS = frozenset({"set_tier"})
+AMOUNT_ACTIONS = frozenset({"award_points_per_amount", "award_points_percent"})  # points depend on the amount
 
 
 def per_to_decimal(per: float) -> Decimal:
@@ -188,6 +206,15 @@ def is_kept(effect: Effect) -> bool:
 def points_per_amount(amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str) -> int:
     """points * (amount / per), rounded as asked, never negative, capped at max_points."""
     value = (Decimal(points) * (amount / per)).to_integral_value(rounding=ROUNDING_MODES[rounding])
+    result = max(int(value), 0)
+    if max_points is not None:
+        result = min(result, max_points)
+    return result
+
+
+def points_percent(amount: Decimal, percent: Decimal, max_points: int | None, rounding: str) -> int:
+    """amount * percent, rounded as asked, never negative, capped at max_points."""
+    value = (amount * percent).to_integral_value(rounding=ROUNDING_MODES[rounding])
     result = max(int(value), 0)
     if max_points is not None:
         result = min(result, max_points)
@@ -255,6 +282,27 @@ class LoyaltyActions(BaseActions):
         earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
         params = {"points": points, "per": per, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
         self._collect("award_points_per_amount", earned, params, feeds=feeds, to=to)
+
+    @rule_action(
+        params={
+            "percent": FIELD_NUMERIC,
+            "max": FIELD_NUMERIC,
+            "rounding": FIELD_SELECT,
+            "feeds": FIELD_SELECT,
+            "to": FIELD_SELECT,
+        }
+    )
+    def award_points_percent(
+        self,
+        percent: float,
+        max: int | None = None,
+        rounding: str = "down",
+        feeds: str = "both",
+        to: str = "customer",
+    ) -> None:
+        earned = points_percent(self._ctx.amount, per_to_decimal(percent), max, rounding)
+        params = {"percent": percent, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
+        self._collect("award_points_percent", earned, params, feeds=feeds, to=to)
 
     @rule_action(params={"factor": FIELD_NUMERIC})
     def multiply_points(self, factor: float) -> None:

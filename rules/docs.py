@@ -270,6 +270,34 @@ EXAMPLES: list[Example] = [
             {"campaign": 2, "action": "notify", "points": 0, "value": "birthday_treat"},
         ],
     ),
+    Example(
+        title="2.5 % back on the e-wallet, at most 5,000 points",
+        story=(
+            "A percentage is a decimal share of the amount: `percent: 0.025` is 2.5 %. A 123,500 VND payment earns"
+            " 123,500 x 0.025 = 3,087.5, rounded to nearest (ties round up) 3,088 points; a 400,000 VND payment"
+            " would earn 10,000 but `max` keeps it at 5,000."
+        ),
+        campaigns=[
+            {
+                "name": "E-wallet cashback",
+                "providers": ["ewallet"],
+                "rules": [
+                    _rule(
+                        "2.5 % of every payment",
+                        [{"name": "amount", "operator": "greater_than", "value": 0}],
+                        [
+                            {
+                                "name": "award_points_percent",
+                                "params": {"percent": 0.025, "rounding": "nearest", "max": 5000},
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={"amount": "123500", "provider": "ewallet", "occurred_at": "2027-03-01T12:00:00+07:00"},
+        expected=[{"campaign": 1, "action": "award_points_percent", "points": 3088}],
+    ),
 ]
 
 FORMAT = """\
@@ -330,6 +358,17 @@ rules:
         - {name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 20000}
     actions:
       - {name: set_tier, params: {tier: gold}}
+```
+
+The first rung needs no dummy condition: the rule giving the lowest-rank tier may
+have `conditions: {all: []}` (always true), so every customer starts there. No
+other rule may have empty conditions, and `any: []` is always refused.
+
+```yaml
+  - name: everyone starts at silver
+    conditions: {all: []}
+    actions:
+      - {name: set_tier, params: {tier: silver}}
 ```
 
 Codes are unique (`[a-z0-9_-]`), ranks are unique integers (higher is
@@ -460,6 +499,10 @@ ACTION_NOTES = {
     "award_points_per_amount": (
         "points x amount / per, rounded `down`, `nearest` (ties round up: 2.5 -> 3) or `up`,"
         " never below 0, at most `max`."
+    ),
+    "award_points_percent": (
+        "amount x percent, `percent` a decimal share above 0 and at most 1 (0.025 is 2.5 %), rounded `down`,"
+        " `nearest` (ties round up) or `up`, never below 0, at most `max`."
     ),
     "multiply_points": "Factor above 1 and at most 10; applied to the points of lower-priority campaigns (step 7).",
     "grant_reward": "Grants the reward with this code (`[A-Za-z0-9][A-Za-z0-9_.-]`, up to 64).",

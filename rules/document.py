@@ -374,6 +374,11 @@ def _is_number(value: Any) -> bool:
 _MISSING = object()
 
 
+def _is_always(conditions: Any) -> bool:
+    """A rule's ``conditions: {all: []}``: always true (business-rules itself asserts a group is non-empty)."""
+    return isinstance(conditions, Mapping) and len(conditions) == 1 and conditions.get("all", None) == []
+
+
 class _Validator:
     """Walks one document, appending FieldErrors and building the normalised form."""
 
@@ -383,6 +388,7 @@ class _Validator:
         self.attribute_types: dict[str, tuple[str, str]] = {}
         self.kind = "earning"
         self.tier_codes: frozenset[str] | None = None
+        self.tier_ranks: dict[str, int] = {}
 
     def error(self, path: str, reason: str) -> None:
         self.errors.append(FieldError(path, reason))
@@ -419,6 +425,7 @@ class _Validator:
         if kind == "tier":
             tiers = self.tiers(data.get("tiers", _MISSING))
             self.tier_codes = frozenset(t["code"] for t in tiers)
+            self.tier_ranks = {t["code"]: t["rank"] for t in tiers if isinstance(t["rank"], int)}
             grace_days = self.bounded_int(data.get("grace_days", DEFAULT_GRACE_DAYS), "grace_days", 0, MAX_GRACE_DAYS)
         rules = self.rules(data.get("rules", _MISSING))
         if self.errors:
@@ -693,12 +700,34 @@ class _Validator:
             else:
                 names[name] = index
         conditions: Any = None
+        base_rung = _is_always(value.get("conditions"))
         if "conditions" not in value:
             self.error(f"{path}.conditions", "required")
+        elif base_rung and self.kind != "tier":
+            self.error(f"{path}.conditions.all", "must not be empty (only the lowest tier of a ladder may have none)")
+        elif base_rung:
+            conditions = {"all": []}
         else:
             conditions = self.condition(value["conditions"], f"{path}.conditions", 0)
         actions = self.actions(value.get("actions", _MISSING), f"{path}.actions")
+        if base_rung and self.kind == "tier":
+            self.base_rung(actions, f"{path}.conditions.all")
         return {"name": name, "conditions": conditions, "actions": actions}
+
+    def base_rung(self, actions: list[dict[str, Any]], path: str) -> None:
+        """``all: []`` (always true) is only for the first rung of a ladder: everyone starts at the lowest tier."""
+        base = min(self.tier_ranks, key=self.tier_ranks.__getitem__) if self.tier_ranks else None
+        if base is None:
+            return  # the tiers themselves are wrong, and say so
+        for action in actions:
+            tier = action["params"].get("tier")
+            if tier != base:
+                self.error(
+                    path,
+                    f"must not be empty: only the rule giving the lowest tier {base!r} may have no conditions"
+                    f" (this one gives {_short(tier)})",
+                )
+                return
 
     def condition(self, node: Any, path: str, depth: int) -> dict[str, Any] | None:
         if not isinstance(node, Mapping):

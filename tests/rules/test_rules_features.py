@@ -405,8 +405,8 @@ def test_pending_days_limits_and_budget() -> None:
             [("limits.per_customer.count", "must be between 1 and 1000000")],
         ),
         (
-            {"limits": {"per_customer": {"count": 1, "period": "year"}}},
-            [("limits.per_customer.period", "'year' is not one of day, week, month, campaign")],
+            {"limits": {"per_customer": {"count": 1, "period": "fortnight"}}},
+            [("limits.per_customer.period", "'fortnight' is not one of day, week, month, year, campaign")],
         ),
         (
             {"limits": {"per_customer": {"period": "day"}, "global": 1}},
@@ -675,3 +675,112 @@ def test_cached_effects_are_read_only_values() -> None:
         first[0].params["points"] = 99  # type: ignore[index]
     assert json.loads(json.dumps(dict(first[1].params))) == {"points": 3, "feeds": "both", "to": "customer"}
     assert rule_set.evaluate(ctx())[1].params["points"] == 3
+
+
+# -- issue 16: percentages and the base rung of a ladder ---------------------------
+
+
+def percent(value: Any, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_percent", "params": {"percent": value, **params}}
+
+
+@pytest.mark.parametrize(
+    ("amount", "params", "expected"),
+    [
+        ("123500", {}, 3087),  # 3,087.5 rounded down by default
+        ("123500", {"rounding": "nearest"}, 3088),  # ties round up
+        ("123480", {"rounding": "nearest"}, 3087),  # 3,087.0
+        ("123481", {"rounding": "up"}, 3088),  # 3,087.025
+        ("400000", {"max": 5000}, 5000),
+        ("30", {}, 0),  # 0.75 rounds down to nothing: no effect
+        ("30", {"rounding": "up"}, 1),
+    ],
+)
+def test_award_points_percent_rounds_caps_and_agrees_with_business_rules(
+    amount: str, params: dict[str, Any], expected: int
+) -> None:
+    s = spec(1, [percent(0.025, **params)])
+    context = ctx(amount=Decimal(amount))
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+    if expected:
+        assert effects[0].kind == "points" and effects[0].params["percent"] == 0.025
+
+
+def test_award_points_percent_is_an_exact_decimal_share() -> None:
+    """0.1 is one tenth, not the binary float just above it: 10 % of 1,000,000 is exactly 100,000."""
+    s = spec(1, [percent(0.1, rounding="up")])
+    assert [e.points for e in RuleSet([s]).evaluate(ctx(amount=Decimal("1000000")))] == [100000]
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"percent": 2.5}, "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"),
+        ({"percent": 0}, "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"),
+        ({"percent": "2.5%"}, "expected a number, got string"),
+        ({"percent": 0.02, "rounding": "half"}, "'half' is not one of down, nearest, up"),
+        ({"percent": 0.02, "max": 0}, "must be a positive integer"),
+        ({"percent": 0.02, "per": 100}, "unknown parameter of action 'award_points_percent'"),
+    ],
+)
+def test_award_points_percent_params_are_checked_with_their_path(params: dict[str, Any], reason: str) -> None:
+    errors = errors_of(doc([{"name": "award_points_percent", "params": params}]))
+    assert len(errors) == 1 and errors[0][1] == reason
+    assert errors[0][0].startswith("rules[0].actions[0].params.")
+
+
+LADDER = [
+    {"code": "silver", "name": "Silver", "rank": 1},
+    {"code": "gold", "name": "Gold", "rank": 2},
+]
+
+
+def ladder(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "tiers", "type": "tier", "tiers": LADDER, "rules": list(rules)}
+
+
+def rung(name: str, tier: str, conditions: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "conditions": conditions, "actions": [{"name": "set_tier", "params": {"tier": tier}}]}
+
+
+GOLD = rung("gold", "gold", {"all": [leaf("qualifying_points_365d", "greater_than_or_equal_to", 20000)]})
+
+
+def test_the_base_rung_needs_no_dummy_condition() -> None:
+    document = parse_document(ladder(rung("everyone", "silver", {"all": []}), GOLD))
+    assert document.rules[0].conditions == {"all": []}
+    assert parse_document(json.loads(json.dumps(document.raw))).raw == document.raw
+    for qualifying, tier in ((0, "silver"), (19999, "silver"), (20000, "gold")):
+        context = ctx(qualifying_points_365d=qualifying)
+        assert evaluate_tier(document, context) == tier
+        assert evaluate_tier_reference(document, context) == tier
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            ladder(rung("everyone", "gold", {"all": []})),
+            [
+                (
+                    "rules[0].conditions.all",
+                    "must not be empty: only the rule giving the lowest tier 'silver' may have no conditions"
+                    " (this one gives 'gold')",
+                )
+            ],
+        ),
+        (ladder(rung("everyone", "silver", {"any": []})), [("rules[0].conditions.any", "must not be empty")]),
+        (
+            ladder(rung("nested", "silver", {"all": [{"all": []}]})),
+            [("rules[0].conditions.all[0].all", "must not be empty")],
+        ),
+        (
+            {**doc([award(1)]), "rules": [{"name": "r", "conditions": {"all": []}, "actions": [award(1)]}]},
+            [("rules[0].conditions.all", "must not be empty (only the lowest tier of a ladder may have none)")],
+        ),
+    ],
+)
+def test_empty_conditions_stay_refused_elsewhere(source: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(source) == expected

@@ -31,6 +31,7 @@ from rules import (
     variables_class,
 )
 from rules.document import BOUNDED_VARIABLES, EQUALITY_OPERATORS
+from rules.engine import holds_reference
 from rules.operators import OPERATORS
 from rules.variables import DAY_NAMES, VARIABLE_TYPES
 
@@ -150,8 +151,15 @@ def action(draw: st.DrawFn) -> dict[str, Any]:
     if kind == 2:
         name, param = draw(st.sampled_from([("add_tag", "tag"), ("notify", "template")]))
         return {"name": name, "params": {param: draw(st.sampled_from(TAGS))}}
-    if kind < 6:
+    if kind < 5:
         return {"name": "award_points", "params": routing(draw, {"points": draw(st.integers(1, 1000))})}
+    if kind == 5:
+        percent: dict[str, Any] = {"percent": draw(st.sampled_from([0.025, 0.1, 1, 0.001, 0.333, 0.005]))}
+        if draw(st.booleans()):
+            percent["max"] = draw(st.integers(1, 500))
+        if draw(st.booleans()):
+            percent["rounding"] = draw(st.sampled_from(["down", "nearest", "up"]))
+        return {"name": "award_points_percent", "params": routing(draw, percent)}
     params: dict[str, Any] = {
         "points": draw(st.integers(1, 10)),
         "per": draw(st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])),
@@ -222,6 +230,12 @@ def tier_document(draw: st.DrawFn) -> dict[str, Any]:
 
     for rule in rules:
         ladder_only(rule["conditions"])
+    if draw(st.booleans()):  # the base rung: everyone starts at the lowest tier, no dummy condition
+        lowest = codes[ranks.index(0)]
+        rules.insert(
+            0,
+            {"name": "base", "conditions": {"all": []}, "actions": [{"name": "set_tier", "params": {"tier": lowest}}]},
+        )
     return {
         "name": "tiers",
         "type": "tier",
@@ -402,7 +416,7 @@ def test_evaluate_tier_agrees_with_business_rules(doc: dict[str, Any], seed: int
         fired = [
             a.params["tier"]
             for r in document.rules
-            if check_conditions_recursively(r.conditions, variables_class(document.attribute_types)(ctx))
+            if holds_reference(r.conditions, variables_class(document.attribute_types)(ctx))
             for a in r.actions
         ]
         assert tier == (max(fired, key=ranks.__getitem__) if fired else None)
