@@ -18,7 +18,7 @@ import yaml
 
 from rules.actions import ACTION_PARAMS
 from rules.context import EvaluationContext
-from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, LIMIT_PERIODS, parse_document
+from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, EXPIRY_POLICIES, LIMIT_PERIODS, parse_document
 from rules.effects import Effect
 from rules.engine import CampaignSpec, RuleSet
 from rules.operators import export_rules_vocabulary
@@ -319,6 +319,7 @@ stacking: stackable          # or exclusive (default stackable)
 pending_days: 14             # points held pending for a return window (0..365, default 0)
 budget: {max_points: 50000000, max_points_per_customer_per_day: 5000}
 limits: {per_customer: {count: 1, period: day}}
+points_expiry: end_of_next_month   # optional: this campaign's points expire otherwise than the programme's
 rules:
   - name: top-up of 100k or more
     conditions:
@@ -333,9 +334,16 @@ rules:
 |---|---|
 | `budget` | positive integers, any of: BUDGET_KEYS. Enforced by the caller, which holds the counters. |
 | `limits.per_customer` | at most `count` awards per customer per `period` (LIMIT_PERIODS); enforced by the caller. |
+| `points_expiry` | when this campaign's points expire, instead of the programme's policy (below). |
 | `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
 | `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |
 | `rules[].actions` | 1 to 20 actions; every rule whose conditions hold fires. |
+
+`points_expiry` takes a policy (EXPIRY_POLICIES): `{policy: rolling_months, months: N}` (N months
+after earning, default 12), `end_of_next_year`, `never`, `end_of_next_month` (the end of the month
+after the month earned) or `{policy: end_of_month_after, months: N}` (the end of the N-th month after
+it; N 1..120). Months are calendar months in the programme's time zone. A policy without months may
+be written alone (`points_expiry: never`). The points of other campaigns keep the programme's expiry.
 
 Provider attributes are variables too: `attributes.<key>` (key
 `[A-Za-z_][A-Za-z0-9_]{0,63}`). Their type follows from the operator (and a
@@ -456,7 +464,8 @@ return window); a refund in that window cancels them; the lifecycle job then mak
 
 **Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
 `points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
-`never`. Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
+`never`; a campaign's own `points_expiry` replaces it for the points that campaign awards (its
+multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.
 
@@ -589,7 +598,7 @@ def render() -> str:
     )
     fmt = FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS)).replace(
         "LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS)
-    )
+    ).replace("EXPIRY_POLICIES", ", ".join(f"`{p}`" for p in EXPIRY_POLICIES))
     bounded = "; ".join(f"`{name}` {low}..{high} ({why})" for name, (low, high, why) in BOUNDED_VARIABLES.items())
     never = NEVER_MATCH.replace("BOUNDED", bounded)
     return "\n".join([header, fmt, never, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"

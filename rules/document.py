@@ -68,12 +68,17 @@ TOP_KEYS = (
     "budget",
     "pending_days",
     "limits",
+    "points_expiry",
     "tiers",
     "grace_days",
     "rules",
 )
 TIER_ONLY_KEYS = ("tiers", "grace_days")
-NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits")
+NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits", "points_expiry")
+# When the points of a campaign's awards expire: the programme setting's policies plus two month-end ones.
+EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after")
+EXPIRY_MONTHS = ("rolling_months", "end_of_month_after")  # the policies that take ``months``
+MAX_EXPIRY_MONTHS = 120
 PROVIDER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMERIC_ONLY = frozenset(OPERATORS["numeric"]) - frozenset(OPERATORS["string"])
@@ -205,6 +210,7 @@ class CampaignDocument:
     limits: Limits | None = None
     tiers: tuple[TierSpec, ...] = ()
     grace_days: int | None = None
+    points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
@@ -420,6 +426,7 @@ class _Validator:
         budget = self.budget(data.get("budget", _MISSING))
         pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
         limits = self.limits(data.get("limits", _MISSING))
+        points_expiry = self.points_expiry(data.get("points_expiry", _MISSING)) if kind != "tier" else None
         tiers: list[dict[str, Any]] = []
         grace_days = None
         if kind == "tier":
@@ -447,6 +454,8 @@ class _Validator:
             raw["pending_days"] = pending_days
         if limits is not None:
             raw["limits"] = {"per_customer": dict(limits)}
+        if points_expiry is not None:
+            raw["points_expiry"] = points_expiry
         if kind == "tier":
             raw["tiers"] = tiers
             raw["grace_days"] = grace_days
@@ -474,6 +483,7 @@ class _Validator:
             limits=Limits(CustomerLimit(**limits)) if limits is not None else None,
             tiers=tuple(TierSpec(t["code"], t["name"], t["rank"], t["benefits"]) for t in tiers),
             grace_days=grace_days,
+            points_expiry=points_expiry,
         )
 
     def text(self, value: Any, path: str, *, required: bool) -> Any:
@@ -597,6 +607,39 @@ class _Validator:
         else:
             self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
+
+    def points_expiry(self, value: Any) -> dict[str, Any] | None:
+        """``{policy, months}``; a bare policy name is accepted for the policies without months."""
+        if value is _MISSING:
+            return None
+        if isinstance(value, str):
+            value = {"policy": value}
+        if not isinstance(value, Mapping):
+            self.error("points_expiry", f"expected a mapping such as {{policy: end_of_next_month}}, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("policy", "months"), "points_expiry")
+        policy = value.get("policy", _MISSING)
+        if policy is _MISSING:
+            self.error("points_expiry.policy", f"required: one of {', '.join(EXPIRY_POLICIES)}")
+            return None
+        if not isinstance(policy, str):
+            self.error("points_expiry.policy", f"expected a string, got {_kind(policy)}")
+            return None
+        if policy not in EXPIRY_POLICIES:
+            self.error("points_expiry.policy", _not_in_set(policy, EXPIRY_POLICIES, "an expiry policy"))
+            return None
+        if policy not in EXPIRY_MONTHS:
+            if "months" in value:
+                self.error("points_expiry.months", f"not used by policy {policy!r}")
+                return None
+            return {"policy": policy}
+        months = value.get("months", 12 if policy == "rolling_months" else _MISSING)  # 12: as the programme
+        if months is _MISSING:
+            self.error("points_expiry.months", f"required by policy {policy!r}")
+            return None
+        before = len(self.errors)
+        self.bounded_int(months, "points_expiry.months", 1, MAX_EXPIRY_MONTHS)
+        return {"policy": policy, "months": months} if len(self.errors) == before else None
 
     def tiers(self, value: Any) -> list[dict[str, Any]]:
         if value is _MISSING:

@@ -619,3 +619,69 @@ def test_rewards_import_refuses_a_reward_below_the_minimum_with_its_path(app, cl
     result = app.test_cli_runner().invoke(args=["rewards", "import", str(file)])
     assert result.exit_code != 0
     assert "[1].cost" in result.output and "minimum redemption of 100" in result.output
+
+
+def _month_end_after(moment: datetime, months: int) -> datetime:
+    """The end of the ``months``-th month after ``moment``'s month, in the programme's time zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    local = moment.astimezone(zone)
+    year, month = divmod(local.month + months, 12)
+    return datetime(local.year + year, month + 1, 1, tzinfo=zone).astimezone(UTC)
+
+
+def _flat(name: str, points: int, **top):
+    rule = {
+        "name": f"{points} points",
+        "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+        "actions": [{"name": "award_points", "params": {"points": points}}],
+    }
+    return {"name": name, "rules": [rule], **top}
+
+
+def test_a_campaign_gives_its_own_points_their_expiry_and_the_rest_keep_the_programmes(
+    app, client, telecom, staff, work
+):
+    bad = client.post(
+        "/api/v1/campaigns", json=_flat("Bad", 1, points_expiry={"policy": "end_of_month_afte"}), headers=staff
+    )
+    assert bad.status_code == 422, bad.get_json()
+    fields = {f["path"]: f["reason"] for f in bad.get_json()["error"]["fields"]}
+    assert fields == {
+        "points_expiry.policy": "'end_of_month_afte' is not an expiry policy; did you mean 'end_of_month_after'?"
+    }
+    publish(client, staff, BASE_EARNING)  # the programme's default: 12 rolling months
+    ids = {
+        policy: publish(client, staff, _flat(f"Expiry {policy}", points, points_expiry=value))["id"]
+        for policy, points, value in (
+            ("next_month", 100, "end_of_next_month"),
+            ("after_3", 30, {"policy": "end_of_month_after", "months": 3}),
+            ("never", 7, {"policy": "never"}),
+        )
+    }
+    resp = client.post("/api/v1/transactions", json=txn("exp-1", 500_000), headers=telecom.headers)
+    assert resp.status_code == 202, resp.get_json()
+    work()
+    assert _customer(client, telecom.headers)["balance"] == 50 + 100 + 30 + 7
+    with app.app_context():
+        rows = db.session.execute(
+            select(LedgerEntry.campaign_id, LedgerEntry.created_at, PointLot.points, PointLot.expires_at).join(
+                PointLot, PointLot.entry_id == LedgerEntry.id
+            )
+        ).all()
+    lots = {campaign: (created, points, expires) for campaign, created, points, expires in rows}
+    assert len(lots) == 4
+    created, points, expires = lots[ids["next_month"]]
+    assert points == 100 and expires == _month_end_after(created, 1)
+    created, points, expires = lots[ids["after_3"]]
+    assert points == 30 and expires == _month_end_after(created, 3)
+    assert lots[ids["never"]][1:] == (7, None)
+    (base,) = [v for k, v in lots.items() if k not in ids.values()]
+    created, points, expires = base
+    assert points == 50 and (expires - created).days >= 365  # 12 months after earning, the programme's policy
+    rt = app.extensions["loyalty.runtime"]
+    report = run_all(rt.session_factory, rt.published, now=_month_end_after(created, 1) + timedelta(minutes=1))
+    assert report.expired_points == 100  # only the campaign's short-lived points
+    assert _customer(client, telecom.headers)["balance"] == 50 + 30 + 7
+    ledger_ok(app)

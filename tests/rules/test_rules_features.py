@@ -784,3 +784,82 @@ def test_the_base_rung_needs_no_dummy_condition() -> None:
 )
 def test_empty_conditions_stay_refused_elsewhere(source: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     assert errors_of(source) == expected
+
+
+# -- issue 16: a campaign's own points expiry -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        ("end_of_next_month", {"policy": "end_of_next_month"}),
+        ({"policy": "end_of_month_after", "months": 3}, {"policy": "end_of_month_after", "months": 3}),
+        ({"policy": "rolling_months"}, {"policy": "rolling_months", "months": 12}),
+        ({"policy": "rolling_months", "months": 6}, {"policy": "rolling_months", "months": 6}),
+        ("end_of_next_year", {"policy": "end_of_next_year"}),
+        ({"policy": "never"}, {"policy": "never"}),
+    ],
+)
+def test_points_expiry_is_normalised_and_parses_back(value: Any, normalised: dict[str, Any]) -> None:
+    document = parse_document(doc([award(1)], points_expiry=value))
+    assert document.points_expiry == normalised == document.raw["points_expiry"]
+    assert parse_document(json.loads(json.dumps(document.raw))).raw == document.raw
+    assert parse_document(doc([award(1)])).points_expiry is None  # the programme's policy
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            {"policy": "end_of_month_afte", "months": 2},
+            [
+                (
+                    "points_expiry.policy",
+                    "'end_of_month_afte' is not an expiry policy; did you mean 'end_of_month_after'?",
+                )
+            ],
+        ),
+        ({"policy": "end_of_month_after"}, [("points_expiry.months", "required by policy 'end_of_month_after'")]),
+        ({"policy": "end_of_month_after", "months": 0}, [("points_expiry.months", "must be between 1 and 120")]),
+        ({"policy": "rolling_months", "months": "6"}, [("points_expiry.months", "expected an integer, got string")]),
+        ({"policy": "never", "months": 2}, [("points_expiry.months", "not used by policy 'never'")]),
+        (
+            {"months": 2},
+            [
+                (
+                    "points_expiry.policy",
+                    "required: one of rolling_months, end_of_next_year, never, end_of_next_month, end_of_month_after",
+                )
+            ],
+        ),
+        ({"policy": "never", "days": 3}, [("points_expiry.days", "unknown key")]),
+        (12, [("points_expiry", "expected a mapping such as {policy: end_of_next_month}, got integer")]),
+    ],
+)
+def test_points_expiry_errors_name_their_path(value: Any, expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([award(1)], points_expiry=value)) == expected
+
+
+def test_points_expiry_is_not_for_tier_documents() -> None:
+    source = {**ladder(GOLD), "points_expiry": "never"}
+    assert errors_of(source) == [("points_expiry", "not used by tier documents")]
+
+
+@pytest.mark.parametrize(
+    ("earned", "policy", "expires"),
+    [
+        # 31 March 20:00 UTC is already 1 April in Ho Chi Minh City: the month earned is April
+        ("2027-03-31T20:00:00+00:00", {"policy": "end_of_next_month"}, "2027-06-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "end_of_next_month"}, "2027-05-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "end_of_month_after", "months": 3}, "2027-07-01T00:00:00+07:00"),
+        ("2027-11-02T10:00:00+07:00", {"policy": "end_of_month_after", "months": 2}, "2028-02-01T00:00:00+07:00"),
+        ("2027-12-31T23:00:00+07:00", {"policy": "end_of_month_after", "months": 1}, "2028-02-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "rolling_months", "months": 12}, "2028-03-15T10:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "never"}, None),
+    ],
+)
+def test_expiry_policies_count_local_calendar_months(earned: str, policy: dict[str, Any], expires: str | None) -> None:
+    from campaigns.catalog.programme import expiry_at
+
+    got = expiry_at(policy, datetime.fromisoformat(earned), "Asia/Ho_Chi_Minh")
+    assert got == (None if expires is None else datetime.fromisoformat(expires))
