@@ -685,3 +685,75 @@ def test_a_campaign_gives_its_own_points_their_expiry_and_the_rest_keep_the_prog
     assert report.expired_points == 100  # only the campaign's short-lived points
     assert _customer(client, telecom.headers)["balance"] == 50 + 30 + 7
     ledger_ok(app)
+
+
+BASE_RUNG_TIERS = TIERS.replace(
+    "conditions: {all: [{name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 0}]}",
+    "conditions: {all: []}",
+)
+
+
+def test_the_base_tier_needs_no_dummy_rule_through_the_api_and_the_worker(app, client, telecom, staff, work):
+    assert "conditions: {all: []}" in BASE_RUNG_TIERS
+    wrong = BASE_RUNG_TIERS.replace("params: {tier: member}", "params: {tier: silver}")
+    resp = client.post("/api/v1/campaigns", data=wrong, headers={**staff, "Content-Type": "application/yaml"})
+    assert resp.status_code == 422, resp.get_json()
+    assert [(f["path"], f["reason"]) for f in resp.get_json()["error"]["fields"]] == [
+        (
+            "rules[0].conditions.all",
+            "must not be empty: only the rule giving the lowest tier 'member' may have no conditions"
+            " (this one gives 'silver')",
+        )
+    ]
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, BASE_RUNG_TIERS)
+    client.post("/api/v1/transactions", json=txn("b1", 50_000), headers=telecom.headers)  # 5 points
+    work()
+    c = _customer(client, telecom.headers)
+    assert (c["tier"], c["qualifying_points"]) == ("member", 5)
+    client.post("/api/v1/transactions", json=txn("b2", 1_000_000), headers=telecom.headers)
+    work()
+    assert _customer(client, telecom.headers)["tier"] == "silver"
+    rt = app.extensions["loyalty.runtime"]
+    with app.app_context():  # long past the grace period, and the points gone: back to the base rung, no lower
+        db.session.execute(update(Customer).values(tier_since=datetime.now(UTC) - timedelta(days=400)))
+        db.session.commit()
+    run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=400), requalify=True)
+    assert _customer(client, telecom.headers)["tier"] == "member"
+    ledger_ok(app)
+
+
+def test_award_points_percent_credits_a_share_of_the_amount_through_the_worker(app, client, telecom, staff, work):
+    publish(
+        client,
+        staff,
+        """
+name: Cashback
+providers: [telecom]
+rules:
+  - name: 2.5 % back, at most 5,000
+    conditions: {all: [{name: amount, operator: greater_than, value: 0}]}
+    actions:
+      - {name: award_points_percent, params: {percent: 0.025, rounding: nearest, max: 5000}}
+""",
+    )
+    small = client.post("/api/v1/transactions", json=txn("pc-1", 123_500), headers=telecom.headers).get_json()["id"]
+    big = client.post("/api/v1/transactions", json=txn("pc-2", 400_000), headers=telecom.headers).get_json()["id"]
+    work()
+    assert client.get(f"/api/v1/transactions/{small}", headers=telecom.headers).get_json()["points"] == 3088
+    assert client.get(f"/api/v1/transactions/{big}", headers=telecom.headers).get_json()["points"] == 5000
+    assert _customer(client, telecom.headers)["balance"] == 8088
+    bad = client.post(
+        "/api/v1/campaigns/validate",
+        data="name: x\nrules:\n  - name: r\n    conditions: {all: [{name: amount, operator: greater_than, value: 0}]}\n"
+        "    actions: [{name: award_points_percent, params: {percent: 2.5}}]\n",
+        headers={**staff, "Content-Type": "application/yaml"},
+    )
+    assert bad.status_code == 422
+    assert [(f["path"], f["reason"]) for f in bad.get_json()["error"]["fields"]] == [
+        (
+            "rules[0].actions[0].params.percent",
+            "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)",
+        )
+    ]
+    ledger_ok(app)
