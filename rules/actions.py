@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from business_rules.actions import BaseActions, rule_action
-from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_TEXT
+from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_SELECT_MULTIPLE, FIELD_TEXT
 
 from rules.context import EvaluationContext
 from rules.effects import FEEDS, RECIPIENTS, Effect
@@ -88,6 +88,54 @@ def check_max(value: Any) -> str | None:
     return None if value is None else check_points(value)
 
 
+MAX_BANDS = 50
+Problem = str | tuple[str, str]  # a reason, or (sub-path, reason) for a problem inside a structured parameter
+
+
+def check_optional_points(value: Any) -> str | None:
+    """``points`` of award_points_per_amount: null when the action has ``bands`` instead."""
+    return None if value is None else check_points(value)
+
+
+def check_optional_per(value: Any) -> str | None:
+    return None if value is None else check_per(value)
+
+
+def check_bands(value: Any) -> Problem | None:
+    """``[{from, points, per}, ...]`` with ``from`` strictly ascending: the whole amount earns its band's rate."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        return f"expected a list of {{from, points, per}}, got {_kind(value)}"
+    if not 1 <= len(value) <= MAX_BANDS:
+        return f"must have 1 to {MAX_BANDS} bands"
+    previous: float | None = None
+    for i, band in enumerate(value):
+        if not isinstance(band, Mapping):
+            return f"[{i}]", f"expected a mapping {{from, points, per}}, got {_kind(band)}"
+        for key in band:
+            if key not in ("from", "points", "per"):
+                return f"[{i}].{key}" if isinstance(key, str) else f"[{i}]", "unknown key of a band"
+        for key, check in (("from", check_band_from), ("points", check_points), ("per", check_per)):
+            if key not in band:
+                return f"[{i}].{key}", "required in a band"
+            reason = check(band[key])
+            if reason is not None:
+                return f"[{i}].{key}", reason
+        if previous is not None and not band["from"] > previous:
+            return f"[{i}].from", f"must be greater than the previous band's from ({previous})"
+        previous = band["from"]
+    return None
+
+
+def check_band_from(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or not 0 <= value <= MAX_PER:
+        return f"must be a number from 0 to {MAX_PER}"
+    return None
+
+
 def check_rounding(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"expected a string, got {_kind(value)}"
@@ -138,7 +186,7 @@ check_tier = _pattern(TIER_CODE, "tier code")
 class Param:
     """One action parameter: a checker returning the reason it is wrong, and its default."""
 
-    check: Callable[[Any], str | None]
+    check: Callable[[Any], Problem | None]
     required: bool = True
     default: Any = None
 
@@ -150,8 +198,9 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
         "to": Param(check_to, required=False, default="customer"),
     },
     "award_points_per_amount": {
-        "points": Param(check_points),
-        "per": Param(check_per),
+        "points": Param(check_optional_points, required=False, default=None),  # required unless bands
+        "per": Param(check_optional_per, required=False, default=None),  # required unless bands
+        "bands": Param(check_bands, required=False, default=None),
         "max": Param(check_max, required=False, default=None),
         "rounding": Param(check_rounding, required=False, default="down"),
         "feeds": Param(check_feeds, required=False, default="both"),
@@ -212,6 +261,27 @@ def points_per_amount(amount: Decimal, points: int, per: Decimal, max_points: in
     return result
 
 
+Band = tuple[Decimal, int, Decimal]  # (from, points, per)
+
+
+def bands_to_decimal(bands: Any) -> tuple[Band, ...]:
+    """Validated ``bands`` as exact (from, points, per), highest ``from`` first (the first one that fits wins)."""
+    return tuple((per_to_decimal(b["from"]), b["points"], per_to_decimal(b["per"])) for b in reversed(bands))
+
+
+def band_for(amount: Decimal, bands: tuple[Band, ...]) -> Band | None:
+    """The band the amount falls in (the highest ``from`` not above it); None below the first band."""
+    return next((band for band in bands if band[0] <= amount), None)
+
+
+def points_banded(amount: Decimal, bands: tuple[Band, ...], max_points: int | None, rounding: str) -> int:
+    """The whole amount at its band's rate: points_per_amount with that band's points and per; 0 below them all."""
+    band = band_for(amount, bands)
+    if band is None:
+        return 0
+    return points_per_amount(amount, band[1], band[2], max_points, rounding)
+
+
 def points_percent(amount: Decimal, percent: Decimal, max_points: int | None, rounding: str) -> int:
     """amount * percent, rounded as asked, never negative, capped at max_points."""
     value = (amount * percent).to_integral_value(rounding=ROUNDING_MODES[rounding])
@@ -264,6 +334,7 @@ class LoyaltyActions(BaseActions):
         params={
             "points": FIELD_NUMERIC,
             "per": FIELD_NUMERIC,
+            "bands": FIELD_SELECT_MULTIPLE,
             "max": FIELD_NUMERIC,
             "rounding": FIELD_SELECT,
             "feeds": FIELD_SELECT,
@@ -272,15 +343,21 @@ class LoyaltyActions(BaseActions):
     )
     def award_points_per_amount(
         self,
-        points: int,
-        per: float,
+        points: int | None = None,
+        per: float | None = None,
+        bands: list[dict[str, Any]] | None = None,
         max: int | None = None,
         rounding: str = "down",
         feeds: str = "both",
         to: str = "customer",
     ) -> None:
-        earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
-        params = {"points": points, "per": per, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
+        if bands is not None:
+            earned = points_banded(self._ctx.amount, bands_to_decimal(bands), max, rounding)
+        else:
+            assert points is not None and per is not None  # the validator requires them without bands
+            earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
+        rate: dict[str, Any] = {"bands": bands} if bands is not None else {"points": points, "per": per}
+        params = {**rate, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
         self._collect("award_points_per_amount", earned, params, feeds=feeds, to=to)
 
     @rule_action(

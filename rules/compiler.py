@@ -35,7 +35,16 @@ from typing import Any
 
 from business_rules.operators import NumericType
 
-from rules.actions import ACTION_KINDS, ROUNDING_MODES, VALUE_PARAMS, factor_to_decimal, per_to_decimal
+from rules.actions import (
+    ACTION_KINDS,
+    ROUNDING_MODES,
+    VALUE_PARAMS,
+    Band,
+    bands_to_decimal,
+    factor_to_decimal,
+    per_to_decimal,
+    points_banded,
+)
 from rules.context import EvaluationContext
 from rules.document import CampaignDocument, validate_conditions
 from rules.operators import (
@@ -348,6 +357,10 @@ def _amount_points(points: int, per: Decimal, max_points: int | None, rounding: 
     return earn
 
 
+def _banded_points(bands: tuple[Band, ...], max_points: int | None, rounding: str, ctx: EvaluationContext) -> int:
+    return points_banded(ctx.amount, bands, max_points, rounding)
+
+
 def _percent_points(percent: Decimal, max_points: int | None, rounding: str) -> PointsFn:
     """points_percent with its constants hoisted; the same Decimal expression, so the same rounding."""
     mode = ROUNDING_MODES[rounding]
@@ -368,6 +381,8 @@ def _compile_action(index: int, name: str, params: Mapping[str, Any]) -> Compile
     extra: dict[str, Any] = {}
     if name == "award_points":
         fn: PointsFn = partial(_constant_points, params["points"])
+    elif name == "award_points_per_amount" and params.get("bands") is not None:
+        fn = partial(_banded_points, bands_to_decimal(params["bands"]), params["max"], params["rounding"])
     elif name == "award_points_per_amount":
         fn = _amount_points(params["points"], per_to_decimal(params["per"]), params["max"], params["rounding"])
     elif name == "award_points_percent":

@@ -271,6 +271,45 @@ EXAMPLES: list[Example] = [
         ],
     ),
     Example(
+        title="One action for a banded rate",
+        story=(
+            "Instead of three near-identical rules, one action with bands: below 500,000 VND 1 point per 10,000,"
+            " from 500,000 3 points per 20,000 (1.5 per 10,000), from 1,000,000 2 points per 10,000. The whole"
+            " amount earns the rate of its band: 750,000 VND earns 3 x 750,000 / 20,000 = 112.5, rounded down to"
+            " 112 (a 499,999 VND top-up would earn 49)."
+        ),
+        campaigns=[
+            {
+                "name": "Top-up bands",
+                "rules": [
+                    _rule(
+                        "banded top-up rate",
+                        [{"name": "category", "operator": "equal_to", "value": "topup"}],
+                        [
+                            {
+                                "name": "award_points_per_amount",
+                                "params": {
+                                    "bands": [
+                                        {"from": 0, "points": 1, "per": 10000},
+                                        {"from": 500000, "points": 3, "per": 20000},
+                                        {"from": 1000000, "points": 2, "per": 10000},
+                                    ]
+                                },
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "750000",
+            "provider": "telecom",
+            "category": "topup",
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 112}],
+    ),
+    Example(
         title="2.5 % back on the e-wallet, at most 5,000 points",
         story=(
             "A percentage is a decimal share of the amount: `percent: 0.025` is 2.5 %. A 123,500 VND payment earns"
@@ -497,7 +536,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+PARAM_TEXT = {  # parameters whose input or requirement the generic description would get wrong
+    ("award_points_per_amount", "points"): "`points` (a number, required unless `bands`)",
+    ("award_points_per_amount", "per"): "`per` (a number, required unless `bands`)",
+    ("award_points_per_amount", "bands"): "`bands` (a list of `{from, points, per}`, instead of `points` and `per`)",
+}
+
+
 def _param_text(action: str, name: str, field_type: str) -> str:
+    if (action, name) in PARAM_TEXT:
+        return PARAM_TEXT[(action, name)]
     spec = ACTION_PARAMS[action][name]
     needed = "required" if spec.required else f"default `{'null' if spec.default is None else spec.default}`"
     return f"`{name}` ({INPUT_TYPES.get(field_type, field_type)}, {needed})"
@@ -507,7 +555,8 @@ ACTION_NOTES = {
     "award_points": "Awards a fixed number of points (1..1,000,000,000).",
     "award_points_per_amount": (
         "points x amount / per, rounded `down`, `nearest` (ties round up: 2.5 -> 3) or `up`,"
-        " never below 0, at most `max`."
+        " never below 0, at most `max`. With `bands` (`from` strictly ascending) the whole amount earns the rate"
+        " of the band it falls in, the one with the highest `from` not above it; below the first band, nothing."
     ),
     "award_points_percent": (
         "amount x percent, `percent` a decimal share above 0 and at most 1 (0.025 is 2.5 %), rounded `down`,"

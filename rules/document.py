@@ -1089,8 +1089,33 @@ class _Validator:
             rewards = self.known.rewards
             if reason is None and name == "grant_reward" and rewards is not None and params[key] not in rewards:
                 reason = _not_in_set(params[key], rewards, "a reward of the catalog")
-            if reason is not None:
+            if isinstance(reason, tuple):
+                self.error(f"{path}.params.{key}{reason[0]}", reason[1])
+                ok = False
+            elif reason is not None:
                 self.error(f"{path}.params.{key}", reason)
                 ok = False
             normalised[key] = params[key]
+        if name == "award_points_per_amount" and not self.rate_or_bands(normalised, f"{path}.params"):
+            ok = False
+        if ok and name == "award_points_per_amount":  # one form: a rate, or bands (the other keys omitted)
+            if normalised["bands"] is None:
+                del normalised["bands"]
+            else:
+                del normalised["points"], normalised["per"]
+                normalised["bands"] = [
+                    {"from": b["from"], "points": b["points"], "per": b["per"]} for b in params["bands"]
+                ]
         return {"name": name, "params": normalised} if ok else None
+
+    def rate_or_bands(self, params: dict[str, Any], path: str) -> bool:
+        """award_points_per_amount takes ``points`` and ``per``, or ``bands`` (each with its own), not both."""
+        if params.get("bands") is not None:
+            extra = [key for key in ("points", "per") if params.get(key) is not None]
+            for key in extra:
+                self.error(f"{path}.{key}", "not used with bands (each band has its own points and per)")
+            return not extra
+        missing = [key for key in ("points", "per") if params.get(key) is None]
+        for key in missing:
+            self.error(f"{path}.{key}", "required by action 'award_points_per_amount' (or bands)")
+        return not missing

@@ -240,7 +240,7 @@ def test_vocabulary_lists_new_variables_types_and_actions() -> None:
     assert {"contains", "does_not_contain", "contains_any"} <= operators
     actions = {a["name"]: {p["name"] for p in a["params"]} for a in vocabulary["actions"]}
     assert actions == {name: set(params) for name, params in ACTION_PARAMS.items()}
-    assert actions["award_points_per_amount"] == {"points", "per", "max", "rounding", "feeds", "to"}
+    assert actions["award_points_per_amount"] == {"points", "per", "bands", "max", "rounding", "feeds", "to"}
 
 
 # -- actions, stacking, multipliers, cap --------------------------------------
@@ -863,3 +863,93 @@ def test_expiry_policies_count_local_calendar_months(earned: str, policy: dict[s
 
     got = expiry_at(policy, datetime.fromisoformat(earned), "Asia/Ho_Chi_Minh")
     assert got == (None if expires is None else datetime.fromisoformat(expires))
+
+
+# -- issue 16: a banded rate in one action ------------------------------------------
+
+
+BANDS = [
+    {"from": 0, "points": 1, "per": 10000},
+    {"from": 500000, "points": 3, "per": 20000},
+    {"from": 1000000, "points": 2, "per": 10000},
+]
+
+
+def banded(bands: Any = BANDS, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_per_amount", "params": {"bands": bands, **params}}
+
+
+@pytest.mark.parametrize(
+    ("amount", "params", "expected"),
+    [
+        ("9999", {}, 0),
+        ("499999", {}, 49),
+        ("500000", {}, 75),  # the band starts at its from, included
+        ("750000", {}, 112),
+        ("750000", {"rounding": "nearest"}, 113),
+        ("1000000", {}, 200),
+        ("5000000", {"max": 300}, 300),
+    ],
+)
+def test_bands_give_the_whole_amount_its_bands_rate(amount: str, params: dict[str, Any], expected: int) -> None:
+    s = spec(1, [banded(**params)])
+    context = ctx(amount=Decimal(amount))
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+
+
+def test_nothing_below_the_first_band_and_bands_parse_back() -> None:
+    s = spec(1, [banded([{"from": 100000, "points": 5, "per": 10000}])])
+    assert RuleSet([s]).evaluate(ctx(amount=Decimal("99999"))) == []
+    assert [e.points for e in RuleSet([s]).evaluate(ctx(amount=Decimal("100000")))] == [50]
+    params = s.document.raw["rules"][0]["actions"][0]["params"]
+    assert params == {
+        "bands": [{"from": 100000, "points": 5, "per": 10000}],
+        "max": None,
+        "rounding": "down",
+        "feeds": "both",
+        "to": "customer",
+    }
+    assert parse_document(json.loads(json.dumps(s.document.raw))).raw == s.document.raw
+    plain = parse_document(doc([{"name": "award_points_per_amount", "params": {"points": 1, "per": 10000}}]))
+    assert "bands" not in plain.raw["rules"][0]["actions"][0]["params"]
+
+
+P = "rules[0].actions[0].params"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"bands": BANDS, "points": 1},
+            [(f"{P}.points", "not used with bands (each band has its own points and per)")],
+        ),
+        (
+            {"max": 5},
+            [
+                (f"{P}.points", "required by action 'award_points_per_amount' (or bands)"),
+                (f"{P}.per", "required by action 'award_points_per_amount' (or bands)"),
+            ],
+        ),
+        ({"bands": []}, [(f"{P}.bands", "must have 1 to 50 bands")]),
+        ({"bands": {"from": 0}}, [(f"{P}.bands", "expected a list of {from, points, per}, got mapping")]),
+        ({"bands": [{"from": 0, "points": 1}]}, [(f"{P}.bands[0].per", "required in a band")]),
+        (
+            {"bands": [{"from": -1, "points": 1, "per": 1}]},
+            [(f"{P}.bands[0].from", "must be a number from 0 to 1000000000000")],
+        ),
+        (
+            {"bands": [{"from": 0, "points": 1.5, "per": 1}]},
+            [(f"{P}.bands[0].points", "expected an integer, got number")],
+        ),
+        ({"bands": [{"from": 0, "points": 1, "per": 1, "upto": 9}]}, [(f"{P}.bands[0].upto", "unknown key of a band")]),
+        (
+            {"bands": [BANDS[1], BANDS[0]]},
+            [(f"{P}.bands[1].from", "must be greater than the previous band's from (500000)")],
+        ),
+    ],
+)
+def test_bands_are_checked_with_their_path(params: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([{"name": "award_points_per_amount", "params": params}])) == expected

@@ -164,6 +164,10 @@ def action(draw: st.DrawFn) -> dict[str, Any]:
         "points": draw(st.integers(1, 10)),
         "per": draw(st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])),
     }
+    if draw(st.integers(0, 2)) == 0:  # the same action with bands instead of one rate
+        starts = sorted(draw(st.sets(st.sampled_from([0, 0.5, 10, 999.99, 1000, 5000, 10**6]), min_size=1, max_size=4)))
+        rates = st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])
+        params = {"bands": [{"from": f, "points": draw(st.integers(1, 10)), "per": draw(rates)} for f in starts]}
     if draw(st.booleans()):
         params["max"] = draw(st.integers(1, 500))
     if draw(st.booleans()):
