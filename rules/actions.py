@@ -21,10 +21,12 @@ from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_SELECT_MULT
 from rules.context import EvaluationContext
 from rules.effects import FEEDS, RECIPIENTS, Effect
 from rules.operators import TAG
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES
 
 MAX_POINTS = 1_000_000_000
 MAX_PER = 1_000_000_000_000
 MAX_FACTOR = 10
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a key written .key in a path (as rules.document does)
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TIER_CODE = TAG
 ROUNDING_MODES: dict[str, str] = {
@@ -136,6 +138,49 @@ def check_band_from(value: Any) -> str | None:
     return None
 
 
+MAX_RATES = 1000
+KEY_VARIABLES = ("provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week")
+
+
+def check_by(value: Any) -> str | None:
+    """The string variable a rate table is keyed by: one of KEY_VARIABLES or ``attributes.<key>``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"expected a string variable name, got {_kind(value)}"
+    if value.startswith(ATTRIBUTE_PREFIX) and ATTRIBUTE_KEY.fullmatch(value[len(ATTRIBUTE_PREFIX) :]):
+        return None
+    if value not in KEY_VARIABLES:
+        return f"{value[:60]!r} is not a string variable to key rates by ({', '.join(KEY_VARIABLES)}, attributes.<key>)"
+    return None
+
+
+def check_rates(value: Any) -> Problem | None:
+    """``{value: {points, per}}``: the rate for each value of the ``by`` variable."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        return f"expected a mapping of values to {{points, per}}, got {_kind(value)}"
+    if not 1 <= len(value) <= MAX_RATES:
+        return f"must have 1 to {MAX_RATES} rates"
+    for key, rate in value.items():
+        where = (f".{key}" if IDENTIFIER.fullmatch(key) else f"[{key[:60]!r}]") if isinstance(key, str) else ""
+        if not isinstance(key, str) or not key or len(key) > 200:
+            return where, "a rate's value is a non-empty string of at most 200 characters"
+        if not isinstance(rate, Mapping):
+            return where, f"expected a mapping {{points, per}}, got {_kind(rate)}"
+        for name in rate:
+            if name not in ("points", "per"):
+                return f"{where}.{name}" if isinstance(name, str) else where, "unknown key of a rate"
+        for name, check in (("points", check_points), ("per", check_per)):
+            if name not in rate:
+                return f"{where}.{name}", "required in a rate"
+            reason = check(rate[name])
+            if reason is not None:
+                return f"{where}.{name}", reason
+    return None
+
+
 def check_rounding(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"expected a string, got {_kind(value)}"
@@ -201,6 +246,8 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
         "points": Param(check_optional_points, required=False, default=None),  # required unless bands
         "per": Param(check_optional_per, required=False, default=None),  # required unless bands
         "bands": Param(check_bands, required=False, default=None),
+        "by": Param(check_by, required=False, default=None),
+        "rates": Param(check_rates, required=False, default=None),
         "max": Param(check_max, required=False, default=None),
         "rounding": Param(check_rounding, required=False, default="down"),
         "feeds": Param(check_feeds, required=False, default="both"),
@@ -282,6 +329,40 @@ def points_banded(amount: Decimal, bands: tuple[Band, ...], max_points: int | No
     return points_per_amount(amount, band[1], band[2], max_points, rounding)
 
 
+def key_of(ctx: EvaluationContext, by: str) -> str | None:
+    """The value a rate table is looked up by: the string variable's value, None when missing or not a string."""
+    if by.startswith(ATTRIBUTE_PREFIX):
+        value = ctx.attributes.get(by[len(ATTRIBUTE_PREFIX) :])
+        return value if isinstance(value, str) else None
+    if by == "day_of_week":
+        return DAY_NAMES[ctx.local_time().weekday()]
+    value = getattr(ctx, by)
+    return value if isinstance(value, str) and value else None
+
+
+Rates = Mapping[str, tuple[int, Decimal]]
+
+
+def rates_to_decimal(rates: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[int, Decimal]]:
+    return {key: (rate["points"], per_to_decimal(rate["per"])) for key, rate in rates.items()}
+
+
+def points_keyed(
+    ctx: EvaluationContext,
+    by: str,
+    rates: Rates,
+    default: tuple[int, Decimal] | None,
+    max_points: int | None,
+    rounding: str,
+) -> int:
+    """points_per_amount at the rate of the ``by`` variable's value; the default rate (or 0) for any other value."""
+    key = key_of(ctx, by)
+    rate = rates.get(key, default) if key is not None else default
+    if rate is None:
+        return 0
+    return points_per_amount(ctx.amount, rate[0], rate[1], max_points, rounding)
+
+
 def points_percent(amount: Decimal, percent: Decimal, max_points: int | None, rounding: str) -> int:
     """amount * percent, rounded as asked, never negative, capped at max_points."""
     value = (amount * percent).to_integral_value(rounding=ROUNDING_MODES[rounding])
@@ -335,6 +416,8 @@ class LoyaltyActions(BaseActions):
             "points": FIELD_NUMERIC,
             "per": FIELD_NUMERIC,
             "bands": FIELD_SELECT_MULTIPLE,
+            "by": FIELD_SELECT,
+            "rates": FIELD_SELECT_MULTIPLE,
             "max": FIELD_NUMERIC,
             "rounding": FIELD_SELECT,
             "feeds": FIELD_SELECT,
@@ -346,17 +429,25 @@ class LoyaltyActions(BaseActions):
         points: int | None = None,
         per: float | None = None,
         bands: list[dict[str, Any]] | None = None,
+        by: str | None = None,
+        rates: dict[str, dict[str, Any]] | None = None,
         max: int | None = None,
         rounding: str = "down",
         feeds: str = "both",
         to: str = "customer",
     ) -> None:
+        rate: dict[str, Any]
         if bands is not None:
             earned = points_banded(self._ctx.amount, bands_to_decimal(bands), max, rounding)
+            rate = {"bands": bands}
+        elif by is not None and rates is not None:
+            default = None if points is None or per is None else (points, per_to_decimal(per))
+            earned = points_keyed(self._ctx, by, rates_to_decimal(rates), default, max, rounding)
+            rate = {"points": points, "per": per, "by": by, "rates": rates}
         else:
-            assert points is not None and per is not None  # the validator requires them without bands
+            assert points is not None and per is not None  # the validator requires them without bands or rates
             earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
-        rate: dict[str, Any] = {"bands": bands} if bands is not None else {"points": points, "per": per}
+            rate = {"points": points, "per": per}
         params = {**rate, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
         self._collect("award_points_per_amount", earned, params, feeds=feeds, to=to)
 

@@ -40,10 +40,13 @@ from rules.actions import (
     ROUNDING_MODES,
     VALUE_PARAMS,
     Band,
+    Rates,
     bands_to_decimal,
     factor_to_decimal,
     per_to_decimal,
     points_banded,
+    points_keyed,
+    rates_to_decimal,
 )
 from rules.context import EvaluationContext
 from rules.document import CampaignDocument, validate_conditions
@@ -361,6 +364,17 @@ def _banded_points(bands: tuple[Band, ...], max_points: int | None, rounding: st
     return points_banded(ctx.amount, bands, max_points, rounding)
 
 
+def _keyed_points(
+    by: str,
+    rates: Rates,
+    default: tuple[int, Decimal] | None,
+    max_points: int | None,
+    rounding: str,
+    ctx: EvaluationContext,
+) -> int:
+    return points_keyed(ctx, by, rates, default, max_points, rounding)
+
+
 def _percent_points(percent: Decimal, max_points: int | None, rounding: str) -> PointsFn:
     """points_percent with its constants hoisted; the same Decimal expression, so the same rounding."""
     mode = ROUNDING_MODES[rounding]
@@ -383,6 +397,10 @@ def _compile_action(index: int, name: str, params: Mapping[str, Any]) -> Compile
         fn: PointsFn = partial(_constant_points, params["points"])
     elif name == "award_points_per_amount" and params.get("bands") is not None:
         fn = partial(_banded_points, bands_to_decimal(params["bands"]), params["max"], params["rounding"])
+    elif name == "award_points_per_amount" and params.get("by") is not None:
+        default = None if params["points"] is None else (params["points"], per_to_decimal(params["per"]))
+        rates = rates_to_decimal(params["rates"])
+        fn = partial(_keyed_points, params["by"], rates, default, params["max"], params["rounding"])
     elif name == "award_points_per_amount":
         fn = _amount_points(params["points"], per_to_decimal(params["per"]), params["max"], params["rounding"])
     elif name == "award_points_percent":

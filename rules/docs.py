@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from rules.actions import ACTION_PARAMS
+from rules.actions import ACTION_PARAMS, KEY_VARIABLES
 from rules.context import EvaluationContext
 from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, EXPIRY_POLICIES, LIMIT_PERIODS, parse_document
 from rules.effects import Effect
@@ -310,6 +310,44 @@ EXAMPLES: list[Example] = [
         expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 112}],
     ),
     Example(
+        title="A rate table keyed by the merchant group",
+        story=(
+            "The e-wallet sends `attributes.merchant_group`; one action holds the whole rate card: food 3 points"
+            " per 10,000 VND, fuel 1 per 20,000, and any other group (or none) the standard 1 per 10,000. A"
+            " 200,000 VND food payment earns 60 points; the same payment at a pharmacy would earn 20."
+        ),
+        campaigns=[
+            {
+                "name": "Merchant rate card",
+                "providers": ["ewallet"],
+                "rules": [
+                    _rule(
+                        "rate by merchant group",
+                        [{"name": "amount", "operator": "greater_than", "value": 0}],
+                        [
+                            {
+                                "name": "award_points_per_amount",
+                                "params": {
+                                    "by": "attributes.merchant_group",
+                                    "rates": {"food": {"points": 3, "per": 10000}, "fuel": {"points": 1, "per": 20000}},
+                                    "points": 1,
+                                    "per": 10000,
+                                },
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "200000",
+            "provider": "ewallet",
+            "attributes": {"merchant_group": "food"},
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 60}],
+    ),
+    Example(
         title="2.5 % back on the e-wallet, at most 5,000 points",
         story=(
             "A percentage is a decimal share of the amount: `percent: 0.025` is 2.5 %. A 123,500 VND payment earns"
@@ -540,12 +578,14 @@ PARAM_TEXT = {  # parameters whose input or requirement the generic description 
     ("award_points_per_amount", "points"): "`points` (a number, required unless `bands`)",
     ("award_points_per_amount", "per"): "`per` (a number, required unless `bands`)",
     ("award_points_per_amount", "bands"): "`bands` (a list of `{from, points, per}`, instead of `points` and `per`)",
+    ("award_points_per_amount", "by"): "`by` (a string variable: KEY_VARIABLES or `attributes.<key>`, with `rates`)",
+    ("award_points_per_amount", "rates"): "`rates` (a mapping of values of `by` to `{points, per}`)",
 }
 
 
 def _param_text(action: str, name: str, field_type: str) -> str:
     if (action, name) in PARAM_TEXT:
-        return PARAM_TEXT[(action, name)]
+        return PARAM_TEXT[(action, name)].replace("KEY_VARIABLES", ", ".join(f"`{v}`" for v in KEY_VARIABLES))
     spec = ACTION_PARAMS[action][name]
     needed = "required" if spec.required else f"default `{'null' if spec.default is None else spec.default}`"
     return f"`{name}` ({INPUT_TYPES.get(field_type, field_type)}, {needed})"
@@ -557,6 +597,8 @@ ACTION_NOTES = {
         "points x amount / per, rounded `down`, `nearest` (ties round up: 2.5 -> 3) or `up`,"
         " never below 0, at most `max`. With `bands` (`from` strictly ascending) the whole amount earns the rate"
         " of the band it falls in, the one with the highest `from` not above it; below the first band, nothing."
+        " With `by` and `rates` the rate is the one listed for the value of the variable `by` (exact match);"
+        " any other value, or a missing one, earns at `points` and `per` when given, else nothing."
     ),
     "award_points_percent": (
         "amount x percent, `percent` a decimal share above 0 and at most 1 (0.025 is 2.5 %), rounded `down`,"

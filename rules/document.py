@@ -1098,23 +1098,44 @@ class _Validator:
             normalised[key] = params[key]
         if name == "award_points_per_amount" and not self.rate_or_bands(normalised, f"{path}.params"):
             ok = False
-        if ok and name == "award_points_per_amount":  # one form: a rate, or bands (the other keys omitted)
-            if normalised["bands"] is None:
-                del normalised["bands"]
-            else:
-                del normalised["points"], normalised["per"]
+        if ok and name == "award_points_per_amount":  # one form each: a rate, bands, or rates by a variable
+            if normalised["bands"] is not None:
+                del normalised["points"], normalised["per"], normalised["by"], normalised["rates"]
                 normalised["bands"] = [
                     {"from": b["from"], "points": b["points"], "per": b["per"]} for b in params["bands"]
                 ]
+            elif normalised["by"] is not None:
+                del normalised["bands"]
+                normalised["rates"] = {k: {"points": r["points"], "per": r["per"]} for k, r in params["rates"].items()}
+            else:
+                del normalised["bands"], normalised["by"], normalised["rates"]
         return {"name": name, "params": normalised} if ok else None
 
     def rate_or_bands(self, params: dict[str, Any], path: str) -> bool:
-        """award_points_per_amount takes ``points`` and ``per``, or ``bands`` (each with its own), not both."""
+        """award_points_per_amount takes ``points`` and ``per``, or ``bands`` (each with its own), or ``by`` and
+        ``rates`` (with ``points`` and ``per`` as the optional rate for any other value)."""
         if params.get("bands") is not None:
-            extra = [key for key in ("points", "per") if params.get(key) is not None]
+            extra = [key for key in ("points", "per", "by", "rates") if params.get(key) is not None]
             for key in extra:
                 self.error(f"{path}.{key}", "not used with bands (each band has its own points and per)")
             return not extra
+        by, rates = params.get("by"), params.get("rates")
+        if by is not None or rates is not None:
+            if by is None or rates is None:
+                missing = "by" if by is None else "rates"
+                self.error(f"{path}.{missing}", "by and rates go together (rates for each value of the variable by)")
+                return False
+            if (params.get("points") is None) != (params.get("per") is None):
+                missing = "points" if params.get("points") is None else "per"
+                self.error(f"{path}.{missing}", "points and per go together (the rate for any other value)")
+                return False
+            closed = self.closed_set(by)
+            ok = True
+            for key in rates if closed is not None else ():
+                if key not in closed[0]:
+                    self.error(_join(f"{path}.rates", key), _not_in_set(key, closed[0], closed[1]))
+                    ok = False
+            return ok
         missing = [key for key in ("points", "per") if params.get(key) is None]
         for key in missing:
             self.error(f"{path}.{key}", "required by action 'award_points_per_amount' (or bands)")

@@ -240,7 +240,17 @@ def test_vocabulary_lists_new_variables_types_and_actions() -> None:
     assert {"contains", "does_not_contain", "contains_any"} <= operators
     actions = {a["name"]: {p["name"] for p in a["params"]} for a in vocabulary["actions"]}
     assert actions == {name: set(params) for name, params in ACTION_PARAMS.items()}
-    assert actions["award_points_per_amount"] == {"points", "per", "bands", "max", "rounding", "feeds", "to"}
+    assert actions["award_points_per_amount"] == {
+        "points",
+        "per",
+        "bands",
+        "by",
+        "rates",
+        "max",
+        "rounding",
+        "feeds",
+        "to",
+    }
 
 
 # -- actions, stacking, multipliers, cap --------------------------------------
@@ -952,4 +962,92 @@ P = "rules[0].actions[0].params"
     ],
 )
 def test_bands_are_checked_with_their_path(params: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([{"name": "award_points_per_amount", "params": params}])) == expected
+
+
+# -- issue 16: a rate table keyed by a string variable ------------------------------
+
+
+CARD = {"food": {"points": 3, "per": 10000}, "fuel": {"points": 1, "per": 20000}}
+
+
+def keyed(by: str = "attributes.merchant_group", rates: Any = CARD, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_per_amount", "params": {"by": by, "rates": rates, **params}}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "default", "expected"),
+    [
+        ({"merchant_group": "food"}, {}, 60),
+        ({"merchant_group": "fuel"}, {}, 10),
+        ({"merchant_group": "pharmacy"}, {}, 0),  # no default rate: nothing
+        ({"merchant_group": "pharmacy"}, {"points": 1, "per": 10000}, 20),
+        ({}, {"points": 1, "per": 10000}, 20),  # missing: the default
+        ({"merchant_group": 5}, {"points": 1, "per": 10000}, 20),  # not a string: the default
+        ({"merchant_group": "Food"}, {}, 0),  # exact match only
+    ],
+)
+def test_rates_keyed_by_an_attribute(attributes: dict[str, Any], default: dict[str, Any], expected: int) -> None:
+    s = spec(1, [keyed(**default)])
+    context = ctx(amount=Decimal("200000"), attributes=attributes)
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+
+
+def test_rates_keyed_by_a_fixed_variable_and_the_local_day() -> None:
+    by_category = spec(1, [keyed("category", {"topup": {"points": 2, "per": 10000}})])
+    for category, expected in (("topup", [40]), (None, []), ("grocery", [])):
+        context = ctx(amount=Decimal("200000"), category=category)
+        assert [e.points for e in RuleSet([by_category]).evaluate(context)] == expected
+        assert RuleSet([by_category]).evaluate(context) == evaluate_reference(by_category, context)
+    weekend = spec(2, [keyed("day_of_week", {"sunday": {"points": 2, "per": 10000}}, points=1, per=10000)])
+    sunday_in_hanoi = datetime(2027, 1, 23, 18, 0, tzinfo=UTC)  # Saturday in UTC, Sunday 01:00 in Ho Chi Minh City
+    assert [
+        e.points for e in RuleSet([weekend]).evaluate(ctx(amount=Decimal("100000"), occurred_at=sunday_in_hanoi))
+    ] == [20]
+    saturday = ctx(amount=Decimal("100000"), occurred_at=sunday_in_hanoi, timezone="UTC")
+    assert [e.points for e in RuleSet([weekend]).evaluate(saturday)] == [10]
+    assert parse_document(json.loads(json.dumps(weekend.document.raw))).raw == weekend.document.raw
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"by": "category"}, [(f"{P}.rates", "by and rates go together (rates for each value of the variable by)")]),
+        ({"rates": CARD}, [(f"{P}.by", "by and rates go together (rates for each value of the variable by)")]),
+        (
+            {"by": "amount", "rates": CARD},
+            [
+                (
+                    f"{P}.by",
+                    "'amount' is not a string variable to key rates by (provider, category, channel, customer_tier,"
+                    " event_type, currency, day_of_week, attributes.<key>)",
+                )
+            ],
+        ),
+        ({"by": "category", "rates": {"food": {"points": 1}}}, [(f"{P}.rates.food.per", "required in a rate")]),
+        (
+            {"by": "category", "rates": {"a b": {"points": 0, "per": 1}}},
+            [(f"{P}.rates['a b'].points", "must be a positive integer")],
+        ),
+        ({"by": "category", "rates": {}}, [(f"{P}.rates", "must have 1 to 1000 rates")]),
+        (
+            {"by": "category", "rates": CARD, "points": 1},
+            [(f"{P}.per", "points and per go together (the rate for any other value)")],
+        ),
+        (
+            {"by": "category", "rates": CARD, "bands": BANDS},
+            [
+                (f"{P}.by", "not used with bands (each band has its own points and per)"),
+                (f"{P}.rates", "not used with bands (each band has its own points and per)"),
+            ],
+        ),
+        (
+            {"by": "day_of_week", "rates": {"sundy": {"points": 1, "per": 1}}},
+            [(f"{P}.rates.sundy", "'sundy' is not a day; did you mean 'sunday'?")],
+        ),
+    ],
+)
+def test_rate_tables_are_checked_with_their_path(params: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     assert errors_of(doc([{"name": "award_points_per_amount", "params": params}])) == expected

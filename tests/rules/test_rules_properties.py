@@ -168,6 +168,12 @@ def action(draw: st.DrawFn) -> dict[str, Any]:
         starts = sorted(draw(st.sets(st.sampled_from([0, 0.5, 10, 999.99, 1000, 5000, 10**6]), min_size=1, max_size=4)))
         rates = st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])
         params = {"bands": [{"from": f, "points": draw(st.integers(1, 10)), "per": draw(rates)} for f in starts]}
+    elif draw(st.integers(0, 2)) == 0:  # or a rate table keyed by a string variable, with or without a default
+        by = draw(st.sampled_from(["category", "channel", "provider", "day_of_week", "event_type", "attributes.plan"]))
+        keys = {"provider": PROVIDERS, "day_of_week": DAY_NAMES}.get(by, tuple(k for k in STRINGS if k))
+        rate = st.fixed_dictionaries({"points": st.integers(1, 10), "per": st.sampled_from([1, 1000, 0.1, 2.5])})
+        table = draw(st.dictionaries(st.sampled_from(keys), rate, min_size=1, max_size=3))
+        params = {**(params if draw(st.booleans()) else {}), "by": by, "rates": table}
     if draw(st.booleans()):
         params["max"] = draw(st.integers(1, 500))
     if draw(st.booleans()):
