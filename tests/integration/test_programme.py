@@ -757,3 +757,73 @@ rules:
         )
     ]
     ledger_ok(app)
+
+
+def test_bands_and_a_rate_card_credit_through_the_worker(app, client, telecom, staff, work):
+    publish(
+        client,
+        staff,
+        """
+name: Rate card
+providers: [telecom]
+rules:
+  - name: top-up bands
+    conditions: {all: [{name: category, operator: equal_to, value: topup}]}
+    actions:
+      - name: award_points_per_amount
+        params:
+          bands:
+            - {from: 0, points: 1, per: 10000}
+            - {from: 500000, points: 3, per: 20000}
+  - name: merchant groups
+    conditions: {all: [{name: category, operator: equal_to, value: payment}]}
+    actions:
+      - name: award_points_per_amount
+        params:
+          by: attributes.merchant_group
+          rates: {food: {points: 3, per: 10000}}
+          points: 1
+          per: 10000
+""",
+    )
+    bodies = {
+        "small-topup": txn("rc-1", 400_000),  # 40
+        "big-topup": txn("rc-2", 750_000),  # 112 (112.5 rounded down)
+        "food": txn("rc-3", 200_000, category="payment", attributes={"merchant_group": "food"}),  # 60
+        "other": txn("rc-4", 200_000, category="payment", attributes={"merchant_group": "pharmacy"}),  # 20
+    }
+    ids = {}
+    for name, body in bodies.items():
+        resp = client.post("/api/v1/transactions", json=body, headers=telecom.headers)
+        assert resp.status_code == 202, resp.get_json()
+        ids[name] = resp.get_json()["id"]
+    work()
+    earned = {
+        name: client.get(f"/api/v1/transactions/{i}", headers=telecom.headers).get_json()["points"]
+        for name, i in ids.items()
+    }
+    assert earned == {"small-topup": 40, "big-topup": 112, "food": 60, "other": 20}
+    bad = client.post(
+        "/api/v1/campaigns/validate",
+        json={
+            "name": "x",
+            "rules": [
+                {
+                    "name": "r",
+                    "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                    "actions": [
+                        {
+                            "name": "award_points_per_amount",
+                            "params": {"by": "provider", "rates": {"telecomm": {"points": 1, "per": 1000}}},
+                        }
+                    ],
+                }
+            ],
+        },
+        headers=staff,
+    )
+    assert bad.status_code == 422
+    assert [(f["path"], f["reason"]) for f in bad.get_json()["error"]["fields"]] == [
+        ("rules[0].actions[0].params.rates.telecomm", "'telecomm' is not a provider; did you mean 'telecom'?")
+    ]
+    ledger_ok(app)
