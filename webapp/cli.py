@@ -14,12 +14,12 @@ import yaml
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from campaigns import demo
 from campaigns.access import providers, users
 from campaigns.accounts import ledger, lifecycle, rewards
 from campaigns.accrual import simulation
 from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
-from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
@@ -168,7 +168,12 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
         version = catalog.import_document(
-            db.session, file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish
+            db.session,
+            file.read_text(encoding="utf-8"),
+            fmt=fmt,
+            author=author,
+            publish=publish,
+            require_approval=settings().require_approval,
         )
         db.session.commit()
     except DomainError as err:
@@ -201,9 +206,16 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
     if campaign is None:
         _fail(DomainError("not_found", f"campaign {campaign_id} not found"))
     try:
-        catalog.publish_version(db.session, campaign_id, version or campaign.latest_version, author="cli")
+        catalog.publish_version(
+            db.session,
+            campaign_id,
+            version or campaign.latest_version,
+            author="cli",
+            require_approval=settings().require_approval,
+        )
         db.session.commit()
     except DomainError as err:
+        db.session.rollback()
         _fail(err)
     announce_publication()
     click.echo(f"Campaign {campaign_id} published.")
@@ -212,7 +224,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
 @campaigns_cli.command("publish-due")
 def campaigns_publish_due() -> None:
     """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
-    done = catalog.publish_due(db.session)
+    done = catalog.publish_due(db.session, require_approval=settings().require_approval)
     db.session.commit()
     if done:
         announce_publication()
@@ -232,9 +244,26 @@ def ledger_rollup() -> None:
 @demo_cli.command("seed")
 @click.option("--customers", default=60, show_default=True)
 @click.option("--transactions", default=300, show_default=True)
-def demo_seed(customers: int, transactions: int) -> None:
+@click.option("--if-empty", is_flag=True, help="Seed only a database without demo data; else show its kept keys.")
+@click.option(
+    "--keys-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance"),
+    show_default=True,
+    help="Where this database's keys file (demo-keys-<backend>-<database>.txt) is kept.",
+)
+def demo_seed(customers: int, transactions: int, if_empty: bool, keys_dir: Path) -> None:
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
-    summary = seed(db.session, customers=customers, transactions=transactions)
+    url = settings().database_url
+    keys_file = keys_dir / demo.keys_filename(url)
+    if if_empty and demo.is_seeded(db.session):
+        click.echo(f"demo data already seeded in this database; its keys ({keys_file}):")
+        if keys_file.is_file():
+            click.echo(keys_file.read_text(encoding="utf-8").rstrip())
+        else:
+            click.echo("  (no keys file: they were printed when this database was seeded)")
+        return
+    summary = demo.seed(db.session, customers=customers, transactions=transactions)
     db.session.commit()
     announce_publication()
     queue = dispatcher()
@@ -242,12 +271,15 @@ def demo_seed(customers: int, transactions: int) -> None:
     if isinstance(queue, InlineDispatcher):
         queue.drain_now()
     click.echo(f"Seeded {len(summary.pairs)} transactions, {summary.campaigns} campaigns.")
-    for code, key in summary.keys.items():
-        click.echo(f"  provider {code}: {key}")
+    lines = [f"  provider {code}: {key}" for code, key in summary.keys.items()]
     if summary.staff_token:
-        click.echo(f"  staff token: {summary.staff_token}")
-    for email, (role, password) in summary.users.items():
-        click.echo(f"  user {email} ({role}) password: {password}")
+        lines.append(f"  staff token: {summary.staff_token}")
+    lines += [f"  user {email} ({role}) password: {password}" for email, (role, password) in summary.users.items()]
+    for line in lines:
+        click.echo(line)
+    if summary.keys:  # a first seeding: the only time these keys and passwords exist in clear
+        demo.write_keys(keys_file, url, lines)
+        click.echo(f"keys kept in {keys_file}")
 
 
 @click.command("worker")

@@ -47,6 +47,7 @@ class Runtime:
     max_future_seconds: int = 300
     import_chunk_rows: int = 2000
     care_monitor_seconds: int = 60
+    require_approval: bool = False  # LOYALTY_REQUIRE_APPROVAL: scheduled publications answer to four eyes too
     db_recheck_seconds: float = 5.0
     _published: Published | None = None
     _published_version: int | None = None
@@ -68,6 +69,7 @@ class Runtime:
             max_future_seconds=settings.max_future_skew_seconds,
             import_chunk_rows=settings.import_chunk_rows,
             care_monitor_seconds=settings.care_monitor_seconds,
+            require_approval=settings.require_approval,
         )
 
     @property

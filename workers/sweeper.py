@@ -66,7 +66,7 @@ def _busy_partitions(rt: Runtime) -> set[int]:
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     """Apply scheduled publications whose time has come, and tell the workers to reload."""
     with rt.session_factory() as session:
-        done = catalog.publish_due(session)
+        done = catalog.publish_due(session, require_approval=rt.require_approval)
         session.commit()
         if done:
             log.info("scheduled publications applied: %s", done)

@@ -142,6 +142,15 @@ def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return int(exc.code)
 
 
+def subscription_of(session: Session, row: Outbox) -> WebhookSubscription | None:
+    """The subscription a webhook outbox row was written for; None when its payload names none (never a
+    ``get`` by a None key, which SQLAlchemy warns will become an error)."""
+    sub_id = (row.payload or {}).get("subscription_id")
+    if isinstance(sub_id, bool) or not isinstance(sub_id, int):
+        return None
+    return session.get(WebhookSubscription, sub_id)
+
+
 def deliver_due(
     session_factory: Callable[[], Session],
     *,
@@ -172,7 +181,7 @@ def deliver_due(
             row = session.get(Outbox, outbox_id)
             if row is None or row.status != "pending":
                 continue
-            sub = session.get(WebhookSubscription, (row.payload or {}).get("subscription_id"))
+            sub = subscription_of(session, row)
             if sub is None or not sub.active:
                 row.status, row.last_error = "suppressed", "subscription removed"
                 session.commit()
