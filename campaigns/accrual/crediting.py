@@ -572,7 +572,8 @@ def _award(
         )
     pending_days = meta.pending_days if meta else 0
     available_at = batch.now + timedelta(days=pending_days) if pending_days and spendable else None
-    expires_at = batch.pub.settings.expiry_for(available_at or batch.now) if spendable else None
+    policy = meta.points_expiry if meta else None
+    expires_at = batch.pub.settings.expiry_for(available_at or batch.now, policy) if spendable else None
     suffix = "" if cid == txn.customer_id else ":r"
     row = {
         "entry_key": f"e:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}{suffix}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -58,21 +59,41 @@ class Programme:
     accrual_sla: dict[str, Any] | None = None
     claim_deadlines: dict[str, float] | None = None
 
-    def expiry_for(self, earned_at: datetime) -> datetime | None:
-        """When points earned at ``earned_at`` expire under the programme's policy."""
-        policy = self.points_expiry.get("policy")
-        if policy == "never":
-            return None
-        if policy == "end_of_next_year":
-            local = earned_at.astimezone(ZoneInfo(self.timezone))
-            end = datetime(local.year + 2, 1, 1, tzinfo=ZoneInfo(self.timezone))
-            return end.astimezone(earned_at.tzinfo)
-        months = int(self.points_expiry.get("months", 12))
-        year, month = divmod(earned_at.month - 1 + months, 12)
-        year += earned_at.year
-        month += 1
-        day = min(earned_at.day, calendar.monthrange(year, month)[1])
-        return earned_at.replace(year=year, month=month, day=day)
+    def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
+        """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
+        when given, else under the programme's."""
+        return expiry_at(policy or self.points_expiry, earned_at, self.timezone)
+
+
+def _month_start(local: datetime, months_ahead: int, zone: ZoneInfo) -> datetime:
+    """Local midnight of the first day ``months_ahead`` months after ``local``'s month."""
+    year, month = divmod(local.month - 1 + months_ahead, 12)
+    return datetime(local.year + year, month + 1, 1, tzinfo=zone)
+
+
+def expiry_at(policy: Mapping[str, Any], earned_at: datetime, timezone: str) -> datetime | None:
+    """One rule for every expiry policy, so a campaign's and the programme's can never drift apart.
+
+    The month-end policies count local calendar months (the programme's time zone): points earned on
+    15 March expire at the end of April (``end_of_next_month``) or of June (``end_of_month_after``, 3).
+    """
+    name = policy.get("policy")
+    if name == "never":
+        return None
+    zone = ZoneInfo(timezone)
+    if name == "end_of_next_year":
+        local = earned_at.astimezone(zone)
+        end = datetime(local.year + 2, 1, 1, tzinfo=zone)
+        return end.astimezone(earned_at.tzinfo)
+    if name in ("end_of_next_month", "end_of_month_after"):
+        months = 1 if name == "end_of_next_month" else int(policy["months"])
+        return _month_start(earned_at.astimezone(zone), months + 1, zone).astimezone(earned_at.tzinfo)
+    months = int(policy.get("months", 12))
+    year, month = divmod(earned_at.month - 1 + months, 12)
+    year += earned_at.year
+    month += 1
+    day = min(earned_at.day, calendar.monthrange(year, month)[1])
+    return earned_at.replace(year=year, month=month, day=day)
 
 
 def _hhmm(value: Any) -> bool:

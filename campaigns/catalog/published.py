@@ -27,6 +27,7 @@ class CampaignMeta:
     budget: dict[str, int] = field(default_factory=dict)
     limit_count: int | None = None
     limit_period: str | None = None
+    points_expiry: dict[str, Any] | None = None  # the campaign's own expiry policy (None: the programme's)
 
     @property
     def tracks_usage(self) -> bool:
@@ -83,6 +84,7 @@ def load(session: Session) -> Published:
             budget={k: int(v) for k, v in (raw.get("budget") or {}).items() if v is not None},
             limit_count=limits.get("count"),
             limit_period=limits.get("period"),
+            points_expiry=dict(raw["points_expiry"]) if raw.get("points_expiry") else None,
         )
     tiers: dict[str, Tier] = {}
     grace = 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from flask import request
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
+from rules.document import load_yaml
 
 from ..extensions import announce_publication, db, settings
 from . import bp
@@ -21,13 +23,38 @@ from .util import read_json
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 
 
+def _looks_like_yaml(body: bytes) -> bool:
+    """A block-style YAML mapping (not broken JSON, which starts with a brace): worth pointing at the YAML type."""
+    try:
+        text = body.decode("utf-8-sig")
+        return not text.lstrip().startswith(("{", "[")) and isinstance(load_yaml(text), dict)
+    except (ValueError, yaml.YAMLError, RecursionError):
+        return False
+
+
 def _document_from_request() -> tuple[str | dict[str, Any], str]:
     if (request.mimetype or "") in YAML_TYPES:
         raw = request.get_data(as_text=True)
         if not raw.strip():
             raise DomainError("bad_request", "the request body is empty", status=400)
         return raw, "yaml"
-    data = read_json()
+    try:
+        data = read_json()
+    except DomainError as exc:
+        if (
+            exc.code == "bad_request"
+            and exc.message.startswith("malformed JSON")
+            and _looks_like_yaml(request.get_data())
+        ):
+            hint = f"the body is YAML, not JSON: send it with Content-Type: application/yaml ({exc.message})"
+            raise DomainError("bad_request", hint, [FieldProblem("Content-Type", hint)], status=400) from None
+        if exc.code == "unsupported_media_type":
+            raise DomainError(
+                "unsupported_media_type",
+                "send Content-Type: application/json or application/yaml (campaign documents may be YAML)",
+                status=415,
+            ) from None
+        raise
     if not isinstance(data, dict):
         raise DomainError(
             "validation_error", "document: must be an object", [FieldProblem("document", "must be an object")]
