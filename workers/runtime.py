@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -19,12 +18,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
-from campaigns.accrual.transactions import stranded_before
+from campaigns.accrual.transactions import in_customer_order
 from campaigns.catalog.documents import publication_counter
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
 from campaigns.customers.aggregates import AggregateCache
-from campaigns.models import utcnow
 from campaigns.notify.gateways import LoggingGateway, SmsGateway
 
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
@@ -97,25 +95,21 @@ class Runtime:
     def forget_published(self) -> None:
         self._published, self._published_version, self._db_checked_at = None, None, 0.0
 
-    @property
-    def stranded_horizon(self) -> timedelta:
-        """How long after a failed dispatch the sweeper may still be re-dispatching stranded rows."""
-        return timedelta(seconds=max(600, 10 * self.sweep_after_seconds))
-
     def credit(self, txn_ids: Sequence[int]) -> CreditReport:
         """Credit one batch in one database transaction, retrying deadlocks.
 
-        After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
+        A customer's older still-queued transactions join the batch ahead of it (Redis may have lost
+        them); ids that must wait for them come back in ``report.deferred``.
         """
         for attempt in range(5):
             with self.session_factory() as session:
                 try:
-                    ids: Sequence[int] = txn_ids
-                    if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
-                        log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
-                        ids = sorted({*txn_ids, *older})
+                    ids, deferred = in_customer_order(session, txn_ids, self.batch_size)
+                    if older := len(set(ids) - set(txn_ids)):
+                        log.warning("crediting %s older queued transactions ahead of their batch", older)
                     report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
                     session.commit()
+                    report.deferred = deferred
                     if self.aggregate_cache is not None:
                         try:
                             self.aggregate_cache.apply(report.agg_updates)

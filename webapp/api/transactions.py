@@ -8,10 +8,9 @@ from typing import Any
 from flask import current_app
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.accrual.reversals import request_reversal
-from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
+from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import utcnow
 from campaigns.schemas import ReversalIn, parse_transaction, problems_of
@@ -26,20 +25,17 @@ MAX_BATCH = 1000
 
 
 def dispatch(pairs: list[tuple[int, int]]) -> None:
-    """Hand committed ids to the workers; if Redis is down the sweeper will find them."""
+    """Hand committed ids to the workers; if Redis is down the sweeper will find them.
+
+    Ids handed over twice (a replay of a still-queued transaction) are credited once: crediting skips
+    what is no longer queued, and credits a customer's older queued transactions first.
+    """
     if not pairs:
         return
     try:
         current_app.extensions["loyalty.dispatcher"].dispatch(pairs)
     except RedisError:
         log.warning("dispatch failed for %s transactions; the sweeper will re-dispatch them", len(pairs))
-        rt = current_app.extensions["loyalty.runtime"]
-        try:  # so the drain keeps each customer's order when newer transactions overtake these
-            note_dispatch_failure(db.session, utcnow(), rt.stranded_horizon)
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.warning("could not record the failed dispatch")
 
 
 def _error_item(err: DomainError) -> dict[str, Any]:
@@ -63,10 +59,9 @@ def create_transaction() -> Any:
         raise out.error
     db.session.commit()
     assert out.txn is not None
-    if out.status == ACCEPTED:
+    if out.txn["status"] == "queued":  # new, or a replay whose first dispatch may never have happened
         dispatch([(out.txn["id"], out.txn["customer_id"])])
-        return out.txn, 202
-    return out.txn, 200
+    return out.txn, 202 if out.status == ACCEPTED else 200
 
 
 @bp.post("/transactions/batch")
@@ -102,6 +97,7 @@ def create_transactions_batch() -> Any:
     outcomes = ingest(db.session, principal().provider_id, valid, now) if valid else []
     db.session.commit()
     accepted: list[tuple[int, int]] = []
+    waiting: list[tuple[int, int]] = []  # new ones and replays still queued (their first dispatch may be lost)
     for i, out in zip(where, outcomes, strict=True):
         if out.status == ERROR:
             assert out.error is not None
@@ -111,7 +107,9 @@ def create_transactions_batch() -> Any:
         results[i] = {**out.txn, "index": i, "status": out.status, "transaction_status": out.txn["status"]}
         if out.status == ACCEPTED:
             accepted.append((out.txn["id"], out.txn["customer_id"]))
-    dispatch(accepted)
+        if out.txn["status"] == "queued":
+            waiting.append((out.txn["id"], out.txn["customer_id"]))
+    dispatch(sorted(set(waiting)))
     counts = {s: sum(1 for r in results if r and r["status"] == s) for s in ("accepted", "duplicate", "error")}
     return {"results": results, **counts}, 202 if accepted else 200
 
