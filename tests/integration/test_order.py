@@ -385,8 +385,8 @@ def test_a_replay_of_a_still_queued_transaction_hands_it_to_the_workers_again(
 
 def test_a_killed_drainer_holds_its_partition_for_seconds(app, client, telecom, staff, tmp_path, redis_client):
     """SIGKILL mid-drain (2 of a batch's 5 transactions evaluated): its lock is no longer renewed and
-    expires within LOCK_SECONDS, and a running worker credits the partition; the time is measured
-    from the kill to the last transaction credited."""
+    expires within LOCK_SECONDS of the kill, and a worker started at the kill credits the partition
+    (it used to wait out a 120 s lock). Both times are printed (``-s``)."""
     publish(client, staff, BASE_EARNING)
     items = [txn(f"k-{i}", 20_000) for i in range(40)]
     resp = client.post("/api/v1/transactions/batch", json={"transactions": items}, headers=telecom.headers)
@@ -402,10 +402,21 @@ def test_a_killed_drainer_holds_its_partition_for_seconds(app, client, telecom, 
     assert crash.returncode == -9
     assert redis_client.keys("loyalty:lock:*")  # the dead holder's lock is still there
     assert status_counts(app) == {"processed": 5, "queued": 35}
+    freed: list[float] = []
+
+    def credited() -> bool:
+        if not freed and not redis_client.keys("loyalty:lock:*"):
+            freed.append(time.monotonic() - killed)
+        return status_counts(app) == {"processed": 40}
+
     with deployed_worker(DB_URL, REDIS_URL, tmp_path / "worker.log") as worker:
-        wait_until(lambda: status_counts(app) == {"processed": 40}, 60, "another worker to credit the partition")
+        wait_until(credited, 60, "another worker to credit the partition")
         recovery = time.monotonic() - killed
         assert worker.poll() is None
-    print(f"\nkilled drainer: partition credited again {recovery:.1f} s after the kill (lock TTL {LOCK_SECONDS:g} s)")
-    assert recovery < LOCK_SECONDS + 8, recovery
+    print(
+        f"\nkilled drainer: lock free {freed[0]:.1f} s and partition credited {recovery:.1f} s after the kill"
+        f" (lock TTL {LOCK_SECONDS:g} s; the worker process was started at the kill)"
+    )
+    assert freed[0] <= LOCK_SECONDS + 1, freed
+    assert recovery < LOCK_SECONDS + 20, recovery
     assert not any(redis_client.exists(lock_key(p)) for p in range(4))
