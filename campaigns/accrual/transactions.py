@@ -1,8 +1,10 @@
 """Accept provider transactions: validate, resolve the customer, persist before acknowledging.
 
 The caller commits and then hands the new ids to the dispatcher; a row that is
-committed but never dispatched (Redis down, process killed) is picked up by the
-sweeper, so an acknowledged transaction is never lost.
+committed but never dispatched (Redis down or flushed, process killed) is picked
+up by the sweeper, by a replay, or by the next transaction of its customer
+(:func:`in_customer_order`), so an acknowledged transaction is never lost nor
+overtaken.
 """
 
 from __future__ import annotations
