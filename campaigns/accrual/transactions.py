@@ -325,15 +325,15 @@ def in_customer_order(session: Session, txn_ids: Sequence[int], limit: int) -> t
         .group_by(Transaction.customer_id)
         .subquery()
     )
-    older = list(
-        session.scalars(
-            select(Transaction.id)
-            .join(newest, newest.c.customer_id == Transaction.customer_id)
-            .where(Transaction.status == "queued", Transaction.id < newest.c.newest, Transaction.id.not_in(ids))
-            .order_by(Transaction.id)
-            .limit(limit + 1)
-        )
+    batch = set(ids)
+    found = session.scalars(  # the batch's own queued rows come back too: cheaper than a NOT IN of the ids
+        select(Transaction.id)
+        .join(newest, newest.c.customer_id == Transaction.customer_id)
+        .where(Transaction.status == "queued", Transaction.id < newest.c.newest)
+        .order_by(Transaction.id)
+        .limit(limit + len(ids) + 1)
     )
+    older = [i for i in found if i not in batch][: limit + 1]
     if len(older) <= limit:
         return sorted([*ids, *older]), []
     # Every qualifying row up to the last one taken is in the batch; a batch row above it may not have
