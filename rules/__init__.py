@@ -16,6 +16,7 @@ from rules.document import (
     CustomerLimit,
     DocumentInvalid,
     FieldError,
+    Known,
     Limits,
     Rule,
     TierSpec,
@@ -39,10 +40,10 @@ from rules.operators import (
     LoyaltyNumericType,
     LoyaltyStringType,
     TagSetType,
-    export_rules_vocabulary,
 )
 from rules.tiers import evaluate_tier, evaluate_tier_reference
 from rules.variables import LoyaltyVariables, variables_class
+from rules.vocabulary import export_rules_vocabulary
 
 __all__ = [
     "ACTION_PARAMS",
@@ -61,6 +62,7 @@ __all__ = [
     "Eligibility",
     "EvaluationContext",
     "FieldError",
+    "Known",
     "Limits",
     "LoyaltyActions",
     "LoyaltyBooleanType",

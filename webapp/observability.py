@@ -22,10 +22,12 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from campaigns import logctx
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from campaigns.reporting import opsmetrics
+from workers.imports import IMPORT_QUEUE
+from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
-from .extensions import csrf, db
+from .extensions import csrf, db, runtime
 
 log = logging.getLogger("loyalty.request")
 bp = Blueprint("metrics", __name__)
@@ -101,9 +103,6 @@ class LoyaltyCollector(Collector):
         from rq import Queue
         from rq.registry import FailedJobRegistry
 
-        from workers.imports import IMPORT_QUEUE
-        from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
-
         depth = GaugeMetricFamily("loyalty_queue_depth", "Jobs waiting in an RQ queue", labels=["queue"])
         failed = GaugeMetricFamily("loyalty_jobs_failed", "Jobs in an RQ queue's failed registry", labels=["queue"])
         pending = GaugeMetricFamily(
@@ -137,7 +136,7 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 def metrics() -> Any:
     if not _authorised():
         abort(401 if current_app.config.get("METRICS_TOKEN") else 403)
-    rt = current_app.extensions["loyalty.runtime"]
+    rt = runtime()
     figures = opsmetrics.collect(db.session, utcnow())
     db.session.rollback()
     registry = CollectorRegistry(auto_describe=False)

@@ -15,7 +15,8 @@ from campaigns.accounts.lifecycle import LifecycleReport, run_all
 from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
+from campaigns.notify.outbox import queue_expiring
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -89,13 +90,12 @@ def wake_orphaned(rt: Runtime) -> list[int]:
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     """Apply scheduled publications whose time has come, and tell the workers to reload."""
     with rt.session_factory() as session:
-        done = catalog.publish_due(session)
+        done = catalog.publish_due(session, require_approval=rt.require_approval)
         session.commit()
-        counter = catalog.publication_counter(session) if done else 0
-    if done:
-        log.info("scheduled publications applied: %s", done)
-        if rt.redis is not None:  # workers without Redis re-read the counter from the database
-            rt.dispatcher.announce_publication(counter)
+        if done:
+            log.info("scheduled publications applied: %s", done)
+            if rt.redis is not None:  # workers without Redis re-read the counter from the database
+                rt.dispatcher.announce_publication(session)
     return done
 
 
@@ -113,7 +113,6 @@ def rollup(rt: Runtime) -> int:
 
 def queue_expiring_notices(rt: Runtime) -> int:
     """Outbox rows for points expiring within 30 days (one per customer per month)."""
-    from campaigns.notify.outbox import queue_expiring
 
     with rt.session_factory() as session:
         n = queue_expiring(session)

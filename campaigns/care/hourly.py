@@ -33,15 +33,14 @@ from sqlalchemy import Select, case, delete, func, insert, literal_column, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from campaigns.models import CampaignHourly, Counter, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
+from campaigns import watermarks
+from campaigns.care.stats import percentile
+from campaigns.clock import utcnow
+from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly
 
-"""Accrual SLA (minutes from receipt to credit) used for ``breaches``.
-
-The programme's configurable SLA lives in ``campaigns/care/sla.py`` (the SLA
-monitor's module); this module reads it from there when present and uses 15
-minutes, the programme's default, otherwise. An hour is counted with the SLA in
-force when it was rolled.
-"""
+# The accrual SLA (minutes from receipt to credit) that decides ``breaches`` is the caller's: the
+# programme's configurable SLA lives in ``campaigns/care/sla.py``, which reads this module's rollups,
+# so it is passed in rather than imported. An hour is counted with the SLA in force when it was rolled.
 
 ROLLUP_COUNTER = "txn_hourly_through"  # hours since the epoch of the last rolled hour
 ROLLUP_GRACE = timedelta(minutes=5)  # commits that straddle the hour's end have landed by then
@@ -50,13 +49,6 @@ CHUNK_HOURS = 24 * 7  # at most a week per pass: a first backfill spreads over a
 QUERY_HOURS = 24  # each query covers at most a day, so it stays an index range however big the table grows
 STATUSES = ("queued", "processed", "rejected", "reversed")  # every transaction status (index range)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def sla_minutes(session: Session) -> int:
-    """The programme's accrual SLA (``campaigns.care.sla``), the one the SLA monitor and dashboard use."""
-    from campaigns.care import sla
-
-    return int(sla.policy(session).minutes)
 
 
 def hour_index(t: datetime) -> int:
@@ -69,8 +61,8 @@ def hour_at(index: int) -> datetime:
 
 def rolled_through(session: Session) -> datetime | None:
     """The start of the last rolled hour (None before the first pass)."""
-    value = session.scalar(select(Counter.value).where(Counter.name == ROLLUP_COUNTER))
-    return hour_at(int(value)) if value is not None else None
+    value = watermarks.read(session, ROLLUP_COUNTER)
+    return hour_at(value) if value is not None else None
 
 
 def by_received(q: Select[Any]) -> Select[Any]:
@@ -126,29 +118,32 @@ def _first_hour(session: Session, floor: datetime) -> int | None:
     return hour_index(max(min(found), floor))
 
 
-def refresh(session: Session, now: datetime | None = None, *, max_hours: int = CHUNK_HOURS) -> int:
-    """Roll the next finished hours (idempotent); returns how many hours were rolled. The caller commits."""
+def refresh(session: Session, sla_minutes: int, now: datetime | None = None, *, max_hours: int = CHUNK_HOURS) -> int:
+    """Roll the next finished hours (idempotent); returns how many hours were rolled. The caller commits.
+
+    ``sla_minutes`` is the accrual SLA in force (``campaigns.care.sla.policy``): hours are rolled once
+    they are that old, and transactions credited later than it count as ``breaches``.
+    """
     now = now or utcnow()
-    minutes = sla_minutes(session)
+    minutes = int(sla_minutes)
     last_closed = hour_index(now - timedelta(minutes=minutes) - ROLLUP_GRACE) - 1
-    counter = session.get(Counter, ROLLUP_COUNTER, with_for_update=True)
-    if counter is None:
+
+    def before_first() -> int:  # nothing yet: start from now, not from a backfill that has nothing to find
         first = _first_hour(session, now - BACKFILL)
-        counter = Counter(name=ROLLUP_COUNTER, value=(first - 1) if first is not None else last_closed)
-        session.add(counter)
-        session.flush()
-    start = int(counter.value) + 1
-    end = min(last_closed, start + max_hours - 1)
-    if end < start:
+        return first - 1 if first is not None else last_closed
+
+    window = watermarks.next_window(
+        session, ROLLUP_COUNTER, last=last_closed, most=max_hours, before_first=before_first
+    )
+    if window is None:
         return 0
+    start, end = window.start, window.end
     for first in range(start, end + 1, QUERY_HOURS):
         lo, hi = hour_at(first), hour_at(min(end, first + QUERY_HOURS - 1) + 1)
         _roll_transactions(session, lo, hi, minutes)
         _roll_campaigns(session, lo, hi)
         _roll_velocity(session, lo, hi)
-    counter.value = end
-    session.flush()
-    return end - start + 1
+    return window.done(session)
 
 
 def _roll_transactions(session: Session, lo: datetime, hi: datetime, minutes: int) -> None:
@@ -213,8 +208,6 @@ def _roll_campaigns(session: Session, lo: datetime, hi: datetime) -> None:
 
 
 def _roll_velocity(session: Session, lo: datetime, hi: datetime) -> None:
-    from campaigns.care.warnings import percentile
-
     bucket = _bucket(session, Transaction.received_at)
     per_hour: dict[datetime, list[tuple[int, float]]] = defaultdict(list)
     for b, n, amount in session.execute(

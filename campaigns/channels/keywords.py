@@ -16,11 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
-from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.accounts.ledger import expiring
+from campaigns.accounts.profile import tier_progress
+from campaigns.care import claims
+from campaigns.catalog.programme import load as load_programme
+from campaigns.catalog.tiers import tier_names
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound, utcnow
-from campaigns.notify.messages import language_of, number, render
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
+from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
 
@@ -82,6 +87,7 @@ REASONS = {
         "not_eligible": "bạn chưa đủ điều kiện",
         "reward_unavailable": "quà hiện không được đổi",
         "insufficient_points": "không đủ điểm",
+        "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
     },
     "en": {
         "out_of_stock": "out of stock",
@@ -89,6 +95,7 @@ REASONS = {
         "not_eligible": "you are not eligible",
         "reward_unavailable": "not offered now",
         "insufficient_points": "not enough points",
+        "below_minimum_redemption": "below the programme's minimum redemption",
     },
 }
 
@@ -133,8 +140,6 @@ class Summary:
 
 
 def summary(session: Session, customer_id: int) -> Summary:
-    from campaigns.accounts.ledger import expiring
-
     customer = session.get(Customer, customer_id)
     bal = session.get(CustomerBalance, customer_id)
     names = tier_names(session)
@@ -153,8 +158,6 @@ def summary(session: Session, customer_id: int) -> Summary:
 
 
 def balance_text(session: Session, customer_id: int, language: str) -> str:
-    from campaigns.notify.messages import day
-
     s = summary(session, customer_id)
     text = t(language, "balance", balance=number(s.balance, language), tier=s.tier)
     if s.left:
@@ -169,8 +172,11 @@ def balance_text(session: Session, customer_id: int, language: str) -> str:
 
 def affordable_rewards(session: Session, balance: int | None = None) -> list[Reward]:
     now = utcnow()
+    minimum = load_programme(session).min_redemption_points or 0
     out = []
     for r in rewards_service.list_rewards(session, active_only=True):
+        if r.cost < minimum:  # refused at redemption: not offered either
+            continue
         if (r.valid_from and now < r.valid_from) or (r.valid_to and now >= r.valid_to):
             continue
         if r.stock is not None and r.issued >= r.stock:
@@ -295,8 +301,6 @@ def _sms_claim(
     session: Session, customer: Customer, args: list[str], inbound: SmsInbound, language: str, now: datetime
 ) -> str:
     """``KHIEUNAI <ref> [text]``: file a missing-points claim for the transaction ``ref``."""
-    from campaigns.care import claims
-
     if not args:
         return t(language, "claim_how")
     ref = args[0][:64]
