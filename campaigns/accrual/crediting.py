@@ -69,6 +69,7 @@ class CreditReport:
     customers: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
     agg_updates: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
+    deferred: list[int] = field(default_factory=list)  # ids to dispatch again: older ones go first
 
 
 def period_start(period: str | None, today: date) -> date:

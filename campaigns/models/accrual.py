@@ -21,6 +21,7 @@ class Transaction(Base):
         UniqueConstraint("provider_id", "source", "provider_txn_id", name="uq_txn_provider_source_txn"),
         Index("ix_txn_status_received", "status", "received_at"),
         Index("ix_txn_customer", "customer_id", "id"),
+        Index("ix_txn_customer_status", "customer_id", "status", "id"),  # a customer's older queued rows
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

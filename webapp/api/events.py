@@ -37,10 +37,9 @@ def create_event() -> Any:
         raise out.error
     db.session.commit()
     assert out.txn is not None
-    if out.status == ACCEPTED:
+    if out.txn["status"] == "queued":  # new, or a replay whose first dispatch may never have happened
         dispatch([(out.txn["id"], out.txn["customer_id"])])
-        return _event_view(out.txn), 202
-    return _event_view(out.txn), 200
+    return _event_view(out.txn), 202 if out.status == ACCEPTED else 200
 
 
 @bp.get("/events/<int:event_id>")
