@@ -325,13 +325,17 @@ class PointLot(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(BigId)
-    entry_id: Mapped[int] = mapped_column(BigId, unique=True)
+    entry_id: Mapped[int] = mapped_column(BigId, index=True)  # a split-funded earning has one lot per funder
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))  # pending | available | closed
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # who pays for these points (campaigns.clearing): a provider id, 0 for the programme; NULL is a bug the
+    # checker reports. ``recovered``: points taken at creation to repay debt (clawed back from this funder).
+    funder_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LotConsumption(Base):
@@ -843,3 +847,56 @@ class ClaimEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(1000), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProviderRate(Base):
+    """What a point costs its funder and what a redemption pays its fulfilling provider, from an instant on.
+
+    Rows are only ever added, never changed: a rate applies to what happens at
+    or after ``effective_from`` (never in the past), so history keeps its price.
+    ``provider_id`` 0 is the programme's own rate (values the points it funds).
+    """
+
+    __tablename__ = "provider_rates"
+    __table_args__ = (Index("ix_provider_rate_from", "provider_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    issue_cost: Mapped[int] = mapped_column(BigInteger)  # VND per point issued
+    redemption_rate: Mapped[int] = mapped_column(BigInteger)  # VND per point redeemed
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SettlementPeriod(Base):
+    """A closed month (programme time zone): its statements are stored in ``settlement_lines`` and never change."""
+
+    __tablename__ = "settlement_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="closed")
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(200))
+
+
+class SettlementLine(Base):
+    """One figure of a stored statement; ``amount`` is signed as the party sees it (positive: the programme pays).
+
+    ``party_id``: a provider id, 0 for the programme. ``value`` is informational
+    VND (e.g. breakage at issue cost) that is not a payment.
+    """
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (Index("ix_settlement_line_period", "period", "party_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    party_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    origin: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -4,7 +4,9 @@ A positive adjustment opens a point lot (expiring under the programme's
 policy) like any earning; a negative one takes points from the customer's
 lots, soonest expiry first, and is refused when the balance cannot cover it
 (an adjustment never creates debt). Care staff are limited to
-``limit`` points per adjustment; admins are not limited.
+``limit`` points per adjustment; admins are not limited. The points of a
+positive adjustment are funded by the programme unless the staff member names
+a provider (``funder``), e.g. to correct that provider's missing earning.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog import programme
+from campaigns.clearing import PROGRAMME
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, utcnow
+from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, Provider, utcnow
 from campaigns.sql import upsert
 
 MAX_REASON = 250
@@ -36,6 +39,7 @@ def adjust(
     role: str,
     limit: int | None,
     details: dict[str, Any] | None = None,
+    funder: str | None = None,
 ) -> LedgerEntry:
     """Credit or debit ``points`` (non-zero) with a reason; ``limit`` None means unlimited.
 
@@ -57,6 +61,12 @@ def adjust(
         raise invalid("reason", "explain the adjustment (at least 5 characters)")
     if len(reason) > MAX_REASON:
         raise invalid("reason", f"keep it under {MAX_REASON} characters")
+    funder_id = PROGRAMME
+    if funder:
+        found = session.scalar(select(Provider.id).where(Provider.code == funder))
+        if found is None:
+            raise invalid("funder", f"{funder!r} is not a provider code (leave it empty: the programme pays)")
+        funder_id = found
     if session.get(Customer, customer_id) is None:
         raise not_found(f"customer {customer_id}")
     now = utcnow()
@@ -97,6 +107,7 @@ def adjust(
                 available_at=now,
                 expires_at=programme.load(session).expiry_for(now),
                 created_at=now,
+                funder_id=funder_id,
             )
         )
     add_to_balances(
@@ -105,6 +116,8 @@ def adjust(
         now,
     )
     audit: dict[str, Any] = {**(details or {}), "points": points, "reason": reason, "entry_id": entry.id, "role": role}
+    if points > 0:
+        audit["funder"] = funder or "programme"
     session.add(
         AuditEvent(
             actor=actor,
