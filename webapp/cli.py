@@ -19,6 +19,7 @@ from campaigns.accounts import ledger, lifecycle, rewards
 from campaigns.accrual import simulation
 from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
+from campaigns.clearing import periods, rates
 from campaigns.demo import seed
 from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE
@@ -43,6 +44,7 @@ users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, mar
 transactions_cli = AppGroup("transactions", help="Bulk transaction files from providers.")
 customers_cli = AppGroup("customers", help="Customer migrations with opening balances.")
 imports_cli = AppGroup("imports", help="Bulk imports: status and error reports.")
+settlement_cli = AppGroup("settlement", help="Coalition clearing: close a month, print its statements.")
 
 
 def _fail(err: DomainError) -> None:
@@ -70,6 +72,42 @@ def providers_create(code: str, name: str) -> None:
     click.echo(f"Created provider '{provider.code}' ({provider.name}), id {provider.id}.")
     click.echo("Its API key follows; it is shown only this once (only its hash is stored):")
     click.echo(key)
+
+
+@providers_cli.command("rates")
+@click.argument("code")
+@click.option("--issue-cost", type=int, default=None, help="VND the funder pays per point it funds.")
+@click.option("--redemption-rate", type=int, default=None, help="VND paid per point redeemed through it.")
+@click.option("--from", "effective_from", default=None, help="YYYY-MM-DD, today or later (default: now).")
+def providers_rates(code: str, issue_cost: int | None, redemption_rate: int | None, effective_from: str | None) -> None:
+    """Set a provider's rates (or 'programme' for its own); with no option, list the rate history."""
+    try:
+        if issue_cost is None and redemption_rate is None:
+            view = rates.history(db.session, code)
+        else:
+            current = rates.history(db.session, code)["current"]
+            rates.set_rates(
+                db.session,
+                code,
+                current["issue_cost"] if issue_cost is None else issue_cost,
+                current["redemption_rate"] if redemption_rate is None else redemption_rate,
+                effective_from=effective_from,
+                actor="cli",
+            )
+            db.session.commit()
+            view = rates.history(db.session, code)
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    for r in view["history"]:
+        click.echo(
+            f"from {r['effective_from'].isoformat()}  issue_cost {r['issue_cost']:>8,} VND/pt"
+            f"  redemption_rate {r['redemption_rate']:>8,} VND/pt  (by {r['set_by']})"
+        )
+    cur = view["current"]
+    click.echo(
+        f"{code} now: issue_cost {cur['issue_cost']:,}, redemption_rate {cur['redemption_rate']:,} VND per point"
+    )
 
 
 @providers_cli.command("rotate-key")
@@ -320,13 +358,46 @@ def sweep_command(older_than: int) -> None:
 
 @ledger_cli.command("check")
 def ledger_check() -> None:
-    """Prove the books balance: balance == sum(ledger), no over-reversal; exits 1 otherwise."""
+    """Prove the books balance: balance == sum(ledger), no over-reversal, the money adds up; exits 1 otherwise."""
     problems = ledger.check_invariants(db.session)
     for p in problems:
         click.echo(p)
     if problems:
         sys.exit(1)
     click.echo("ledger OK")
+
+
+@settlement_cli.command("close")
+@click.argument("period")
+def settlement_close(period: str) -> None:
+    """Close a month (YYYY-MM, programme time zone): its statements are computed, stored and never change."""
+    try:
+        view = periods.close(db.session, period, actor="cli")
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"Closed {period}.")
+    for st in view["statements"]:
+        click.echo(f"  {st['party']:<16} net {st['net']:>16,} VND")
+    click.echo(f"  {'total':<16}     {view['total']:>16,} VND")
+
+
+@settlement_cli.command("show")
+@click.argument("period")
+@click.option("--csv", "as_csv", is_flag=True, help="Every line as CSV.")
+def settlement_show(period: str, as_csv: bool) -> None:
+    """A month's statements (stored if closed, provisional if open)."""
+    try:
+        view = periods.statement(db.session, period)
+    except DomainError as err:
+        _fail(err)
+    if as_csv:
+        click.echo(periods.as_csv(view), nl=False)
+        return
+    click.echo(f"{period} ({view['status']})")
+    for st in view["statements"]:
+        click.echo(f"  {st['party']:<16} net {st['net']:>16,} VND")
 
 
 @rewards_cli.command("import")
@@ -456,6 +527,7 @@ def register_cli(app: Flask) -> None:
         tiers_cli,
         users_cli,
         notify_cli,
+        settlement_cli,
     ):
         app.cli.add_command(group)
     register(transactions_cli, customers_cli, imports_cli)

@@ -353,8 +353,8 @@ def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:
         select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
         .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
         .where(PointLot.id.between(lo, hi))
-        .group_by(PointLot.id, PointLot.points)
-        .having(func.sum(LotConsumption.points) > PointLot.points)
+        .group_by(PointLot.id, PointLot.points, PointLot.recovered)
+        .having(func.sum(LotConsumption.points) + PointLot.recovered > PointLot.points)
     )
 
 
@@ -437,6 +437,9 @@ def check_invariants(session: Session) -> list[str]:
     ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     problems.extend(_budget_problems(session))
+    from campaigns.clearing.checks import money_problems
+
+    problems.extend(money_problems(session))
     return problems
 
 
