@@ -217,3 +217,51 @@ def test_rates_have_a_history_and_never_rewrite_it(
         from webapp.extensions import db
 
         assert db.session.query(AuditEvent).filter_by(action="provider.rates_set").count() == 5
+
+
+TIERS_FUNDED = {
+    "name": "Tiers",
+    "type": "tier",
+    "funding": {"programme": 100},  # the tier bonus is the programme's gift
+    "tiers": [
+        {"code": "member", "name": "Member", "rank": 0},
+        {"code": "silver", "name": "Silver", "rank": 1, "benefits": {"earn_multiplier": 1.2}},
+    ],
+    "rules": [
+        {
+            "name": "silver",
+            "conditions": {
+                "all": [{"name": "qualifying_points_365d", "operator": "greater_than_or_equal_to", "value": 100}]
+            },
+            "actions": [{"name": "set_tier", "params": {"tier": "silver"}}],
+        }
+    ],
+}
+DOUBLE = {  # a multiplier funded half by the shop, on everything below it
+    "name": "Double at the shop",
+    "priority": 50,
+    "funding": {"shop": 50, "programme": 50},
+    "rules": [
+        {
+            "name": "x2",
+            "conditions": {"all": [{"name": "provider", "operator": "equal_to", "value": "shop"}]},
+            "actions": [{"name": "multiply_points", "params": {"factor": 2}}],
+        }
+    ],
+}
+
+
+def test_tier_bonus_and_multipliers_are_funded_as_the_multiplying_campaign_says(
+    app: Flask, client: FlaskClient, coalition: dict[str, ProviderKey], staff: dict[str, str], work: Any
+) -> None:
+    publish(client, staff, TIERS_FUNDED)
+    post(client, coalition["telecom"], "t1", "0912000001", "topup", 1_000_000)  # 100, telecom -> silver
+    work()
+    post(client, coalition["telecom"], "t2", "0912000001", "topup", 1_000_000)  # 100 telecom + 20 tier bonus
+    work()
+    assert lots_by_funder(app) == {"telecom": 200, "programme": 20}
+    publish(client, staff, DOUBLE)
+    post(client, coalition["shop"], "s1", "0912000002", "topup", 310_000)  # 31 shop + 31 bonus: 16 shop, 15 programme
+    work()
+    assert lots_by_funder(app) == {"telecom": 200, "programme": 35, "shop": 47}
+    ledger_ok(app)
