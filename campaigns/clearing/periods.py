@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaigns.clearing import PROGRAMME, statements
-from campaigns.errors import conflict, invalid
+from campaigns.clearing import PROGRAMME, rates, statements
+from campaigns.errors import conflict, invalid, not_found
 from campaigns.models import AuditEvent, SettlementLine, SettlementPeriod, utcnow
 
 LINE_FIELDS = ("party_id", "kind", "points", "amount", "value", "origin")
@@ -137,6 +137,29 @@ def liability(session: Session, as_of: Any) -> dict[str, Any]:
         },
         "breakage_estimate": statements.breakage_estimate(session, end, tz),
     }
+
+
+def entries(session: Session, period: str, party: str, kind: str, provider_id: int | None) -> dict[str, Any]:
+    """The ledger lines behind ``kind`` on ``party``'s statement of ``period`` (a provider: its own only)."""
+    tz = statements.zone(session)
+    start, end = statements.month_bounds(period, tz)
+    if not party:
+        raise invalid("party", "name the provider code (or programme) whose figure to open")
+    pid = rates.party_id(session, party)
+    if provider_id is not None and pid != provider_id:
+        raise not_found(f"provider '{party}'")
+    rows = statements.entries_behind(session, start, end, pid, kind)
+    return {"period": period, "party": party, "kind": kind, "points": sum(r["points"] for r in rows), "entries": rows}
+
+
+def entries_csv(view: dict[str, Any]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    keys = ("entry_id", "at", "customer_id", "entry_kind", "transaction_id", "redemption_id", "campaign_id", "points")
+    w.writerow(["period", "party", "figure", *keys, "note"])
+    for r in view["entries"]:
+        w.writerow([view["period"], view["party"], view["kind"], *(r[k] for k in keys), r["note"] or ""])
+    return out.getvalue()
 
 
 __all__ = ["PROGRAMME", "as_csv", "close", "liability", "statement", "stored_lines"]

@@ -131,10 +131,11 @@ def history(session: Session, code: str) -> dict[str, Any]:
     ).all()
     book = RateBook(list(rows))
     issue, redeem = book.at(pid, utcnow())
+    tz = ZoneInfo(programme.load(session).timezone)
     return {
         "provider": code,
         "current": {"issue_cost": issue, "redemption_rate": redeem},
-        "history": [rate_view(r) for r in rows],
+        "history": [{**rate_view(r), "effective_from_local": r.effective_from.astimezone(tz)} for r in rows],
     }
 
 

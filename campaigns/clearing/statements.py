@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from campaigns.catalog import programme
@@ -416,3 +416,75 @@ def breakage_estimate(session: Session, until: datetime, tz: ZoneInfo) -> dict[s
         "expected_to_expire": int(open_now * expired // used) if used else None,
         "cohorts": cohorts,
     }
+
+
+DRILL_KINDS = ("issued", "clawed_back", "redeemed", "redemption_cancelled", "expired", "adjustment")
+
+
+def entries_behind(
+    session: Session, start: datetime, end: datetime, party: int, kind: str, *, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The ledger lines behind one figure of a party's statement (``kind`` of :data:`DRILL_KINDS`).
+
+    Points are those the figure counts from each entry (a split earning counts
+    only its share for this funder).
+    """
+    if kind not in DRILL_KINDS:
+        raise invalid("kind", f"{kind!r} is not one of {', '.join(DRILL_KINDS)}")
+    origin = aliased(LedgerEntry)
+    in_range = and_(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+    cols = (
+        LedgerEntry.id,
+        LedgerEntry.created_at,
+        LedgerEntry.customer_id,
+        LedgerEntry.kind,
+        LedgerEntry.transaction_id,
+        LedgerEntry.redemption_id,
+        LedgerEntry.campaign_id,
+        LedgerEntry.note,
+    )
+    if kind == "issued":
+        q = (
+            select(*cols, PointLot.points)
+            .join(PointLot, PointLot.entry_id == LedgerEntry.id)
+            .where(PointLot.funder_id == party, PointLot.created_at >= start, PointLot.created_at < end)
+        )
+    elif kind in ("redeemed", "redemption_cancelled"):
+        fulfiller = LedgerEntry.provider_id == party if party else LedgerEntry.provider_id.is_(None)
+        q = select(*cols, func.abs(LedgerEntry.points)).where(fulfiller, in_range)
+        if kind == "redeemed":
+            q = q.where(LedgerEntry.kind == "redemption")
+        else:
+            q = q.join(origin, origin.id == LedgerEntry.reverses_entry_id).where(
+                LedgerEntry.kind == "redemption_cancel", origin.created_at >= start
+            )
+    else:
+        q = (
+            select(*cols, func.sum(LotConsumption.points))
+            .join(LotConsumption, LotConsumption.entry_id == LedgerEntry.id)
+            .join(PointLot, PointLot.id == LotConsumption.lot_id)
+            .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
+            .where(PointLot.funder_id == party, in_range)
+            .group_by(*cols)
+        )
+        if kind == "expired":
+            q = q.where(LedgerEntry.kind == "expiry")
+        elif kind == "clawed_back":
+            q = q.where(
+                LedgerEntry.kind.in_(CLAWBACK_KINDS),
+                or_(LedgerEntry.kind.not_in(PRIOR_KINDS), origin.created_at.is_(None), origin.created_at >= start),
+            )
+        else:
+            q = q.where(LedgerEntry.kind.in_(PRIOR_KINDS), origin.created_at < start)
+    rows = list(session.execute(q.order_by(LedgerEntry.id).limit(limit)).all())
+    if kind == "clawed_back":  # debt repaid out of a new earning: its lot was born partly clawed back
+        rows += session.execute(
+            select(*cols, PointLot.recovered)
+            .join(PointLot, PointLot.entry_id == LedgerEntry.id)
+            .where(PointLot.funder_id == party, PointLot.recovered > 0, in_range)
+            .order_by(LedgerEntry.id)
+            .limit(limit)
+        ).all()
+        rows.sort(key=lambda r: r[0])
+    keys = ("entry_id", "at", "customer_id", "entry_kind", "transaction_id", "redemption_id", "campaign_id", "note")
+    return [{**dict(zip(keys, row[:-1], strict=True)), "points": int(row[-1])} for row in rows]

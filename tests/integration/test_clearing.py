@@ -180,6 +180,21 @@ def test_an_open_month_statement_balances_to_zero(
     assert rows["telecom"]["redeemed"]["points"] == 50 and rows["telecom"]["clawed_back"]["points"] == 50
     assert rows["programme"]["closing"] == {"points": 23, "value": 23 * 70}
     assert liability["total"]["closing_points"] == 8 + 8 + 7 + 23
+
+    # drill down from a figure to the ledger lines behind it
+    base = f"/api/v1/settlement/statements/{month}/entries"
+    issued = client.get(f"{base}?party=telecom&kind=issued", headers=staff).get_json()
+    assert issued["points"] == 108 and sorted(e["points"] for e in issued["entries"]) == [8, 100]
+    assert client.get(f"{base}?party=telecom&kind=clawed_back", headers=staff).get_json()["points"] == 50
+    redeemed = client.get(f"{base}?party=post&kind=redeemed", headers=staff).get_json()
+    assert redeemed["points"] == 30 and redeemed["entries"][0]["entry_kind"] == "redemption"
+    assert client.get(f"{base}?party=post&kind=redemption_cancelled", headers=staff).get_json()["points"] == 30
+    assert client.get(f"{base}?party=programme&kind=issued", headers=staff).get_json()["points"] == 23
+    bad = client.get(f"{base}?party=telecom&kind=everything", headers=staff)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "kind"
+    assert client.get(f"{base}?party=telecom&kind=issued", headers=coalition["shop"].headers).status_code == 404
+    own = client.get(f"{base}?party=shop&kind=issued&format=csv", headers=coalition["shop"].headers)
+    assert own.mimetype == "text/csv" and len(own.get_data(as_text=True).splitlines()) == 2
     ledger_ok(app)
 
 

@@ -77,3 +77,19 @@ def close_period(period: str) -> Any:
     view = periods.close(db.session, period, actor=principal().name)
     db.session.commit()
     return view, 201
+
+
+@bp.get("/settlement/statements/<period>/entries")
+@require("provider", "staff", action="finance.view")
+def settlement_entries(period: str) -> Any:
+    """The ledger lines behind one figure: ``?party=CODE&kind=issued|clawed_back|redeemed|...`` (JSON or CSV)."""
+    view = periods.entries(
+        db.session, period, request.args.get("party", ""), request.args.get("kind", ""), scope_provider_id()
+    )
+    if _wants_csv():
+        return Response(
+            periods.entries_csv(view),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="entries-{period}-{view["party"]}.csv"'},
+        )
+    return view
