@@ -144,10 +144,13 @@ def entries(session: Session, period: str, party: str, kind: str, provider_id: i
     tz = statements.zone(session)
     start, end = statements.month_bounds(period, tz)
     if not party:
-        raise invalid("party", "name the provider code (or programme) whose figure to open")
+        if provider_id is None:
+            raise invalid("party", "name the provider code (or programme) whose figure to open")
+        party = statements.party_codes(session)[provider_id]  # a provider opens its own figures
     pid = rates.party_id(session, party)
     if provider_id is not None and pid != provider_id:
         raise not_found(f"provider '{party}'")
+    kind = kind or "issued"
     rows = statements.entries_behind(session, start, end, pid, kind)
     return {"period": period, "party": party, "kind": kind, "points": sum(r["points"] for r in rows), "entries": rows}
 
