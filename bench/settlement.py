@@ -94,7 +94,7 @@ def generate(db_url: str, entries: int, customers: int) -> dict[str, int]:
                 text(
                     "INSERT INTO ledger_entries (id, entry_key, customer_id, kind, points, pending, qualifying, debt,"
                     " provider_id, reverses_entry_id, created_at) "
-                    f"SELECT {base} + seq, CONCAT('{kind[:2]}:', seq), ({first} + seq) % {customers} + 1, '{kind}',"
+                    f"SELECT {base} + seq, CONCAT('{kind}:', seq), ({first} + seq) % {customers} + 1, '{kind}',"
                     f" -10, 0, 0, 0, {provider}, {'(' + str(first) + ' + seq)' if kind == 'reversal' else 'NULL'},"
                     f" TIMESTAMPADD(SECOND, 60, {at.format(n=n)}) FROM seq_1_to_{n}"
                 )
