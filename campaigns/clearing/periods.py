@@ -124,6 +124,8 @@ def liability(session: Session, as_of: Any) -> dict[str, Any]:
             day = date.fromisoformat(str(as_of))
         except ValueError:
             raise invalid("as_of", f"{as_of!r} is not a date (YYYY-MM-DD)") from None
+        if not 2000 <= day.year <= 2999:
+            raise invalid("as_of", "must be a date between 2000 and 2999")
     start, end = statements.as_of_bounds(day, tz)
     rows = statements.rollforward(session, start, end, tz)
     return {

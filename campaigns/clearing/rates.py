@@ -64,6 +64,8 @@ def _effective(session: Session, value: Any, now: datetime) -> datetime:
             raise invalid("from", f"{value!r} is not a date (YYYY-MM-DD)") from None
     else:
         raise invalid("from", "expected a date (YYYY-MM-DD)")
+    if day.year > 2999:
+        raise invalid("from", "must be a date before 3000")
     if day < today:
         raise invalid("from", f"{day.isoformat()} is in the past: a rate change never rewrites history")
     return now if day == today else datetime.combine(day, time(), tz)

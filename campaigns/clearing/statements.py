@@ -55,8 +55,8 @@ def month_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
         first = date(year, month, 1)
     except ValueError:
         raise invalid("period", f"{period!r} is not a month (YYYY-MM)") from None
-    if len(period) != 7:
-        raise invalid("period", f"{period!r} is not a month (YYYY-MM)")
+    if len(period) != 7 or not 2000 <= year <= 2999:
+        raise invalid("period", f"{period!r} is not a month (YYYY-MM) between 2000 and 2999")
     nxt = date(year + (month == 12), month % 12 + 1, 1)
     return datetime.combine(first, time(), tz), datetime.combine(nxt, time(), tz)
 

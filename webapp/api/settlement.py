@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request
 
 from campaigns.clearing import periods, rates
-from campaigns.errors import not_found
+from campaigns.errors import invalid, not_found
 
 from ..extensions import db
 from . import bp
@@ -46,8 +46,11 @@ def set_provider_rates(code: str) -> Any:
 
 
 def _wants_csv() -> bool:
-    if request.args.get("format", "").lower() == "csv":
-        return True
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in ("csv", "json"):
+        raise invalid("format", "must be csv or json (or send Accept: text/csv)")
+    if fmt is not None:
+        return fmt == "csv"
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
     return best == "text/csv" and request.accept_mimetypes["text/csv"] > request.accept_mimetypes["application/json"]
 
