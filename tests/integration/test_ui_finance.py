@@ -75,3 +75,39 @@ def test_a_provider_user_sees_only_its_own_statement(
     assert ">shop<" in html and ">telecom<" not in html
     assert client.get("/finance/entries?party=telecom&kind=issued").status_code == 404
     assert client.get("/finance/entries?party=shop&kind=issued").status_code == 200
+
+
+def test_a_manual_adjustment_is_funded_by_the_programme_or_the_provider_named(
+    app: Flask, client: FlaskClient, coalition: Any, work: Any
+) -> None:
+    from sqlalchemy import select
+
+    from campaigns.models import CustomerIdentity, LedgerEntry, PointLot
+    from webapp.extensions import db
+
+    post(client, coalition["telecom"], "t1", "0912000001", "topup", 100_000)
+    work()
+    with app.app_context():
+        cid = db.session.scalar(select(CustomerIdentity.customer_id))
+    make_user(app, "admin@example.com", "admin")
+    login(client, "admin@example.com")
+
+    def adjust(points: int, funder: str) -> Any:
+        token = csrf_token(client, "/")
+        data = {"points": str(points), "reason": "goodwill after a complaint", "funder": funder, "csrf_token": token}
+        return client.post(f"/customers/{cid}/adjustments", data=data)
+
+    assert adjust(30, "").status_code == 302
+    assert adjust(20, "shop").status_code == 302
+    wrong = adjust(5, "nobody")
+    assert wrong.status_code == 422 and "is not a provider code" in wrong.get_data(as_text=True)
+    with app.app_context():
+        rows = db.session.execute(
+            select(PointLot.points, PointLot.funder_id)
+            .join(LedgerEntry, LedgerEntry.id == PointLot.entry_id)
+            .where(LedgerEntry.kind == "adjustment")
+            .order_by(PointLot.id)
+        ).all()
+        shop = db.session.execute(select(PointLot.funder_id).where(PointLot.points == 20)).scalar_one()
+    assert [tuple(r) for r in rows] == [(30, 0), (20, shop)] and shop > 0
+    ledger_ok(app)
