@@ -66,6 +66,7 @@ TOP_KEYS = (
     "priority",
     "stacking",
     "budget",
+    "funding",
     "pending_days",
     "limits",
     "points_expiry",
@@ -424,6 +425,7 @@ class _Validator:
         priority = self.priority(data.get("priority", 0))
         stacking = self.choice(data.get("stacking", "stackable"), "stacking", STACKING)
         budget = self.budget(data.get("budget", _MISSING))
+        funding = self.funding(data.get("funding", _MISSING))
         pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
         limits = self.limits(data.get("limits", _MISSING))
         points_expiry = self.points_expiry(data.get("points_expiry", _MISSING)) if kind != "tier" else None
@@ -450,6 +452,8 @@ class _Validator:
             raw["stacking"] = stacking
         if budget is not None:
             raw["budget"] = dict(budget)
+        if funding is not None:
+            raw["funding"] = funding
         if pending_days:
             raw["pending_days"] = pending_days
         if limits is not None:
@@ -574,6 +578,36 @@ class _Validator:
                 self.error(f"budget.{key}", "must be a positive integer")
             else:
                 result[key] = limit
+        return result
+
+    def funding(self, value: Any) -> dict[str, int] | None:
+        """Who pays for the points: ``issuer``, ``programme`` or provider codes, whole percentages summing to 100."""
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("funding", f"expected a mapping of funder to percentage, got {_kind(value)}")
+            return None
+        if not value:
+            self.error("funding", "must name at least one funder (omit it: the issuer pays 100)")
+            return None
+        result: dict[str, int] = {}
+        total, ok = 0, True
+        for funder, pct in value.items():
+            path = f"funding.{funder}"
+            if not isinstance(funder, str) or not PROVIDER_CODE.fullmatch(funder):
+                self.error(path, f"{_short(funder)} is not issuer, programme or a provider code")
+                ok = False
+            elif isinstance(pct, bool) or not isinstance(pct, int):
+                self.error(path, f"expected a whole percentage, got {_kind(pct)}")
+                ok = False
+            elif not 1 <= pct <= 100:
+                self.error(path, "must be between 1 and 100")
+                ok = False
+            else:
+                result[funder] = pct
+                total += pct
+        if ok and total != 100:
+            self.error("funding", f"percentages must sum to 100, got {total}")
         return result
 
     def bounded_int(self, value: Any, path: str, low: int, high: int) -> Any:

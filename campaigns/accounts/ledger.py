@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog.documents import published_budgets
+from campaigns.clearing.checks import money_problems
+from campaigns.clearing.funding import share_out as split
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -94,14 +96,20 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         want_q = _floor(Decimal(e.qualifying) * share) - done_q
         if want_s <= 0 and want_q <= 0:
             continue
-        lot = session.scalar(select(PointLot).where(PointLot.entry_id == e.id).with_for_update())
-        taken_pending = 0
+        lots = session.scalars(
+            select(PointLot).where(PointLot.entry_id == e.id).order_by(PointLot.id).with_for_update()
+        ).all()
+        # each funder of the earning gives back its share of the clawback (largest remainder, like the split)
+        shares = dict(split(max(0, want_s), [(lot.id, lot.points) for lot in lots]))
+        pending_parts = [
+            (lot, min(shares.get(lot.id, 0), lot.remaining)) for lot in lots if lot.status == "pending" and want_s > 0
+        ]
+        taken_pending = sum(p for _, p in pending_parts)
         plan = None
-        if want_s > 0 and lot is not None and lot.status == "pending":
-            taken_pending = min(want_s, lot.remaining)
         rest = max(0, want_s - taken_pending)
         if rest:
-            plan = plan_take(session, [e.customer_id], rest, first_lot=lot.id if lot is not None else None)
+            first = [(lot, shares.get(lot.id, 0)) for lot in lots if lot.status == "available"]
+            plan = plan_take(session, [e.customer_id], rest, first=first)
         taken = plan.taken if plan else 0
         shortfall = plan.shortfall if plan else 0
         row = LedgerEntry(
@@ -128,11 +136,13 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         session.flush()
         if plan is not None:
             apply_take(session, plan, row.id)
-        if taken_pending and lot is not None:
-            lot.remaining -= taken_pending
+        for lot, part in pending_parts:
+            if part <= 0:
+                continue
+            lot.remaining -= part
             if lot.remaining == 0:
                 lot.status = "closed"
-            session.add(LotConsumption(lot_id=lot.id, entry_id=row.id, points=taken_pending))
+            session.add(LotConsumption(lot_id=lot.id, entry_id=row.id, points=part))
         d = deltas.setdefault(e.customer_id, {})
         d["balance"] = d.get("balance", 0) - taken
         d["pending"] = d.get("pending", 0) - taken_pending
@@ -345,8 +355,8 @@ def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:
         select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
         .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
         .where(PointLot.id.between(lo, hi))
-        .group_by(PointLot.id, PointLot.points)
-        .having(func.sum(LotConsumption.points) > PointLot.points)
+        .group_by(PointLot.id, PointLot.points, PointLot.recovered)
+        .having(func.sum(LotConsumption.points) + PointLot.recovered > PointLot.points)
     )
 
 
@@ -429,6 +439,7 @@ def check_invariants(session: Session) -> list[str]:
     ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     problems.extend(_budget_problems(session))
+    problems.extend(money_problems(session))
     return problems
 
 

@@ -57,6 +57,7 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
     )
     entries, deltas = [], defaultdict(lambda: defaultdict(int))
     lot_updates = []
+    recoveries: dict[int, tuple[int, int]] = {}  # entry index -> (lot id, points): the repayment consumes the lot
     total = 0
     for lot_id, cid, remaining, _entry in lots:
         recovered = min(debts.get(cid, 0), remaining)
@@ -68,17 +69,20 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
                 "kind": "release",
                 "points": remaining,
                 "pending": -remaining,
+                "debt": 0,  # every row has the same keys: one multi-row insert
                 "note": "return window over",
                 "created_at": now,
             }
         )
         if recovered:
+            recoveries[len(entries)] = (lot_id, recovered)
             entries.append(
                 {
                     "entry_key": f"relD:{lot_id}",
                     "customer_id": cid,
                     "kind": "debt_recovery",
                     "points": -recovered,
+                    "pending": 0,
                     "debt": -recovered,
                     "note": "recovers points clawed back after they were spent",
                     "created_at": now,
@@ -91,7 +95,12 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
         d["pending"] -= remaining
         d["debt"] -= recovered
         total += remaining
-    session.execute(insert(LedgerEntry), entries)
+    ids = session.scalars(insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), entries).all()
+    if recoveries:
+        session.execute(
+            insert(LotConsumption),
+            [{"lot_id": lot_id, "entry_id": ids[i], "points": pts} for i, (lot_id, pts) in recoveries.items()],
+        )
     for lot_id, left in lot_updates:
         session.execute(
             update(PointLot)

@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 from campaigns.accounts import rewards
 from campaigns.accounts.ledger import apply_reversal
 from campaigns.catalog.published import CampaignMeta, Published
+from campaigns.clearing.funding import resolve as resolve_funding
+from campaigns.clearing.funding import split as funding_split
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache, CustomerState, load_states, window_start
 from campaigns.customers.identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
@@ -90,7 +92,7 @@ class _Batch:
     def __init__(self, session: Session, pub: Published, now: datetime) -> None:
         self.session, self.pub, self.now = session, pub, now
         self.entries: list[dict[str, Any]] = []
-        self.lots: dict[int, dict[str, Any]] = {}  # entry index -> lot row (without entry_id)
+        self.lots: dict[int, list[dict[str, Any]]] = {}  # entry index -> its lot rows, one per funder
         self.balances: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # bal, life, pend, qual, debt
         self.daily: dict[tuple[int, date, int], list[Any]] = {}
         self.first_seen: dict[tuple[int, int], list[Any]] = {}
@@ -195,9 +197,9 @@ class _Batch:
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def add_entry(self, row: dict[str, Any], lot: dict[str, Any] | None = None) -> None:
-        if lot is not None:
-            self.lots[len(self.entries)] = lot
+    def add_entry(self, row: dict[str, Any], lots: list[dict[str, Any]] | None = None) -> None:
+        if lots:
+            self.lots[len(self.entries)] = lots
         self.entries.append(row)
         b = self.balances[row["customer_id"]]
         b[0] += row.get("points", 0)
@@ -213,7 +215,7 @@ class _Batch:
         if self.entries:
             ledger = LedgerEntry.__table__
             ids = s.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), self.entries).all()
-            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
+            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, rows in self.lots.items() for lot in rows]
             if lots:
                 s.execute(insert(PointLot.__table__), lots)
         touched = {c for c, _d, _p in self.daily}
@@ -593,23 +595,33 @@ def _award(
         "note": note,
         "created_at": batch.now,
     }
-    lot_remaining = spendable
     recovered = 0
     if st is not None and st.debt > 0 and spendable and not available_at:
         recovered = min(st.debt, spendable)
         st.debt -= recovered
-        lot_remaining -= recovered
-    lot = None
+    lots = []
     if spendable:
-        lot = {
-            "customer_id": cid,
-            "points": spendable,
-            "remaining": lot_remaining,
-            "status": "pending" if available_at else ("available" if lot_remaining else "closed"),
-            "available_at": available_at,
-            "expires_at": expires_at,
-        }
-    batch.add_entry(row, lot)
+        # one lot per funder (the split computed here, written with the lot insert: no extra round trip);
+        # debt is repaid from the first lots, and that repayment is clawed back from their funders
+        funding = batch.pub.tier_funding if eff.campaign_id == 0 else (meta.funding if meta else None)
+        shares = funding_split(spendable, resolve_funding(funding, txn.provider_id, batch.pub.provider_ids))
+        owed = recovered
+        for funder, part in shares:
+            taken = min(owed, part)
+            owed -= taken
+            lots.append(
+                {
+                    "customer_id": cid,
+                    "points": part,
+                    "remaining": part - taken,
+                    "status": "pending" if available_at else ("available" if part - taken else "closed"),
+                    "available_at": available_at,
+                    "expires_at": expires_at,
+                    "funder_id": funder,
+                    "recovered": taken,
+                }
+            )
+    batch.add_entry(row, lots)
     if recovered:
         batch.add_entry(
             {

@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
     # critical once critical_factor times it has passed (campaigns/care/claims.py)
     "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
+    # clearing's early warnings (campaigns/care/clearing_warnings.py): a provider funding over last_month_factor x last
+    # month (from min_points) or over budget_share of budgets[code] points a month; a month unclosed unclosed_days
+    "clearing_warnings": {
+        "last_month_factor": 1.5,
+        "min_points": 1000,
+        "budget_share": 0.9,
+        "budgets": {},
+        "unclosed_days": 5,
+    },
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -58,6 +67,7 @@ class Programme:
     sms_templates: dict[str, dict[str, str]] | None = None
     accrual_sla: dict[str, Any] | None = None
     claim_deadlines: dict[str, float] | None = None
+    clearing_warnings: dict[str, Any] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -187,6 +197,19 @@ def validate(key: str, value: Any) -> Any:
         if not value.get("critical_factor", 2) > 1:
             raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
         value = {**DEFAULTS["claim_deadlines"], **value}
+    elif key == "clearing_warnings":
+        known = set(DEFAULTS["clearing_warnings"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if part == "budgets":
+                if not isinstance(number, dict) or not all(
+                    isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in number.values()
+                ):
+                    raise invalid("value.budgets", "must map provider codes to positive whole points per month")
+            elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        value = {**DEFAULTS["clearing_warnings"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

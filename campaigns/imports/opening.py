@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.programme import Programme
+from campaigns.clearing import PROGRAMME
 from campaigns.customers.identity import IdentityClaim, normalize_national_id, normalize_phone, resolve_many
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import Customer, LedgerEntry, PointLot, TierChange
@@ -182,6 +183,7 @@ def apply_chunk(
     tiers: frozenset[str] | None,
     now: datetime,
     source: str,
+    funder_id: int = PROGRAMME,
 ) -> tuple[ChunkResult, dict[int, DomainError]]:
     """Write one chunk of migrated customers (the caller commits); returns counts and per-row errors.
 
@@ -258,6 +260,7 @@ def apply_chunk(
                     "status": "available",
                     "available_at": None,
                     "expires_at": expires,
+                    "funder_id": funder_id,
                     "created_at": now,
                 }
                 if lot.points

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.accrual.transactions import ACCEPTED, DUPLICATE, ingest
 from campaigns.catalog import programme
 from campaigns.catalog.published import load as load_published
+from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.db import retry_transient
 from campaigns.errors import DomainError, not_found
@@ -403,7 +404,13 @@ class _Runner:
         if not valid:
             return
         result, errors = opening.apply_chunk(
-            session, valid, programme=self.programme, tiers=self.tiers, now=now, source=f"import {self.id}"
+            session,
+            valid,
+            programme=self.programme,
+            tiers=self.tiers,
+            now=now,
+            source=f"import {self.id}",
+            funder_id=self.provider_id or PROGRAMME,  # a customer import's provider is the funder named on it
         )
         for i, err in sorted(errors.items()):
             problems.append(self._problem(chunk[i], err))

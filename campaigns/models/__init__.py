@@ -23,6 +23,7 @@ from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
 from campaigns.models.care import Alert, CampaignHourly, Claim, ClaimEvent, SlaDaily, TxnHourly, VelocityHourly
 from campaigns.models.catalog import Campaign, CampaignVersion, Setting
 from campaigns.models.channels import CustomerToken, OtpCode, SmsInbound
+from campaigns.models.clearing import ProviderRate, SettlementLine, SettlementPeriod
 from campaigns.models.customers import (
     Customer,
     CustomerDaily,
@@ -71,10 +72,13 @@ __all__ = [
     "Outbox",
     "PointLot",
     "Provider",
+    "ProviderRate",
     "Redemption",
     "Reversal",
     "Reward",
     "Setting",
+    "SettlementLine",
+    "SettlementPeriod",
     "SlaDaily",
     "SmsInbound",
     "StaffUser",

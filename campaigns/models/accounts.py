@@ -71,13 +71,17 @@ class PointLot(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(BigId)
-    entry_id: Mapped[int] = mapped_column(BigId, unique=True)
+    entry_id: Mapped[int] = mapped_column(BigId, index=True)  # a split-funded earning has one lot per funder
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))  # pending | available | closed
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # who pays for these points (campaigns.clearing): a provider id, 0 for the programme; NULL is a bug the
+    # checker reports. ``recovered``: points taken at creation to repay debt (clawed back from this funder).
+    funder_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LotConsumption(Base):

@@ -33,6 +33,8 @@ OWN_LISTS = {
     "GET /api/v1/webhooks": ("webhooks", "id", "sub_id"),
     "GET /api/v1/webhooks/deliveries": ("deliveries", "url", "hook_url"),
     "GET /api/v1/claims": ("claims", "id", "claim_id"),
+    "GET /api/v1/settlement/statements/{period}": ("statements", "party", "provider_code"),
+    "GET /api/v1/settlement/statements/{period}/entries": ("entries", "customer_id", "customer_id"),
 }
 # Shared by design, with the reason; the test fails when a route is added here without a reason.
 SHARED = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -111,6 +112,8 @@ def build_world(app: Flask) -> World:
     ids["hook_url"] = "https://example.com/hook"
     ids["outbox_id"] = 999_999
     ids["key"] = "point_value"
+    ids["period"] = datetime.now(UTC).strftime("%Y-%m")  # settlement statements of the running month
+    ids["provider_code"] = "telecom"
 
     role_tokens = {}
     for role in ROLES:

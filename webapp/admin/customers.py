@@ -94,6 +94,7 @@ def adjust_customer(customer_id: int) -> Any:
                 actor=current_user.email,
                 role=current_user.role,
                 care_limit=_care_limit(),
+                funder=request.form.get("funder", "").strip() or None,
             )
         except DomainError as err:
             db.session.rollback()

@@ -17,6 +17,7 @@ from . import (  # noqa: E402,F401
     openapi,
     rewards,
     settings,
+    settlement,
     transactions,
     webhooks,
 )

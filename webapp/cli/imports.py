@@ -212,10 +212,13 @@ def transactions_import(file: Path, provider_code: str, **kw: Any) -> None:
 
 @customers_cli.command("import")
 @click.argument("file", type=FILE)
+@click.option(
+    "--funder", "funder_code", default=None, help="Provider funding the opening balances (default: programme)."
+)
 @_common
-def customers_import(file: Path, **kw: Any) -> None:
+def customers_import(file: Path, funder_code: str | None, **kw: Any) -> None:
     """Migrate customers: identities, tier, birth date and opening balances with their expiry."""
-    _run(imports.CUSTOMERS, file, provider_id=None, **kw)
+    _run(imports.CUSTOMERS, file, provider_id=_provider_id(funder_code) if funder_code else None, **kw)
 
 
 @imports_cli.command("list")

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from campaigns.access import providers
+from campaigns.clearing import rates
 from campaigns.errors import DomainError
 
 from ..extensions import db
@@ -54,3 +55,39 @@ def providers_revoke(prefix: str) -> None:
     click.echo(f"Revoked {n} key(s).")
     if not n:
         sys.exit(1)
+
+
+@providers_cli.command("rates")
+@click.argument("code")
+@click.option("--issue-cost", type=int, default=None, help="VND the funder pays per point it funds.")
+@click.option("--redemption-rate", type=int, default=None, help="VND paid per point redeemed through it.")
+@click.option("--from", "effective_from", default=None, help="YYYY-MM-DD, today or later (default: now).")
+def providers_rates(code: str, issue_cost: int | None, redemption_rate: int | None, effective_from: str | None) -> None:
+    """Set a provider's rates (or 'programme' for its own); with no option, list the rate history."""
+    try:
+        if issue_cost is None and redemption_rate is None:
+            view = rates.history(db.session, code)
+        else:
+            current = rates.history(db.session, code)["current"]
+            rates.set_rates(
+                db.session,
+                code,
+                current["issue_cost"] if issue_cost is None else issue_cost,
+                current["redemption_rate"] if redemption_rate is None else redemption_rate,
+                effective_from=effective_from,
+                actor="cli",
+            )
+            db.session.commit()
+            view = rates.history(db.session, code)
+    except DomainError as err:
+        db.session.rollback()
+        fail(err)
+    for r in view["history"]:
+        click.echo(
+            f"from {r['effective_from'].isoformat()}  issue_cost {r['issue_cost']:>8,} VND/pt"
+            f"  redemption_rate {r['redemption_rate']:>8,} VND/pt  (by {r['set_by']})"
+        )
+    cur = view["current"]
+    click.echo(
+        f"{code} now: issue_cost {cur['issue_cost']:,}, redemption_rate {cur['redemption_rate']:,} VND per point"
+    )
