@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 
 from campaigns.models import CampaignCounter, CustomerDaily, VelocityHourly, utcnow
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 from workers import care
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, make_provider, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import PASSWORD, make_provider, make_user
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DB_URL, REDIS_URL, ledger_ok, txn
+from tests.helpers.api import txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.services import DB_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +83,8 @@ def test_the_care_monitor_can_have_a_worker_of_its_own(app, client, clean, telec
     """``worker --no-care`` credits and leaves the monitor's job; ``worker care`` runs it and credits nothing."""
     from rq import Queue
 
-    from tests.conftest import BASE_EARNING, publish
+    from tests.helpers.api import publish
+    from tests.helpers.documents import BASE_EARNING
     from workers.queues import CARE_QUEUE
 
     publish(client, staff, BASE_EARNING)

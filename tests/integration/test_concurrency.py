@@ -28,7 +28,9 @@ import requests
 from sqlalchemy import func, select
 
 from campaigns.models import Redemption, Transaction
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.services import DB_URL, REDIS_URL
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -39,16 +39,9 @@ from sqlalchemy.engine import make_url
 
 from campaigns.accounts.ledger import check_invariants
 from campaigns.models import Transaction
-from tests.conftest import (
-    BASE_EARNING,
-    DB_URL,
-    REDIS_URL,
-    THIRD_TODAY,
-    publish,
-    run_worker,
-    settings_for_tests,
-    txn,
-)
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
+from tests.helpers.services import DB_URL, REDIS_URL, settings_for_tests
 from webapp import create_app
 from webapp.extensions import db
 from workers.queues import queue_name

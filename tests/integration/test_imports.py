@@ -21,7 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from campaigns.models import Customer, CustomerBalance, Import, LedgerEntry, PointLot, TierChange, Transaction
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.services import DB_URL, REDIS_URL
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]

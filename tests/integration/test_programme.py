@@ -14,7 +14,9 @@ from sqlalchemy import func, select, update
 
 from campaigns.accounts.lifecycle import run_all
 from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
-from tests.conftest import BASE_EARNING, THIRD_TODAY, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +131,7 @@ def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
         "LOYALTY_DATABASE_URL": os.environ.get("LOYALTY_TEST_DATABASE_URL", ""),
         "LOYALTY_BATCH_SIZE": "20",
     }
-    from tests.conftest import DB_URL, REDIS_URL
+    from tests.helpers.services import DB_URL, REDIS_URL
 
     env.update(LOYALTY_DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, LOYALTY_PARTITIONS="4")
     procs = [

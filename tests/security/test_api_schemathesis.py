@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import reset_all
+from tests.helpers.database import reset_all
 from tests.security.world import World, api_views, build_world
 from webapp.api.openapi import document
 
