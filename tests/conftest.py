@@ -18,6 +18,7 @@ from tests.helpers.api import publish, run_worker, txn
 from tests.helpers.database import ledger_ok, reset_all
 from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
 from tests.helpers.factories import PASSWORD, ProviderKey, make_provider, make_staff_key, make_user
+from tests.helpers.passwords import use_light_password_hashing
 from tests.helpers.services import DB_URL, REDIS_URL, settings_for_tests
 from tests.helpers.web import csrf_token, login
 
@@ -47,6 +48,7 @@ def app() -> Iterator[Flask]:
     from webapp import create_app
     from webapp.extensions import recreate_schema
 
+    use_light_password_hashing()
     app = create_app(settings_for_tests(), TESTING=True)
     with app.app_context():
         recreate_schema()

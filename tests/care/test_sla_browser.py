@@ -11,6 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import insert, select
 
 from campaigns.models import Claim, Customer, Provider, Transaction, utcnow
@@ -22,6 +23,8 @@ from tests.integration.test_browser import browser, server, shot, sign_in  # noq
 from webapp.extensions import db
 from workers import care
 from workers.sweeper import rollup
+
+pytestmark = pytest.mark.slow  # browser
 
 PROFILE = {  # provider: (per day, share late on a normal day, late minutes)
     "shop": (60, 0.0, 0),

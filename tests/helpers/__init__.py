@@ -6,4 +6,5 @@
 - ``api``: request bodies and calls through the public API, and the burst RQ worker
 - ``documents``: campaign documents several tests publish
 - ``web``: the staff UI's CSRF token and sign-in
+- ``passwords``: lighter argon2id parameters for the test process (hashing was most of the UI tests' time)
 """

@@ -33,6 +33,8 @@ from tests.helpers.documents import BASE_EARNING
 from tests.helpers.services import DB_URL, REDIS_URL
 from webapp.extensions import db
 
+pytestmark = pytest.mark.slow  # gunicorn and an RQ worker as subprocesses, hundreds of racing requests
+
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "0912345678"
 

@@ -46,6 +46,8 @@ from webapp import create_app
 from webapp.extensions import db
 from workers.queues import queue_name
 
+pytestmark = pytest.mark.slow  # fault injection: Redis killed, MariaDB cut behind a proxy, hypothesis deliveries
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

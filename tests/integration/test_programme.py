@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from campaigns.accounts.lifecycle import run_all
@@ -105,6 +106,7 @@ def test_daily_cap_records_the_capped_amount_and_why(app, client, telecom, staff
     ledger_ok(app)
 
 
+@pytest.mark.slow  # worker subprocesses racing for the budget
 def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
     doc = {
         "name": "Small budget",

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from sqlalchemy import select
 
 from campaigns.models import AuditEvent, LedgerEntry, PointLot
@@ -82,6 +83,7 @@ def test_dashboard_figures(app, client, telecom, shop, staff, work):
     assert "<svg" in page and "Points per day" in page and "Outstanding points</dt><dd>40<" in page
 
 
+@pytest.mark.slow  # seeds the whole demo data set
 def test_pages_are_fast_on_the_demo_data(app, client, clean, work):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0

@@ -20,6 +20,8 @@ from webapp.extensions import db
 from workers.queues import inflight_key, lock_key, pending_key, queue_name
 from workers.sweeper import sweep
 
+pytestmark = pytest.mark.slow  # fault injection: worker subprocesses killed mid-batch
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
