@@ -14,6 +14,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from rq import Queue
 
 from campaigns.models import utcnow
@@ -25,6 +26,8 @@ from tests.helpers.web import csrf_token, login
 from workers import care
 from workers.queues import CARE_QUEUE, SWEEP_LOCK_KEY
 from workers.sweeper import sweep
+
+pytestmark = pytest.mark.slow  # an outage and its late burst through real RQ workers and the monitor
 
 
 def _cell(html: str, attr: str) -> str:
