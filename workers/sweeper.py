@@ -66,13 +66,12 @@ def _busy_partitions(rt: Runtime) -> set[int]:
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     """Apply scheduled publications whose time has come, and tell the workers to reload."""
     with rt.session_factory() as session:
-        done = catalog.publish_due(session)
+        done = catalog.publish_due(session, require_approval=rt.require_approval)
         session.commit()
-        counter = catalog.publication_counter(session) if done else 0
-    if done:
-        log.info("scheduled publications applied: %s", done)
-        if rt.redis is not None:  # workers without Redis re-read the counter from the database
-            rt.dispatcher.announce_publication(counter)
+        if done:
+            log.info("scheduled publications applied: %s", done)
+            if rt.redis is not None:  # workers without Redis re-read the counter from the database
+                rt.dispatcher.announce_publication(session)
     return done
 
 

@@ -97,7 +97,8 @@ def run_worker(
     the caller to start a fresh process (nothing is lost: the job is done, the
     queues wait in Redis).
     """
-    assert rt.redis is not None, "an RQ worker needs REDIS_URL"
+    if rt.redis is None:  # a real check, not an assert: it must hold under python -O too
+        raise RuntimeError("an RQ worker needs REDIS_URL (without it, `flask worker` credits from the database)")
     memory.limit_arenas()  # before the periodic thread starts
     configure(rt)
     parts = list(range(rt.partitions)) if partitions is None else list(partitions)

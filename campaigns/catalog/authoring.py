@@ -283,15 +283,6 @@ def review(session: Session, campaign_id: int, version: int, *, actor: str, appr
     return v
 
 
-def may_publish(v: CampaignVersion, *, require_approval: bool) -> str | None:
-    """None when the version may be published now, else the reason why not."""
-    if not require_approval or v.published_at is not None or v.review_state == "approved":
-        return None
-    if v.review_state == "in_review":
-        return "this version is waiting for a second person's approval"
-    return "submit this version for review; a second marketer or an admin approves it before publication"
-
-
 def audit_events(
     session: Session,
     *,

@@ -8,6 +8,7 @@ the database; workers compare it with their cached copy and recompile.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -15,16 +16,38 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
-from rules import CampaignSpec, DocumentInvalid, parse_document
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, Provider, Reward, utcnow
+from rules import CampaignSpec, DocumentInvalid, Known, parse_document
+
+log = logging.getLogger(__name__)
 
 PUBLICATION_COUNTER = "publication"
 
 
-def validate(source: str | bytes | dict[str, Any], fmt: str | None = None) -> Any:
-    """Parse and validate, turning engine errors into a 422 naming every path."""
+def known_values(session: Session) -> Known:
+    """The programme's provider codes, published tier codes and reward codes: names a document may use."""
+    ladder = session.scalar(
+        select(CampaignVersion.document)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
+        .order_by(CampaignVersion.published_at.desc())
+        .limit(1)
+    )
+    return Known(
+        providers=frozenset(session.scalars(select(Provider.code))),
+        tiers=frozenset(t["code"] for t in (ladder or {}).get("tiers", [])) if ladder else None,
+        rewards=frozenset(session.scalars(select(Reward.code))),
+    )
+
+
+def validate(source: str | bytes | dict[str, Any], fmt: str | None = None, session: Session | None = None) -> Any:
+    """Parse and validate, turning engine errors into a 422 naming every path.
+
+    With a session, codes of providers, tiers and rewards are checked against the programme's own
+    (a misspelt one would make a campaign that silently never fires).
+    """
     try:
-        return parse_document(source, fmt=fmt)
+        return parse_document(source, fmt=fmt, known=known_values(session) if session is not None else None)
     except DocumentInvalid as exc:
         problems = [FieldProblem(e.path, e.reason) for e in exc.errors]
         first = problems[0] if problems else FieldProblem("document", "invalid")
@@ -44,9 +67,14 @@ def import_document(
     fmt: str | None = None,
     author: str,
     publish: bool = False,
+    require_approval: bool = True,
 ) -> CampaignVersion:
-    """Store a validated document as the next version of the campaign with its name."""
-    doc = validate(source, fmt)
+    """Store a validated document as the next version of the campaign with its name.
+
+    With ``publish`` the new version is published at once, under the same four-eyes rule as
+    ``publish_version`` (strict unless the caller says approval is off).
+    """
+    doc = validate(source, fmt, session)
     text = source.decode() if isinstance(source, bytes) else source
     raw = json.loads(json.dumps(doc.raw, default=str))
     campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())
@@ -86,13 +114,38 @@ def import_document(
             {"version": version.version, "previous": latest.document if latest else None, "document": raw},
         )
     if publish:
-        publish_version(session, campaign.id, version.version, author=author)
+        publish_version(session, campaign.id, version.version, author=author, require_approval=require_approval)
     return version
 
 
+def may_publish(v: CampaignVersion, *, require_approval: bool) -> str | None:
+    """None when the version may be published now, else the reason why not (the four-eyes rule)."""
+    if not require_approval or v.published_at is not None or v.review_state == "approved":
+        return None
+    if v.review_state == "in_review":
+        return "this version is waiting for a second person's approval"
+    return "submit this version for review; a second marketer or an admin approves it before publication"
+
+
+def _check_approval(v: CampaignVersion, *, require_approval: bool, verb: str = "published") -> None:
+    if reason := may_publish(v, require_approval=require_approval):
+        raise conflict("needs_review", f"version {v.version} cannot be {verb} yet: {reason}")
+
+
 def publish_version(
-    session: Session, campaign_id: int, version: int, *, author: str, scheduled: bool = False
+    session: Session,
+    campaign_id: int,
+    version: int,
+    *,
+    author: str,
+    require_approval: bool,
+    scheduled: bool = False,
 ) -> CampaignVersion:
+    """Make ``version`` the campaign's published one (a rollback when it was published before).
+
+    The four-eyes rule (``LOYALTY_REQUIRE_APPROVAL``) is decided here, not in the views, so the API, the CLI,
+    the admin pages and the scheduler all answer to it: ``require_approval`` has no default.
+    """
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise not_found(f"campaign {campaign_id}")
@@ -101,9 +154,11 @@ def publish_version(
     )
     if target is None:
         raise not_found(f"campaign {campaign_id} version {version}")
-    target.scheduled_at, target.scheduled_by = None, None
     if target.status == "published":
+        target.scheduled_at, target.scheduled_by = None, None
         return target
+    _check_approval(target, require_approval=require_approval)
+    target.scheduled_at, target.scheduled_by = None, None
     now = utcnow()
     session.execute(
         update(CampaignVersion)
@@ -127,11 +182,19 @@ def publish_version(
 
 
 def schedule_version(
-    session: Session, campaign_id: int, version: int, at: datetime, *, author: str, now: datetime | None = None
+    session: Session,
+    campaign_id: int,
+    version: int,
+    at: datetime,
+    *,
+    author: str,
+    require_approval: bool,
+    now: datetime | None = None,
 ) -> CampaignVersion:
     """Publish ``version`` at ``at`` (applied by the workers' periodic thread or ``campaigns publish-due``).
 
-    A campaign has at most one scheduled version: scheduling another replaces it.
+    A campaign has at most one scheduled version: scheduling another replaces it. Only a version that may be
+    published now may be scheduled; ``publish_due`` checks again when the time comes.
     """
     now = now or utcnow()
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
@@ -148,6 +211,7 @@ def schedule_version(
         raise invalid("at", "must be in the future (publish now instead)")
     if target.status == "published":
         raise conflict("already_published", f"version {version} is already published")
+    _check_approval(target, require_approval=require_approval, verb="scheduled")
     session.execute(
         update(CampaignVersion)
         .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
@@ -173,8 +237,12 @@ def cancel_schedule(session: Session, campaign_id: int, version: int, *, author:
     return target
 
 
-def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int, int]]:
-    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's."""
+def publish_due(session: Session, *, require_approval: bool, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's.
+
+    A due version that may not be published (scheduled before approval was required) is not published: its
+    schedule is cancelled with an audit event naming the reason, so the refusal is visible on the campaign.
+    """
     now = now or utcnow()
     due = session.execute(
         select(CampaignVersion.campaign_id, CampaignVersion.id)
@@ -184,11 +252,30 @@ def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int
     ).all()
     done = []
     for campaign_id, version_id in due:
-        session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
+        campaign = session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
         v = session.get(CampaignVersion, version_id, populate_existing=True)
-        if v is None or v.scheduled_at is None or v.scheduled_at > now:
+        if campaign is None or v is None or v.scheduled_at is None or v.scheduled_at > now:
             continue  # another worker (or a person) got there first
-        publish_version(session, campaign_id, v.version, author=v.scheduled_by or "scheduler", scheduled=True)
+        if reason := may_publish(v, require_approval=require_approval):
+            log.warning("scheduled publication of campaign %s version %s refused: %s", campaign_id, v.version, reason)
+            at = v.scheduled_at
+            v.scheduled_at, v.scheduled_by = None, None
+            _audit(
+                session,
+                "scheduler",
+                "campaign.schedule_refused",
+                campaign,
+                {"version": v.version, "at": at.isoformat(), "reason": reason},
+            )
+            continue
+        publish_version(
+            session,
+            campaign_id,
+            v.version,
+            author=v.scheduled_by or "scheduler",
+            require_approval=require_approval,
+            scheduled=True,
+        )
         done.append((campaign_id, v.version))
     return done
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -19,10 +19,10 @@ from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from rules.operators import export_rules_vocabulary
 
-from ..extensions import db
+from ..extensions import announce_publication, db, settings
 from ..security import permission_required, scope
 from . import bp
-from .util import announce, csv_response, html_error
+from .util import csv_response, html_error
 
 STARTER = """name: My new campaign
 type: earning
@@ -42,7 +42,7 @@ MAX_SOURCE = 256 * 1024
 
 
 def _require_approval() -> bool:
-    return bool(current_app.config["LOYALTY"].require_approval)
+    return bool(settings().require_approval)
 
 
 def _fmt(source: str, requested: str | None) -> str:
@@ -142,7 +142,7 @@ def validate_campaign() -> Any:
     source = str(body.get("source", ""))[:MAX_SOURCE]
     fmt = _fmt(source, body.get("format"))
     try:
-        doc = catalog.validate(source, fmt)
+        doc = catalog.validate(source, fmt, db.session)
     except DomainError as err:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))
@@ -189,7 +189,7 @@ def campaign(campaign_id: int) -> Any:
         shown=shown,
         events=events,
         require_approval=_require_approval(),
-        may_publish={v.version: authoring.may_publish(v, require_approval=_require_approval()) for v in versions},
+        may_publish={v.version: catalog.may_publish(v, require_approval=_require_approval()) for v in versions},
         timezone=programme.load(db.session).timezone,
     )
 
@@ -219,7 +219,7 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
         return html_error(err)
     db.session.commit()
     if publishes:
-        announce()
+        announce_publication()
     flash(message, "success")
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 
@@ -229,11 +229,10 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
 def publish_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
         v = authoring.get_version(db.session, campaign_id, version)
-        reason = authoring.may_publish(v, require_approval=_require_approval())
-        if reason:
-            raise DomainError("needs_review", f"Version {version} cannot be published yet: {reason}.", [], 409)
         rollback = v.published_at is not None
-        catalog.publish_version(db.session, campaign_id, version, author=current_user.email)
+        catalog.publish_version(
+            db.session, campaign_id, version, author=current_user.email, require_approval=_require_approval()
+        )
         return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
 
     return _act(campaign_id, do, publishes=True)
@@ -251,11 +250,9 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     try:
         authoring.get_campaign(db.session, campaign_id, scope())
-        v = authoring.get_version(db.session, campaign_id, version)
-        reason = authoring.may_publish(v, require_approval=_require_approval())
-        if reason:
-            raise DomainError("needs_review", f"Version {version} cannot be scheduled yet: {reason}.", [], 409)
-        catalog.schedule_version(db.session, campaign_id, version, at, author=current_user.email)
+        catalog.schedule_version(
+            db.session, campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
+        )
     except DomainError as err:
         db.session.rollback()
         if err.status == 422:

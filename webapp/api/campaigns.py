@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 
 from campaigns.accrual import simulation
@@ -13,7 +13,7 @@ from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
 
-from ..extensions import db
+from ..extensions import announce_publication, db, settings
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -39,8 +39,8 @@ def _flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
-def _announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+def _require_approval() -> bool:
+    return bool(settings().require_approval)
 
 
 @bp.post("/campaigns")
@@ -49,10 +49,17 @@ def create_campaign() -> Any:
     if _flag("publish") and not allowed(principal().role, "campaigns.publish"):
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
-    version = catalog.import_document(db.session, source, fmt=fmt, author=principal().name, publish=_flag("publish"))
+    version = catalog.import_document(
+        db.session,
+        source,
+        fmt=fmt,
+        author=principal().name,
+        publish=_flag("publish"),
+        require_approval=_require_approval(),
+    )
     db.session.commit()
     if _flag("publish"):
-        _announce()
+        announce_publication()
     campaign = db.session.get(Campaign, version.campaign_id)
     return catalog.campaign_view(db.session, campaign), 201
 
@@ -61,7 +68,7 @@ def create_campaign() -> Any:
 @require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
-    doc = catalog.validate(source, fmt)
+    doc = catalog.validate(source, fmt, db.session)
     return {"valid": True, "name": doc.name, "type": doc.type}
 
 
@@ -94,9 +101,11 @@ def publish_campaign(campaign_id: int) -> Any:
         raise DomainError(
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
-    catalog.publish_version(db.session, campaign_id, version, author=principal().name)
+    catalog.publish_version(
+        db.session, campaign_id, version, author=principal().name, require_approval=_require_approval()
+    )
     db.session.commit()
-    _announce()
+    announce_publication()
     return catalog.campaign_view(db.session, _campaign(campaign_id))
 
 
@@ -105,7 +114,7 @@ def publish_campaign(campaign_id: int) -> Any:
 def archive_campaign(campaign_id: int) -> Any:
     catalog.archive(db.session, campaign_id, author=principal().name)
     db.session.commit()
-    _announce()
+    announce_publication()
     return catalog.campaign_view(db.session, _campaign(campaign_id))
 
 
