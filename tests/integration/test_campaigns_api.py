@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 
 BAD = """
 name: Broken

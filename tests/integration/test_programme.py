@@ -10,11 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from campaigns.accounts.lifecycle import run_all
 from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
-from tests.conftest import BASE_EARNING, THIRD_TODAY, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +106,7 @@ def test_daily_cap_records_the_capped_amount_and_why(app, client, telecom, staff
     ledger_ok(app)
 
 
+@pytest.mark.slow  # worker subprocesses racing for the budget
 def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
     doc = {
         "name": "Small budget",
@@ -129,7 +133,7 @@ def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
         "LOYALTY_DATABASE_URL": os.environ.get("LOYALTY_TEST_DATABASE_URL", ""),
         "LOYALTY_BATCH_SIZE": "20",
     }
-    from tests.conftest import DB_URL, REDIS_URL
+    from tests.helpers.services import DB_URL, REDIS_URL
 
     env.update(LOYALTY_DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, LOYALTY_PARTITIONS="4")
     procs = [

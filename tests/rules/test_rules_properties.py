@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from business_rules.engine import check_conditions_recursively
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -394,6 +395,7 @@ def stacked_reference(specs: list[CampaignSpec], ctx: EvaluationContext, cap: in
     return capped
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(st.lists(document(), min_size=1, max_size=3), st.sampled_from(CAPS), st.integers(0, 2**32))
 def test_compiled_agrees_with_business_rules(documents: list[dict[str, Any]], cap: int | None, seed: int) -> None:
@@ -445,6 +447,7 @@ def test_eligibility_agrees_with_business_rules(doc: dict[str, Any], seed: int) 
         assert eligibility(ctx) is bool(check_conditions_recursively(eligibility.conditions, variables(ctx)))
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(document())
 def test_raw_parses_back_to_itself(doc: dict[str, Any]) -> None:
@@ -486,6 +489,7 @@ def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(document(), st.data())
 def test_parse_mutated_documents(doc: dict[str, Any], data: st.DataObject) -> None:

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from campaigns.permissions import ROLES, allowed
-from tests.conftest import reset_all
+from tests.helpers.database import reset_all
 from tests.security.world import SHOP_PHONE, TELECOM_PHONE, World, api_views, build_world
 
 # Routes that take no object id of the first provider and create or list the caller's own data. A list is

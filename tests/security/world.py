@@ -14,7 +14,9 @@ from typing import Any
 from flask import Flask
 
 from campaigns.permissions import ROLES
-from tests.conftest import BASE_EARNING, ProviderKey, make_provider, make_user, publish, run_worker, txn
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import ProviderKey, make_provider, make_user
 from webapp.extensions import db
 
 TELECOM_PHONE = "0912000001"
