@@ -28,7 +28,7 @@ from workers.runtime import Runtime
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .extensions import db
+from .extensions import db, db_session
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
 staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
@@ -62,7 +62,7 @@ def _runtime() -> Runtime:
 def providers_create(code: str, name: str) -> None:
     """Create a provider; prints its API key once, alone on the last line."""
     try:
-        provider, key = providers.create_provider(db.session, code, name)
+        provider, key = providers.create_provider(db_session(), code, name)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -77,7 +77,7 @@ def providers_create(code: str, name: str) -> None:
 def providers_rotate(code: str) -> None:
     """Issue an additional key (revoke the old one once the provider switched)."""
     try:
-        key = providers.rotate_provider_key(db.session, code)
+        key = providers.rotate_provider_key(db_session(), code)
         db.session.commit()
     except DomainError as err:
         _fail(err)
@@ -89,7 +89,7 @@ def providers_rotate(code: str) -> None:
 @click.argument("prefix")
 def providers_revoke(prefix: str) -> None:
     """Revoke keys by their first 10 characters."""
-    n = providers.revoke_key(db.session, prefix)
+    n = providers.revoke_key(db_session(), prefix)
     db.session.commit()
     click.echo(f"Revoked {n} key(s).")
     if not n:
@@ -100,7 +100,7 @@ def providers_revoke(prefix: str) -> None:
 @click.argument("name")
 def staff_token_create(name: str) -> None:
     """Create a staff token for the management API; printed alone on the last line."""
-    key = providers.issue_key(db.session, "staff", name)
+    key = providers.issue_key(db_session(), "staff", name)
     db.session.commit()
     click.echo(f"Created staff token '{name}'. It is shown only this once:")
     click.echo(key)
@@ -121,7 +121,7 @@ def staff_token_create(name: str) -> None:
 def users_create(email: str, role: str, provider_code: str | None, name: str, password: str) -> None:
     """Create a staff user who signs in to the web UI with EMAIL and the password."""
     try:
-        user = users.create_user(db.session, email, password, role, provider_code=provider_code, name=name)
+        user = users.create_user(db_session(), email, password, role, provider_code=provider_code, name=name)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -132,7 +132,7 @@ def users_create(email: str, role: str, provider_code: str | None, name: str, pa
 
 @users_cli.command("list")
 def users_list() -> None:
-    for u in users.list_users(db.session):
+    for u in users.list_users(db_session()):
         state = "locked" if u["locked"] else ("active" if u["active"] else "inactive")
         click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state}")
 
@@ -143,8 +143,8 @@ def users_list() -> None:
 def users_set_password(email: str, password: str) -> None:
     """Reset a user's password (and unlock the account; their sessions end)."""
     try:
-        user = users.get_by_email(db.session, email)
-        users.set_password(db.session, user, password, actor="cli")
+        user = users.get_by_email(db_session(), email)
+        users.set_password(db_session(), user, password, actor="cli")
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -156,10 +156,10 @@ def users_set_password(email: str, password: str) -> None:
 @click.argument("email")
 def users_unlock(email: str) -> None:
     try:
-        user = users.get_by_email(db.session, email)
+        user = users.get_by_email(db_session(), email)
     except DomainError as err:
         _fail(err)
-    users.unlock(db.session, user, actor="cli")
+    users.unlock(db_session(), user, actor="cli")
     db.session.commit()
     click.echo(f"{email} unlocked.")
 
@@ -173,14 +173,14 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
         version = catalog.import_document(
-            db.session, file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish
+            db_session(), file.read_text(encoding="utf-8"), fmt=fmt, author=author, publish=publish
         )
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
         _fail(err)
     if publish:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
     state = "published" if publish else "saved as draft"
     click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
 
@@ -206,21 +206,21 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
     if campaign is None:
         _fail(DomainError("not_found", f"campaign {campaign_id} not found"))
     try:
-        catalog.publish_version(db.session, campaign_id, version or campaign.latest_version, author="cli")
+        catalog.publish_version(db_session(), campaign_id, version or campaign.latest_version, author="cli")
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
     click.echo(f"Campaign {campaign_id} published.")
 
 
 @campaigns_cli.command("publish-due")
 def campaigns_publish_due() -> None:
     """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
-    done = catalog.publish_due(db.session)
+    done = catalog.publish_due(db_session())
     db.session.commit()
     if done:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
     for campaign_id, version in done:
         click.echo(f"Campaign {campaign_id}: version {version} published.")
     click.echo(f"{len(done)} scheduled publication(s) applied.")
@@ -239,10 +239,10 @@ def ledger_rollup() -> None:
 @click.option("--transactions", default=300, show_default=True)
 def demo_seed(customers: int, transactions: int) -> None:
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
-    summary = seed(db.session, customers=customers, transactions=transactions)
+    summary = seed(db_session(), customers=customers, transactions=transactions)
     db.session.commit()
     dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.announce_publication(catalog.publication_counter(db.session))
+    dispatcher.announce_publication(catalog.publication_counter(db_session()))
     dispatcher.dispatch(summary.pairs)
     if isinstance(dispatcher, InlineDispatcher):
         dispatcher.drain_now()
@@ -321,7 +321,7 @@ def sweep_command(older_than: int) -> None:
 @ledger_cli.command("check")
 def ledger_check() -> None:
     """Prove the books balance: balance == sum(ledger), no over-reversal; exits 1 otherwise."""
-    problems = ledger.check_invariants(db.session)
+    problems = ledger.check_invariants(db_session())
     for p in problems:
         click.echo(p)
     if problems:
@@ -340,7 +340,7 @@ def rewards_import(file: Path) -> None:
     try:
         for i, item in enumerate(items):
             try:
-                rewards.save_reward(db.session, item, actor="cli")
+                rewards.save_reward(db_session(), item, actor="cli")
             except DomainError as err:
                 err.fields = [type(f)(f"[{i}].{f.path}", f.reason) for f in err.fields]
                 raise
@@ -361,17 +361,17 @@ def settings_set(key: str, value: str) -> None:
     except ValueError:
         parsed = value
     try:
-        programme.set_value(db.session, key, parsed, actor="cli")
+        programme.set_value(db_session(), key, parsed, actor="cli")
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
     click.echo(f"{key} = {json.dumps(parsed)}")
 
 
 @settings_cli.command("show")
 def settings_show() -> None:
-    p = programme.load(db.session)
+    p = programme.load(db_session())
     for key in programme.DEFAULTS:
         click.echo(f"{key} = {json.dumps(getattr(p, key))}")
 
@@ -417,10 +417,10 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
     try:
         if txn_file is not None:
             result = simulation.sample(
-                db.session, file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
+                db_session(), file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
             )
         else:
-            result = simulation.replay(db.session, file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
+            result = simulation.replay(db_session(), file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
     except DomainError as err:
         _fail(err)
     db.session.rollback()

@@ -5,12 +5,22 @@ from __future__ import annotations
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
 
 from campaigns.models import Base
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
+
+
+def db_session() -> Session:
+    """The current request's (or CLI command's) Session itself, the type the services take.
+
+    ``db.session`` is Flask-SQLAlchemy's ``scoped_session`` proxy, which forwards to this same object; handing the
+    services the object rather than the proxy lets mypy check every call against ``Session``.
+    """
+    return db.session()
 
 
 def recreate_schema() -> None:

@@ -12,11 +12,11 @@ from flask import Response, current_app, render_template
 from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db_session
 
 
 def announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
 
 
 def html_error(err: DomainError) -> tuple[str, int]:

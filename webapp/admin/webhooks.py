@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaigns.models import Outbox, Provider, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required
 from . import bp
 
@@ -49,7 +49,7 @@ def webhook_replay(outbox_id: int) -> Any:
     subs = _subscriptions()
     if row is None or row.channel != "webhook" or (row.payload or {}).get("subscription_id") not in subs:
         abort(404)
-    webhooks.replay(db.session, outbox_id, actor=current_user.email)
+    webhooks.replay(db_session(), outbox_id, actor=current_user.email)
     db.session.commit()
     current_app.extensions["loyalty.dispatcher"].schedule_notify()
     flash(f"Delivery {outbox_id} will be sent again.", "success")

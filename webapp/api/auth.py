@@ -17,7 +17,7 @@ from campaigns.access.providers import Principal, authenticate, hash_key
 from campaigns.errors import DomainError
 from campaigns.permissions import allowed
 
-from ..extensions import db
+from ..extensions import db_session
 from ..ratelimit import client_ip, hit_many
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +37,7 @@ def _principal() -> Principal:
     now = time.monotonic()
     hit = _cache.get(digest)
     if hit is None or hit[0] < now:
-        principal = authenticate(db.session, key)
+        principal = authenticate(db_session(), key)
         if len(_cache) > 10_000:
             _cache.clear()
         _cache[digest] = (now + CACHE_TTL, principal)

@@ -13,7 +13,7 @@ from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -40,7 +40,7 @@ def _flag(name: str) -> bool:
 
 
 def _announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db.session))
+    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
 
 
 @bp.post("/campaigns")
@@ -49,12 +49,12 @@ def create_campaign() -> Any:
     if _flag("publish") and not allowed(principal().role, "campaigns.publish"):
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
-    version = catalog.import_document(db.session, source, fmt=fmt, author=principal().name, publish=_flag("publish"))
+    version = catalog.import_document(db_session(), source, fmt=fmt, author=principal().name, publish=_flag("publish"))
     db.session.commit()
     if _flag("publish"):
         _announce()
     campaign = db.session.get(Campaign, version.campaign_id)
-    return catalog.campaign_view(db.session, campaign), 201
+    return catalog.campaign_view(db_session(), campaign), 201
 
 
 @bp.post("/campaigns/validate")
@@ -68,7 +68,7 @@ def validate_campaign() -> Any:
 @bp.get("/campaigns")
 @require("staff", action="campaigns.view")
 def list_campaigns() -> Any:
-    return {"campaigns": [catalog.campaign_view(db.session, c) for c in catalog.list_campaigns(db.session)]}
+    return {"campaigns": [catalog.campaign_view(db_session(), c) for c in catalog.list_campaigns(db_session())]}
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -81,7 +81,7 @@ def _campaign(campaign_id: int) -> Campaign:
 @bp.get("/campaigns/<int:campaign_id>")
 @require("staff", action="campaigns.view")
 def show_campaign(campaign_id: int) -> Any:
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")
@@ -94,19 +94,19 @@ def publish_campaign(campaign_id: int) -> Any:
         raise DomainError(
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
-    catalog.publish_version(db.session, campaign_id, version, author=principal().name)
+    catalog.publish_version(db_session(), campaign_id, version, author=principal().name)
     db.session.commit()
     _announce()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/archive")
 @require("staff", action="campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
-    catalog.archive(db.session, campaign_id, author=principal().name)
+    catalog.archive(db_session(), campaign_id, author=principal().name)
     db.session.commit()
     _announce()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/simulate")
@@ -119,13 +119,13 @@ def simulate_campaign() -> Any:
     document = body["document"]
     fmt = "yaml" if isinstance(document, str) and not document.lstrip().startswith("{") else "json"
     if "transaction" in body:
-        result = simulation.sample(db.session, document, body["transaction"], fmt=fmt)
+        result = simulation.sample(db_session(), document, body["transaction"], fmt=fmt)
     else:
         days = body.get("days", 30)
         if not isinstance(days, int) or isinstance(days, bool):
             raise DomainError(
                 "validation_error", "days: must be an integer", [FieldProblem("days", "must be an integer")]
             )
-        result = simulation.replay(db.session, document, days=days, fmt=fmt)
+        result = simulation.replay(db_session(), document, days=days, fmt=fmt)
     db.session.rollback()
     return result

@@ -11,7 +11,7 @@ from campaigns.errors import not_found
 from campaigns.models import Outbox, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json, require_object
@@ -27,7 +27,7 @@ def create_webhook() -> Any:
     body = require_object(read_json())
     events = body.get("events")
     sub, secret = webhooks.subscribe(
-        db.session, principal().provider_id, str(body.get("url") or ""), events if isinstance(events, list) else []
+        db_session(), principal().provider_id, str(body.get("url") or ""), events if isinstance(events, list) else []
     )
     db.session.commit()
     return {**_view(sub), "secret": secret}, 201
@@ -102,7 +102,7 @@ def list_deliveries() -> Any:
 @bp.post("/webhooks/deliveries/<int:outbox_id>/replay")
 @require("provider")
 def replay_delivery(outbox_id: int) -> Any:
-    row = webhooks.replay(db.session, _own_delivery(outbox_id).id, actor=principal().name)
+    row = webhooks.replay(db_session(), _own_delivery(outbox_id).id, actor=principal().name)
     db.session.commit()
     current_app.extensions["loyalty.dispatcher"].schedule_notify()
     return _delivery(row), 202

@@ -20,7 +20,7 @@ from campaigns.models import Alert, Claim, Provider, utcnow
 from campaigns.permissions import Scope
 
 from ..admin.util import announce, csv_response
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required, scope
 from . import bp
 
@@ -56,7 +56,7 @@ def _depths() -> dict[int, int] | None:
 
 def _board(days: int) -> sla.Board:
     depths = _depths() if not scope().limited else None  # partitions mix every provider's customers
-    return sla.build(db.session, scope(), days=days, latency_day=_latency_day(days), depths=depths)
+    return sla.build(db_session(), scope(), days=days, latency_day=_latency_day(days), depths=depths)
 
 
 @bp.get("/sla")
@@ -128,7 +128,7 @@ def sla_settings() -> Any:
         if value["critical_factor"] == int(value["critical_factor"]):
             value["critical_factor"] = int(value["critical_factor"])
         try:
-            programme.set_value(db.session, "accrual_sla", value, actor=current_user.email)
+            programme.set_value(db_session(), "accrual_sla", value, actor=current_user.email)
         except DomainError as err:
             db.session.rollback()
             errors = {f.path.removeprefix("value."): f.reason for f in err.fields}
@@ -157,9 +157,9 @@ def overview() -> Any:
     if s.limited:
         live = live.where(Alert.provider_id == s.provider_id)
     by_severity = {sev: 0 for sev in alerts.SEVERITIES} | {k: int(n) for k, n in db.session.execute(live)}
-    worst = alerts.list_alerts(db.session, s, status="live", limit=5)
-    within, late = sla.today_share(db.session, s, now)
-    waiting = sla.backlog(db.session, s, now)
+    worst = alerts.list_alerts(db_session(), s, status="live", limit=5)
+    within, late = sla.today_share(db_session(), s, now)
+    waiting = sla.backlog(db_session(), s, now)
     names = dict(db.session.execute(select(Provider.id, Provider.code)).all())
     return render_template(
         "care/overview.html",
@@ -172,5 +172,5 @@ def overview() -> Any:
         backlog=waiting,
         queued=sum(r["queued"] for r in waiting),
         claims=open_claims(s),
-        policy=sla.policy(db.session),
+        policy=sla.policy(db_session()),
     )
