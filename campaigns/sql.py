@@ -8,7 +8,19 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A mapped class's ``Table``, for the Core statements on the hot paths.
+
+    ``__table__`` is declared as a ``FromClause`` (a class may be mapped to a join or a select); every model here
+    maps one table, and this says so once instead of at each bulk insert.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single Table")
+    return table
 
 
 def _is_mysql(session: Session) -> bool:

@@ -20,7 +20,7 @@ from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog import programme
 from campaigns.errors import DomainError, invalid, not_found
 from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, utcnow
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 MAX_REASON = 250
 MAX_POINTS = 10_000_000
@@ -61,7 +61,7 @@ def adjust(
         raise not_found(f"customer {customer_id}")
     now = utcnow()
     # lock the balance row first: every writer of this customer queues here
-    upsert(session, CustomerBalance.__table__, [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
+    upsert(session, table_of(CustomerBalance), [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
     balance = session.scalar(
         select(CustomerBalance).where(CustomerBalance.customer_id == customer_id).with_for_update()
     )

@@ -41,7 +41,7 @@ from campaigns.models import (
     Reversal,
     Transaction,
 )
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt", "agg_seq")
 
@@ -53,7 +53,7 @@ def add_to_balances(session: Session, deltas: Mapping[int, Mapping[str, int]], n
         for cid, d in deltas.items()
         if any(d.values())
     ]
-    upsert(session, CustomerBalance.__table__, rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
+    upsert(session, table_of(CustomerBalance), rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
 
 
 def _floor(value: Decimal) -> int:
@@ -174,7 +174,7 @@ def _unrecord(session: Session, txn: Transaction, customer_id: int, points: int,
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),
@@ -195,7 +195,7 @@ def _unrecord_spend(session: Session, txn: Transaction, amount: Decimal) -> None
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),

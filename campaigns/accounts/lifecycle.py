@@ -202,9 +202,9 @@ def requalify_chunk(
         session.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
     if changes:
         session.execute(insert(TierChange), changes)
-        from campaigns.sql import upsert
+        from campaigns.sql import table_of, upsert
 
-        upsert(session, Outbox.__table__, outbox, ["dedupe_key"])
+        upsert(session, table_of(Outbox), outbox, ["dedupe_key"])
     return ids[-1], len(ids), up, down
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity, utcnow
+from campaigns.sql import table_of
 
 DEFAULT_REGION = "VN"
 PHONE = "phone"
@@ -225,11 +226,11 @@ def _resolve_pass(
         now = utcnow()
         groups = [fresh[k] for k in sorted(fresh)]
         ids = session.scalars(
-            insert(Customer.__table__).returning(Customer.__table__.c.id, sort_by_parameter_order=True),
+            insert(table_of(Customer)).returning(table_of(Customer).c.id, sort_by_parameter_order=True),
             [{"created_at": now, "timezone": "Asia/Ho_Chi_Minh"} for _ in groups],
         ).all()
         session.execute(
-            insert(CustomerBalance.__table__),
+            insert(table_of(CustomerBalance)),
             [{"customer_id": cid, "balance": 0, "lifetime_points": 0, "updated_at": now} for cid in ids],
         )
         for cid, members in zip(ids, groups, strict=True):
@@ -242,7 +243,7 @@ def _resolve_pass(
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
         # One lock order on the unique index for every writer: concurrent batches wait, never deadlock.
-        session.execute(insert(CustomerIdentity.__table__), sorted(links, key=lambda r: (r["kind"], r["value"])))
+        session.execute(insert(table_of(CustomerIdentity)), sorted(links, key=lambda r: (r["kind"], r["value"])))
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:

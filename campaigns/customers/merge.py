@@ -42,7 +42,7 @@ from campaigns.models import (
     Transaction,
     utcnow,
 )
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 MOVED_BY_ID = {
     "identities": CustomerIdentity,
@@ -82,7 +82,7 @@ def _lock(session: Session, *customer_ids: int) -> dict[int, CustomerBalance]:
     """Balance rows locked in id order: every writer of a customer queues on this row."""
     now = utcnow()
     rows = [{"customer_id": cid, "updated_at": now} for cid in sorted(customer_ids)]
-    upsert(session, CustomerBalance.__table__, rows, ["customer_id"])
+    upsert(session, table_of(CustomerBalance), rows, ["customer_id"])
     locked = session.scalars(
         select(CustomerBalance)
         .where(CustomerBalance.customer_id.in_(customer_ids))
@@ -161,7 +161,7 @@ def _add_rows(
                 **{s: t[s] * sign if sign < 0 else t[s] for s in sums},
             }
         )
-    upsert(session, model.__table__, values, ["customer_id", *keys], add=sums)
+    upsert(session, table_of(model), values, ["customer_id", *keys], add=sums)
 
 
 def _drop_zero(session: Session, model: Any, customer_id: int, rows: list[dict], keys: tuple, sums: tuple) -> None:

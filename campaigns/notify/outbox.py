@@ -251,7 +251,7 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
 
     The dedupe key ``exp:<customer>:<yyyymm>`` makes the job safe to run as often as you like.
     """
-    from campaigns.sql import upsert
+    from campaigns.sql import table_of, upsert
 
     now = now or utcnow()
     rows = session.execute(
@@ -282,7 +282,7 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
             }
         )
     if out:
-        upsert(session, Outbox.__table__, out, ["dedupe_key"])
+        upsert(session, table_of(Outbox), out, ["dedupe_key"])
         _expiring_webhooks(session, out, now)
     return len(out)
 
@@ -303,6 +303,6 @@ def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: dateti
         events.add("points_expiring", {"customer_id": cid, **row["payload"]}, row["dedupe_key"], pid)
     hooks = events.rows(session, now)
     if hooks:
-        from campaigns.sql import upsert
+        from campaigns.sql import table_of, upsert
 
-        upsert(session, Outbox.__table__, hooks, ["dedupe_key"])
+        upsert(session, table_of(Outbox), hooks, ["dedupe_key"])

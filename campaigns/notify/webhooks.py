@@ -126,11 +126,11 @@ def _row(sub: WebhookSubscription, event: str, data: dict[str, Any], key: str, n
 def add_event(
     session: Session, event: str, data: dict[str, Any], key: str, now: datetime, provider_ids: set[int] | None = None
 ) -> None:
-    from campaigns.sql import upsert
+    from campaigns.sql import table_of, upsert
 
     rows = rows_for(session, event, data, key, now, provider_ids)
     if rows:
-        upsert(session, Outbox.__table__, rows, ["dedupe_key"])
+        upsert(session, table_of(Outbox), rows, ["dedupe_key"])
 
 
 def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:
