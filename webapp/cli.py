@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import yaml
@@ -45,7 +46,7 @@ customers_cli = AppGroup("customers", help="Customer migrations with opening bal
 imports_cli = AppGroup("imports", help="Bulk imports: status and error reports.")
 
 
-def _fail(err: DomainError) -> None:
+def _fail(err: DomainError) -> NoReturn:
     click.echo(f"error: {err.message}", err=True)
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)

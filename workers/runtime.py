@@ -148,7 +148,7 @@ class Runtime:
             sms = send_due(self.session_factory, self.sms_gateway)
             hooks = deliver_due(self.session_factory, post=self.webhook_post)
         finally:
-            if self.redis is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
+            if self.redis is not None and token is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
                 self.redis.delete(NOTIFY_LOCK_KEY)
         return {"sms": asdict(sms), "webhooks": asdict(hooks)}
 

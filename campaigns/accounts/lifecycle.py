@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -62,7 +63,8 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
             )
         ).all()
     )
-    entries, deltas = [], defaultdict(lambda: defaultdict(int))
+    entries: list[dict[str, Any]] = []
+    deltas: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     lot_updates = []
     total = 0
     for lot_id, cid, remaining, _entry in lots:
@@ -168,7 +170,8 @@ def requalify_chunk(
     states = load_states(session, ids, window_start(now.date()), with_days=False)
     today = now.astimezone(ZoneInfo(pub.settings.timezone)).date()
     sums = window_sums(session, ids, today)
-    changes, outbox = [], []
+    changes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
     up = down = 0
     grace = timedelta(days=pub.grace_days)
     for cid in ids:

@@ -512,8 +512,7 @@ def _credit_one(
         target.record(
             today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying
         )
-        key = (cid, today, txn.provider_id)
-        row = batch.daily.setdefault(key, [0, Decimal(0), 0, 0])
+        row = batch.daily.setdefault((cid, today, txn.provider_id), [0, Decimal(0), 0, 0])
         row[0] += 1 if mine else 0
         row[1] += spend
         row[2] += spendable

@@ -72,10 +72,10 @@ def reconcile(
         a.key: a
         for a in session.scalars(select(Alert).where(Alert.kind == kind, Alert.status.in_(LIVE)).with_for_update())
     }
-    for key, alert in live.items():
+    for key, gone in live.items():
         if key not in wanted:
-            _close(session, alert, MONITOR, "condition cleared", now)
-            report.cleared.append(alert.id)
+            _close(session, gone, MONITOR, "condition cleared", now)
+            report.cleared.append(gone.id)
     for key, c in wanted.items():
         alert = live.get(key)
         if alert is None:

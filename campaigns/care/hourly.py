@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, case, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
@@ -50,6 +50,7 @@ CHUNK_HOURS = 24 * 7  # at most a week per pass: a first backfill spreads over a
 QUERY_HOURS = 24  # each query covers at most a day, so it stays an index range however big the table grows
 STATUSES = ("queued", "processed", "rejected", "reversed")  # every transaction status (index range)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_Row = TypeVarTuple("_Row")  # the column types of a select that by_received passes through
 
 
 def sla_minutes(session: Session) -> int:
@@ -73,7 +74,7 @@ def rolled_through(session: Session) -> datetime | None:
     return hour_at(int(value)) if value is not None else None
 
 
-def by_received(q: Select[Any]) -> Select[Any]:
+def by_received(q: Select[*_Row]) -> Select[*_Row]:
     """Make MariaDB read ``transactions`` through ``ix_txn_status_received``: over a day of a big table its
     planner otherwise picks a full scan (measured by bench/care.py), whose cost grows with the whole table."""
     return q.with_hint(Transaction, "FORCE INDEX (ix_txn_status_received)", "mysql").with_hint(
@@ -101,8 +102,8 @@ def _late(session: Session, minutes: int) -> ColumnElement[bool]:
     if session.get_bind().dialect.name in ("mysql", "mariadb"):
         waited = func.timestampdiff(literal_column("SECOND"), Transaction.received_at, Transaction.processed_at)
         return waited > minutes * 60
-    waited = (func.julianday(Transaction.processed_at) - func.julianday(Transaction.received_at)) * 86400.0
-    return waited > minutes * 60
+    seconds = (func.julianday(Transaction.processed_at) - func.julianday(Transaction.received_at)) * 86400.0
+    return seconds > minutes * 60
 
 
 def breach_expression(session: Session, minutes: int) -> Any:

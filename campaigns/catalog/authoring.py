@@ -153,6 +153,7 @@ def campaign_rows(
                     CampaignVersion.scheduled_at.is_not(None)
                 )
             )
+            if at is not None
         }
         stmt = (
             select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
@@ -161,7 +162,7 @@ def campaign_rows(
         )
         if scope.limited:
             stmt = stmt.where(LedgerEntry.provider_id == scope.provider_id)
-        issued = {cid: int(total or 0) for cid, total in session.execute(stmt)}
+        issued = {cid: int(total or 0) for cid, total in session.execute(stmt) if cid is not None}
         used = dict(
             session.execute(
                 select(CampaignCounter.campaign_id, CampaignCounter.points).where(CampaignCounter.campaign_id.in_(ids))

@@ -151,7 +151,10 @@ def _decide(claim: IdentityClaim, owners: dict[tuple[str, str], int]) -> int | N
 
 def resolve(session: Session, claim: IdentityClaim) -> int:
     """Return the customer id for ``claim``, creating or linking as needed (no commit)."""
-    return resolve_many(session, [claim])[0]
+    found = resolve_many(session, [claim])[0]
+    if isinstance(found, DomainError):  # resolve_many raises a lone claim's error itself; this tells mypy
+        raise found
+    return found
 
 
 def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int | DomainError]:
@@ -177,7 +180,7 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
         raise conflict("identity_race", "customer identity kept changing; retry the request")
     if len(claims) == 1 and isinstance(results[0], DomainError):
         raise results[0]
-    return results  # type: ignore[return-value]
+    return [r for r in results if r is not None]  # the loop ended with every claim decided
 
 
 def _resolve_pass(

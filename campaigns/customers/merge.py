@@ -42,7 +42,7 @@ from campaigns.models import (
     Transaction,
     utcnow,
 )
-from campaigns.sql import table_of, upsert
+from campaigns.sql import rowcount, table_of, upsert
 
 MOVED_BY_ID = {
     "identities": CustomerIdentity,
@@ -69,7 +69,7 @@ def _move(session: Session, model: Any, ids: list[int], src: int, dst: int) -> i
         result = session.execute(
             update(model).where(model.id.in_(chunk), model.customer_id == src).values(customer_id=dst)
         )
-        moved += result.rowcount or 0
+        moved += rowcount(result)
     return moved
 
 
@@ -143,7 +143,7 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
 
 def _exists(session: Session, model: Any, customer_id: int, row: dict[str, Any], keys: tuple[str, ...]) -> bool:
     cond = [model.customer_id == customer_id] + [getattr(model, k) == _typed(row)[k] for k in keys]
-    return session.scalar(select(func.count()).select_from(model).where(and_(*cond))) > 0
+    return session.scalars(select(func.count()).select_from(model).where(and_(*cond))).one() > 0
 
 
 def _add_rows(

@@ -45,6 +45,7 @@ from campaigns.imports import opening
 from campaigns.imports.files import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
 from campaigns.models import Import, ImportProblem, Provider, Transaction, utcnow
 from campaigns.schemas import parse_transaction
+from campaigns.sql import rowcount
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def claim(
             .values(owner=token, status=RUNNING, heartbeat_at=now, started_at=started or now, message=None)
         )
         session.commit()
-    return token if res.rowcount == 1 else None  # type: ignore[attr-defined]
+    return token if rowcount(res) == 1 else None
 
 
 def stale_imports(session: Session, *, stale_seconds: int = STALE_SECONDS) -> list[int]:
@@ -345,7 +346,7 @@ class _Runner:
                     heartbeat_at=now,
                 )
             )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(res) != 1:
                 session.rollback()
                 raise LeaseLost()
             session.commit()
@@ -414,8 +415,8 @@ class _Runner:
         result, errors = opening.apply_chunk(
             session, valid, programme=self.programme, tiers=self.tiers, now=now, source=f"import {self.id}"
         )
-        for i, err in sorted(errors.items()):
-            problems.append(self._problem(chunk[i], err))
+        for i, refused in sorted(errors.items()):
+            problems.append(self._problem(chunk[i], refused))
         counts["accepted"] += result.accepted
         counts["duplicates"] += result.duplicates
         counts["points"] += result.points
@@ -474,9 +475,9 @@ class _Runner:
                 .values(status=status, message=message, finished_at=now, heartbeat_at=now, owner=None)
             )
             session.commit()
-        if res.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(res) != 1:
             log.warning("import %s: lease lost before it could be closed", self.id)
-        if self.stored and res.rowcount == 1:  # type: ignore[attr-defined]
+        if self.stored and rowcount(res) == 1:
             _remove(self.stored)
         self.progress.status, self.progress.message = status, message
         if self.on_progress is not None:

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from campaigns.access import providers
 from campaigns.errors import DomainError
-from campaigns.models import Provider
+from campaigns.models import ApiKey, Provider
 
 from ..api.auth import forget_cached_keys
 from ..extensions import db, db_session
@@ -91,7 +91,8 @@ def providers_csv() -> Any:
     header = ["provider", "name", "active", "key_prefix", "key_name", "key_created_at", "key_revoked_at"]
     rows = []
     for p in providers.list_providers(db_session()):
-        for k in p.keys or [None]:
+        keys: list[ApiKey | None] = [*p.keys] or [None]  # a provider with no key still gets its row
+        for k in keys:
             rows.append(
                 [
                     p.code,

@@ -81,8 +81,9 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # the isolation test reads both to know who each endpoint admits
         wrapper.api_action = action  # type: ignore[attr-defined]
-        wrapper.api_kinds = kinds  # type: ignore[attr-defined]  (the isolation test reads both)
+        wrapper.api_kinds = kinds  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -90,6 +91,14 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
 
 def principal() -> Principal:
     return g.principal
+
+
+def calling_provider_id() -> int:
+    """The calling provider's id, on an endpoint that ``require("provider")`` guards."""
+    p = principal()
+    if p.provider_id is None:
+        raise DomainError("forbidden", "this endpoint needs a provider key", status=403)
+    return p.provider_id
 
 
 def scope_provider_id() -> int | None:

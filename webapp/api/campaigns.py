@@ -21,7 +21,7 @@ from .util import read_json
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 
 
-def _document_from_request() -> tuple[str | dict[str, Any], str]:
+def _document_from_request() -> tuple[str, str]:
     if (request.mimetype or "") in YAML_TYPES:
         raw = request.get_data(as_text=True)
         if not raw.strip():
@@ -53,7 +53,7 @@ def create_campaign() -> Any:
     db.session.commit()
     if _flag("publish"):
         _announce()
-    campaign = db.session.get(Campaign, version.campaign_id)
+    campaign = db.session.get_one(Campaign, version.campaign_id)
     return catalog.campaign_view(db_session(), campaign), 201
 
 

@@ -18,7 +18,7 @@ from campaigns.schemas import ReversalIn, parse_transaction, problems_of
 
 from ..extensions import db, db_session
 from . import bp
-from .auth import principal, require, scope_provider_id
+from .auth import calling_provider_id, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _error_item(err: DomainError) -> dict[str, Any]:
 def create_transaction() -> Any:
     now = utcnow()
     txn = parse_transaction(read_json(), max_future=max_future(), now=now)
-    out = ingest(db_session(), principal().provider_id, [txn], now)[0]
+    out = ingest(db_session(), calling_provider_id(), [txn], now)[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None
@@ -99,7 +99,7 @@ def create_transactions_batch() -> Any:
             where.append(i)
         except DomainError as err:
             results[i] = {"index": i, "status": "error", "error": _error_item(err)}
-    outcomes = ingest(db_session(), principal().provider_id, valid, now) if valid else []
+    outcomes = ingest(db_session(), calling_provider_id(), valid, now) if valid else []
     db.session.commit()
     accepted: list[tuple[int, int]] = []
     for i, out in zip(where, outcomes, strict=True):

@@ -13,7 +13,7 @@ from campaigns.notify import webhooks
 
 from ..extensions import db, db_session
 from . import bp
-from .auth import principal, require
+from .auth import calling_provider_id, principal, require
 from .util import read_json, require_object
 
 
@@ -27,7 +27,7 @@ def create_webhook() -> Any:
     body = require_object(read_json())
     events = body.get("events")
     sub, secret = webhooks.subscribe(
-        db_session(), principal().provider_id, str(body.get("url") or ""), events if isinstance(events, list) else []
+        db_session(), calling_provider_id(), str(body.get("url") or ""), events if isinstance(events, list) else []
     )
     db.session.commit()
     return {**_view(sub), "secret": secret}, 201
