@@ -19,8 +19,9 @@ ensure_python() {
     apt_install python3 python3-venv python3-pip
   fi
   if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -r "$1"
+  # The lock pins every package with its hashes: the same bytes on every machine, nothing unpinned
+  # (not even a newer pip) is fetched. bin/lock writes the locks.
+  .venv/bin/python -m pip install -q --require-hashes -r "$1"
 }
 
 wait_for() {  # wait_for NAME COMMAND...
