@@ -94,7 +94,9 @@ def claim_file() -> Any:
     return redirect(url_for("care.claim_detail", claim_id=claim.id))
 
 
-def _detail_page(claim_id: int, action: str | None = None, form: Any = None, errors: dict[str, str] | None = None):
+def _detail_page(
+    claim_id: int, action: str | None = None, form: Any = None, errors: dict[str, str] | None = None
+) -> Any:
     try:
         claim = claims.get(db_session(), claim_id, scope())
     except DomainError:

@@ -66,7 +66,9 @@ def sla_dashboard() -> Any:
     return _render(_board(days), days)
 
 
-def _render(board: sla.Board, days: int, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
+def _render(
+    board: sla.Board, days: int, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> Any:
     status = 422 if errors else 200
     return (
         render_template(
