@@ -18,7 +18,7 @@ import yaml
 
 from rules.actions import ACTION_PARAMS
 from rules.context import EvaluationContext
-from rules.document import BUDGET_KEYS, LIMIT_PERIODS, parse_document
+from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, LIMIT_PERIODS, parse_document
 from rules.effects import Effect
 from rules.engine import CampaignSpec, RuleSet
 from rules.operators import export_rules_vocabulary
@@ -340,6 +340,21 @@ fires (`evaluate_tier`). Providers, dates, stacking, budgets and limits do not
 apply to tier documents.
 """
 
+NEVER_MATCH = """\
+## Values a condition can never match
+
+A condition that no event can ever satisfy is refused when the document is
+validated, with the path and a suggestion, instead of publishing a campaign that
+silently never fires:
+
+- `day_of_week` takes `monday` .. `sunday` (lower case): `'saturdy' is not a day; did you mean 'saturday'?`
+- numeric variables with a closed range: BOUNDED.
+- codes the programme knows, when the document is checked by the catalog (API, editor, CLI):
+  `provider` values and the `providers` list (provider codes), `customer_tier` values (the
+  published ladder's codes, or the document's own tiers in a tier document; `""` means no tier yet)
+  and `grant_reward` rewards (the catalog's reward codes).
+"""
+
 ORDER = """\
 ## Evaluation order
 
@@ -443,7 +458,8 @@ def _param_text(action: str, name: str, field_type: str) -> str:
 ACTION_NOTES = {
     "award_points": "Awards a fixed number of points (1..1,000,000,000).",
     "award_points_per_amount": (
-        "points x amount / per, rounded `down`, `nearest` or `up`, never below 0, at most `max`."
+        "points x amount / per, rounded `down`, `nearest` (ties round up: 2.5 -> 3) or `up`,"
+        " never below 0, at most `max`."
     ),
     "multiply_points": "Factor above 1 and at most 10; applied to the points of lower-priority campaigns (step 7).",
     "grant_reward": "Grants the reward with this code (`[A-Za-z0-9][A-Za-z0-9_.-]`, up to 64).",
@@ -531,7 +547,9 @@ def render() -> str:
     fmt = FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS)).replace(
         "LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS)
     )
-    return "\n".join([header, fmt, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"
+    bounded = "; ".join(f"`{name}` {low}..{high} ({why})" for name, (low, high, why) in BOUNDED_VARIABLES.items())
+    never = NEVER_MATCH.replace("BOUNDED", bounded)
+    return "\n".join([header, fmt, never, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"
 
 
 def expected_of(example: Example) -> list[Mapping[str, Any]]:

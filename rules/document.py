@@ -9,6 +9,7 @@ all errors are collected, each with a path such as
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -36,7 +37,7 @@ from rules.operators import (
     OPERATORS,
     TAG,
 )
-from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, VARIABLE_TYPES
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES, VARIABLE_TYPES
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_CONDITION_DEPTH = 10
@@ -50,7 +51,7 @@ MAX_PRIORITY = 1_000_000_000
 CAMPAIGN_TYPES = ("earning", "tier", "reward")
 STACKING = ("stackable", "exclusive")
 BUDGET_KEYS = ("max_points", "max_points_per_customer_per_day", "max_points_per_customer", "max_rewards")
-LIMIT_PERIODS = ("day", "week", "month", "campaign")
+LIMIT_PERIODS = ("day", "week", "month", "year", "campaign")
 MAX_LIMIT_COUNT = 1_000_000
 MAX_PENDING_DAYS = 365
 MAX_GRACE_DAYS = 3650
@@ -77,6 +78,36 @@ PROVIDER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMERIC_ONLY = frozenset(OPERATORS["numeric"]) - frozenset(OPERATORS["string"])
 BOOLEAN_OPERATORS = frozenset(OPERATORS["boolean"])
+
+
+# Numeric variables whose every value lies in a closed range: a comparison outside it can never match.
+BOUNDED_VARIABLES: dict[str, tuple[int, int, str]] = {
+    "hour": (0, 23, "hours are 0-23"),
+    "day_of_week_number": (1, 7, "days are numbered 1 (Monday) to 7 (Sunday)"),
+    "birthday_month": (0, 12, "months are 1-12 (0 = unknown)"),
+}
+EQUALITY_OPERATORS = frozenset({"equal_to", "not_equal_to", "is_in", "not_in"})
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The programme's closed sets a document may name, as the catalog knows them (None: not checked).
+
+    The engine is pure, so the caller (the catalog service) reads them from the database; a code outside
+    them makes a condition that can never match, which is an error rather than a silent no-op.
+    """
+
+    providers: frozenset[str] | None = None
+    tiers: frozenset[str] | None = None
+    rewards: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+
+
+def _not_in_set(value: str, choices: frozenset[str] | tuple[str, ...], what: str) -> str:
+    """``'saturdy' is not a day; did you mean 'saturday'?`` (the suggestion only when one is close)."""
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(choices)[:12]) or 'none'})"
+    return f"{_short(value)} is not {what}{hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,14 +326,17 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
     return _join_surrogates(data, "") if _SURROGATE_ESCAPE.search(source) else data
 
 
-def parse_document(source: str | bytes | Mapping[str, Any], *, fmt: str | None = None) -> CampaignDocument:
+def parse_document(
+    source: str | bytes | Mapping[str, Any], *, fmt: str | None = None, known: Known | None = None
+) -> CampaignDocument:
     """Parse (JSON, YAML or an already-loaded mapping) and validate a campaign document.
 
     Raises DocumentInvalid listing every error found. ``fmt`` is "json", "yaml"
-    or None (try JSON, then YAML).
+    or None (try JSON, then YAML). ``known`` adds the programme's provider, tier,
+    reward and channel codes to the closed sets checked (day names and hours always are).
     """
     data = _load(source, fmt) if isinstance(source, str | bytes) else source
-    validator = _Validator()
+    validator = _Validator(known or Known())
     document = validator.document(data)
     if validator.errors or document is None:
         raise DocumentInvalid(validator.errors or [FieldError("$", "invalid document")])
@@ -343,7 +377,8 @@ _MISSING = object()
 class _Validator:
     """Walks one document, appending FieldErrors and building the normalised form."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Known | None = None) -> None:
+        self.known = known or Known()
         self.errors: list[FieldError] = []
         self.attribute_types: dict[str, tuple[str, str]] = {}
         self.kind = "earning"
@@ -471,6 +506,8 @@ class _Validator:
                 self.error(path, f"{_short(code)} is not a valid provider code")
             elif code in seen:
                 self.error(path, f"duplicate provider {code!r}")
+            elif self.known.providers is not None and code not in self.known.providers:
+                self.error(path, _not_in_set(code, self.known.providers, "a provider"))
             else:
                 seen.add(code)
         return list(value)
@@ -722,6 +759,8 @@ class _Validator:
         normalised = self.value(value, operators[operator], operator, f"{path}.value")
         if normalised is _MISSING:
             return None
+        if not self.can_match(name, operator, normalised, f"{path}.value"):
+            return None
         if name.startswith(ATTRIBUTE_PREFIX):
             key = name[len(ATTRIBUTE_PREFIX) :]
             previous = self.attribute_types.setdefault(key, (type_name, path))
@@ -732,6 +771,49 @@ class _Validator:
                 )
                 return None
         return {"name": name, "operator": operator, "value": normalised}
+
+    def closed_set(self, name: str) -> tuple[frozenset[str] | tuple[str, ...], str] | None:
+        """The closed set of values a string variable can take, and what to call one, if known."""
+        if name == "day_of_week":
+            return DAY_NAMES, "a day"
+        if name == "provider" and self.known.providers is not None:
+            return self.known.providers, "a provider"
+        if name == "customer_tier":
+            codes = self.tier_codes if self.tier_codes is not None else self.known.tiers
+            if codes is not None:
+                return codes | {""}, "a tier of the ladder"  # "": no tier yet
+        if name == "channel" and self.known.channels is not None:
+            return self.known.channels, "a channel of the programme"
+        return None
+
+    def can_match(self, name: str, operator: str, value: Any, path: str) -> bool:
+        """Refuse a comparison that no value of a closed set or range can ever satisfy."""
+        bounded = BOUNDED_VARIABLES.get(name)
+        if bounded is not None:
+            low, high, why = bounded
+            never = {
+                "equal_to": lambda v: not (low <= v <= high) or v != int(v),
+                "greater_than": lambda v: v >= high,
+                "greater_than_or_equal_to": lambda v: v > high,
+                "less_than": lambda v: v <= low,
+                "less_than_or_equal_to": lambda v: v < low,
+                "between": lambda v: v[1] < low or v[0] > high or v[0] > v[1],
+            }.get(operator)
+            if never is not None and never(value):
+                self.error(path, f"{_short(value)} can never match {name!r}: {why}")
+                return False
+            return True
+        closed = self.closed_set(name)
+        if closed is None or operator not in EQUALITY_OPERATORS:
+            return True
+        choices, what = closed
+        ok = True
+        items = [(path, value)] if isinstance(value, str) else [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        for item_path, item in items:
+            if isinstance(item, str) and item not in choices:
+                self.error(item_path, _not_in_set(item, choices, what))
+                ok = False
+        return ok
 
     def variable_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
         if name.startswith(ATTRIBUTE_PREFIX):
@@ -932,6 +1014,9 @@ class _Validator:
             reason = spec.check(params[key])
             if reason is None and name == "set_tier" and params[key] not in (self.tier_codes or ()):
                 reason = f"{_short(params[key])} is not a tier of this document"
+            rewards = self.known.rewards
+            if reason is None and name == "grant_reward" and rewards is not None and params[key] not in rewards:
+                reason = _not_in_set(params[key], rewards, "a reward of the catalog")
             if reason is not None:
                 self.error(f"{path}.params.{key}", reason)
                 ok = False

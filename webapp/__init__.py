@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from redis import Redis
-from sqlalchemy.orm import sessionmaker
 
 import campaigns.db  # noqa: F401  (registers the SQLite pragmas)
 from campaigns import logctx
-from campaigns.notify.gateways import from_url
 from campaigns.settings import Settings
 from workers.inline import InlineDispatcher
 from workers.queues import RedisDispatcher
 from workers.runtime import Runtime
 
 from .api.util import LoyaltyJSONProvider
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, install, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -58,23 +55,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 
     with app.app_context():
-        factory = sessionmaker(bind=db.engine, expire_on_commit=False)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    rt = Runtime(
-        session_factory=factory,
-        redis=redis,
-        partitions=settings.partitions,
-        batch_size=settings.batch_size,
-        sweep_after_seconds=settings.sweep_after_seconds,
-        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
-        max_future_seconds=settings.max_future_skew_seconds,
-        import_chunk_rows=settings.import_chunk_rows,
-        care_monitor_seconds=settings.care_monitor_seconds,
-    )
-    app.extensions["loyalty.runtime"] = rt
-    app.extensions["loyalty.dispatcher"] = (
-        RedisDispatcher(redis, settings.partitions) if redis else InlineDispatcher(rt)
-    )
+        rt = Runtime.from_settings(settings, db.engine)
+    install(app, rt, RedisDispatcher(rt.redis, settings.partitions) if rt.redis else InlineDispatcher(rt))
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import click
 import yaml
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from campaigns.access import providers, users
@@ -25,11 +25,10 @@ from campaigns.errors import DomainError
 from workers.imports import IMPORT_QUEUE
 from workers.inline import InlineDispatcher
 from workers.queues import CARE_QUEUE
-from workers.runtime import Runtime
 from workers.sweeper import sweep
 from workers.worker import MemoryLimitReached, run_worker
 
-from .extensions import db, db_session
+from .extensions import announce_publication, db, db_session, dispatcher, embedded_queue, runtime, settings
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
 staff_cli = AppGroup("staff-token", help="Management API tokens for staff.")
@@ -51,10 +50,6 @@ def _fail(err: DomainError) -> NoReturn:
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)
     sys.exit(1)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["loyalty.runtime"]
 
 
 @providers_cli.command("create")
@@ -181,7 +176,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
         db.session.rollback()
         _fail(err)
     if publish:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
+        announce_publication()
     state = "published" if publish else "saved as draft"
     click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
 
@@ -191,7 +186,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 def campaigns_validate(file: Path) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt)
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db_session())
     except DomainError as err:
         _fail(err)
     click.echo(f"valid: {doc.name}")
@@ -211,7 +206,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
+    announce_publication()
     click.echo(f"Campaign {campaign_id} published.")
 
 
@@ -221,7 +216,7 @@ def campaigns_publish_due() -> None:
     done = catalog.publish_due(db_session())
     db.session.commit()
     if done:
-        current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
+        announce_publication()
     for campaign_id, version in done:
         click.echo(f"Campaign {campaign_id}: version {version} published.")
     click.echo(f"{len(done)} scheduled publication(s) applied.")
@@ -232,7 +227,7 @@ def ledger_rollup() -> None:
     """Bring the dashboard's daily rollup (daily_stats) up to yesterday; workers do it every few minutes."""
     from workers.sweeper import rollup
 
-    click.echo(f"{rollup(_runtime())} day(s) rolled up.")
+    click.echo(f"{rollup(runtime())} day(s) rolled up.")
 
 
 @demo_cli.command("seed")
@@ -242,11 +237,11 @@ def demo_seed(customers: int, transactions: int) -> None:
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
     summary = seed(db_session(), customers=customers, transactions=transactions)
     db.session.commit()
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
-    dispatcher.announce_publication(catalog.publication_counter(db_session()))
-    dispatcher.dispatch(summary.pairs)
-    if isinstance(dispatcher, InlineDispatcher):
-        dispatcher.drain_now()
+    announce_publication()
+    queue = dispatcher()
+    queue.dispatch(summary.pairs)
+    if isinstance(queue, InlineDispatcher):
+        queue.drain_now()
     click.echo(f"Seeded {len(summary.pairs)} transactions, {summary.campaigns} campaigns.")
     for code, key in summary.keys.items():
         click.echo(f"  provider {code}: {key}")
@@ -266,12 +261,12 @@ def demo_seed(customers: int, transactions: int) -> None:
 def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_imports: bool, no_care: bool) -> None:
     """Run an RQ worker over all accrual partitions, the imports and the care queues, or those named
     (numbers or queue names, and 'imports' / 'care': naming either leaves out the one not named)."""
-    rt = _runtime()
+    rt = runtime()
     if rt.redis is None:
-        dispatcher = current_app.extensions["loyalty.dispatcher"]
+        queue = embedded_queue()
         click.echo("No REDIS_URL: crediting from the embedded database queue.")
         while True:
-            n = dispatcher.drain_now()
+            n = queue.drain_now()
             if burst:
                 click.echo(f"Credited {n} transactions.")
                 return
@@ -288,7 +283,7 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
     bad = [p for p in parts if not 0 <= p < rt.partitions]
     if bad:
         raise click.BadParameter(f"partitions are 0..{rt.partitions - 1}, got {bad}")
-    settings = current_app.config["LOYALTY"]
+    conf = settings()
     try:
         run_worker(
             rt,
@@ -297,8 +292,8 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
             care=not no_care and (not extra or "care" in extra),
             burst=burst,
             fork=fork,
-            sweep_interval=settings.sweep_interval_seconds,
-            max_memory_mb=settings.worker_max_memory_mb,
+            sweep_interval=conf.sweep_interval_seconds,
+            max_memory_mb=conf.worker_max_memory_mb,
         )
     except MemoryLimitReached:
         # The same command in a fresh process image: same pid, so a supervisor sees no exit.
@@ -311,9 +306,9 @@ def worker_command(partitions: tuple[str, ...], burst: bool, fork: bool, no_impo
 @click.option("--older-than", default=0, show_default=True, help="Seconds a transaction has waited.")
 def sweep_command(older_than: int) -> None:
     """Re-dispatch transactions still queued (after a Redis flush, say)."""
-    rt = _runtime()
+    rt = runtime()
     if rt.redis is None:
-        n = current_app.extensions["loyalty.dispatcher"].drain_now()
+        n = embedded_queue().drain_now()
         click.echo(f"Credited {n} queued transactions.")
         return
     click.echo(f"Re-dispatched {sweep(rt, older_than_seconds=older_than)} transactions.")
@@ -366,7 +361,7 @@ def settings_set(key: str, value: str) -> None:
         db.session.commit()
     except DomainError as err:
         _fail(err)
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
+    announce_publication()
     click.echo(f"{key} = {json.dumps(parsed)}")
 
 
@@ -382,7 +377,7 @@ def settings_show() -> None:
 @with_appcontext
 def lifecycle_command(requalify: bool) -> None:
     """Release pending points, expire what is due (the workers also run this every few minutes)."""
-    rt = _runtime()
+    rt = runtime()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
     click.echo(
         f"released {report.released} lots ({report.released_points} points), "
@@ -394,7 +389,7 @@ def lifecycle_command(requalify: bool) -> None:
 @tiers_cli.command("requalify")
 def tiers_requalify() -> None:
     """Re-evaluate every customer's tier now (downgrades respect the grace period)."""
-    rt = _runtime()
+    rt = runtime()
     started = time.monotonic()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=True)
     click.echo(
@@ -431,7 +426,7 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
 @notify_cli.command("send")
 def notify_send() -> None:
     """Send what is due in the outbox now (SMS through the configured gateway, provider webhooks)."""
-    click.echo(json.dumps(_runtime().send_notifications()))
+    click.echo(json.dumps(runtime().send_notifications()))
 
 
 @notify_cli.command("expiring")
@@ -439,7 +434,7 @@ def notify_expiring() -> None:
     """Queue 'points expiring within 30 days' notices (one per customer per month; workers do it hourly)."""
     from workers.sweeper import queue_expiring_notices
 
-    click.echo(f"{queue_expiring_notices(_runtime())} customers notified")
+    click.echo(f"{queue_expiring_notices(runtime())} customers notified")
 
 
 def register_cli(app: Flask) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from campaigns.db import error_code, is_transient
 from campaigns.errors import DomainError, FieldProblem
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _operational(err: OperationalError) -> Response:
-        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
-        if code in (1205, 1213, 1305):
+        code = error_code(err)
+        if is_transient(err):
             resp = error_response(503, "busy", "the database is busy with the same records; nothing was stored, retry")
             resp.headers["Retry-After"] = "1"
             return resp

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
 from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -25,13 +24,8 @@ from campaigns.imports.files import FORMATS, FileProblem, inspect
 from campaigns.models import Provider
 from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
-from workers.runtime import Runtime
 
-from .extensions import db, db_session
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["loyalty.runtime"]
+from .extensions import db, db_session, dispatcher, runtime
 
 
 class LiveBar:
@@ -105,7 +99,7 @@ def _run(
     except FileProblem as problem:
         click.echo(f"error: {file.name}: {problem.message}", err=True)
         sys.exit(1)
-    rt = _runtime()
+    rt = runtime()
     rec = None
     token = None
     if resume:
@@ -128,8 +122,8 @@ def _run(
     if token is None:
         click.echo(f"error: import #{rec.id} is being run by another process", err=True)
         sys.exit(1)
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
-    embedded = isinstance(dispatcher, InlineDispatcher)  # SQLite: credit after the import, not beside it
+    queue = dispatcher()
+    embedded = isinstance(queue, InlineDispatcher)  # SQLite: credit after the import, not beside it
     options = options_of(rt)
     if chunk_rows:
         options = imports.Options(max_future=options.max_future, chunk_rows=chunk_rows)
@@ -139,13 +133,13 @@ def _run(
             rt.session_factory,
             rec.id,
             token,
-            dispatch=stay_queued if embedded else dispatcher.dispatch,
+            dispatch=stay_queued if embedded else queue.dispatch,
             path=file,
             options=options,
             progress=bar.update,
         )
-    if embedded and kind == imports.TRANSACTIONS:
-        click.echo(f"Credited {dispatcher.drain_now():,} transactions (embedded queue).")
+    if isinstance(queue, InlineDispatcher) and kind == imports.TRANSACTIONS:
+        click.echo(f"Credited {queue.drain_now():,} transactions (embedded queue).")
     _summary(rec.id, errors_path)
     if result.status != imports.DONE:
         sys.exit(1)
@@ -173,7 +167,7 @@ def _summary(import_id: int, errors_path: Path | None) -> None:
 
 def _write_errors(import_id: int, kind: str, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as out:
-        for text in imports.error_report(_runtime().session_factory, import_id, kind):
+        for text in imports.error_report(runtime().session_factory, import_id, kind):
             out.write(text)
 
 
@@ -258,5 +252,5 @@ def register(transactions_cli: AppGroup, customers_cli: AppGroup, imports_cli: A
         if output is not None:
             _write_errors(import_id, rec.kind, output)
             return
-        for text in imports.error_report(_runtime().session_factory, import_id, rec.kind):
+        for text in imports.error_report(runtime().session_factory, import_id, rec.kind):
             click.echo(text, nl=False)

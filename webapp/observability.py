@@ -25,7 +25,7 @@ from campaigns import logctx
 from campaigns.models import utcnow
 from campaigns.reporting import opsmetrics
 
-from .extensions import csrf, db, db_session
+from .extensions import csrf, db, db_session, runtime
 
 log = logging.getLogger("loyalty.request")
 bp = Blueprint("metrics", __name__)
@@ -137,7 +137,7 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 def metrics() -> Any:
     if not _authorised():
         abort(401 if current_app.config.get("METRICS_TOKEN") else 403)
-    rt = current_app.extensions["loyalty.runtime"]
+    rt = runtime()
     figures = opsmetrics.collect(db_session(), utcnow())
     db.session.rollback()
     registry = CollectorRegistry(auto_describe=False)

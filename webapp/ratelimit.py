@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 
-from flask import current_app, request
+from flask import request
 from redis.exceptions import RedisError
 
 from campaigns.errors import DomainError
+
+from .extensions import redis
 
 log = logging.getLogger(__name__)
 _local: dict[str, tuple[int, float]] = {}
@@ -42,10 +44,10 @@ def hit_many(rules: list[tuple[str, str, int, int]]) -> None:
     rules = [r for r in rules if r[2] > 0]
     if not rules:
         return
-    redis = current_app.extensions["loyalty.runtime"].redis
+    client = redis()
     waits: list[int] = []
-    if redis is not None:
-        pipe = redis.pipeline(transaction=False)
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
         for name, key, _limit, window in rules:
             full = f"loyalty:rl:{name}:{key}"
             pipe.incr(full)

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from redis import Redis
-from sqlalchemy.orm import sessionmaker
-
 from campaigns.db import make_engine
-from campaigns.notify.gateways import from_url
 from campaigns.settings import Settings
 
 from .runtime import Runtime
 
 
 def build(settings: Settings) -> Runtime:
-    engine = make_engine(settings)
-    return Runtime(
-        session_factory=sessionmaker(bind=engine, expire_on_commit=False),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
-        partitions=settings.partitions,
-        batch_size=settings.batch_size,
-        sweep_after_seconds=settings.sweep_after_seconds,
-        sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
-        max_future_seconds=settings.max_future_skew_seconds,
-        import_chunk_rows=settings.import_chunk_rows,
-        care_monitor_seconds=settings.care_monitor_seconds,
-    )
+    return Runtime.from_settings(settings, make_engine(settings))
 
 
 def from_environment() -> Runtime:

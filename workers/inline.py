@@ -11,6 +11,7 @@ import threading
 import time
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from campaigns.models import Transaction
 
@@ -36,7 +37,7 @@ class InlineDispatcher:
         self.start()
         self._wake.set()
 
-    def announce_publication(self, counter: int) -> None:
+    def announce_publication(self, session: Session) -> None:
         """Nothing to do: the embedded worker reads the counter from the database."""
 
     def start(self) -> None:

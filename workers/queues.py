@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 
 from redis import Redis
 from rq import Queue
+from sqlalchemy.orm import Session
+
+from campaigns.catalog.documents import publication_counter
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +124,9 @@ class RedisDispatcher:
         for p in {partition_of(c, self.partitions) for _, c in pairs}:
             self.schedule(p)
 
-    def announce_publication(self, counter: int) -> None:
-        self.redis.set(PUBLICATION_KEY, counter)
+    def announce_publication(self, session: Session) -> None:
+        """Every worker reloads what is published (campaigns, settings); call after the commit that changed it."""
+        self.redis.set(PUBLICATION_KEY, publication_counter(session))
 
     def depth(self) -> dict[int, int]:
         pipe = self.redis.pipeline(transaction=False)

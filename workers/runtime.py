@@ -15,7 +15,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
@@ -24,14 +24,17 @@ from campaigns.catalog.documents import publication_counter
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
 from campaigns.customers.aggregates import AggregateCache
+from campaigns.db import retry_transient
 from campaigns.models import utcnow
-from campaigns.notify.gateways import LoggingGateway, SmsGateway
+from campaigns.notify.gateways import LoggingGateway, SmsGateway, from_url
+from campaigns.settings import Settings
 
+from .locks import release, renewer
 from .queues import NOTIFY_LOCK_KEY, NOTIFY_SCHEDULED_KEY, PUBLICATION_KEY, RedisDispatcher
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
+NOTIFY_LOCK_SECONDS = 300  # renewed while the sender works, so a pass may take longer
 
 
 @dataclass
@@ -51,6 +54,21 @@ class Runtime:
     _db_counter: int = 0
     sms_gateway: SmsGateway = field(default_factory=LoggingGateway)
     webhook_post: Any = None  # callable(url, body, headers) -> status; None: urllib
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine) -> Runtime:
+        """The one way the web app and a bare worker process make their runtime: the same settings, the same way."""
+        return cls(
+            session_factory=sessionmaker(bind=engine, expire_on_commit=False),
+            redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            partitions=settings.partitions,
+            batch_size=settings.batch_size,
+            sweep_after_seconds=settings.sweep_after_seconds,
+            sms_gateway=from_url(settings.sms_gateway_url, settings.sms_gateway_token),
+            max_future_seconds=settings.max_future_skew_seconds,
+            import_chunk_rows=settings.import_chunk_rows,
+            care_monitor_seconds=settings.care_monitor_seconds,
+        )
 
     @property
     def dispatcher(self) -> RedisDispatcher:
@@ -107,49 +125,43 @@ class Runtime:
 
         After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
         """
-        for attempt in range(5):
+
+        def attempt() -> CreditReport:
             with self.session_factory() as session:
-                try:
-                    ids: Sequence[int] = txn_ids
-                    if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
-                        log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
-                        ids = sorted({*txn_ids, *older})
-                    report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
-                    session.commit()
-                    if self.aggregate_cache is not None:
-                        try:
-                            self.aggregate_cache.apply(report.agg_updates)
-                        except RedisError:  # the copies are checked against MariaDB on every read
-                            log.warning("could not update aggregate copies in Redis")
-                    return report
-                except OperationalError as exc:
-                    session.rollback()
-                    errno = getattr(exc.orig, "args", [None])[0]
-                    if errno in RETRYABLE_MYSQL and attempt < 4:
-                        log.warning("retrying batch after MySQL error %s", errno)
-                        time.sleep(0.05 * (attempt + 1))
-                        continue
-                    raise
-        raise AssertionError("unreachable")
+                ids: Sequence[int] = txn_ids
+                if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
+                    log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
+                    ids = sorted({*txn_ids, *older})
+                report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
+                session.commit()
+                return report
+
+        report = retry_transient(attempt, attempts=5, backoff=0.05)
+        if self.aggregate_cache is not None:
+            try:
+                self.aggregate_cache.apply(report.agg_updates)
+            except RedisError:  # the copies are checked against MariaDB on every read
+                log.warning("could not update aggregate copies in Redis")
+        return report
 
     def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
         """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
         from campaigns.notify.outbox import send_due
         from campaigns.notify.webhooks import deliver_due
 
-        token = None
+        lock = None
         if self.redis is not None:
             if from_job:
                 self.redis.delete(NOTIFY_SCHEDULED_KEY)  # a row written from now on schedules a new job
-            token = str(time.time())
-            if not self.redis.set(NOTIFY_LOCK_KEY, token, nx=True, px=300_000):
+            lock = self.redis.lock(NOTIFY_LOCK_KEY, timeout=NOTIFY_LOCK_SECONDS, blocking=False)
+            if not lock.acquire():
                 return {"skipped": "another sender is running"}
+        still_held = renewer(lock)
         try:
-            sms = send_due(self.session_factory, self.sms_gateway)
-            hooks = deliver_due(self.session_factory, post=self.webhook_post)
+            sms = send_due(self.session_factory, self.sms_gateway, keep_going=still_held)
+            hooks = deliver_due(self.session_factory, post=self.webhook_post, keep_going=still_held)
         finally:
-            if self.redis is not None and token is not None and self.redis.get(NOTIFY_LOCK_KEY) == token.encode():
-                self.redis.delete(NOTIFY_LOCK_KEY)
+            release(lock)
         return {"sms": asdict(sms), "webhooks": asdict(hooks)}
 
 

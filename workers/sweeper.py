@@ -68,11 +68,10 @@ def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     with rt.session_factory() as session:
         done = catalog.publish_due(session)
         session.commit()
-        counter = catalog.publication_counter(session) if done else 0
-    if done:
-        log.info("scheduled publications applied: %s", done)
-        if rt.redis is not None:  # workers without Redis re-read the counter from the database
-            rt.dispatcher.announce_publication(counter)
+        if done:
+            log.info("scheduled publications applied: %s", done)
+            if rt.redis is not None:  # workers without Redis re-read the counter from the database
+                rt.dispatcher.announce_publication(session)
     return done
 
 

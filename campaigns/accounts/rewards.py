@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campaigns.accounts import groups
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take, restore
+from campaigns.catalog.programme import below_minimum
 from campaigns.catalog.programme import load as load_programme
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
@@ -88,6 +89,9 @@ def save_reward(session: Session, data: dict[str, Any], *, actor: str) -> Reward
         except DocumentInvalid as exc:
             problems = [FieldProblem(f"eligibility.{e.path}".rstrip("."), e.reason) for e in exc.errors]
             raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+    minimum = below_minimum(session, body.cost)
+    if minimum is not None:
+        raise invalid("cost", f"{body.cost} points is below the programme's minimum redemption of {minimum} points")
     provider_id = None
     if body.provider:
         provider_id = session.scalar(select(Provider.id).where(Provider.code == body.provider))
@@ -184,6 +188,13 @@ def redeem(
             return redemption_view(old, first), False
     if reward is None:
         raise not_found(f"reward '{reward_code}'")
+    minimum = below_minimum(session, reward.cost)
+    if minimum is not None:
+        raise conflict(
+            "below_minimum_redemption",
+            f"the reward costs {reward.cost} points; the programme's minimum redemption is {minimum} points",
+            [FieldProblem("reward", f"costs {reward.cost} points, below the minimum of {minimum}")],
+        )
     payers = [customer_id]
     if pool:
         group_id = groups.group_of(session, customer_id)

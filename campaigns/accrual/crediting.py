@@ -78,6 +78,8 @@ def period_start(period: str | None, today: date) -> date:
         return today - timedelta(days=today.weekday())
     if period == "month":
         return today.replace(day=1)
+    if period == "year":
+        return today.replace(month=1, day=1)
     return date(1970, 1, 1)
 
 

@@ -46,12 +46,12 @@ class SampleIn(Strict):
     )
 
 
-def _draft(source: str | dict[str, Any], fmt: str | None) -> CampaignSpec:
-    return CampaignSpec(id=0, version=0, document=validate(source, fmt))
+def _draft(session: Session, source: str | dict[str, Any], fmt: str | None) -> CampaignSpec:
+    return CampaignSpec(id=0, version=0, document=validate(source, fmt, session))
 
 
 def sample(session: Session, source: str | dict[str, Any], body: Any, *, fmt: str | None = None) -> dict[str, Any]:
-    spec = _draft(source, fmt)
+    spec = _draft(session, source, fmt)
     s = validation_error(SampleIn, body, "transaction")
     now = utcnow()
     values: dict[str, Any] = {
@@ -83,7 +83,7 @@ def sample(session: Session, source: str | dict[str, Any], body: Any, *, fmt: st
 def replay(
     session: Session, source: str | dict[str, Any], *, days: int = 30, fmt: str | None = None, chunk: int = 2000
 ) -> dict[str, Any]:
-    spec = _draft(source, fmt)
+    spec = _draft(session, source, fmt)
     if not 1 <= days <= 366:
         raise DomainError("validation_error", "days: must be 1 to 366", [])
     ruleset = RuleSet([spec])

@@ -33,7 +33,8 @@ from sqlalchemy import Select, case, delete, func, insert, literal_column, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from campaigns.models import CampaignHourly, Counter, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
+from campaigns import watermarks
+from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
 
 """Accrual SLA (minutes from receipt to credit) used for ``breaches``.
 
@@ -70,8 +71,8 @@ def hour_at(index: int) -> datetime:
 
 def rolled_through(session: Session) -> datetime | None:
     """The start of the last rolled hour (None before the first pass)."""
-    value = session.scalar(select(Counter.value).where(Counter.name == ROLLUP_COUNTER))
-    return hour_at(int(value)) if value is not None else None
+    value = watermarks.read(session, ROLLUP_COUNTER)
+    return hour_at(value) if value is not None else None
 
 
 def by_received(q: Select[*_Row]) -> Select[*_Row]:
@@ -132,24 +133,23 @@ def refresh(session: Session, now: datetime | None = None, *, max_hours: int = C
     now = now or utcnow()
     minutes = sla_minutes(session)
     last_closed = hour_index(now - timedelta(minutes=minutes) - ROLLUP_GRACE) - 1
-    counter = session.get(Counter, ROLLUP_COUNTER, with_for_update=True)
-    if counter is None:
+
+    def before_first() -> int:  # nothing yet: start from now, not from a backfill that has nothing to find
         first = _first_hour(session, now - BACKFILL)
-        counter = Counter(name=ROLLUP_COUNTER, value=(first - 1) if first is not None else last_closed)
-        session.add(counter)
-        session.flush()
-    start = int(counter.value) + 1
-    end = min(last_closed, start + max_hours - 1)
-    if end < start:
+        return first - 1 if first is not None else last_closed
+
+    window = watermarks.next_window(
+        session, ROLLUP_COUNTER, last=last_closed, most=max_hours, before_first=before_first
+    )
+    if window is None:
         return 0
+    start, end = window.start, window.end
     for first in range(start, end + 1, QUERY_HOURS):
         lo, hi = hour_at(first), hour_at(min(end, first + QUERY_HOURS - 1) + 1)
         _roll_transactions(session, lo, hi, minutes)
         _roll_campaigns(session, lo, hi)
         _roll_velocity(session, lo, hi)
-    counter.value = end
-    session.flush()
-    return end - start + 1
+    return window.done(session)
 
 
 def _roll_transactions(session: Session, lo: datetime, hi: datetime, minutes: int) -> None:

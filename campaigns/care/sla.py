@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
+from campaigns import watermarks
 from campaigns.care import alerts, hourly
 from campaigns.catalog import programme
-from campaigns.models import Counter, Provider, SlaDaily, Transaction, utcnow
+from campaigns.models import Provider, SlaDaily, Transaction, utcnow
 from campaigns.permissions import Scope
 
 KIND = "sla"
@@ -257,8 +258,8 @@ def _midnight(day: date) -> datetime:
 
 
 def rolled_through(session: Session) -> date | None:
-    value = session.scalar(select(Counter.value).where(Counter.name == ROLLUP_COUNTER))
-    return date.fromordinal(int(value)) if value else None
+    value = watermarks.read(session, ROLLUP_COUNTER)
+    return date.fromordinal(value) if value is not None else None
 
 
 def live_share(
@@ -423,18 +424,17 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     """
     now = now or utcnow()
     last_full = (now - ROLLUP_LAG).date() - timedelta(days=1)
-    counter = session.get(Counter, ROLLUP_COUNTER, with_for_update=True)
-    if counter is None:
+
+    def before_first() -> int | None:
         first = session.scalar(select(func.min(Transaction.received_at)))
-        if first is None:
-            return 0
-        counter = Counter(name=ROLLUP_COUNTER, value=first.date().toordinal() - 1)
-        session.add(counter)
-        session.flush()
-    start = date.fromordinal(int(counter.value) + 1)
-    end = min(last_full, start + timedelta(days=max_days - 1))
-    if end < start:
+        return first.date().toordinal() - 1 if first is not None else None
+
+    window = watermarks.next_window(
+        session, ROLLUP_COUNTER, last=last_full.toordinal(), most=max_days, before_first=before_first
+    )
+    if window is None:
         return 0
+    start, end = date.fromordinal(window.start), date.fromordinal(window.end)
     p = policy(session)
     sla_s = int(p.sla.total_seconds())
     day = start
@@ -471,6 +471,4 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
         if rows:
             session.execute(insert(SlaDaily), rows)
         day += timedelta(days=1)
-    counter.value = end.toordinal()
-    session.flush()
-    return (end - start).days + 1
+    return window.done(session)

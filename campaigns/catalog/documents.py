@@ -15,16 +15,36 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, utcnow
-from rules import CampaignSpec, DocumentInvalid, parse_document
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, Provider, Reward, utcnow
+from rules import CampaignSpec, DocumentInvalid, Known, parse_document
 
 PUBLICATION_COUNTER = "publication"
 
 
-def validate(source: str | bytes | dict[str, Any], fmt: str | None = None) -> Any:
-    """Parse and validate, turning engine errors into a 422 naming every path."""
+def known_values(session: Session) -> Known:
+    """The programme's provider codes, published tier codes and reward codes: names a document may use."""
+    ladder = session.scalar(
+        select(CampaignVersion.document)
+        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
+        .order_by(CampaignVersion.published_at.desc())
+        .limit(1)
+    )
+    return Known(
+        providers=frozenset(session.scalars(select(Provider.code))),
+        tiers=frozenset(t["code"] for t in (ladder or {}).get("tiers", [])) if ladder else None,
+        rewards=frozenset(session.scalars(select(Reward.code))),
+    )
+
+
+def validate(source: str | bytes | dict[str, Any], fmt: str | None = None, session: Session | None = None) -> Any:
+    """Parse and validate, turning engine errors into a 422 naming every path.
+
+    With a session, codes of providers, tiers and rewards are checked against the programme's own
+    (a misspelt one would make a campaign that silently never fires).
+    """
     try:
-        return parse_document(source, fmt=fmt)
+        return parse_document(source, fmt=fmt, known=known_values(session) if session is not None else None)
     except DocumentInvalid as exc:
         problems = [FieldProblem(e.path, e.reason) for e in exc.errors]
         first = problems[0] if problems else FieldProblem("document", "invalid")
@@ -46,7 +66,7 @@ def import_document(
     publish: bool = False,
 ) -> CampaignVersion:
     """Store a validated document as the next version of the campaign with its name."""
-    doc = validate(source, fmt)
+    doc = validate(source, fmt, session)
     text = source.decode() if isinstance(source, bytes) else source
     raw = json.loads(json.dumps(doc.raw, default=str))
     campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
     "point_value": 1,
+    "min_redemption_points": None,  # the cheapest redemption the programme allows (null: no minimum)
     # customer notifications (SMS)
     "notify_points_threshold": 50,  # a "points earned" SMS when one transaction earns at least this (null: never)
     "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
@@ -47,6 +48,7 @@ class Programme:
     max_points_per_transaction: int | None
     timezone: str
     point_value: float = 1
+    min_redemption_points: int | None = None
     notify_points_threshold: int | None = 50
     sms_daily_limit: int | None = 3
     quiet_hours: dict[str, str] | None = None
@@ -127,7 +129,7 @@ def validate(key: str, value: Any) -> Any:
     elif key == "point_value":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise invalid("value", "must be a non-negative number (currency units one point costs)")
-    elif key in ("notify_points_threshold", "sms_daily_limit"):
+    elif key in ("notify_points_threshold", "sms_daily_limit", "min_redemption_points"):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise invalid("value", "must be a non-negative integer or null")
     elif key == "quiet_hours":
@@ -168,6 +170,12 @@ def validate(key: str, value: Any) -> Any:
         except Exception:
             raise invalid("value", "must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
     return value
+
+
+def below_minimum(session: Session, points: int) -> int | None:
+    """The programme's minimum redemption if ``points`` is below it, else None (one rule for every path)."""
+    minimum = load(session).min_redemption_points
+    return minimum if minimum and points < minimum else None
 
 
 def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.catalog.programme import load as load_programme
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound, utcnow
@@ -82,6 +83,7 @@ REASONS = {
         "not_eligible": "bạn chưa đủ điều kiện",
         "reward_unavailable": "quà hiện không được đổi",
         "insufficient_points": "không đủ điểm",
+        "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
     },
     "en": {
         "out_of_stock": "out of stock",
@@ -89,6 +91,7 @@ REASONS = {
         "not_eligible": "you are not eligible",
         "reward_unavailable": "not offered now",
         "insufficient_points": "not enough points",
+        "below_minimum_redemption": "below the programme's minimum redemption",
     },
 }
 
@@ -169,8 +172,11 @@ def balance_text(session: Session, customer_id: int, language: str) -> str:
 
 def affordable_rewards(session: Session, balance: int | None = None) -> list[Reward]:
     now = utcnow()
+    minimum = load_programme(session).min_redemption_points or 0
     out = []
     for r in rewards_service.list_rewards(session, active_only=True):
+        if r.cost < minimum:  # refused at redemption: not offered either
+            continue
         if (r.valid_from and now < r.valid_from) or (r.valid_to and now >= r.valid_to):
             continue
         if r.stock is not None and r.issued >= r.stock:

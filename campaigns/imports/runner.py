@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.transactions import ACCEPTED, DUPLICATE, ingest
 from campaigns.catalog import programme
 from campaigns.catalog.published import load as load_published
+from campaigns.db import retry_transient
 from campaigns.errors import DomainError, not_found
 from campaigns.imports import opening
 from campaigns.imports.files import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
@@ -54,7 +54,6 @@ QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 FINISHED = (DONE, FAILED)
 CHUNK_ROWS = 2000
 STALE_SECONDS = 300  # a running import whose runner has not committed for this long is taken over
-TRANSIENT_MYSQL = {1205, 1213}
 
 Dispatch = Callable[[list[tuple[int, int]]], None]
 
@@ -290,16 +289,7 @@ class _Runner:
     def _commit(self, chunk: Sequence[Row], position: int) -> None:
         if not chunk:
             return
-        for attempt in range(4):
-            try:
-                pairs = self._write(chunk, position)
-                break
-            except OperationalError as exc:  # nothing of the chunk was committed: write it again
-                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-                transient = code in TRANSIENT_MYSQL or (isinstance(code, str) and "locked" in code)  # SQLite
-                if not transient or attempt == 3:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        pairs = retry_transient(lambda: self._write(chunk, position), backoff=0.2)  # nothing was committed
         self._dispatch(pairs)
         if self.on_progress is not None:
             self.on_progress(self.progress)

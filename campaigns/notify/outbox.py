@@ -154,8 +154,10 @@ def send_due(
     *,
     now: datetime | None = None,
     limit: int = 500,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> SendReport:
-    """Send every SMS row that is due; the caller makes sure only one sender runs."""
+    """Send every SMS row that is due; the caller makes sure only one sender runs (``keep_going`` is asked before
+    each row: False, the caller's lock is lost, and the rest waits for the next pass)."""
     report = SendReport()
     clock = now
     with session_factory() as session:
@@ -171,6 +173,8 @@ def send_due(
             .limit(limit)
         ).all()
     for outbox_id in ids:
+        if not keep_going():
+            break
         with session_factory() as session:
             row = session.get(Outbox, outbox_id)
             if row is None or row.status != "pending":

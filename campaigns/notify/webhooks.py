@@ -143,8 +143,14 @@ def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def deliver_due(
-    session_factory: Callable[[], Session], *, post: Post | None = None, now: datetime | None = None, limit: int = 500
+    session_factory: Callable[[], Session],
+    *,
+    post: Post | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> DeliveryReport:
+    """POST every webhook row that is due; ``keep_going`` is asked before each (False: the sender's lock is lost)."""
     report = DeliveryReport()
     post = post or _urllib_post
     clock = now or utcnow()
@@ -160,6 +166,8 @@ def deliver_due(
             .limit(limit)
         ).all()
     for outbox_id in ids:
+        if not keep_going():
+            break
         with session_factory() as session:
             row = session.get(Outbox, outbox_id)
             if row is None or row.status != "pending":
@@ -204,6 +212,42 @@ def deliver_due(
                 report.retried += 1
             session.commit()
     return report
+
+
+def deliveries(
+    session: Session, provider_id: int | None, *, status: str | None = None, limit: int = 200
+) -> list[tuple[Outbox, WebhookSubscription]]:
+    """The newest deliveries to one provider's subscriptions (``None``: every provider's), with their subscription.
+
+    A row is the provider's when its subscription is: the URL narrows the scan, the subscription id decides (two
+    providers may subscribe the same URL)."""
+    q = select(WebhookSubscription)
+    if provider_id is not None:
+        q = q.where(WebhookSubscription.provider_id == provider_id)
+    subs = {sub.id: sub for sub in session.scalars(q)}
+    if not subs:
+        return []
+    rows = select(Outbox).where(
+        Outbox.channel == "webhook", Outbox.recipient.in_(sorted({s.url for s in subs.values()}))
+    )
+    if status:
+        rows = rows.where(Outbox.status == status)
+    out = []
+    for row in session.scalars(rows.order_by(Outbox.id.desc()).limit(limit)):
+        sub_id = (row.payload or {}).get("subscription_id")
+        if isinstance(sub_id, int) and sub_id in subs:
+            out.append((row, subs[sub_id]))
+    return out
+
+
+def owned_delivery(session: Session, outbox_id: int, provider_id: int | None) -> Outbox | None:
+    """One delivery if it went to one of the provider's subscriptions (``None``: any provider's), else None."""
+    row = session.get(Outbox, outbox_id)
+    sub_id = (row.payload or {}).get("subscription_id") if row is not None and row.channel == "webhook" else None
+    sub = session.get(WebhookSubscription, sub_id) if sub_id is not None else None
+    if sub is None or (provider_id is not None and sub.provider_id != provider_id):
+        return None
+    return row
 
 
 def replay(session: Session, outbox_id: int, *, actor: str) -> Outbox:

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from campaigns import watermarks
 from campaigns.models import (
-    Counter,
     Customer,
     CustomerBalance,
     CustomerDaily,
@@ -74,8 +74,8 @@ ROLLUP_CHUNK_DAYS = 31
 
 
 def rolled_through(session: Session) -> date | None:
-    value = session.scalar(select(Counter.value).where(Counter.name == ROLLUP_COUNTER))
-    return date.fromordinal(int(value)) if value else None
+    value = watermarks.read(session, ROLLUP_COUNTER)
+    return date.fromordinal(value) if value is not None else None
 
 
 def _midnight(day: date) -> datetime:
@@ -91,20 +91,19 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     """
     now = now or utcnow()
     last_full = (now - ROLLUP_LAG).date() - timedelta(days=1)
-    counter = session.get(Counter, ROLLUP_COUNTER, with_for_update=True)
-    if counter is None:
+
+    def before_first() -> int | None:
         first = session.scalar(select(func.min(LedgerEntry.created_at)))
         first_txn = session.scalar(select(func.min(Transaction.received_at)))
         starts = [x.date() for x in (first, first_txn) if x is not None]
-        if not starts:
-            return 0
-        counter = Counter(name=ROLLUP_COUNTER, value=min(starts).toordinal() - 1)
-        session.add(counter)
-        session.flush()
-    start = date.fromordinal(int(counter.value) + 1)
-    end = min(last_full, start + timedelta(days=max_days - 1))
-    if end < start:
+        return min(starts).toordinal() - 1 if starts else None
+
+    window = watermarks.next_window(
+        session, ROLLUP_COUNTER, last=last_full.toordinal(), most=max_days, before_first=before_first
+    )
+    if window is None:
         return 0
+    start, end = date.fromordinal(window.start), date.fromordinal(window.end)
     lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     rows: dict[tuple[date, int], dict[str, Any]] = {}
 
@@ -136,9 +135,7 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     session.execute(delete(DailyStat).where(DailyStat.day >= start, DailyStat.day <= end))
     if rows:
         session.execute(insert(DailyStat), list(rows.values()))
-    counter.value = end.toordinal()
-    session.flush()
-    return (end - start).days + 1
+    return window.done(session)
 
 
 def build(

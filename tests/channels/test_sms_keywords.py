@@ -82,3 +82,13 @@ def test_unknown_phone_gets_a_polite_answer(client, staff):
     programme(client, staff, rewards=False)
     r = sms(client, "DIEM", phone="0987654321")
     assert r["reply"] == "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết."
+
+
+def test_redeem_below_the_programme_minimum_is_refused_politely(app, client, telecom, staff, work):
+    programme(client, staff)
+    earn(client, telecom, work, "t1", 6_000_000)  # 600 points; TOPUP50 costs 500
+    assert client.put("/api/v1/settings/min_redemption_points", json={"value": 1000}, headers=staff).status_code == 200
+    sms(client, "DOI TOPUP50")
+    done = sms(client, "DOI TOPUP50 OK")
+    assert done["intent"] != "redeem" or "tối thiểu" in done["reply"], done
+    assert "mức tối thiểu" in done["reply"]

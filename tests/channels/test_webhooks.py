@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from tests.channels.helpers import earn, outbox, programme
@@ -73,3 +74,79 @@ def test_points_credited_signed_retried_and_replayed(app, client, telecom, shop,
     assert replay.status_code == 202 and replay.get_json()["status"] == "pending"
     report = deliver_due(rt.session_factory, post=lambda *a: 503, now=datetime.now(UTC) + timedelta(days=1, minutes=1))
     assert report.failed == 1
+
+
+def _pending_hooks(app, client, provider, count: int, prefix: str) -> None:
+    from campaigns.models import utcnow
+    from campaigns.notify.webhooks import add_event
+    from webapp.extensions import db
+
+    with app.app_context():
+        for i in range(count):
+            add_event(db.session, "points_credited", {"customer_id": None, "points": i}, f"{prefix}{i}", utcnow())
+        db.session.commit()
+
+
+def test_the_sender_keeps_its_lock_through_a_long_pass_and_never_releases_another(app, client, telecom, monkeypatch):
+    import workers.runtime
+    from workers.queues import NOTIFY_LOCK_KEY
+
+    monkeypatch.setattr(workers.runtime, "NOTIFY_LOCK_SECONDS", 1)
+    assert (
+        client.post(
+            "/api/v1/webhooks",
+            json={"url": "https://telecom.example/h", "events": ["points_credited"]},
+            headers=telecom.headers,
+        ).status_code
+        == 201
+    )
+    _pending_hooks(app, client, telecom, 5, "slow")
+    rt = app.extensions["loyalty.runtime"]
+    during: list[tuple[int, dict]] = []
+
+    def slow(url, body, headers):  # 5 x 0.45 s: the pass outlives the lock's 1 s unless it is renewed
+        time.sleep(0.45)
+        during.append((rt.redis.pttl(NOTIFY_LOCK_KEY), rt.send_notifications()))
+        return 200
+
+    rt.webhook_post = slow
+    try:
+        assert rt.send_notifications()["webhooks"]["delivered"] == 5
+        assert [other for _, other in during] == [{"skipped": "another sender is running"}] * 5
+        assert all(ttl > 0 for ttl, _ in during), during
+        assert not rt.redis.exists(NOTIFY_LOCK_KEY)  # released at the end
+
+        # the lock expired and another sender took it: this pass stops at the next row and leaves that lock alone
+        _pending_hooks(app, client, telecom, 3, "lost")
+
+        def lost(url, body, headers):
+            rt.redis.set(NOTIFY_LOCK_KEY, "another sender", px=60_000)
+            time.sleep(0.4)
+            return 200
+
+        rt.webhook_post = lost
+        assert rt.send_notifications()["webhooks"]["delivered"] == 1
+        assert rt.redis.get(NOTIFY_LOCK_KEY) == b"another sender"
+    finally:
+        rt.webhook_post = None
+
+
+def test_a_delivery_without_its_subscription_is_nobodys(app, client, telecom):
+    """A webhook row whose payload names no subscription belongs to no provider: 404, and no lookup by a None key."""
+    import warnings
+
+    from campaigns.models import Outbox, utcnow
+    from webapp.extensions import db
+
+    with app.app_context():
+        row = Outbox(channel="webhook", template="points_credited", payload={"id": "x"}, status="failed")
+        row.recipient, row.created_at, row.attempts, row.dedupe_key = "https://telecom.example/h", utcnow(), 1, "wh:x"
+        db.session.add(row)
+        db.session.commit()
+        outbox_id = row.id
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (
+            client.post(f"/api/v1/webhooks/deliveries/{outbox_id}/replay", headers=telecom.headers).status_code == 404
+        )
+        assert client.get("/api/v1/webhooks/deliveries", headers=telecom.headers).get_json()["deliveries"] == []

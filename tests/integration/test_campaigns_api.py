@@ -117,3 +117,17 @@ def test_exclusive_campaign_stops_lower_priority(client, telecom, staff, work):
     work()
     assert client.get(f"/api/v1/transactions/{big}", headers=telecom.headers).get_json()["points"] == 500
     assert client.get(f"/api/v1/transactions/{small}", headers=telecom.headers).get_json()["points"] == 20
+
+
+def test_codes_the_programme_does_not_know_are_refused_with_a_suggestion(client, staff, telecom):
+    doc = BASE_EARNING.replace("rules:", "providers: [telecomm]\nrules:", 1)
+    resp = client.post("/api/v1/campaigns", data=doc, headers={**staff, "Content-Type": "application/yaml"})
+    assert resp.status_code == 422, resp.get_json()
+    fields = {f["path"]: f["reason"] for f in resp.get_json()["error"]["fields"]}
+    assert fields["providers[0]"] == "'telecomm' is not a provider; did you mean 'telecom'?"
+    check = client.post(
+        "/api/v1/campaigns/validate",
+        data=BASE_EARNING.replace("rules:", "providers: [telecom]\nrules:", 1),
+        headers={**staff, "Content-Type": "application/yaml"},
+    )
+    assert check.status_code == 200 and check.get_json()["valid"] is True

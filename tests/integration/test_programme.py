@@ -550,3 +550,72 @@ def test_redis_aggregate_copies_sum_repeated_records_compact_and_cover_their_win
     with app.app_context():
         cache.fill(db.session, states, date(2024, 1, 1))
     assert states[42].days == [] and redis_client.get(key) == b"9:20240101"
+
+
+def test_a_yearly_limit_counts_awards_since_the_first_of_january(app, client, telecom, staff, work):
+    from datetime import date
+
+    from campaigns.accrual.crediting import period_start
+
+    assert period_start("year", date(2027, 3, 9)) == date(2027, 1, 1)
+    assert period_start("year", date(2027, 1, 1)) == date(2027, 1, 1)
+    yearly = {
+        "name": "Once a year",
+        "limits": {"per_customer": {"count": 1, "period": "year"}},
+        "rules": [
+            {
+                "name": "a yearly gift",
+                "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                "actions": [{"name": "award_points", "params": {"points": 100}}],
+            }
+        ],
+    }
+    publish(client, staff, yearly)
+    ids = []
+    for i in range(2):
+        resp = client.post(
+            "/api/v1/transactions", json=txn(f"y-{i}", 10_000, phone="0987000009"), headers=telecom.headers
+        )
+        assert resp.status_code == 202, resp.get_json()
+        ids.append(resp.get_json()["id"])
+        work()
+    assert _customer(client, telecom.headers, "0987000009")["balance"] == 100  # one award this year, not two
+    second = client.get(f"/api/v1/transactions/{ids[1]}", headers=telecom.headers).get_json()
+    assert [a["note"] for a in second["awards"]] == ["limit of 1 award(s) per year reached"], second
+    ledger_ok(app)
+
+
+def test_a_programme_minimum_for_redemption_applies_to_rewards_and_every_redemption(app, client, telecom, staff, work):
+    publish(client, staff, BASE_EARNING)
+    assert client.post("/api/v1/rewards", json={**REWARD, "stock": None}, headers=staff).status_code == 201  # 50 points
+    client.post("/api/v1/transactions", json=txn("m1", 2_000_000), headers=telecom.headers)
+    work()
+    bad = client.put("/api/v1/settings/min_redemption_points", json={"value": -1}, headers=staff)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "value"
+    assert client.put("/api/v1/settings/min_redemption_points", json={"value": 100}, headers=staff).status_code == 200
+    assert client.get("/api/v1/settings", headers=staff).get_json()["min_redemption_points"] == 100
+    cheap = client.post("/api/v1/rewards", json={**REWARD, "code": "CHEAP", "cost": 99}, headers=staff)
+    assert cheap.status_code == 422
+    field = cheap.get_json()["error"]["fields"][0]
+    assert field["path"] == "cost" and "minimum redemption of 100" in field["reason"]
+    refused = client.post(
+        "/api/v1/redemptions", json={"customer": {"phone": "0912345678"}, "reward": "DATA1GB"}, headers=telecom.headers
+    )
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "below_minimum_redemption"
+    assert (
+        client.post("/api/v1/rewards", json={**REWARD, "code": "OK100", "cost": 100}, headers=staff).status_code == 201
+    )
+    ok = client.post(
+        "/api/v1/redemptions", json={"customer": {"phone": "0912345678"}, "reward": "OK100"}, headers=telecom.headers
+    )
+    assert ok.status_code == 201, ok.get_json()
+    ledger_ok(app)
+
+
+def test_rewards_import_refuses_a_reward_below_the_minimum_with_its_path(app, client, staff, tmp_path):
+    assert client.put("/api/v1/settings/min_redemption_points", json={"value": 100}, headers=staff).status_code == 200
+    file = tmp_path / "rewards.yaml"
+    file.write_text("rewards:\n  - {code: BIG, name: Big, cost: 500}\n  - {code: TINY, name: Tiny, cost: 20}\n")
+    result = app.test_cli_runner().invoke(args=["rewards", "import", str(file)])
+    assert result.exit_code != 0
+    assert "[1].cost" in result.output and "minimum redemption of 100" in result.output

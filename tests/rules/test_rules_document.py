@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rules import DocumentInvalid, FieldError, parse_document
+from rules import DocumentInvalid, FieldError, Known, parse_document
 from rules.document import MAX_SOURCE_BYTES
 
 GOOD_YAML = """
@@ -431,3 +431,73 @@ def test_error_message_lists_every_error() -> None:
     with pytest.raises(DocumentInvalid) as info:
         parse_document({"rules": 1})
     assert str(info.value) == "name: required\nrules: expected a list, got integer"
+
+
+def _with_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    doc = good()
+    doc["rules"][0]["conditions"] = {"all": [condition]}
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("condition", "reason"),
+    [
+        (
+            {"name": "day_of_week", "operator": "is_in", "value": ["saturdy", "sunday"]},
+            "'saturdy' is not a day; did you mean 'saturday'?",
+        ),
+        ({"name": "day_of_week", "operator": "equal_to", "value": "Sunday"}, "did you mean 'sunday'?"),
+        ({"name": "hour", "operator": "greater_than", "value": 25}, "can never match 'hour': hours are 0-23"),
+        ({"name": "hour", "operator": "equal_to", "value": 24}, "hours are 0-23"),
+        ({"name": "hour", "operator": "less_than", "value": 0}, "hours are 0-23"),
+        ({"name": "day_of_week_number", "operator": "equal_to", "value": 9}, "days are numbered 1 (Monday)"),
+        ({"name": "birthday_month", "operator": "between", "value": [13, 14]}, "months are 1-12"),
+    ],
+)
+def test_conditions_that_can_never_match_are_errors(condition: dict[str, Any], reason: str) -> None:
+    errors = errors_of(_with_condition(condition))
+    assert len(errors) == 1
+    path, message = errors[0]
+    assert path.startswith("rules[0].conditions.all[0].value")
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"name": "hour", "operator": "greater_than_or_equal_to", "value": 23},
+        {"name": "hour", "operator": "between", "value": [18, 23]},
+        {"name": "day_of_week_number", "operator": "less_than_or_equal_to", "value": 1},
+        {"name": "day_of_week", "operator": "not_in", "value": ["monday"]},
+        {"name": "provider", "operator": "equal_to", "value": "anything"},  # providers unknown: not checked
+    ],
+)
+def test_conditions_on_the_edge_of_a_closed_set_are_valid(condition: dict[str, Any]) -> None:
+    parse_document(_with_condition(condition))
+
+
+def test_known_codes_are_checked_with_a_suggestion() -> None:
+    known = Known(
+        providers=frozenset({"telecom", "shop"}), tiers=frozenset({"member", "silver"}), rewards=frozenset({"DATA1GB"})
+    )
+    doc = _with_condition({"name": "provider", "operator": "equal_to", "value": "shopp"})
+    doc["providers"] = ["telecom", "shopp"]
+    doc["rules"].append(
+        {
+            "name": "r2",
+            "conditions": {"all": [{"name": "customer_tier", "operator": "is_in", "value": ["silvr", "member"]}]},
+            "actions": [{"name": "grant_reward", "params": {"reward": "DATA2GB"}}],
+        }
+    )
+    errors = dict(errors_of(doc, known=known))
+    assert errors["providers[1]"] == "'shopp' is not a provider; did you mean 'shop'?"
+    assert errors["rules[0].conditions.all[0].value"] == "'shopp' is not a provider; did you mean 'shop'?"
+    assert (
+        errors["rules[1].conditions.all[0].value[0]"] == "'silvr' is not a tier of the ladder; did you mean 'silver'?"
+    )
+    assert errors["rules[1].actions[0].params.reward"] == (
+        "'DATA2GB' is not a reward of the catalog; did you mean 'DATA1GB'?"
+    )
+    fixed = _with_condition({"name": "provider", "operator": "equal_to", "value": "shop"})
+    fixed["providers"] = ["telecom", "shop"]
+    parse_document(fixed, known=known)

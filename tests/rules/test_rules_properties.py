@@ -30,8 +30,9 @@ from rules import (
     parse_document,
     variables_class,
 )
+from rules.document import BOUNDED_VARIABLES, EQUALITY_OPERATORS
 from rules.operators import OPERATORS
-from rules.variables import VARIABLE_TYPES
+from rules.variables import DAY_NAMES, VARIABLE_TYPES
 
 BASE = datetime(2027, 1, 20, tzinfo=UTC)
 ZONES = ("Asia/Ho_Chi_Minh", "UTC", "America/New_York", "Asia/Kolkata")
@@ -99,6 +100,15 @@ def leaf(draw: st.DrawFn, attribute_types: dict[str, str]) -> dict[str, Any]:
         operators = [op for op in operators if op not in ("equal_to", "not_equal_to")] + ["equal_to"]
     operator = draw(st.sampled_from(operators))
     value = draw(operand(type_name, operator))
+    if name in BOUNDED_VARIABLES and value is not None:  # a value outside the range is refused (never matches)
+        low, high, _ = BOUNDED_VARIABLES[name]
+        low += operator == "less_than"
+        high -= operator == "greater_than"
+        inside = st.integers(low, high)
+        value = sorted([draw(inside), draw(inside)]) if operator == "between" else draw(inside)
+    if name == "day_of_week" and operator in EQUALITY_OPERATORS:
+        days = st.sampled_from(DAY_NAMES)
+        value = draw(st.lists(days, min_size=1, max_size=4)) if operator in ("is_in", "not_in") else draw(days)
     condition = {"name": name, "operator": operator, "value": value}
     if value is None and draw(st.booleans()):
         del condition["value"]
@@ -200,6 +210,18 @@ def tier_document(draw: st.DrawFn) -> dict[str, Any]:
         {**rule, "actions": [{"name": "set_tier", "params": {"tier": draw(st.sampled_from(codes))}}]}
         for rule in base["rules"]
     ]
+    tier_values = st.sampled_from([*codes, ""])  # "" is "no tier yet"; other codes are refused (never match)
+
+    def ladder_only(node: dict[str, Any]) -> None:
+        for children in (node.get("all"), node.get("any")):
+            for child in children or ():
+                ladder_only(child)
+        if node.get("name") == "customer_tier" and node.get("operator") in EQUALITY_OPERATORS:
+            many = node["operator"] in ("is_in", "not_in")
+            node["value"] = draw(st.lists(tier_values, min_size=1, max_size=3)) if many else draw(tier_values)
+
+    for rule in rules:
+        ladder_only(rule["conditions"])
     return {
         "name": "tiers",
         "type": "tier",

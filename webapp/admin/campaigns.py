@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -19,10 +19,10 @@ from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from rules.operators import export_rules_vocabulary
 
-from ..extensions import db, db_session
+from ..extensions import announce_publication, db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
-from .util import announce, csv_response, html_error
+from .util import csv_response, html_error
 
 STARTER = """name: My new campaign
 type: earning
@@ -42,7 +42,7 @@ MAX_SOURCE = 256 * 1024
 
 
 def _require_approval() -> bool:
-    return bool(current_app.config["LOYALTY"].require_approval)
+    return bool(settings().require_approval)
 
 
 def _fmt(source: str, requested: str | None) -> str:
@@ -142,7 +142,7 @@ def validate_campaign() -> Any:
     source = str(body.get("source", ""))[:MAX_SOURCE]
     fmt = _fmt(source, body.get("format"))
     try:
-        doc = catalog.validate(source, fmt)
+        doc = catalog.validate(source, fmt, db_session())
     except DomainError as err:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))
@@ -219,7 +219,7 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
         return html_error(err)
     db.session.commit()
     if publishes:
-        announce()
+        announce_publication()
     flash(message, "success")
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from campaigns.customers import merge
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerMerge, Provider
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -40,7 +40,7 @@ def customers_search() -> Any:
 
 
 def _limit() -> int | None:
-    return None if current_user.role == "admin" else int(current_app.config["LOYALTY"].care_adjustment_limit)
+    return None if current_user.role == "admin" else int(settings().care_adjustment_limit)
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -7,16 +7,9 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 
-from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
-
-from ..extensions import db_session
-
-
-def announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
 
 
 def html_error(err: DomainError) -> tuple[str, int]:

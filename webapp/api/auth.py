@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
 from campaigns.access.providers import Principal, authenticate, hash_key
 from campaigns.errors import DomainError
 from campaigns.permissions import allowed
 
-from ..extensions import db_session
+from ..extensions import db_session, settings
 from ..ratelimit import client_ip, hit_many
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +50,7 @@ def _principal() -> Principal:
 
 def _limit(digest: str | None) -> None:
     """Per client IP and per key (by its hash: counted before the lookup, so unknown keys count too)."""
-    conf = current_app.config["LOYALTY"]
+    conf = settings()
     rules = [("api-ip", client_ip(), conf.api_rate_per_ip, 60)]
     if digest is not None:
         rules.append(("api-key", digest[:24], conf.api_rate_per_key, 60))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 
 from campaigns.accrual import simulation
@@ -13,7 +13,7 @@ from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
 
-from ..extensions import db, db_session
+from ..extensions import announce_publication, db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -39,10 +39,6 @@ def _flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
-def _announce() -> None:
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
-
-
 @bp.post("/campaigns")
 @require("staff", action="campaigns.edit")
 def create_campaign() -> Any:
@@ -52,7 +48,7 @@ def create_campaign() -> Any:
     version = catalog.import_document(db_session(), source, fmt=fmt, author=principal().name, publish=_flag("publish"))
     db.session.commit()
     if _flag("publish"):
-        _announce()
+        announce_publication()
     campaign = db.session.get_one(Campaign, version.campaign_id)
     return catalog.campaign_view(db_session(), campaign), 201
 
@@ -61,7 +57,7 @@ def create_campaign() -> Any:
 @require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
-    doc = catalog.validate(source, fmt)
+    doc = catalog.validate(source, fmt, db_session())
     return {"valid": True, "name": doc.name, "type": doc.type}
 
 
@@ -96,7 +92,7 @@ def publish_campaign(campaign_id: int) -> Any:
         )
     catalog.publish_version(db_session(), campaign_id, version, author=principal().name)
     db.session.commit()
-    _announce()
+    announce_publication()
     return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
@@ -105,7 +101,7 @@ def publish_campaign(campaign_id: int) -> Any:
 def archive_campaign(campaign_id: int) -> Any:
     catalog.archive(db_session(), campaign_id, author=principal().name)
     db.session.commit()
-    _announce()
+    announce_publication()
     return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 

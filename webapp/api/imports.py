@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, request, stream_with_context
 
 from campaigns.errors import invalid
 from campaigns.imports import runner as imports
 from campaigns.imports.files import FORMATS, FileProblem, inspect
 from workers.imports import start
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher, runtime, settings
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .uploads import save_upload
-from .util import settings
 
 
 @bp.post("/imports")
@@ -44,10 +43,8 @@ def create_import() -> Any:
         stored_path=str(path),
     )
     db.session.commit()
-    rt = current_app.extensions["loyalty.runtime"]
-    start(
-        rt, rec.id, current_app.extensions["loyalty.dispatcher"].dispatch, inline=info.size <= conf.import_inline_bytes
-    )
+    rt = runtime()
+    start(rt, rec.id, dispatcher().dispatch, inline=info.size <= conf.import_inline_bytes)
     db.session.refresh(rec)
     resp = imports.view(db_session(), rec)
     return resp, 202, {"Location": f"/api/v1/imports/{rec.id}"}
@@ -69,7 +66,7 @@ def show_import(import_id: int) -> Any:
 @require("provider", "staff")
 def import_errors(import_id: int) -> Response:
     rec = imports.get_import(db_session(), import_id, scope_provider_id())
-    factory = current_app.extensions["loyalty.runtime"].session_factory
+    factory = runtime().session_factory
     body = stream_with_context(imports.error_report(factory, rec.id, rec.kind))
     return Response(
         body,

@@ -16,7 +16,7 @@ from campaigns.accounts import rewards
 from campaigns.channels import portal
 from campaigns.errors import DomainError, FieldProblem
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
 from . import bp
 from .util import read_json, require_object, retry_transient
@@ -63,7 +63,7 @@ def me_otp() -> Any:
     cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
     db.session.commit()
     if cid is not None:
-        current_app.extensions["loyalty.dispatcher"].schedule_notify()
+        dispatcher().schedule_notify()
     return {"status": "sent", "expires_in": portal.CODE_MINUTES * 60}, 202
 
 
@@ -125,7 +125,7 @@ def me_redeem() -> Any:
         db_session(), g.customer_id, _string(body, "reward"), requested_by=f"app:{g.customer_id}", idempotency_key=key
     )
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    dispatcher().schedule_notify()
     return {k: view[k] for k in ("id", "reward", "reward_name", "points", "voucher_code", "status", "expires_at")}, (
         201 if created else 200
     )

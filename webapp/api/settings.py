@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
-from campaigns.catalog import documents as catalog
 from campaigns.catalog import programme
 
-from ..extensions import db, db_session
+from ..extensions import announce_publication, db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json, require_object
@@ -28,5 +25,5 @@ def update_setting(key: str) -> Any:
     body = require_object(read_json())
     programme.set_value(db_session(), key, body.get("value"), actor=principal().name)
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].announce_publication(catalog.publication_counter(db_session()))
+    announce_publication()
     return show_settings()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +15,7 @@ from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import utcnow
 from campaigns.schemas import ReversalIn, parse_transaction, problems_of
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher, runtime
 from . import bp
 from .auth import calling_provider_id, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient
@@ -30,10 +29,10 @@ def dispatch(pairs: list[tuple[int, int]]) -> None:
     if not pairs:
         return
     try:
-        current_app.extensions["loyalty.dispatcher"].dispatch(pairs)
+        dispatcher().dispatch(pairs)
     except RedisError:
         log.warning("dispatch failed for %s transactions; the sweeper will re-dispatch them", len(pairs))
-        rt = current_app.extensions["loyalty.runtime"]
+        rt = runtime()
         try:  # so the drain keeps each customer's order when newer transactions overtake these
             note_dispatch_failure(db_session(), utcnow(), rt.stranded_horizon)
             db.session.commit()

@@ -5,18 +5,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy.exc import OperationalError
 
+from campaigns.db import retry_transient as db_retry_transient
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.settings import Settings
+
+from ..extensions import settings
 
 MAX_DEPTH = 32
 
@@ -85,10 +85,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def settings() -> Settings:
-    return current_app.config["LOYALTY"]
-
-
 def max_future() -> timedelta:
     return timedelta(seconds=settings().max_future_skew_seconds)
 
@@ -101,11 +97,6 @@ def require_object(data: Any, path: str = "body") -> dict[str, Any]:
     return data
 
 
-# Lock wait timeout, deadlock: InnoDB rolled the whole transaction back. 1305 (savepoint does not exist) is
-# how a deadlock inside a savepoint surfaces when the savepoint's own rollback runs afterwards.
-TRANSIENT_MYSQL = {1205, 1213, 1305}
-
-
 def retry_transient(view: Callable[..., Any]) -> Callable[..., Any]:
     """Re-run a write view from scratch after a deadlock; nothing was committed, so this is safe."""
 
@@ -113,15 +104,6 @@ def retry_transient(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from ..extensions import db
 
-        for attempt in range(4):
-            try:
-                return view(*args, **kwargs)
-            except OperationalError as exc:
-                db.session.rollback()
-                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-                if code not in TRANSIENT_MYSQL or attempt == 3:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return db_retry_transient(lambda: view(*args, **kwargs), cleanup=db.session.rollback)
 
     return wrapper

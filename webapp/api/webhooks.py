@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 
 from campaigns.errors import not_found
 from campaigns.models import Outbox, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher
 from . import bp
 from .auth import calling_provider_id, principal, require
 from .util import read_json, require_object
@@ -54,9 +54,8 @@ def delete_webhook(sub_id: int) -> Any:
 
 
 def _own_delivery(outbox_id: int) -> Outbox:
-    row = db.session.get(Outbox, outbox_id)
-    sub = db.session.get(WebhookSubscription, (row.payload or {}).get("subscription_id")) if row else None
-    if row is None or row.channel != "webhook" or sub is None or sub.provider_id != principal().provider_id:
+    row = webhooks.owned_delivery(db_session(), outbox_id, principal().provider_id)
+    if row is None:
         raise not_found(f"delivery {outbox_id}")
     return row
 
@@ -79,24 +78,8 @@ def _delivery(row: Outbox) -> dict[str, Any]:
 @bp.get("/webhooks/deliveries")
 @require("provider")
 def list_deliveries() -> Any:
-    urls = set(
-        db.session.scalars(
-            select(WebhookSubscription.url).where(WebhookSubscription.provider_id == principal().provider_id)
-        )
-    )
-    if not urls:
-        return {"deliveries": []}
-    q = select(Outbox).where(Outbox.channel == "webhook", Outbox.recipient.in_(sorted(urls)))
-    if request.args.get("status"):
-        q = q.where(Outbox.status == request.args["status"])
-    rows = db.session.scalars(q.order_by(Outbox.id.desc()).limit(200))
-    mine = {
-        s.id
-        for s in db.session.scalars(
-            select(WebhookSubscription).where(WebhookSubscription.provider_id == principal().provider_id)
-        )
-    }
-    return {"deliveries": [_delivery(r) for r in rows if (r.payload or {}).get("subscription_id") in mine]}
+    rows = webhooks.deliveries(db_session(), principal().provider_id, status=request.args.get("status"))
+    return {"deliveries": [_delivery(row) for row, _sub in rows]}
 
 
 @bp.post("/webhooks/deliveries/<int:outbox_id>/replay")
@@ -104,5 +87,5 @@ def list_deliveries() -> Any:
 def replay_delivery(outbox_id: int) -> Any:
     row = webhooks.replay(db_session(), _own_delivery(outbox_id).id, actor=principal().name)
     db.session.commit()
-    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    dispatcher().schedule_notify()
     return _delivery(row), 202

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from campaigns.access import users
@@ -14,7 +14,7 @@ from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 
 from ..api.auth import forget_cached_keys
-from ..extensions import db, db_session
+from ..extensions import db, db_session, settings
 from ..ratelimit import RateLimited, client_ip, hit
 from ..security import StaffSession, mark_login, permission_required, public
 from . import bp
@@ -45,7 +45,7 @@ def login() -> Any:
     if request.method == "POST":
         email = request.form.get("email", "")[:254]
         try:  # before the password hash is computed: a flood from one address costs no argon2 time
-            hit("login-ip", client_ip(), current_app.config["LOYALTY"].login_rate_per_ip, LOGIN_WINDOW)
+            hit("login-ip", client_ip(), settings().login_rate_per_ip, LOGIN_WINDOW)
         except RateLimited as err:
             error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
             page = render_template("auth/login.html", email=email, error=error, next=request.args.get("next", ""))

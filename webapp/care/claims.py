@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
 
@@ -30,7 +30,7 @@ def _providers() -> list[tuple[str, str]]:
 
 
 def _limit() -> int | None:
-    return None if current_user.role == "admin" else int(current_app.config["LOYALTY"].care_adjustment_limit)
+    return None if current_user.role == "admin" else int(settings().care_adjustment_limit)
 
 
 def _errors(err: DomainError, default: str) -> dict[str, str]:

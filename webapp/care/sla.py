@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -18,9 +18,10 @@ from campaigns.catalog import programme
 from campaigns.errors import DomainError
 from campaigns.models import Alert, Claim, Provider, utcnow
 from campaigns.permissions import Scope
+from workers.queues import RedisDispatcher
 
-from ..admin.util import announce, csv_response
-from ..extensions import db, db_session
+from ..admin.util import csv_response
+from ..extensions import announce_publication, db, db_session, dispatcher
 from ..security import permission_required, scope
 from . import bp
 
@@ -47,9 +48,9 @@ def _latency_day(days: int) -> date | None:
 
 def _depths() -> dict[int, int] | None:
     """Ids waiting in each Redis partition list (None in the embedded mode, which has no partitions)."""
-    dispatcher = current_app.extensions["loyalty.dispatcher"]
+    queue = dispatcher()
     try:
-        return dispatcher.depth() if hasattr(dispatcher, "depth") else None
+        return queue.depth() if isinstance(queue, RedisDispatcher) else None
     except Exception:  # Redis down: the page still shows what MariaDB knows
         return None
 
@@ -137,7 +138,7 @@ def sla_settings() -> Any:
     if errors:
         return _render(_board(_days()), _days(), form, errors)
     db.session.commit()
-    announce()
+    announce_publication()
     flash(f"Accrual SLA set to {value['minutes']} minutes.", "success")
     return redirect(url_for("care.sla_dashboard"))
 

@@ -16,13 +16,13 @@ from campaigns.channels import ussd
 from campaigns.errors import DomainError, FieldProblem
 
 from ..api.util import read_json, retry_transient
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher, settings
 
 bp = Blueprint("channels", __name__, url_prefix="/channels")
 
 
 def _check_secret() -> None:
-    expected = current_app.config["LOYALTY"].gateway_secret
+    expected = settings().gateway_secret
     if not expected:
         raise DomainError("unavailable", "channel gateways are not configured (LOYALTY_GATEWAY_SECRET)", status=503)
     given = request.headers.get("X-Gateway-Secret", "")
@@ -49,7 +49,7 @@ def _required(data: dict[str, Any], *names: str) -> list[str]:
 
 
 def _notify() -> None:
-    current_app.extensions["loyalty.dispatcher"].schedule_notify()
+    dispatcher().schedule_notify()
 
 
 @bp.post("/sms")

@@ -16,7 +16,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Customer
 from campaigns.notify import messages
 
-from ..extensions import db, db_session
+from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
 from . import bp
 from .i18n import TEXT
@@ -102,7 +102,7 @@ def login() -> Any:
     cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
     db.session.commit()
     if cid is not None:
-        current_app.extensions["loyalty.dispatcher"].schedule_notify()
+        dispatcher().schedule_notify()
     session["portal_phone"] = phone  # the same page follows for members and strangers alike
     return redirect(url_for("portal.verify"))
 
@@ -194,7 +194,7 @@ def redeem(code: str) -> Any:
             flash(redeem_error_text(err, reward, _lang(), balance), "error")
             return redirect(url_for("portal.home"))
         db.session.commit()
-        current_app.extensions["loyalty.dispatcher"].schedule_notify()
+        dispatcher().schedule_notify()
         flash(tr("redeemed", voucher=view["voucher_code"]), "success")
         return redirect(url_for("portal.home") + "#vouchers")
     import secrets
