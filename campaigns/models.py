@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -173,6 +173,9 @@ class CustomerBalance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+CampaignStatus = Literal["draft", "published", "archived"]  # a campaign's and a version's stored status
+
+
 class Campaign(Base):
     """A named campaign; its documents live in :class:`CampaignVersion`."""
 
@@ -181,11 +184,14 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[str] = mapped_column(String(16), default="earning")
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|published|archived
+    status: Mapped[CampaignStatus] = mapped_column(String(16), default="draft")
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ReviewState = Literal["none", "in_review", "approved", "rejected"]  # four-eyes review of a version
 
 
 class CampaignVersion(Base):
@@ -195,7 +201,7 @@ class CampaignVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|published|archived
+    status: Mapped[CampaignStatus] = mapped_column(String(16), default="draft")
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(Text)
     source_format: Mapped[str] = mapped_column(String(8))
@@ -203,7 +209,7 @@ class CampaignVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # review: draft -> in_review -> approved (by someone other than the submitter) -> published
-    review_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    review_state: Mapped[ReviewState] = mapped_column(String(16), default="none", server_default="none")
     submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -235,6 +241,9 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+TxStatus = Literal["queued", "processed", "rejected", "reversed"]  # a transaction's life: queued until credited
+
+
 class Transaction(Base):
     """One accrual transaction as the provider sent it; inserted before the API answers."""
 
@@ -258,11 +267,14 @@ class Transaction(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[TxStatus] = mapped_column(String(16), default="queued")
     reject_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     reversed_amount: Mapped[Decimal] = mapped_column(Numeric(19, 4), default=Decimal(0))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     body_hash: Mapped[str] = mapped_column(String(64))
+
+
+ReversalStatus = Literal["pending", "applied"]  # a reversal waits for the crediting worker
 
 
 class Reversal(Base):
@@ -275,7 +287,7 @@ class Reversal(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
     provider_reversal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | applied
+    status: Mapped[ReversalStatus] = mapped_column(String(16), default="pending")
     points: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -313,6 +325,9 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+LotStatus = Literal["pending", "available", "closed"]  # a point lot: held (return window), spendable, used up
+
+
 class PointLot(Base):
     """Spendable points of one earning, with their own expiry; spending takes the oldest first.
 
@@ -328,7 +343,7 @@ class PointLot(Base):
     entry_id: Mapped[int] = mapped_column(BigId, unique=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))  # pending | available | closed
+    status: Mapped[LotStatus] = mapped_column(String(16))
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -445,6 +460,9 @@ class Reward(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+RedemptionStatus = Literal["issued", "cancelled"]  # a redeemed reward
+
+
 class Redemption(Base):
     __tablename__ = "redemptions"
     __table_args__ = (
@@ -457,13 +475,16 @@ class Redemption(Base):
     reward_id: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     voucher_code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="issued")  # issued | cancelled
+    status: Mapped[RedemptionStatus] = mapped_column(String(16), default="issued")
     requested_by: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="redeem")  # redeem | campaign
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+OutboxStatus = Literal["pending", "sent", "failed", "suppressed"]  # one outgoing SMS or webhook delivery
 
 
 class Outbox(Base):
@@ -481,7 +502,7 @@ class Outbox(Base):
     channel: Mapped[str] = mapped_column(String(16))  # sms | webhook
     template: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|suppressed
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # deferred / back-off
@@ -523,6 +544,9 @@ class CustomerToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+ClaimState = Literal["open", "assigned", "investigating", "resolved", "rejected"]  # a customer-care claim's workflow
+
+
 class Claim(Base):
     """'Report missing points': stored now, worked by the care centre later."""
 
@@ -542,7 +566,7 @@ class Claim(Base):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(19, 4), nullable=True)
     description: Mapped[str] = mapped_column(String(1000), default="")
     channel: Mapped[str] = mapped_column(String(16))  # portal | app | sms | ussd | care
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|assigned|investigating|resolved|rejected
+    status: Mapped[ClaimState] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the care workflow (campaigns/care/claims.py)
     filed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)  # the agent who filed it for the customer
@@ -602,6 +626,9 @@ class CustomerGroup(Base):
     dissolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+MemberStatus = Literal["invited", "active", "left", "removed", "declined"]  # a customer's membership of a group
+
+
 class GroupMember(Base):
     """Membership over time; ``active_customer`` is set only while active, so a person is in one group at a time."""
 
@@ -612,7 +639,7 @@ class GroupMember(Base):
     group_id: Mapped[int] = mapped_column(BigId)
     customer_id: Mapped[int] = mapped_column(BigId, index=True)
     active_customer: Mapped[int | None] = mapped_column(BigId, nullable=True, unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # invited | active | left | removed | declined
+    status: Mapped[MemberStatus] = mapped_column(String(16))
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -665,6 +692,9 @@ class DailyStat(Base):
     txn_amount: Mapped[Decimal] = mapped_column(Numeric(21, 4), default=Decimal(0))
 
 
+ImportStatus = Literal["queued", "running", "done", "failed"]  # a bulk import
+
+
 class Import(Base):
     """One bulk file import (transactions or customer migration): its progress, outcome and resume point.
 
@@ -686,7 +716,7 @@ class Import(Base):
     compression: Mapped[str | None] = mapped_column(String(8), nullable=True)  # gzip
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    status: Mapped[ImportStatus] = mapped_column(String(16), default="queued")
     rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -718,6 +748,9 @@ class ImportProblem(Base):
     reason: Mapped[str] = mapped_column(String(1000))
 
 
+AlertStatus = Literal["open", "acknowledged", "resolved"]  # a monitoring alert
+
+
 class Alert(Base):
     """A condition the care centre must act on (SLA breach, overdue claim, early warning).
 
@@ -738,7 +771,7 @@ class Alert(Base):
     active_key: Mapped[str | None] = mapped_column(String(191), nullable=True)
     kind: Mapped[str] = mapped_column(String(32))  # sla | claim | volume | velocity | budget | claims_rise ...
     severity: Mapped[str] = mapped_column(String(16))  # warning | overdue | critical
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | resolved
+    status: Mapped[AlertStatus] = mapped_column(String(16), default="open")
     provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     subject: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(String(1000))
@@ -839,7 +872,7 @@ class ClaimEvent(Base):
     claim_id: Mapped[int] = mapped_column(BigId)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(254))
-    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[ClaimState | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[ClaimState] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(1000), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

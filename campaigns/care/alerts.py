@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import Alert, AuditEvent, utcnow
+from campaigns.models import Alert, AlertStatus, AuditEvent, utcnow
 from campaigns.permissions import Scope
 
 SEVERITIES = ("warning", "overdue", "critical")
-STATUSES = ("open", "acknowledged", "resolved")
-LIVE = ("open", "acknowledged")
+STATUSES: tuple[AlertStatus, ...] = ("open", "acknowledged", "resolved")
+LIVE: tuple[AlertStatus, ...] = ("open", "acknowledged")
 # Who an alert is in front of: the responsible provider's unit first, then its manager, then the programme admin.
 ESCALATION = ("responsible unit", "provider manager", "programme admin")
 MONITOR = "monitor"

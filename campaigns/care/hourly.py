@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from campaigns import watermarks
-from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
+from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, TxStatus, VelocityHourly, utcnow
 
 """Accrual SLA (minutes from receipt to credit) used for ``breaches``.
 
@@ -49,7 +49,12 @@ ROLLUP_GRACE = timedelta(minutes=5)  # commits that straddle the hour's end have
 BACKFILL = timedelta(weeks=9)  # the first pass rolls at most this far back (the warnings use 8 weeks)
 CHUNK_HOURS = 24 * 7  # at most a week per pass: a first backfill spreads over a few passes
 QUERY_HOURS = 24  # each query covers at most a day, so it stays an index range however big the table grows
-STATUSES = ("queued", "processed", "rejected", "reversed")  # every transaction status (index range)
+STATUSES: tuple[TxStatus, ...] = (
+    "queued",
+    "processed",
+    "rejected",
+    "reversed",
+)  # every transaction status (index range)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _Row = TypeVarTuple("_Row")  # the column types of a select that by_received passes through
 

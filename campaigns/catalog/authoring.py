@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.errors import DomainError, conflict, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignVersion, LedgerEntry, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignStatus, CampaignVersion, LedgerEntry, utcnow
 from campaigns.permissions import Scope
 
 STATUSES = ("draft", "scheduled", "live", "ended", "archived")
@@ -102,7 +102,9 @@ def _when(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def status_of(campaign_status: str, published_version: int | None, document: dict[str, Any], now: datetime) -> str:
+def status_of(
+    campaign_status: CampaignStatus, published_version: int | None, document: dict[str, Any], now: datetime
+) -> str:
     if campaign_status == "archived":
         return "archived"
     if published_version is None:

@@ -8,14 +8,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns.models import Provider, WebhookSubscription
+from campaigns.models import OutboxStatus, Provider, WebhookSubscription
 from campaigns.notify import webhooks
 
 from ..extensions import db, db_session, dispatcher
 from ..security import permission_required
 from . import bp
 
-STATUSES = ("pending", "sent", "failed")
+STATUSES: tuple[OutboxStatus, ...] = ("pending", "sent", "failed")
 
 
 def _subscriptions() -> dict[int, tuple[WebhookSubscription, str]]:
