@@ -50,7 +50,7 @@ from sqlalchemy.engine import Engine
 from campaigns.access.users import create_user
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from campaigns.permissions import UNLIMITED
 from campaigns.reporting import analytics
 from campaigns.settings import Settings

@@ -17,7 +17,8 @@ from campaigns.access import providers, users
 from campaigns.accounts import rewards
 from campaigns.accrual.transactions import ACCEPTED, ingest
 from campaigns.catalog import documents as catalog
-from campaigns.models import Provider, StaffUser, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Provider, StaffUser
 from campaigns.schemas import CustomerRef, TransactionIn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"

@@ -15,7 +15,8 @@ from campaigns.accounts.lifecycle import LifecycleReport, run_all
 from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
+from campaigns.notify.outbox import queue_expiring
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -89,7 +90,6 @@ def rollup(rt: Runtime) -> int:
 
 def queue_expiring_notices(rt: Runtime) -> int:
     """Outbox rows for points expiring within 30 days (one per customer per month)."""
-    from campaigns.notify.outbox import queue_expiring
 
     with rt.session_factory() as session:
         n = queue_expiring(session)

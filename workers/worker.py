@@ -11,9 +11,10 @@ from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 
 from . import memory
+from .bootstrap import configure
 from .imports import IMPORT_QUEUE
 from .queues import ACCRUAL_QUEUE_PREFIX, CARE_QUEUE, NOTIFY_QUEUE, queue_name
-from .runtime import Runtime, configure
+from .runtime import Runtime
 from .sweeper import SweeperThread, sweep
 
 log = logging.getLogger(__name__)

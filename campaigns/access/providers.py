@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import conflict, invalid, not_found
-from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser, utcnow
+from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
+from campaigns.publication import bump_publication
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 
@@ -72,8 +74,6 @@ def create_provider(session: Session, code: str, name: str, *, actor: str = "cli
     session.flush()
     key = issue_key(session, "provider", f"{code} key", provider.id)
     _audit(session, actor, "provider.created", provider, {"code": code, "name": provider.name, "key_prefix": key[:10]})
-    from campaigns.catalog.documents import bump_publication
-
     bump_publication(session)
     return provider, key
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, utcnow
+from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot
 from campaigns.sql import table_of, upsert
 
 MAX_REASON = 250

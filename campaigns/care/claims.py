@@ -45,6 +45,7 @@ from campaigns.accounts import adjustments
 from campaigns.accounts.profile import transaction_rows
 from campaigns.care import alerts
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
 from campaigns.models import (
     Alert,
@@ -56,7 +57,6 @@ from campaigns.models import (
     LedgerEntry,
     Provider,
     Transaction,
-    utcnow,
 )
 from campaigns.notify.outbox import queue_sms
 from campaigns.permissions import UNLIMITED, Scope

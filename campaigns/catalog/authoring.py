@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignStatus, CampaignVersion, LedgerEntry, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignStatus, CampaignVersion, LedgerEntry
 from campaigns.permissions import Scope
 
 STATUSES = ("draft", "scheduled", "live", "ended", "archived")

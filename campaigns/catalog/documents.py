@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, Provider, Reward, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Provider, Reward
+from campaigns.publication import bump_publication
 from rules import CampaignSpec, DocumentInvalid, Known, parse_document
-
-PUBLICATION_COUNTER = "publication"
 
 
 def known_values(session: Session) -> Known:
@@ -233,19 +233,6 @@ def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
     bump_publication(session)
     _audit(session, author, "campaign.archived", campaign, {})
     return campaign
-
-
-def bump_publication(session: Session) -> None:
-    counter = session.get(Counter, PUBLICATION_COUNTER, with_for_update=True)
-    if counter is None:
-        session.add(Counter(name=PUBLICATION_COUNTER, value=1))
-    else:
-        counter.value += 1
-    session.flush()
-
-
-def publication_counter(session: Session) -> int:
-    return session.scalar(select(Counter.value).where(Counter.name == PUBLICATION_COUNTER)) or 0
 
 
 def published_specs(session: Session) -> list[CampaignSpec]:

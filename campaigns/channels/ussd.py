@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
+from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
@@ -270,8 +271,6 @@ class Menu:
 
     def claim(self, ref: str) -> Screen:
         """File the claim once per USSD session: a gateway repeating the last request gets the same answer."""
-        from campaigns.care import claims
-
         claim = claims.file(
             self.session,
             self.customer.id,

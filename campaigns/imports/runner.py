@@ -39,13 +39,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.accrual.transactions import ACCEPTED, DUPLICATE, ingest
 from campaigns.catalog import programme
 from campaigns.catalog.published import load as load_published
+from campaigns.clock import utcnow
 from campaigns.db import retry_transient
 from campaigns.errors import DomainError, not_found
 from campaigns.imports import opening
 from campaigns.imports.files import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
-from campaigns.models import Import, ImportProblem, ImportStatus, Provider, Transaction, utcnow
+from campaigns.models import Import, ImportProblem, ImportStatus, Provider, Transaction
 from campaigns.schemas import parse_transaction
-from campaigns.sql import rowcount
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def claim(
             .values(owner=token, status=RUNNING, heartbeat_at=now, started_at=started or now, message=None)
         )
         session.commit()
-    return token if rowcount(res) == 1 else None
+    return token if res.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 def stale_imports(session: Session, *, stale_seconds: int = STALE_SECONDS) -> list[int]:
@@ -339,7 +339,7 @@ class _Runner:
                     heartbeat_at=now,
                 )
             )
-            if rowcount(res) != 1:
+            if res.rowcount != 1:  # type: ignore[attr-defined]
                 session.rollback()
                 raise LeaseLost()
             session.commit()
@@ -468,9 +468,9 @@ class _Runner:
                 .values(status=status, message=message, finished_at=now, heartbeat_at=now, owner=None)
             )
             session.commit()
-        if rowcount(res) != 1:
+        if res.rowcount != 1:  # type: ignore[attr-defined]
             log.warning("import %s: lease lost before it could be closed", self.id)
-        if self.stored and rowcount(res) == 1:
+        if self.stored and res.rowcount == 1:  # type: ignore[attr-defined]
             _remove(self.stored)
         self.progress.status, self.progress.message = status, message
         if self.on_progress is not None:

@@ -27,8 +27,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Outbox, WebhookSubscription, utcnow
+from campaigns.clock import utcnow
+from campaigns.errors import invalid, not_found
+from campaigns.models import AuditEvent, Outbox, WebhookSubscription
+from campaigns.sql import table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,6 @@ def _row(sub: WebhookSubscription, event: str, data: dict[str, Any], key: str, n
 def add_event(
     session: Session, event: str, data: dict[str, Any], key: str, now: datetime, provider_ids: set[int] | None = None
 ) -> None:
-    from campaigns.sql import table_of, upsert
-
     rows = rows_for(session, event, data, key, now, provider_ids)
     if rows:
         upsert(session, table_of(Outbox), rows, ["dedupe_key"])
@@ -254,8 +254,6 @@ def replay(session: Session, outbox_id: int, *, actor: str) -> Outbox:
     """Send a delivery again (staff or the provider): back to pending, due now; audited."""
     row = session.get(Outbox, outbox_id)
     if row is None or row.channel != "webhook":
-        from campaigns.errors import not_found
-
         raise not_found(f"delivery {outbox_id}")
     previous = row.status
     row.status, row.next_attempt_at, row.created_at = "pending", None, utcnow()

@@ -77,7 +77,7 @@ def test_points_credited_signed_retried_and_replayed(app, client, telecom, shop,
 
 
 def _pending_hooks(app, client, provider, count: int, prefix: str) -> None:
-    from campaigns.models import utcnow
+    from campaigns.clock import utcnow
     from campaigns.notify.webhooks import add_event
     from webapp.extensions import db
 
@@ -135,7 +135,8 @@ def test_a_delivery_without_its_subscription_is_nobodys(app, client, telecom):
     """A webhook row whose payload names no subscription belongs to no provider: 404, and no lookup by a None key."""
     import warnings
 
-    from campaigns.models import Outbox, utcnow
+    from campaigns.clock import utcnow
+    from campaigns.models import Outbox
     from webapp.extensions import db
 
     with app.app_context():

@@ -17,7 +17,7 @@ from campaigns.catalog import authoring, programme
 from campaigns.catalog import documents as catalog
 from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
-from rules.operators import export_rules_vocabulary
+from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
 from ..security import permission_required, scope

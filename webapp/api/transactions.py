@@ -11,8 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.accrual.reversals import request_reversal
 from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.models import utcnow
 from campaigns.schemas import ReversalIn, parse_transaction, problems_of
 
 from ..extensions import db, db_session, dispatcher, runtime
