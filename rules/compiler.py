@@ -121,6 +121,7 @@ class ContextValues(dict[str, Any]):
     """
 
     __slots__ = ("ctx",)
+    ctx: EvaluationContext
 
     def __init__(self, ctx: EvaluationContext) -> None:
         super().__init__()

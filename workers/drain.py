@@ -103,7 +103,7 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
             return report
 
 
-def _credit(rt: Runtime, partition: int, raw_ids: list[bytes], report: DrainReport) -> None:
+def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: DrainReport) -> None:
     ids = sorted({int(x) for x in raw_ids})
     result = rt.credit(ids)
     assert rt.redis is not None

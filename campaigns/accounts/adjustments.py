@@ -78,7 +78,7 @@ def adjust(
         raise not_found(f"customer {customer_id}")
     now = utcnow()
     # lock the balance row first: every writer of this customer queues here
-    upsert(session, CustomerBalance.__table__, [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
+    upsert(session, table_of(CustomerBalance), [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
     balance = session.scalar(
         select(CustomerBalance).where(CustomerBalance.customer_id == customer_id).with_for_update()
     )

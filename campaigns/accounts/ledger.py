@@ -44,7 +44,7 @@ from campaigns.models import (
     Reversal,
     Transaction,
 )
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt", "agg_seq")
 
@@ -56,7 +56,7 @@ def add_to_balances(session: Session, deltas: Mapping[int, Mapping[str, int]], n
         for cid, d in deltas.items()
         if any(d.values())
     ]
-    upsert(session, CustomerBalance.__table__, rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
+    upsert(session, table_of(CustomerBalance), rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
 
 
 def _floor(value: Decimal) -> int:
@@ -86,7 +86,8 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "reversal")
         .group_by(LedgerEntry.reverses_entry_id)
     ):
-        clawed[eid] = [int(debt) - int(pts) - int(pend), -int(qual)]
+        if eid is not None:  # a reversal entry always names the entry it reverses
+            clawed[eid] = [int(debt) - int(pts) - int(pend), -int(qual)]
     share = min(Decimal(1), (txn.reversed_amount + reversal.amount) / txn.amount) if txn.amount else Decimal(1)
     total_taken = 0
     deltas: dict[int, dict[str, int]] = {}
@@ -185,7 +186,7 @@ def _unrecord(session: Session, txn: Transaction, customer_id: int, points: int,
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),
@@ -206,7 +207,7 @@ def _unrecord_spend(session: Session, txn: Transaction, amount: Decimal) -> None
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),
@@ -288,7 +289,11 @@ def _chunks(session: Session, column: Any, step: int) -> Iterator[tuple[int, int
 
 
 def _scan(
-    session: Session, column: Any, step: int, query: Callable[[int, int], Select[Any]], describe: Callable[..., str]
+    session: Session,
+    column: Any,
+    step: int,
+    query: Callable[[int, int], Select[*tuple[Any, ...]]],
+    describe: Callable[..., str],
 ) -> list[str]:
     """One kind of problem, range by range over ``column``, at most ``MAX_PROBLEMS`` of it."""
     found: list[str] = []
@@ -350,7 +355,7 @@ def _balance_vs_lots(lo: int, hi: int) -> Select[Any]:
     return _balances_differing(lo, hi, lots, pairs)
 
 
-def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:
+def _lots_spent_twice(lo: int, hi: int) -> Select[int, int, int]:
     return (
         select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
         .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
@@ -414,7 +419,8 @@ def check_invariants(session: Session) -> list[str]:
             .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "reversal")
             .group_by(LedgerEntry.reverses_entry_id)
         ):
-            clawed[entry_id] = clawed.get(entry_id, 0) + int(total)
+            if entry_id is not None:
+                clawed[entry_id] = clawed.get(entry_id, 0) + int(total)
     found = 0
     ids = list(clawed)
     for i in range(0, len(ids), 10_000):
@@ -456,7 +462,8 @@ def _budget_problems(session: Session) -> list[str]:
             .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "earn", LedgerEntry.campaign_id.is_not(None))
             .group_by(LedgerEntry.campaign_id)
         ):
-            issued[campaign_id] = issued.get(campaign_id, 0) + int(points or 0)
+            if campaign_id is not None:
+                issued[campaign_id] = issued.get(campaign_id, 0) + int(points or 0)
     for campaign_id, cap in capped.items():
         used = int(spent.get(campaign_id, 0))
         if used > cap:

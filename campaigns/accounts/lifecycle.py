@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -22,7 +23,7 @@ from campaigns.catalog.published import Published
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 from rules import evaluate_tier
 
 
@@ -55,7 +56,8 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
             )
         ).all()
     )
-    entries, deltas = [], defaultdict(lambda: defaultdict(int))
+    entries: list[dict[str, Any]] = []
+    deltas: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     lot_updates = []
     recoveries: dict[int, tuple[int, int]] = {}  # entry index -> (lot id, points): the repayment consumes the lot
     total = 0
@@ -170,7 +172,8 @@ def requalify_chunk(
     states = load_states(session, ids, window_start(now.date()), with_days=False)
     today = now.astimezone(ZoneInfo(pub.settings.timezone)).date()
     sums = window_sums(session, ids, today)
-    changes, outbox = [], []
+    changes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
     up = down = 0
     grace = timedelta(days=pub.grace_days)
     for cid in ids:
@@ -204,7 +207,7 @@ def requalify_chunk(
         session.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
     if changes:
         session.execute(insert(TierChange), changes)
-        upsert(session, Outbox.__table__, outbox, ["dedupe_key"])
+        upsert(session, table_of(Outbox), outbox, ["dedupe_key"])
     return ids[-1], len(ids), up, down
 
 

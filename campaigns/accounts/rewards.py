@@ -137,11 +137,11 @@ def _check_offer(session: Session, reward: Reward, customer_id: int, now: dateti
     if reward.stock is not None and reward.issued >= reward.stock:
         raise conflict("out_of_stock", f"reward '{reward.code}' is out of stock")
     if reward.per_customer_limit is not None:
-        mine = session.scalar(
+        mine = session.scalars(
             select(func.count()).where(
                 Redemption.customer_id == customer_id, Redemption.reward_id == reward.id, Redemption.status == "issued"
             )
-        )
+        ).one()
         if mine >= reward.per_customer_limit:
             raise conflict("limit_reached", f"at most {reward.per_customer_limit} of '{reward.code}' per customer")
     if not _eligible(session, reward, customer_id, now):

@@ -55,7 +55,7 @@ from campaigns.models import (
     Transaction,
 )
 from campaigns.notify import webhooks
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 from rules import Effect, EvaluationContext, evaluate_tier
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class _Batch:
             return
         upsert(
             self.session,
-            CampaignCounter.__table__,
+            table_of(CampaignCounter),
             [{"campaign_id": c, "points": 0, "rewards": 0} for c in budgeted],
             ["campaign_id"],
         )
@@ -213,15 +213,15 @@ class _Batch:
         s, now = self.session, self.now
         self.outbox.extend(self.events.rows(s, now))
         if self.entries:
-            ledger = LedgerEntry.__table__
+            ledger = table_of(LedgerEntry)
             ids = s.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), self.entries).all()
             lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, rows in self.lots.items() for lot in rows]
             if lots:
-                s.execute(insert(PointLot.__table__), lots)
+                s.execute(insert(table_of(PointLot)), lots)
         touched = {c for c, _d, _p in self.daily}
         upsert(
             s,
-            CustomerBalance.__table__,
+            table_of(CustomerBalance),
             [
                 {
                     "customer_id": c,
@@ -242,7 +242,7 @@ class _Batch:
         )
         upsert(
             s,
-            CustomerDaily.__table__,
+            table_of(CustomerDaily),
             [
                 {
                     "customer_id": c,
@@ -260,7 +260,7 @@ class _Batch:
         )
         upsert(
             s,
-            CustomerProvider.__table__,
+            table_of(CustomerProvider),
             [
                 {"customer_id": c, "provider_id": p, "first_at": v[0], "txn_count": v[1]}
                 for (c, p), v in self.first_seen.items()
@@ -270,7 +270,7 @@ class _Batch:
         )
         upsert(
             s,
-            CampaignUsage.__table__,
+            table_of(CampaignUsage),
             [
                 {"customer_id": c, "campaign_id": k, "day": d, "points": v[0], "awards": v[1]}
                 for (c, k, d), v in self.new_usage.items()
@@ -282,7 +282,7 @@ class _Batch:
             s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
         upsert(
             s,
-            CustomerTag.__table__,
+            table_of(CustomerTag),
             [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)],
             ["customer_id", "tag"],
         )
@@ -293,7 +293,7 @@ class _Batch:
             s.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
         if self.tier_changes:
             s.execute(insert(TierChange), self.tier_changes)
-        upsert(s, Outbox.__table__, self.outbox, ["dedupe_key"])
+        upsert(s, table_of(Outbox), self.outbox, ["dedupe_key"])
 
 
 def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
@@ -385,7 +385,7 @@ def credit_batch(
     batch.load_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
-    table = Transaction.__table__
+    table = table_of(Transaction)
     for txn in txns:
         try:
             _credit_one(batch, txn, states, referrers.get(txn.id), report)
@@ -517,8 +517,7 @@ def _credit_one(
         target.record(
             today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying
         )
-        key = (cid, today, txn.provider_id)
-        row = batch.daily.setdefault(key, [0, Decimal(0), 0, 0])
+        row = batch.daily.setdefault((cid, today, txn.provider_id), [0, Decimal(0), 0, 0])
         row[0] += 1 if mine else 0
         row[1] += spend
         row[2] += spendable

@@ -13,15 +13,28 @@ from campaigns.models.accounts import (
     GroupMember,
     LedgerEntry,
     LotConsumption,
+    LotStatus,
+    MemberStatus,
     PointLot,
     Redemption,
+    RedemptionStatus,
     Reward,
     TierChange,
 )
-from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, Transaction
+from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, ReversalStatus, Transaction, TxStatus
 from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
-from campaigns.models.care import Alert, CampaignHourly, Claim, ClaimEvent, SlaDaily, TxnHourly, VelocityHourly
-from campaigns.models.catalog import Campaign, CampaignVersion, Setting
+from campaigns.models.care import (
+    Alert,
+    AlertStatus,
+    CampaignHourly,
+    Claim,
+    ClaimEvent,
+    ClaimState,
+    SlaDaily,
+    TxnHourly,
+    VelocityHourly,
+)
+from campaigns.models.catalog import Campaign, CampaignStatus, CampaignVersion, ReviewState, Setting
 from campaigns.models.channels import CustomerToken, OtpCode, SmsInbound
 from campaigns.models.clearing import ProviderRate, SettlementLine, SettlementPeriod
 from campaigns.models.customers import (
@@ -32,14 +45,15 @@ from campaigns.models.customers import (
     CustomerProvider,
     CustomerTag,
 )
-from campaigns.models.imports import Import, ImportProblem
-from campaigns.models.notify import Outbox, WebhookSubscription
+from campaigns.models.imports import Import, ImportProblem, ImportStatus
+from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
 from campaigns.models.reporting import DailyStat
 from campaigns.models.shared import AuditEvent, Counter
 
 __all__ = [
     "NAMING",
     "Alert",
+    "AlertStatus",
     "ApiKey",
     "AuditEvent",
     "Base",
@@ -47,10 +61,12 @@ __all__ = [
     "Campaign",
     "CampaignCounter",
     "CampaignHourly",
+    "CampaignStatus",
     "CampaignUsage",
     "CampaignVersion",
     "Claim",
     "ClaimEvent",
+    "ClaimState",
     "Counter",
     "Customer",
     "CustomerBalance",
@@ -66,15 +82,22 @@ __all__ = [
     "GroupMember",
     "Import",
     "ImportProblem",
+    "ImportStatus",
     "LedgerEntry",
     "LotConsumption",
+    "LotStatus",
+    "MemberStatus",
     "OtpCode",
     "Outbox",
+    "OutboxStatus",
     "PointLot",
     "Provider",
     "ProviderRate",
     "Redemption",
+    "RedemptionStatus",
     "Reversal",
+    "ReversalStatus",
+    "ReviewState",
     "Reward",
     "Setting",
     "SettlementLine",
@@ -84,6 +107,7 @@ __all__ = [
     "StaffUser",
     "TierChange",
     "Transaction",
+    "TxStatus",
     "TxnHourly",
     "UTCDateTime",
     "VelocityHourly",

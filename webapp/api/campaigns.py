@@ -87,22 +87,22 @@ def create_campaign() -> Any:
     db.session.commit()
     if _flag("publish"):
         announce_publication()
-    campaign = db.session.get(Campaign, version.campaign_id)
-    return catalog.campaign_view(db.session, campaign), 201
+    campaign = db.session.get_one(Campaign, version.campaign_id)
+    return catalog.campaign_view(db_session(), campaign), 201
 
 
 @bp.post("/campaigns/validate")
 @require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
-    doc = catalog.validate(source, fmt, db.session)
+    doc = catalog.validate(source, fmt, db_session())
     return {"valid": True, "name": doc.name, "type": doc.type}
 
 
 @bp.get("/campaigns")
 @require("staff", action="campaigns.view")
 def list_campaigns() -> Any:
-    return {"campaigns": [catalog.campaign_view(db.session, c) for c in catalog.list_campaigns(db.session)]}
+    return {"campaigns": [catalog.campaign_view(db_session(), c) for c in catalog.list_campaigns(db_session())]}
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -115,7 +115,7 @@ def _campaign(campaign_id: int) -> Campaign:
 @bp.get("/campaigns/<int:campaign_id>")
 @require("staff", action="campaigns.view")
 def show_campaign(campaign_id: int) -> Any:
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")
@@ -133,16 +133,16 @@ def publish_campaign(campaign_id: int) -> Any:
     )
     db.session.commit()
     announce_publication()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/archive")
 @require("staff", action="campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
-    catalog.archive(db.session, campaign_id, author=principal().name)
+    catalog.archive(db_session(), campaign_id, author=principal().name)
     db.session.commit()
     announce_publication()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/simulate")
@@ -155,13 +155,13 @@ def simulate_campaign() -> Any:
     document = body["document"]
     fmt = "yaml" if isinstance(document, str) and not document.lstrip().startswith("{") else "json"
     if "transaction" in body:
-        result = simulation.sample(db.session, document, body["transaction"], fmt=fmt)
+        result = simulation.sample(db_session(), document, body["transaction"], fmt=fmt)
     else:
         days = body.get("days", 30)
         if not isinstance(days, int) or isinstance(days, bool):
             raise DomainError(
                 "validation_error", "days: must be an integer", [FieldProblem("days", "must be an integer")]
             )
-        result = simulation.replay(db.session, document, days=days, fmt=fmt)
+        result = simulation.replay(db_session(), document, days=days, fmt=fmt)
     db.session.rollback()
     return result

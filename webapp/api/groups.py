@@ -17,7 +17,7 @@ from campaigns.errors import invalid, not_found
 from campaigns.models import GroupMember, Transaction
 from campaigns.schemas import CustomerRef, GroupIn, GroupMemberIn, validation_error
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .util import read_json, retry_transient
@@ -42,7 +42,7 @@ def _visible(group_id: int) -> None:
 def _who(ref: CustomerRef | None, field: str = "owner") -> int:
     if ref is None:
         raise invalid(field, "is required")
-    return resolve_existing(db.session, ref, None)
+    return resolve_existing(db_session(), ref, None)
 
 
 @bp.post("/groups")
@@ -50,16 +50,18 @@ def _who(ref: CustomerRef | None, field: str = "owner") -> int:
 @retry_transient
 def create_group() -> Any:
     body = validation_error(GroupIn, read_json())
-    group = groups.create(db.session, _who(body.owner), body.name, actor=principal().name, max_members=body.max_members)
+    group = groups.create(
+        db_session(), _who(body.owner), body.name, actor=principal().name, max_members=body.max_members
+    )
     db.session.commit()
-    return groups.view(db.session, group.id), 201
+    return groups.view(db_session(), group.id), 201
 
 
 @bp.get("/groups/<int:group_id>")
 @require("provider", "staff", action="customers.view")
 def show_group(group_id: int) -> Any:
     _visible(group_id)
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)
 
 
 @bp.post("/groups/<int:group_id>/invitations")
@@ -68,9 +70,9 @@ def show_group(group_id: int) -> Any:
 def invite_member(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.invite(db.session, group_id, _who(body.owner), _who(body.customer, "customer"), actor=principal().name)
+    groups.invite(db_session(), group_id, _who(body.owner), _who(body.customer, "customer"), actor=principal().name)
     db.session.commit()
-    return groups.view(db.session, group_id), 201
+    return groups.view(db_session(), group_id), 201
 
 
 @bp.post("/groups/<int:group_id>/members")
@@ -79,9 +81,9 @@ def invite_member(group_id: int) -> Any:
 def accept_invitation(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.accept(db.session, group_id, _who(body.customer, "customer"), actor=principal().name)
+    groups.accept(db_session(), group_id, _who(body.customer, "customer"), actor=principal().name)
     db.session.commit()
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)
 
 
 @bp.post("/groups/<int:group_id>/leave")
@@ -92,6 +94,6 @@ def leave_group(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     by_owner = _who(body.owner) if body.owner is not None else None
-    groups.leave(db.session, group_id, _who(body.customer, "customer"), by_owner=by_owner, actor=principal().name)
+    groups.leave(db_session(), group_id, _who(body.customer, "customer"), by_owner=by_owner, actor=principal().name)
     db.session.commit()
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)

@@ -870,7 +870,7 @@ ME_SUMMARY = _obj(
 
 def me_paths() -> dict[str, Any]:
     """``/api/v1/me``: the mobile app's customer API (token from the SMS-code flow)."""
-    open_ = {"security": []}
+    open_: dict[str, Any] = {"security": []}
     return {
         "/api/v1/me/otp": {
             "post": {

@@ -16,7 +16,7 @@ from campaigns.schemas import ReversalIn, parse_batch, parse_transaction, proble
 
 from ..extensions import db, dispatcher
 from . import bp
-from .auth import principal, require, scope_provider_id
+from .auth import calling_provider_id, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _error_item(err: DomainError) -> dict[str, Any]:
 def create_transaction() -> Any:
     now = utcnow()
     txn = parse_transaction(read_json(), max_future=max_future(), now=now)
-    out = ingest(db.session, principal().provider_id, [txn], now)[0]
+    out = ingest(db_session(), calling_provider_id(), [txn], now)[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None
@@ -77,7 +77,7 @@ def create_transactions_batch() -> Any:
             where.append(i)
         except DomainError as err:
             results[i] = {"index": i, "status": "error", "error": _error_item(err)}
-    outcomes = ingest(db.session, principal().provider_id, valid, now) if valid else []
+    outcomes = ingest(db_session(), calling_provider_id(), valid, now) if valid else []
     db.session.commit()
     accepted: list[tuple[int, int]] = []
     waiting: list[tuple[int, int]] = []  # new ones and replays still queued (their first dispatch may be lost)
@@ -100,7 +100,7 @@ def create_transactions_batch() -> Any:
 @bp.get("/transactions/<int:txn_id>")
 @require("provider", "staff", action="customers.view")
 def show_transaction(txn_id: int) -> Any:
-    return get_transaction(db.session, txn_id, scope_provider_id())
+    return get_transaction(db_session(), txn_id, scope_provider_id())
 
 
 @bp.post("/transactions/<int:txn_id>/reversal")
@@ -113,7 +113,7 @@ def reverse_transaction(txn_id: int) -> Any:
     except ValidationError as exc:
         problems = problems_of(exc)
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
-    view, created = request_reversal(db.session, txn_id, scope_provider_id(), body, utcnow())
+    view, created = request_reversal(db_session(), txn_id, scope_provider_id(), body, utcnow())
     db.session.commit()
     if not created:
         return view, 200

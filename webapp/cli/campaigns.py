@@ -50,7 +50,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 def campaigns_validate(file: Path) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db.session)
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db_session())
     except DomainError as err:
         fail(err)
     click.echo(f"valid: {doc.name}")
@@ -106,10 +106,10 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
     try:
         if txn_file is not None:
             result = simulation.sample(
-                db.session, file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
+                db_session(), file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
             )
         else:
-            result = simulation.replay(db.session, file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
+            result = simulation.replay(db_session(), file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
     except DomainError as err:
         fail(err)
     db.session.rollback()

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from campaigns.accounts import ledger
 from workers.sweeper import rollup
 
-from ..extensions import db, runtime
+from ..extensions import db_session, runtime
 
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
 

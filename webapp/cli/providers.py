@@ -11,7 +11,7 @@ from campaigns.access import providers
 from campaigns.clearing import rates
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db, db_session
 from .common import fail
 
 providers_cli = AppGroup("providers", help="Manage providers and their API keys.")
@@ -23,7 +23,7 @@ providers_cli = AppGroup("providers", help="Manage providers and their API keys.
 def providers_create(code: str, name: str) -> None:
     """Create a provider; prints its API key once, alone on the last line."""
     try:
-        provider, key = providers.create_provider(db.session, code, name)
+        provider, key = providers.create_provider(db_session(), code, name)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -38,7 +38,7 @@ def providers_create(code: str, name: str) -> None:
 def providers_rotate(code: str) -> None:
     """Issue an additional key (revoke the old one once the provider switched)."""
     try:
-        key = providers.rotate_provider_key(db.session, code)
+        key = providers.rotate_provider_key(db_session(), code)
         db.session.commit()
     except DomainError as err:
         fail(err)
@@ -50,7 +50,7 @@ def providers_rotate(code: str) -> None:
 @click.argument("prefix")
 def providers_revoke(prefix: str) -> None:
     """Revoke keys by their first 10 characters."""
-    n = providers.revoke_key(db.session, prefix)
+    n = providers.revoke_key(db_session(), prefix)
     db.session.commit()
     click.echo(f"Revoked {n} key(s).")
     if not n:
