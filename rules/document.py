@@ -1165,12 +1165,14 @@ class _Validator:
                 return False
             closed = self.closed_set(by)
             ok = True
-            for key in rates if closed is not None else ():
-                if key not in closed[0]:
-                    self.error(_join(f"{path}.rates", key), _not_in_set(key, closed[0], closed[1]))
-                    ok = False
+            if closed is not None:
+                choices, what = closed
+                for key in rates:
+                    if key not in choices:
+                        self.error(_join(f"{path}.rates", key), _not_in_set(key, choices, what))
+                        ok = False
             return ok
-        missing = [key for key in ("points", "per") if params.get(key) is None]
-        for key in missing:
+        absent = [key for key in ("points", "per") if params.get(key) is None]
+        for key in absent:
             self.error(f"{path}.{key}", "required by action 'award_points_per_amount' (or bands)")
-        return not missing
+        return not absent

@@ -24,7 +24,7 @@ from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
 from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, Provider
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 MAX_REASON = 250
 MAX_POINTS = 10_000_000

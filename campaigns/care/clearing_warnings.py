@@ -31,7 +31,7 @@ from campaigns.models import PointLot, Provider, SettlementPeriod
 
 def _funded(session: Session, start: datetime, end: datetime) -> dict[int, int]:
     return {
-        int(f): int(p)
+        int(f or 0): int(p)  # funder_id > 0 below: never None
         for f, p in session.execute(
             select(PointLot.funder_id, func.sum(PointLot.points))
             .where(PointLot.created_at >= start, PointLot.created_at < end, PointLot.funder_id > 0)

@@ -33,7 +33,7 @@ def _chunks(session: Session, column: Any) -> Iterator[tuple[int, int]]:
 
 
 def _scan(
-    session: Session, column: Any, query: Callable[[int, int], Select[Any]], say: Callable[..., str]
+    session: Session, column: Any, query: Callable[[int, int], Select[*tuple[Any, ...]]], say: Callable[..., str]
 ) -> list[str]:
     found: list[str] = []
     for lo, hi in _chunks(session, column):
@@ -43,7 +43,7 @@ def _scan(
     return found
 
 
-def _earning_vs_lots(lo: int, hi: int) -> Select[Any]:
+def _earning_vs_lots(lo: int, hi: int) -> Select[int, int, Any]:
     lots = (
         select(PointLot.entry_id.label("eid"), func.sum(PointLot.points).label("pts"))
         .where(PointLot.entry_id.between(lo, hi))
@@ -62,7 +62,7 @@ def _earning_vs_lots(lo: int, hi: int) -> Select[Any]:
     )
 
 
-def _lot_arithmetic(lo: int, hi: int) -> Select[Any]:
+def _lot_arithmetic(lo: int, hi: int) -> Select[int, int, int, Any, int]:
     used = (
         select(LotConsumption.lot_id.label("lid"), func.sum(LotConsumption.points).label("used"))
         .where(LotConsumption.lot_id.between(lo, hi))

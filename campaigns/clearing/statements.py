@@ -403,7 +403,7 @@ def breakage_estimate(session: Session, until: datetime, tz: ZoneInfo) -> dict[s
         .group_by(cohort, LedgerEntry.kind)
     ):
         stats[int(c)]["expired" if kind == "expiry" else "redeemed"] += int(pts)
-    cohorts = [
+    cohorts: list[dict[str, Any]] = [
         {"month": starts[c].strftime("%Y-%m"), **s, "closed": s["open"] == 0 and c < len(starts) - 1}
         for c, s in sorted(stats.items())
     ]

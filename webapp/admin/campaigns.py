@@ -190,7 +190,7 @@ def campaign(campaign_id: int) -> Any:
         events=events,
         require_approval=_require_approval(),
         may_publish={v.version: catalog.may_publish(v, require_approval=_require_approval()) for v in versions},
-        timezone=programme.load(db.session).timezone,
+        timezone=programme.load(db_session()).timezone,
     )
 
 
@@ -228,10 +228,10 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
 @permission_required("campaigns.publish")
 def publish_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
-        v = authoring.get_version(db.session, campaign_id, version)
+        v = authoring.get_version(db_session(), campaign_id, version)
         rollback = v.published_at is not None
         catalog.publish_version(
-            db.session, campaign_id, version, author=current_user.email, require_approval=_require_approval()
+            db_session(), campaign_id, version, author=current_user.email, require_approval=_require_approval()
         )
         return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
 
@@ -249,9 +249,9 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
         flash("Pick a date and time for the publication.", "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+        authoring.get_campaign(db_session(), campaign_id, scope())
         catalog.schedule_version(
-            db.session, campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
+            db_session(), campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
         )
     except DomainError as err:
         db.session.rollback()

@@ -17,14 +17,14 @@ from campaigns.clearing.statements import month_of, zone
 from campaigns.errors import DomainError
 from campaigns.models import Provider, SettlementPeriod, utcnow
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
 
 
 def _month() -> str:
-    return request.args.get("period") or month_of(utcnow(), zone(db.session))
+    return request.args.get("period") or month_of(utcnow(), zone(db_session()))
 
 
 @bp.get("/finance")
@@ -32,7 +32,7 @@ def _month() -> str:
 def finance() -> Any:
     period = _month()
     try:
-        view = periods.statement(db.session, period, provider_id=scope().provider_id)
+        view = periods.statement(db_session(), period, provider_id=scope().provider_id)
     except DomainError as err:
         return html_error(err)
     if request.args.get("format") == "csv":
@@ -63,7 +63,7 @@ def finance_entries() -> Any:
     period = _month()
     try:
         view = periods.entries(
-            db.session, period, request.args.get("party", ""), request.args.get("kind", ""), scope().provider_id
+            db_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope().provider_id
         )
     except DomainError as err:
         return html_error(err)
@@ -81,7 +81,7 @@ def finance_entries() -> Any:
 @permission_required("finance.view")
 def finance_liability() -> Any:
     try:
-        view = periods.liability(db.session, request.args.get("as_of") or None)
+        view = periods.liability(db_session(), request.args.get("as_of") or None)
     except DomainError as err:
         return html_error(err)
     if scope().limited:  # a provider user sees the liability of the points it funded, nothing else
@@ -117,7 +117,7 @@ def _rates_page(errors: dict[str, str] | None = None, form: Any = None) -> Any:
         for (c,) in db.session.query(Provider.code).order_by(Provider.code)
         if not scope().limited or c == scope().provider_code
     ]
-    histories = [rates.history(db.session, c) for c in codes]
+    histories = [rates.history(db_session(), c) for c in codes]
     if request.args.get("format") == "csv" and not errors:
         return csv_response(
             "rates.csv",
@@ -147,7 +147,7 @@ def finance_set_rates() -> Any:
     if not errors:
         try:
             rates.set_rates(
-                db.session,
+                db_session(),
                 f.get("provider", ""),
                 values["issue_cost"],
                 values["redemption_rate"],
@@ -169,7 +169,7 @@ def finance_set_rates() -> Any:
 def finance_close() -> Any:
     period = request.form.get("period", "")
     try:
-        periods.close(db.session, period, actor=current_user.email)
+        periods.close(db_session(), period, actor=current_user.email)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")

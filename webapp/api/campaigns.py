@@ -15,7 +15,7 @@ from campaigns.models import Campaign
 from campaigns.permissions import allowed
 from rules.document import load_yaml
 
-from ..extensions import announce_publication, db, settings
+from ..extensions import announce_publication, db, db_session, settings
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -32,7 +32,7 @@ def _looks_like_yaml(body: bytes) -> bool:
         return False
 
 
-def _document_from_request() -> tuple[str | dict[str, Any], str]:
+def _document_from_request() -> tuple[str, str]:
     if (request.mimetype or "") in YAML_TYPES:
         raw = request.get_data(as_text=True)
         if not raw.strip():
@@ -77,7 +77,7 @@ def create_campaign() -> Any:
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
     version = catalog.import_document(
-        db.session,
+        db_session(),
         source,
         fmt=fmt,
         author=principal().name,
@@ -129,7 +129,7 @@ def publish_campaign(campaign_id: int) -> Any:
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
     catalog.publish_version(
-        db.session, campaign_id, version, author=principal().name, require_approval=_require_approval()
+        db_session(), campaign_id, version, author=principal().name, require_approval=_require_approval()
     )
     db.session.commit()
     announce_publication()

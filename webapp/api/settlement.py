@@ -9,7 +9,7 @@ from flask import Response, request
 from campaigns.clearing import periods, rates
 from campaigns.errors import invalid, not_found
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .util import read_json, require_object
@@ -26,7 +26,7 @@ def _own_code(code: str) -> None:
 @require("provider", "staff", action="finance.view")
 def provider_rates(code: str) -> Any:
     _own_code(code)
-    return rates.history(db.session, code)
+    return rates.history(db_session(), code)
 
 
 @bp.put("/providers/<code>/rates")
@@ -34,7 +34,7 @@ def provider_rates(code: str) -> Any:
 def set_provider_rates(code: str) -> Any:
     body = require_object(read_json())
     rates.set_rates(
-        db.session,
+        db_session(),
         code,
         body.get("issue_cost"),
         body.get("redemption_rate"),
@@ -42,7 +42,7 @@ def set_provider_rates(code: str) -> Any:
         actor=principal().name,
     )
     db.session.commit()
-    return rates.history(db.session, code)
+    return rates.history(db_session(), code)
 
 
 def _wants_csv() -> bool:
@@ -58,7 +58,7 @@ def _wants_csv() -> bool:
 @bp.get("/settlement/statements/<period>")
 @require("provider", "staff", action="finance.view")
 def settlement_statement(period: str) -> Any:
-    view = periods.statement(db.session, period, provider_id=scope_provider_id())
+    view = periods.statement(db_session(), period, provider_id=scope_provider_id())
     if _wants_csv():
         return Response(
             periods.as_csv(view),
@@ -71,13 +71,13 @@ def settlement_statement(period: str) -> Any:
 @bp.get("/settlement/liability")
 @require("staff", action="finance.view")
 def settlement_liability() -> Any:
-    return periods.liability(db.session, request.args.get("as_of"))
+    return periods.liability(db_session(), request.args.get("as_of"))
 
 
 @bp.post("/settlement/periods/<period>/close")
 @require("staff", action="finance.close")
 def close_period(period: str) -> Any:
-    view = periods.close(db.session, period, actor=principal().name)
+    view = periods.close(db_session(), period, actor=principal().name)
     db.session.commit()
     return view, 201
 
@@ -87,7 +87,7 @@ def close_period(period: str) -> Any:
 def settlement_entries(period: str) -> Any:
     """The ledger lines behind one figure: ``?party=CODE&kind=issued|clawed_back|redeemed|...`` (JSON or CSV)."""
     view = periods.entries(
-        db.session, period, request.args.get("party", ""), request.args.get("kind", ""), scope_provider_id()
+        db_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope_provider_id()
     )
     if _wants_csv():
         return Response(

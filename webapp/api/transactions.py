@@ -14,7 +14,7 @@ from campaigns.clock import utcnow
 from campaigns.errors import DomainError
 from campaigns.schemas import ReversalIn, parse_batch, parse_transaction, problems_of
 
-from ..extensions import db, dispatcher
+from ..extensions import db, db_session, dispatcher
 from . import bp
 from .auth import calling_provider_id, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient

@@ -18,7 +18,7 @@ ledger_cli = AppGroup("ledger", help="Ledger checks.")
 @ledger_cli.command("check")
 def ledger_check() -> None:
     """Prove the books balance: balance == sum(ledger), no over-reversal, the money adds up; exits 1 otherwise."""
-    problems = ledger.check_invariants(db.session)
+    problems = ledger.check_invariants(db_session())
     for p in problems:
         click.echo(p)
     if problems:

@@ -66,11 +66,11 @@ def providers_rates(code: str, issue_cost: int | None, redemption_rate: int | No
     """Set a provider's rates (or 'programme' for its own); with no option, list the rate history."""
     try:
         if issue_cost is None and redemption_rate is None:
-            view = rates.history(db.session, code)
+            view = rates.history(db_session(), code)
         else:
-            current = rates.history(db.session, code)["current"]
+            current = rates.history(db_session(), code)["current"]
             rates.set_rates(
-                db.session,
+                db_session(),
                 code,
                 current["issue_cost"] if issue_cost is None else issue_cost,
                 current["redemption_rate"] if redemption_rate is None else redemption_rate,
@@ -78,7 +78,7 @@ def providers_rates(code: str, issue_cost: int | None, redemption_rate: int | No
                 actor="cli",
             )
             db.session.commit()
-            view = rates.history(db.session, code)
+            view = rates.history(db_session(), code)
     except DomainError as err:
         db.session.rollback()
         fail(err)

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from campaigns.clearing import periods
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db, db_session
 from .common import fail
 
 settlement_cli = AppGroup("settlement", help="Coalition clearing: close a month, print its statements.")
@@ -19,7 +19,7 @@ settlement_cli = AppGroup("settlement", help="Coalition clearing: close a month,
 def settlement_close(period: str) -> None:
     """Close a month (YYYY-MM, programme time zone): its statements are computed, stored and never change."""
     try:
-        view = periods.close(db.session, period, actor="cli")
+        view = periods.close(db_session(), period, actor="cli")
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -36,7 +36,7 @@ def settlement_close(period: str) -> None:
 def settlement_show(period: str, as_csv: bool) -> None:
     """A month's statements (stored if closed, provisional if open)."""
     try:
-        view = periods.statement(db.session, period)
+        view = periods.statement(db_session(), period)
     except DomainError as err:
         fail(err)
     if as_csv:
