@@ -132,6 +132,19 @@ def _check_approval(v: CampaignVersion, *, require_approval: bool, verb: str = "
         raise conflict("needs_review", f"version {v.version} cannot be {verb} yet: {reason}")
 
 
+def _locked_version(session: Session, campaign_id: int, version: int) -> tuple[Campaign, CampaignVersion]:
+    """The campaign (row-locked: one publisher at a time) and one of its versions, or 404."""
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise not_found(f"campaign {campaign_id}")
+    target = session.scalar(
+        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
+    )
+    if target is None:
+        raise not_found(f"campaign {campaign_id} version {version}")
+    return campaign, target
+
+
 def publish_version(
     session: Session,
     campaign_id: int,
@@ -146,14 +159,7 @@ def publish_version(
     The four-eyes rule (``LOYALTY_REQUIRE_APPROVAL``) is decided here, not in the views, so the API, the CLI,
     the admin pages and the scheduler all answer to it: ``require_approval`` has no default.
     """
-    campaign = session.get(Campaign, campaign_id, with_for_update=True)
-    if campaign is None:
-        raise not_found(f"campaign {campaign_id}")
-    target = session.scalar(
-        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
-    )
-    if target is None:
-        raise not_found(f"campaign {campaign_id} version {version}")
+    campaign, target = _locked_version(session, campaign_id, version)
     if target.status == "published":
         target.scheduled_at, target.scheduled_by = None, None
         return target
@@ -197,14 +203,7 @@ def schedule_version(
     published now may be scheduled; ``publish_due`` checks again when the time comes.
     """
     now = now or utcnow()
-    campaign = session.get(Campaign, campaign_id, with_for_update=True)
-    if campaign is None:
-        raise not_found(f"campaign {campaign_id}")
-    target = session.scalar(
-        select(CampaignVersion).where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.version == version)
-    )
-    if target is None:
-        raise not_found(f"campaign {campaign_id} version {version}")
+    campaign, target = _locked_version(session, campaign_id, version)
     if at.tzinfo is None:
         raise invalid("at", "needs a time zone")
     if at <= now:

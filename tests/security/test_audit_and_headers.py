@@ -112,6 +112,8 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.users_unlock", a, lambda: {"user_id": victim}, {}),
         ("admin.users_active", a, lambda: {"user_id": victim}, {"active": "0"}),
         ("admin.webhook_replay", a, lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)))}, {}),
+        ("admin.finance_set_rates", a, dict, {"provider": "telecom", "issue_cost": "10", "redemption_rate": "8"}),
+        ("admin.finance_close", a, dict, {"period": "2026-11"}),
         ("auth.tokens", a, dict, {"name": "laptop"}),
         ("auth.revoke_token", a, lambda: {"token_id": my_token()}, {}),
         ("care.alert_acknowledge", a, lambda: {"alert_id": _one(app, select(func.max(Alert.id)))}, {}),
