@@ -42,6 +42,47 @@ users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, mar
 transactions_cli = AppGroup("transactions", help="Bulk transaction files from providers.")
 customers_cli = AppGroup("customers", help="Customer migrations with opening balances.")
 imports_cli = AppGroup("imports", help="Bulk imports: status and error reports.")
+phones_cli = AppGroup("phones", help="Number lifecycle: re-attach a ported-back number, lift a SIM-swap hold.")
+
+
+def _phone_action(action: str, phone: str, reason: str, actor: str) -> None:
+    from campaigns.customers import numbers
+    from campaigns.customers.identity import normalize_phone
+
+    try:
+        number = normalize_phone(phone)
+    except ValueError as exc:
+        _fail(DomainError("validation_error", str(exc)))
+    try:
+        if action == "reattach":
+            cid = numbers.reattach(db.session, number, actor=actor, reason=reason)
+            message = f"{number} is attached to customer {cid} again."
+        else:
+            numbers.lift_hold(db.session, number, actor=actor, reason=reason)
+            message = f"The SIM-swap hold on {number} is lifted."
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(message)
+
+
+@phones_cli.command("reattach")
+@click.argument("phone")
+@click.option("--reason", required=True, help="Why, e.g. 'ported back, ticket 123'.")
+@click.option("--actor", default="cli", show_default=True, help="Who does it (for the audit log).")
+def phones_reattach(phone: str, reason: str, actor: str) -> None:
+    """Give a released number back to the customer it was released from (audited)."""
+    _phone_action("reattach", phone, reason, actor)
+
+
+@phones_cli.command("lift-hold")
+@click.argument("phone")
+@click.option("--reason", required=True, help="How the person's identity was checked.")
+@click.option("--actor", default="cli", show_default=True, help="Who does it (for the audit log).")
+def phones_lift_hold(phone: str, reason: str, actor: str) -> None:
+    """End a SIM-swap hold after checking the person's identity (audited)."""
+    _phone_action("lift-hold", phone, reason, actor)
 
 
 def _fail(err: DomainError) -> None:
@@ -54,10 +95,11 @@ def _fail(err: DomainError) -> None:
 @providers_cli.command("create")
 @click.argument("code")
 @click.option("--name", required=True, help="Display name, e.g. 'Viettel Telecom'.")
-def providers_create(code: str, name: str) -> None:
+@click.option("--phone-authority", is_flag=True, help="Trust its number lifecycle events (release, SIM swap).")
+def providers_create(code: str, name: str, phone_authority: bool) -> None:
     """Create a provider; prints its API key once, alone on the last line."""
     try:
-        provider, key = providers.create_provider(db.session, code, name)
+        provider, key = providers.create_provider(db.session, code, name, phone_authority=phone_authority)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -65,6 +107,20 @@ def providers_create(code: str, name: str) -> None:
     click.echo(f"Created provider '{provider.code}' ({provider.name}), id {provider.id}.")
     click.echo("Its API key follows; it is shown only this once (only its hash is stored):")
     click.echo(key)
+
+
+@providers_cli.command("set-phone-authority")
+@click.argument("code")
+@click.option("--on/--off", "value", default=True, help="Trust (--on) or stop trusting (--off) its events.")
+def providers_set_phone_authority(code: str, value: bool) -> None:
+    """Mark an existing provider as the authority for phone numbers (audited)."""
+    try:
+        providers.set_phone_authority(db.session, code, value)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"Provider '{code}' is {'now' if value else 'no longer'} the authority for phone numbers.")
 
 
 @providers_cli.command("rotate-key")
@@ -451,6 +507,7 @@ def register_cli(app: Flask) -> None:
         tiers_cli,
         users_cli,
         notify_cli,
+        phones_cli,
     ):
         app.cli.add_command(group)
     register(transactions_cli, customers_cli, imports_cli)
