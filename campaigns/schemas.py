@@ -262,6 +262,12 @@ class IdentityEventIn(Strict):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+class StaffReasonIn(Strict):
+    """Why a staff member re-attaches a number or lifts a hold (kept in the audit log)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class GroupIn(Strict):
     owner: CustomerRef
     name: str = Field(min_length=1, max_length=100)

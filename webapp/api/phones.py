@@ -8,12 +8,12 @@ from campaigns.customers import numbers
 from campaigns.customers.identity import normalize_phone
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import utcnow
-from campaigns.schemas import IdentityEventIn, validation_error
+from campaigns.schemas import IdentityEventIn, StaffReasonIn, validation_error
 
 from ..extensions import db
 from . import bp
 from .auth import principal, require
-from .util import max_future, read_json, require_object, retry_transient
+from .util import max_future, read_json, retry_transient
 
 
 @bp.post("/identity-events")
@@ -39,13 +39,7 @@ def phone_param(raw: str) -> str:
 
 
 def _reason() -> str:
-    body = require_object(read_json())
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise DomainError(
-            "validation_error", "reason: 1 to 500 characters", [FieldProblem("reason", "1 to 500 characters")]
-        )
-    return reason
+    return validation_error(StaffReasonIn, read_json()).reason
 
 
 @bp.get("/phone-numbers/<phone>")
