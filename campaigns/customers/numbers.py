@@ -70,15 +70,19 @@ def event_view(ev: IdentityEvent) -> dict[str, Any]:
     }
 
 
+def require_authority(session: Session, provider_id: int | None) -> None:
+    if not is_phone_authority(session, provider_id):
+        raise DomainError(
+            "forbidden", "only the provider that is the authority for phone numbers may post these", status=403
+        )
+
+
 def record_event(
     session: Session, provider_id: int | None, body: IdentityEventIn, *, actor: str, now: datetime | None = None
 ) -> tuple[dict[str, Any], bool]:
     """Apply one lifecycle event once; a replay with the same body returns the original (no commit)."""
     now = now or utcnow()
-    if not is_phone_authority(session, provider_id):
-        raise DomainError(
-            "forbidden", "only the provider that is the authority for phone numbers may post these", status=403
-        )
+    require_authority(session, provider_id)
     assert provider_id is not None
     digest = body.body_hash()
     old = session.scalar(
@@ -189,7 +193,12 @@ def route_transactions(
     for one that falls in the quarantine, None to resolve the customer as usual. One read per batch."""
     phones = {p for p, _ in items if p}
     states = (
-        {s.phone: s for s in session.scalars(select(PhoneState).where(PhoneState.phone.in_(phones)))} if phones else {}
+        {  # shared locks: a release of one of these numbers in flight is waited for, not half-seen
+            s.phone: s
+            for s in session.scalars(select(PhoneState).where(PhoneState.phone.in_(phones)).with_for_update(read=True))
+        }
+        if phones
+        else {}
     )
     out: list[int | DomainError | None] = []
     for phone, at in items:

@@ -321,6 +321,9 @@ def test_sim_swap_hold_ends_by_itself_and_cli_lifts(app, client, telecom, staff,
     on_behalf = {"customer": {"phone": PHONE}, "reward": "TOPUP10", "idempotency_key": "k1"}
     assert client.post("/api/v1/redemptions", json=on_behalf, headers=telecom.headers).status_code == 201
     assert event(client, op, "s-new", "sim_swapped").status_code == 201
+    group = {"owner": {"phone": "0912345678"}, "name": "Nhà mình"}
+    held = client.post("/api/v1/groups", json=group, headers=telecom.headers)
+    assert held.status_code == 409 and held.get_json()["error"]["code"] == "sim_swap_hold"
     assert (
         client.post(
             "/api/v1/redemptions", json={**on_behalf, "idempotency_key": "k2"}, headers=telecom.headers
@@ -329,6 +332,7 @@ def test_sim_swap_hold_ends_by_itself_and_cli_lifts(app, client, telecom, staff,
     )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["phones", "lift-hold", PHONE, "--reason", "called back"]).exit_code == 0
+    assert client.post("/api/v1/groups", json=group, headers=telecom.headers).status_code == 201
     assert (
         client.post(
             "/api/v1/redemptions", json={**on_behalf, "idempotency_key": "k2"}, headers=telecom.headers

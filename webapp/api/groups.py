@@ -39,6 +39,11 @@ def _visible(group_id: int) -> None:
         raise not_found(f"group {group_id}")
 
 
+def _through(ref: CustomerRef | None) -> list[str]:
+    """The number the acting person was named by: a recently swapped SIM holds the change."""
+    return [ref.phone] if ref is not None and ref.phone else []
+
+
 def _who(ref: CustomerRef | None, field: str = "owner") -> int:
     if ref is None:
         raise invalid(field, "is required")
@@ -50,7 +55,14 @@ def _who(ref: CustomerRef | None, field: str = "owner") -> int:
 @retry_transient
 def create_group() -> Any:
     body = validation_error(GroupIn, read_json())
-    group = groups.create(db.session, _who(body.owner), body.name, actor=principal().name, max_members=body.max_members)
+    group = groups.create(
+        db.session,
+        _who(body.owner),
+        body.name,
+        actor=principal().name,
+        max_members=body.max_members,
+        through_phones=_through(body.owner),
+    )
     db.session.commit()
     return groups.view(db.session, group.id), 201
 
@@ -68,7 +80,14 @@ def show_group(group_id: int) -> Any:
 def invite_member(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.invite(db.session, group_id, _who(body.owner), _who(body.customer, "customer"), actor=principal().name)
+    groups.invite(
+        db.session,
+        group_id,
+        _who(body.owner),
+        _who(body.customer, "customer"),
+        actor=principal().name,
+        through_phones=_through(body.owner),
+    )
     db.session.commit()
     return groups.view(db.session, group_id), 201
 
@@ -79,7 +98,13 @@ def invite_member(group_id: int) -> Any:
 def accept_invitation(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.accept(db.session, group_id, _who(body.customer, "customer"), actor=principal().name)
+    groups.accept(
+        db.session,
+        group_id,
+        _who(body.customer, "customer"),
+        actor=principal().name,
+        through_phones=_through(body.customer),
+    )
     db.session.commit()
     return groups.view(db.session, group_id)
 
@@ -92,6 +117,13 @@ def leave_group(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     by_owner = _who(body.owner) if body.owner is not None else None
-    groups.leave(db.session, group_id, _who(body.customer, "customer"), by_owner=by_owner, actor=principal().name)
+    groups.leave(
+        db.session,
+        group_id,
+        _who(body.customer, "customer"),
+        by_owner=by_owner,
+        actor=principal().name,
+        through_phones=_through(body.owner if body.owner is not None else body.customer),
+    )
     db.session.commit()
     return groups.view(db.session, group_id)

@@ -21,11 +21,12 @@ from .util import max_future, read_json, retry_transient
 @retry_transient
 def post_identity_event() -> Any:
     now = utcnow()
+    p = principal()
+    numbers.require_authority(db.session, p.provider_id)  # before the body: others learn nothing of its rules
     body = validation_error(IdentityEventIn, read_json())
     if body.occurred_at > now + max_future():
         reason = f"is more than {int(max_future().total_seconds())} s in the future"
         raise DomainError("validation_error", f"occurred_at: {reason}", [FieldProblem("occurred_at", reason)])
-    p = principal()
     view, created = numbers.record_event(db.session, p.provider_id, body, actor=f"provider:{p.provider_code}", now=now)
     db.session.commit()
     return view, 201 if created else 200
