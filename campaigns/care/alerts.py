@@ -95,13 +95,6 @@ def reconcile(
     return report
 
 
-def raise_once(session: Session, kind: str, c: Condition, now: datetime | None = None) -> Alert | None:
-    """Raise an event-driven alert (not a monitor's) unless one with its key was ever raised; None then."""
-    if session.scalar(select(Alert.id).where(Alert.key == c.key).limit(1)) is not None:
-        return None
-    return _raise(session, kind, c, now or utcnow())
-
-
 def _initial_escalation(severity: str) -> int:
     return 1 if severity == "critical" else 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,11 +32,21 @@ from campaigns.models import (
     PhoneState,
     utcnow,
 )
-from campaigns.schemas import IdentityEventIn
 
 RELEASED, SWAPPED = "number_released", "sim_swapped"
 QUARANTINED = "number_quarantined"
 HOLD = "sim_swap_hold"
+
+
+class LifecycleEvent(Protocol):
+    """What an event carries (``campaigns.schemas.IdentityEventIn`` validates it at the edge)."""
+
+    provider_event_id: str
+    event: str
+    phone: str
+    occurred_at: datetime
+
+    def body_hash(self) -> str: ...
 
 
 def _audit(session: Session, actor: str, action: str, phone: str, details: dict[str, Any]) -> None:
@@ -78,7 +88,7 @@ def require_authority(session: Session, provider_id: int | None) -> None:
 
 
 def record_event(
-    session: Session, provider_id: int | None, body: IdentityEventIn, *, actor: str, now: datetime | None = None
+    session: Session, provider_id: int | None, body: LifecycleEvent, *, actor: str, now: datetime | None = None
 ) -> tuple[dict[str, Any], bool]:
     """Apply one lifecycle event once; a replay with the same body returns the original (no commit)."""
     now = now or utcnow()
@@ -255,25 +265,33 @@ def _alert_key(state: PhoneState) -> str:
 
 
 def _alert_once(session: Session, state: PhoneState, customer_id: int | None, action: str, now: datetime) -> None:
-    from campaigns.care.alerts import Condition, raise_once
-
+    """A ``sim_swap`` care alert (worked like the monitors' alerts), once per swap, in its own transaction."""
     key = _alert_key(state)
-    condition = Condition(
+    alert = Alert(
         key=key,
+        active_key=key,
+        kind="sim_swap",
         severity="warning",
-        subject=f"SIM swap: {action} held for {state.phone}",
+        status="open",
+        subject=f"SIM swap: {action} held for {state.phone}"[:200],
         message=f"Someone tried {action} through {state.phone} (customer {customer_id}) after its SIM was swapped "
         f"at {state.swapped_at:%Y-%m-%d %H:%M} UTC.",
         suggested_action="Call the customer on a known channel, check the national ID, then lift the hold.",
         count=1,
         oldest_at=now,
         details={"phone": state.phone, "customer_id": customer_id, "action": action, "event_id": state.swap_event_id},
+        escalation=0,
+        times_raised=1,
+        raised_at=now,
+        seen_at=now,
     )
     with Session(session.get_bind()) as own:
+        if own.scalar(select(Alert.id).where(Alert.key == key).limit(1)) is not None:
+            return
+        own.add(alert)
         try:
-            raise_once(own, "sim_swap", condition, now)
             own.commit()
-        except IntegrityError:
+        except IntegrityError:  # a concurrent attempt raised it first
             own.rollback()
 
 
