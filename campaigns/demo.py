@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,13 +13,15 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from campaigns.access import providers, users
 from campaigns.accounts import rewards
 from campaigns.accrual.transactions import ACCEPTED, ingest
 from campaigns.catalog import documents as catalog
-from campaigns.models import Provider, StaffUser, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Provider, StaffUser
 from campaigns.schemas import CustomerRef, TransactionIn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -47,6 +51,28 @@ class SeedSummary:
     pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
+def is_seeded(session: Session) -> bool:
+    """Decided from the database itself (its demo providers), never from a keys file left by another database."""
+    return session.scalar(select(Provider.id).where(Provider.code.in_(PROVIDERS)).limit(1)) is not None
+
+
+def keys_filename(database_url: str) -> str:
+    """One keys file per database (``demo-keys-<backend>-<database>.txt``): switching databases never shows
+    another one's keys."""
+    url = make_url(database_url)
+    name = Path(url.database).stem if url.get_backend_name() == "sqlite" and url.database else url.database
+    return "demo-keys-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{url.get_backend_name()}-{name or 'memory'}") + ".txt"
+
+
+def write_keys(path: Path, database_url: str, lines: list[str]) -> None:
+    """The keys and passwords printed once at seeding, kept beside the instance (owner-readable only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"# demo keys for {shown}\n" + "".join(f"{line}\n" for line in lines))
+
+
 def _phone(rng: random.Random) -> str:
     return "09" + "".join(str(rng.randrange(10)) for _ in range(8))
 
@@ -73,7 +99,10 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
             summary.users[email] = (role, password)
     for path in sorted(EXAMPLES.glob("*.*")):
         fmt = "json" if path.suffix == ".json" else "yaml"
-        catalog.import_document(session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True)
+        # the demo's own example set, seeded by the operator: published without a review round
+        catalog.import_document(
+            session, path.read_text(encoding="utf-8"), fmt=fmt, author="demo", publish=True, require_approval=False
+        )
         summary.campaigns += 1
     for item in yaml.safe_load((EXAMPLES / "catalog" / "rewards.yaml").read_text(encoding="utf-8"))["rewards"]:
         rewards.save_reward(session, item, actor="demo")

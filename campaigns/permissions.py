@@ -8,6 +8,7 @@ provider's data) are applied by the services through ``Scope``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROLES = ("admin", "marketer", "analyst", "care", "provider")
@@ -103,8 +104,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 
-assert set(PERMISSIONS) == set(ROLES)
-assert all(p <= _ALL for p in PERMISSIONS.values())
+
+def check_tables(permissions: dict[str, frozenset[str]], roles: Iterable[str], known: frozenset[str]) -> None:
+    """Every role has a permission set and grants only known actions; checked at import (survives python -O)."""
+    if set(permissions) != set(roles):
+        raise RuntimeError(f"roles and permission sets differ: {sorted(set(permissions) ^ set(roles))}")
+    unknown = sorted(a for granted in permissions.values() for a in granted - known)
+    if unknown:
+        raise RuntimeError(f"permissions grant unknown actions: {unknown}")
+
+
+check_tables(PERMISSIONS, ROLES, _ALL)
 
 
 def allowed(role: str | None, action: str) -> bool:

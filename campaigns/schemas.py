@@ -157,6 +157,17 @@ def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
     return problems
 
 
+def parse_batch(data: dict[str, Any] | list[Any]) -> list[Any]:
+    """The batch envelope, ``{"transactions": [...]}`` or the bare list, checked by ``TransactionBatchIn`` alone
+    (its size limits are the API's and the OpenAPI document's); the items are checked one by one afterwards."""
+    body = {"transactions": data} if isinstance(data, list) else data
+    try:
+        return TransactionBatchIn.model_validate(body).transactions
+    except ValidationError as exc:
+        problems = problems_of(exc)
+        raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+
+
 def parse_transaction(data: Any, *, prefix: str = "", max_future: timedelta, now: datetime) -> TransactionIn:
     """Validate one transaction body or raise a 422 :class:`DomainError` naming each field."""
     if not isinstance(data, dict):

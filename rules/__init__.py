@@ -40,10 +40,10 @@ from rules.operators import (
     LoyaltyNumericType,
     LoyaltyStringType,
     TagSetType,
-    export_rules_vocabulary,
 )
 from rules.tiers import evaluate_tier, evaluate_tier_reference
 from rules.variables import LoyaltyVariables, variables_class
+from rules.vocabulary import export_rules_vocabulary
 
 __all__ = [
     "ACTION_PARAMS",

@@ -21,7 +21,7 @@ from rules.context import EvaluationContext
 from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, LIMIT_PERIODS, parse_document
 from rules.effects import Effect
 from rules.engine import CampaignSpec, RuleSet
-from rules.operators import export_rules_vocabulary
+from rules.vocabulary import export_rules_vocabulary
 
 INPUT_TYPES = {
     "text": "a string",

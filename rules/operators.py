@@ -297,21 +297,3 @@ def operators_of(type_name: str) -> dict[str, str]:
 
 
 OPERATORS: dict[str, dict[str, str]] = {name: operators_of(name) for name in TYPES_BY_NAME}
-
-
-def export_rules_vocabulary() -> dict[str, Any]:
-    """What ``business_rules.export_rule_data`` returns, but with our types.
-
-    export_rule_data only looks for exported types in business_rules.operators,
-    so it would list its own string/numeric types and miss ours. Variables and
-    actions are imported here, not at module level, because they import this
-    module. ``attributes.<key>`` variables are per document and not listed.
-    """
-    from rules.actions import LoyaltyActions
-    from rules.variables import LoyaltyVariables
-
-    return {
-        "variables": LoyaltyVariables.get_all_variables(),
-        "actions": LoyaltyActions.get_all_actions(),
-        "variable_type_operators": {cls.name: cls.get_all_operators() for cls in EXPORTED_TYPES},
-    }

@@ -22,8 +22,10 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from campaigns import logctx
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from campaigns.reporting import opsmetrics
+from workers.imports import IMPORT_QUEUE
+from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
 from .extensions import csrf, db, runtime
 
@@ -100,9 +102,6 @@ class LoyaltyCollector(Collector):
     def _queues(self) -> Any:
         from rq import Queue
         from rq.registry import FailedJobRegistry
-
-        from workers.imports import IMPORT_QUEUE
-        from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
         depth = GaugeMetricFamily("loyalty_queue_depth", "Jobs waiting in an RQ queue", labels=["queue"])
         failed = GaugeMetricFamily("loyalty_jobs_failed", "Jobs in an RQ queue's failed registry", labels=["queue"])

@@ -1,4 +1,8 @@
-"""Build a worker runtime from the environment (used by a bare ``rq worker`` process)."""
+"""The process's worker runtime: set by whoever starts the process, else built from the environment.
+
+The ``flask worker`` command, a test or the embedded in-process queue call :func:`configure`; a bare
+``rq worker`` process has nobody to do that, so :func:`runtime` builds one from the environment.
+"""
 
 from __future__ import annotations
 
@@ -14,3 +18,19 @@ def build(settings: Settings) -> Runtime:
 
 def from_environment() -> Runtime:
     return build(Settings.from_env())
+
+
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    """The configured runtime; a bare ``rq worker`` process builds it from the environment."""
+    if _runtime is None:
+        configure(from_environment())
+    assert _runtime is not None
+    return _runtime

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from campaigns.care import alerts, claims, sla, warnings
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
 from .runtime import Runtime

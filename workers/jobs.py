@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from campaigns import logctx
 
+from .bootstrap import runtime
 from .drain import drain
-from .runtime import runtime
 from .sweeper import sweep
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,7 +18,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy.orm import Session
 
-from campaigns.catalog.documents import publication_counter
+from campaigns.publication import publication_counter
 
 log = logging.getLogger(__name__)
 

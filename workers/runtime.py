@@ -1,7 +1,8 @@
 """What a worker process needs: a session factory, Redis, the rule cache, the settings.
 
 Set once by whoever starts the process (the ``flask worker`` command, a test,
-the embedded in-process queue); jobs stay small functions that look it up.
+the embedded in-process queue) through ``workers.bootstrap.configure``; jobs stay
+small functions that look it up with ``workers.bootstrap.runtime()``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
 from campaigns.accrual.transactions import stranded_before
-from campaigns.catalog.documents import publication_counter
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache
 from campaigns.db import retry_transient
-from campaigns.models import utcnow
 from campaigns.notify.gateways import LoggingGateway, SmsGateway, from_url
+from campaigns.notify.outbox import send_due
+from campaigns.notify.webhooks import deliver_due
+from campaigns.publication import publication_counter
 from campaigns.settings import Settings
 
 from .locks import release, renewer
@@ -47,6 +50,7 @@ class Runtime:
     max_future_seconds: int = 300
     import_chunk_rows: int = 2000
     care_monitor_seconds: int = 60
+    require_approval: bool = False  # LOYALTY_REQUIRE_APPROVAL: scheduled publications answer to four eyes too
     db_recheck_seconds: float = 5.0
     _published: Published | None = None
     _published_version: int | None = None
@@ -68,6 +72,7 @@ class Runtime:
             max_future_seconds=settings.max_future_skew_seconds,
             import_chunk_rows=settings.import_chunk_rows,
             care_monitor_seconds=settings.care_monitor_seconds,
+            require_approval=settings.require_approval,
         )
 
     @property
@@ -146,8 +151,6 @@ class Runtime:
 
     def send_notifications(self, *, from_job: bool = False) -> dict[str, Any]:
         """Send what is due in the outbox; one sender at a time cluster-wide (a Redis lock)."""
-        from campaigns.notify.outbox import send_due
-        from campaigns.notify.webhooks import deliver_due
 
         lock = None
         if self.redis is not None:
@@ -163,21 +166,3 @@ class Runtime:
         finally:
             release(lock)
         return {"sms": asdict(sms), "webhooks": asdict(hooks)}
-
-
-_runtime: Runtime | None = None
-
-
-def configure(runtime: Runtime | None) -> None:
-    global _runtime
-    _runtime = runtime
-
-
-def runtime() -> Runtime:
-    """The configured runtime; a bare ``rq worker`` process builds it from the environment."""
-    if _runtime is None:
-        from .bootstrap import from_environment
-
-        configure(from_environment())
-    assert _runtime is not None
-    return _runtime

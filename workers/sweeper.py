@@ -15,7 +15,8 @@ from campaigns.accounts.lifecycle import LifecycleReport, run_all
 from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
+from campaigns.notify.outbox import queue_expiring
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -66,7 +67,7 @@ def _busy_partitions(rt: Runtime) -> set[int]:
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
     """Apply scheduled publications whose time has come, and tell the workers to reload."""
     with rt.session_factory() as session:
-        done = catalog.publish_due(session)
+        done = catalog.publish_due(session, require_approval=rt.require_approval)
         session.commit()
         if done:
             log.info("scheduled publications applied: %s", done)
@@ -89,7 +90,6 @@ def rollup(rt: Runtime) -> int:
 
 def queue_expiring_notices(rt: Runtime) -> int:
     """Outbox rows for points expiring within 30 days (one per customer per month)."""
-    from campaigns.notify.outbox import queue_expiring
 
     with rt.session_factory() as session:
         n = queue_expiring(session)

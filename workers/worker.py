@@ -11,9 +11,10 @@ from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 
 from . import memory
+from .bootstrap import configure
 from .imports import IMPORT_QUEUE
 from .queues import ACCRUAL_QUEUE_PREFIX, CARE_QUEUE, NOTIFY_QUEUE, queue_name
-from .runtime import Runtime, configure
+from .runtime import Runtime
 from .sweeper import SweeperThread, sweep
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ def run_worker(
     the caller to start a fresh process (nothing is lost: the job is done, the
     queues wait in Redis).
     """
-    assert rt.redis is not None, "an RQ worker needs REDIS_URL"
+    if rt.redis is None:  # a real check, not an assert: it must hold under python -O too
+        raise RuntimeError("an RQ worker needs REDIS_URL (without it, `flask worker` credits from the database)")
     memory.limit_arenas()  # before the periodic thread starts
     configure(rt)
     parts = list(range(rt.partitions)) if partitions is None else list(partitions)

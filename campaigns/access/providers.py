@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import conflict, invalid, not_found
-from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser, utcnow
+from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
+from campaigns.publication import bump_publication
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 
@@ -80,8 +82,6 @@ def create_provider(
         provider,
         {"code": code, "name": provider.name, "key_prefix": key[:10], "phone_authority": phone_authority},
     )
-    from campaigns.catalog.documents import bump_publication
-
     bump_publication(session)
     return provider, key
 

@@ -21,8 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.access.providers import issue_key
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, invalid, not_found
-from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser, utcnow
+from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
 from campaigns.permissions import ROLES, Scope
 
 MAX_FAILURES = 5

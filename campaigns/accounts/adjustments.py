@@ -3,8 +3,8 @@
 A positive adjustment opens a point lot (expiring under the programme's
 policy) like any earning; a negative one takes points from the customer's
 lots, soonest expiry first, and is refused when the balance cannot cover it
-(an adjustment never creates debt). Care staff are limited to
-``limit`` points per adjustment; admins are not limited.
+(an adjustment never creates debt). Every role but admin is limited to
+``LOYALTY_CARE_ADJUSTMENT_LIMIT`` points per adjustment (``limit_for``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,18 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, utcnow
+from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot
 from campaigns.sql import upsert
 
 MAX_REASON = 250
 MAX_POINTS = 10_000_000
+
+
+def limit_for(role: str, care_limit: int) -> int | None:
+    """The most points ``role`` may adjust at a time (None: unlimited); decided here for every path."""
+    return None if role == "admin" else int(care_limit)
 
 
 def adjust(
@@ -34,13 +40,14 @@ def adjust(
     *,
     actor: str,
     role: str,
-    limit: int | None,
+    care_limit: int,
     details: dict[str, Any] | None = None,
 ) -> LedgerEntry:
-    """Credit or debit ``points`` (non-zero) with a reason; ``limit`` None means unlimited.
+    """Credit or debit ``points`` (non-zero) with a reason, within ``limit_for(role, care_limit)``.
 
     ``details`` adds context to the audit event (e.g. the claim the adjustment resolves).
     """
+    limit = limit_for(role, care_limit)
     reason = (reason or "").strip()
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise invalid("points", "must be a non-zero whole number")

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.errors import conflict, invalid, not_found
-from campaigns.models import CustomerGroup, GroupEvent, GroupMember, utcnow
+from campaigns.models import CustomerBalance, CustomerGroup, GroupEvent, GroupMember
 
 DEFAULT_MAX_MEMBERS = 5
 
@@ -186,8 +187,6 @@ def dissolve(session: Session, group_id: int, owner_id: int, *, actor: str) -> N
 
 
 def view(session: Session, group_id: int) -> dict[str, Any]:
-    from campaigns.models import CustomerBalance
-
     group = session.get(CustomerGroup, group_id)
     if group is None:
         raise not_found(f"group {group_id}")

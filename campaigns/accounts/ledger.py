@@ -28,6 +28,7 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts.lots import apply_take, plan_take
+from campaigns.catalog.documents import published_budgets
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -432,8 +433,6 @@ def check_invariants(session: Session) -> list[str]:
 
 
 def _budget_problems(session: Session) -> list[str]:
-    from campaigns.catalog.documents import published_budgets
-
     problems: list[str] = []
     capped = {cid: b["max_points"] for cid, b in published_budgets(session).items() if b.get("max_points") is not None}
     if not capped:

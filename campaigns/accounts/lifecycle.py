@@ -19,17 +19,10 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.published import Published
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
-from campaigns.models import (
-    Customer,
-    CustomerBalance,
-    LedgerEntry,
-    LotConsumption,
-    Outbox,
-    PointLot,
-    TierChange,
-    utcnow,
-)
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange
+from campaigns.sql import upsert
 from rules import evaluate_tier
 
 
@@ -202,8 +195,6 @@ def requalify_chunk(
         session.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
     if changes:
         session.execute(insert(TierChange), changes)
-        from campaigns.sql import upsert
-
         upsert(session, Outbox.__table__, outbox, ["dedupe_key"])
     return ids[-1], len(ids), up, down
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
-from campaigns.catalog import programme
+from campaigns.catalog import programme, tiers
 from campaigns.customers import numbers
+from campaigns.customers.aggregates import load_states, window_start
 from campaigns.customers.identity import (
     NATIONAL_ID,
     PHONE,
@@ -169,69 +172,15 @@ def ledger_rows(session: Session, customer_id: int, scope: Scope, *, limit: int 
     return list(session.scalars(stmt))
 
 
-def _thresholds(node: Any, variable: str) -> list[float]:
-    """``>=``/``>`` thresholds on one variable anywhere in a condition tree."""
-    if isinstance(node, dict):
-        if node.get("name") == variable and node.get("operator") in ("greater_than_or_equal_to", "greater_than"):
-            value = node.get("value")
-            return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
-        return [t for child in node.get("all", []) + node.get("any", []) for t in _thresholds(child, variable)]
-    return []
-
-
-def _tier_document(session: Session) -> dict[str, Any] | None:
-    from campaigns.models import Campaign, CampaignVersion
-
-    return session.scalar(
-        select(CampaignVersion.document)
-        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
-        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
-        .order_by(CampaignVersion.published_at.desc())
-        .limit(1)
-    )
-
-
-def tier_names(session: Session) -> dict[str, str]:
-    """Tier code -> display name from the published tier ladder."""
-    doc = _tier_document(session) or {}
-    return {t["code"]: t.get("name") or t["code"] for t in doc.get("tiers", [])}
-
-
-def entry_tier(session: Session) -> str | None:
-    """The lowest rank of the published ladder (everyone's first tier)."""
-    doc = _tier_document(session) or {}
-    ladder = sorted(doc.get("tiers", []), key=lambda t: t.get("rank", 0))
-    return ladder[0]["code"] if ladder else None
-
-
 def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[str, Any] | None:
     """Qualifying points of the last 365 days against the next tier's threshold in the published tier ladder.
 
     Only thresholds on ``qualifying_points_365d`` are shown (other paths to a tier, such as spend, are not).
     """
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
-    from campaigns.customers.aggregates import load_states, window_start
-
-    doc = _tier_document(session)
-    if not doc or not doc.get("tiers"):
+    step = tiers.next_tier(session, tier)
+    if step is None:
         return None
-    ladder = sorted(doc["tiers"], key=lambda t: t.get("rank", 0))
-    ranks = [t["code"] for t in ladder]
-    position = ranks.index(tier) if tier in ranks else -1
-    if position + 1 >= len(ladder):
-        return None
-    target = ladder[position + 1]
-    needs = [
-        t
-        for rule in doc.get("rules", [])
-        if any(a.get("params", {}).get("tier") == target["code"] for a in rule.get("actions", []))
-        for t in _thresholds(rule.get("conditions", {}), "qualifying_points_365d")
-    ]
-    if not needs:
-        return None
-    need = int(min(needs))
+    target, need = step
     st = load_states(session, [customer_id], window_start(datetime.now(UTC).date()))[customer_id]
     have = int(st.windows(datetime.now(ZoneInfo(st.timezone)).date())["qualifying_points_365d"])
     return {"code": target["code"], "name": target.get("name") or target["code"], "have": have, "need": need}

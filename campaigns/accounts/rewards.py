@@ -22,19 +22,12 @@ from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take, restore
 from campaigns.catalog.programme import below_minimum
 from campaigns.catalog.programme import load as load_programme
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import (
-    AuditEvent,
-    CustomerBalance,
-    LedgerEntry,
-    Outbox,
-    PointLot,
-    Provider,
-    Redemption,
-    Reward,
-    utcnow,
-)
+from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, Outbox, PointLot, Provider, Redemption, Reward
+from campaigns.notify import webhooks
+from campaigns.schemas import RewardIn, validation_error
 from rules import DocumentInvalid, compile_eligibility
 
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over USSD and SMS
@@ -81,8 +74,6 @@ def redemption_view(r: Redemption, reward: Reward | None = None) -> dict[str, An
 
 def save_reward(session: Session, data: dict[str, Any], *, actor: str) -> Reward:
     """Create or update a reward by code; eligibility uses the same conditions as campaigns."""
-    from campaigns.schemas import RewardIn, validation_error
-
     body = validation_error(RewardIn, data)
     if body.eligibility is not None:
         try:
@@ -273,8 +264,6 @@ def redeem(
         )
     )
     if reward.provider_id is not None:  # the fulfilling provider hears of it in the same transaction
-        from campaigns.notify import webhooks
-
         data = {
             "customer_id": customer_id,
             "redemption_id": redemption.id,
@@ -354,8 +343,6 @@ def cancel(
         )
     )
     if reward is not None and reward.provider_id is not None:
-        from campaigns.notify import webhooks
-
         data = {
             "customer_id": redemption.customer_id,
             "redemption_id": redemption.id,

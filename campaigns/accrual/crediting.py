@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from campaigns.accounts import rewards
 from campaigns.accounts.ledger import apply_reversal
 from campaigns.catalog.published import CampaignMeta, Published
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache, CustomerState, load_states, window_start
 from campaigns.customers.identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
 from campaigns.models import (
@@ -50,7 +51,6 @@ from campaigns.models import (
     Reversal,
     TierChange,
     Transaction,
-    utcnow,
 )
 from campaigns.notify import webhooks
 from campaigns.sql import upsert

@@ -22,9 +22,10 @@ from campaigns.access.providers import provider_codes
 from campaigns.accounts.profile import resolve_existing
 from campaigns.catalog import programme
 from campaigns.catalog.documents import validate
+from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError
-from campaigns.models import Transaction, utcnow
+from campaigns.models import Transaction
 from campaigns.schemas import CustomerRef, Scalar, Strict, validation_error
 from rules import CampaignSpec, EvaluationContext, RuleSet, explain
 

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import Alert, AuditEvent, utcnow
+from campaigns.models import Alert, AuditEvent
 from campaigns.permissions import Scope
 
 SEVERITIES = ("warning", "overdue", "critical")

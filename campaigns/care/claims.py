@@ -45,8 +45,9 @@ from campaigns.accounts import adjustments
 from campaigns.accounts.profile import transaction_rows
 from campaigns.care import alerts
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction, utcnow
+from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction
 from campaigns.notify.outbox import queue_sms
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.schemas import MAX_AMOUNT
@@ -112,7 +113,8 @@ def file(
     now: datetime | None = None,
 ) -> Claim:
     """Store a new claim (status open, its deadline running); ``filed_ref`` makes a channel's retry harmless."""
-    assert channel in CHANNELS, channel
+    if channel not in CHANNELS:  # a caller's mistake, not the customer's: a real check that survives python -O
+        raise ValueError(f"unknown claim channel {channel!r}; one of {', '.join(CHANNELS)}")
     now = now or utcnow()
     if filed_ref:
         old = session.scalar(select(Claim).where(Claim.filed_ref == filed_ref))
@@ -460,7 +462,7 @@ def resolve(
     role: str,
     points: int,
     reason: str,
-    limit: int | None,
+    care_limit: int,
     now: datetime | None = None,
 ) -> Claim:
     """Credit the missing points through an audited adjustment (claim id in its reason and audit details)."""
@@ -485,7 +487,7 @@ def resolve(
         f"claim #{claim.id}: {reason}"[: adjustments.MAX_REASON],
         actor=actor,
         role=role,
-        limit=limit,
+        care_limit=care_limit,
         details={"claim_id": claim.id},
     )
     claim.points, claim.adjustment_entry_id, claim.resolution = points, entry.id, reason
@@ -594,9 +596,8 @@ def check_deadlines(session: Session, now: datetime) -> int:
     conditions = []
     for claim in session.scalars(select(Claim).where(Claim.status.in_(LIVE), Claim.due_at.is_not(None))):
         level = severity(claim, now, limits)
-        if level is None:
+        if level is None or claim.due_at is None:
             continue
-        assert claim.due_at is not None
         queue = codes.get(claim.provider_id, CARE_QUEUE) if claim.provider_id is not None else CARE_QUEUE
         late = "due" if now < claim.due_at else "overdue since"
         conditions.append(

@@ -34,15 +34,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from campaigns import watermarks
-from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly, utcnow
+from campaigns.care.stats import percentile
+from campaigns.clock import utcnow
+from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly
 
-"""Accrual SLA (minutes from receipt to credit) used for ``breaches``.
-
-The programme's configurable SLA lives in ``campaigns/care/sla.py`` (the SLA
-monitor's module); this module reads it from there when present and uses 15
-minutes, the programme's default, otherwise. An hour is counted with the SLA in
-force when it was rolled.
-"""
+# The accrual SLA (minutes from receipt to credit) that decides ``breaches`` is the caller's: the
+# programme's configurable SLA lives in ``campaigns/care/sla.py``, which reads this module's rollups,
+# so it is passed in rather than imported. An hour is counted with the SLA in force when it was rolled.
 
 ROLLUP_COUNTER = "txn_hourly_through"  # hours since the epoch of the last rolled hour
 ROLLUP_GRACE = timedelta(minutes=5)  # commits that straddle the hour's end have landed by then
@@ -51,13 +49,6 @@ CHUNK_HOURS = 24 * 7  # at most a week per pass: a first backfill spreads over a
 QUERY_HOURS = 24  # each query covers at most a day, so it stays an index range however big the table grows
 STATUSES = ("queued", "processed", "rejected", "reversed")  # every transaction status (index range)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def sla_minutes(session: Session) -> int:
-    """The programme's accrual SLA (``campaigns.care.sla``), the one the SLA monitor and dashboard use."""
-    from campaigns.care import sla
-
-    return int(sla.policy(session).minutes)
 
 
 def hour_index(t: datetime) -> int:
@@ -127,10 +118,14 @@ def _first_hour(session: Session, floor: datetime) -> int | None:
     return hour_index(max(min(found), floor))
 
 
-def refresh(session: Session, now: datetime | None = None, *, max_hours: int = CHUNK_HOURS) -> int:
-    """Roll the next finished hours (idempotent); returns how many hours were rolled. The caller commits."""
+def refresh(session: Session, sla_minutes: int, now: datetime | None = None, *, max_hours: int = CHUNK_HOURS) -> int:
+    """Roll the next finished hours (idempotent); returns how many hours were rolled. The caller commits.
+
+    ``sla_minutes`` is the accrual SLA in force (``campaigns.care.sla.policy``): hours are rolled once
+    they are that old, and transactions credited later than it count as ``breaches``.
+    """
     now = now or utcnow()
-    minutes = sla_minutes(session)
+    minutes = int(sla_minutes)
     last_closed = hour_index(now - timedelta(minutes=minutes) - ROLLUP_GRACE) - 1
 
     def before_first() -> int:  # nothing yet: start from now, not from a backfill that has nothing to find
@@ -213,8 +208,6 @@ def _roll_campaigns(session: Session, lo: datetime, hi: datetime) -> None:
 
 
 def _roll_velocity(session: Session, lo: datetime, hi: datetime) -> None:
-    from campaigns.care.warnings import percentile
-
     bucket = _bucket(session, Transaction.received_at)
     per_hour: dict[datetime, list[tuple[int, float]]] = defaultdict(list)
     for b, n, amount in session.execute(

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from campaigns import watermarks
 from campaigns.care import alerts, hourly
 from campaigns.catalog import programme
-from campaigns.models import Provider, SlaDaily, Transaction, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Provider, SlaDaily, Transaction
 from campaigns.permissions import Scope
 
 KIND = "sla"

@@ -60,8 +60,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.care import alerts, hourly
+from campaigns.care import alerts, hourly, sla
 from campaigns.care.alerts import Condition
+from campaigns.care.stats import RobustScore, median, robust_z
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -76,7 +77,6 @@ from campaigns.models import (
     VelocityHourly,
 )
 
-MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of the standard deviation under normality
 Z_WARN = 3.5
 Z_CRITICAL = 7.0
 VOLUME_WEEKS = 8
@@ -99,39 +99,6 @@ WEEK_HOURS = 7 * 24
 
 
 # -- statistics (pure) -------------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        raise ValueError("median of nothing")
-    mid = n // 2
-    return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (an observed value; 0 for no values)."""
-    if not values:
-        return 0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[rank - 1]
-
-
-@dataclass(frozen=True, slots=True)
-class RobustScore:
-    z: float
-    median: float
-    scale: float
-
-
-def robust_z(x: float, baseline: Sequence[float]) -> RobustScore:
-    """Modified z-score of ``x`` against ``baseline``: median and MAD, with noise floors on the scale."""
-    med = median(baseline)
-    mad = median([abs(b - med) for b in baseline])
-    scale = max(MAD_SCALE * mad, math.sqrt(med), 0.1 * med, 1.0)
-    return RobustScore((x - med) / scale, med, scale)
 
 
 def window_baseline(counts: Mapping[int, float], hour: int, minutes_into: float, weeks: Iterable[int]) -> list[float]:
@@ -578,5 +545,5 @@ def claims_rise_check(session: Session, now: datetime) -> int:
 
 
 def rollup_check(session: Session, now: datetime) -> int:
-    """Keep the hourly rollups current; runs before the warnings that read them."""
-    return hourly.refresh(session, now)
+    """Keep the hourly rollups current (with the programme's SLA); runs before the warnings that read them."""
+    return hourly.refresh(session, sla.policy(session).minutes, now)

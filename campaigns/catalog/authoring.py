@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignVersion, LedgerEntry, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignVersion, LedgerEntry
 from campaigns.permissions import Scope
 
 STATUSES = ("draft", "scheduled", "live", "ended", "archived")
@@ -281,15 +282,6 @@ def review(session: Session, campaign_id: int, version: int, *, actor: str, appr
     v.reviewed_at = utcnow()
     _audit(session, actor, "campaign.approved" if approve else "campaign.rejected", campaign_id, {"version": version})
     return v
-
-
-def may_publish(v: CampaignVersion, *, require_approval: bool) -> str | None:
-    """None when the version may be published now, else the reason why not."""
-    if not require_approval or v.published_at is not None or v.review_state == "approved":
-        return None
-    if v.review_state == "in_review":
-        return "this version is waiting for a second person's approval"
-    return "submit this version for review; a second marketer or an admin approves it before publication"
 
 
 def audit_events(

@@ -8,17 +8,20 @@ the database; workers compare it with their cached copy and recompile.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignVersion, Counter, Provider, Reward, utcnow
+from campaigns.models import AuditEvent, Campaign, CampaignVersion, Provider, Reward
+from campaigns.publication import bump_publication
 from rules import CampaignSpec, DocumentInvalid, Known, parse_document
 
-PUBLICATION_COUNTER = "publication"
+log = logging.getLogger(__name__)
 
 
 def known_values(session: Session) -> Known:
@@ -64,8 +67,13 @@ def import_document(
     fmt: str | None = None,
     author: str,
     publish: bool = False,
+    require_approval: bool = True,
 ) -> CampaignVersion:
-    """Store a validated document as the next version of the campaign with its name."""
+    """Store a validated document as the next version of the campaign with its name.
+
+    With ``publish`` the new version is published at once, under the same four-eyes rule as
+    ``publish_version`` (strict unless the caller says approval is off).
+    """
     doc = validate(source, fmt, session)
     text = source.decode() if isinstance(source, bytes) else source
     raw = json.loads(json.dumps(doc.raw, default=str))
@@ -106,13 +114,38 @@ def import_document(
             {"version": version.version, "previous": latest.document if latest else None, "document": raw},
         )
     if publish:
-        publish_version(session, campaign.id, version.version, author=author)
+        publish_version(session, campaign.id, version.version, author=author, require_approval=require_approval)
     return version
 
 
+def may_publish(v: CampaignVersion, *, require_approval: bool) -> str | None:
+    """None when the version may be published now, else the reason why not (the four-eyes rule)."""
+    if not require_approval or v.published_at is not None or v.review_state == "approved":
+        return None
+    if v.review_state == "in_review":
+        return "this version is waiting for a second person's approval"
+    return "submit this version for review; a second marketer or an admin approves it before publication"
+
+
+def _check_approval(v: CampaignVersion, *, require_approval: bool, verb: str = "published") -> None:
+    if reason := may_publish(v, require_approval=require_approval):
+        raise conflict("needs_review", f"version {v.version} cannot be {verb} yet: {reason}")
+
+
 def publish_version(
-    session: Session, campaign_id: int, version: int, *, author: str, scheduled: bool = False
+    session: Session,
+    campaign_id: int,
+    version: int,
+    *,
+    author: str,
+    require_approval: bool,
+    scheduled: bool = False,
 ) -> CampaignVersion:
+    """Make ``version`` the campaign's published one (a rollback when it was published before).
+
+    The four-eyes rule (``LOYALTY_REQUIRE_APPROVAL``) is decided here, not in the views, so the API, the CLI,
+    the admin pages and the scheduler all answer to it: ``require_approval`` has no default.
+    """
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise not_found(f"campaign {campaign_id}")
@@ -121,9 +154,11 @@ def publish_version(
     )
     if target is None:
         raise not_found(f"campaign {campaign_id} version {version}")
-    target.scheduled_at, target.scheduled_by = None, None
     if target.status == "published":
+        target.scheduled_at, target.scheduled_by = None, None
         return target
+    _check_approval(target, require_approval=require_approval)
+    target.scheduled_at, target.scheduled_by = None, None
     now = utcnow()
     session.execute(
         update(CampaignVersion)
@@ -147,11 +182,19 @@ def publish_version(
 
 
 def schedule_version(
-    session: Session, campaign_id: int, version: int, at: datetime, *, author: str, now: datetime | None = None
+    session: Session,
+    campaign_id: int,
+    version: int,
+    at: datetime,
+    *,
+    author: str,
+    require_approval: bool,
+    now: datetime | None = None,
 ) -> CampaignVersion:
     """Publish ``version`` at ``at`` (applied by the workers' periodic thread or ``campaigns publish-due``).
 
-    A campaign has at most one scheduled version: scheduling another replaces it.
+    A campaign has at most one scheduled version: scheduling another replaces it. Only a version that may be
+    published now may be scheduled; ``publish_due`` checks again when the time comes.
     """
     now = now or utcnow()
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
@@ -168,6 +211,7 @@ def schedule_version(
         raise invalid("at", "must be in the future (publish now instead)")
     if target.status == "published":
         raise conflict("already_published", f"version {version} is already published")
+    _check_approval(target, require_approval=require_approval, verb="scheduled")
     session.execute(
         update(CampaignVersion)
         .where(CampaignVersion.campaign_id == campaign_id, CampaignVersion.scheduled_at.is_not(None))
@@ -193,8 +237,12 @@ def cancel_schedule(session: Session, campaign_id: int, version: int, *, author:
     return target
 
 
-def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int, int]]:
-    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's."""
+def publish_due(session: Session, *, require_approval: bool, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Publish every version whose time has come; returns (campaign id, version) pairs. Commit is the caller's.
+
+    A due version that may not be published (scheduled before approval was required) is not published: its
+    schedule is cancelled with an audit event naming the reason, so the refusal is visible on the campaign.
+    """
     now = now or utcnow()
     due = session.execute(
         select(CampaignVersion.campaign_id, CampaignVersion.id)
@@ -204,11 +252,30 @@ def publish_due(session: Session, now: datetime | None = None) -> list[tuple[int
     ).all()
     done = []
     for campaign_id, version_id in due:
-        session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
+        campaign = session.get(Campaign, campaign_id, with_for_update=True)  # the same lock order as a publication
         v = session.get(CampaignVersion, version_id, populate_existing=True)
-        if v is None or v.scheduled_at is None or v.scheduled_at > now:
+        if campaign is None or v is None or v.scheduled_at is None or v.scheduled_at > now:
             continue  # another worker (or a person) got there first
-        publish_version(session, campaign_id, v.version, author=v.scheduled_by or "scheduler", scheduled=True)
+        if reason := may_publish(v, require_approval=require_approval):
+            log.warning("scheduled publication of campaign %s version %s refused: %s", campaign_id, v.version, reason)
+            at = v.scheduled_at
+            v.scheduled_at, v.scheduled_by = None, None
+            _audit(
+                session,
+                "scheduler",
+                "campaign.schedule_refused",
+                campaign,
+                {"version": v.version, "at": at.isoformat(), "reason": reason},
+            )
+            continue
+        publish_version(
+            session,
+            campaign_id,
+            v.version,
+            author=v.scheduled_by or "scheduler",
+            require_approval=require_approval,
+            scheduled=True,
+        )
         done.append((campaign_id, v.version))
     return done
 
@@ -233,19 +300,6 @@ def archive(session: Session, campaign_id: int, *, author: str) -> Campaign:
     bump_publication(session)
     _audit(session, author, "campaign.archived", campaign, {})
     return campaign
-
-
-def bump_publication(session: Session) -> None:
-    counter = session.get(Counter, PUBLICATION_COUNTER, with_for_update=True)
-    if counter is None:
-        session.add(Counter(name=PUBLICATION_COUNTER, value=1))
-    else:
-        counter.value += 1
-    session.flush()
-
-
-def publication_counter(session: Session) -> int:
-    return session.scalar(select(Counter.value).where(Counter.name == PUBLICATION_COUNTER)) or 0
 
 
 def published_specs(session: Session) -> list[CampaignSpec]:

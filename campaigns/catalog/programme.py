@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Setting, utcnow
+from campaigns.models import AuditEvent, Setting
+from campaigns.publication import bump_publication
 
 DEFAULTS: dict[str, Any] = {
     "points_expiry": {"policy": "rolling_months", "months": 12},
@@ -188,8 +190,6 @@ def below_minimum(session: Session, points: int) -> int | None:
 
 
 def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
-    from campaigns.catalog.documents import bump_publication
-
     value = validate(key, value)
     row = session.get(Setting, key)
     old = row.value if row else DEFAULTS.get(key)

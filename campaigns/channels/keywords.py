@@ -16,13 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
-from campaigns.accounts.profile import tier_names, tier_progress
+from campaigns.accounts.ledger import expiring
+from campaigns.accounts.profile import tier_progress
+from campaigns.care import claims
 from campaigns.catalog.programme import load as load_programme
+from campaigns.catalog.tiers import tier_names
+from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound, utcnow
-from campaigns.notify.messages import language_of, number, render
+from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
+from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
 
@@ -144,8 +148,6 @@ class Summary:
 
 
 def summary(session: Session, customer_id: int) -> Summary:
-    from campaigns.accounts.ledger import expiring
-
     customer = session.get(Customer, customer_id)
     bal = session.get(CustomerBalance, customer_id)
     names = tier_names(session)
@@ -164,8 +166,6 @@ def summary(session: Session, customer_id: int) -> Summary:
 
 
 def balance_text(session: Session, customer_id: int, language: str) -> str:
-    from campaigns.notify.messages import day
-
     s = summary(session, customer_id)
     text = t(language, "balance", balance=number(s.balance, language), tier=s.tier)
     if s.left:
@@ -312,8 +312,6 @@ def _sms_claim(
     session: Session, customer: Customer, args: list[str], inbound: SmsInbound, language: str, now: datetime
 ) -> str:
     """``KHIEUNAI <ref> [text]``: file a missing-points claim for the transaction ``ref``."""
-    from campaigns.care import claims
-
     if not args:
         return t(language, "claim_how")
     ref = args[0][:64]

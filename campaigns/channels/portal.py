@@ -18,11 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
+from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
+from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
-from campaigns.models import Claim, Customer, CustomerToken, OtpCode, Provider, utcnow
+from campaigns.models import Claim, Customer, CustomerBalance, CustomerToken, OtpCode, Provider
 from campaigns.notify.outbox import queue_sms
 
 CODE_MINUTES = 5
@@ -153,8 +155,6 @@ def home(session: Session, customer_id: int) -> dict[str, Any]:
     if customer is None:
         raise DomainError("not_found", "customer not found", status=404)
     s = summary(session, customer_id)
-    from campaigns.models import CustomerBalance
-
     bal = session.get(CustomerBalance, customer_id)
     return {
         "id": customer_id,
@@ -195,8 +195,6 @@ def activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[s
 
 def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, channel: str) -> Claim:
     """Store a 'missing points' report (status open, its deadline running); the care centre works it."""
-    from campaigns.care import claims
-
     return claims.file(session, customer_id, data, channel=channel)
 
 

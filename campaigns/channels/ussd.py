@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
+from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
+from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, Reward, utcnow
+from campaigns.models import Customer, CustomerBalance, Reward
 from campaigns.notify.messages import day, language_of, number
 
 MAX_SCREEN = 182
@@ -274,8 +276,6 @@ class Menu:
 
     def claim(self, ref: str) -> Screen:
         """File the claim once per USSD session: a gateway repeating the last request gets the same answer."""
-        from campaigns.care import claims
-
         claim = claims.file(
             self.session,
             self.customer.id,

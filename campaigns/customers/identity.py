@@ -16,8 +16,9 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid
-from campaigns.models import Customer, CustomerBalance, CustomerIdentity, utcnow
+from campaigns.models import Customer, CustomerBalance, CustomerIdentity
 
 DEFAULT_REGION = "VN"
 PHONE = "phone"

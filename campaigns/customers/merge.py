@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaigns.catalog.ladder import tier_campaign
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, invalid, not_found
 from campaigns.models import (
     AuditEvent,
@@ -40,7 +42,6 @@ from campaigns.models import (
     Redemption,
     TierChange,
     Transaction,
-    utcnow,
 )
 from campaigns.sql import upsert
 
@@ -296,7 +297,6 @@ def _keep_better_tier(session: Session, survivor: Customer, merged: Customer) ->
     """The survivor keeps the better of the two tiers until the next requalification decides."""
     if not merged.tier or merged.tier == survivor.tier:
         return
-    from campaigns.catalog.ladder import tier_campaign
 
     _, version = tier_campaign(session)
     tiers = (version.document.get("tiers") if version is not None else None) or []

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.access.providers import is_phone_authority
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE, find_customer
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import (
@@ -30,7 +31,6 @@ from campaigns.models import (
     IdentityHistory,
     OtpCode,
     PhoneState,
-    utcnow,
 )
 
 RELEASED, SWAPPED = "number_released", "sim_swapped"

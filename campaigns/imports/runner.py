@@ -39,11 +39,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.accrual.transactions import ACCEPTED, DUPLICATE, ingest
 from campaigns.catalog import programme
 from campaigns.catalog.published import load as load_published
+from campaigns.clock import utcnow
 from campaigns.db import retry_transient
 from campaigns.errors import DomainError, not_found
 from campaigns.imports import opening
 from campaigns.imports.files import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
-from campaigns.models import Import, ImportProblem, Provider, Transaction, utcnow
+from campaigns.models import Import, ImportProblem, Provider, Transaction
 from campaigns.schemas import parse_transaction
 
 log = logging.getLogger(__name__)

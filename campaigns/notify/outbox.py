@@ -22,11 +22,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import programme
+from campaigns.catalog.tiers import entry_tier, tier_names
+from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
-from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Outbox, PointLot, Reward, utcnow
+from campaigns.models import Customer, CustomerBalance, CustomerIdentity, CustomerProvider, Outbox, PointLot, Reward
 from campaigns.notify import messages
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count
+from campaigns.notify.webhooks import Events
+from campaigns.sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +133,6 @@ def _context(session: Session, row: Outbox, language: str, customer_id: int | No
 def tier_name(session: Session, code: str | None) -> str:
     if not code:
         return "—"
-    from campaigns.accounts.profile import tier_names
-
     return tier_names(session).get(code, code)
 
 
@@ -194,12 +196,10 @@ def _send_one(session: Session, row: Outbox, gateway: SmsGateway, settings: prog
         row.status, row.last_error = "failed", "no phone number to send to"
         return "failed"
     row.recipient = to
-    if row.template == "tier_changed" and not (row.payload or {}).get("from"):
-        from campaigns.accounts.profile import entry_tier
-
-        if (row.payload or {}).get("to") == entry_tier(session):
-            row.status, row.last_error = "suppressed", "joining the entry tier is not news"
-            return "suppressed"
+    payload = row.payload or {}
+    if row.template == "tier_changed" and not payload.get("from") and payload.get("to") == entry_tier(session):
+        row.status, row.last_error = "suppressed", "joining the entry tier is not news"
+        return "suppressed"
     if not transactional:
         if customer is not None and customer.sms_opt_out_at is not None:
             row.status, row.last_error = "suppressed", "customer opted out (TUCHOI / STOP)"
@@ -255,8 +255,6 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
 
     The dedupe key ``exp:<customer>:<yyyymm>`` makes the job safe to run as often as you like.
     """
-    from campaigns.sql import upsert
-
     now = now or utcnow()
     rows = session.execute(
         select(PointLot.customer_id, func.sum(PointLot.remaining), func.min(PointLot.expires_at))
@@ -293,9 +291,6 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
 
 def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
     """``points_expiring`` to the providers each customer has dealt with (nobody else learns of the customer)."""
-    from campaigns.models import CustomerProvider
-    from campaigns.notify.webhooks import Events
-
     by_customer = {r["customer_id"]: r for r in rows}
     events = Events()
     for cid, pid in session.execute(
@@ -307,6 +302,4 @@ def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: dateti
         events.add("points_expiring", {"customer_id": cid, **row["payload"]}, row["dedupe_key"], pid)
     hooks = events.rows(session, now)
     if hooks:
-        from campaigns.sql import upsert
-
         upsert(session, Outbox.__table__, hooks, ["dedupe_key"])

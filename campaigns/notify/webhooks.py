@@ -27,8 +27,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Outbox, WebhookSubscription, utcnow
+from campaigns.clock import utcnow
+from campaigns.errors import invalid, not_found
+from campaigns.models import AuditEvent, Outbox, WebhookSubscription
+from campaigns.sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,6 @@ def _row(sub: WebhookSubscription, event: str, data: dict[str, Any], key: str, n
 def add_event(
     session: Session, event: str, data: dict[str, Any], key: str, now: datetime, provider_ids: set[int] | None = None
 ) -> None:
-    from campaigns.sql import upsert
-
     rows = rows_for(session, event, data, key, now, provider_ids)
     if rows:
         upsert(session, Outbox.__table__, rows, ["dedupe_key"])
@@ -140,6 +140,15 @@ def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def subscription_of(session: Session, row: Outbox) -> WebhookSubscription | None:
+    """The subscription a webhook outbox row was written for; None when its payload names none (never a
+    ``get`` by a None key, which SQLAlchemy warns will become an error)."""
+    sub_id = (row.payload or {}).get("subscription_id")
+    if isinstance(sub_id, bool) or not isinstance(sub_id, int):
+        return None
+    return session.get(WebhookSubscription, sub_id)
 
 
 def deliver_due(
@@ -172,7 +181,7 @@ def deliver_due(
             row = session.get(Outbox, outbox_id)
             if row is None or row.status != "pending":
                 continue
-            sub = session.get(WebhookSubscription, (row.payload or {}).get("subscription_id"))
+            sub = subscription_of(session, row)
             if sub is None or not sub.active:
                 row.status, row.last_error = "suppressed", "subscription removed"
                 session.commit()
@@ -254,8 +263,6 @@ def replay(session: Session, outbox_id: int, *, actor: str) -> Outbox:
     """Send a delivery again (staff or the provider): back to pending, due now; audited."""
     row = session.get(Outbox, outbox_id)
     if row is None or row.channel != "webhook":
-        from campaigns.errors import not_found
-
         raise not_found(f"delivery {outbox_id}")
     previous = row.status
     row.status, row.next_attempt_at, row.created_at = "pending", None, utcnow()

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.care import hourly
+from campaigns.care import hourly, sla
 from campaigns.errors import invalid
 from campaigns.models import Alert, Claim, Provider, TxnHourly
 
@@ -119,7 +119,9 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
     """Breakdowns for ``weeks`` ISO weeks starting on the Monday ``start``."""
     lo, hi = _midnight(start), _midnight(start + timedelta(weeks=weeks))
     labels = [week_label(start + timedelta(weeks=i)) for i in range(weeks)]
-    a = Analytics(weeks=labels, rolled_through=hourly.rolled_through(session), sla_minutes=hourly.sla_minutes(session))
+    a = Analytics(
+        weeks=labels, rolled_through=hourly.rolled_through(session), sla_minutes=int(sla.policy(session).minutes)
+    )
     names = _names(session)
 
     def wk(at: datetime | date) -> str:

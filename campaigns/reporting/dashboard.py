@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from campaigns import watermarks
+from campaigns.clock import utcnow
 from campaigns.models import (
     Customer,
     CustomerBalance,
@@ -31,7 +32,6 @@ from campaigns.models import (
     LedgerEntry,
     Provider,
     Transaction,
-    utcnow,
 )
 from campaigns.permissions import Scope
 

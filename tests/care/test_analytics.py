@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError
-from campaigns.models import utcnow
 from campaigns.reporting import analytics
 from tests.conftest import login, make_user
 from workers import care

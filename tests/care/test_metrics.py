@@ -9,7 +9,7 @@ from rq import Queue, SimpleWorker
 
 from campaigns.care import alerts
 from campaigns.care.alerts import Condition
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from webapp.extensions import db
 from workers.imports import IMPORT_QUEUE
 from workers.queues import NOTIFY_QUEUE, pending_key

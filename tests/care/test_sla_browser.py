@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from campaigns.models import Claim, Customer, Provider, Transaction, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Claim, Customer, Provider, Transaction
 from tests.care.sla_helpers import dispatch_failing, move_back, post
 from tests.conftest import BASE_EARNING, make_provider, make_user, publish
 from tests.integration.test_browser import browser, server, shot, sign_in  # noqa: F401 (fixtures)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from campaigns.care import sla
-from campaigns.models import SlaDaily, Transaction, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import SlaDaily, Transaction
 from tests.care.sla_helpers import dispatch_failing, post
 from tests.conftest import BASE_EARNING, login, make_user, publish
 from webapp.extensions import db

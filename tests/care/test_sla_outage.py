@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from rq import Queue
 
-from campaigns.models import utcnow
+from campaigns.clock import utcnow
 from tests.care.sla_helpers import dispatch_failing, move_back, post, received, sla_alerts, statuses
 from tests.conftest import BASE_EARNING, csrf_token, login, make_user, run_worker
 from workers import care

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select
 
-from campaigns.models import CampaignCounter, CustomerDaily, VelocityHourly, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import CampaignCounter, CustomerDaily, VelocityHourly
 from tests.conftest import BASE_EARNING, publish, txn
 from webapp.extensions import db
 from workers import care

@@ -9,7 +9,8 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
 from campaigns.care import hourly
-from campaigns.models import Customer, Provider, Transaction, TxnHourly, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import Customer, Provider, Transaction, TxnHourly
 from campaigns.reporting import analytics
 from campaigns.settings import Settings
 from webapp import create_app

@@ -8,28 +8,29 @@ from decimal import Decimal
 
 import pytest
 
+from campaigns.care import stats
 from campaigns.care import warnings as w
 
 NOW = datetime(2027, 3, 3, 10, 20, tzinfo=UTC)
 
 
 def test_median_and_nearest_rank_percentile():
-    assert w.median([3, 1, 2]) == 2
-    assert w.median([4, 1, 3, 2]) == 2.5
-    assert w.percentile(list(range(1, 101)), 99) == 99
-    assert w.percentile([5], 99) == 5
-    assert w.percentile([], 99) == 0
+    assert stats.median([3, 1, 2]) == 2
+    assert stats.median([4, 1, 3, 2]) == 2.5
+    assert stats.percentile(list(range(1, 101)), 99) == 99
+    assert stats.percentile([5], 99) == 5
+    assert stats.percentile([], 99) == 0
     with pytest.raises(ValueError):
-        w.median([])
+        stats.median([])
 
 
 def test_robust_z_uses_mad_with_floors():
-    score = w.robust_z(100, [100, 102, 98, 101, 99, 100, 500])  # one outlier week does not move the median
+    score = stats.robust_z(100, [100, 102, 98, 101, 99, 100, 500])  # one outlier week does not move the median
     assert score.median == 100 and abs(score.z) < 0.01
-    flat = w.robust_z(60, [100] * 8)  # MAD 0: the Poisson floor sqrt(100) = 10 and 10 % of 100 = 10
+    flat = stats.robust_z(60, [100] * 8)  # MAD 0: the Poisson floor sqrt(100) = 10 and 10 % of 100 = 10
     assert flat.scale == 10 and flat.z == -4
-    spread = w.robust_z(0, [100, 140, 60, 100, 130, 70, 100, 100])
-    assert spread.scale == pytest.approx(w.MAD_SCALE * 15)
+    spread = stats.robust_z(0, [100, 140, 60, 100, 130, 70, 100, 100])
+    assert spread.scale == pytest.approx(stats.MAD_SCALE * 15)
 
 
 def test_window_baseline_interpolates_the_two_clock_hours():

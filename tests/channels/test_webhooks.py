@@ -76,8 +76,41 @@ def test_points_credited_signed_retried_and_replayed(app, client, telecom, shop,
     assert report.failed == 1
 
 
+def test_a_webhook_row_naming_no_subscription_is_suppressed_and_not_shown(app, client, telecom):
+    """A payload without ``subscription_id`` (written by hand, or by an older release): no get-by-None."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from campaigns.models import Outbox
+    from campaigns.notify.webhooks import deliver_due
+    from webapp.extensions import db
+
+    with app.app_context():
+        row = Outbox(
+            dedupe_key="wh:orphan",
+            channel="webhook",
+            template="points_credited",
+            payload={"event": "points_credited", "id": "e-1", "data": {}},
+            status="pending",
+            recipient="https://telecom.example/hooks",
+        )
+        db.session.add(row)
+        db.session.commit()
+        oid = row.id
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # SQLAlchemy warns that a get by None will become an error
+        replay = client.post(f"/api/v1/webhooks/deliveries/{oid}/replay", headers=telecom.headers)
+        assert replay.status_code == 404, replay.get_json()
+        report = deliver_due(app.extensions["loyalty.runtime"].session_factory, post=lambda *a: 200)
+    assert report.delivered == 0
+    with app.app_context():
+        row = db.session.get(Outbox, oid)
+        assert (row.status, row.last_error) == ("suppressed", "subscription removed")
+
+
 def _pending_hooks(app, client, provider, count: int, prefix: str) -> None:
-    from campaigns.models import utcnow
+    from campaigns.clock import utcnow
     from campaigns.notify.webhooks import add_event
     from webapp.extensions import db
 
@@ -135,7 +168,8 @@ def test_a_delivery_without_its_subscription_is_nobodys(app, client, telecom):
     """A webhook row whose payload names no subscription belongs to no provider: 404, and no lookup by a None key."""
     import warnings
 
-    from campaigns.models import Outbox, utcnow
+    from campaigns.clock import utcnow
+    from campaigns.models import Outbox
     from webapp.extensions import db
 
     with app.app_context():

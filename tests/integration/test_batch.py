@@ -66,5 +66,19 @@ def test_batch_limits(client, telecom):
         client.post("/api/v1/transactions/batch", json={"transactions": []}, headers=telecom.headers).status_code == 422
     )
     assert client.post("/api/v1/transactions/batch", json={"items": []}, headers=telecom.headers).status_code == 422
-    # a bare list is accepted too
+    # a bare list is accepted too, under the same limit
     assert client.post("/api/v1/transactions/batch", json=[txn("bare")], headers=telecom.headers).status_code == 202
+    bare = client.post("/api/v1/transactions/batch", json=too_many, headers=telecom.headers)
+    assert bare.status_code == 422
+    [field] = bare.get_json()["error"]["fields"]
+    assert field["path"] == "transactions" and "at most 1000 items" in field["reason"]
+
+
+def test_batch_limit_is_the_schemas_in_the_api_and_its_document(client):
+    from campaigns.schemas import TransactionBatchIn
+
+    limit = TransactionBatchIn.model_json_schema()["properties"]["transactions"]["maxItems"]
+    post = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/transactions/batch"]["post"]
+    envelope, bare_list = post["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert envelope == {"$ref": "#/components/schemas/TransactionBatchIn"}
+    assert (bare_list["minItems"], bare_list["maxItems"]) == (1, limit) and f"{limit:,}" in post["summary"]

@@ -63,7 +63,9 @@ def test_schedule_then_publish_by_the_periodic_pass(app, client):
 def test_cancel_and_cli(app, client):
     with app.app_context():
         cid = catalog.import_document(db.session, BASE_EARNING, fmt="yaml", author="t").campaign_id
-        catalog.schedule_version(db.session, cid, 1, datetime.now(UTC) + timedelta(hours=1), author="t")
+        catalog.schedule_version(
+            db.session, cid, 1, datetime.now(UTC) + timedelta(hours=1), author="t", require_approval=False
+        )
         db.session.commit()
     make_user(app, "m@example.com", "marketer")
     login(client, "m@example.com")
@@ -71,7 +73,9 @@ def test_cancel_and_cli(app, client):
     assert client.post(f"/campaigns/{cid}/versions/1/unschedule", data={"csrf_token": token}).status_code == 302
     assert "badge b-draft" in client.get("/campaigns").get_data(as_text=True)
     with app.app_context():
-        catalog.schedule_version(db.session, cid, 1, datetime.now(UTC) + timedelta(hours=1), author="t")
+        catalog.schedule_version(
+            db.session, cid, 1, datetime.now(UTC) + timedelta(hours=1), author="t", require_approval=False
+        )
         db.session.commit()
     _make_due(app, cid)
     result = app.test_cli_runner().invoke(args=["campaigns", "publish-due"])

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from campaigns.models import ApiKey, AuditEvent, StaffUser, utcnow
+from campaigns.clock import utcnow
+from campaigns.models import ApiKey, AuditEvent, StaffUser
 from tests.conftest import BASE_EARNING, PASSWORD, csrf_token, login, make_provider, make_user
 from webapp.extensions import db
 

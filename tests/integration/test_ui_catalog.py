@@ -80,7 +80,7 @@ def _tier_doc(app):
 
 def test_tier_ladder_editor(app, client):
     with app.app_context():
-        catalog.import_document(db.session, TIERS, fmt="yaml", author="t", publish=True)
+        catalog.import_document(db.session, TIERS, fmt="yaml", author="t", publish=True, require_approval=False)
         db.session.commit()
     make_user(app, "m@example.com", "marketer")
     make_user(app, "a@example.com", "analyst")

@@ -22,7 +22,9 @@ def world(app: Flask, client, work):
     with app.app_context():
         ids = {}
         for name, doc in (("telecom", TELECOM_ONLY), ("shop", SHOP_ONLY), ("all", BASE_EARNING)):
-            ids[name] = catalog.import_document(db.session, doc, fmt="yaml", author="t", publish=True).campaign_id
+            ids[name] = catalog.import_document(
+                db.session, doc, fmt="yaml", author="t", publish=True, require_approval=False
+            ).campaign_id
         db.session.commit()
     client.post("/api/v1/transactions", json=txn("t-1", phone="0912000001"), headers=telecom.headers)
     client.post("/api/v1/transactions", json=txn("s-1", phone="0912000002"), headers=shop.headers)

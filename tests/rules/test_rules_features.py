@@ -405,8 +405,8 @@ def test_pending_days_limits_and_budget() -> None:
             [("limits.per_customer.count", "must be between 1 and 1000000")],
         ),
         (
-            {"limits": {"per_customer": {"count": 1, "period": "year"}}},
-            [("limits.per_customer.period", "'year' is not one of day, week, month, campaign")],
+            {"limits": {"per_customer": {"count": 1, "period": "decade"}}},
+            [("limits.per_customer.period", "'decade' is not one of day, week, month, year, campaign")],
         ),
         (
             {"limits": {"per_customer": {"period": "day"}, "global": 1}},

@@ -55,7 +55,9 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
     with app.app_context():
         from campaigns.catalog import documents as catalog
 
-        catalog.import_document(db.session, BASE_EARNING, fmt="yaml", author="setup", publish=True)
+        catalog.import_document(
+            db.session, BASE_EARNING, fmt="yaml", author="setup", publish=True, require_approval=False
+        )
         db.session.commit()
     run_worker(app)
     telecom_id = _one(app, select(Provider.id).where(Provider.code == "telecom"))

@@ -17,7 +17,7 @@ from campaigns.catalog import authoring, programme
 from campaigns.catalog import documents as catalog
 from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
-from rules.operators import export_rules_vocabulary
+from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, settings
 from ..security import permission_required, scope
@@ -189,7 +189,7 @@ def campaign(campaign_id: int) -> Any:
         shown=shown,
         events=events,
         require_approval=_require_approval(),
-        may_publish={v.version: authoring.may_publish(v, require_approval=_require_approval()) for v in versions},
+        may_publish={v.version: catalog.may_publish(v, require_approval=_require_approval()) for v in versions},
         timezone=programme.load(db.session).timezone,
     )
 
@@ -229,11 +229,10 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
 def publish_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
         v = authoring.get_version(db.session, campaign_id, version)
-        reason = authoring.may_publish(v, require_approval=_require_approval())
-        if reason:
-            raise DomainError("needs_review", f"Version {version} cannot be published yet: {reason}.", [], 409)
         rollback = v.published_at is not None
-        catalog.publish_version(db.session, campaign_id, version, author=current_user.email)
+        catalog.publish_version(
+            db.session, campaign_id, version, author=current_user.email, require_approval=_require_approval()
+        )
         return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
 
     return _act(campaign_id, do, publishes=True)
@@ -251,11 +250,9 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     try:
         authoring.get_campaign(db.session, campaign_id, scope())
-        v = authoring.get_version(db.session, campaign_id, version)
-        reason = authoring.may_publish(v, require_approval=_require_approval())
-        if reason:
-            raise DomainError("needs_review", f"Version {version} cannot be scheduled yet: {reason}.", [], 409)
-        catalog.schedule_version(db.session, campaign_id, version, at, author=current_user.email)
+        catalog.schedule_version(
+            db.session, campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
+        )
     except DomainError as err:
         db.session.rollback()
         if err.status == 422:

@@ -17,7 +17,7 @@ from campaigns.catalog import ladder, programme
 from campaigns.errors import DomainError
 from campaigns.models import Reward
 from rules.document import load_yaml
-from rules.operators import export_rules_vocabulary
+from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import db
 from ..security import permission_required

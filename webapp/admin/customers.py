@@ -39,8 +39,8 @@ def customers_search() -> Any:
     return redirect(url_for("admin.customer", customer_id=cid))
 
 
-def _limit() -> int | None:
-    return None if current_user.role == "admin" else int(settings().care_adjustment_limit)
+def _care_limit() -> int:
+    return int(settings().care_adjustment_limit)
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -61,7 +61,7 @@ def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None 
         render_template(
             "admin/customer.html",
             v=view,
-            limit=_limit(),
+            limit=adjustments.limit_for(current_user.role, _care_limit()),
             form=form or {},
             errors=errors or {},
             merges=merges,
@@ -93,7 +93,7 @@ def adjust_customer(customer_id: int) -> Any:
                 request.form.get("reason", ""),
                 actor=current_user.email,
                 role=current_user.role,
-                limit=_limit(),
+                care_limit=_care_limit(),
             )
         except DomainError as err:
             db.session.rollback()

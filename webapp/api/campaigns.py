@@ -13,7 +13,7 @@ from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
 
-from ..extensions import announce_publication, db
+from ..extensions import announce_publication, db, settings
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -39,13 +39,24 @@ def _flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
+def _require_approval() -> bool:
+    return bool(settings().require_approval)
+
+
 @bp.post("/campaigns")
 @require("staff", action="campaigns.edit")
 def create_campaign() -> Any:
     if _flag("publish") and not allowed(principal().role, "campaigns.publish"):
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
-    version = catalog.import_document(db.session, source, fmt=fmt, author=principal().name, publish=_flag("publish"))
+    version = catalog.import_document(
+        db.session,
+        source,
+        fmt=fmt,
+        author=principal().name,
+        publish=_flag("publish"),
+        require_approval=_require_approval(),
+    )
     db.session.commit()
     if _flag("publish"):
         announce_publication()
@@ -90,7 +101,9 @@ def publish_campaign(campaign_id: int) -> Any:
         raise DomainError(
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
-    catalog.publish_version(db.session, campaign_id, version, author=principal().name)
+    catalog.publish_version(
+        db.session, campaign_id, version, author=principal().name, require_approval=_require_approval()
+    )
     db.session.commit()
     announce_publication()
     return catalog.campaign_view(db.session, _campaign(campaign_id))

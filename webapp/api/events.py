@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError
-from campaigns.models import utcnow
 from campaigns.schemas import EventIn, validation_error
 
 from ..extensions import db

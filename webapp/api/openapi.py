@@ -366,6 +366,12 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _bare_batch() -> dict[str, Any]:
+    """The bare-list form of the batch body: TransactionBatchIn's own ``transactions`` schema (one limit)."""
+    field = TransactionBatchIn.model_json_schema()["properties"]["transactions"]
+    return {k: field[k] for k in ("type", "minItems", "maxItems", "items")}
+
+
 def _json(model: type[BaseModel]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": _ref(model)}}}
 
@@ -438,7 +444,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
             },
             "/api/v1/transactions/batch": {
                 "post": {
-                    "summary": "Post up to 1,000 transactions; one result per item",
+                    "summary": f"Post up to {_bare_batch()['maxItems']:,} transactions; one result per item",
                     "operationId": "createTransactionsBatch",
                     "description": 'The body is `{"transactions": [...]}` or the bare list. Each item is '
                     "validated on its own, like a POST /transactions body: an invalid item gets `status: error` in "
@@ -450,7 +456,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                                 "schema": {
                                     "anyOf": [
                                         _ref(TransactionBatchIn),
-                                        {"type": "array", "minItems": 1, "maxItems": 1000, "items": {}},
+                                        _bare_batch(),
                                     ]
                                 }
                             }
@@ -549,9 +555,14 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Create a campaign version from a JSON or YAML document (staff); ?publish=true",
                     "operationId": "createCampaign",
+                    "description": "With LOYALTY_REQUIRE_APPROVAL=1, `?publish=true` publishes only a version a "
+                    "second person approved (else 409 `needs_review`, nothing stored).",
                     "parameters": [{"name": "publish", "in": "query", "schema": {"type": "boolean"}}],
                     "requestBody": DOC_BODY,
-                    "responses": {"201": {"description": "Stored", **_json(CampaignView)}, **_errors(*COMMON, 422)},
+                    "responses": {
+                        "201": {"description": "Stored", **_json(CampaignView)},
+                        **_errors(*COMMON, 409, 422),
+                    },
                 },
             },
             "/api/v1/campaigns/validate": {
@@ -577,6 +588,8 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Publish a version (default: the latest) (staff)",
                     "operationId": "publishCampaign",
+                    "description": "With LOYALTY_REQUIRE_APPROVAL=1 only a version a second person approved "
+                    "(else 409 `needs_review`).",
                     "parameters": camp_id,
                     "requestBody": {
                         "required": False,
@@ -588,7 +601,7 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {"description": "Published", **_json(CampaignView)},
-                        **_errors(*COMMON, 404, 422),
+                        **_errors(*COMMON, 404, 409, 422),
                     },
                 }
             },

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import normalize_phone
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.models import utcnow
 from campaigns.schemas import IdentityEventIn, StaffReasonIn, validation_error
 
 from ..extensions import db

@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.accrual.reversals import request_reversal
 from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
-from campaigns.errors import DomainError, FieldProblem
-from campaigns.models import utcnow
-from campaigns.schemas import ReversalIn, parse_transaction, problems_of
+from campaigns.clock import utcnow
+from campaigns.errors import DomainError
+from campaigns.schemas import ReversalIn, parse_batch, parse_transaction, problems_of
 
 from ..extensions import db, dispatcher, runtime
 from . import bp
@@ -21,7 +21,6 @@ from .auth import principal, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000
 
 
 def dispatch(pairs: list[tuple[int, int]]) -> None:
@@ -74,22 +73,7 @@ def create_transaction() -> Any:
 def create_transactions_batch() -> Any:
     now = utcnow()
     data = read_json()
-    items = data if isinstance(data, list) else require_object(data).get("transactions")
-    if isinstance(data, dict) and set(data) - {"transactions"}:
-        extra = sorted(set(data) - {"transactions"})[0]
-        raise DomainError("validation_error", f"{extra}: unknown field", [FieldProblem(extra, "unknown field")])
-    if not isinstance(items, list) or not items:
-        raise DomainError(
-            "validation_error",
-            "transactions: give a non-empty list",
-            [FieldProblem("transactions", "must be a non-empty list")],
-        )
-    if len(items) > MAX_BATCH:
-        raise DomainError(
-            "validation_error",
-            f"transactions: at most {MAX_BATCH} per batch, got {len(items)}",
-            [FieldProblem("transactions", f"at most {MAX_BATCH} items, got {len(items)}")],
-        )
+    items = parse_batch(data if isinstance(data, list) else require_object(data))
     results: list[dict[str, Any] | None] = [None] * len(items)
     valid, where = [], []
     for i, item in enumerate(items):

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import render_template, request
 
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError
-from campaigns.models import utcnow
 from campaigns.reporting import analytics
 
 from ..admin.util import csv_response

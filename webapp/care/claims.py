@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from campaigns.accounts import adjustments
 from campaigns.accounts import profile as customers
 from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
@@ -29,8 +30,8 @@ def _providers() -> list[tuple[str, str]]:
     return [(c, n) for c, n in db.session.execute(select(Provider.code, Provider.name).order_by(Provider.name))]
 
 
-def _limit() -> int | None:
-    return None if current_user.role == "admin" else int(settings().care_adjustment_limit)
+def _care_limit() -> int:
+    return int(settings().care_adjustment_limit)
 
 
 def _errors(err: DomainError, default: str) -> dict[str, str]:
@@ -116,7 +117,7 @@ def _detail_page(claim_id: int, action: str | None = None, form: Any = None, err
             alert=alert,
             escalated_to=alerts.ESCALATION[alert.escalation] if alert else None,
             providers=_providers(),
-            limit=_limit(),
+            limit=adjustments.limit_for(current_user.role, _care_limit()),
             action=action,
             form=form or {},
             errors=errors or {},
@@ -160,7 +161,7 @@ def claim_act(claim_id: int, action: str) -> Any:
                 role=current_user.role,
                 points=int(raw),
                 reason=f.get("reason", ""),
-                limit=_limit(),
+                care_limit=_care_limit(),
             )
             message = f"Claim #{claim_id} resolved: {claim.points:,} points credited; the customer is told by SMS."
         else:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from campaigns.care import alerts, sla
 from campaigns.catalog import programme
+from campaigns.clock import utcnow
 from campaigns.errors import DomainError
-from campaigns.models import Alert, Claim, Provider, utcnow
+from campaigns.models import Alert, Claim, Provider
 from campaigns.permissions import Scope
 from workers.queues import RedisDispatcher
 

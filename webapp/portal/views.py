@@ -12,9 +12,10 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 
 from campaigns.accounts import rewards
 from campaigns.channels import portal
+from campaigns.channels.keywords import redeem_error_text
 from campaigns.customers import numbers
 from campaigns.errors import DomainError
-from campaigns.models import Customer
+from campaigns.models import Customer, Reward
 from campaigns.notify import messages
 
 from ..extensions import db, dispatcher
@@ -197,8 +198,6 @@ def redeem(code: str) -> Any:
             )
         except DomainError as err:
             db.session.rollback()
-            from campaigns.channels.keywords import redeem_error_text
-            from campaigns.models import Reward
 
             reward = db.session.scalar(db.select(Reward).where(Reward.code == code))
             flash(redeem_error_text(err, reward, _lang(), balance), "error")

@@ -1,4 +1,4 @@
-"""CLI for bulk imports: ``transactions import``, ``customers import``, ``imports list|show|errors``.
+"""``flask transactions import``, ``flask customers import``, ``flask imports list|show|errors``: bulk imports.
 
 Thin over :mod:`campaigns.imports.runner`: check the file up front, create or resume
 the import record, run it here with a live progress bar (rich), print the
@@ -25,7 +25,7 @@ from campaigns.models import Provider
 from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
 
-from .extensions import db, dispatcher, runtime
+from ..extensions import db, dispatcher, runtime
 
 
 class LiveBar:
@@ -196,61 +196,67 @@ def _common(f: Any) -> Any:
     return f
 
 
-def register(transactions_cli: AppGroup, customers_cli: AppGroup, imports_cli: AppGroup) -> None:
-    @transactions_cli.command("import")
-    @click.argument("file", type=FILE)
-    @click.option("--provider", "provider_code", required=True, help="Code of the provider whose file this is.")
-    @_common
-    def transactions_import(file: Path, provider_code: str, **kw: Any) -> None:
-        """Import a CSV or NDJSON transaction file (gzip or not), validated and credited like the API's."""
-        _run(imports.TRANSACTIONS, file, provider_id=_provider_id(provider_code), **kw)
+transactions_cli = AppGroup("transactions", help="Bulk transaction files from providers.")
+customers_cli = AppGroup("customers", help="Customer migrations with opening balances.")
+imports_cli = AppGroup("imports", help="Bulk imports: status and error reports.")
 
-    @customers_cli.command("import")
-    @click.argument("file", type=FILE)
-    @_common
-    def customers_import(file: Path, **kw: Any) -> None:
-        """Migrate customers: identities, tier, birth date and opening balances with their expiry."""
-        _run(imports.CUSTOMERS, file, provider_id=None, **kw)
 
-    @imports_cli.command("list")
-    @click.option("--provider", "provider_code", default=None)
-    def imports_list(provider_code: str | None) -> None:
-        """The latest imports, newest first."""
-        pid = _provider_id(provider_code) if provider_code else None
-        for rec in imports.list_imports(db.session, pid):
-            v = imports.view(db.session, rec)
-            click.echo(
-                f"#{v['id']:<6} {v['kind']:<12} {v['status']:<8} {v['provider'] or '-':<10} "
-                f"{v['rows_read']:>11,} read {v['accepted']:>11,} accepted {v['rejected']:>9,} rejected  "
-                f"{v['file_name']}"
-            )
+@transactions_cli.command("import")
+@click.argument("file", type=FILE)
+@click.option("--provider", "provider_code", required=True, help="Code of the provider whose file this is.")
+@_common
+def transactions_import(file: Path, provider_code: str, **kw: Any) -> None:
+    """Import a CSV or NDJSON transaction file (gzip or not), validated and credited like the API's."""
+    _run(imports.TRANSACTIONS, file, provider_id=_provider_id(provider_code), **kw)
 
-    @imports_cli.command("show")
-    @click.argument("import_id", type=int)
-    def imports_show(import_id: int) -> None:
-        """One import's counts and outcome."""
-        try:
-            rec = imports.get_import(db.session, import_id, None)
-        except DomainError as err:
-            click.echo(f"error: {err.message}", err=True)
-            sys.exit(1)
-        for key, value in imports.view(db.session, rec).items():
-            click.echo(f"{key}: {value}")
 
-    @imports_cli.command("errors")
-    @click.argument("import_id", type=int)
-    @click.option(
-        "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout)."
-    )
-    def imports_errors(import_id: int, output: Path | None) -> None:
-        """The error report CSV: line, provider_txn_id (or customer_ref), field, reason."""
-        try:
-            rec = imports.get_import(db.session, import_id, None)
-        except DomainError as err:
-            click.echo(f"error: {err.message}", err=True)
-            sys.exit(1)
-        if output is not None:
-            _write_errors(import_id, rec.kind, output)
-            return
-        for text in imports.error_report(runtime().session_factory, import_id, rec.kind):
-            click.echo(text, nl=False)
+@customers_cli.command("import")
+@click.argument("file", type=FILE)
+@_common
+def customers_import(file: Path, **kw: Any) -> None:
+    """Migrate customers: identities, tier, birth date and opening balances with their expiry."""
+    _run(imports.CUSTOMERS, file, provider_id=None, **kw)
+
+
+@imports_cli.command("list")
+@click.option("--provider", "provider_code", default=None)
+def imports_list(provider_code: str | None) -> None:
+    """The latest imports, newest first."""
+    pid = _provider_id(provider_code) if provider_code else None
+    for rec in imports.list_imports(db.session, pid):
+        v = imports.view(db.session, rec)
+        click.echo(
+            f"#{v['id']:<6} {v['kind']:<12} {v['status']:<8} {v['provider'] or '-':<10} "
+            f"{v['rows_read']:>11,} read {v['accepted']:>11,} accepted {v['rejected']:>9,} rejected  "
+            f"{v['file_name']}"
+        )
+
+
+@imports_cli.command("show")
+@click.argument("import_id", type=int)
+def imports_show(import_id: int) -> None:
+    """One import's counts and outcome."""
+    try:
+        rec = imports.get_import(db.session, import_id, None)
+    except DomainError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    for key, value in imports.view(db.session, rec).items():
+        click.echo(f"{key}: {value}")
+
+
+@imports_cli.command("errors")
+@click.argument("import_id", type=int)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
+def imports_errors(import_id: int, output: Path | None) -> None:
+    """The error report CSV: line, provider_txn_id (or customer_ref), field, reason."""
+    try:
+        rec = imports.get_import(db.session, import_id, None)
+    except DomainError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    if output is not None:
+        _write_errors(import_id, rec.kind, output)
+        return
+    for text in imports.error_report(runtime().session_factory, import_id, rec.kind):
+        click.echo(text, nl=False)

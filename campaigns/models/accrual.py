@@ -1,0 +1,81 @@
+"""Transactions as providers sent them, their reversals, campaign budgets and usage (``campaigns.accrual``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaigns.clock import utcnow
+from campaigns.models.base import Base, BigId, UTCDateTime
+
+
+class Transaction(Base):
+    """One accrual transaction as the provider sent it; inserted before the API answers."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "source", "provider_txn_id", name="uq_txn_provider_source_txn"),
+        Index("ix_txn_status_received", "status", "received_at"),
+        Index("ix_txn_customer", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    provider_txn_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8), default="txn")  # txn | event
+    event_type: Mapped[str] = mapped_column(String(32), default="purchase")
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    reject_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    reversed_amount: Mapped[Decimal] = mapped_column(Numeric(19, 4), default=Decimal(0))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Reversal(Base):
+    """A full or partial refund of a transaction; applied once the transaction is credited."""
+
+    __tablename__ = "reversals"
+    __table_args__ = (UniqueConstraint("transaction_id", "provider_reversal_id", name="uq_reversal_provider_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    provider_reversal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | applied
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CampaignCounter(Base):
+    """Budget consumption of a campaign; locked row by row so racing workers never overspend."""
+
+    __tablename__ = "campaign_counters"
+
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CampaignUsage(Base):
+    """Per customer, campaign and local day: points and awards (caps, limits per period)."""
+
+    __tablename__ = "campaign_usage"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    awards: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,116 @@
+"""``flask campaigns import|validate|publish|publish-due|simulate``: campaign documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from campaigns.accrual import simulation
+from campaigns.catalog import documents as catalog
+from campaigns.errors import DomainError
+from campaigns.models import Campaign
+
+from ..extensions import announce_publication, db, settings
+from .common import fail
+
+campaigns_cli = AppGroup("campaigns", help="Import, validate and publish campaign documents.")
+
+
+@campaigns_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publish", is_flag=True, help="Publish the imported version at once.")
+@click.option("--author", default="cli", show_default=True)
+def campaigns_import(file: Path, publish: bool, author: str) -> None:
+    """Import a JSON or YAML campaign document; validation errors name their exact path."""
+    fmt = "json" if file.suffix.lower() == ".json" else "yaml"
+    try:
+        version = catalog.import_document(
+            db.session,
+            file.read_text(encoding="utf-8"),
+            fmt=fmt,
+            author=author,
+            publish=publish,
+            require_approval=settings().require_approval,
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        fail(err)
+    if publish:
+        announce_publication()
+    state = "published" if publish else "saved as draft"
+    click.echo(f"Campaign {version.campaign_id} version {version.version} {state}.")
+
+
+@campaigns_cli.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def campaigns_validate(file: Path) -> None:
+    fmt = "json" if file.suffix.lower() == ".json" else "yaml"
+    try:
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db.session)
+    except DomainError as err:
+        fail(err)
+    click.echo(f"valid: {doc.name}")
+
+
+@campaigns_cli.command("publish")
+@click.argument("campaign_id", type=int)
+@click.option("--version", type=int, default=None)
+def campaigns_publish(campaign_id: int, version: int | None) -> None:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        fail(DomainError("not_found", f"campaign {campaign_id} not found"))
+    try:
+        catalog.publish_version(
+            db.session,
+            campaign_id,
+            version or campaign.latest_version,
+            author="cli",
+            require_approval=settings().require_approval,
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        fail(err)
+    announce_publication()
+    click.echo(f"Campaign {campaign_id} published.")
+
+
+@campaigns_cli.command("publish-due")
+def campaigns_publish_due() -> None:
+    """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
+    done = catalog.publish_due(db.session, require_approval=settings().require_approval)
+    db.session.commit()
+    if done:
+        announce_publication()
+    for campaign_id, version in done:
+        click.echo(f"Campaign {campaign_id}: version {version} published.")
+    click.echo(f"{len(done)} scheduled publication(s) applied.")
+
+
+@campaigns_cli.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--transaction",
+    "txn_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample transaction (JSON).",
+)
+@click.option("--days", type=int, default=None, help="Replay the last N days of real transactions.")
+def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> None:
+    """Dry-run a draft document: which rules fire on a sample, or what it would have cost. No writes."""
+    fmt = "json" if file.suffix.lower() == ".json" else "yaml"
+    try:
+        if txn_file is not None:
+            result = simulation.sample(
+                db.session, file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
+            )
+        else:
+            result = simulation.replay(db.session, file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
+    except DomainError as err:
+        fail(err)
+    db.session.rollback()
+    click.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))

@@ -1,0 +1,16 @@
+"""What the command groups share: report a domain error and exit 1."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from campaigns.errors import DomainError
+
+
+def fail(err: DomainError) -> None:
+    click.echo(f"error: {err.message}", err=True)
+    for f in err.fields:
+        click.echo(f"  {f.path}: {f.reason}", err=True)
+    sys.exit(1)

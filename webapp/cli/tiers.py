@@ -1,0 +1,40 @@
+"""``flask tiers requalify`` and ``flask lifecycle``: tier requalification and the points lifecycle."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import AppGroup, with_appcontext
+
+from campaigns.accounts import lifecycle
+
+from ..extensions import runtime
+
+tiers_cli = AppGroup("tiers", help="Tier requalification.")
+
+
+@click.command("lifecycle")
+@click.option("--requalify", is_flag=True, help="Also re-evaluate every customer's tier.")
+@with_appcontext
+def lifecycle_command(requalify: bool) -> None:
+    """Release pending points, expire what is due (the workers also run this every few minutes)."""
+    rt = runtime()
+    report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
+    click.echo(
+        f"released {report.released} lots ({report.released_points} points), "
+        f"expired {report.expired} lots ({report.expired_points} points); "
+        f"tiers: {report.customers} customers, {report.upgraded} up, {report.downgraded} down"
+    )
+
+
+@tiers_cli.command("requalify")
+def tiers_requalify() -> None:
+    """Re-evaluate every customer's tier now (downgrades respect the grace period)."""
+    rt = runtime()
+    started = time.monotonic()
+    report = lifecycle.run_all(rt.session_factory, rt.published, requalify=True)
+    click.echo(
+        f"{report.customers} customers in {time.monotonic() - started:.1f}s: "
+        f"{report.upgraded} up, {report.downgraded} down"
+    )
