@@ -92,10 +92,10 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
             ids[code] = existing.id
     if summary.keys:
         summary.staff_token = providers.issue_key(session, "staff", "demo staff")
-    for email, role, code in DEMO_USERS:
+    for email, role, user_provider in DEMO_USERS:
         if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
             password = f"demo-{secrets.token_urlsafe(9)}"
-            users.create_user(session, email, password, role, provider_code=code, actor="demo")
+            users.create_user(session, email, password, role, provider_code=user_provider, actor="demo")
             summary.users[email] = (role, password)
     for path in sorted(EXAMPLES.glob("*.*")):
         fmt = "json" if path.suffix == ".json" else "yaml"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-ROLES = ("admin", "marketer", "analyst", "care", "provider")
+ROLES = ("admin", "marketer", "analyst", "care", "provider", "finance")
 
 ACTIONS: dict[str, str] = {
     "dashboard.view": "See the dashboard (a provider user sees its own provider's figures)",
@@ -37,6 +37,9 @@ ACTIONS: dict[str, str] = {
     "alerts.manage": "Acknowledge and resolve alerts (a provider user: its own provider's)",
     "claims.work": "Assign, investigate, resolve or reject missing-points claims (a provider user: its own queue)",
     "reports.view": "Analytics and the weekly care report (HTML and CSV)",
+    "finance.view": "Settlement statements, the liability roll-forward and rate history (a provider user: its own)",
+    "finance.rates": "Set a provider's issue cost and redemption rate (dated; never in the past)",
+    "finance.close": "Close a settlement month: its statements are stored and never change",
     "account.self": "Change one's own password and manage one's own API tokens",
 }
 
@@ -99,6 +102,21 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "care.view",
             "alerts.manage",
             "claims.work",
+            "account.self",
+            "finance.view",
+        }
+    ),
+    # reads everything money, sets rates, closes periods; cannot edit campaigns or customers
+    "finance": frozenset(
+        {
+            "dashboard.view",
+            "campaigns.view",
+            "audit.view",
+            "rewards.view",
+            "reports.view",
+            "finance.view",
+            "finance.rates",
+            "finance.close",
             "account.self",
         }
     ),

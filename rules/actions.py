@@ -16,15 +16,17 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from business_rules.actions import BaseActions, rule_action
-from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_TEXT
+from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_SELECT_MULTIPLE, FIELD_TEXT
 
 from rules.context import EvaluationContext
 from rules.effects import FEEDS, RECIPIENTS, Effect
 from rules.operators import TAG
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES
 
 MAX_POINTS = 1_000_000_000
 MAX_PER = 1_000_000_000_000
 MAX_FACTOR = 10
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a key written .key in a path (as rules.document does)
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TIER_CODE = TAG
 ROUNDING_MODES: dict[str, str] = {
@@ -74,9 +76,109 @@ def check_per(value: Any) -> str | None:
     return None
 
 
+def check_percent(value: Any) -> str | None:
+    """A share of the amount written as a decimal: 0.025 is 2.5 %; above 1 would give more than the amount."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or not 0 < value <= 1:
+        return "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"
+    return None
+
+
 def check_max(value: Any) -> str | None:
     """``max`` is an optional cap; null means uncapped."""
     return None if value is None else check_points(value)
+
+
+MAX_BANDS = 50
+Problem = str | tuple[str, str]  # a reason, or (sub-path, reason) for a problem inside a structured parameter
+
+
+def check_optional_points(value: Any) -> str | None:
+    """``points`` of award_points_per_amount: null when the action has ``bands`` instead."""
+    return None if value is None else check_points(value)
+
+
+def check_optional_per(value: Any) -> str | None:
+    return None if value is None else check_per(value)
+
+
+def check_bands(value: Any) -> Problem | None:
+    """``[{from, points, per}, ...]`` with ``from`` strictly ascending: the whole amount earns its band's rate."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        return f"expected a list of {{from, points, per}}, got {_kind(value)}"
+    if not 1 <= len(value) <= MAX_BANDS:
+        return f"must have 1 to {MAX_BANDS} bands"
+    previous: float | None = None
+    for i, band in enumerate(value):
+        if not isinstance(band, Mapping):
+            return f"[{i}]", f"expected a mapping {{from, points, per}}, got {_kind(band)}"
+        for key in band:
+            if key not in ("from", "points", "per"):
+                return f"[{i}].{key}" if isinstance(key, str) else f"[{i}]", "unknown key of a band"
+        for key, check in (("from", check_band_from), ("points", check_points), ("per", check_per)):
+            if key not in band:
+                return f"[{i}].{key}", "required in a band"
+            reason = check(band[key])
+            if reason is not None:
+                return f"[{i}].{key}", reason
+        if previous is not None and not band["from"] > previous:
+            return f"[{i}].from", f"must be greater than the previous band's from ({previous})"
+        previous = band["from"]
+    return None
+
+
+def check_band_from(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {_kind(value)}"
+    if not math.isfinite(value) or not 0 <= value <= MAX_PER:
+        return f"must be a number from 0 to {MAX_PER}"
+    return None
+
+
+MAX_RATES = 1000
+KEY_VARIABLES = ("provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week")
+
+
+def check_by(value: Any) -> str | None:
+    """The string variable a rate table is keyed by: one of KEY_VARIABLES or ``attributes.<key>``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"expected a string variable name, got {_kind(value)}"
+    if value.startswith(ATTRIBUTE_PREFIX) and ATTRIBUTE_KEY.fullmatch(value[len(ATTRIBUTE_PREFIX) :]):
+        return None
+    if value not in KEY_VARIABLES:
+        return f"{value[:60]!r} is not a string variable to key rates by ({', '.join(KEY_VARIABLES)}, attributes.<key>)"
+    return None
+
+
+def check_rates(value: Any) -> Problem | None:
+    """``{value: {points, per}}``: the rate for each value of the ``by`` variable."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        return f"expected a mapping of values to {{points, per}}, got {_kind(value)}"
+    if not 1 <= len(value) <= MAX_RATES:
+        return f"must have 1 to {MAX_RATES} rates"
+    for key, rate in value.items():
+        where = (f".{key}" if IDENTIFIER.fullmatch(key) else f"[{key[:60]!r}]") if isinstance(key, str) else ""
+        if not isinstance(key, str) or not key or len(key) > 200:
+            return where, "a rate's value is a non-empty string of at most 200 characters"
+        if not isinstance(rate, Mapping):
+            return where, f"expected a mapping {{points, per}}, got {_kind(rate)}"
+        for name in rate:
+            if name not in ("points", "per"):
+                return f"{where}.{name}" if isinstance(name, str) else where, "unknown key of a rate"
+        for name, check in (("points", check_points), ("per", check_per)):
+            if name not in rate:
+                return f"{where}.{name}", "required in a rate"
+            reason = check(rate[name])
+            if reason is not None:
+                return f"{where}.{name}", reason
+    return None
 
 
 def check_rounding(value: Any) -> str | None:
@@ -129,7 +231,7 @@ check_tier = _pattern(TIER_CODE, "tier code")
 class Param:
     """One action parameter: a checker returning the reason it is wrong, and its default."""
 
-    check: Callable[[Any], str | None]
+    check: Callable[[Any], Problem | None]
     required: bool = True
     default: Any = None
 
@@ -141,8 +243,18 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
         "to": Param(check_to, required=False, default="customer"),
     },
     "award_points_per_amount": {
-        "points": Param(check_points),
-        "per": Param(check_per),
+        "points": Param(check_optional_points, required=False, default=None),  # required unless bands
+        "per": Param(check_optional_per, required=False, default=None),  # required unless bands
+        "bands": Param(check_bands, required=False, default=None),
+        "by": Param(check_by, required=False, default=None),
+        "rates": Param(check_rates, required=False, default=None),
+        "max": Param(check_max, required=False, default=None),
+        "rounding": Param(check_rounding, required=False, default="down"),
+        "feeds": Param(check_feeds, required=False, default="both"),
+        "to": Param(check_to, required=False, default="customer"),
+    },
+    "award_points_percent": {
+        "percent": Param(check_percent),
         "max": Param(check_max, required=False, default=None),
         "rounding": Param(check_rounding, required=False, default="down"),
         "feeds": Param(check_feeds, required=False, default="both"),
@@ -157,6 +269,7 @@ ACTION_PARAMS: dict[str, dict[str, Param]] = {
 ACTION_KINDS: dict[str, str] = {
     "award_points": "points",
     "award_points_per_amount": "points",
+    "award_points_percent": "points",
     "multiply_points": "multiplier",
     "grant_reward": "reward",
     "add_tag": "tag",
@@ -165,6 +278,7 @@ ACTION_KINDS: dict[str, str] = {
 }
 VALUE_PARAMS: dict[str, str] = {"grant_reward": "reward", "add_tag": "tag", "notify": "template", "set_tier": "tier"}
 TIER_ACTIONS = frozenset({"set_tier"})
+AMOUNT_ACTIONS = frozenset({"award_points_per_amount", "award_points_percent"})  # points depend on the amount
 
 
 def per_to_decimal(per: float) -> Decimal:
@@ -188,6 +302,70 @@ def is_kept(effect: Effect) -> bool:
 def points_per_amount(amount: Decimal, points: int, per: Decimal, max_points: int | None, rounding: str) -> int:
     """points * (amount / per), rounded as asked, never negative, capped at max_points."""
     value = (Decimal(points) * (amount / per)).to_integral_value(rounding=ROUNDING_MODES[rounding])
+    result = max(int(value), 0)
+    if max_points is not None:
+        result = min(result, max_points)
+    return result
+
+
+Band = tuple[Decimal, int, Decimal]  # (from, points, per)
+
+
+def bands_to_decimal(bands: Any) -> tuple[Band, ...]:
+    """Validated ``bands`` as exact (from, points, per), highest ``from`` first (the first one that fits wins)."""
+    return tuple((per_to_decimal(b["from"]), b["points"], per_to_decimal(b["per"])) for b in reversed(bands))
+
+
+def band_for(amount: Decimal, bands: tuple[Band, ...]) -> Band | None:
+    """The band the amount falls in (the highest ``from`` not above it); None below the first band."""
+    return next((band for band in bands if band[0] <= amount), None)
+
+
+def points_banded(amount: Decimal, bands: tuple[Band, ...], max_points: int | None, rounding: str) -> int:
+    """The whole amount at its band's rate: points_per_amount with that band's points and per; 0 below them all."""
+    band = band_for(amount, bands)
+    if band is None:
+        return 0
+    return points_per_amount(amount, band[1], band[2], max_points, rounding)
+
+
+def key_of(ctx: EvaluationContext, by: str) -> str | None:
+    """The value a rate table is looked up by: the string variable's value, None when missing or not a string."""
+    if by.startswith(ATTRIBUTE_PREFIX):
+        value = ctx.attributes.get(by[len(ATTRIBUTE_PREFIX) :])
+        return value if isinstance(value, str) else None
+    if by == "day_of_week":
+        return DAY_NAMES[ctx.local_time().weekday()]
+    value = getattr(ctx, by)
+    return value if isinstance(value, str) and value else None
+
+
+Rates = Mapping[str, tuple[int, Decimal]]
+
+
+def rates_to_decimal(rates: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[int, Decimal]]:
+    return {key: (rate["points"], per_to_decimal(rate["per"])) for key, rate in rates.items()}
+
+
+def points_keyed(
+    ctx: EvaluationContext,
+    by: str,
+    rates: Rates,
+    default: tuple[int, Decimal] | None,
+    max_points: int | None,
+    rounding: str,
+) -> int:
+    """points_per_amount at the rate of the ``by`` variable's value; the default rate (or 0) for any other value."""
+    key = key_of(ctx, by)
+    rate = rates.get(key, default) if key is not None else default
+    if rate is None:
+        return 0
+    return points_per_amount(ctx.amount, rate[0], rate[1], max_points, rounding)
+
+
+def points_percent(amount: Decimal, percent: Decimal, max_points: int | None, rounding: str) -> int:
+    """amount * percent, rounded as asked, never negative, capped at max_points."""
+    value = (amount * percent).to_integral_value(rounding=ROUNDING_MODES[rounding])
     result = max(int(value), 0)
     if max_points is not None:
         result = min(result, max_points)
@@ -237,6 +415,9 @@ class LoyaltyActions(BaseActions):
         params={
             "points": FIELD_NUMERIC,
             "per": FIELD_NUMERIC,
+            "bands": FIELD_SELECT_MULTIPLE,
+            "by": FIELD_SELECT,
+            "rates": FIELD_SELECT_MULTIPLE,
             "max": FIELD_NUMERIC,
             "rounding": FIELD_SELECT,
             "feeds": FIELD_SELECT,
@@ -245,16 +426,51 @@ class LoyaltyActions(BaseActions):
     )
     def award_points_per_amount(
         self,
-        points: int,
-        per: float,
+        points: int | None = None,
+        per: float | None = None,
+        bands: list[dict[str, Any]] | None = None,
+        by: str | None = None,
+        rates: dict[str, dict[str, Any]] | None = None,
         max: int | None = None,
         rounding: str = "down",
         feeds: str = "both",
         to: str = "customer",
     ) -> None:
-        earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
-        params = {"points": points, "per": per, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
+        rate: dict[str, Any]
+        if bands is not None:
+            earned = points_banded(self._ctx.amount, bands_to_decimal(bands), max, rounding)
+            rate = {"bands": bands}
+        elif by is not None and rates is not None:
+            default = None if points is None or per is None else (points, per_to_decimal(per))
+            earned = points_keyed(self._ctx, by, rates_to_decimal(rates), default, max, rounding)
+            rate = {"points": points, "per": per, "by": by, "rates": rates}
+        else:
+            assert points is not None and per is not None  # the validator requires them without bands or rates
+            earned = points_per_amount(self._ctx.amount, points, per_to_decimal(per), max, rounding)
+            rate = {"points": points, "per": per}
+        params = {**rate, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
         self._collect("award_points_per_amount", earned, params, feeds=feeds, to=to)
+
+    @rule_action(
+        params={
+            "percent": FIELD_NUMERIC,
+            "max": FIELD_NUMERIC,
+            "rounding": FIELD_SELECT,
+            "feeds": FIELD_SELECT,
+            "to": FIELD_SELECT,
+        }
+    )
+    def award_points_percent(
+        self,
+        percent: float,
+        max: int | None = None,
+        rounding: str = "down",
+        feeds: str = "both",
+        to: str = "customer",
+    ) -> None:
+        earned = points_percent(self._ctx.amount, per_to_decimal(percent), max, rounding)
+        params = {"percent": percent, "max": max, "rounding": rounding, "feeds": feeds, "to": to}
+        self._collect("award_points_percent", earned, params, feeds=feeds, to=to)
 
     @rule_action(params={"factor": FIELD_NUMERIC})
     def multiply_points(self, factor: float) -> None:

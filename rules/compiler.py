@@ -35,7 +35,19 @@ from typing import Any
 
 from business_rules.operators import NumericType
 
-from rules.actions import ACTION_KINDS, ROUNDING_MODES, VALUE_PARAMS, factor_to_decimal, per_to_decimal
+from rules.actions import (
+    ACTION_KINDS,
+    ROUNDING_MODES,
+    VALUE_PARAMS,
+    Band,
+    Rates,
+    bands_to_decimal,
+    factor_to_decimal,
+    per_to_decimal,
+    points_banded,
+    points_keyed,
+    rates_to_decimal,
+)
 from rules.context import EvaluationContext
 from rules.document import CampaignDocument, validate_conditions
 from rules.operators import (
@@ -109,6 +121,7 @@ class ContextValues(dict[str, Any]):
     """
 
     __slots__ = ("ctx",)
+    ctx: EvaluationContext
 
     def __init__(self, ctx: EvaluationContext) -> None:
         super().__init__()
@@ -265,7 +278,12 @@ def compile_leaf(condition: Mapping[str, Any], attribute_types: Mapping[str, str
 
 
 def _all(predicates: Sequence[Predicate]) -> Predicate:
-    """Left-to-right, short-circuit; unrolled for the usual sizes to avoid a generator per call."""
+    """Left-to-right, short-circuit; unrolled for the usual sizes to avoid a generator per call.
+
+    An empty list (only a rule's ``all: []``, the base rung of a ladder) is always true, as in
+    rules.engine.holds_reference."""
+    if not predicates:
+        return lambda values: True
     if len(predicates) == 1:
         return predicates[0]
     if len(predicates) == 2:
@@ -343,6 +361,34 @@ def _amount_points(points: int, per: Decimal, max_points: int | None, rounding: 
     return earn
 
 
+def _banded_points(bands: tuple[Band, ...], max_points: int | None, rounding: str, ctx: EvaluationContext) -> int:
+    return points_banded(ctx.amount, bands, max_points, rounding)
+
+
+def _keyed_points(
+    by: str,
+    rates: Rates,
+    default: tuple[int, Decimal] | None,
+    max_points: int | None,
+    rounding: str,
+    ctx: EvaluationContext,
+) -> int:
+    return points_keyed(ctx, by, rates, default, max_points, rounding)
+
+
+def _percent_points(percent: Decimal, max_points: int | None, rounding: str) -> PointsFn:
+    """points_percent with its constants hoisted; the same Decimal expression, so the same rounding."""
+    mode = ROUNDING_MODES[rounding]
+
+    def earn(ctx: EvaluationContext) -> int:
+        value = int((ctx.amount * percent).to_integral_value(rounding=mode))
+        if value < 0:
+            return 0
+        return value if max_points is None or value <= max_points else max_points
+
+    return earn
+
+
 def _compile_action(index: int, name: str, params: Mapping[str, Any]) -> CompiledAction:
     kind = ACTION_KINDS.get(name)
     if kind is None:
@@ -350,8 +396,16 @@ def _compile_action(index: int, name: str, params: Mapping[str, Any]) -> Compile
     extra: dict[str, Any] = {}
     if name == "award_points":
         fn: PointsFn = partial(_constant_points, params["points"])
+    elif name == "award_points_per_amount" and params.get("bands") is not None:
+        fn = partial(_banded_points, bands_to_decimal(params["bands"]), params["max"], params["rounding"])
+    elif name == "award_points_per_amount" and params.get("by") is not None:
+        default = None if params["points"] is None else (params["points"], per_to_decimal(params["per"]))
+        rates = rates_to_decimal(params["rates"])
+        fn = partial(_keyed_points, params["by"], rates, default, params["max"], params["rounding"])
     elif name == "award_points_per_amount":
         fn = _amount_points(params["points"], per_to_decimal(params["per"]), params["max"], params["rounding"])
+    elif name == "award_points_percent":
+        fn = _percent_points(per_to_decimal(params["percent"]), params["max"], params["rounding"])
     else:
         fn = partial(_constant_points, 0)
     if kind == "points":

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from rules.actions import ACTION_PARAMS
+from rules.actions import ACTION_PARAMS, KEY_VARIABLES
 from rules.context import EvaluationContext
-from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, LIMIT_PERIODS, parse_document
+from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, EXPIRY_POLICIES, LIMIT_PERIODS, parse_document
 from rules.effects import Effect
 from rules.engine import CampaignSpec, RuleSet
 from rules.vocabulary import export_rules_vocabulary
@@ -270,6 +270,111 @@ EXAMPLES: list[Example] = [
             {"campaign": 2, "action": "notify", "points": 0, "value": "birthday_treat"},
         ],
     ),
+    Example(
+        title="One action for a banded rate",
+        story=(
+            "Instead of three near-identical rules, one action with bands: below 500,000 VND 1 point per 10,000,"
+            " from 500,000 3 points per 20,000 (1.5 per 10,000), from 1,000,000 2 points per 10,000. The whole"
+            " amount earns the rate of its band: 750,000 VND earns 3 x 750,000 / 20,000 = 112.5, rounded down to"
+            " 112 (a 499,999 VND top-up would earn 49)."
+        ),
+        campaigns=[
+            {
+                "name": "Top-up bands",
+                "rules": [
+                    _rule(
+                        "banded top-up rate",
+                        [{"name": "category", "operator": "equal_to", "value": "topup"}],
+                        [
+                            {
+                                "name": "award_points_per_amount",
+                                "params": {
+                                    "bands": [
+                                        {"from": 0, "points": 1, "per": 10000},
+                                        {"from": 500000, "points": 3, "per": 20000},
+                                        {"from": 1000000, "points": 2, "per": 10000},
+                                    ]
+                                },
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "750000",
+            "provider": "telecom",
+            "category": "topup",
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 112}],
+    ),
+    Example(
+        title="A rate table keyed by the merchant group",
+        story=(
+            "The e-wallet sends `attributes.merchant_group`; one action holds the whole rate card: food 3 points"
+            " per 10,000 VND, fuel 1 per 20,000, and any other group (or none) the standard 1 per 10,000. A"
+            " 200,000 VND food payment earns 60 points; the same payment at a pharmacy would earn 20."
+        ),
+        campaigns=[
+            {
+                "name": "Merchant rate card",
+                "providers": ["ewallet"],
+                "rules": [
+                    _rule(
+                        "rate by merchant group",
+                        [{"name": "amount", "operator": "greater_than", "value": 0}],
+                        [
+                            {
+                                "name": "award_points_per_amount",
+                                "params": {
+                                    "by": "attributes.merchant_group",
+                                    "rates": {"food": {"points": 3, "per": 10000}, "fuel": {"points": 1, "per": 20000}},
+                                    "points": 1,
+                                    "per": 10000,
+                                },
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "200000",
+            "provider": "ewallet",
+            "attributes": {"merchant_group": "food"},
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 60}],
+    ),
+    Example(
+        title="2.5 % back on the e-wallet, at most 5,000 points",
+        story=(
+            "A percentage is a decimal share of the amount: `percent: 0.025` is 2.5 %. A 123,500 VND payment earns"
+            " 123,500 x 0.025 = 3,087.5, rounded to nearest (ties round up) 3,088 points; a 400,000 VND payment"
+            " would earn 10,000 but `max` keeps it at 5,000."
+        ),
+        campaigns=[
+            {
+                "name": "E-wallet cashback",
+                "providers": ["ewallet"],
+                "rules": [
+                    _rule(
+                        "2.5 % of every payment",
+                        [{"name": "amount", "operator": "greater_than", "value": 0}],
+                        [
+                            {
+                                "name": "award_points_percent",
+                                "params": {"percent": 0.025, "rounding": "nearest", "max": 5000},
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={"amount": "123500", "provider": "ewallet", "occurred_at": "2027-03-01T12:00:00+07:00"},
+        expected=[{"campaign": 1, "action": "award_points_percent", "points": 3088}],
+    ),
 ]
 
 FORMAT = """\
@@ -291,6 +396,7 @@ stacking: stackable          # or exclusive (default stackable)
 pending_days: 14             # points held pending for a return window (0..365, default 0)
 budget: {max_points: 50000000, max_points_per_customer_per_day: 5000}
 limits: {per_customer: {count: 1, period: day}}
+points_expiry: end_of_next_month   # optional: this campaign's points expire otherwise than the programme's
 rules:
   - name: top-up of 100k or more
     conditions:
@@ -305,9 +411,16 @@ rules:
 |---|---|
 | `budget` | positive integers, any of: BUDGET_KEYS. Enforced by the caller, which holds the counters. |
 | `limits.per_customer` | at most `count` awards per customer per `period` (LIMIT_PERIODS); enforced by the caller. |
+| `points_expiry` | when this campaign's points expire, instead of the programme's policy (below). |
 | `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
 | `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |
 | `rules[].actions` | 1 to 20 actions; every rule whose conditions hold fires. |
+
+`points_expiry` takes a policy (EXPIRY_POLICIES): `{policy: rolling_months, months: N}` (N months
+after earning, default 12), `end_of_next_year`, `never`, `end_of_next_month` (the end of the month
+after the month earned) or `{policy: end_of_month_after, months: N}` (the end of the N-th month after
+it; N 1..120). Months are calendar months in the programme's time zone. A policy without months may
+be written alone (`points_expiry: never`). The points of other campaigns keep the programme's expiry.
 
 Provider attributes are variables too: `attributes.<key>` (key
 `[A-Za-z_][A-Za-z0-9_]{0,63}`). Their type follows from the operator (and a
@@ -330,6 +443,17 @@ rules:
         - {name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 20000}
     actions:
       - {name: set_tier, params: {tier: gold}}
+```
+
+The first rung needs no dummy condition: the rule giving the lowest-rank tier may
+have `conditions: {all: []}` (always true), so every customer starts there. No
+other rule may have empty conditions, and `any: []` is always refused.
+
+```yaml
+  - name: everyone starts at silver
+    conditions: {all: []}
+    actions:
+      - {name: set_tier, params: {tier: silver}}
 ```
 
 Codes are unique (`[a-z0-9_-]`), ranks are unique integers (higher is
@@ -417,7 +541,8 @@ return window); a refund in that window cancels them; the lifecycle job then mak
 
 **Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
 `points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
-`never`. Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
+`never`; a campaign's own `points_expiry` replaces it for the points that campaign awards (its
+multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.
 
@@ -449,7 +574,18 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+PARAM_TEXT = {  # parameters whose input or requirement the generic description would get wrong
+    ("award_points_per_amount", "points"): "`points` (a number, required unless `bands`)",
+    ("award_points_per_amount", "per"): "`per` (a number, required unless `bands`)",
+    ("award_points_per_amount", "bands"): "`bands` (a list of `{from, points, per}`, instead of `points` and `per`)",
+    ("award_points_per_amount", "by"): "`by` (a string variable: KEY_VARIABLES or `attributes.<key>`, with `rates`)",
+    ("award_points_per_amount", "rates"): "`rates` (a mapping of values of `by` to `{points, per}`)",
+}
+
+
 def _param_text(action: str, name: str, field_type: str) -> str:
+    if (action, name) in PARAM_TEXT:
+        return PARAM_TEXT[(action, name)].replace("KEY_VARIABLES", ", ".join(f"`{v}`" for v in KEY_VARIABLES))
     spec = ACTION_PARAMS[action][name]
     needed = "required" if spec.required else f"default `{'null' if spec.default is None else spec.default}`"
     return f"`{name}` ({INPUT_TYPES.get(field_type, field_type)}, {needed})"
@@ -459,7 +595,14 @@ ACTION_NOTES = {
     "award_points": "Awards a fixed number of points (1..1,000,000,000).",
     "award_points_per_amount": (
         "points x amount / per, rounded `down`, `nearest` (ties round up: 2.5 -> 3) or `up`,"
-        " never below 0, at most `max`."
+        " never below 0, at most `max`. With `bands` (`from` strictly ascending) the whole amount earns the rate"
+        " of the band it falls in, the one with the highest `from` not above it; below the first band, nothing."
+        " With `by` and `rates` the rate is the one listed for the value of the variable `by` (exact match);"
+        " any other value, or a missing one, earns at `points` and `per` when given, else nothing."
+    ),
+    "award_points_percent": (
+        "amount x percent, `percent` a decimal share above 0 and at most 1 (0.025 is 2.5 %), rounded `down`,"
+        " `nearest` (ties round up) or `up`, never below 0, at most `max`."
     ),
     "multiply_points": "Factor above 1 and at most 10; applied to the points of lower-priority campaigns (step 7).",
     "grant_reward": "Grants the reward with this code (`[A-Za-z0-9][A-Za-z0-9_.-]`, up to 64).",
@@ -544,8 +687,10 @@ def render() -> str:
         "# Campaign rules reference\n\n"
         "Generated by `python -m rules.docs > docs/rules.md` from the rules engine; do not edit by hand.\n"
     )
-    fmt = FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS)).replace(
-        "LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS)
+    fmt = (
+        FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS))
+        .replace("LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS))
+        .replace("EXPIRY_POLICIES", ", ".join(f"`{p}`" for p in EXPIRY_POLICIES))
     )
     bounded = "; ".join(f"`{name}` {low}..{high} ({why})" for name, (low, high, why) in BOUNDED_VARIABLES.items())
     never = NEVER_MATCH.replace("BOUNDED", bounded)

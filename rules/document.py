@@ -66,14 +66,20 @@ TOP_KEYS = (
     "priority",
     "stacking",
     "budget",
+    "funding",
     "pending_days",
     "limits",
+    "points_expiry",
     "tiers",
     "grace_days",
     "rules",
 )
 TIER_ONLY_KEYS = ("tiers", "grace_days")
-NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits")
+NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits", "points_expiry")
+# When the points of a campaign's awards expire: the programme setting's policies plus two month-end ones.
+EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after")
+EXPIRY_MONTHS = ("rolling_months", "end_of_month_after")  # the policies that take ``months``
+MAX_EXPIRY_MONTHS = 120
 PROVIDER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMERIC_ONLY = frozenset(OPERATORS["numeric"]) - frozenset(OPERATORS["string"])
@@ -205,6 +211,7 @@ class CampaignDocument:
     limits: Limits | None = None
     tiers: tuple[TierSpec, ...] = ()
     grace_days: int | None = None
+    points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
@@ -374,6 +381,11 @@ def _is_number(value: Any) -> bool:
 _MISSING = object()
 
 
+def _is_always(conditions: Any) -> bool:
+    """A rule's ``conditions: {all: []}``: always true (business-rules itself asserts a group is non-empty)."""
+    return isinstance(conditions, Mapping) and len(conditions) == 1 and conditions.get("all", None) == []
+
+
 class _Validator:
     """Walks one document, appending FieldErrors and building the normalised form."""
 
@@ -383,6 +395,7 @@ class _Validator:
         self.attribute_types: dict[str, tuple[str, str]] = {}
         self.kind = "earning"
         self.tier_codes: frozenset[str] | None = None
+        self.tier_ranks: dict[str, int] = {}
 
     def error(self, path: str, reason: str) -> None:
         self.errors.append(FieldError(path, reason))
@@ -412,13 +425,16 @@ class _Validator:
         priority = self.priority(data.get("priority", 0))
         stacking = self.choice(data.get("stacking", "stackable"), "stacking", STACKING)
         budget = self.budget(data.get("budget", _MISSING))
+        funding = self.funding(data.get("funding", _MISSING))
         pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
         limits = self.limits(data.get("limits", _MISSING))
+        points_expiry = self.points_expiry(data.get("points_expiry", _MISSING)) if kind != "tier" else None
         tiers: list[dict[str, Any]] = []
         grace_days = None
         if kind == "tier":
             tiers = self.tiers(data.get("tiers", _MISSING))
             self.tier_codes = frozenset(t["code"] for t in tiers)
+            self.tier_ranks = {t["code"]: t["rank"] for t in tiers if isinstance(t["rank"], int)}
             grace_days = self.bounded_int(data.get("grace_days", DEFAULT_GRACE_DAYS), "grace_days", 0, MAX_GRACE_DAYS)
         rules = self.rules(data.get("rules", _MISSING))
         if self.errors:
@@ -436,10 +452,14 @@ class _Validator:
             raw["stacking"] = stacking
         if budget is not None:
             raw["budget"] = dict(budget)
+        if funding is not None:
+            raw["funding"] = funding
         if pending_days:
             raw["pending_days"] = pending_days
         if limits is not None:
             raw["limits"] = {"per_customer": dict(limits)}
+        if points_expiry is not None:
+            raw["points_expiry"] = points_expiry
         if kind == "tier":
             raw["tiers"] = tiers
             raw["grace_days"] = grace_days
@@ -467,6 +487,7 @@ class _Validator:
             limits=Limits(CustomerLimit(**limits)) if limits is not None else None,
             tiers=tuple(TierSpec(t["code"], t["name"], t["rank"], t["benefits"]) for t in tiers),
             grace_days=grace_days,
+            points_expiry=points_expiry,
         )
 
     def text(self, value: Any, path: str, *, required: bool) -> Any:
@@ -559,6 +580,36 @@ class _Validator:
                 result[key] = limit
         return result
 
+    def funding(self, value: Any) -> dict[str, int] | None:
+        """Who pays for the points: ``issuer``, ``programme`` or provider codes, whole percentages summing to 100."""
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("funding", f"expected a mapping of funder to percentage, got {_kind(value)}")
+            return None
+        if not value:
+            self.error("funding", "must name at least one funder (omit it: the issuer pays 100)")
+            return None
+        result: dict[str, int] = {}
+        total, ok = 0, True
+        for funder, pct in value.items():
+            path = f"funding.{funder}"
+            if not isinstance(funder, str) or not PROVIDER_CODE.fullmatch(funder):
+                self.error(path, f"{_short(funder)} is not issuer, programme or a provider code")
+                ok = False
+            elif isinstance(pct, bool) or not isinstance(pct, int):
+                self.error(path, f"expected a whole percentage, got {_kind(pct)}")
+                ok = False
+            elif not 1 <= pct <= 100:
+                self.error(path, "must be between 1 and 100")
+                ok = False
+            else:
+                result[funder] = pct
+                total += pct
+        if ok and total != 100:
+            self.error("funding", f"percentages must sum to 100, got {total}")
+        return result
+
     def bounded_int(self, value: Any, path: str, low: int, high: int) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(path, f"expected an integer, got {_kind(value)}")
@@ -590,6 +641,39 @@ class _Validator:
         else:
             self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
+
+    def points_expiry(self, value: Any) -> dict[str, Any] | None:
+        """``{policy, months}``; a bare policy name is accepted for the policies without months."""
+        if value is _MISSING:
+            return None
+        if isinstance(value, str):
+            value = {"policy": value}
+        if not isinstance(value, Mapping):
+            self.error("points_expiry", f"expected a mapping such as {{policy: end_of_next_month}}, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("policy", "months"), "points_expiry")
+        policy = value.get("policy", _MISSING)
+        if policy is _MISSING:
+            self.error("points_expiry.policy", f"required: one of {', '.join(EXPIRY_POLICIES)}")
+            return None
+        if not isinstance(policy, str):
+            self.error("points_expiry.policy", f"expected a string, got {_kind(policy)}")
+            return None
+        if policy not in EXPIRY_POLICIES:
+            self.error("points_expiry.policy", _not_in_set(policy, EXPIRY_POLICIES, "an expiry policy"))
+            return None
+        if policy not in EXPIRY_MONTHS:
+            if "months" in value:
+                self.error("points_expiry.months", f"not used by policy {policy!r}")
+                return None
+            return {"policy": policy}
+        months = value.get("months", 12 if policy == "rolling_months" else _MISSING)  # 12: as the programme
+        if months is _MISSING:
+            self.error("points_expiry.months", f"required by policy {policy!r}")
+            return None
+        before = len(self.errors)
+        self.bounded_int(months, "points_expiry.months", 1, MAX_EXPIRY_MONTHS)
+        return {"policy": policy, "months": months} if len(self.errors) == before else None
 
     def tiers(self, value: Any) -> list[dict[str, Any]]:
         if value is _MISSING:
@@ -693,12 +777,34 @@ class _Validator:
             else:
                 names[name] = index
         conditions: Any = None
+        base_rung = _is_always(value.get("conditions"))
         if "conditions" not in value:
             self.error(f"{path}.conditions", "required")
+        elif base_rung and self.kind != "tier":
+            self.error(f"{path}.conditions.all", "must not be empty (only the lowest tier of a ladder may have none)")
+        elif base_rung:
+            conditions = {"all": []}
         else:
             conditions = self.condition(value["conditions"], f"{path}.conditions", 0)
         actions = self.actions(value.get("actions", _MISSING), f"{path}.actions")
+        if base_rung and self.kind == "tier":
+            self.base_rung(actions, f"{path}.conditions.all")
         return {"name": name, "conditions": conditions, "actions": actions}
+
+    def base_rung(self, actions: list[dict[str, Any]], path: str) -> None:
+        """``all: []`` (always true) is only for the first rung of a ladder: everyone starts at the lowest tier."""
+        base = min(self.tier_ranks, key=self.tier_ranks.__getitem__) if self.tier_ranks else None
+        if base is None:
+            return  # the tiers themselves are wrong, and say so
+        for action in actions:
+            tier = action["params"].get("tier")
+            if tier != base:
+                self.error(
+                    path,
+                    f"must not be empty: only the rule giving the lowest tier {base!r} may have no conditions"
+                    f" (this one gives {_short(tier)})",
+                )
+                return
 
     def condition(self, node: Any, path: str, depth: int) -> dict[str, Any] | None:
         if not isinstance(node, Mapping):
@@ -1017,8 +1123,56 @@ class _Validator:
             rewards = self.known.rewards
             if reason is None and name == "grant_reward" and rewards is not None and params[key] not in rewards:
                 reason = _not_in_set(params[key], rewards, "a reward of the catalog")
-            if reason is not None:
+            if isinstance(reason, tuple):
+                self.error(f"{path}.params.{key}{reason[0]}", reason[1])
+                ok = False
+            elif reason is not None:
                 self.error(f"{path}.params.{key}", reason)
                 ok = False
             normalised[key] = params[key]
+        if name == "award_points_per_amount" and not self.rate_or_bands(normalised, f"{path}.params"):
+            ok = False
+        if ok and name == "award_points_per_amount":  # one form each: a rate, bands, or rates by a variable
+            if normalised["bands"] is not None:
+                del normalised["points"], normalised["per"], normalised["by"], normalised["rates"]
+                normalised["bands"] = [
+                    {"from": b["from"], "points": b["points"], "per": b["per"]} for b in params["bands"]
+                ]
+            elif normalised["by"] is not None:
+                del normalised["bands"]
+                normalised["rates"] = {k: {"points": r["points"], "per": r["per"]} for k, r in params["rates"].items()}
+            else:
+                del normalised["bands"], normalised["by"], normalised["rates"]
         return {"name": name, "params": normalised} if ok else None
+
+    def rate_or_bands(self, params: dict[str, Any], path: str) -> bool:
+        """award_points_per_amount takes ``points`` and ``per``, or ``bands`` (each with its own), or ``by`` and
+        ``rates`` (with ``points`` and ``per`` as the optional rate for any other value)."""
+        if params.get("bands") is not None:
+            extra = [key for key in ("points", "per", "by", "rates") if params.get(key) is not None]
+            for key in extra:
+                self.error(f"{path}.{key}", "not used with bands (each band has its own points and per)")
+            return not extra
+        by, rates = params.get("by"), params.get("rates")
+        if by is not None or rates is not None:
+            if by is None or rates is None:
+                missing = "by" if by is None else "rates"
+                self.error(f"{path}.{missing}", "by and rates go together (rates for each value of the variable by)")
+                return False
+            if (params.get("points") is None) != (params.get("per") is None):
+                missing = "points" if params.get("points") is None else "per"
+                self.error(f"{path}.{missing}", "points and per go together (the rate for any other value)")
+                return False
+            closed = self.closed_set(by)
+            ok = True
+            if closed is not None:
+                choices, what = closed
+                for key in rates:
+                    if key not in choices:
+                        self.error(_join(f"{path}.rates", key), _not_in_set(key, choices, what))
+                        ok = False
+            return ok
+        absent = [key for key in ("points", "per") if params.get(key) is None]
+        for key in absent:
+            self.error(f"{path}.{key}", "required by action 'award_points_per_amount' (or bands)")
+        return not absent

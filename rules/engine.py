@@ -32,7 +32,7 @@ Order of evaluation (both paths):
    Effects ``to`` the referrer only are neither multiplied nor capped.
 
 ``RuleSet.evaluate`` is the production path (compiled closures);
-``evaluate_reference`` runs one campaign through ``business_rules.run_all``
+``evaluate_reference`` runs one campaign through business-rules (``run_reference``)
 and ``evaluate_all_reference`` applies steps 2-8 to its results; the
 property tests compare them.
 """
@@ -45,12 +45,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from business_rules.engine import run_all
+from business_rules.engine import check_conditions_recursively, do_actions
 
-from rules.actions import LoyaltyActions, is_award, is_kept
+from rules.actions import AMOUNT_ACTIONS, LoyaltyActions, is_award, is_kept
 from rules.compiler import READERS, CompiledAction, CompiledRule, ContextValues, compile_document
 from rules.context import EvaluationContext
-from rules.document import CampaignDocument
+from rules.document import CampaignDocument, Rule
 from rules.effects import Effect, FrozenParams
 from rules.variables import VARIABLE_TYPES, variables_class
 
@@ -151,7 +151,7 @@ class _Action:
         self.cache: dict[int, Effect] = {}
         self.awards = action.kind in ("points", "reward")
         self.constant: Effect | None = None
-        if action.name != "award_points_per_amount":
+        if action.name not in AMOUNT_ACTIONS:
             self.constant = self.make(action.points(_NO_CONTEXT))
 
     def make(self, points: int) -> Effect:
@@ -302,10 +302,24 @@ class RuleSet:
         return effects
 
 
+def holds_reference(conditions: Mapping[str, Any], variables: Any) -> bool:
+    """business-rules' check of a rule's conditions, plus the one shape it asserts on that documents allow:
+    a rule's empty ``all`` (the base rung of a ladder), true like Python's ``all([])``."""
+    if conditions == {"all": []}:
+        return True
+    return bool(check_conditions_recursively(conditions, variables))
+
+
+def run_reference(rule: Rule, variables: Any, actions: LoyaltyActions) -> None:
+    """business_rules.engine.run for one rule, with holds_reference for its conditions."""
+    if holds_reference(rule.conditions, variables):
+        do_actions(rule.as_business_rule()["actions"], actions)
+
+
 def evaluate_reference(
     spec: CampaignSpec, ctx: EvaluationContext, *, received_at: datetime | None = None
 ) -> list[Effect]:
-    """Same campaign through business_rules.engine.run_all (the reference semantics).
+    """Same campaign through business-rules' check_conditions_recursively and do_actions (the reference).
 
     Applies the same campaign filter (steps 1-2) and step 5, so its result is
     comparable with ``RuleSet([spec]).evaluate``.
@@ -317,7 +331,7 @@ def evaluate_reference(
     actions = LoyaltyActions(ctx, campaign_id=spec.id, campaign_version=spec.version)
     for index, rule in enumerate(document.rules):
         actions.start_rule(index, rule.name)
-        run_all([rule.as_business_rule()], variables, actions, stop_on_first_trigger=False)
+        run_reference(rule, variables, actions)
     return [effect for effect in actions.effects if is_kept(effect)]
 
 

@@ -10,12 +10,11 @@ longer qualifying) is applied by the caller, which knows the tier history.
 
 from __future__ import annotations
 
-from business_rules.engine import run_all
-
 from rules.actions import LoyaltyActions
 from rules.compiler import CompiledRule, ContextValues, compile_document
 from rules.context import EvaluationContext
 from rules.document import CampaignDocument
+from rules.engine import run_reference
 from rules.variables import variables_class
 
 _CACHE_SIZE = 256
@@ -52,11 +51,11 @@ def evaluate_tier(document: CampaignDocument, ctx: EvaluationContext) -> str | N
 
 
 def evaluate_tier_reference(document: CampaignDocument, ctx: EvaluationContext) -> str | None:
-    """Same through business_rules.engine.run_all; the property tests compare the two."""
+    """Same through business-rules (rules.engine.run_reference); the property tests compare the two."""
     ranks = _require_tier(document)
     variables = variables_class(document.attribute_types)(ctx)
     actions = LoyaltyActions(ctx, campaign_id=0, campaign_version=0)
     for index, rule in enumerate(document.rules):
         actions.start_rule(index, rule.name)
-        run_all([rule.as_business_rule()], variables, actions, stop_on_first_trigger=False)
+        run_reference(rule, variables, actions)
     return _best([e.value for e in actions.effects if e.kind == "tier" and e.value is not None], ranks)

@@ -27,7 +27,7 @@ from campaigns.reporting import opsmetrics
 from workers.imports import IMPORT_QUEUE
 from workers.queues import CARE_QUEUE, NOTIFY_QUEUE, pending_key, queue_name
 
-from .extensions import csrf, db, runtime
+from .extensions import csrf, db, db_session, runtime
 
 log = logging.getLogger("loyalty.request")
 bp = Blueprint("metrics", __name__)
@@ -137,7 +137,7 @@ def metrics() -> Any:
     if not _authorised():
         abort(401 if current_app.config.get("METRICS_TOKEN") else 403)
     rt = runtime()
-    figures = opsmetrics.collect(db.session, utcnow())
+    figures = opsmetrics.collect(db_session(), utcnow())
     db.session.rollback()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LoyaltyCollector(figures, rt.redis, rt.partitions))

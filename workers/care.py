@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from campaigns.care import alerts, claims, sla, warnings
+from campaigns.care import alerts, claims, clearing_warnings, sla, warnings
 from campaigns.clock import utcnow
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
@@ -35,6 +35,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("velocity", warnings.velocity_check),
     ("budget", warnings.budget_check),
     ("claims_rise", warnings.claims_rise_check),
+    ("funding", clearing_warnings.funding_check),
+    ("unclosed_periods", clearing_warnings.unclosed_check),
     ("escalation", alerts.escalate_due),  # last: it sees the alerts the checks above just raised
 ]
 

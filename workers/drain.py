@@ -4,20 +4,32 @@ The in-flight list is the safety net for a worker killed mid-batch: the next
 drainer of the partition credits what it finds there first (crediting is
 idempotent, so a batch that did commit is simply skipped). The sweeper covers
 the rest (Redis flushed, ids never pushed).
+
+The partition lock lives ``LOCK_SECONDS`` unless its holder keeps it alive: a
+heartbeat thread renews it while the drain runs, however long one batch takes,
+so a killed worker holds its partition for seconds, not minutes. Should the
+lock still be lost (Redis flushed or unreachable past the TTL), the drain stops
+after its batch; two drainers overlapping would still credit each transaction
+once and in its customer's order (the crediting transaction checks both).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import uuid
+import threading
 from dataclasses import dataclass
+
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 
 from .queues import inflight_key, lock_key, pending_key, scheduled_key
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-LOCK_MS = 120_000
+LOCK_SECONDS = 10.0
+HEARTBEAT_SECONDS = LOCK_SECONDS / 4
 
 # Atomically take up to N ids from the pending list into the in-flight list.
 _MOVE = """
@@ -29,16 +41,6 @@ end
 return ids
 """
 
-# Release or extend the lock only if we still own it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
 
 @dataclass
 class DrainReport:
@@ -46,6 +48,27 @@ class DrainReport:
     processed: int = 0
     skipped: int = 0
     points: int = 0
+    deferred: int = 0
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the partition lock every ``HEARTBEAT_SECONDS`` while its holder lives."""
+
+    def __init__(self, lock: Lock, partition: int) -> None:
+        super().__init__(name=f"loyalty-lock-{partition}", daemon=True)
+        self.lock, self.partition = lock, partition
+        self.stopped, self.lost = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                self.lock.reacquire()
+            except LockError:  # expired or taken over (Redis flushed, or unreachable past the TTL)
+                log.warning("partition %s: lost its lock; stopping after this batch", self.partition)
+                self.lost.set()
+                return
+            except RedisError:  # unreachable for now: try again before the TTL runs out
+                log.warning("partition %s: could not renew its lock", self.partition)
 
 
 def drain(rt: Runtime, partition: int) -> DrainReport:
@@ -54,34 +77,43 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
     report = DrainReport()
     # Clear the flag first: a push after this point schedules a new job.
     r.delete(scheduled_key(partition))
-    move, release, extend = r.register_script(_MOVE), r.register_script(_RELEASE), r.register_script(_EXTEND)
+    move = r.register_script(_MOVE)
     while True:
-        token = uuid.uuid4().hex
-        if not r.set(lock_key(partition), token, nx=True, px=LOCK_MS):
+        lock = r.lock(lock_key(partition), timeout=LOCK_SECONDS, blocking=False, thread_local=False)
+        if not lock.acquire():
             return report  # the holder re-checks the list after releasing
+        beat = _Heartbeat(lock, partition)
+        beat.start()
         try:
             leftover = r.lrange(inflight_key(partition), 0, -1)
             if leftover:
                 log.warning("partition %s: recovering %s in-flight ids", partition, len(leftover))
                 _credit(rt, partition, leftover, report)
-            while True:
+            while not beat.lost.is_set():
                 ids = move(keys=[pending_key(partition), inflight_key(partition)], args=[rt.batch_size])
                 if not ids:
                     break
                 _credit(rt, partition, ids, report)
-                extend(keys=[lock_key(partition)], args=[token, LOCK_MS])
         finally:
-            release(keys=[lock_key(partition)], args=[token])
-        if r.llen(pending_key(partition)) == 0:
+            beat.stopped.set()
+            beat.join(HEARTBEAT_SECONDS)
+            with contextlib.suppress(LockError):  # already gone: expired or flushed
+                lock.release()
+        if beat.lost.is_set() or r.llen(pending_key(partition)) == 0:
             return report
 
 
-def _credit(rt: Runtime, partition: int, raw_ids: list[bytes], report: DrainReport) -> None:
+def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: DrainReport) -> None:
     ids = sorted({int(x) for x in raw_ids})
     result = rt.credit(ids)
     assert rt.redis is not None
-    rt.redis.delete(inflight_key(partition))
+    pipe = rt.redis.pipeline(transaction=True)
+    if result.deferred:  # newer ids that wait for older ones of their customers: back in the queue
+        pipe.rpush(pending_key(partition), *result.deferred)
+    pipe.delete(inflight_key(partition))
+    pipe.execute()
     report.batches += 1
     report.processed += result.processed
     report.skipped += result.skipped
     report.points += result.points
+    report.deferred += len(result.deferred)

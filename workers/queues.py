@@ -2,10 +2,11 @@
 
 A customer always maps to the same partition, and at most one worker drains a
 partition at a time (a Redis lock), so one customer's transactions are
-credited in order without row-lock fights. Ids wait in a per-partition Redis
-list; an RQ job is enqueued only when none is already waiting for that
-partition, so a burst of single POSTs collapses into a few jobs that each
-credit hundreds of transactions in one database transaction.
+credited in order without row-lock fights; the order itself does not depend on
+what Redis keeps (crediting checks it in MariaDB, see ``Runtime.credit``). Ids
+wait in a per-partition Redis list; an RQ job is enqueued only when none is
+already waiting for that partition, so a burst of single POSTs collapses into a
+few jobs that each credit hundreds of transactions in one database transaction.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -20,10 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaigns.accrual.crediting import CreditReport, credit_batch
-from campaigns.accrual.transactions import stranded_before
+from campaigns.accrual.transactions import in_customer_order
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
-from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache
 from campaigns.db import retry_transient
 from campaigns.notify.gateways import LoggingGateway, SmsGateway, from_url
@@ -120,25 +118,21 @@ class Runtime:
     def forget_published(self) -> None:
         self._published, self._published_version, self._db_checked_at = None, None, 0.0
 
-    @property
-    def stranded_horizon(self) -> timedelta:
-        """How long after a failed dispatch the sweeper may still be re-dispatching stranded rows."""
-        return timedelta(seconds=max(600, 10 * self.sweep_after_seconds))
-
     def credit(self, txn_ids: Sequence[int]) -> CreditReport:
         """Credit one batch in one database transaction, retrying deadlocks.
 
-        After a failed dispatch, a customer's older stranded transactions join the batch ahead of it.
+        A customer's older still-queued transactions join the batch ahead of it (Redis may have lost
+        them); ids that must wait for them come back in ``report.deferred``.
         """
 
         def attempt() -> CreditReport:
             with self.session_factory() as session:
-                ids: Sequence[int] = txn_ids
-                if older := stranded_before(session, txn_ids, utcnow(), self.stranded_horizon):
-                    log.warning("crediting %s older stranded transactions ahead of their batch", len(older))
-                    ids = sorted({*txn_ids, *older})
+                ids, deferred = in_customer_order(session, txn_ids, self.batch_size)
+                if older := len(set(ids) - set(txn_ids)):
+                    log.warning("crediting %s older queued transactions ahead of their batch", older)
                 report = credit_batch(session, ids, self.published(session), cache=self.aggregate_cache)
                 session.commit()
+                report.deferred = deferred
                 return report
 
         report = retry_transient(attempt, attempts=5, backoff=0.05)

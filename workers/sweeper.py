@@ -22,7 +22,7 @@ from campaigns.reporting import dashboard
 from . import memory
 from .care import schedule_monitor
 from .imports import requeue_stale
-from .queues import SWEEP_LOCK_KEY, partition_of, pending_key
+from .queues import JOB_TIMEOUT, SWEEP_LOCK_KEY, inflight_key, lock_key, partition_of, pending_key, scheduled_key
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,29 @@ def _busy_partitions(rt: Runtime) -> set[int]:
     for p in range(rt.partitions):
         pipe.llen(pending_key(p))
     return {p for p, size in enumerate(pipe.execute()) if size}
+
+
+def wake_orphaned(rt: Runtime) -> list[int]:
+    """Schedule a drain for partitions with ids waiting but neither a job nor a live drainer.
+
+    Ids pushed while a drainer holds the lock ask for no job (the holder re-reads the list); if that
+    holder was killed, its lock expires within seconds, and this wakes the partition without waiting
+    for the ids to be old enough for the sweeper. A handful of Redis reads per interval.
+    """
+    if rt.redis is None:
+        return []
+    pipe = rt.redis.pipeline(transaction=False)
+    for p in range(rt.partitions):
+        pipe.llen(pending_key(p))
+        pipe.llen(inflight_key(p))
+        pipe.exists(lock_key(p), scheduled_key(p))
+    replies = pipe.execute()
+    orphaned = [p for p in range(rt.partitions) if (replies[3 * p] or replies[3 * p + 1]) and not replies[3 * p + 2]]
+    woken = [p for p in orphaned if rt.redis.set(scheduled_key(p), 1, nx=True, ex=JOB_TIMEOUT)]  # once cluster-wide
+    for p in woken:
+        log.warning("partition %s: ids waiting with no job and no drainer; waking it", p)
+        rt.dispatcher.schedule(p)
+    return woken
 
 
 def publish_due(rt: Runtime) -> list[tuple[int, int]]:
@@ -115,6 +138,7 @@ class SweeperThread(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
+                wake_orphaned(self.rt)
                 sweep(self.rt)
                 publish_due(self.rt)
                 requeue_stale(self.rt)

@@ -22,6 +22,7 @@ from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
 from campaigns.publication import bump_publication
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+RESERVED_CODES = frozenset({"issuer", "programme"})  # funders in a campaign's ``funding`` (campaigns.clearing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ def create_provider(
     """Create a provider and its first API key; returns the plain key (show it once)."""
     if not CODE_RE.match(code or ""):
         raise invalid("code", "use 2-32 lowercase letters, digits, '-' or '_', starting with a letter")
+    if code in RESERVED_CODES:
+        raise invalid("code", f"'{code}' names a funder in campaign documents and statements; choose another code")
     if not (name or "").strip():
         raise invalid("name", "must not be empty")
     if session.scalar(select(Provider.id).where(Provider.code == code)):

@@ -4,7 +4,9 @@ A positive adjustment opens a point lot (expiring under the programme's
 policy) like any earning; a negative one takes points from the customer's
 lots, soonest expiry first, and is refused when the balance cannot cover it
 (an adjustment never creates debt). Every role but admin is limited to
-``LOYALTY_CARE_ADJUSTMENT_LIMIT`` points per adjustment (``limit_for``).
+``LOYALTY_CARE_ADJUSTMENT_LIMIT`` points per adjustment (``limit_for``). The
+points of a positive adjustment are funded by the programme unless the staff
+member names a provider (``funder``), e.g. to correct that provider's missing earning.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog import programme
+from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot
-from campaigns.sql import upsert
+from campaigns.models import AuditEvent, Customer, CustomerBalance, LedgerEntry, PointLot, Provider
+from campaigns.sql import table_of, upsert
 
 MAX_REASON = 250
 MAX_POINTS = 10_000_000
@@ -42,6 +45,7 @@ def adjust(
     role: str,
     care_limit: int,
     details: dict[str, Any] | None = None,
+    funder: str | None = None,
 ) -> LedgerEntry:
     """Credit or debit ``points`` (non-zero) with a reason, within ``limit_for(role, care_limit)``.
 
@@ -64,11 +68,17 @@ def adjust(
         raise invalid("reason", "explain the adjustment (at least 5 characters)")
     if len(reason) > MAX_REASON:
         raise invalid("reason", f"keep it under {MAX_REASON} characters")
+    funder_id = PROGRAMME
+    if funder:
+        found = session.scalar(select(Provider.id).where(Provider.code == funder))
+        if found is None:
+            raise invalid("funder", f"{funder!r} is not a provider code (leave it empty: the programme pays)")
+        funder_id = found
     if session.get(Customer, customer_id) is None:
         raise not_found(f"customer {customer_id}")
     now = utcnow()
     # lock the balance row first: every writer of this customer queues here
-    upsert(session, CustomerBalance.__table__, [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
+    upsert(session, table_of(CustomerBalance), [{"customer_id": customer_id, "updated_at": now}], ["customer_id"])
     balance = session.scalar(
         select(CustomerBalance).where(CustomerBalance.customer_id == customer_id).with_for_update()
     )
@@ -104,6 +114,7 @@ def adjust(
                 available_at=now,
                 expires_at=programme.load(session).expiry_for(now),
                 created_at=now,
+                funder_id=funder_id,
             )
         )
     add_to_balances(
@@ -112,6 +123,8 @@ def adjust(
         now,
     )
     audit: dict[str, Any] = {**(details or {}), "points": points, "reason": reason, "entry_id": entry.id, "role": role}
+    if points > 0:
+        audit["funder"] = funder or "programme"
     session.add(
         AuditEvent(
             actor=actor,

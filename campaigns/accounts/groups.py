@@ -100,9 +100,9 @@ def invite(
     group = _group(session, group_id)
     if group.owner_id != owner_id:
         raise conflict("not_owner", "only the group's owner invites")
-    active = session.scalar(
+    active = session.scalars(
         select(func.count()).where(GroupMember.group_id == group_id, GroupMember.status.in_(("active", "invited")))
-    )
+    ).one()
     if active >= group.max_members:
         raise conflict("group_full", f"a group has at most {group.max_members} members")
     if group_of(session, customer_id) is not None:

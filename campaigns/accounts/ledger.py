@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.lots import apply_take, plan_take
 from campaigns.catalog.documents import published_budgets
+from campaigns.clearing.checks import money_problems
+from campaigns.clearing.funding import share_out as split
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -42,7 +44,7 @@ from campaigns.models import (
     Reversal,
     Transaction,
 )
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 BALANCE_COLUMNS = ("balance", "lifetime_points", "pending", "qualifying", "debt", "agg_seq")
 
@@ -54,7 +56,7 @@ def add_to_balances(session: Session, deltas: Mapping[int, Mapping[str, int]], n
         for cid, d in deltas.items()
         if any(d.values())
     ]
-    upsert(session, CustomerBalance.__table__, rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
+    upsert(session, table_of(CustomerBalance), rows, ["customer_id"], add=BALANCE_COLUMNS, replace=("updated_at",))
 
 
 def _floor(value: Decimal) -> int:
@@ -84,7 +86,8 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         .where(LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == "reversal")
         .group_by(LedgerEntry.reverses_entry_id)
     ):
-        clawed[eid] = [int(debt) - int(pts) - int(pend), -int(qual)]
+        if eid is not None:  # a reversal entry always names the entry it reverses
+            clawed[eid] = [int(debt) - int(pts) - int(pend), -int(qual)]
     share = min(Decimal(1), (txn.reversed_amount + reversal.amount) / txn.amount) if txn.amount else Decimal(1)
     total_taken = 0
     deltas: dict[int, dict[str, int]] = {}
@@ -94,14 +97,20 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         want_q = _floor(Decimal(e.qualifying) * share) - done_q
         if want_s <= 0 and want_q <= 0:
             continue
-        lot = session.scalar(select(PointLot).where(PointLot.entry_id == e.id).with_for_update())
-        taken_pending = 0
+        lots = session.scalars(
+            select(PointLot).where(PointLot.entry_id == e.id).order_by(PointLot.id).with_for_update()
+        ).all()
+        # each funder of the earning gives back its share of the clawback (largest remainder, like the split)
+        shares = dict(split(max(0, want_s), [(lot.id, lot.points) for lot in lots]))
+        pending_parts = [
+            (lot, min(shares.get(lot.id, 0), lot.remaining)) for lot in lots if lot.status == "pending" and want_s > 0
+        ]
+        taken_pending = sum(p for _, p in pending_parts)
         plan = None
-        if want_s > 0 and lot is not None and lot.status == "pending":
-            taken_pending = min(want_s, lot.remaining)
         rest = max(0, want_s - taken_pending)
         if rest:
-            plan = plan_take(session, [e.customer_id], rest, first_lot=lot.id if lot is not None else None)
+            first = [(lot, shares.get(lot.id, 0)) for lot in lots if lot.status == "available"]
+            plan = plan_take(session, [e.customer_id], rest, first=first)
         taken = plan.taken if plan else 0
         shortfall = plan.shortfall if plan else 0
         row = LedgerEntry(
@@ -128,11 +137,13 @@ def apply_reversal(session: Session, txn: Transaction, reversal: Reversal, now: 
         session.flush()
         if plan is not None:
             apply_take(session, plan, row.id)
-        if taken_pending and lot is not None:
-            lot.remaining -= taken_pending
+        for lot, part in pending_parts:
+            if part <= 0:
+                continue
+            lot.remaining -= part
             if lot.remaining == 0:
                 lot.status = "closed"
-            session.add(LotConsumption(lot_id=lot.id, entry_id=row.id, points=taken_pending))
+            session.add(LotConsumption(lot_id=lot.id, entry_id=row.id, points=part))
         d = deltas.setdefault(e.customer_id, {})
         d["balance"] = d.get("balance", 0) - taken
         d["pending"] = d.get("pending", 0) - taken_pending
@@ -175,7 +186,7 @@ def _unrecord(session: Session, txn: Transaction, customer_id: int, points: int,
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),
@@ -196,7 +207,7 @@ def _unrecord_spend(session: Session, txn: Transaction, amount: Decimal) -> None
     }
     upsert(
         session,
-        CustomerDaily.__table__,
+        table_of(CustomerDaily),
         [row],
         ["customer_id", "day", "provider_id"],
         add=("txn_count", "spend", "points", "qualifying"),
@@ -278,7 +289,11 @@ def _chunks(session: Session, column: Any, step: int) -> Iterator[tuple[int, int
 
 
 def _scan(
-    session: Session, column: Any, step: int, query: Callable[[int, int], Select[Any]], describe: Callable[..., str]
+    session: Session,
+    column: Any,
+    step: int,
+    query: Callable[[int, int], Select[*tuple[Any, ...]]],
+    describe: Callable[..., str],
 ) -> list[str]:
     """One kind of problem, range by range over ``column``, at most ``MAX_PROBLEMS`` of it."""
     found: list[str] = []
@@ -340,13 +355,13 @@ def _balance_vs_lots(lo: int, hi: int) -> Select[Any]:
     return _balances_differing(lo, hi, lots, pairs)
 
 
-def _lots_spent_twice(lo: int, hi: int) -> Select[Any]:
+def _lots_spent_twice(lo: int, hi: int) -> Select[int, int, int]:
     return (
         select(PointLot.id, PointLot.points, func.sum(LotConsumption.points))
         .join(LotConsumption, LotConsumption.lot_id == PointLot.id)
         .where(PointLot.id.between(lo, hi))
-        .group_by(PointLot.id, PointLot.points)
-        .having(func.sum(LotConsumption.points) > PointLot.points)
+        .group_by(PointLot.id, PointLot.points, PointLot.recovered)
+        .having(func.sum(LotConsumption.points) + PointLot.recovered > PointLot.points)
     )
 
 
@@ -404,7 +419,8 @@ def check_invariants(session: Session) -> list[str]:
             .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "reversal")
             .group_by(LedgerEntry.reverses_entry_id)
         ):
-            clawed[entry_id] = clawed.get(entry_id, 0) + int(total)
+            if entry_id is not None:
+                clawed[entry_id] = clawed.get(entry_id, 0) + int(total)
     found = 0
     ids = list(clawed)
     for i in range(0, len(ids), 10_000):
@@ -429,6 +445,7 @@ def check_invariants(session: Session) -> list[str]:
     ):
         problems.append(f"transaction {tid}: has ledger entries but is still queued")
     problems.extend(_budget_problems(session))
+    problems.extend(money_problems(session))
     return problems
 
 
@@ -445,7 +462,8 @@ def _budget_problems(session: Session) -> list[str]:
             .where(LedgerEntry.id.between(lo, hi), LedgerEntry.kind == "earn", LedgerEntry.campaign_id.is_not(None))
             .group_by(LedgerEntry.campaign_id)
         ):
-            issued[campaign_id] = issued.get(campaign_id, 0) + int(points or 0)
+            if campaign_id is not None:
+                issued[campaign_id] = issued.get(campaign_id, 0) + int(points or 0)
     for campaign_id, cap in capped.items():
         used = int(spent.get(campaign_id, 0))
         if used > cap:

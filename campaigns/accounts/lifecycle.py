@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -22,7 +23,7 @@ from campaigns.catalog.published import Published
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 from rules import evaluate_tier
 
 
@@ -55,8 +56,10 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
             )
         ).all()
     )
-    entries, deltas = [], defaultdict(lambda: defaultdict(int))
+    entries: list[dict[str, Any]] = []
+    deltas: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     lot_updates = []
+    recoveries: dict[int, tuple[int, int]] = {}  # entry index -> (lot id, points): the repayment consumes the lot
     total = 0
     for lot_id, cid, remaining, _entry in lots:
         recovered = min(debts.get(cid, 0), remaining)
@@ -68,17 +71,20 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
                 "kind": "release",
                 "points": remaining,
                 "pending": -remaining,
+                "debt": 0,  # every row has the same keys: one multi-row insert
                 "note": "return window over",
                 "created_at": now,
             }
         )
         if recovered:
+            recoveries[len(entries)] = (lot_id, recovered)
             entries.append(
                 {
                     "entry_key": f"relD:{lot_id}",
                     "customer_id": cid,
                     "kind": "debt_recovery",
                     "points": -recovered,
+                    "pending": 0,
                     "debt": -recovered,
                     "note": "recovers points clawed back after they were spent",
                     "created_at": now,
@@ -91,7 +97,12 @@ def release_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[
         d["pending"] -= remaining
         d["debt"] -= recovered
         total += remaining
-    session.execute(insert(LedgerEntry), entries)
+    ids = session.scalars(insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), entries).all()
+    if recoveries:
+        session.execute(
+            insert(LotConsumption),
+            [{"lot_id": lot_id, "entry_id": ids[i], "points": pts} for i, (lot_id, pts) in recoveries.items()],
+        )
     for lot_id, left in lot_updates:
         session.execute(
             update(PointLot)
@@ -161,7 +172,8 @@ def requalify_chunk(
     states = load_states(session, ids, window_start(now.date()), with_days=False)
     today = now.astimezone(ZoneInfo(pub.settings.timezone)).date()
     sums = window_sums(session, ids, today)
-    changes, outbox = [], []
+    changes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
     up = down = 0
     grace = timedelta(days=pub.grace_days)
     for cid in ids:
@@ -195,7 +207,7 @@ def requalify_chunk(
         session.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
     if changes:
         session.execute(insert(TierChange), changes)
-        upsert(session, Outbox.__table__, outbox, ["dedupe_key"])
+        upsert(session, table_of(Outbox), outbox, ["dedupe_key"])
     return ids[-1], len(ids), up, down
 
 

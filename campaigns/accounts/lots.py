@@ -41,18 +41,23 @@ def plan_take(
     customer_ids: list[int],
     points: int,
     *,
-    first_lot: int | None = None,
+    first: list[tuple[PointLot, int]] | None = None,
     status: str = "available",
 ) -> TakePlan:
-    """Lock and choose lots to cover ``points``: ``first_lot`` first, then soonest expiry first."""
+    """Lock and choose lots to cover ``points``: up to the given share of each ``first`` lot, then soonest expiry.
+
+    ``first``: already locked lots with the share each should give first (a
+    clawback takes from each funder's lot of the refunded earning in proportion).
+    """
     plan = TakePlan()
     if points <= 0:
         return plan
     need = points
-    if first_lot is not None:
-        lot = session.scalar(select(PointLot).where(PointLot.id == first_lot).with_for_update())
-        if lot is not None and lot.status == status and lot.remaining > 0:
-            part = min(need, lot.remaining)
+    firsts: dict[int, int] = {}  # lot id -> points already planned from it
+    for lot, share in first or []:
+        part = min(need, share, lot.remaining) if lot.status == status else 0
+        firsts[lot.id] = max(part, 0)
+        if part > 0:
             plan.parts.append((lot.id, part, lot.customer_id))
             need -= part
     if need > 0 and status == "available":
@@ -65,9 +70,9 @@ def plan_take(
         for lot_id, remaining, owner in lots:
             if need <= 0:
                 break
-            if lot_id == first_lot:
+            part = min(need, remaining - firsts.get(lot_id, 0))  # a first lot gives its share first, then the rest
+            if part <= 0:
                 continue
-            part = min(need, remaining)
             plan.parts.append((lot_id, part, owner))
             need -= part
     plan.shortfall = need

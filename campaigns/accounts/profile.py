@@ -160,7 +160,7 @@ def _points_by_transaction(session: Session, ids: list[int]) -> dict[int, int]:
         .where(LedgerEntry.transaction_id.in_(ids))
         .group_by(LedgerEntry.transaction_id)
     )
-    return {tid: int(p or 0) for tid, p in rows}
+    return {tid: int(p or 0) for tid, p in rows if tid is not None}
 
 
 def ledger_rows(session: Session, customer_id: int, scope: Scope, *, limit: int = 10_000) -> list[LedgerEntry]:

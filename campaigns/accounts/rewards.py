@@ -22,6 +22,7 @@ from campaigns.accounts.ledger import add_to_balances
 from campaigns.accounts.lots import apply_take, plan_take, restore
 from campaigns.catalog.programme import below_minimum
 from campaigns.catalog.programme import load as load_programme
+from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
@@ -137,11 +138,11 @@ def _check_offer(session: Session, reward: Reward, customer_id: int, now: dateti
     if reward.stock is not None and reward.issued >= reward.stock:
         raise conflict("out_of_stock", f"reward '{reward.code}' is out of stock")
     if reward.per_customer_limit is not None:
-        mine = session.scalar(
+        mine = session.scalars(
             select(func.count()).where(
                 Redemption.customer_id == customer_id, Redemption.reward_id == reward.id, Redemption.status == "issued"
             )
-        )
+        ).one()
         if mine >= reward.per_customer_limit:
             raise conflict("limit_reached", f"at most {reward.per_customer_limit} of '{reward.code}' per customer")
     if not _eligible(session, reward, customer_id, now):
@@ -300,18 +301,20 @@ def cancel(
     if reward is not None:
         reward.issued -= 1
     debits = session.execute(
-        select(LedgerEntry.id, LedgerEntry.customer_id, LedgerEntry.points).where(
+        select(LedgerEntry.id, LedgerEntry.customer_id, LedgerEntry.points, LedgerEntry.provider_id).where(
             LedgerEntry.redemption_id == redemption.id, LedgerEntry.kind == "redemption"
         )
     ).all()
     settings = load_programme(session)
-    for debit_id, payer, points in debits:
+    for debit_id, payer, points, fulfiller in debits:
         entry = LedgerEntry(
             entry_key=f"rc:{debit_id}",
             customer_id=payer,
             kind="redemption_cancel",
             points=-points,
             redemption_id=redemption.id,
+            reverses_entry_id=debit_id,  # clearing reverses the reimbursement of exactly that debit
+            provider_id=fulfiller,
             note=f"cancelled by {requested_by}",
             created_at=now,
         )
@@ -328,6 +331,7 @@ def cancel(
                     status="available",
                     expires_at=settings.expiry_for(now),
                     created_at=now,
+                    funder_id=PROGRAMME,  # the programme kept these points as breakage; it gives them back
                 )
             )
         add_to_balances(session, {payer: {"balance": -points}}, now)

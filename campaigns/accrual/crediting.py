@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 from campaigns.accounts import rewards
 from campaigns.accounts.ledger import apply_reversal
 from campaigns.catalog.published import CampaignMeta, Published
+from campaigns.clearing.funding import resolve as resolve_funding
+from campaigns.clearing.funding import split as funding_split
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import AggregateCache, CustomerState, load_states, window_start
 from campaigns.customers.identity import NATIONAL_ID, PHONE, normalize_national_id, normalize_phone
@@ -53,7 +55,7 @@ from campaigns.models import (
     Transaction,
 )
 from campaigns.notify import webhooks
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 from rules import Effect, EvaluationContext, evaluate_tier
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class CreditReport:
     customers: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
     agg_updates: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
+    deferred: list[int] = field(default_factory=list)  # ids to dispatch again: older ones go first
 
 
 def period_start(period: str | None, today: date) -> date:
@@ -89,7 +92,7 @@ class _Batch:
     def __init__(self, session: Session, pub: Published, now: datetime) -> None:
         self.session, self.pub, self.now = session, pub, now
         self.entries: list[dict[str, Any]] = []
-        self.lots: dict[int, dict[str, Any]] = {}  # entry index -> lot row (without entry_id)
+        self.lots: dict[int, list[dict[str, Any]]] = {}  # entry index -> its lot rows, one per funder
         self.balances: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # bal, life, pend, qual, debt
         self.daily: dict[tuple[int, date, int], list[Any]] = {}
         self.first_seen: dict[tuple[int, int], list[Any]] = {}
@@ -127,7 +130,7 @@ class _Batch:
             return
         upsert(
             self.session,
-            CampaignCounter.__table__,
+            table_of(CampaignCounter),
             [{"campaign_id": c, "points": 0, "rewards": 0} for c in budgeted],
             ["campaign_id"],
         )
@@ -194,9 +197,9 @@ class _Batch:
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def add_entry(self, row: dict[str, Any], lot: dict[str, Any] | None = None) -> None:
-        if lot is not None:
-            self.lots[len(self.entries)] = lot
+    def add_entry(self, row: dict[str, Any], lots: list[dict[str, Any]] | None = None) -> None:
+        if lots:
+            self.lots[len(self.entries)] = lots
         self.entries.append(row)
         b = self.balances[row["customer_id"]]
         b[0] += row.get("points", 0)
@@ -210,15 +213,15 @@ class _Batch:
         s, now = self.session, self.now
         self.outbox.extend(self.events.rows(s, now))
         if self.entries:
-            ledger = LedgerEntry.__table__
+            ledger = table_of(LedgerEntry)
             ids = s.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), self.entries).all()
-            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, lot in self.lots.items()]
+            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, rows in self.lots.items() for lot in rows]
             if lots:
-                s.execute(insert(PointLot.__table__), lots)
+                s.execute(insert(table_of(PointLot)), lots)
         touched = {c for c, _d, _p in self.daily}
         upsert(
             s,
-            CustomerBalance.__table__,
+            table_of(CustomerBalance),
             [
                 {
                     "customer_id": c,
@@ -239,7 +242,7 @@ class _Batch:
         )
         upsert(
             s,
-            CustomerDaily.__table__,
+            table_of(CustomerDaily),
             [
                 {
                     "customer_id": c,
@@ -257,7 +260,7 @@ class _Batch:
         )
         upsert(
             s,
-            CustomerProvider.__table__,
+            table_of(CustomerProvider),
             [
                 {"customer_id": c, "provider_id": p, "first_at": v[0], "txn_count": v[1]}
                 for (c, p), v in self.first_seen.items()
@@ -267,7 +270,7 @@ class _Batch:
         )
         upsert(
             s,
-            CampaignUsage.__table__,
+            table_of(CampaignUsage),
             [
                 {"customer_id": c, "campaign_id": k, "day": d, "points": v[0], "awards": v[1]}
                 for (c, k, d), v in self.new_usage.items()
@@ -279,7 +282,7 @@ class _Batch:
             s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
         upsert(
             s,
-            CustomerTag.__table__,
+            table_of(CustomerTag),
             [{"customer_id": c, "tag": t, "created_at": now} for c, t in sorted(self.tags)],
             ["customer_id", "tag"],
         )
@@ -290,7 +293,7 @@ class _Batch:
             s.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
         if self.tier_changes:
             s.execute(insert(TierChange), self.tier_changes)
-        upsert(s, Outbox.__table__, self.outbox, ["dedupe_key"])
+        upsert(s, table_of(Outbox), self.outbox, ["dedupe_key"])
 
 
 def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
@@ -382,7 +385,7 @@ def credit_batch(
     batch.load_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
-    table = Transaction.__table__
+    table = table_of(Transaction)
     for txn in txns:
         try:
             _credit_one(batch, txn, states, referrers.get(txn.id), report)
@@ -514,8 +517,7 @@ def _credit_one(
         target.record(
             today, txn.provider_id, count=1 if mine else 0, spend=spend, points=spendable, qualifying=qualifying
         )
-        key = (cid, today, txn.provider_id)
-        row = batch.daily.setdefault(key, [0, Decimal(0), 0, 0])
+        row = batch.daily.setdefault((cid, today, txn.provider_id), [0, Decimal(0), 0, 0])
         row[0] += 1 if mine else 0
         row[1] += spend
         row[2] += spendable
@@ -572,7 +574,8 @@ def _award(
         )
     pending_days = meta.pending_days if meta else 0
     available_at = batch.now + timedelta(days=pending_days) if pending_days and spendable else None
-    expires_at = batch.pub.settings.expiry_for(available_at or batch.now) if spendable else None
+    policy = meta.points_expiry if meta else None
+    expires_at = batch.pub.settings.expiry_for(available_at or batch.now, policy) if spendable else None
     suffix = "" if cid == txn.customer_id else ":r"
     row = {
         "entry_key": f"e:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}{suffix}",
@@ -591,23 +594,33 @@ def _award(
         "note": note,
         "created_at": batch.now,
     }
-    lot_remaining = spendable
     recovered = 0
     if st is not None and st.debt > 0 and spendable and not available_at:
         recovered = min(st.debt, spendable)
         st.debt -= recovered
-        lot_remaining -= recovered
-    lot = None
+    lots = []
     if spendable:
-        lot = {
-            "customer_id": cid,
-            "points": spendable,
-            "remaining": lot_remaining,
-            "status": "pending" if available_at else ("available" if lot_remaining else "closed"),
-            "available_at": available_at,
-            "expires_at": expires_at,
-        }
-    batch.add_entry(row, lot)
+        # one lot per funder (the split computed here, written with the lot insert: no extra round trip);
+        # debt is repaid from the first lots, and that repayment is clawed back from their funders
+        funding = batch.pub.tier_funding if eff.campaign_id == 0 else (meta.funding if meta else None)
+        shares = funding_split(spendable, resolve_funding(funding, txn.provider_id, batch.pub.provider_ids))
+        owed = recovered
+        for funder, part in shares:
+            taken = min(owed, part)
+            owed -= taken
+            lots.append(
+                {
+                    "customer_id": cid,
+                    "points": part,
+                    "remaining": part - taken,
+                    "status": "pending" if available_at else ("available" if part - taken else "closed"),
+                    "available_at": available_at,
+                    "expires_at": expires_at,
+                    "funder_id": funder,
+                    "recovered": taken,
+                }
+            )
+    batch.add_entry(row, lots)
     if recovered:
         batch.add_entry(
             {

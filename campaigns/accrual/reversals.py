@@ -46,11 +46,11 @@ def request_reversal(
             return reversal_view(old), False
     if txn.status == "rejected":
         raise conflict("not_reversible", "a rejected transaction earned nothing and cannot be reversed")
-    pending = session.scalar(
+    pending = session.scalars(
         select(func.coalesce(func.sum(Reversal.amount), 0)).where(
             Reversal.transaction_id == txn.id, Reversal.status == "pending"
         )
-    )
+    ).one()
     remaining = txn.amount - txn.reversed_amount - Decimal(pending)
     if remaining <= 0:
         raise conflict(

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, invalid, not_found
-from campaigns.models import Alert, AuditEvent
+from campaigns.models import Alert, AlertStatus, AuditEvent
 from campaigns.permissions import Scope
 
 SEVERITIES = ("warning", "overdue", "critical")
-STATUSES = ("open", "acknowledged", "resolved")
-LIVE = ("open", "acknowledged")
+STATUSES: tuple[AlertStatus, ...] = ("open", "acknowledged", "resolved")
+LIVE: tuple[AlertStatus, ...] = ("open", "acknowledged")
 # Who an alert is in front of: the responsible provider's unit first, then its manager, then the programme admin.
 ESCALATION = ("responsible unit", "provider manager", "programme admin")
 MONITOR = "monitor"
@@ -73,10 +73,10 @@ def reconcile(
         a.key: a
         for a in session.scalars(select(Alert).where(Alert.kind == kind, Alert.status.in_(LIVE)).with_for_update())
     }
-    for key, alert in live.items():
+    for key, gone in live.items():
         if key not in wanted:
-            _close(session, alert, MONITOR, "condition cleared", now)
-            report.cleared.append(alert.id)
+            _close(session, gone, MONITOR, "condition cleared", now)
+            report.cleared.append(gone.id)
     for key, c in wanted.items():
         alert = live.get(key)
         if alert is None:

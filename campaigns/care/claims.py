@@ -47,14 +47,24 @@ from campaigns.care import alerts
 from campaigns.catalog import programme
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
-from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, Customer, LedgerEntry, Provider, Transaction
+from campaigns.models import (
+    Alert,
+    AuditEvent,
+    Claim,
+    ClaimEvent,
+    ClaimState,
+    Customer,
+    LedgerEntry,
+    Provider,
+    Transaction,
+)
 from campaigns.notify.outbox import queue_sms
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.schemas import MAX_AMOUNT
 
-STATES = ("open", "assigned", "investigating", "resolved", "rejected")
-LIVE = ("open", "assigned", "investigating")
-CLOSED = ("resolved", "rejected")
+STATES: tuple[ClaimState, ...] = ("open", "assigned", "investigating", "resolved", "rejected")
+LIVE: tuple[ClaimState, ...] = ("open", "assigned", "investigating")
+CLOSED: tuple[ClaimState, ...] = ("resolved", "rejected")
 CHANNELS = ("portal", "app", "sms", "ussd", "care")
 CARE_QUEUE = "care"  # the programme's own queue: claims whose provider is unknown
 MONITOR = "monitor"
@@ -75,7 +85,7 @@ def deadlines(session: Session) -> dict[str, float]:
     return {**programme.DEFAULTS["claim_deadlines"], **(programme.load(session).claim_deadlines or {})}
 
 
-def _enter(session: Session, claim: Claim, status: str, now: datetime) -> None:
+def _enter(session: Session, claim: Claim, status: ClaimState, now: datetime) -> None:
     claim.status, claim.state_since = status, now
     if status in LIVE:
         claim.due_at, claim.closed_at = now + timedelta(hours=float(deadlines(session)[status])), None
@@ -246,7 +256,7 @@ def counts(session: Session, scope: Scope, now: datetime | None = None) -> dict[
     if scope.limited:
         q = q.where(Claim.provider_id == scope.provider_id)
         late = late.where(Claim.provider_id == scope.provider_id)
-    out = dict.fromkeys(STATES, 0)
+    out: dict[str, int] = dict.fromkeys(STATES, 0)
     out.update({s: n for s, n in session.execute(q).all()})
     out["overdue"] = int(session.scalar(late) or 0)
     return out
@@ -299,8 +309,8 @@ def _event(
     session: Session,
     claim: Claim,
     actor: str,
-    before: str | None,
-    after: str,
+    before: ClaimState | None,
+    after: ClaimState,
     note: str,
     details: dict[str, Any],
     now: datetime,
@@ -329,7 +339,7 @@ def _event(
     session.flush()
 
 
-def _move(session: Session, claim: Claim, to: str, actor: str, note: str, now: datetime, **details: Any) -> None:
+def _move(session: Session, claim: Claim, to: ClaimState, actor: str, note: str, now: datetime, **details: Any) -> None:
     before = claim.status
     _enter(session, claim, to, now)
     _event(session, claim, actor, before, to, note, details, now)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, case, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from campaigns import watermarks
 from campaigns.care.stats import percentile
 from campaigns.clock import utcnow
-from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, VelocityHourly
+from campaigns.models import CampaignHourly, LedgerEntry, Transaction, TxnHourly, TxStatus, VelocityHourly
 
 # The accrual SLA (minutes from receipt to credit) that decides ``breaches`` is the caller's: the
 # programme's configurable SLA lives in ``campaigns/care/sla.py``, which reads this module's rollups,
@@ -47,8 +47,10 @@ ROLLUP_GRACE = timedelta(minutes=5)  # commits that straddle the hour's end have
 BACKFILL = timedelta(weeks=9)  # the first pass rolls at most this far back (the warnings use 8 weeks)
 CHUNK_HOURS = 24 * 7  # at most a week per pass: a first backfill spreads over a few passes
 QUERY_HOURS = 24  # each query covers at most a day, so it stays an index range however big the table grows
-STATUSES = ("queued", "processed", "rejected", "reversed")  # every transaction status (index range)
+# every transaction status (index range)
+STATUSES: tuple[TxStatus, ...] = ("queued", "processed", "rejected", "reversed")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_Row = TypeVarTuple("_Row")  # the column types of a select that by_received passes through
 
 
 def hour_index(t: datetime) -> int:
@@ -65,7 +67,7 @@ def rolled_through(session: Session) -> datetime | None:
     return hour_at(value) if value is not None else None
 
 
-def by_received(q: Select[Any]) -> Select[Any]:
+def by_received(q: Select[*_Row]) -> Select[*_Row]:
     """Make MariaDB read ``transactions`` through ``ix_txn_status_received``: over a day of a big table its
     planner otherwise picks a full scan (measured by bench/care.py), whose cost grows with the whole table."""
     return q.with_hint(Transaction, "FORCE INDEX (ix_txn_status_received)", "mysql").with_hint(
@@ -93,8 +95,8 @@ def _late(session: Session, minutes: int) -> ColumnElement[bool]:
     if session.get_bind().dialect.name in ("mysql", "mariadb"):
         waited = func.timestampdiff(literal_column("SECOND"), Transaction.received_at, Transaction.processed_at)
         return waited > minutes * 60
-    waited = (func.julianday(Transaction.processed_at) - func.julianday(Transaction.received_at)) * 86400.0
-    return waited > minutes * 60
+    seconds = (func.julianday(Transaction.processed_at) - func.julianday(Transaction.received_at)) * 86400.0
+    return seconds > minutes * 60
 
 
 def breach_expression(session: Session, minutes: int) -> Any:

@@ -211,7 +211,7 @@ def last_hour_by_provider(session: Session, now: datetime) -> dict[int, int]:
         .where(hourly.in_received(now - timedelta(hours=1), now))
         .group_by(Transaction.provider_id)
     )
-    return {pid: int(n) for pid, n in session.execute(q)}
+    return {pid: int(n) for pid, n in session.execute(q) if pid is not None}
 
 
 def volume_check(session: Session, now: datetime) -> int:
@@ -433,7 +433,7 @@ def points_since(session: Session, campaign_ids: list[int], since: datetime, now
             .group_by(CampaignHourly.campaign_id)
         ):
             out[cid] += int(pts or 0)
-    for cid, pts in session.execute(
+    for campaign_id, pts in session.execute(
         select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
         .where(
             LedgerEntry.created_at >= live_from,
@@ -443,7 +443,8 @@ def points_since(session: Session, campaign_ids: list[int], since: datetime, now
         )
         .group_by(LedgerEntry.campaign_id)
     ):
-        out[cid] += int(pts or 0)
+        if campaign_id is not None:
+            out[campaign_id] += int(pts or 0)
     return out
 
 
@@ -506,7 +507,7 @@ def claims_by_provider(session: Session, lo: datetime, hi: datetime) -> dict[int
         .where(Claim.created_at >= lo, Claim.created_at < hi, Claim.provider_id.is_not(None))
         .group_by(Claim.provider_id)
     )
-    return {pid: int(n) for pid, n in session.execute(q)}
+    return {pid: int(n) for pid, n in session.execute(q) if pid is not None}
 
 
 def claims_rise_check(session: Session, now: datetime) -> int:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, not_found
-from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignVersion, LedgerEntry
+from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignStatus, CampaignVersion, LedgerEntry
 from campaigns.permissions import Scope
 
 STATUSES = ("draft", "scheduled", "live", "ended", "archived")
@@ -103,7 +103,9 @@ def _when(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def status_of(campaign_status: str, published_version: int | None, document: dict[str, Any], now: datetime) -> str:
+def status_of(
+    campaign_status: CampaignStatus, published_version: int | None, document: dict[str, Any], now: datetime
+) -> str:
     if campaign_status == "archived":
         return "archived"
     if published_version is None:
@@ -154,6 +156,7 @@ def campaign_rows(
                     CampaignVersion.scheduled_at.is_not(None)
                 )
             )
+            if at is not None
         }
         stmt = (
             select(LedgerEntry.campaign_id, func.sum(LedgerEntry.points + LedgerEntry.pending))
@@ -162,7 +165,7 @@ def campaign_rows(
         )
         if scope.limited:
             stmt = stmt.where(LedgerEntry.provider_id == scope.provider_id)
-        issued = {cid: int(total or 0) for cid, total in session.execute(stmt)}
+        issued = {cid: int(total or 0) for cid, total in session.execute(stmt) if cid is not None}
         used = dict(
             session.execute(
                 select(CampaignCounter.campaign_id, CampaignCounter.points).where(CampaignCounter.campaign_id.in_(ids))

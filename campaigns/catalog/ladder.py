@@ -161,13 +161,13 @@ def from_document(doc: dict[str, Any] | None) -> tuple[list[TierRow], list[dict[
     others = []
     for rule in doc.get("rules") or []:
         editable = _editable_rule(rule)
-        row = rows.get(editable[0]) if editable else None
-        if editable is None or row is None or row.rule_name:
+        owner = rows.get(editable[0]) if editable else None
+        if editable is None or owner is None or owner.rule_name:
             others.append(rule)
             continue
-        row.rule_name = str(rule.get("name") or row.name)
-        row.match = editable[1]
-        row.conditions = [
+        owner.rule_name = str(rule.get("name") or owner.name)
+        owner.match = editable[1]
+        owner.conditions = [
             Condition(str(c.get("name", "")), str(c.get("operator", "")), _text(c.get("value"))) for c in editable[2]
         ]
     return ordered, others
@@ -225,7 +225,10 @@ def to_document(
     doc["grace_days"] = _value(grace) if grace else 30
     old = {t.get("code"): t for t in base.get("tiers") or []}
     _, others = from_document(base)
-    tiers, rules, tier_of, rule_of = [], [], {}, {}
+    tiers: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    tier_of: dict[int, int] = {}
+    rule_of: dict[int, int] = {}
     for i, r in enumerate(rows):
         if r.remove or not (r.code or r.name or r.rank):
             continue

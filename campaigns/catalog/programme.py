@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,15 @@ DEFAULTS: dict[str, Any] = {
     # spending through a SIM-swapped number is held
     "number_quarantine_days": 90,
     "sim_swap_hold_hours": 48,
+    # clearing's early warnings (campaigns/care/clearing_warnings.py): a provider funding over last_month_factor x last
+    # month (from min_points) or over budget_share of budgets[code] points a month; a month unclosed unclosed_days
+    "clearing_warnings": {
+        "last_month_factor": 1.5,
+        "min_points": 1000,
+        "budget_share": 0.9,
+        "budgets": {},
+        "unclosed_days": 5,
+    },
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -63,22 +73,43 @@ class Programme:
     claim_deadlines: dict[str, float] | None = None
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
+    clearing_warnings: dict[str, Any] | None = None
 
-    def expiry_for(self, earned_at: datetime) -> datetime | None:
-        """When points earned at ``earned_at`` expire under the programme's policy."""
-        policy = self.points_expiry.get("policy")
-        if policy == "never":
-            return None
-        if policy == "end_of_next_year":
-            local = earned_at.astimezone(ZoneInfo(self.timezone))
-            end = datetime(local.year + 2, 1, 1, tzinfo=ZoneInfo(self.timezone))
-            return end.astimezone(earned_at.tzinfo)
-        months = int(self.points_expiry.get("months", 12))
-        year, month = divmod(earned_at.month - 1 + months, 12)
-        year += earned_at.year
-        month += 1
-        day = min(earned_at.day, calendar.monthrange(year, month)[1])
-        return earned_at.replace(year=year, month=month, day=day)
+    def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
+        """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
+        when given, else under the programme's."""
+        return expiry_at(policy or self.points_expiry, earned_at, self.timezone)
+
+
+def _month_start(local: datetime, months_ahead: int, zone: ZoneInfo) -> datetime:
+    """Local midnight of the first day ``months_ahead`` months after ``local``'s month."""
+    year, month = divmod(local.month - 1 + months_ahead, 12)
+    return datetime(local.year + year, month + 1, 1, tzinfo=zone)
+
+
+def expiry_at(policy: Mapping[str, Any], earned_at: datetime, timezone: str) -> datetime | None:
+    """One rule for every expiry policy, so a campaign's and the programme's can never drift apart.
+
+    The month-end policies count local calendar months (the programme's time zone): points earned on
+    15 March expire at the end of April (``end_of_next_month``) or of June (``end_of_month_after``, 3).
+    """
+    name = policy.get("policy")
+    if name == "never":
+        return None
+    zone = ZoneInfo(timezone)
+    if name == "end_of_next_year":
+        local = earned_at.astimezone(zone)
+        end = datetime(local.year + 2, 1, 1, tzinfo=zone)
+        return end.astimezone(earned_at.tzinfo)
+    if name in ("end_of_next_month", "end_of_month_after"):
+        months = 1 if name == "end_of_next_month" else int(policy["months"])
+        return _month_start(earned_at.astimezone(zone), months + 1, zone).astimezone(earned_at.tzinfo)
+    months = int(policy.get("months", 12))
+    year, month = divmod(earned_at.month - 1 + months, 12)
+    year += earned_at.year
+    month += 1
+    day = min(earned_at.day, calendar.monthrange(year, month)[1])
+    return earned_at.replace(year=year, month=month, day=day)
 
 
 def _hhmm(value: Any) -> bool:
@@ -175,6 +206,19 @@ def validate(key: str, value: Any) -> Any:
         if not value.get("critical_factor", 2) > 1:
             raise invalid("value.critical_factor", "must be above 1 (a multiple of the time allowed)")
         value = {**DEFAULTS["claim_deadlines"], **value}
+    elif key == "clearing_warnings":
+        known = set(DEFAULTS["clearing_warnings"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, number in value.items():
+            if part == "budgets":
+                if not isinstance(number, dict) or not all(
+                    isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in number.values()
+                ):
+                    raise invalid("value.budgets", "must map provider codes to positive whole points per month")
+            elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise invalid(f"value.{part}", "must be a positive number")
+        value = {**DEFAULTS["clearing_warnings"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

@@ -7,6 +7,7 @@ never mixes two versions of the programme.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ class CampaignMeta:
     budget: dict[str, int] = field(default_factory=dict)
     limit_count: int | None = None
     limit_period: str | None = None
+    points_expiry: dict[str, Any] | None = None  # the campaign's own expiry policy (None: the programme's)
+    funding: tuple[tuple[str, int], ...] | None = None  # campaigns.clearing.funding; None: the issuer pays
 
     @property
     def tracks_usage(self) -> bool:
@@ -57,6 +60,11 @@ class Published:
     grace_days: int
     settings: programme.Programme
     providers: dict[int, str]
+    tier_funding: tuple[tuple[str, int], ...] | None = None  # who pays the tier multipliers' bonus points
+
+    @functools.cached_property
+    def provider_ids(self) -> dict[str, int]:
+        return {code: pid for pid, code in self.providers.items()}
 
     def rank(self, tier: str | None) -> int:
         return self.tiers[tier].rank if tier in self.tiers else -1
@@ -83,6 +91,8 @@ def load(session: Session) -> Published:
             budget={k: int(v) for k, v in (raw.get("budget") or {}).items() if v is not None},
             limit_count=limits.get("count"),
             limit_period=limits.get("period"),
+            points_expiry=dict(raw["points_expiry"]) if raw.get("points_expiry") else None,
+            funding=_funding(raw),
         )
     tiers: dict[str, Tier] = {}
     grace = 30
@@ -102,4 +112,10 @@ def load(session: Session) -> Published:
         grace_days=grace,
         settings=settings,
         providers=provider_codes(session),
+        tier_funding=_funding(tier_spec.document.raw) if tier_spec is not None else None,
     )
+
+
+def _funding(raw: Any) -> tuple[tuple[str, int], ...] | None:
+    funding = raw.get("funding")
+    return tuple((str(k), int(v)) for k, v in funding.items()) if funding else None

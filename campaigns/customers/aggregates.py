@@ -64,7 +64,7 @@ class CustomerState:
     def standing(self, now: datetime, event_type: str, windows: dict[str, Any]) -> EvaluationContext:
         """A context with no purchase in it: eligibility checks and tier requalification."""
         return EvaluationContext(
-            amount=0,
+            amount=Decimal(0),
             currency="VND",
             provider="",
             category=None,

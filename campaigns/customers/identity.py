@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity
+from campaigns.sql import table_of
 
 DEFAULT_REGION = "VN"
 PHONE = "phone"
@@ -151,7 +152,10 @@ def _decide(claim: IdentityClaim, owners: dict[tuple[str, str], int]) -> int | N
 
 def resolve(session: Session, claim: IdentityClaim) -> int:
     """Return the customer id for ``claim``, creating or linking as needed (no commit)."""
-    return resolve_many(session, [claim])[0]
+    found = resolve_many(session, [claim])[0]
+    if isinstance(found, DomainError):  # resolve_many raises a lone claim's error itself; this tells mypy
+        raise found
+    return found
 
 
 def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int | DomainError]:
@@ -177,7 +181,7 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
         raise conflict("identity_race", "customer identity kept changing; retry the request")
     if len(claims) == 1 and isinstance(results[0], DomainError):
         raise results[0]
-    return results  # type: ignore[return-value]
+    return [r for r in results if r is not None]  # the loop ended with every claim decided
 
 
 def _resolve_pass(
@@ -226,11 +230,11 @@ def _resolve_pass(
         now = utcnow()
         groups = [fresh[k] for k in sorted(fresh)]
         ids = session.scalars(
-            insert(Customer.__table__).returning(Customer.__table__.c.id, sort_by_parameter_order=True),
+            insert(table_of(Customer)).returning(table_of(Customer).c.id, sort_by_parameter_order=True),
             [{"created_at": now, "timezone": "Asia/Ho_Chi_Minh"} for _ in groups],
         ).all()
         session.execute(
-            insert(CustomerBalance.__table__),
+            insert(table_of(CustomerBalance)),
             [{"customer_id": cid, "balance": 0, "lifetime_points": 0, "updated_at": now} for cid in ids],
         )
         for cid, members in zip(ids, groups, strict=True):
@@ -243,7 +247,7 @@ def _resolve_pass(
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
         # One lock order on the unique index for every writer: concurrent batches wait, never deadlock.
-        session.execute(insert(CustomerIdentity.__table__), sorted(links, key=lambda r: (r["kind"], r["value"])))
+        session.execute(insert(table_of(CustomerIdentity)), sorted(links, key=lambda r: (r["kind"], r["value"])))
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:

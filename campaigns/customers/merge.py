@@ -43,7 +43,7 @@ from campaigns.models import (
     TierChange,
     Transaction,
 )
-from campaigns.sql import upsert
+from campaigns.sql import rowcount, table_of, upsert
 
 MOVED_BY_ID = {
     "identities": CustomerIdentity,
@@ -70,7 +70,7 @@ def _move(session: Session, model: Any, ids: list[int], src: int, dst: int) -> i
         result = session.execute(
             update(model).where(model.id.in_(chunk), model.customer_id == src).values(customer_id=dst)
         )
-        moved += result.rowcount or 0
+        moved += rowcount(result)
     return moved
 
 
@@ -83,7 +83,7 @@ def _lock(session: Session, *customer_ids: int) -> dict[int, CustomerBalance]:
     """Balance rows locked in id order: every writer of a customer queues on this row."""
     now = utcnow()
     rows = [{"customer_id": cid, "updated_at": now} for cid in sorted(customer_ids)]
-    upsert(session, CustomerBalance.__table__, rows, ["customer_id"])
+    upsert(session, table_of(CustomerBalance), rows, ["customer_id"])
     locked = session.scalars(
         select(CustomerBalance)
         .where(CustomerBalance.customer_id.in_(customer_ids))
@@ -144,7 +144,7 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
 
 def _exists(session: Session, model: Any, customer_id: int, row: dict[str, Any], keys: tuple[str, ...]) -> bool:
     cond = [model.customer_id == customer_id] + [getattr(model, k) == _typed(row)[k] for k in keys]
-    return session.scalar(select(func.count()).select_from(model).where(and_(*cond))) > 0
+    return session.scalars(select(func.count()).select_from(model).where(and_(*cond))).one() > 0
 
 
 def _add_rows(
@@ -162,7 +162,7 @@ def _add_rows(
                 **{s: t[s] * sign if sign < 0 else t[s] for s in sums},
             }
         )
-    upsert(session, model.__table__, values, ["customer_id", *keys], add=sums)
+    upsert(session, table_of(model), values, ["customer_id", *keys], add=sums)
 
 
 def _drop_zero(session: Session, model: Any, customer_id: int, rows: list[dict], keys: tuple, sums: tuple) -> None:

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.programme import Programme
+from campaigns.clearing import PROGRAMME
 from campaigns.customers.identity import IdentityClaim, normalize_national_id, normalize_phone, resolve_many
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import Customer, LedgerEntry, PointLot, TierChange
 from campaigns.schemas import Strict, problems_of
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 ENTRY_KIND = "opening"
 MAX_LOTS = 50
@@ -182,6 +183,7 @@ def apply_chunk(
     tiers: frozenset[str] | None,
     now: datetime,
     source: str,
+    funder_id: int = PROGRAMME,
 ) -> tuple[ChunkResult, dict[int, DomainError]]:
     """Write one chunk of migrated customers (the caller commits); returns counts and per-row errors.
 
@@ -258,6 +260,7 @@ def apply_chunk(
                     "status": "available",
                     "available_at": None,
                     "expires_at": expires,
+                    "funder_id": funder_id,
                     "created_at": now,
                 }
                 if lot.points
@@ -268,11 +271,11 @@ def apply_chunk(
         d["lifetime_points"] += item.points
         result.points += item.points
         result.accepted += 1
-    ledger = LedgerEntry.__table__  # Core inserts: bulk rows, no ORM bookkeeping
+    ledger = table_of(LedgerEntry)  # Core inserts: bulk rows, no ORM bookkeeping
     ids = session.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), entries).all()
     lot_rows = [{**lot, "entry_id": entry_id} for lot, entry_id in zip(lots, ids, strict=True) if lot is not None]
     if lot_rows:
-        session.execute(insert(PointLot.__table__), lot_rows)
+        session.execute(insert(table_of(PointLot)), lot_rows)
     add_to_balances(session, deltas, now)
     return result, errors
 
@@ -286,7 +289,7 @@ def _update_customers(session: Session, applied: Sequence[tuple[Migrated, int]],
         if changed:
             upsert(
                 session,
-                Customer.__table__,
+                table_of(Customer),
                 [{"id": cid, "tier": tier, "tier_since": now} for cid, tier in changed.items()],
                 ["id"],
                 replace=("tier", "tier_since"),
@@ -308,7 +311,7 @@ def _update_customers(session: Session, applied: Sequence[tuple[Migrated, int]],
     if born:
         upsert(
             session,
-            Customer.__table__,
+            table_of(Customer),
             [{"id": cid, "birth_date": day} for cid, day in born.items()],
             ["id"],
             replace=("birth_date",),

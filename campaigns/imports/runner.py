@@ -39,18 +39,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.accrual.transactions import ACCEPTED, DUPLICATE, ingest
 from campaigns.catalog import programme
 from campaigns.catalog.published import load as load_published
+from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.db import retry_transient
 from campaigns.errors import DomainError, not_found
 from campaigns.imports import opening
 from campaigns.imports.files import CSV, FileInfo, FileProblem, LineStream, Row, RowProblem, read_rows
-from campaigns.models import Import, ImportProblem, Provider, Transaction
+from campaigns.models import Import, ImportProblem, ImportStatus, Provider, Transaction
 from campaigns.schemas import parse_transaction
 
 log = logging.getLogger(__name__)
 
 TRANSACTIONS, CUSTOMERS = "transactions", "customers"
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED: ImportStatus = "queued"
+RUNNING: ImportStatus = "running"
+DONE: ImportStatus = "done"
+FAILED: ImportStatus = "failed"
 FINISHED = (DONE, FAILED)
 CHUNK_ROWS = 2000
 STALE_SECONDS = 300  # a running import whose runner has not committed for this long is taken over
@@ -71,7 +75,7 @@ class Progress:
     points: int = 0
     bytes_done: int = 0
     line: int = 0
-    status: str = RUNNING
+    status: ImportStatus = RUNNING
     message: str | None = None
     rows_this_run: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -260,7 +264,7 @@ class _Runner:
         finally:
             lines.close()
 
-    def _loop(self, lines: LineStream) -> tuple[str, str | None]:
+    def _loop(self, lines: LineStream) -> tuple[ImportStatus, str | None]:
         """Read and commit chunk by chunk; a problem with the file keeps what came before it."""
         chunk: list[Row] = []
         refs: list[str] = []
@@ -403,10 +407,16 @@ class _Runner:
         if not valid:
             return
         result, errors = opening.apply_chunk(
-            session, valid, programme=self.programme, tiers=self.tiers, now=now, source=f"import {self.id}"
+            session,
+            valid,
+            programme=self.programme,
+            tiers=self.tiers,
+            now=now,
+            source=f"import {self.id}",
+            funder_id=self.provider_id or PROGRAMME,  # a customer import's provider is the funder named on it
         )
-        for i, err in sorted(errors.items()):
-            problems.append(self._problem(chunk[i], err))
+        for i, refused in sorted(errors.items()):
+            problems.append(self._problem(chunk[i], refused))
         counts["accepted"] += result.accepted
         counts["duplicates"] += result.duplicates
         counts["points"] += result.points
@@ -456,7 +466,7 @@ class _Runner:
             ]
         self._dispatch(pairs)
 
-    def _finish(self, status: str, message: str | None) -> Progress:
+    def _finish(self, status: ImportStatus, message: str | None) -> Progress:
         now = utcnow()
         with self.factory() as session:
             res = session.execute(

@@ -13,16 +13,30 @@ from campaigns.models.accounts import (
     GroupMember,
     LedgerEntry,
     LotConsumption,
+    LotStatus,
+    MemberStatus,
     PointLot,
     Redemption,
+    RedemptionStatus,
     Reward,
     TierChange,
 )
-from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, Transaction
+from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, ReversalStatus, Transaction, TxStatus
 from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
-from campaigns.models.care import Alert, CampaignHourly, Claim, ClaimEvent, SlaDaily, TxnHourly, VelocityHourly
-from campaigns.models.catalog import Campaign, CampaignVersion, Setting
+from campaigns.models.care import (
+    Alert,
+    AlertStatus,
+    CampaignHourly,
+    Claim,
+    ClaimEvent,
+    ClaimState,
+    SlaDaily,
+    TxnHourly,
+    VelocityHourly,
+)
+from campaigns.models.catalog import Campaign, CampaignStatus, CampaignVersion, ReviewState, Setting
 from campaigns.models.channels import CustomerToken, OtpCode, SmsInbound
+from campaigns.models.clearing import ProviderRate, SettlementLine, SettlementPeriod
 from campaigns.models.customers import (
     Customer,
     CustomerDaily,
@@ -34,14 +48,15 @@ from campaigns.models.customers import (
     IdentityHistory,
     PhoneState,
 )
-from campaigns.models.imports import Import, ImportProblem
-from campaigns.models.notify import Outbox, WebhookSubscription
+from campaigns.models.imports import Import, ImportProblem, ImportStatus
+from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
 from campaigns.models.reporting import DailyStat
 from campaigns.models.shared import AuditEvent, Counter
 
 __all__ = [
     "NAMING",
     "Alert",
+    "AlertStatus",
     "ApiKey",
     "AuditEvent",
     "Base",
@@ -49,10 +64,12 @@ __all__ = [
     "Campaign",
     "CampaignCounter",
     "CampaignHourly",
+    "CampaignStatus",
     "CampaignUsage",
     "CampaignVersion",
     "Claim",
     "ClaimEvent",
+    "ClaimState",
     "Counter",
     "Customer",
     "CustomerBalance",
@@ -70,22 +87,33 @@ __all__ = [
     "IdentityHistory",
     "Import",
     "ImportProblem",
+    "ImportStatus",
     "LedgerEntry",
     "LotConsumption",
+    "LotStatus",
+    "MemberStatus",
     "OtpCode",
     "Outbox",
+    "OutboxStatus",
     "PhoneState",
     "PointLot",
     "Provider",
+    "ProviderRate",
     "Redemption",
+    "RedemptionStatus",
     "Reversal",
+    "ReversalStatus",
+    "ReviewState",
     "Reward",
     "Setting",
+    "SettlementLine",
+    "SettlementPeriod",
     "SlaDaily",
     "SmsInbound",
     "StaffUser",
     "TierChange",
     "Transaction",
+    "TxStatus",
     "TxnHourly",
     "UTCDateTime",
     "VelocityHourly",

@@ -33,7 +33,7 @@ class StaffUser(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(16))  # admin | marketer | analyst | care | provider
+    role: Mapped[str] = mapped_column(String(16))  # admin | marketer | analyst | care | provider | finance
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,6 +59,9 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+LotStatus = Literal["pending", "available", "closed"]  # a point lot: held (return window), spendable, used up
+
+
 class PointLot(Base):
     """Spendable points of one earning, with their own expiry; spending takes the oldest first.
 
@@ -71,13 +74,17 @@ class PointLot(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(BigId)
-    entry_id: Mapped[int] = mapped_column(BigId, unique=True)
+    entry_id: Mapped[int] = mapped_column(BigId, index=True)  # a split-funded earning has one lot per funder
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))  # pending | available | closed
+    status: Mapped[LotStatus] = mapped_column(String(16))
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # who pays for these points (campaigns.clearing): a provider id, 0 for the programme; NULL is a bug the
+    # checker reports. ``recovered``: points taken at creation to repay debt (clawed back from this funder).
+    funder_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LotConsumption(Base):
@@ -125,6 +132,9 @@ class Reward(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+RedemptionStatus = Literal["issued", "cancelled"]  # a redeemed reward
+
+
 class Redemption(Base):
     __tablename__ = "redemptions"
     __table_args__ = (
@@ -137,7 +147,7 @@ class Redemption(Base):
     reward_id: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     voucher_code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="issued")  # issued | cancelled
+    status: Mapped[RedemptionStatus] = mapped_column(String(16), default="issued")
     requested_by: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="redeem")  # redeem | campaign
@@ -159,6 +169,9 @@ class CustomerGroup(Base):
     dissolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+MemberStatus = Literal["invited", "active", "left", "removed", "declined"]  # a customer's membership of a group
+
+
 class GroupMember(Base):
     """Membership over time; ``active_customer`` is set only while active, so a person is in one group at a time."""
 
@@ -169,7 +182,7 @@ class GroupMember(Base):
     group_id: Mapped[int] = mapped_column(BigId)
     customer_id: Mapped[int] = mapped_column(BigId, index=True)
     active_customer: Mapped[int | None] = mapped_column(BigId, nullable=True, unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # invited | active | left | removed | declined
+    status: Mapped[MemberStatus] = mapped_column(String(16))
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
 from campaigns.models.base import Base, BigId, UTCDateTime
+
+TxStatus = Literal["queued", "processed", "rejected", "reversed"]  # a transaction's life: queued until credited
 
 
 class Transaction(Base):
@@ -21,6 +23,7 @@ class Transaction(Base):
         UniqueConstraint("provider_id", "source", "provider_txn_id", name="uq_txn_provider_source_txn"),
         Index("ix_txn_status_received", "status", "received_at"),
         Index("ix_txn_customer", "customer_id", "id"),
+        Index("ix_txn_customer_status", "customer_id", "status", "id"),  # a customer's older queued rows
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -36,11 +39,14 @@ class Transaction(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[TxStatus] = mapped_column(String(16), default="queued")
     reject_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     reversed_amount: Mapped[Decimal] = mapped_column(Numeric(19, 4), default=Decimal(0))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     body_hash: Mapped[str] = mapped_column(String(64))
+
+
+ReversalStatus = Literal["pending", "applied"]  # a reversal waits for the crediting worker
 
 
 class Reversal(Base):
@@ -53,7 +59,7 @@ class Reversal(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
     provider_reversal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | applied
+    status: Mapped[ReversalStatus] = mapped_column(String(16), default="pending")
     points: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, Date, Double, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
 from campaigns.models.base import Base, BigId, UTCDateTime
+
+ClaimState = Literal["open", "assigned", "investigating", "resolved", "rejected"]  # a customer-care claim's workflow
 
 
 class Claim(Base):
@@ -32,7 +34,7 @@ class Claim(Base):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(19, 4), nullable=True)
     description: Mapped[str] = mapped_column(String(1000), default="")
     channel: Mapped[str] = mapped_column(String(16))  # portal | app | sms | ussd | care
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|assigned|investigating|resolved|rejected
+    status: Mapped[ClaimState] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the care workflow (campaigns/care/claims.py)
     filed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)  # the agent who filed it for the customer
@@ -61,10 +63,13 @@ class ClaimEvent(Base):
     claim_id: Mapped[int] = mapped_column(BigId)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(254))
-    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[ClaimState | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[ClaimState] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(1000), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+AlertStatus = Literal["open", "acknowledged", "resolved"]  # a monitoring alert
 
 
 class Alert(Base):
@@ -87,7 +92,7 @@ class Alert(Base):
     active_key: Mapped[str | None] = mapped_column(String(191), nullable=True)
     kind: Mapped[str] = mapped_column(String(32))  # sla | claim | volume | velocity | budget | claims_rise ...
     severity: Mapped[str] = mapped_column(String(16))  # warning | overdue | critical
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | resolved
+    status: Mapped[AlertStatus] = mapped_column(String(16), default="open")
     provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     subject: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(String(1000))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
 from campaigns.models.base import Base, BigId, UTCDateTime
+
+ImportStatus = Literal["queued", "running", "done", "failed"]  # a bulk import
 
 
 class Import(Base):
@@ -32,7 +35,7 @@ class Import(Base):
     compression: Mapped[str | None] = mapped_column(String(8), nullable=True)  # gzip
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    status: Mapped[ImportStatus] = mapped_column(String(16), default="queued")
     rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     duplicates: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
 from campaigns.models.base import Base, BigId, UTCDateTime
+
+OutboxStatus = Literal["pending", "sent", "failed", "suppressed"]  # one outgoing SMS or webhook delivery
 
 
 class Outbox(Base):
@@ -27,7 +29,7 @@ class Outbox(Base):
     channel: Mapped[str] = mapped_column(String(16))  # sms | webhook
     template: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|suppressed
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # deferred / back-off

@@ -30,7 +30,7 @@ from campaigns.notify import messages
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count
 from campaigns.notify.webhooks import Events
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def queue_expiring(session: Session, now: datetime | None = None, *, days: int =
             }
         )
     if out:
-        upsert(session, Outbox.__table__, out, ["dedupe_key"])
+        upsert(session, table_of(Outbox), out, ["dedupe_key"])
         _expiring_webhooks(session, out, now)
     return len(out)
 
@@ -302,4 +302,4 @@ def _expiring_webhooks(session: Session, rows: list[dict[str, Any]], now: dateti
         events.add("points_expiring", {"customer_id": cid, **row["payload"]}, row["dedupe_key"], pid)
     hooks = events.rows(session, now)
     if hooks:
-        upsert(session, Outbox.__table__, hooks, ["dedupe_key"])
+        upsert(session, table_of(Outbox), hooks, ["dedupe_key"])

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from campaigns.clock import utcnow
 from campaigns.errors import invalid, not_found
 from campaigns.models import AuditEvent, Outbox, WebhookSubscription
-from campaigns.sql import upsert
+from campaigns.sql import table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def add_event(
 ) -> None:
     rows = rows_for(session, event, data, key, now, provider_ids)
     if rows:
-        upsert(session, Outbox.__table__, rows, ["dedupe_key"])
+        upsert(session, table_of(Outbox), rows, ["dedupe_key"])
 
 
 def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -191,12 +191,12 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
         a.totals[dim] = sorted(rows, key=lambda r: (-r.breaches, -r.claims, r.key))
     for label in labels:
         t = Row(label)
-        for r in (keys.get(label) for keys in a.series["provider"].values()):
-            if r is not None:
-                t.transactions += r.transactions
-                t.breaches += r.breaches
-                t.rejected += r.rejected
-                t.claims += r.claims
+        for weekly in (keys.get(label) for keys in a.series["provider"].values()):
+            if weekly is not None:
+                t.transactions += weekly.transactions
+                t.breaches += weekly.breaches
+                t.rejected += weekly.rejected
+                t.claims += weekly.claims
         a.week_totals.append(t)
     a.reasons = reasons.most_common()
     a.alerts = [

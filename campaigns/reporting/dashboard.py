@@ -162,14 +162,14 @@ def build(
             per_day[(_day(k), "earn")] = int(issued or 0)
             per_day[(_day(k), "redemption")] = int(redeemed or 0)
     day = func.date(LedgerEntry.created_at)
-    stmt = (
+    live = (
         select(day, LedgerEntry.kind, func.sum(LedgerEntry.points + LedgerEntry.pending))
         .where(LedgerEntry.created_at >= live_from, LedgerEntry.kind.in_(("earn", "redemption")))
         .group_by(day, LedgerEntry.kind)
     )
     if pid is not None:
-        stmt = stmt.where(LedgerEntry.provider_id == pid)
-    per_day.update({(_day(k), kind): int(v or 0) for k, kind, v in session.execute(stmt)})
+        live = live.where(LedgerEntry.provider_id == pid)
+    per_day.update({(_day(k), kind): int(v or 0) for k, kind, v in session.execute(live)})
     d.issued = [per_day.get((x, "earn"), 0) for x in d.days]
     d.redeemed = [-per_day.get((x, "redemption"), 0) for x in d.days]
 

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.channels.helpers import PHONE, SECRET, customer_id, earn, programme
-from tests.conftest import csrf_token, login, make_user
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 
 H = {"X-Gateway-Secret": SECRET}
 

@@ -13,7 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, update
 
 from campaigns.models import Alert, Provider, Transaction
-from tests.conftest import ProviderKey, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import ProviderKey
 from webapp.extensions import db
 
 

@@ -11,7 +11,8 @@ import pytest
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError
 from campaigns.reporting import analytics
-from tests.conftest import login, make_user
+from tests.helpers.factories import make_user
+from tests.helpers.web import login
 from workers import care
 
 from .streams import claims, customers, provider_id, transactions

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from campaigns.models import Provider, Transaction
 from campaigns.permissions import ROLES, allowed
 from tests.care.claim_helpers import claim, field_error, setup, staff_login
-from tests.conftest import csrf_token, login, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 

@@ -9,7 +9,7 @@ from tests.care.claim_helpers import claim, field_error, rows, setup, sms, staff
 from tests.channels.helpers import PHONE, outbox
 from tests.channels.test_portal import sign_in
 from tests.channels.test_ussd import Session
-from tests.conftest import csrf_token
+from tests.helpers.web import csrf_token
 
 
 def _opened_with_deadline(app, claim_id: int, channel: str) -> Claim:

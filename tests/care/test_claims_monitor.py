@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from campaigns.models import Alert, AuditEvent, Claim, ClaimEvent, LedgerEntry, Transaction
 from tests.care.claim_helpers import claim, rows, setup, sms, staff_login
 from tests.channels.helpers import outbox, set_setting
-from tests.conftest import txn
+from tests.helpers.api import txn
 from webapp.extensions import db
 from workers import care
 

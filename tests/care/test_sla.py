@@ -8,7 +8,10 @@ from sqlalchemy import select
 
 from campaigns.models import AuditEvent
 from tests.care.sla_helpers import dispatch_failing, post, provider_id, received, sla_alerts
-from tests.conftest import BASE_EARNING, csrf_token, login, make_user, publish
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 from workers import care
 

@@ -11,16 +11,21 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import insert, select
 
 from campaigns.clock import utcnow
 from campaigns.models import Claim, Customer, Provider, Transaction
 from tests.care.sla_helpers import dispatch_failing, move_back, post
-from tests.conftest import BASE_EARNING, make_provider, make_user, publish
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_provider, make_user
 from tests.integration.test_browser import browser, server, shot, sign_in  # noqa: F401 (fixtures)
 from webapp.extensions import db
 from workers import care
 from workers.sweeper import rollup
+
+pytestmark = pytest.mark.slow  # browser
 
 PROFILE = {  # provider: (per day, share late on a normal day, late minutes)
     "shop": (60, 0.0, 0),

@@ -12,7 +12,10 @@ from campaigns.care import sla
 from campaigns.clock import utcnow
 from campaigns.models import SlaDaily, Transaction
 from tests.care.sla_helpers import dispatch_failing, post
-from tests.conftest import BASE_EARNING, login, make_user, publish
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import login
 from webapp.extensions import db
 from workers.sweeper import rollup
 

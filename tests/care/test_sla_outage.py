@@ -14,14 +14,20 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from rq import Queue
 
 from campaigns.clock import utcnow
 from tests.care.sla_helpers import dispatch_failing, move_back, post, received, sla_alerts, statuses
-from tests.conftest import BASE_EARNING, csrf_token, login, make_user, run_worker
+from tests.helpers.api import run_worker
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from workers import care
 from workers.queues import CARE_QUEUE, SWEEP_LOCK_KEY
 from workers.sweeper import sweep
+
+pytestmark = pytest.mark.slow  # an outage and its late burst through real RQ workers and the monitor
 
 
 def _cell(html: str, attr: str) -> str:
@@ -50,7 +56,7 @@ def run_worker_care_only(app) -> None:
 def test_outage_in_time_warning_overdue_critical_for_that_provider_only_then_cleared_by_the_burst(
     app, client, telecom, shop, staff, work, monkeypatch
 ):
-    from tests.conftest import publish
+    from tests.helpers.api import publish
 
     publish(client, staff, BASE_EARNING)
     rt = app.extensions["loyalty.runtime"]
@@ -103,7 +109,7 @@ def test_outage_in_time_warning_overdue_critical_for_that_provider_only_then_cle
 def test_outage_through_the_rq_monitor_job_seen_in_the_care_pages(
     app, client, telecom, shop, staff, work, redis_client, monkeypatch
 ):
-    from tests.conftest import publish
+    from tests.helpers.api import publish
 
     publish(client, staff, BASE_EARNING)
     post(client, telecom, "t-before", 3)

@@ -8,7 +8,8 @@ from sqlalchemy import insert, select
 
 from campaigns.clock import utcnow
 from campaigns.models import CampaignCounter, CustomerDaily, VelocityHourly
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 from workers import care
 

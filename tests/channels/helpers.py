@@ -8,7 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 
 PHONE = "+84912345678"
 SECRET = "gateway-secret"

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from tests.channels.helpers import PHONE, SECRET, customer_id, earn, programme, sent_to, set_setting
 from tests.channels.test_portal import sign_in
 from tests.channels.test_ussd import Session as Ussd
-from tests.conftest import ProviderKey, csrf_token, make_provider, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import ProviderKey, make_provider
+from tests.helpers.web import csrf_token
 
 H = {"X-Gateway-Secret": SECRET}
 NID = "001099012345"
@@ -66,7 +68,7 @@ def forget_limits() -> None:
     """Each test asks for more codes for one number than a person may in 15 minutes."""
     from redis import Redis
 
-    from tests.conftest import REDIS_URL
+    from tests.helpers.services import REDIS_URL
 
     r = Redis.from_url(REDIS_URL)
     for key in r.scan_iter("loyalty:rl:*"):

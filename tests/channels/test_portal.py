@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from tests.channels.helpers import PHONE, earn, programme, sent_to
-from tests.conftest import csrf_token
+from tests.helpers.web import csrf_token
 
 
 def code_for(work, phone: str = PHONE) -> str:

@@ -15,7 +15,10 @@ from tests.channels.helpers import PHONE, earn, programme, sent_to
 from tests.integration.test_browser import ARGS, CHROMIUM, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (bin/test installs it)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (bin/test installs it)"),
+]
 
 from tests.integration.test_browser import server  # noqa: E402,F401  (the fixture)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.channels.helpers import earn, outbox, programme
-from tests.conftest import csrf_token, login, make_user
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 
 
 def test_deliveries_page_scoped_to_the_provider_and_replay(app, client, telecom, shop, staff, work):

@@ -19,7 +19,7 @@ import sys
 import campaigns.accrual.crediting as accrual_module
 import workers.drain as drain_module
 import workers.runtime as runtime_module
-from tests.conftest import settings_for_tests
+from tests.helpers.services import settings_for_tests
 from webapp import create_app
 from workers.worker import run_worker
 

@@ -18,7 +18,10 @@ import pytest
 from sqlalchemy import select, update
 
 from campaigns.models import AuditEvent, Campaign, CampaignVersion
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, csrf_token, login, make_user
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.services import DB_URL, REDIS_URL
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 from workers.sweeper import publish_due
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, make_provider, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import PASSWORD, make_provider, make_user
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -36,7 +37,10 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (bin/test installs it)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (bin/test installs it)"),
+]
 
 WITH_MISTAKE = """name: Tet top-up bonus
 type: earning

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 
 BAD = """
 name: Broken
@@ -131,3 +132,24 @@ def test_codes_the_programme_does_not_know_are_refused_with_a_suggestion(client,
         headers={**staff, "Content-Type": "application/yaml"},
     )
     assert check.status_code == 200 and check.get_json()["valid"] is True
+
+
+def test_a_yaml_body_sent_as_json_or_untyped_is_told_that_application_yaml_exists(client, staff):
+    for path in ("/api/v1/campaigns", "/api/v1/campaigns/validate"):
+        for headers in ({"Content-Type": "application/json"}, {}):
+            resp = client.post(path, data=BASE_EARNING.encode(), headers={**staff, **headers})
+            assert resp.status_code == 400, (path, headers, resp.get_json())
+            error = resp.get_json()["error"]
+            assert error["message"].startswith(
+                "the body is YAML, not JSON: send it with Content-Type: application/yaml (malformed JSON:"
+            ), error
+            assert [f["path"] for f in error["fields"]] == ["Content-Type"]
+        text = client.post(path, data=BASE_EARNING, headers={**staff, "Content-Type": "text/plain"})
+        assert text.status_code == 415
+        assert "application/yaml" in text.get_json()["error"]["message"]
+    broken = client.post("/api/v1/campaigns", data=b'{"name": "x", rules: [}', headers=staff)
+    assert broken.status_code == 400  # broken JSON stays a JSON error, with no YAML hint
+    assert broken.get_json()["error"]["message"].startswith("malformed JSON") and "yaml" not in broken.get_data(
+        as_text=True
+    )
+    assert client.get("/api/v1/campaigns", headers=staff).get_json()["campaigns"] == []

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from campaigns.care import alerts
 from campaigns.care.alerts import Condition
 from campaigns.models import Alert, AuditEvent, Provider
-from tests.conftest import csrf_token, login, make_user
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 from workers import care
 from workers.queues import CARE_QUEUE

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DB_URL, REDIS_URL, ledger_ok, txn
+import pytest
+
+from tests.helpers.api import txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.services import DB_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +28,7 @@ def _flask(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # real `flask` subprocesses, an RQ worker among them
 def test_real_cli_provider_key_import_worker(app, client, tmp_path):
     out = _flask("providers", "create", "telecom", "--name", "Mobile operator")
     assert out.returncode == 0, out.stderr
@@ -77,11 +82,13 @@ def test_provider_code_rules(app, clean):
     assert dup.exit_code == 1 and "already exists" in dup.output
 
 
+@pytest.mark.slow  # two `flask worker` subprocesses
 def test_the_care_monitor_can_have_a_worker_of_its_own(app, client, clean, telecom, staff, redis_client):
     """``worker --no-care`` credits and leaves the monitor's job; ``worker care`` runs it and credits nothing."""
     from rq import Queue
 
-    from tests.conftest import BASE_EARNING, publish
+    from tests.helpers.api import publish
+    from tests.helpers.documents import BASE_EARNING
     from workers.queues import CARE_QUEUE
 
     publish(client, staff, BASE_EARNING)

@@ -28,8 +28,12 @@ import requests
 from sqlalchemy import func, select
 
 from campaigns.models import Redemption, Transaction
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.services import DB_URL, REDIS_URL
 from webapp.extensions import db
+
+pytestmark = pytest.mark.slow  # gunicorn and an RQ worker as subprocesses, hundreds of racing requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "0912345678"

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from campaigns.models import DailyStat, LedgerEntry, Provider, Transaction
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.reporting import dashboard
-from tests.conftest import BASE_EARNING, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 from workers.sweeper import rollup
 

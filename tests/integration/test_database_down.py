@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import settings_for_tests, txn
+from tests.helpers.api import txn
+from tests.helpers.services import settings_for_tests
 from webapp import create_app
 
 

@@ -16,7 +16,8 @@ from flask_migrate import upgrade
 
 from campaigns.demo import keys_filename
 from campaigns.settings import Settings
-from tests.conftest import DB_URL, REDIS_URL, txn
+from tests.helpers.api import txn
+from tests.helpers.services import DB_URL, REDIS_URL
 from webapp import create_app
 from webapp.api.auth import forget_cached_keys
 

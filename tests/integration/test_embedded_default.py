@@ -8,7 +8,8 @@ from flask_migrate import upgrade
 
 from campaigns.access.providers import create_provider
 from campaigns.settings import Settings
-from tests.conftest import BASE_EARNING, txn
+from tests.helpers.api import txn
+from tests.helpers.documents import BASE_EARNING
 from webapp import create_app
 from webapp.extensions import db
 

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, func, select
 from campaigns.access.providers import create_provider, issue_key
 from campaigns.models import Transaction
 from campaigns.settings import Settings
-from tests.conftest import BASE_EARNING, txn
+from tests.helpers.api import txn
+from tests.helpers.documents import BASE_EARNING
 from webapp import create_app
 from webapp.extensions import db
 
@@ -87,6 +88,7 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         log.close()
 
 
+@pytest.mark.slow  # gunicorn subprocess, 300 + 300 requests and a batch of 1,000
 def test_embedded_default_loses_no_request_under_load(embedded):
     base, key, url, env, tmp_path = embedded
     auth = {"Authorization": f"Bearer {key}"}

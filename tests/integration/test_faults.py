@@ -39,19 +39,14 @@ from sqlalchemy.engine import make_url
 
 from campaigns.accounts.ledger import check_invariants
 from campaigns.models import Transaction
-from tests.conftest import (
-    BASE_EARNING,
-    DB_URL,
-    REDIS_URL,
-    THIRD_TODAY,
-    publish,
-    run_worker,
-    settings_for_tests,
-    txn,
-)
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
+from tests.helpers.services import DB_URL, REDIS_URL, settings_for_tests
 from webapp import create_app
 from webapp.extensions import db
 from workers.queues import queue_name
+
+pytestmark = pytest.mark.slow  # fault injection: Redis killed, MariaDB cut behind a proxy, hypothesis deliveries
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from campaigns.models import Customer, CustomerBalance, Import, LedgerEntry, PointLot, TierChange, Transaction
-from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, publish
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.services import DB_URL, REDIS_URL
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,6 +250,7 @@ def _flask(*args: str, **popen) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # SIGKILLs a real `flask transactions import` subprocess
 @pytest.mark.parametrize("resume", [True, False])
 def test_kill_mid_file_then_rerun_gives_exact_balances(app, client, telecom, staff, work, tmp_path, resume):
     """SIGKILL a real `flask transactions import` mid-file, then resume it (or just run it again)."""
@@ -295,6 +298,7 @@ def test_kill_mid_file_then_rerun_gives_exact_balances(app, client, telecom, sta
     assert sum(_balances(app).values()) == sum(expected.values())
 
 
+@pytest.mark.slow  # two real `flask transactions import` subprocesses
 def test_running_a_file_again_hands_over_rows_an_earlier_run_never_dispatched(
     app, client, telecom, staff, work, tmp_path, redis_client
 ):

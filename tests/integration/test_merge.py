@@ -20,7 +20,11 @@ from campaigns.models import (
     Redemption,
     Transaction,
 )
-from tests.conftest import BASE_EARNING, csrf_token, ledger_ok, login, make_user, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 CAPPED = """

@@ -10,11 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from campaigns.accounts.lifecycle import run_all
 from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
-from tests.conftest import BASE_EARNING, THIRD_TODAY, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +106,7 @@ def test_daily_cap_records_the_capped_amount_and_why(app, client, telecom, staff
     ledger_ok(app)
 
 
+@pytest.mark.slow  # worker subprocesses racing for the budget
 def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
     doc = {
         "name": "Small budget",
@@ -129,7 +133,7 @@ def test_racing_workers_stop_exactly_at_the_budget(app, client, telecom, staff):
         "LOYALTY_DATABASE_URL": os.environ.get("LOYALTY_TEST_DATABASE_URL", ""),
         "LOYALTY_BATCH_SIZE": "20",
     }
-    from tests.conftest import DB_URL, REDIS_URL
+    from tests.helpers.services import DB_URL, REDIS_URL
 
     env.update(LOYALTY_DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, LOYALTY_PARTITIONS="4")
     procs = [
@@ -619,3 +623,211 @@ def test_rewards_import_refuses_a_reward_below_the_minimum_with_its_path(app, cl
     result = app.test_cli_runner().invoke(args=["rewards", "import", str(file)])
     assert result.exit_code != 0
     assert "[1].cost" in result.output and "minimum redemption of 100" in result.output
+
+
+def _month_end_after(moment: datetime, months: int) -> datetime:
+    """The end of the ``months``-th month after ``moment``'s month, in the programme's time zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    local = moment.astimezone(zone)
+    year, month = divmod(local.month + months, 12)
+    return datetime(local.year + year, month + 1, 1, tzinfo=zone).astimezone(UTC)
+
+
+def _flat(name: str, points: int, **top):
+    rule = {
+        "name": f"{points} points",
+        "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+        "actions": [{"name": "award_points", "params": {"points": points}}],
+    }
+    return {"name": name, "rules": [rule], **top}
+
+
+def test_a_campaign_gives_its_own_points_their_expiry_and_the_rest_keep_the_programmes(
+    app, client, telecom, staff, work
+):
+    bad = client.post(
+        "/api/v1/campaigns", json=_flat("Bad", 1, points_expiry={"policy": "end_of_month_afte"}), headers=staff
+    )
+    assert bad.status_code == 422, bad.get_json()
+    fields = {f["path"]: f["reason"] for f in bad.get_json()["error"]["fields"]}
+    assert fields == {
+        "points_expiry.policy": "'end_of_month_afte' is not an expiry policy; did you mean 'end_of_month_after'?"
+    }
+    publish(client, staff, BASE_EARNING)  # the programme's default: 12 rolling months
+    ids = {
+        policy: publish(client, staff, _flat(f"Expiry {policy}", points, points_expiry=value))["id"]
+        for policy, points, value in (
+            ("next_month", 100, "end_of_next_month"),
+            ("after_3", 30, {"policy": "end_of_month_after", "months": 3}),
+            ("never", 7, {"policy": "never"}),
+        )
+    }
+    resp = client.post("/api/v1/transactions", json=txn("exp-1", 500_000), headers=telecom.headers)
+    assert resp.status_code == 202, resp.get_json()
+    work()
+    assert _customer(client, telecom.headers)["balance"] == 50 + 100 + 30 + 7
+    with app.app_context():
+        rows = db.session.execute(
+            select(LedgerEntry.campaign_id, LedgerEntry.created_at, PointLot.points, PointLot.expires_at).join(
+                PointLot, PointLot.entry_id == LedgerEntry.id
+            )
+        ).all()
+    lots = {campaign: (created, points, expires) for campaign, created, points, expires in rows}
+    assert len(lots) == 4
+    created, points, expires = lots[ids["next_month"]]
+    assert points == 100 and expires == _month_end_after(created, 1)
+    created, points, expires = lots[ids["after_3"]]
+    assert points == 30 and expires == _month_end_after(created, 3)
+    assert lots[ids["never"]][1:] == (7, None)
+    (base,) = [v for k, v in lots.items() if k not in ids.values()]
+    created, points, expires = base
+    assert points == 50 and (expires - created).days >= 365  # 12 months after earning, the programme's policy
+    rt = app.extensions["loyalty.runtime"]
+    report = run_all(rt.session_factory, rt.published, now=_month_end_after(created, 1) + timedelta(minutes=1))
+    assert report.expired_points == 100  # only the campaign's short-lived points
+    assert _customer(client, telecom.headers)["balance"] == 50 + 30 + 7
+    ledger_ok(app)
+
+
+BASE_RUNG_TIERS = TIERS.replace(
+    "conditions: {all: [{name: qualifying_points_365d, operator: greater_than_or_equal_to, value: 0}]}",
+    "conditions: {all: []}",
+)
+
+
+def test_the_base_tier_needs_no_dummy_rule_through_the_api_and_the_worker(app, client, telecom, staff, work):
+    assert "conditions: {all: []}" in BASE_RUNG_TIERS
+    wrong = BASE_RUNG_TIERS.replace("params: {tier: member}", "params: {tier: silver}")
+    resp = client.post("/api/v1/campaigns", data=wrong, headers={**staff, "Content-Type": "application/yaml"})
+    assert resp.status_code == 422, resp.get_json()
+    assert [(f["path"], f["reason"]) for f in resp.get_json()["error"]["fields"]] == [
+        (
+            "rules[0].conditions.all",
+            "must not be empty: only the rule giving the lowest tier 'member' may have no conditions"
+            " (this one gives 'silver')",
+        )
+    ]
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, BASE_RUNG_TIERS)
+    client.post("/api/v1/transactions", json=txn("b1", 50_000), headers=telecom.headers)  # 5 points
+    work()
+    c = _customer(client, telecom.headers)
+    assert (c["tier"], c["qualifying_points"]) == ("member", 5)
+    client.post("/api/v1/transactions", json=txn("b2", 1_000_000), headers=telecom.headers)
+    work()
+    assert _customer(client, telecom.headers)["tier"] == "silver"
+    rt = app.extensions["loyalty.runtime"]
+    with app.app_context():  # long past the grace period, and the points gone: back to the base rung, no lower
+        db.session.execute(update(Customer).values(tier_since=datetime.now(UTC) - timedelta(days=400)))
+        db.session.commit()
+    run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=400), requalify=True)
+    assert _customer(client, telecom.headers)["tier"] == "member"
+    ledger_ok(app)
+
+
+def test_award_points_percent_credits_a_share_of_the_amount_through_the_worker(app, client, telecom, staff, work):
+    publish(
+        client,
+        staff,
+        """
+name: Cashback
+providers: [telecom]
+rules:
+  - name: 2.5 % back, at most 5,000
+    conditions: {all: [{name: amount, operator: greater_than, value: 0}]}
+    actions:
+      - {name: award_points_percent, params: {percent: 0.025, rounding: nearest, max: 5000}}
+""",
+    )
+    small = client.post("/api/v1/transactions", json=txn("pc-1", 123_500), headers=telecom.headers).get_json()["id"]
+    big = client.post("/api/v1/transactions", json=txn("pc-2", 400_000), headers=telecom.headers).get_json()["id"]
+    work()
+    assert client.get(f"/api/v1/transactions/{small}", headers=telecom.headers).get_json()["points"] == 3088
+    assert client.get(f"/api/v1/transactions/{big}", headers=telecom.headers).get_json()["points"] == 5000
+    assert _customer(client, telecom.headers)["balance"] == 8088
+    bad = client.post(
+        "/api/v1/campaigns/validate",
+        data="name: x\nrules:\n  - name: r\n    conditions: {all: [{name: amount, operator: greater_than, value: 0}]}\n"
+        "    actions: [{name: award_points_percent, params: {percent: 2.5}}]\n",
+        headers={**staff, "Content-Type": "application/yaml"},
+    )
+    assert bad.status_code == 422
+    assert [(f["path"], f["reason"]) for f in bad.get_json()["error"]["fields"]] == [
+        (
+            "rules[0].actions[0].params.percent",
+            "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)",
+        )
+    ]
+    ledger_ok(app)
+
+
+def test_bands_and_a_rate_card_credit_through_the_worker(app, client, telecom, staff, work):
+    publish(
+        client,
+        staff,
+        """
+name: Rate card
+providers: [telecom]
+rules:
+  - name: top-up bands
+    conditions: {all: [{name: category, operator: equal_to, value: topup}]}
+    actions:
+      - name: award_points_per_amount
+        params:
+          bands:
+            - {from: 0, points: 1, per: 10000}
+            - {from: 500000, points: 3, per: 20000}
+  - name: merchant groups
+    conditions: {all: [{name: category, operator: equal_to, value: payment}]}
+    actions:
+      - name: award_points_per_amount
+        params:
+          by: attributes.merchant_group
+          rates: {food: {points: 3, per: 10000}}
+          points: 1
+          per: 10000
+""",
+    )
+    bodies = {
+        "small-topup": txn("rc-1", 400_000),  # 40
+        "big-topup": txn("rc-2", 750_000),  # 112 (112.5 rounded down)
+        "food": txn("rc-3", 200_000, category="payment", attributes={"merchant_group": "food"}),  # 60
+        "other": txn("rc-4", 200_000, category="payment", attributes={"merchant_group": "pharmacy"}),  # 20
+    }
+    ids = {}
+    for name, body in bodies.items():
+        resp = client.post("/api/v1/transactions", json=body, headers=telecom.headers)
+        assert resp.status_code == 202, resp.get_json()
+        ids[name] = resp.get_json()["id"]
+    work()
+    earned = {
+        name: client.get(f"/api/v1/transactions/{i}", headers=telecom.headers).get_json()["points"]
+        for name, i in ids.items()
+    }
+    assert earned == {"small-topup": 40, "big-topup": 112, "food": 60, "other": 20}
+    bad = client.post(
+        "/api/v1/campaigns/validate",
+        json={
+            "name": "x",
+            "rules": [
+                {
+                    "name": "r",
+                    "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+                    "actions": [
+                        {
+                            "name": "award_points_per_amount",
+                            "params": {"by": "provider", "rates": {"telecomm": {"points": 1, "per": 1000}}},
+                        }
+                    ],
+                }
+            ],
+        },
+        headers=staff,
+    )
+    assert bad.status_code == 422
+    assert [(f["path"], f["reason"]) for f in bad.get_json()["error"]["fields"]] == [
+        ("rules[0].actions[0].params.rates.telecomm", "'telecomm' is not a provider; did you mean 'telecom'?")
+    ]
+    ledger_ok(app)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING
 
 
 def _credited(client, telecom, work, amount=1_000_000, ref="r-1"):

@@ -8,7 +8,9 @@ from sqlalchemy import select, update
 
 from campaigns.catalog import documents as catalog
 from campaigns.models import AuditEvent, Campaign, CampaignVersion
-from tests.conftest import BASE_EARNING, csrf_token, login, make_user
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 from workers.sweeper import publish_due
 

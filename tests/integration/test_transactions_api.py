@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING
 
 
 def test_post_credit_and_read_back(app, client, telecom, staff, work):

@@ -9,7 +9,9 @@ import re
 from sqlalchemy import select
 
 from campaigns.models import ApiKey, AuditEvent
-from tests.conftest import csrf_token, login, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 
@@ -80,7 +82,8 @@ def _csv(client, url):
 
 
 def test_every_table_exports_to_csv(app, client, telecom, shop, staff, work):
-    from tests.conftest import BASE_EARNING, publish
+    from tests.helpers.api import publish
+    from tests.helpers.documents import BASE_EARNING
 
     publish(client, staff, BASE_EARNING)
     client.post("/api/v1/transactions", json=txn("x-1", 100_000, phone="0912000001"), headers=telecom.headers)

@@ -10,7 +10,9 @@ from sqlalchemy import select, update
 
 from campaigns.clock import utcnow
 from campaigns.models import ApiKey, AuditEvent, StaffUser
-from tests.conftest import BASE_EARNING, PASSWORD, csrf_token, login, make_provider, make_user
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import PASSWORD, make_provider, make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 

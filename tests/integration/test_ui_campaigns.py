@@ -9,7 +9,10 @@ import io
 import re
 
 from campaigns.models import CampaignVersion
-from tests.conftest import BASE_EARNING, csrf_token, login, make_provider, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_provider, make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 BROKEN = BASE_EARNING.replace("greater_than_or_equal_to", "greater")

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from campaigns.catalog import documents as catalog
 from campaigns.models import AuditEvent, Campaign, CampaignVersion, Reward
-from tests.conftest import csrf_token, login, make_provider, make_user
+from tests.helpers.factories import make_provider, make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 TIERS = (Path(__file__).resolve().parents[2] / "docs/examples/tiers.yaml").read_text()

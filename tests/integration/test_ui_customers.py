@@ -6,10 +6,15 @@ import csv
 import io
 import re
 
+import pytest
 from sqlalchemy import select
 
 from campaigns.models import AuditEvent, LedgerEntry, PointLot
-from tests.conftest import BASE_EARNING, csrf_token, ledger_ok, login, make_user, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 
@@ -78,6 +83,7 @@ def test_dashboard_figures(app, client, telecom, shop, staff, work):
     assert "<svg" in page and "Points per day" in page and "Outstanding points</dt><dd>40<" in page
 
 
+@pytest.mark.slow  # seeds the whole demo data set
 def test_pages_are_fast_on_the_demo_data(app, client, clean, work):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0

@@ -7,7 +7,10 @@ from flask import Flask
 
 from campaigns.catalog import documents as catalog
 from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES, allowed
-from tests.conftest import BASE_EARNING, login, make_provider, make_user, txn
+from tests.helpers.api import txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_provider, make_user
+from tests.helpers.web import login
 from webapp.extensions import db
 
 SHOP_ONLY = BASE_EARNING.replace("name: Base earning", "name: Shop weekend\nproviders: [shop]")

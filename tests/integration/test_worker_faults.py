@@ -13,10 +13,14 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
 from campaigns.models import Customer, LedgerEntry, Transaction
-from tests.conftest import BASE_EARNING, ledger_ok, publish, txn
+from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
+from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 from workers.queues import inflight_key, lock_key, pending_key, queue_name
 from workers.sweeper import sweep
+
+pytestmark = pytest.mark.slow  # fault injection: worker subprocesses killed mid-batch
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -298,7 +298,7 @@ def test_all_errors_are_collected() -> None:
         ("budget.per_day", "unknown key"),
         ("budget.max_points", "must be a positive integer"),
         ("rules[1].name", "duplicate rule name (also rules[0])"),
-        ("rules[1].conditions.all", "must not be empty"),
+        ("rules[1].conditions.all", "must not be empty (only the lowest tier of a ladder may have none)"),
         ("rules[1].actions", "must not be empty"),
     ]
 

@@ -240,7 +240,17 @@ def test_vocabulary_lists_new_variables_types_and_actions() -> None:
     assert {"contains", "does_not_contain", "contains_any"} <= operators
     actions = {a["name"]: {p["name"] for p in a["params"]} for a in vocabulary["actions"]}
     assert actions == {name: set(params) for name, params in ACTION_PARAMS.items()}
-    assert actions["award_points_per_amount"] == {"points", "per", "max", "rounding", "feeds", "to"}
+    assert actions["award_points_per_amount"] == {
+        "points",
+        "per",
+        "bands",
+        "by",
+        "rates",
+        "max",
+        "rounding",
+        "feeds",
+        "to",
+    }
 
 
 # -- actions, stacking, multipliers, cap --------------------------------------
@@ -405,8 +415,8 @@ def test_pending_days_limits_and_budget() -> None:
             [("limits.per_customer.count", "must be between 1 and 1000000")],
         ),
         (
-            {"limits": {"per_customer": {"count": 1, "period": "decade"}}},
-            [("limits.per_customer.period", "'decade' is not one of day, week, month, year, campaign")],
+            {"limits": {"per_customer": {"count": 1, "period": "fortnight"}}},
+            [("limits.per_customer.period", "'fortnight' is not one of day, week, month, year, campaign")],
         ),
         (
             {"limits": {"per_customer": {"period": "day"}, "global": 1}},
@@ -675,3 +685,369 @@ def test_cached_effects_are_read_only_values() -> None:
         first[0].params["points"] = 99  # type: ignore[index]
     assert json.loads(json.dumps(dict(first[1].params))) == {"points": 3, "feeds": "both", "to": "customer"}
     assert rule_set.evaluate(ctx())[1].params["points"] == 3
+
+
+# -- issue 16: percentages and the base rung of a ladder ---------------------------
+
+
+def percent(value: Any, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_percent", "params": {"percent": value, **params}}
+
+
+@pytest.mark.parametrize(
+    ("amount", "params", "expected"),
+    [
+        ("123500", {}, 3087),  # 3,087.5 rounded down by default
+        ("123500", {"rounding": "nearest"}, 3088),  # ties round up
+        ("123480", {"rounding": "nearest"}, 3087),  # 3,087.0
+        ("123481", {"rounding": "up"}, 3088),  # 3,087.025
+        ("400000", {"max": 5000}, 5000),
+        ("30", {}, 0),  # 0.75 rounds down to nothing: no effect
+        ("30", {"rounding": "up"}, 1),
+    ],
+)
+def test_award_points_percent_rounds_caps_and_agrees_with_business_rules(
+    amount: str, params: dict[str, Any], expected: int
+) -> None:
+    s = spec(1, [percent(0.025, **params)])
+    context = ctx(amount=Decimal(amount))
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+    if expected:
+        assert effects[0].kind == "points" and effects[0].params["percent"] == 0.025
+
+
+def test_award_points_percent_is_an_exact_decimal_share() -> None:
+    """0.1 is one tenth, not the binary float just above it: 10 % of 1,000,000 is exactly 100,000."""
+    s = spec(1, [percent(0.1, rounding="up")])
+    assert [e.points for e in RuleSet([s]).evaluate(ctx(amount=Decimal("1000000")))] == [100000]
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"percent": 2.5}, "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"),
+        ({"percent": 0}, "must be a decimal share of the amount above 0 and at most 1 (0.025 is 2.5 %)"),
+        ({"percent": "2.5%"}, "expected a number, got string"),
+        ({"percent": 0.02, "rounding": "half"}, "'half' is not one of down, nearest, up"),
+        ({"percent": 0.02, "max": 0}, "must be a positive integer"),
+        ({"percent": 0.02, "per": 100}, "unknown parameter of action 'award_points_percent'"),
+    ],
+)
+def test_award_points_percent_params_are_checked_with_their_path(params: dict[str, Any], reason: str) -> None:
+    errors = errors_of(doc([{"name": "award_points_percent", "params": params}]))
+    assert len(errors) == 1 and errors[0][1] == reason
+    assert errors[0][0].startswith("rules[0].actions[0].params.")
+
+
+LADDER = [
+    {"code": "silver", "name": "Silver", "rank": 1},
+    {"code": "gold", "name": "Gold", "rank": 2},
+]
+
+
+def ladder(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "tiers", "type": "tier", "tiers": LADDER, "rules": list(rules)}
+
+
+def rung(name: str, tier: str, conditions: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "conditions": conditions, "actions": [{"name": "set_tier", "params": {"tier": tier}}]}
+
+
+GOLD = rung("gold", "gold", {"all": [leaf("qualifying_points_365d", "greater_than_or_equal_to", 20000)]})
+
+
+def test_the_base_rung_needs_no_dummy_condition() -> None:
+    document = parse_document(ladder(rung("everyone", "silver", {"all": []}), GOLD))
+    assert document.rules[0].conditions == {"all": []}
+    assert parse_document(json.loads(json.dumps(document.raw))).raw == document.raw
+    for qualifying, tier in ((0, "silver"), (19999, "silver"), (20000, "gold")):
+        context = ctx(qualifying_points_365d=qualifying)
+        assert evaluate_tier(document, context) == tier
+        assert evaluate_tier_reference(document, context) == tier
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            ladder(rung("everyone", "gold", {"all": []})),
+            [
+                (
+                    "rules[0].conditions.all",
+                    "must not be empty: only the rule giving the lowest tier 'silver' may have no conditions"
+                    " (this one gives 'gold')",
+                )
+            ],
+        ),
+        (ladder(rung("everyone", "silver", {"any": []})), [("rules[0].conditions.any", "must not be empty")]),
+        (
+            ladder(rung("nested", "silver", {"all": [{"all": []}]})),
+            [("rules[0].conditions.all[0].all", "must not be empty")],
+        ),
+        (
+            {**doc([award(1)]), "rules": [{"name": "r", "conditions": {"all": []}, "actions": [award(1)]}]},
+            [("rules[0].conditions.all", "must not be empty (only the lowest tier of a ladder may have none)")],
+        ),
+    ],
+)
+def test_empty_conditions_stay_refused_elsewhere(source: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(source) == expected
+
+
+# -- issue 16: a campaign's own points expiry -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        ("end_of_next_month", {"policy": "end_of_next_month"}),
+        ({"policy": "end_of_month_after", "months": 3}, {"policy": "end_of_month_after", "months": 3}),
+        ({"policy": "rolling_months"}, {"policy": "rolling_months", "months": 12}),
+        ({"policy": "rolling_months", "months": 6}, {"policy": "rolling_months", "months": 6}),
+        ("end_of_next_year", {"policy": "end_of_next_year"}),
+        ({"policy": "never"}, {"policy": "never"}),
+    ],
+)
+def test_points_expiry_is_normalised_and_parses_back(value: Any, normalised: dict[str, Any]) -> None:
+    document = parse_document(doc([award(1)], points_expiry=value))
+    assert document.points_expiry == normalised == document.raw["points_expiry"]
+    assert parse_document(json.loads(json.dumps(document.raw))).raw == document.raw
+    assert parse_document(doc([award(1)])).points_expiry is None  # the programme's policy
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            {"policy": "end_of_month_afte", "months": 2},
+            [
+                (
+                    "points_expiry.policy",
+                    "'end_of_month_afte' is not an expiry policy; did you mean 'end_of_month_after'?",
+                )
+            ],
+        ),
+        ({"policy": "end_of_month_after"}, [("points_expiry.months", "required by policy 'end_of_month_after'")]),
+        ({"policy": "end_of_month_after", "months": 0}, [("points_expiry.months", "must be between 1 and 120")]),
+        ({"policy": "rolling_months", "months": "6"}, [("points_expiry.months", "expected an integer, got string")]),
+        ({"policy": "never", "months": 2}, [("points_expiry.months", "not used by policy 'never'")]),
+        (
+            {"months": 2},
+            [
+                (
+                    "points_expiry.policy",
+                    "required: one of rolling_months, end_of_next_year, never, end_of_next_month, end_of_month_after",
+                )
+            ],
+        ),
+        ({"policy": "never", "days": 3}, [("points_expiry.days", "unknown key")]),
+        (12, [("points_expiry", "expected a mapping such as {policy: end_of_next_month}, got integer")]),
+    ],
+)
+def test_points_expiry_errors_name_their_path(value: Any, expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([award(1)], points_expiry=value)) == expected
+
+
+def test_points_expiry_is_not_for_tier_documents() -> None:
+    source = {**ladder(GOLD), "points_expiry": "never"}
+    assert errors_of(source) == [("points_expiry", "not used by tier documents")]
+
+
+@pytest.mark.parametrize(
+    ("earned", "policy", "expires"),
+    [
+        # 31 March 20:00 UTC is already 1 April in Ho Chi Minh City: the month earned is April
+        ("2027-03-31T20:00:00+00:00", {"policy": "end_of_next_month"}, "2027-06-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "end_of_next_month"}, "2027-05-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "end_of_month_after", "months": 3}, "2027-07-01T00:00:00+07:00"),
+        ("2027-11-02T10:00:00+07:00", {"policy": "end_of_month_after", "months": 2}, "2028-02-01T00:00:00+07:00"),
+        ("2027-12-31T23:00:00+07:00", {"policy": "end_of_month_after", "months": 1}, "2028-02-01T00:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "rolling_months", "months": 12}, "2028-03-15T10:00:00+07:00"),
+        ("2027-03-15T10:00:00+07:00", {"policy": "never"}, None),
+    ],
+)
+def test_expiry_policies_count_local_calendar_months(earned: str, policy: dict[str, Any], expires: str | None) -> None:
+    from campaigns.catalog.programme import expiry_at
+
+    got = expiry_at(policy, datetime.fromisoformat(earned), "Asia/Ho_Chi_Minh")
+    assert got == (None if expires is None else datetime.fromisoformat(expires))
+
+
+# -- issue 16: a banded rate in one action ------------------------------------------
+
+
+BANDS = [
+    {"from": 0, "points": 1, "per": 10000},
+    {"from": 500000, "points": 3, "per": 20000},
+    {"from": 1000000, "points": 2, "per": 10000},
+]
+
+
+def banded(bands: Any = BANDS, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_per_amount", "params": {"bands": bands, **params}}
+
+
+@pytest.mark.parametrize(
+    ("amount", "params", "expected"),
+    [
+        ("9999", {}, 0),
+        ("499999", {}, 49),
+        ("500000", {}, 75),  # the band starts at its from, included
+        ("750000", {}, 112),
+        ("750000", {"rounding": "nearest"}, 113),
+        ("1000000", {}, 200),
+        ("5000000", {"max": 300}, 300),
+    ],
+)
+def test_bands_give_the_whole_amount_its_bands_rate(amount: str, params: dict[str, Any], expected: int) -> None:
+    s = spec(1, [banded(**params)])
+    context = ctx(amount=Decimal(amount))
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+
+
+def test_nothing_below_the_first_band_and_bands_parse_back() -> None:
+    s = spec(1, [banded([{"from": 100000, "points": 5, "per": 10000}])])
+    assert RuleSet([s]).evaluate(ctx(amount=Decimal("99999"))) == []
+    assert [e.points for e in RuleSet([s]).evaluate(ctx(amount=Decimal("100000")))] == [50]
+    params = s.document.raw["rules"][0]["actions"][0]["params"]
+    assert params == {
+        "bands": [{"from": 100000, "points": 5, "per": 10000}],
+        "max": None,
+        "rounding": "down",
+        "feeds": "both",
+        "to": "customer",
+    }
+    assert parse_document(json.loads(json.dumps(s.document.raw))).raw == s.document.raw
+    plain = parse_document(doc([{"name": "award_points_per_amount", "params": {"points": 1, "per": 10000}}]))
+    assert "bands" not in plain.raw["rules"][0]["actions"][0]["params"]
+
+
+P = "rules[0].actions[0].params"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"bands": BANDS, "points": 1},
+            [(f"{P}.points", "not used with bands (each band has its own points and per)")],
+        ),
+        (
+            {"max": 5},
+            [
+                (f"{P}.points", "required by action 'award_points_per_amount' (or bands)"),
+                (f"{P}.per", "required by action 'award_points_per_amount' (or bands)"),
+            ],
+        ),
+        ({"bands": []}, [(f"{P}.bands", "must have 1 to 50 bands")]),
+        ({"bands": {"from": 0}}, [(f"{P}.bands", "expected a list of {from, points, per}, got mapping")]),
+        ({"bands": [{"from": 0, "points": 1}]}, [(f"{P}.bands[0].per", "required in a band")]),
+        (
+            {"bands": [{"from": -1, "points": 1, "per": 1}]},
+            [(f"{P}.bands[0].from", "must be a number from 0 to 1000000000000")],
+        ),
+        (
+            {"bands": [{"from": 0, "points": 1.5, "per": 1}]},
+            [(f"{P}.bands[0].points", "expected an integer, got number")],
+        ),
+        ({"bands": [{"from": 0, "points": 1, "per": 1, "upto": 9}]}, [(f"{P}.bands[0].upto", "unknown key of a band")]),
+        (
+            {"bands": [BANDS[1], BANDS[0]]},
+            [(f"{P}.bands[1].from", "must be greater than the previous band's from (500000)")],
+        ),
+    ],
+)
+def test_bands_are_checked_with_their_path(params: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([{"name": "award_points_per_amount", "params": params}])) == expected
+
+
+# -- issue 16: a rate table keyed by a string variable ------------------------------
+
+
+CARD = {"food": {"points": 3, "per": 10000}, "fuel": {"points": 1, "per": 20000}}
+
+
+def keyed(by: str = "attributes.merchant_group", rates: Any = CARD, **params: Any) -> dict[str, Any]:
+    return {"name": "award_points_per_amount", "params": {"by": by, "rates": rates, **params}}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "default", "expected"),
+    [
+        ({"merchant_group": "food"}, {}, 60),
+        ({"merchant_group": "fuel"}, {}, 10),
+        ({"merchant_group": "pharmacy"}, {}, 0),  # no default rate: nothing
+        ({"merchant_group": "pharmacy"}, {"points": 1, "per": 10000}, 20),
+        ({}, {"points": 1, "per": 10000}, 20),  # missing: the default
+        ({"merchant_group": 5}, {"points": 1, "per": 10000}, 20),  # not a string: the default
+        ({"merchant_group": "Food"}, {}, 0),  # exact match only
+    ],
+)
+def test_rates_keyed_by_an_attribute(attributes: dict[str, Any], default: dict[str, Any], expected: int) -> None:
+    s = spec(1, [keyed(**default)])
+    context = ctx(amount=Decimal("200000"), attributes=attributes)
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == ([expected] if expected else [])
+
+
+def test_rates_keyed_by_a_fixed_variable_and_the_local_day() -> None:
+    by_category = spec(1, [keyed("category", {"topup": {"points": 2, "per": 10000}})])
+    for category, expected in (("topup", [40]), (None, []), ("grocery", [])):
+        context = ctx(amount=Decimal("200000"), category=category)
+        assert [e.points for e in RuleSet([by_category]).evaluate(context)] == expected
+        assert RuleSet([by_category]).evaluate(context) == evaluate_reference(by_category, context)
+    weekend = spec(2, [keyed("day_of_week", {"sunday": {"points": 2, "per": 10000}}, points=1, per=10000)])
+    sunday_in_hanoi = datetime(2027, 1, 23, 18, 0, tzinfo=UTC)  # Saturday in UTC, Sunday 01:00 in Ho Chi Minh City
+    assert [
+        e.points for e in RuleSet([weekend]).evaluate(ctx(amount=Decimal("100000"), occurred_at=sunday_in_hanoi))
+    ] == [20]
+    saturday = ctx(amount=Decimal("100000"), occurred_at=sunday_in_hanoi, timezone="UTC")
+    assert [e.points for e in RuleSet([weekend]).evaluate(saturday)] == [10]
+    assert parse_document(json.loads(json.dumps(weekend.document.raw))).raw == weekend.document.raw
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"by": "category"}, [(f"{P}.rates", "by and rates go together (rates for each value of the variable by)")]),
+        ({"rates": CARD}, [(f"{P}.by", "by and rates go together (rates for each value of the variable by)")]),
+        (
+            {"by": "amount", "rates": CARD},
+            [
+                (
+                    f"{P}.by",
+                    "'amount' is not a string variable to key rates by (provider, category, channel, customer_tier,"
+                    " event_type, currency, day_of_week, attributes.<key>)",
+                )
+            ],
+        ),
+        ({"by": "category", "rates": {"food": {"points": 1}}}, [(f"{P}.rates.food.per", "required in a rate")]),
+        (
+            {"by": "category", "rates": {"a b": {"points": 0, "per": 1}}},
+            [(f"{P}.rates['a b'].points", "must be a positive integer")],
+        ),
+        ({"by": "category", "rates": {}}, [(f"{P}.rates", "must have 1 to 1000 rates")]),
+        (
+            {"by": "category", "rates": CARD, "points": 1},
+            [(f"{P}.per", "points and per go together (the rate for any other value)")],
+        ),
+        (
+            {"by": "category", "rates": CARD, "bands": BANDS},
+            [
+                (f"{P}.by", "not used with bands (each band has its own points and per)"),
+                (f"{P}.rates", "not used with bands (each band has its own points and per)"),
+            ],
+        ),
+        (
+            {"by": "day_of_week", "rates": {"sundy": {"points": 1, "per": 1}}},
+            [(f"{P}.rates.sundy", "'sundy' is not a day; did you mean 'sunday'?")],
+        ),
+    ],
+)
+def test_rate_tables_are_checked_with_their_path(params: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(doc([{"name": "award_points_per_amount", "params": params}])) == expected

@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from business_rules.engine import check_conditions_recursively
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +32,7 @@ from rules import (
     variables_class,
 )
 from rules.document import BOUNDED_VARIABLES, EQUALITY_OPERATORS
+from rules.engine import holds_reference
 from rules.operators import OPERATORS
 from rules.variables import DAY_NAMES, VARIABLE_TYPES
 
@@ -150,12 +152,29 @@ def action(draw: st.DrawFn) -> dict[str, Any]:
     if kind == 2:
         name, param = draw(st.sampled_from([("add_tag", "tag"), ("notify", "template")]))
         return {"name": name, "params": {param: draw(st.sampled_from(TAGS))}}
-    if kind < 6:
+    if kind < 5:
         return {"name": "award_points", "params": routing(draw, {"points": draw(st.integers(1, 1000))})}
+    if kind == 5:
+        percent: dict[str, Any] = {"percent": draw(st.sampled_from([0.025, 0.1, 1, 0.001, 0.333, 0.005]))}
+        if draw(st.booleans()):
+            percent["max"] = draw(st.integers(1, 500))
+        if draw(st.booleans()):
+            percent["rounding"] = draw(st.sampled_from(["down", "nearest", "up"]))
+        return {"name": "award_points_percent", "params": routing(draw, percent)}
     params: dict[str, Any] = {
         "points": draw(st.integers(1, 10)),
         "per": draw(st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])),
     }
+    if draw(st.integers(0, 2)) == 0:  # the same action with bands instead of one rate
+        starts = sorted(draw(st.sets(st.sampled_from([0, 0.5, 10, 999.99, 1000, 5000, 10**6]), min_size=1, max_size=4)))
+        rates = st.sampled_from([1, 1000, 10000, 0.1, 2.5, 33333])
+        params = {"bands": [{"from": f, "points": draw(st.integers(1, 10)), "per": draw(rates)} for f in starts]}
+    elif draw(st.integers(0, 2)) == 0:  # or a rate table keyed by a string variable, with or without a default
+        by = draw(st.sampled_from(["category", "channel", "provider", "day_of_week", "event_type", "attributes.plan"]))
+        keys = {"provider": PROVIDERS, "day_of_week": DAY_NAMES}.get(by, tuple(k for k in STRINGS if k))
+        rate = st.fixed_dictionaries({"points": st.integers(1, 10), "per": st.sampled_from([1, 1000, 0.1, 2.5])})
+        table = draw(st.dictionaries(st.sampled_from(keys), rate, min_size=1, max_size=3))
+        params = {**(params if draw(st.booleans()) else {}), "by": by, "rates": table}
     if draw(st.booleans()):
         params["max"] = draw(st.integers(1, 500))
     if draw(st.booleans()):
@@ -222,6 +241,12 @@ def tier_document(draw: st.DrawFn) -> dict[str, Any]:
 
     for rule in rules:
         ladder_only(rule["conditions"])
+    if draw(st.booleans()):  # the base rung: everyone starts at the lowest tier, no dummy condition
+        lowest = codes[ranks.index(0)]
+        rules.insert(
+            0,
+            {"name": "base", "conditions": {"all": []}, "actions": [{"name": "set_tier", "params": {"tier": lowest}}]},
+        )
     return {
         "name": "tiers",
         "type": "tier",
@@ -370,6 +395,7 @@ def stacked_reference(specs: list[CampaignSpec], ctx: EvaluationContext, cap: in
     return capped
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(st.lists(document(), min_size=1, max_size=3), st.sampled_from(CAPS), st.integers(0, 2**32))
 def test_compiled_agrees_with_business_rules(documents: list[dict[str, Any]], cap: int | None, seed: int) -> None:
@@ -402,7 +428,7 @@ def test_evaluate_tier_agrees_with_business_rules(doc: dict[str, Any], seed: int
         fired = [
             a.params["tier"]
             for r in document.rules
-            if check_conditions_recursively(r.conditions, variables_class(document.attribute_types)(ctx))
+            if holds_reference(r.conditions, variables_class(document.attribute_types)(ctx))
             for a in r.actions
         ]
         assert tier == (max(fired, key=ranks.__getitem__) if fired else None)
@@ -421,6 +447,7 @@ def test_eligibility_agrees_with_business_rules(doc: dict[str, Any], seed: int) 
         assert eligibility(ctx) is bool(check_conditions_recursively(eligibility.conditions, variables(ctx)))
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(document())
 def test_raw_parses_back_to_itself(doc: dict[str, Any]) -> None:
@@ -462,6 +489,7 @@ def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+@pytest.mark.slow  # hypothesis: hundreds of generated documents
 @SETTINGS
 @given(document(), st.data())
 def test_parse_mutated_documents(doc: dict[str, Any], data: st.DataObject) -> None:

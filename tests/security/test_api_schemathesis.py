@@ -25,9 +25,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import reset_all
+from tests.helpers.database import reset_all
 from tests.security.world import World, api_views, build_world
 from webapp.api.openapi import document
+
+pytestmark = pytest.mark.slow  # fuzzing every operation (~1 minute)
 
 # Per operation; ~1 minute for all of them. LOYALTY_FUZZ_EXAMPLES=200 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("LOYALTY_FUZZ_EXAMPLES", "6"))

@@ -13,16 +13,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from campaigns.models import Alert, ApiKey, AuditEvent, Campaign, Claim, CustomerMerge, Outbox, Provider, StaffUser
-from tests.conftest import (
-    BASE_EARNING,
-    PASSWORD,
-    login,
-    make_provider,
-    make_user,
-    run_worker,
-    settings_for_tests,
-    txn,
-)
+from tests.helpers.api import run_worker, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import PASSWORD, make_provider, make_user
+from tests.helpers.services import settings_for_tests
+from tests.helpers.web import login
 from tests.integration.test_ui_catalog import form_of
 from webapp.extensions import db
 

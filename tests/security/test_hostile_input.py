@@ -11,7 +11,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from tests.conftest import BASE_EARNING, login, make_user, publish, run_worker, txn
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import login
 from webapp.extensions import db
 
 INJECTION = "x'); DROP TABLE transactions; -- \" <script>alert(1)</script> <img src=x onerror=alert(2)>"

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from campaigns.permissions import ROLES, allowed
-from tests.conftest import reset_all
+from tests.helpers.database import reset_all
 from tests.security.world import SHOP_PHONE, TELECOM_PHONE, World, api_views, build_world
 
 # Routes that take no object id of the first provider and create or list the caller's own data. A list is
@@ -34,6 +34,8 @@ OWN_LISTS = {
     "GET /api/v1/webhooks": ("webhooks", "id", "sub_id"),
     "GET /api/v1/webhooks/deliveries": ("deliveries", "url", "hook_url"),
     "GET /api/v1/claims": ("claims", "id", "claim_id"),
+    "GET /api/v1/settlement/statements/{period}": ("statements", "party", "provider_code"),
+    "GET /api/v1/settlement/statements/{period}/entries": ("entries", "customer_id", "customer_id"),
 }
 # Shared by design, with the reason; the test fails when a route is added here without a reason.
 SHARED = {

@@ -10,7 +10,9 @@ import pytest
 from flask import Flask
 
 from campaigns.settings import Settings
-from tests.conftest import PASSWORD, csrf_token, make_provider, make_user, settings_for_tests
+from tests.helpers.factories import PASSWORD, make_provider, make_user
+from tests.helpers.services import settings_for_tests
+from tests.helpers.web import csrf_token
 
 
 def _limits(app: Flask, monkeypatch, **values: int) -> None:
@@ -115,7 +117,7 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app: Fla
 
 def test_limits_fail_open_while_redis_is_unreachable(app: Flask, clean) -> None:
     """Counting needs Redis; accepting transactions must not (MariaDB is the system of record)."""
-    from tests.conftest import txn
+    from tests.helpers.api import txn
     from webapp import create_app
 
     cut_off = create_app(settings_for_tests(redis_url="redis://127.0.0.1:1/0", api_rate_per_key=1), TESTING=True)

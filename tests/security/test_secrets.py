@@ -16,7 +16,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from campaigns.notify.gateways import SentMessage
-from tests.conftest import BASE_EARNING, login, make_user, publish, run_worker, txn
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import login
 from webapp.extensions import db
 
 ADMIN_PASSWORD = "admin pass phrase 1"
@@ -124,7 +127,7 @@ def test_no_secret_reaches_the_logs(app: Flask, client, staff, caplog, monkeypat
 @pytest.mark.parametrize("level", ["DEBUG", "INFO"])
 def test_sql_statements_are_not_logged_even_at_debug(level: str) -> None:
     """SQL logging would echo stored rows (webhook signing secrets, phones); it stays off unless asked for."""
-    from tests.conftest import settings_for_tests
+    from tests.helpers.services import settings_for_tests
     from webapp import create_app
 
     create_app(settings_for_tests(log_level=level))

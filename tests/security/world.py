@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 
 from campaigns.permissions import ROLES
-from tests.conftest import BASE_EARNING, ProviderKey, make_provider, make_user, publish, run_worker, txn
+from tests.helpers.api import publish, run_worker, txn
+from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import ProviderKey, make_provider, make_user
 from webapp.extensions import db
 
 TELECOM_PHONE = "0912000001"
@@ -117,6 +120,8 @@ def build_world(app: Flask) -> World:
     ids["outbox_id"] = 999_999
     ids["key"] = "point_value"
     ids["phone"] = "+84912000003"
+    ids["period"] = datetime.now(UTC).strftime("%Y-%m")  # settlement statements of the running month
+    ids["provider_code"] = "telecom"
 
     role_tokens = {}
     for role in ROLES:

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import campaigns, catalog_pages, customers, dashboard, providers, users, webhooks  # noqa: E402,F401
+from . import campaigns, catalog_pages, customers, dashboard, finance, providers, users, webhooks  # noqa: E402,F401

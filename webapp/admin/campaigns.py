@@ -19,7 +19,7 @@ from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from rules.vocabulary import export_rules_vocabulary
 
-from ..extensions import announce_publication, db, settings
+from ..extensions import announce_publication, db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -55,7 +55,7 @@ def _fmt(source: str, requested: str | None) -> str:
 @permission_required("campaigns.view")
 def campaigns() -> Any:
     q, status, type_ = request.args.get("q", ""), request.args.get("status", ""), request.args.get("type", "")
-    rows = authoring.campaign_rows(db.session, scope(), q=q, status=status, type_=type_)
+    rows = authoring.campaign_rows(db_session(), scope(), q=q, status=status, type_=type_)
     return render_template(
         "admin/campaigns.html", rows=rows, q=q, status=status, type=type_, statuses=authoring.STATUSES
     )
@@ -65,7 +65,7 @@ def campaigns() -> Any:
 @permission_required("campaigns.export")
 def campaigns_csv() -> Any:
     rows = authoring.campaign_rows(
-        db.session,
+        db_session(),
         scope(),
         q=request.args.get("q", ""),
         status=request.args.get("status", ""),
@@ -86,7 +86,7 @@ def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, 
             t: [{"name": o["name"], "input": o["input_type"]} for o in ops]
             for t, ops in vocab["variable_type_operators"].items()
         },
-        "providers": sorted(provider_codes(db.session).values()),
+        "providers": sorted(provider_codes(db_session()).values()),
     }
     status = 422 if errors else 200
     return (
@@ -107,10 +107,10 @@ def new_campaign() -> Any:
 @permission_required("campaigns.edit")
 def edit_campaign(campaign_id: int) -> Any:
     try:
-        campaign = authoring.get_campaign(db.session, campaign_id, scope())
+        campaign = authoring.get_campaign(db_session(), campaign_id, scope())
     except DomainError as err:
         return html_error(err)
-    latest = authoring.get_version(db.session, campaign_id, campaign.latest_version)
+    latest = authoring.get_version(db_session(), campaign_id, campaign.latest_version)
     return _editor(latest.source, latest.source_format, campaign)
 
 
@@ -120,7 +120,7 @@ def save_campaign() -> Any:
     source = request.form.get("source", "")[:MAX_SOURCE]
     fmt = _fmt(source, request.form.get("format"))
     try:
-        version = catalog.import_document(db.session, source, fmt=fmt, author=current_user.email)
+        version = catalog.import_document(db_session(), source, fmt=fmt, author=current_user.email)
     except DomainError as err:
         db.session.rollback()
         return _editor(source, fmt, None, locate(source, [(f.path, f.reason) for f in err.fields]))
@@ -142,7 +142,7 @@ def validate_campaign() -> Any:
     source = str(body.get("source", ""))[:MAX_SOURCE]
     fmt = _fmt(source, body.get("format"))
     try:
-        doc = catalog.validate(source, fmt, db.session)
+        doc = catalog.validate(source, fmt, db_session())
     except DomainError as err:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))
@@ -158,9 +158,9 @@ def simulate_campaign() -> Any:
         if body.get("mode") == "replay":
             days = body.get("days", 30)
             days = int(days) if str(days).isdigit() else 30
-            result = simulation.replay(db.session, source, days=days, fmt=fmt)
+            result = simulation.replay(db_session(), source, days=days, fmt=fmt)
         else:
-            result = simulation.sample(db.session, source, body.get("transaction") or {}, fmt=fmt)
+            result = simulation.sample(db_session(), source, body.get("transaction") or {}, fmt=fmt)
     except DomainError as err:
         db.session.rollback()
         errors = locate(source, [(f.path, f.reason) for f in err.fields]) if err.code == "invalid_document" else []
@@ -174,13 +174,13 @@ def simulate_campaign() -> Any:
 @permission_required("campaigns.view")
 def campaign(campaign_id: int) -> Any:
     try:
-        c = authoring.get_campaign(db.session, campaign_id, scope())
+        c = authoring.get_campaign(db_session(), campaign_id, scope())
     except DomainError as err:
         return html_error(err)
-    versions = authoring.versions(db.session, campaign_id)
+    versions = authoring.versions(db_session(), campaign_id)
     shown = next((v for v in versions if v.version == (c.published_version or c.latest_version)), versions[0])
-    row = next((r for r in authoring.campaign_rows(db.session, scope()) if r.id == campaign_id), None)
-    events = authoring.audit_events(db.session, object_type="campaign", object_id=str(campaign_id), limit=20)
+    row = next((r for r in authoring.campaign_rows(db_session(), scope()) if r.id == campaign_id), None)
+    events = authoring.audit_events(db_session(), object_type="campaign", object_id=str(campaign_id), limit=20)
     return render_template(
         "admin/campaign.html",
         c=c,
@@ -190,7 +190,7 @@ def campaign(campaign_id: int) -> Any:
         events=events,
         require_approval=_require_approval(),
         may_publish={v.version: catalog.may_publish(v, require_approval=_require_approval()) for v in versions},
-        timezone=programme.load(db.session).timezone,
+        timezone=programme.load(db_session()).timezone,
     )
 
 
@@ -198,21 +198,21 @@ def campaign(campaign_id: int) -> Any:
 @permission_required("campaigns.view")
 def campaign_diff(campaign_id: int) -> Any:
     try:
-        c = authoring.get_campaign(db.session, campaign_id, scope())
+        c = authoring.get_campaign(db_session(), campaign_id, scope())
         a = authoring.get_version(
-            db.session, campaign_id, request.args.get("a", max(1, c.latest_version - 1), type=int)
+            db_session(), campaign_id, request.args.get("a", max(1, c.latest_version - 1), type=int)
         )
-        b = authoring.get_version(db.session, campaign_id, request.args.get("b", c.latest_version, type=int))
+        b = authoring.get_version(db_session(), campaign_id, request.args.get("b", c.latest_version, type=int))
     except DomainError as err:
         return html_error(err)
-    versions = authoring.versions(db.session, campaign_id)
+    versions = authoring.versions(db_session(), campaign_id)
     return render_template("admin/diff.html", c=c, a=a, b=b, versions=versions, table=authoring.diff_table(a, b))
 
 
 def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) -> Any:
     """A change to one campaign from its page: scope check, the change, commit, message, back to the page."""
     try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+        authoring.get_campaign(db_session(), campaign_id, scope())
         message = do()
     except DomainError as err:
         db.session.rollback()
@@ -228,10 +228,10 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
 @permission_required("campaigns.publish")
 def publish_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
-        v = authoring.get_version(db.session, campaign_id, version)
+        v = authoring.get_version(db_session(), campaign_id, version)
         rollback = v.published_at is not None
         catalog.publish_version(
-            db.session, campaign_id, version, author=current_user.email, require_approval=_require_approval()
+            db_session(), campaign_id, version, author=current_user.email, require_approval=_require_approval()
         )
         return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
 
@@ -242,16 +242,16 @@ def publish_campaign(campaign_id: int, version: int) -> Any:
 @permission_required("campaigns.publish")
 def schedule_campaign(campaign_id: int, version: int) -> Any:
     """Publish later: a local date and time in the programme's time zone."""
-    tz = ZoneInfo(programme.load(db.session).timezone)
+    tz = ZoneInfo(programme.load(db_session()).timezone)
     try:
         at = datetime.fromisoformat(request.form.get("at", "").strip()).replace(tzinfo=tz)
     except ValueError:
         flash("Pick a date and time for the publication.", "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     try:
-        authoring.get_campaign(db.session, campaign_id, scope())
+        authoring.get_campaign(db_session(), campaign_id, scope())
         catalog.schedule_version(
-            db.session, campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
+            db_session(), campaign_id, version, at, author=current_user.email, require_approval=_require_approval()
         )
     except DomainError as err:
         db.session.rollback()
@@ -268,7 +268,7 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
 @permission_required("campaigns.publish")
 def unschedule_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
-        catalog.cancel_schedule(db.session, campaign_id, version, author=current_user.email)
+        catalog.cancel_schedule(db_session(), campaign_id, version, author=current_user.email)
         return f"The scheduled publication of version {version} is cancelled."
 
     return _act(campaign_id, do)
@@ -278,7 +278,7 @@ def unschedule_campaign(campaign_id: int, version: int) -> Any:
 @permission_required("campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
     def do() -> str:
-        catalog.archive(db.session, campaign_id, author=current_user.email)
+        catalog.archive(db_session(), campaign_id, author=current_user.email)
         return "Campaign archived: it no longer applies to new transactions."
 
     return _act(campaign_id, do, publishes=True)
@@ -288,7 +288,7 @@ def archive_campaign(campaign_id: int) -> Any:
 @permission_required("campaigns.edit")
 def submit_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
-        authoring.submit_for_review(db.session, campaign_id, version, actor=current_user.email)
+        authoring.submit_for_review(db_session(), campaign_id, version, actor=current_user.email)
         return f"Version {version} is waiting for a second person's approval."
 
     return _act(campaign_id, do)
@@ -296,7 +296,7 @@ def submit_campaign(campaign_id: int, version: int) -> Any:
 
 def _review(campaign_id: int, version: int, approve: bool) -> Any:
     def do() -> str:
-        authoring.review(db.session, campaign_id, version, actor=current_user.email, approve=approve)
+        authoring.review(db_session(), campaign_id, version, actor=current_user.email, approve=approve)
         return f"Version {version} {'approved' if approve else 'sent back'}."
 
     return _act(campaign_id, do)
@@ -320,7 +320,7 @@ def audit() -> Any:
     object_type = request.args.get("type", "") or None
     object_id = request.args.get("id", "") or None
     before = request.args.get("before", type=int)
-    events = authoring.audit_events(db.session, object_type=object_type, object_id=object_id, before=before)
+    events = authoring.audit_events(db_session(), object_type=object_type, object_id=object_id, before=before)
     return render_template("admin/audit.html", events=events, type=object_type or "", id=object_id or "")
 
 
@@ -328,7 +328,7 @@ def audit() -> Any:
 @permission_required("audit.view")
 def audit_csv() -> Any:
     events = authoring.audit_events(
-        db.session,
+        db_session(),
         object_type=request.args.get("type", "") or None,
         object_id=request.args.get("id", "") or None,
         limit=50_000,

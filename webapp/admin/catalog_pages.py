@@ -19,7 +19,7 @@ from campaigns.models import Reward
 from rules.document import load_yaml
 from rules.vocabulary import export_rules_vocabulary
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -38,7 +38,7 @@ def _tiers_page(
     errors: dict[str, str] | None = None,
     general: list[str] | None = None,
 ) -> Any:
-    current = ladder.load(db.session)
+    current = ladder.load(db_session())
     editing = rows if rows is not None else current.tiers
     variables, operators = _vocabulary()
     return (
@@ -67,7 +67,7 @@ def tiers() -> Any:
 @permission_required("campaigns.edit")
 def tiers_save() -> Any:
     try:
-        version = ladder.save(db.session, request.form, author=current_user.email)
+        version = ladder.save(db_session(), request.form, author=current_user.email)
     except ladder.LadderInvalid as err:
         db.session.rollback()
         return _tiers_page(err.rows, request.form.get("grace_days", ""), err.field_errors, err.general)
@@ -82,13 +82,13 @@ REWARD_FIELDS = ("code", "name", "cost", "stock", "per_customer_limit", "voucher
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(programme.load(db.session).timezone)
+    return ZoneInfo(programme.load(db_session()).timezone)
 
 
 def _form_of(r: Reward | None) -> dict[str, str]:
     if r is None:
         return {"voucher_days": "30", "active": "1"}
-    codes = provider_codes(db.session)
+    codes = provider_codes(db_session())
     tz = _tz()
     return {
         "code": r.code,
@@ -155,19 +155,19 @@ def _reward_page(reward: Reward | None, form: dict[str, str], errors: dict[str, 
             reward=reward,
             form=form,
             errors=errors or {},
-            providers=sorted(provider_codes(db.session).values()),
+            providers=sorted(provider_codes(db_session()).values()),
             variables=variables,
-            timezone=programme.load(db.session).timezone,
+            timezone=programme.load(db_session()).timezone,
         ),
         422 if errors else 200,
     )
 
 
 def _rows() -> list[dict[str, Any]]:
-    codes = provider_codes(db.session)
+    codes = provider_codes(db_session())
     return [
         {**rewards.reward_view(r), "provider": codes.get(r.provider_id, "") if r.provider_id else ""}
-        for r in rewards.list_rewards(db.session)
+        for r in rewards.list_rewards(db_session())
     ]
 
 
@@ -238,7 +238,7 @@ def reward_save() -> Any:
         errors["code"] = "a reward with this code exists; edit it from the list"
     if not errors:
         try:
-            saved = rewards.save_reward(db.session, data, actor=current_user.email)
+            saved = rewards.save_reward(db_session(), data, actor=current_user.email)
         except DomainError as err:
             db.session.rollback()
             for f in err.fields:

@@ -15,7 +15,7 @@ from campaigns.customers import merge
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerMerge, Provider
 
-from ..extensions import db, settings
+from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -32,8 +32,8 @@ def customers_search() -> Any:
     if not q:
         return render_template("admin/customers.html", q=q, kind=kind, missing=False)
     try:
-        cid = customers.find(db.session, kind, q)
-        customers.profile(db.session, cid, provider_id=scope().provider_id, limit=1)  # in scope?
+        cid = customers.find(db_session(), kind, q)
+        customers.profile(db_session(), cid, provider_id=scope().provider_id, limit=1)  # in scope?
     except DomainError:
         return render_template("admin/customers.html", q=q, kind=kind, missing=True), 404
     return redirect(url_for("admin.customer", customer_id=cid))
@@ -47,7 +47,7 @@ def _care_limit() -> int:
 @permission_required("customers.view")
 def customer(customer_id: int) -> Any:
     try:
-        view = customers.staff_profile(db.session, customer_id, scope())
+        view = customers.staff_profile(db_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
     return _page(view)
@@ -55,7 +55,7 @@ def customer(customer_id: int) -> Any:
 
 def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them)."""
-    merges = merge.merges_of(db.session, view["id"]) if current_user.can("customers.merge") else []
+    merges = merge.merges_of(db_session(), view["id"]) if current_user.can("customers.merge") else []
     merged_into = db.session.scalar(select(Customer.merged_into).where(Customer.id == view["id"]))
     return (
         render_template(
@@ -67,7 +67,7 @@ def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None 
             merges=merges,
             merged_into=merged_into,
             kinds=KINDS,
-            claims=claims.for_customer(db.session, view["id"], scope()) if current_user.can("care.view") else [],
+            claims=claims.for_customer(db_session(), view["id"], scope()) if current_user.can("care.view") else [],
             claim_providers=[(p.code, p.name) for p in db.session.scalars(select(Provider).order_by(Provider.name))],
         ),
         status,
@@ -87,13 +87,14 @@ def adjust_customer(customer_id: int) -> Any:
     if not errors:
         try:
             entry = adjustments.adjust(
-                db.session,
+                db_session(),
                 customer_id,
                 points,
                 request.form.get("reason", ""),
                 actor=current_user.email,
                 role=current_user.role,
                 care_limit=_care_limit(),
+                funder=request.form.get("funder", "").strip() or None,
             )
         except DomainError as err:
             db.session.rollback()
@@ -105,7 +106,7 @@ def adjust_customer(customer_id: int) -> Any:
             flash(f"Adjusted by {entry.points:+,} points.", "success")
             return redirect(url_for("admin.customer", customer_id=customer_id))
     try:
-        view = customers.staff_profile(db.session, customer_id, scope())
+        view = customers.staff_profile(db_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
     return _page(view, request.form, errors, 422)
@@ -120,12 +121,12 @@ def merge_customer(customer_id: int) -> Any:
     kind = f.get("merge_kind", "id") if f.get("merge_kind") in KINDS else "id"
     other = None
     try:
-        other = customers.find(db.session, kind, f.get("merge_q", "").strip()[:64])
+        other = customers.find(db_session(), kind, f.get("merge_q", "").strip()[:64])
     except DomainError:
         errors["merge_q"] = "no customer found with this value"
     if other is not None:
         try:
-            record = merge.merge(db.session, customer_id, other, f.get("merge_reason", ""), actor=current_user.email)
+            record = merge.merge(db_session(), customer_id, other, f.get("merge_reason", ""), actor=current_user.email)
         except DomainError as err:
             db.session.rollback()
             if err.status == 404:
@@ -143,7 +144,7 @@ def merge_customer(customer_id: int) -> Any:
             )
             return redirect(url_for("admin.customer", customer_id=customer_id))
     try:
-        view = customers.staff_profile(db.session, customer_id, scope())
+        view = customers.staff_profile(db_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
     return _page(view, f, errors, 422)
@@ -156,7 +157,7 @@ def unmerge_customer(merge_id: int) -> Any:
     if record is None:
         return render_template("error.html", status=404, message="No such merge."), 404
     try:
-        merge.unmerge(db.session, merge_id, actor=current_user.email)
+        merge.unmerge(db_session(), merge_id, actor=current_user.email)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -170,7 +171,7 @@ def unmerge_customer(merge_id: int) -> Any:
 @permission_required("customers.export")
 def customer_ledger_csv(customer_id: int) -> Any:
     try:
-        rows = customers.ledger_rows(db.session, customer_id, scope())
+        rows = customers.ledger_rows(db_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
     header = ["id", "created_at", "kind", "points", "pending", "qualifying", "debt", "transaction_id", "campaign_id"]
@@ -201,10 +202,10 @@ def customer_ledger_csv(customer_id: int) -> Any:
 @permission_required("customers.export")
 def customer_transactions_csv(customer_id: int) -> Any:
     try:
-        customers.profile(db.session, customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
+        customers.profile(db_session(), customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
     except DomainError as err:
         return html_error(err)
-    rows = customers.transaction_rows(db.session, customer_id, scope(), limit=100_000)
+    rows = customers.transaction_rows(db_session(), customer_id, scope(), limit=100_000)
     header = ["id", "provider", "provider_txn_id", "event_type", "category", "channel", "amount", "currency"]
     header += ["status", "occurred_at", "received_at", "points"]
     return csv_response(

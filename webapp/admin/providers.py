@@ -9,10 +9,10 @@ from flask_login import current_user
 
 from campaigns.access import providers
 from campaigns.errors import DomainError
-from campaigns.models import Provider
+from campaigns.models import ApiKey, Provider
 
 from ..api.auth import forget_cached_keys
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response, html_error
@@ -24,7 +24,7 @@ def _page(
     return (
         render_template(
             "admin/providers.html",
-            rows=providers.list_providers(db.session),
+            rows=providers.list_providers(db_session()),
             new_key=new_key,
             new_for=new_for,
             errors=errors or {},
@@ -46,7 +46,7 @@ def providers_create() -> Any:
     f = request.form
     try:
         provider, key = providers.create_provider(
-            db.session, f.get("code", "").strip(), f.get("name", ""), actor=current_user.email
+            db_session(), f.get("code", "").strip(), f.get("name", ""), actor=current_user.email
         )
     except DomainError as err:
         db.session.rollback()
@@ -64,7 +64,7 @@ def providers_new_key(provider_id: int) -> Any:
     if provider is None:
         return render_template("error.html", status=404, message="No such provider."), 404
     key = providers.rotate_provider_key(
-        db.session, provider.code, actor=current_user.email, name=request.form.get("name", "")
+        db_session(), provider.code, actor=current_user.email, name=request.form.get("name", "")
     )
     db.session.commit()
     flash(f"New key for {provider.code}. The older keys keep working until you revoke them.", "success")
@@ -75,7 +75,7 @@ def providers_new_key(provider_id: int) -> Any:
 @permission_required("providers.manage")
 def providers_revoke_key(provider_id: int, key_id: int) -> Any:
     try:
-        key = providers.revoke_provider_key(db.session, provider_id, key_id, actor=current_user.email)
+        key = providers.revoke_provider_key(db_session(), provider_id, key_id, actor=current_user.email)
     except DomainError as err:
         db.session.rollback()
         return html_error(err)
@@ -90,8 +90,9 @@ def providers_revoke_key(provider_id: int, key_id: int) -> Any:
 def providers_csv() -> Any:
     header = ["provider", "name", "active", "key_prefix", "key_name", "key_created_at", "key_revoked_at"]
     rows = []
-    for p in providers.list_providers(db.session):
-        for k in p.keys or [None]:
+    for p in providers.list_providers(db_session()):
+        keys: list[ApiKey | None] = [*p.keys] or [None]  # a provider with no key still gets its row
+        for k in keys:
             rows.append(
                 [
                     p.code,

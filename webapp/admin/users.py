@@ -14,7 +14,7 @@ from campaigns.models import StaffUser
 from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES
 
 from ..api.auth import forget_cached_keys
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -24,11 +24,11 @@ def _page(errors: dict[str, str] | None = None, form: Any = None) -> Any:
     return (
         render_template(
             "admin/users.html",
-            users=users.list_users(db.session),
+            users=users.list_users(db_session()),
             roles=ROLES,
             actions=ACTIONS,
             permissions=PERMISSIONS,
-            providers=sorted(provider_codes(db.session).values()),
+            providers=sorted(provider_codes(db_session()).values()),
             errors=errors or {},
             form=form or {},
         ),
@@ -48,7 +48,7 @@ def users_create() -> Any:
     f = request.form
     try:
         user = users.create_user(
-            db.session,
+            db_session(),
             f.get("email", ""),
             f.get("password", ""),
             f.get("role", ""),
@@ -74,7 +74,7 @@ def users_unlock(user_id: int) -> Any:
     user = _user(user_id)
     if user is None:
         return render_template("error.html", status=404, message="No such user."), 404
-    users.unlock(db.session, user, actor=current_user.email)
+    users.unlock(db_session(), user, actor=current_user.email)
     db.session.commit()
     flash(f"{user.email} unlocked.", "success")
     return redirect(url_for("admin.users_list"))
@@ -89,7 +89,7 @@ def users_active(user_id: int) -> Any:
     if user.id == current_user.id:
         flash("You cannot deactivate yourself.", "error")
         return redirect(url_for("admin.users_list"))
-    users.set_active(db.session, user, request.form.get("active") == "1", actor=current_user.email)
+    users.set_active(db_session(), user, request.form.get("active") == "1", actor=current_user.email)
     db.session.commit()
     forget_cached_keys()
     flash(f"{user.email} {'activated' if user.active else 'deactivated; their sessions and tokens ended'}.", "success")
@@ -114,6 +114,6 @@ def users_csv() -> Any:
                 u["created_at"].isoformat(),
                 u["last_login_at"].isoformat() if u["last_login_at"] else "",
             ]
-            for u in users.list_users(db.session)
+            for u in users.list_users(db_session())
         ),
     )

@@ -8,14 +8,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns.models import Provider, WebhookSubscription
+from campaigns.models import OutboxStatus, Provider, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db, dispatcher
+from ..extensions import db, db_session, dispatcher
 from ..security import permission_required
 from . import bp
 
-STATUSES = ("pending", "sent", "failed")
+STATUSES: tuple[OutboxStatus, ...] = ("pending", "sent", "failed")
 
 
 def _subscriptions() -> dict[int, tuple[WebhookSubscription, str]]:
@@ -30,7 +30,7 @@ def _subscriptions() -> dict[int, tuple[WebhookSubscription, str]]:
 def webhook_deliveries() -> Any:
     subs = _subscriptions()
     status = request.args.get("status", "")
-    found = webhooks.deliveries(db.session, current_user.provider_id, status=status if status in STATUSES else None)
+    found = webhooks.deliveries(db_session(), current_user.provider_id, status=status if status in STATUSES else None)
     rows = [{"row": row, "provider": subs[sub.id][1]} for row, sub in found if sub.id in subs]
     return render_template("admin/webhooks.html", rows=rows, subs=list(subs.values()), status=status, statuses=STATUSES)
 
@@ -38,9 +38,9 @@ def webhook_deliveries() -> Any:
 @bp.post("/webhooks/<int:outbox_id>/replay")
 @permission_required("webhooks.replay")
 def webhook_replay(outbox_id: int) -> Any:
-    if webhooks.owned_delivery(db.session, outbox_id, current_user.provider_id) is None:
+    if webhooks.owned_delivery(db_session(), outbox_id, current_user.provider_id) is None:
         abort(404)
-    webhooks.replay(db.session, outbox_id, actor=current_user.email)
+    webhooks.replay(db_session(), outbox_id, actor=current_user.email)
     db.session.commit()
     dispatcher().schedule_notify()
     flash(f"Delivery {outbox_id} will be sent again.", "success")

@@ -17,7 +17,7 @@ from campaigns.access.providers import Principal, authenticate, hash_key
 from campaigns.errors import DomainError
 from campaigns.permissions import allowed
 
-from ..extensions import db, settings
+from ..extensions import db_session, settings
 from ..ratelimit import client_ip, hit_many
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +37,7 @@ def _principal() -> Principal:
     now = time.monotonic()
     hit = _cache.get(digest)
     if hit is None or hit[0] < now:
-        principal = authenticate(db.session, key)
+        principal = authenticate(db_session(), key)
         if len(_cache) > 10_000:
             _cache.clear()
         _cache[digest] = (now + CACHE_TTL, principal)
@@ -81,8 +81,9 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # the isolation test reads both to know who each endpoint admits
         wrapper.api_action = action  # type: ignore[attr-defined]
-        wrapper.api_kinds = kinds  # type: ignore[attr-defined]  (the isolation test reads both)
+        wrapper.api_kinds = kinds  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -90,6 +91,14 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
 
 def principal() -> Principal:
     return g.principal
+
+
+def calling_provider_id() -> int:
+    """The calling provider's id, on an endpoint that ``require("provider")`` guards."""
+    p = principal()
+    if p.provider_id is None:
+        raise DomainError("forbidden", "this endpoint needs a provider key", status=403)
+    return p.provider_id
 
 
 def scope_provider_id() -> int | None:

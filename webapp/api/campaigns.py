@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from flask import request
 from sqlalchemy import select
 
@@ -12,8 +13,9 @@ from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
+from rules.document import load_yaml
 
-from ..extensions import announce_publication, db, settings
+from ..extensions import announce_publication, db, db_session, settings
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -21,13 +23,38 @@ from .util import read_json
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 
 
-def _document_from_request() -> tuple[str | dict[str, Any], str]:
+def _looks_like_yaml(body: bytes) -> bool:
+    """A block-style YAML mapping (not broken JSON, which starts with a brace): worth pointing at the YAML type."""
+    try:
+        text = body.decode("utf-8-sig")
+        return not text.lstrip().startswith(("{", "[")) and isinstance(load_yaml(text), dict)
+    except (ValueError, yaml.YAMLError, RecursionError):
+        return False
+
+
+def _document_from_request() -> tuple[str, str]:
     if (request.mimetype or "") in YAML_TYPES:
         raw = request.get_data(as_text=True)
         if not raw.strip():
             raise DomainError("bad_request", "the request body is empty", status=400)
         return raw, "yaml"
-    data = read_json()
+    try:
+        data = read_json()
+    except DomainError as exc:
+        if (
+            exc.code == "bad_request"
+            and exc.message.startswith("malformed JSON")
+            and _looks_like_yaml(request.get_data())
+        ):
+            hint = f"the body is YAML, not JSON: send it with Content-Type: application/yaml ({exc.message})"
+            raise DomainError("bad_request", hint, [FieldProblem("Content-Type", hint)], status=400) from None
+        if exc.code == "unsupported_media_type":
+            raise DomainError(
+                "unsupported_media_type",
+                "send Content-Type: application/json or application/yaml (campaign documents may be YAML)",
+                status=415,
+            ) from None
+        raise
     if not isinstance(data, dict):
         raise DomainError(
             "validation_error", "document: must be an object", [FieldProblem("document", "must be an object")]
@@ -50,7 +77,7 @@ def create_campaign() -> Any:
         raise DomainError("forbidden", f"role '{principal().role}' may not campaigns.publish", status=403)
     source, fmt = _document_from_request()
     version = catalog.import_document(
-        db.session,
+        db_session(),
         source,
         fmt=fmt,
         author=principal().name,
@@ -60,22 +87,22 @@ def create_campaign() -> Any:
     db.session.commit()
     if _flag("publish"):
         announce_publication()
-    campaign = db.session.get(Campaign, version.campaign_id)
-    return catalog.campaign_view(db.session, campaign), 201
+    campaign = db.session.get_one(Campaign, version.campaign_id)
+    return catalog.campaign_view(db_session(), campaign), 201
 
 
 @bp.post("/campaigns/validate")
 @require("staff", action="campaigns.edit")
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
-    doc = catalog.validate(source, fmt, db.session)
+    doc = catalog.validate(source, fmt, db_session())
     return {"valid": True, "name": doc.name, "type": doc.type}
 
 
 @bp.get("/campaigns")
 @require("staff", action="campaigns.view")
 def list_campaigns() -> Any:
-    return {"campaigns": [catalog.campaign_view(db.session, c) for c in catalog.list_campaigns(db.session)]}
+    return {"campaigns": [catalog.campaign_view(db_session(), c) for c in catalog.list_campaigns(db_session())]}
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -88,7 +115,7 @@ def _campaign(campaign_id: int) -> Campaign:
 @bp.get("/campaigns/<int:campaign_id>")
 @require("staff", action="campaigns.view")
 def show_campaign(campaign_id: int) -> Any:
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")
@@ -102,20 +129,20 @@ def publish_campaign(campaign_id: int) -> Any:
             "validation_error", "version: must be an integer", [FieldProblem("version", "must be an integer")]
         )
     catalog.publish_version(
-        db.session, campaign_id, version, author=principal().name, require_approval=_require_approval()
+        db_session(), campaign_id, version, author=principal().name, require_approval=_require_approval()
     )
     db.session.commit()
     announce_publication()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/archive")
 @require("staff", action="campaigns.publish")
 def archive_campaign(campaign_id: int) -> Any:
-    catalog.archive(db.session, campaign_id, author=principal().name)
+    catalog.archive(db_session(), campaign_id, author=principal().name)
     db.session.commit()
     announce_publication()
-    return catalog.campaign_view(db.session, _campaign(campaign_id))
+    return catalog.campaign_view(db_session(), _campaign(campaign_id))
 
 
 @bp.post("/campaigns/simulate")
@@ -128,13 +155,13 @@ def simulate_campaign() -> Any:
     document = body["document"]
     fmt = "yaml" if isinstance(document, str) and not document.lstrip().startswith("{") else "json"
     if "transaction" in body:
-        result = simulation.sample(db.session, document, body["transaction"], fmt=fmt)
+        result = simulation.sample(db_session(), document, body["transaction"], fmt=fmt)
     else:
         days = body.get("days", 30)
         if not isinstance(days, int) or isinstance(days, bool):
             raise DomainError(
                 "validation_error", "days: must be an integer", [FieldProblem("days", "must be an integer")]
             )
-        result = simulation.replay(db.session, document, days=days, fmt=fmt)
+        result = simulation.replay(db_session(), document, days=days, fmt=fmt)
     db.session.rollback()
     return result

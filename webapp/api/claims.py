@@ -10,7 +10,7 @@ from campaigns.care import claims
 from campaigns.errors import invalid
 from campaigns.permissions import Scope
 
-from ..extensions import db
+from ..extensions import db_session
 from . import bp
 from .auth import principal, require, scope_provider_id
 
@@ -48,5 +48,5 @@ def list_claims() -> Any:
     if overdue not in ("0", "1"):
         raise invalid("overdue", "must be 0 or 1")
     scope = Scope(principal().role, scope_provider_id())
-    rows = claims.list_claims(db.session, scope, state=state, overdue=overdue == "1")
+    rows = claims.list_claims(db_session(), scope, state=state, overdue=overdue == "1")
     return {"claims": [_row(r) for r in rows]}

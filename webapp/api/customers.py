@@ -9,7 +9,7 @@ from flask import request
 from campaigns.accounts.profile import lookup, profile
 from campaigns.errors import DomainError, FieldProblem
 
-from ..extensions import db
+from ..extensions import db_session
 from . import bp
 from .auth import require, scope_provider_id
 
@@ -23,7 +23,7 @@ def lookup_customer() -> Any:
             "validation_error", "give ?phone= or ?national_id=", [FieldProblem("phone", "or national_id is required")]
         )
     try:
-        return lookup(db.session, phone=phone, national_id=nid)
+        return lookup(db_session(), phone=phone, national_id=nid)
     except ValueError as exc:
         path = "phone" if phone else "national_id"
         raise DomainError("validation_error", f"{path}: {exc}", [FieldProblem(path, str(exc))]) from None
@@ -32,4 +32,4 @@ def lookup_customer() -> Any:
 @bp.get("/customers/<int:customer_id>")
 @require("provider", "staff", action="customers.view")
 def show_customer(customer_id: int) -> Any:
-    return profile(db.session, customer_id, provider_id=scope_provider_id())
+    return profile(db_session(), customer_id, provider_id=scope_provider_id())

@@ -9,9 +9,9 @@ from campaigns.clock import utcnow
 from campaigns.errors import DomainError
 from campaigns.schemas import EventIn, validation_error
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
-from .auth import principal, require, scope_provider_id
+from .auth import calling_provider_id, require, scope_provider_id
 from .transactions import dispatch
 from .util import max_future, read_json, retry_transient
 
@@ -30,23 +30,22 @@ def create_event() -> Any:
     event = validation_error(EventIn, read_json())
     if event.occurred_at > now + max_future():
         raise DomainError("validation_error", "occurred_at: is in the future", [])
-    out = ingest(db.session, principal().provider_id, [event], now, source="event")[0]
+    out = ingest(db_session(), calling_provider_id(), [event], now, source="event")[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None
         raise out.error
     db.session.commit()
     assert out.txn is not None
-    if out.status == ACCEPTED:
+    if out.txn["status"] == "queued":  # new, or a replay whose first dispatch may never have happened
         dispatch([(out.txn["id"], out.txn["customer_id"])])
-        return _event_view(out.txn), 202
-    return _event_view(out.txn), 200
+    return _event_view(out.txn), 202 if out.status == ACCEPTED else 200
 
 
 @bp.get("/events/<int:event_id>")
 @require("provider", "staff", action="customers.view")
 def show_event(event_id: int) -> Any:
-    view = get_transaction(db.session, event_id, scope_provider_id())
+    view = get_transaction(db_session(), event_id, scope_provider_id())
     if view.get("source") != "event":
         raise DomainError("not_found", f"event {event_id} not found", status=404)
     return _event_view(view)

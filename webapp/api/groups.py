@@ -17,7 +17,7 @@ from campaigns.errors import invalid, not_found
 from campaigns.models import GroupMember, Transaction
 from campaigns.schemas import CustomerRef, GroupIn, GroupMemberIn, validation_error
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .util import read_json, retry_transient
@@ -47,7 +47,7 @@ def _through(ref: CustomerRef | None) -> list[str]:
 def _who(ref: CustomerRef | None, field: str = "owner") -> int:
     if ref is None:
         raise invalid(field, "is required")
-    return resolve_existing(db.session, ref, None)
+    return resolve_existing(db_session(), ref, None)
 
 
 @bp.post("/groups")
@@ -56,7 +56,7 @@ def _who(ref: CustomerRef | None, field: str = "owner") -> int:
 def create_group() -> Any:
     body = validation_error(GroupIn, read_json())
     group = groups.create(
-        db.session,
+        db_session(),
         _who(body.owner),
         body.name,
         actor=principal().name,
@@ -64,14 +64,14 @@ def create_group() -> Any:
         through_phones=_through(body.owner),
     )
     db.session.commit()
-    return groups.view(db.session, group.id), 201
+    return groups.view(db_session(), group.id), 201
 
 
 @bp.get("/groups/<int:group_id>")
 @require("provider", "staff", action="customers.view")
 def show_group(group_id: int) -> Any:
     _visible(group_id)
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)
 
 
 @bp.post("/groups/<int:group_id>/invitations")
@@ -81,7 +81,7 @@ def invite_member(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     groups.invite(
-        db.session,
+        db_session(),
         group_id,
         _who(body.owner),
         _who(body.customer, "customer"),
@@ -89,7 +89,7 @@ def invite_member(group_id: int) -> Any:
         through_phones=_through(body.owner),
     )
     db.session.commit()
-    return groups.view(db.session, group_id), 201
+    return groups.view(db_session(), group_id), 201
 
 
 @bp.post("/groups/<int:group_id>/members")
@@ -99,14 +99,14 @@ def accept_invitation(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     groups.accept(
-        db.session,
+        db_session(),
         group_id,
         _who(body.customer, "customer"),
         actor=principal().name,
         through_phones=_through(body.customer),
     )
     db.session.commit()
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)
 
 
 @bp.post("/groups/<int:group_id>/leave")
@@ -118,7 +118,7 @@ def leave_group(group_id: int) -> Any:
     body = validation_error(GroupMemberIn, read_json())
     by_owner = _who(body.owner) if body.owner is not None else None
     groups.leave(
-        db.session,
+        db_session(),
         group_id,
         _who(body.customer, "customer"),
         by_owner=by_owner,
@@ -126,4 +126,4 @@ def leave_group(group_id: int) -> Any:
         through_phones=_through(body.owner if body.owner is not None else body.customer),
     )
     db.session.commit()
-    return groups.view(db.session, group_id)
+    return groups.view(db_session(), group_id)

@@ -12,7 +12,7 @@ from campaigns.imports import runner as imports
 from campaigns.imports.files import FORMATS, FileProblem, inspect
 from workers.imports import start
 
-from ..extensions import db, dispatcher, runtime, settings
+from ..extensions import db, db_session, dispatcher, runtime, settings
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .uploads import save_upload
@@ -34,7 +34,7 @@ def create_import() -> Any:
         path.unlink(missing_ok=True)
         raise
     rec = imports.create_import(
-        db.session,
+        db_session(),
         kind=imports.TRANSACTIONS,
         info=info,
         file_name=name,
@@ -46,26 +46,26 @@ def create_import() -> Any:
     rt = runtime()
     start(rt, rec.id, dispatcher().dispatch, inline=info.size <= conf.import_inline_bytes)
     db.session.refresh(rec)
-    resp = imports.view(db.session, rec)
+    resp = imports.view(db_session(), rec)
     return resp, 202, {"Location": f"/api/v1/imports/{rec.id}"}
 
 
 @bp.get("/imports")
 @require("provider", "staff")
 def list_imports() -> Any:
-    return {"imports": [imports.view(db.session, r) for r in imports.list_imports(db.session, scope_provider_id())]}
+    return {"imports": [imports.view(db_session(), r) for r in imports.list_imports(db_session(), scope_provider_id())]}
 
 
 @bp.get("/imports/<int:import_id>")
 @require("provider", "staff")
 def show_import(import_id: int) -> Any:
-    return imports.view(db.session, imports.get_import(db.session, import_id, scope_provider_id()))
+    return imports.view(db_session(), imports.get_import(db_session(), import_id, scope_provider_id()))
 
 
 @bp.get("/imports/<int:import_id>/errors.csv")
 @require("provider", "staff")
 def import_errors(import_id: int) -> Response:
-    rec = imports.get_import(db.session, import_id, scope_provider_id())
+    rec = imports.get_import(db_session(), import_id, scope_provider_id())
     factory = runtime().session_factory
     body = stream_with_context(imports.error_report(factory, rec.id, rec.kind))
     return Response(

@@ -16,7 +16,7 @@ from campaigns.accounts import rewards
 from campaigns.channels import portal
 from campaigns.errors import DomainError, FieldProblem
 
-from ..extensions import db, dispatcher
+from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
 from . import bp
 from .util import read_json, require_object, retry_transient
@@ -29,7 +29,7 @@ def customer_token(view: Callable[..., Any]) -> Callable[..., Any]:
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith("lc_"):
             raise DomainError("unauthorized", "send 'Authorization: Bearer <customer token>'", status=401)
-        found = portal.authenticate(db.session, token)
+        found = portal.authenticate(db_session(), token)
         if found is None:
             raise DomainError("unauthorized", "unknown, expired or revoked token", status=401)
         db.session.commit()  # last_used_at
@@ -61,7 +61,7 @@ def me_otp() -> Any:
     phone = portal.phone_or_error(_string(body, "phone"))
     _limit("otp-ip", client_ip(), OTP_PER_IP)
     _limit("otp-phone", phone, OTP_PER_PHONE)
-    cid = portal.request_code(db.session, phone, pepper=current_app.config["SECRET_KEY"])
+    cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
     db.session.commit()
     if cid is not None:
         dispatcher().schedule_notify()
@@ -74,11 +74,11 @@ def me_token() -> Any:
     phone, code = _string(body, "phone"), _string(body, "code")
     _limit("verify-ip", client_ip(), VERIFY_PER_IP)
     try:
-        cid = portal.verify_code(db.session, phone, code, pepper=current_app.config["SECRET_KEY"])
+        cid = portal.verify_code(db_session(), phone, code, pepper=current_app.config["SECRET_KEY"])
     except DomainError:
         db.session.commit()  # the wrong attempt is counted
         raise
-    token, expires = portal.issue_token(db.session, cid, phone=portal.phone_or_error(phone))
+    token, expires = portal.issue_token(db_session(), cid, phone=portal.phone_or_error(phone))
     db.session.commit()
     return {"token": token, "token_type": "Bearer", "expires_at": expires}, 201
 
@@ -86,7 +86,7 @@ def me_token() -> Any:
 @bp.delete("/me/token")
 @customer_token
 def me_logout() -> Any:
-    portal.revoke_token(db.session, g.customer_token)
+    portal.revoke_token(db_session(), g.customer_token)
     db.session.commit()
     return "", 204
 
@@ -94,20 +94,20 @@ def me_logout() -> Any:
 @bp.get("/me")
 @customer_token
 def me() -> Any:
-    return portal.home(db.session, g.customer_id)
+    return portal.home(db_session(), g.customer_id)
 
 
 @bp.get("/me/activity")
 @customer_token
 def me_activity() -> Any:
     limit = min(100, max(1, request.args.get("limit", 20, type=int) or 20))
-    return {"activity": portal.activity(db.session, g.customer_id, limit=limit)}
+    return {"activity": portal.activity(db_session(), g.customer_id, limit=limit)}
 
 
 @bp.get("/me/rewards")
 @customer_token
 def me_rewards() -> Any:
-    return {"rewards": portal.rewards_for(db.session, g.customer_id)}
+    return {"rewards": portal.rewards_for(db_session(), g.customer_id)}
 
 
 @bp.post("/me/redemptions")
@@ -123,7 +123,7 @@ def me_redeem() -> Any:
             [FieldProblem("idempotency_key", "1 to 64 characters")],
         )
     view, created = rewards.redeem(
-        db.session,
+        db_session(),
         g.customer_id,
         _string(body, "reward"),
         requested_by=f"app:{g.customer_id}",
@@ -140,18 +140,18 @@ def me_redeem() -> Any:
 @bp.get("/me/vouchers")
 @customer_token
 def me_vouchers() -> Any:
-    return {"vouchers": portal.vouchers(db.session, g.customer_id)}
+    return {"vouchers": portal.vouchers(db_session(), g.customer_id)}
 
 
 @bp.get("/me/claims")
 @customer_token
 def me_claims() -> Any:
-    return {"claims": portal.claims_of(db.session, g.customer_id)}
+    return {"claims": portal.claims_of(db_session(), g.customer_id)}
 
 
 @bp.post("/me/claims")
 @customer_token
 def me_claim() -> Any:
-    claim = portal.create_claim(db.session, g.customer_id, require_object(read_json()), channel="app")
+    claim = portal.create_claim(db_session(), g.customer_id, require_object(read_json()), channel="app")
     db.session.commit()
-    return next(c for c in portal.claims_of(db.session, g.customer_id) if c["id"] == claim.id), 201
+    return next(c for c in portal.claims_of(db_session(), g.customer_id) if c["id"] == claim.id), 201

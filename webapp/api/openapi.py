@@ -908,7 +908,7 @@ ME_SUMMARY = _obj(
 
 def me_paths() -> dict[str, Any]:
     """``/api/v1/me``: the mobile app's customer API (token from the SMS-code flow)."""
-    open_ = {"security": []}
+    open_: dict[str, Any] = {"security": []}
     return {
         "/api/v1/me/otp": {
             "post": {
@@ -1057,6 +1057,112 @@ def webhook_paths() -> dict[str, Any]:
     }
 
 
+def settlement_paths() -> dict[str, Any]:
+    """Clearing: provider rates, statements (JSON or CSV), the ledger lines behind a figure, liability, close."""
+    period = [
+        {
+            "name": "period",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^2[0-9]{3}-(0[1-9]|1[0-2])$"},
+        }
+    ]
+    code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
+    fmt = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv", "json"]}}
+    obj = {"schema": {"type": "object"}}
+    json_or_csv = {"content": {"application/json": obj, "text/csv": {"schema": {"type": "string"}}}}
+    rates_body = {
+        "type": "object",
+        "properties": {
+            "issue_cost": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+            "redemption_rate": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+            "from": {"type": "string", "format": "date"},
+        },
+        "required": ["issue_cost", "redemption_rate"],
+    }
+    return {
+        "/api/v1/providers/{code}/rates": {
+            "get": {
+                "summary": "A provider's rates (issue cost, redemption rate; VND per point) and their history",
+                "operationId": "getProviderRates",
+                "parameters": code,
+                "responses": {
+                    "200": {"description": "Rates", "content": {"application/json": obj}},
+                    **_errors(401, 403, 404, 503),
+                },
+            },
+            "put": {
+                "summary": "Add a rate from a date (today or later; none: now); finance/admin staff; audited",
+                "operationId": "putProviderRates",
+                "parameters": code,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": rates_body}}},
+                "responses": {
+                    "200": {"description": "Rates", "content": {"application/json": obj}},
+                    **_errors(*COMMON, 404, 422),
+                },
+            },
+        },
+        "/api/v1/settlement/statements/{period}": {
+            "get": {
+                "summary": "A month's statements (a provider key: its own); stored if closed, provisional if open",
+                "description": "CSV with Accept: text/csv or ?format=csv.",
+                "operationId": "getStatements",
+                "parameters": [*period, fmt],
+                "responses": {"200": {"description": "Statements", **json_or_csv}, **_errors(401, 403, 404, 422, 503)},
+            }
+        },
+        "/api/v1/settlement/statements/{period}/entries": {
+            "get": {
+                "summary": "The ledger lines behind one figure of a statement (?party=CODE&kind=...)",
+                "operationId": "getStatementEntries",
+                "parameters": [
+                    *period,
+                    {"name": "party", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": [
+                                "issued",
+                                "clawed_back",
+                                "redeemed",
+                                "redemption_cancelled",
+                                "expired",
+                                "adjustment",
+                            ],
+                        },
+                    },
+                    fmt,
+                ],
+                "responses": {"200": {"description": "Entries", **json_or_csv}, **_errors(401, 403, 404, 422, 503)},
+            }
+        },
+        "/api/v1/settlement/liability": {
+            "get": {
+                "summary": "Liability roll-forward per funder, month to date (points and VND at issue cost)",
+                "operationId": "getLiability",
+                "parameters": [{"name": "as_of", "in": "query", "schema": {"type": "string", "format": "date"}}],
+                "responses": {
+                    "200": {"description": "Roll-forward", "content": {"application/json": obj}},
+                    **_errors(401, 403, 422, 503),
+                },
+            }
+        },
+        "/api/v1/settlement/periods/{period}/close": {
+            "post": {
+                "summary": "Close a month that has ended: its statements are stored and never change (finance/admin)",
+                "operationId": "closePeriod",
+                "parameters": period,
+                "responses": {
+                    "201": {"description": "Closed", "content": {"application/json": obj}},
+                    **_errors(*COMMON, 409, 422),
+                },
+            }
+        },
+    }
+
+
 def phone_paths() -> dict[str, Any]:
     """Number lifecycle: the phone authority's events; staff re-attach numbers and lift SIM-swap holds."""
     phone = [{"name": "phone", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}]
@@ -1113,6 +1219,7 @@ def document() -> dict[str, Any]:
     doc = build_document()
     doc["paths"].update(me_paths())
     doc["paths"].update(webhook_paths())
+    doc["paths"].update(settlement_paths())
     doc["paths"].update(phone_paths())
     return doc
 

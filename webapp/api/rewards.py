@@ -13,7 +13,7 @@ from campaigns.errors import not_found
 from campaigns.models import ApiKey, Redemption, Reward
 from campaigns.schemas import RedemptionIn, validation_error
 
-from ..extensions import db
+from ..extensions import db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json, retry_transient
@@ -23,13 +23,13 @@ from .util import read_json, retry_transient
 @require("provider", "staff", action="rewards.view")
 def list_rewards() -> Any:
     active = request.args.get("all", "").lower() not in ("1", "true")
-    return {"rewards": [rewards.reward_view(r) for r in rewards.list_rewards(db.session, active_only=active)]}
+    return {"rewards": [rewards.reward_view(r) for r in rewards.list_rewards(db_session(), active_only=active)]}
 
 
 @bp.post("/rewards")
 @require("staff", action="rewards.manage")
 def save_reward() -> Any:
-    reward = rewards.save_reward(db.session, read_json(), actor=principal().name)
+    reward = rewards.save_reward(db_session(), read_json(), actor=principal().name)
     db.session.commit()
     return rewards.reward_view(reward), 201
 
@@ -66,10 +66,10 @@ def _mine(r: Redemption | None) -> bool:
 @retry_transient
 def create_redemption() -> Any:
     body = validation_error(RedemptionIn, read_json())
-    customer_id = resolve_existing(db.session, body.customer, body.customer_id)
+    customer_id = resolve_existing(db_session(), body.customer, body.customer_id)
     key = body.idempotency_key or request.headers.get("Idempotency-Key")
     view, created = rewards.redeem(
-        db.session,
+        db_session(),
         customer_id,
         body.reward,
         requested_by=_requester(),
@@ -97,6 +97,6 @@ def cancel_redemption(redemption_id: int) -> Any:
     r = db.session.get(Redemption, redemption_id)
     if r is None or not _mine(r):
         raise not_found(f"redemption {redemption_id}")
-    view = rewards.cancel(db.session, redemption_id, requested_by=principal().name)
+    view = rewards.cancel(db_session(), redemption_id, requested_by=principal().name)
     db.session.commit()
     return view

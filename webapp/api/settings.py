@@ -6,7 +6,7 @@ from typing import Any
 
 from campaigns.catalog import programme
 
-from ..extensions import announce_publication, db
+from ..extensions import announce_publication, db, db_session
 from . import bp
 from .auth import principal, require
 from .util import read_json, require_object
@@ -15,7 +15,7 @@ from .util import read_json, require_object
 @bp.get("/settings")
 @require("staff", action="settings.manage")
 def show_settings() -> Any:
-    p = programme.load(db.session)
+    p = programme.load(db_session())
     return {k: getattr(p, k) for k in programme.DEFAULTS}
 
 
@@ -23,7 +23,7 @@ def show_settings() -> Any:
 @require("staff", action="settings.manage")
 def update_setting(key: str) -> Any:
     body = require_object(read_json())
-    programme.set_value(db.session, key, body.get("value"), actor=principal().name)
+    programme.set_value(db_session(), key, body.get("value"), actor=principal().name)
     db.session.commit()
     announce_publication()
     return show_settings()

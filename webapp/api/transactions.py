@@ -7,37 +7,33 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.accrual.reversals import request_reversal
-from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest, note_dispatch_failure
+from campaigns.accrual.transactions import ACCEPTED, ERROR, get_transaction, ingest
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError
 from campaigns.schemas import ReversalIn, parse_batch, parse_transaction, problems_of
 
-from ..extensions import db, dispatcher, runtime
+from ..extensions import db, db_session, dispatcher
 from . import bp
-from .auth import principal, require, scope_provider_id
+from .auth import calling_provider_id, require, scope_provider_id
 from .util import max_future, read_json, require_object, retry_transient
 
 log = logging.getLogger(__name__)
 
 
 def dispatch(pairs: list[tuple[int, int]]) -> None:
-    """Hand committed ids to the workers; if Redis is down the sweeper will find them."""
+    """Hand committed ids to the workers; if Redis is down the sweeper will find them.
+
+    Ids handed over twice (a replay of a still-queued transaction) are credited once: crediting skips
+    what is no longer queued, and credits a customer's older queued transactions first.
+    """
     if not pairs:
         return
     try:
         dispatcher().dispatch(pairs)
     except RedisError:
         log.warning("dispatch failed for %s transactions; the sweeper will re-dispatch them", len(pairs))
-        rt = runtime()
-        try:  # so the drain keeps each customer's order when newer transactions overtake these
-            note_dispatch_failure(db.session, utcnow(), rt.stranded_horizon)
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.warning("could not record the failed dispatch")
 
 
 def _error_item(err: DomainError) -> dict[str, Any]:
@@ -54,17 +50,16 @@ def _error_item(err: DomainError) -> dict[str, Any]:
 def create_transaction() -> Any:
     now = utcnow()
     txn = parse_transaction(read_json(), max_future=max_future(), now=now)
-    out = ingest(db.session, principal().provider_id, [txn], now)[0]
+    out = ingest(db_session(), calling_provider_id(), [txn], now)[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None
         raise out.error
     db.session.commit()
     assert out.txn is not None
-    if out.status == ACCEPTED:
+    if out.txn["status"] == "queued":  # new, or a replay whose first dispatch may never have happened
         dispatch([(out.txn["id"], out.txn["customer_id"])])
-        return out.txn, 202
-    return out.txn, 200
+    return out.txn, 202 if out.status == ACCEPTED else 200
 
 
 @bp.post("/transactions/batch")
@@ -82,9 +77,10 @@ def create_transactions_batch() -> Any:
             where.append(i)
         except DomainError as err:
             results[i] = {"index": i, "status": "error", "error": _error_item(err)}
-    outcomes = ingest(db.session, principal().provider_id, valid, now) if valid else []
+    outcomes = ingest(db_session(), calling_provider_id(), valid, now) if valid else []
     db.session.commit()
     accepted: list[tuple[int, int]] = []
+    waiting: list[tuple[int, int]] = []  # new ones and replays still queued (their first dispatch may be lost)
     for i, out in zip(where, outcomes, strict=True):
         if out.status == ERROR:
             assert out.error is not None
@@ -94,7 +90,9 @@ def create_transactions_batch() -> Any:
         results[i] = {**out.txn, "index": i, "status": out.status, "transaction_status": out.txn["status"]}
         if out.status == ACCEPTED:
             accepted.append((out.txn["id"], out.txn["customer_id"]))
-    dispatch(accepted)
+        if out.txn["status"] == "queued":
+            waiting.append((out.txn["id"], out.txn["customer_id"]))
+    dispatch(sorted(set(waiting)))
     counts = {s: sum(1 for r in results if r and r["status"] == s) for s in ("accepted", "duplicate", "error")}
     return {"results": results, **counts}, 202 if accepted else 200
 
@@ -102,7 +100,7 @@ def create_transactions_batch() -> Any:
 @bp.get("/transactions/<int:txn_id>")
 @require("provider", "staff", action="customers.view")
 def show_transaction(txn_id: int) -> Any:
-    return get_transaction(db.session, txn_id, scope_provider_id())
+    return get_transaction(db_session(), txn_id, scope_provider_id())
 
 
 @bp.post("/transactions/<int:txn_id>/reversal")
@@ -115,7 +113,7 @@ def reverse_transaction(txn_id: int) -> Any:
     except ValidationError as exc:
         problems = problems_of(exc)
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
-    view, created = request_reversal(db.session, txn_id, scope_provider_id(), body, utcnow())
+    view, created = request_reversal(db_session(), txn_id, scope_provider_id(), body, utcnow())
     db.session.commit()
     if not created:
         return view, 200

@@ -11,9 +11,9 @@ from campaigns.errors import not_found
 from campaigns.models import Outbox, WebhookSubscription
 from campaigns.notify import webhooks
 
-from ..extensions import db, dispatcher
+from ..extensions import db, db_session, dispatcher
 from . import bp
-from .auth import principal, require
+from .auth import calling_provider_id, principal, require
 from .util import read_json, require_object
 
 
@@ -27,7 +27,7 @@ def create_webhook() -> Any:
     body = require_object(read_json())
     events = body.get("events")
     sub, secret = webhooks.subscribe(
-        db.session, principal().provider_id, str(body.get("url") or ""), events if isinstance(events, list) else []
+        db_session(), calling_provider_id(), str(body.get("url") or ""), events if isinstance(events, list) else []
     )
     db.session.commit()
     return {**_view(sub), "secret": secret}, 201
@@ -54,7 +54,7 @@ def delete_webhook(sub_id: int) -> Any:
 
 
 def _own_delivery(outbox_id: int) -> Outbox:
-    row = webhooks.owned_delivery(db.session, outbox_id, principal().provider_id)
+    row = webhooks.owned_delivery(db_session(), outbox_id, principal().provider_id)
     if row is None:
         raise not_found(f"delivery {outbox_id}")
     return row
@@ -78,14 +78,14 @@ def _delivery(row: Outbox) -> dict[str, Any]:
 @bp.get("/webhooks/deliveries")
 @require("provider")
 def list_deliveries() -> Any:
-    rows = webhooks.deliveries(db.session, principal().provider_id, status=request.args.get("status"))
+    rows = webhooks.deliveries(db_session(), principal().provider_id, status=request.args.get("status"))
     return {"deliveries": [_delivery(row) for row, _sub in rows]}
 
 
 @bp.post("/webhooks/deliveries/<int:outbox_id>/replay")
 @require("provider")
 def replay_delivery(outbox_id: int) -> Any:
-    row = webhooks.replay(db.session, _own_delivery(outbox_id).id, actor=principal().name)
+    row = webhooks.replay(db_session(), _own_delivery(outbox_id).id, actor=principal().name)
     db.session.commit()
     dispatcher().schedule_notify()
     return _delivery(row), 202

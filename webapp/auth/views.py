@@ -14,7 +14,7 @@ from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 
 from ..api.auth import forget_cached_keys
-from ..extensions import db, settings
+from ..extensions import db, db_session, settings
 from ..ratelimit import RateLimited, client_ip, hit
 from ..security import StaffSession, mark_login, permission_required, public
 from . import bp
@@ -50,12 +50,12 @@ def login() -> Any:
             error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
             page = render_template("auth/login.html", email=email, error=error, next=request.args.get("next", ""))
             return page, 429, {"Retry-After": str(err.retry_after)}
-        result = users.login(db.session, email, request.form.get("password", "")[:1024])
+        result = users.login(db_session(), email, request.form.get("password", "")[:1024])
         db.session.commit()
         if result.user is not None:
             session.clear()
             mark_login()
-            provider_code = users.scope_of(db.session, result.user).provider_code
+            provider_code = users.scope_of(db_session(), result.user).provider_code
             login_user(StaffSession(result.user, provider_code))
             log.info("staff sign-in: user %s", result.user.id)
             return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
@@ -102,7 +102,7 @@ def password() -> Any:
         else:
             user = _me()
             try:
-                users.change_password(db.session, user, request.form.get("current_password", ""), new)
+                users.change_password(db_session(), user, request.form.get("current_password", ""), new)
             except DomainError as err:
                 db.session.rollback()
                 errors = {f.path: f.reason for f in err.fields}
@@ -122,12 +122,12 @@ def tokens() -> Any:
     error = None
     if request.method == "POST":
         try:
-            new_key = users.create_token(db.session, _me(), request.form.get("name", ""))
+            new_key = users.create_token(db_session(), _me(), request.form.get("name", ""))
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
             error = err.fields[0].reason if err.fields else err.message
-    rows = users.tokens_of(db.session, current_user.id)
+    rows = users.tokens_of(db_session(), current_user.id)
     return (
         render_template("auth/tokens.html", tokens=rows, new_key=new_key, error=error),
         422 if error else 200,
@@ -138,7 +138,7 @@ def tokens() -> Any:
 @permission_required("account.self")
 def revoke_token(token_id: int) -> Any:
     try:
-        users.revoke_token(db.session, _me(), token_id)
+        users.revoke_token(db_session(), _me(), token_id)
     except DomainError:
         db.session.rollback()
         return render_template("error.html", status=404, message="No such token of yours."), 404

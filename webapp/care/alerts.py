@@ -11,7 +11,7 @@ from campaigns.care import alerts
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 
-from ..extensions import db
+from ..extensions import db, db_session
 from ..security import permission_required, scope
 from . import bp
 
@@ -25,7 +25,7 @@ def alerts_list() -> Any:
     if status not in FILTERS:
         status = "live"
     kind = request.args.get("kind") or None
-    rows = alerts.list_alerts(db.session, scope(), status=None if status == "all" else status, kind=kind)
+    rows = alerts.list_alerts(db_session(), scope(), status=None if status == "all" else status, kind=kind)
     names = {p.id: p.code for p in db.session.query(Provider).all()}
     return render_template(
         "care/alerts.html",
@@ -41,10 +41,10 @@ def alerts_list() -> Any:
 def _act(alert_id: int, action: str) -> Any:
     try:
         if action == "acknowledge":
-            alerts.acknowledge(db.session, alert_id, scope(), current_user.email)
+            alerts.acknowledge(db_session(), alert_id, scope(), current_user.email)
             message = f"Alert {alert_id} acknowledged."
         else:
-            alerts.resolve(db.session, alert_id, scope(), current_user.email, request.form.get("resolution", ""))
+            alerts.resolve(db_session(), alert_id, scope(), current_user.email, request.form.get("resolution", ""))
             message = f"Alert {alert_id} resolved."
     except DomainError as err:
         db.session.rollback()

@@ -17,7 +17,7 @@ from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
 from campaigns.models import Provider
 
-from ..extensions import db, settings
+from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
 from . import bp
 
@@ -44,13 +44,13 @@ def _queue_page(form: Any = None, errors: dict[str, str] | None = None, status: 
     provider = request.args.get("provider", "")
     overdue = request.args.get("overdue") == "1"
     rows = claims.list_claims(
-        db.session, scope(), state=None if state == "all" else state, provider=provider or None, overdue=overdue
+        db_session(), scope(), state=None if state == "all" else state, provider=provider or None, overdue=overdue
     )
     return (
         render_template(
             "care/claims.html",
             rows=rows,
-            counts=claims.counts(db.session, scope()),
+            counts=claims.counts(db_session(), scope()),
             state=state,
             provider=provider,
             overdue=overdue,
@@ -79,14 +79,14 @@ def claim_file() -> Any:
     kind = f.get("customer_kind", "phone")
     kind = kind if kind in CUSTOMER_KINDS else "phone"
     try:
-        cid = customers.find(db.session, kind, f.get("customer", "")[:64])
+        cid = customers.find(db_session(), kind, f.get("customer", "")[:64])
     except DomainError:
         return _queue_page(f, {"customer": "no customer found with this value"}, 422)
     data = {k: f.get(k, "") for k in ("transaction_ref", "provider", "occurred_on", "amount", "description")}
     if scope().limited:
         data["provider"] = scope().provider_code or ""
     try:
-        claim = claims.file(db.session, cid, data, channel="care", actor=current_user.email)
+        claim = claims.file(db_session(), cid, data, channel="care", actor=current_user.email)
     except DomainError as err:
         db.session.rollback()
         return _queue_page(f, _errors(err, "transaction_ref"), 422)
@@ -95,25 +95,27 @@ def claim_file() -> Any:
     return redirect(url_for("care.claim_detail", claim_id=claim.id))
 
 
-def _detail_page(claim_id: int, action: str | None = None, form: Any = None, errors: dict[str, str] | None = None):
+def _detail_page(
+    claim_id: int, action: str | None = None, form: Any = None, errors: dict[str, str] | None = None
+) -> Any:
     try:
-        claim = claims.get(db.session, claim_id, scope())
+        claim = claims.get(db_session(), claim_id, scope())
     except DomainError:
         abort(404)
     try:
-        view = customers.staff_profile(db.session, claim.customer_id, scope(), limit=20)
+        view = customers.staff_profile(db_session(), claim.customer_id, scope(), limit=20)
     except DomainError:  # a provider user and a customer who never dealt with it: the claim alone
         view = None
-    alert = claims.live_alert(db.session, claim.id)
+    alert = claims.live_alert(db_session(), claim.id)
     return (
         render_template(
             "care/claim.html",
             c=claim,
             v=view,
-            queue=claims.provider_code(db.session, claim.provider_id),
-            suggested=claims.provider_code(db.session, claims.responsible_provider(db.session, claim)),
-            candidates=claims.candidates(db.session, claim, scope()),
-            events=claims.history(db.session, claim.id),
+            queue=claims.provider_code(db_session(), claim.provider_id),
+            suggested=claims.provider_code(db_session(), claims.responsible_provider(db_session(), claim)),
+            candidates=claims.candidates(db_session(), claim, scope()),
+            events=claims.history(db_session(), claim.id),
             alert=alert,
             escalated_to=alerts.ESCALATION[alert.escalation] if alert else None,
             providers=_providers(),
@@ -141,20 +143,20 @@ def claim_act(claim_id: int, action: str) -> Any:
     f, actor, sc = request.form, current_user.email, scope()
     try:
         if action == "assign":
-            claims.assign(db.session, claim_id, sc, actor, f.get("queue") or None, f.get("note", ""))
+            claims.assign(db_session(), claim_id, sc, actor, f.get("queue") or None, f.get("note", ""))
             message = f"Claim #{claim_id} assigned."
         elif action == "investigate":
-            claims.investigate(db.session, claim_id, sc, actor, f.get("note", ""))
+            claims.investigate(db_session(), claim_id, sc, actor, f.get("note", ""))
             message = f"You are investigating claim #{claim_id}."
         elif action == "reject":
-            claims.reject(db.session, claim_id, sc, actor, f.get("reason", ""))
+            claims.reject(db_session(), claim_id, sc, actor, f.get("reason", ""))
             message = f"Claim #{claim_id} rejected; the customer is told why by SMS."
         elif action == "resolve":
             raw = f.get("points", "").strip().replace(",", "")
             if not raw.lstrip("-").isdigit():
                 return _detail_page(claim_id, action, f, {"points": "must be a whole number of points, e.g. 150"})
             claim = claims.resolve(
-                db.session,
+                db_session(),
                 claim_id,
                 sc,
                 actor,
@@ -168,7 +170,7 @@ def claim_act(claim_id: int, action: str) -> Any:
             raw = f.get("transaction_id", "").strip().lstrip("#")
             if not raw.isdigit():
                 return _detail_page(claim_id, action, f, {"transaction_id": "choose a transaction"})
-            claim = claims.match(db.session, claim_id, sc, actor, int(raw))
+            claim = claims.match(db_session(), claim_id, sc, actor, int(raw))
             message = (
                 f"Claim #{claim_id} resolved: {claim.resolution}."
                 if claim.status == "resolved"

@@ -22,7 +22,7 @@ from campaigns.permissions import Scope
 from workers.queues import RedisDispatcher
 
 from ..admin.util import csv_response
-from ..extensions import announce_publication, db, dispatcher
+from ..extensions import announce_publication, db, db_session, dispatcher
 from ..security import permission_required, scope
 from . import bp
 
@@ -58,7 +58,7 @@ def _depths() -> dict[int, int] | None:
 
 def _board(days: int) -> sla.Board:
     depths = _depths() if not scope().limited else None  # partitions mix every provider's customers
-    return sla.build(db.session, scope(), days=days, latency_day=_latency_day(days), depths=depths)
+    return sla.build(db_session(), scope(), days=days, latency_day=_latency_day(days), depths=depths)
 
 
 @bp.get("/sla")
@@ -68,7 +68,9 @@ def sla_dashboard() -> Any:
     return _render(_board(days), days)
 
 
-def _render(board: sla.Board, days: int, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
+def _render(
+    board: sla.Board, days: int, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> Any:
     status = 422 if errors else 200
     return (
         render_template(
@@ -130,7 +132,7 @@ def sla_settings() -> Any:
         if value["critical_factor"] == int(value["critical_factor"]):
             value["critical_factor"] = int(value["critical_factor"])
         try:
-            programme.set_value(db.session, "accrual_sla", value, actor=current_user.email)
+            programme.set_value(db_session(), "accrual_sla", value, actor=current_user.email)
         except DomainError as err:
             db.session.rollback()
             errors = {f.path.removeprefix("value."): f.reason for f in err.fields}
@@ -159,9 +161,9 @@ def overview() -> Any:
     if s.limited:
         live = live.where(Alert.provider_id == s.provider_id)
     by_severity = {sev: 0 for sev in alerts.SEVERITIES} | {k: int(n) for k, n in db.session.execute(live)}
-    worst = alerts.list_alerts(db.session, s, status="live", limit=5)
-    within, late = sla.today_share(db.session, s, now)
-    waiting = sla.backlog(db.session, s, now)
+    worst = alerts.list_alerts(db_session(), s, status="live", limit=5)
+    within, late = sla.today_share(db_session(), s, now)
+    waiting = sla.backlog(db_session(), s, now)
     names = dict(db.session.execute(select(Provider.id, Provider.code)).all())
     return render_template(
         "care/overview.html",
@@ -174,5 +176,5 @@ def overview() -> Any:
         backlog=waiting,
         queued=sum(r["queued"] for r in waiting),
         claims=open_claims(s),
-        policy=sla.policy(db.session),
+        policy=sla.policy(db_session()),
     )

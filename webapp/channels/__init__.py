@@ -16,7 +16,7 @@ from campaigns.channels import ussd
 from campaigns.errors import DomainError, FieldProblem
 
 from ..api.util import read_json, retry_transient
-from ..extensions import db, dispatcher, settings
+from ..extensions import db, db_session, dispatcher, settings
 
 bp = Blueprint("channels", __name__, url_prefix="/channels")
 
@@ -65,7 +65,7 @@ def sms() -> Any:
     phone, text = _required(data, "from", "text")
     message_id = data.get("id") or data.get("message_id")
     try:
-        result = channels.handle_sms(db.session, phone, text, message_id=str(message_id)[:64] if message_id else None)
+        result = channels.handle_sms(db_session(), phone, text, message_id=str(message_id)[:64] if message_id else None)
     except ValueError as exc:
         raise DomainError("validation_error", f"from: {exc}", [FieldProblem("from", str(exc))]) from None
     db.session.commit()
@@ -86,7 +86,7 @@ def ussd_callback() -> Any:
     _check_secret()
     data = _fields()
     session_id, phone = _required(data, "sessionId", "phoneNumber")
-    screen = ussd.respond(db.session, session_id, phone, str(data.get("text") or ""))
+    screen = ussd.respond(db_session(), session_id, phone, str(data.get("text") or ""))
     db.session.commit()
     if screen.notify:
         _notify()

@@ -1,5 +1,6 @@
-"""Flask CLI: ``flask --app wsgi providers|staff-token|users|campaigns|demo|ledger|rewards|settings|tiers|notify|
-phones|transactions|customers|imports ...``, ``worker``, ``sweep`` and ``lifecycle``; one module per command group."""
+"""Flask CLI: ``flask --app wsgi GROUP ...`` for providers, staff-token, users, campaigns, demo, ledger, rewards,
+settings, tiers, notify, phones, transactions, customers, imports and settlement; ``worker``, ``sweep`` and
+``lifecycle``. One module per command group."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .phones import phones_cli
 from .providers import providers_cli
 from .rewards import rewards_cli
 from .settings import settings_cli
+from .settlement import settlement_cli
 from .staff_token import staff_cli
 from .tiers import lifecycle_command, tiers_cli
 from .users import users_cli
@@ -34,6 +36,7 @@ def register_cli(app: Flask) -> None:
         users_cli,
         notify_cli,
         phones_cli,
+        settlement_cli,
         transactions_cli,
         customers_cli,
         imports_cli,

@@ -13,7 +13,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
 from campaigns.models import Campaign
 
-from ..extensions import announce_publication, db, settings
+from ..extensions import announce_publication, db, db_session, settings
 from .common import fail
 
 campaigns_cli = AppGroup("campaigns", help="Import, validate and publish campaign documents.")
@@ -28,7 +28,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
         version = catalog.import_document(
-            db.session,
+            db_session(),
             file.read_text(encoding="utf-8"),
             fmt=fmt,
             author=author,
@@ -50,7 +50,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 def campaigns_validate(file: Path) -> None:
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db.session)
+        doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db_session())
     except DomainError as err:
         fail(err)
     click.echo(f"valid: {doc.name}")
@@ -65,7 +65,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
         fail(DomainError("not_found", f"campaign {campaign_id} not found"))
     try:
         catalog.publish_version(
-            db.session,
+            db_session(),
             campaign_id,
             version or campaign.latest_version,
             author="cli",
@@ -82,7 +82,7 @@ def campaigns_publish(campaign_id: int, version: int | None) -> None:
 @campaigns_cli.command("publish-due")
 def campaigns_publish_due() -> None:
     """Publish the versions whose scheduled time has come (workers do it every sweep interval)."""
-    done = catalog.publish_due(db.session, require_approval=settings().require_approval)
+    done = catalog.publish_due(db_session(), require_approval=settings().require_approval)
     db.session.commit()
     if done:
         announce_publication()
@@ -106,10 +106,10 @@ def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> N
     try:
         if txn_file is not None:
             result = simulation.sample(
-                db.session, file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
+                db_session(), file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
             )
         else:
-            result = simulation.replay(db.session, file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
+            result = simulation.replay(db_session(), file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
     except DomainError as err:
         fail(err)
     db.session.rollback()

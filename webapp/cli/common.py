@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
 from campaigns.errors import DomainError
 
 
-def fail(err: DomainError) -> None:
+def fail(err: DomainError) -> NoReturn:
     click.echo(f"error: {err.message}", err=True)
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)

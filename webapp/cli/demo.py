@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from campaigns import demo
 from workers.inline import InlineDispatcher
 
-from ..extensions import announce_publication, db, dispatcher, settings
+from ..extensions import announce_publication, db, db_session, dispatcher, settings
 
 demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
@@ -30,14 +30,14 @@ def demo_seed(customers: int, transactions: int, if_empty: bool, keys_dir: Path)
     """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
     url = settings().database_url
     keys_file = keys_dir / demo.keys_filename(url)
-    if if_empty and demo.is_seeded(db.session):
+    if if_empty and demo.is_seeded(db_session()):
         click.echo(f"demo data already seeded in this database; its keys ({keys_file}):")
         if keys_file.is_file():
             click.echo(keys_file.read_text(encoding="utf-8").rstrip())
         else:
             click.echo("  (no keys file: they were printed when this database was seeded)")
         return
-    summary = demo.seed(db.session, customers=customers, transactions=transactions)
+    summary = demo.seed(db_session(), customers=customers, transactions=transactions)
     db.session.commit()
     announce_publication()
     queue = dispatcher()

@@ -25,7 +25,7 @@ from campaigns.models import Provider
 from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
 
-from ..extensions import db, dispatcher, runtime
+from ..extensions import db, db_session, dispatcher, runtime
 
 
 class LiveBar:
@@ -103,7 +103,7 @@ def _run(
     rec = None
     token = None
     if resume:
-        rec = imports.find_resumable(db.session, kind=kind, provider_id=provider_id, fingerprint=info.fingerprint)
+        rec = imports.find_resumable(db_session(), kind=kind, provider_id=provider_id, fingerprint=info.fingerprint)
         if rec is not None and rec.status == imports.DONE:
             click.echo(f"Import #{rec.id} of this file is already done; nothing to resume.")
             _summary(rec.id, errors_path)
@@ -115,7 +115,7 @@ def _run(
             click.echo("No earlier import of this file: starting a new one.")
     if rec is None:
         rec = imports.create_import(
-            db.session, kind=kind, info=info, file_name=file.name, provider_id=provider_id, source="cli"
+            db_session(), kind=kind, info=info, file_name=file.name, provider_id=provider_id, source="cli"
         )
         db.session.commit()
         token = imports.claim(rt.session_factory, rec.id)
@@ -149,7 +149,7 @@ def _summary(import_id: int, errors_path: Path | None) -> None:
     db.session.expire_all()
     rec = db.session.get(imports.Import, import_id)
     assert rec is not None
-    v = imports.view(db.session, rec)
+    v = imports.view(db_session(), rec)
     extra = f", {v['points']:,} opening points" if "points" in v else ""
     click.echo(
         f"Import #{v['id']} {v['status']}: {v['rows_read']:,} rows read, {v['accepted']:,} accepted, "
@@ -212,10 +212,13 @@ def transactions_import(file: Path, provider_code: str, **kw: Any) -> None:
 
 @customers_cli.command("import")
 @click.argument("file", type=FILE)
+@click.option(
+    "--funder", "funder_code", default=None, help="Provider funding the opening balances (default: programme)."
+)
 @_common
-def customers_import(file: Path, **kw: Any) -> None:
+def customers_import(file: Path, funder_code: str | None, **kw: Any) -> None:
     """Migrate customers: identities, tier, birth date and opening balances with their expiry."""
-    _run(imports.CUSTOMERS, file, provider_id=None, **kw)
+    _run(imports.CUSTOMERS, file, provider_id=_provider_id(funder_code) if funder_code else None, **kw)
 
 
 @imports_cli.command("list")
@@ -223,8 +226,8 @@ def customers_import(file: Path, **kw: Any) -> None:
 def imports_list(provider_code: str | None) -> None:
     """The latest imports, newest first."""
     pid = _provider_id(provider_code) if provider_code else None
-    for rec in imports.list_imports(db.session, pid):
-        v = imports.view(db.session, rec)
+    for rec in imports.list_imports(db_session(), pid):
+        v = imports.view(db_session(), rec)
         click.echo(
             f"#{v['id']:<6} {v['kind']:<12} {v['status']:<8} {v['provider'] or '-':<10} "
             f"{v['rows_read']:>11,} read {v['accepted']:>11,} accepted {v['rejected']:>9,} rejected  "
@@ -237,11 +240,11 @@ def imports_list(provider_code: str | None) -> None:
 def imports_show(import_id: int) -> None:
     """One import's counts and outcome."""
     try:
-        rec = imports.get_import(db.session, import_id, None)
+        rec = imports.get_import(db_session(), import_id, None)
     except DomainError as err:
         click.echo(f"error: {err.message}", err=True)
         sys.exit(1)
-    for key, value in imports.view(db.session, rec).items():
+    for key, value in imports.view(db_session(), rec).items():
         click.echo(f"{key}: {value}")
 
 
@@ -251,7 +254,7 @@ def imports_show(import_id: int) -> None:
 def imports_errors(import_id: int, output: Path | None) -> None:
     """The error report CSV: line, provider_txn_id (or customer_ref), field, reason."""
     try:
-        rec = imports.get_import(db.session, import_id, None)
+        rec = imports.get_import(db_session(), import_id, None)
     except DomainError as err:
         click.echo(f"error: {err.message}", err=True)
         sys.exit(1)

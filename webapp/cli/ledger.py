@@ -10,15 +10,15 @@ from flask.cli import AppGroup
 from campaigns.accounts import ledger
 from workers.sweeper import rollup
 
-from ..extensions import db, runtime
+from ..extensions import db_session, runtime
 
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
 
 
 @ledger_cli.command("check")
 def ledger_check() -> None:
-    """Prove the books balance: balance == sum(ledger), no over-reversal; exits 1 otherwise."""
-    problems = ledger.check_invariants(db.session)
+    """Prove the books balance: balance == sum(ledger), no over-reversal, the money adds up; exits 1 otherwise."""
+    problems = ledger.check_invariants(db_session())
     for p in problems:
         click.echo(p)
     if problems:

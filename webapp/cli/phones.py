@@ -9,7 +9,7 @@ from campaigns.customers import numbers
 from campaigns.customers.identity import normalize_phone
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db, db_session
 from .common import fail
 
 phones_cli = AppGroup("phones", help="Number lifecycle: re-attach a ported-back number, lift a SIM-swap hold.")
@@ -22,10 +22,10 @@ def _phone_action(action: str, phone: str, reason: str, actor: str) -> None:
         fail(DomainError("validation_error", str(exc)))
     try:
         if action == "reattach":
-            cid = numbers.reattach(db.session, number, actor=actor, reason=reason)
+            cid = numbers.reattach(db_session(), number, actor=actor, reason=reason)
             message = f"{number} is attached to customer {cid} again."
         else:
-            numbers.lift_hold(db.session, number, actor=actor, reason=reason)
+            numbers.lift_hold(db_session(), number, actor=actor, reason=reason)
             message = f"The SIM-swap hold on {number} is lifted."
         db.session.commit()
     except DomainError as err:

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from campaigns.accounts import rewards
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db, db_session
 from .common import fail
 
 rewards_cli = AppGroup("rewards", help="The rewards catalog.")
@@ -28,7 +28,7 @@ def rewards_import(file: Path) -> None:
     try:
         for i, item in enumerate(items):
             try:
-                rewards.save_reward(db.session, item, actor="cli")
+                rewards.save_reward(db_session(), item, actor="cli")
             except DomainError as err:
                 err.fields = [type(f)(f"[{i}].{f.path}", f.reason) for f in err.fields]
                 raise

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from campaigns.catalog import programme
 from campaigns.errors import DomainError
 
-from ..extensions import announce_publication, db
+from ..extensions import announce_publication, db, db_session
 from .common import fail
 
 settings_cli = AppGroup("settings", help="Programme settings (expiry policy, negative balances, caps).")
@@ -26,7 +26,7 @@ def settings_set(key: str, value: str) -> None:
     except ValueError:
         parsed = value
     try:
-        programme.set_value(db.session, key, parsed, actor="cli")
+        programme.set_value(db_session(), key, parsed, actor="cli")
         db.session.commit()
     except DomainError as err:
         fail(err)
@@ -36,6 +36,6 @@ def settings_set(key: str, value: str) -> None:
 
 @settings_cli.command("show")
 def settings_show() -> None:
-    p = programme.load(db.session)
+    p = programme.load(db_session())
     for key in programme.DEFAULTS:
         click.echo(f"{key} = {json.dumps(getattr(p, key))}")

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from campaigns.access import users
 from campaigns.errors import DomainError
 
-from ..extensions import db
+from ..extensions import db, db_session
 from .common import fail
 
 users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, marketer, analyst, care, provider).")
@@ -29,7 +29,7 @@ users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, mar
 def users_create(email: str, role: str, provider_code: str | None, name: str, password: str) -> None:
     """Create a staff user who signs in to the web UI with EMAIL and the password."""
     try:
-        user = users.create_user(db.session, email, password, role, provider_code=provider_code, name=name)
+        user = users.create_user(db_session(), email, password, role, provider_code=provider_code, name=name)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -40,7 +40,7 @@ def users_create(email: str, role: str, provider_code: str | None, name: str, pa
 
 @users_cli.command("list")
 def users_list() -> None:
-    for u in users.list_users(db.session):
+    for u in users.list_users(db_session()):
         state = "locked" if u["locked"] else ("active" if u["active"] else "inactive")
         click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state}")
 
@@ -51,8 +51,8 @@ def users_list() -> None:
 def users_set_password(email: str, password: str) -> None:
     """Reset a user's password (and unlock the account; their sessions end)."""
     try:
-        user = users.get_by_email(db.session, email)
-        users.set_password(db.session, user, password, actor="cli")
+        user = users.get_by_email(db_session(), email)
+        users.set_password(db_session(), user, password, actor="cli")
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -64,9 +64,9 @@ def users_set_password(email: str, password: str) -> None:
 @click.argument("email")
 def users_unlock(email: str) -> None:
     try:
-        user = users.get_by_email(db.session, email)
+        user = users.get_by_email(db_session(), email)
     except DomainError as err:
         fail(err)
-    users.unlock(db.session, user, actor="cli")
+    users.unlock(db_session(), user, actor="cli")
     db.session.commit()
     click.echo(f"{email} unlocked.")

@@ -18,7 +18,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
 
-from ..extensions import db, dispatcher
+from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
 from . import bp
 from .i18n import TEXT
@@ -56,7 +56,7 @@ def _customer_id() -> int | None:
     if not isinstance(data, dict) or time.time() - float(data.get("at", 0)) > LIFETIME:
         return None
     cid = int(data["cid"])
-    return cid if numbers.signed_in_through(db.session, cid, data.get("phone")) else None
+    return cid if numbers.signed_in_through(db_session(), cid, data.get("phone")) else None
 
 
 def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,7 +104,7 @@ def login() -> Any:
     except RateLimited as err:
         return _limited(err, "portal/login.html", phone=raw)
     try:
-        cid = portal.request_code(db.session, phone, pepper=current_app.config["SECRET_KEY"])
+        cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
     except DomainError as err:
         db.session.rollback()
         if err.code != numbers.QUARANTINED:
@@ -130,7 +130,7 @@ def verify() -> Any:
         return _limited(err, "portal/verify.html", phone=phone)
     try:
         cid = portal.verify_code(
-            db.session, phone, request.form.get("code", "")[:16], pepper=current_app.config["SECRET_KEY"]
+            db_session(), phone, request.form.get("code", "")[:16], pepper=current_app.config["SECRET_KEY"]
         )
     except DomainError as err:
         db.session.commit()  # the attempt is counted
@@ -162,9 +162,9 @@ def language() -> Any:
 @customer_required
 def home() -> Any:
     cid = g.customer.id
-    view = portal.home(db.session, cid)
-    offered = portal.rewards_for(db.session, cid)
-    activity = portal.activity(db.session, cid, limit=10)
+    view = portal.home(db_session(), cid)
+    offered = portal.rewards_for(db_session(), cid)
+    activity = portal.activity(db_session(), cid, limit=10)
     for a in activity:
         own = a["provider"] if a["kind"] == "points" else None
         a["label"] = own or TEXT[_lang()].get(f"kind_{a['kind']}") or a["provider"] or a["kind"]
@@ -173,8 +173,8 @@ def home() -> Any:
         v=view,
         activity=activity,
         rewards=[r for r in offered if r["affordable"]],
-        vouchers=portal.vouchers(db.session, cid),
-        claims=portal.claims_of(db.session, cid),
+        vouchers=portal.vouchers(db_session(), cid),
+        claims=portal.claims_of(db_session(), cid),
     )
 
 
@@ -182,14 +182,14 @@ def home() -> Any:
 @customer_required
 def redeem(code: str) -> Any:
     cid = g.customer.id
-    offer = next((r for r in portal.rewards_for(db.session, cid) if r["code"] == code), None)
+    offer = next((r for r in portal.rewards_for(db_session(), cid) if r["code"] == code), None)
     if offer is None:
         return render_template("error.html", status=404, message="—"), 404
-    balance = portal.home(db.session, cid)["balance"]
+    balance = portal.home(db_session(), cid)["balance"]
     if request.method == "POST":
         try:
             view, _ = rewards.redeem(
-                db.session,
+                db_session(),
                 cid,
                 code,
                 requested_by="portal",
@@ -217,7 +217,7 @@ def claims() -> Any:
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            claim = portal.create_claim(db.session, g.customer.id, request.form.to_dict(), channel="portal")
+            claim = portal.create_claim(db_session(), g.customer.id, request.form.to_dict(), channel="portal")
         except DomainError as err:
             db.session.rollback()
             errors = {f.path: f.reason for f in err.fields}
@@ -226,6 +226,8 @@ def claims() -> Any:
             flash(tr("claim_sent", id=claim.id), "success")
             return redirect(url_for("portal.home") + "#claims")
     return (
-        render_template("portal/claim.html", form=request.form, errors=errors, providers=portal.providers(db.session)),
+        render_template(
+            "portal/claim.html", form=request.form, errors=errors, providers=portal.providers(db_session())
+        ),
         422 if errors else 200,
     )

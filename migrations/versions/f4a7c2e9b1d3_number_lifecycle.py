@@ -1,7 +1,7 @@
 """number lifecycle: phone authority providers, identity events, identity history, phone states
 
-Revision ID: d1e2f3a4b5c6
-Revises: c4d5e6f7a8b9
+Revision ID: f4a7c2e9b1d3
+Revises: d1e2f3a4b5c6
 Create Date: 2026-12-01 23:10:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import campaigns.models
 
 
-revision = "d1e2f3a4b5c6"
-down_revision = "c4d5e6f7a8b9"
+revision = "f4a7c2e9b1d3"
+down_revision = "d1e2f3a4b5c6"  # after clearing
 branch_labels = None
 depends_on = None
 
