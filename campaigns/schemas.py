@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -252,6 +252,31 @@ def validation_error(model: type[BaseModel], data: Any, prefix: str = "") -> Any
     except ValidationError as exc:
         problems = problems_of(exc, prefix)
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems) from None
+
+
+class IdentityEventIn(Strict):
+    """A number lifecycle event from the phone authority (the mobile operator)."""
+
+    provider_event_id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
+    event: Literal["number_released", "sim_swapped"]
+    phone: str = Field(max_length=32, examples=["0912 345 678"])
+    occurred_at: IsoDateTime = Field(description="ISO 8601 with a UTC offset")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        return normalize_phone(v)
+
+    def body_hash(self) -> str:
+        data = self.model_dump(mode="json")
+        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class StaffReasonIn(Strict):
+    """Why a staff member re-attaches a number or lifts a hold (kept in the audit log)."""
+
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class GroupIn(Strict):

@@ -62,7 +62,9 @@ def _audit(session: Session, actor: str, action: str, provider: Provider, detail
     )
 
 
-def create_provider(session: Session, code: str, name: str, *, actor: str = "cli") -> tuple[Provider, str]:
+def create_provider(
+    session: Session, code: str, name: str, *, actor: str = "cli", phone_authority: bool = False
+) -> tuple[Provider, str]:
     """Create a provider and its first API key; returns the plain key (show it once)."""
     if not CODE_RE.match(code or ""):
         raise invalid("code", "use 2-32 lowercase letters, digits, '-' or '_', starting with a letter")
@@ -72,13 +74,43 @@ def create_provider(session: Session, code: str, name: str, *, actor: str = "cli
         raise invalid("name", "must not be empty")
     if session.scalar(select(Provider.id).where(Provider.code == code)):
         raise conflict("duplicate", f"provider '{code}' already exists")
-    provider = Provider(code=code, name=name.strip(), active=True)
+    provider = Provider(code=code, name=name.strip(), active=True, phone_authority=phone_authority)
     session.add(provider)
     session.flush()
     key = issue_key(session, "provider", f"{code} key", provider.id)
-    _audit(session, actor, "provider.created", provider, {"code": code, "name": provider.name, "key_prefix": key[:10]})
+    _audit(
+        session,
+        actor,
+        "provider.created",
+        provider,
+        {"code": code, "name": provider.name, "key_prefix": key[:10], "phone_authority": phone_authority},
+    )
     bump_publication(session)
     return provider, key
+
+
+def set_phone_authority(session: Session, code: str, value: bool, *, actor: str = "cli") -> Provider:
+    """Trust (or stop trusting) a provider's number lifecycle events; audited because it moves identities."""
+    provider = session.scalar(select(Provider).where(Provider.code == code).with_for_update())
+    if provider is None:
+        raise not_found(f"provider '{code}'")
+    if provider.phone_authority != value:
+        _audit(
+            session,
+            actor,
+            "provider.phone_authority_set",
+            provider,
+            {"code": code, "from": provider.phone_authority, "to": value},
+        )
+        provider.phone_authority = value
+    return provider
+
+
+def is_phone_authority(session: Session, provider_id: int | None) -> bool:
+    """Read from the database on each event (never from the key cache) so a revoked flag takes effect at once."""
+    if provider_id is None:
+        return False
+    return bool(session.scalar(select(Provider.phone_authority).where(Provider.id == provider_id)))
 
 
 def issue_key(

@@ -9,6 +9,7 @@ ledger entry per contributing member.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
+from campaigns.customers import numbers
 from campaigns.errors import conflict, invalid, not_found
 from campaigns.models import CustomerBalance, CustomerGroup, GroupEvent, GroupMember
 
@@ -68,8 +70,16 @@ def _join(session: Session, group_id: int, customer_id: int, now: datetime) -> G
 
 
 def create(
-    session: Session, owner_id: int, name: str, *, actor: str, max_members: int = DEFAULT_MAX_MEMBERS
+    session: Session,
+    owner_id: int,
+    name: str,
+    *,
+    actor: str,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    through_phones: Sequence[str] = (),
 ) -> CustomerGroup:
+    """``through_phones`` (here and below): the numbers the acting person was named by; a swapped SIM holds it."""
+    numbers.check_hold(session, through_phones, action="a group change", customer_id=owner_id)
     if not name.strip() or len(name) > 100:
         raise invalid("name", "give a name of 1 to 100 characters")
     if not 2 <= max_members <= 20:
@@ -83,7 +93,10 @@ def create(
     return group
 
 
-def invite(session: Session, group_id: int, owner_id: int, customer_id: int, *, actor: str) -> None:
+def invite(
+    session: Session, group_id: int, owner_id: int, customer_id: int, *, actor: str, through_phones: Sequence[str] = ()
+) -> None:
+    numbers.check_hold(session, through_phones, action="a group change", customer_id=owner_id)
     group = _group(session, group_id)
     if group.owner_id != owner_id:
         raise conflict("not_owner", "only the group's owner invites")
@@ -105,7 +118,10 @@ def invite(session: Session, group_id: int, owner_id: int, customer_id: int, *, 
     _event(session, group_id, customer_id, "invited", actor, now)
 
 
-def accept(session: Session, group_id: int, customer_id: int, *, actor: str) -> None:
+def accept(
+    session: Session, group_id: int, customer_id: int, *, actor: str, through_phones: Sequence[str] = ()
+) -> None:
+    numbers.check_hold(session, through_phones, action="a group change", customer_id=customer_id)
     group = _group(session, group_id)
     invitation = session.scalar(
         select(GroupMember).where(
@@ -124,8 +140,17 @@ def accept(session: Session, group_id: int, customer_id: int, *, actor: str) -> 
     _event(session, group_id, customer_id, "joined", actor, now)
 
 
-def leave(session: Session, group_id: int, customer_id: int, *, by_owner: int | None = None, actor: str) -> None:
+def leave(
+    session: Session,
+    group_id: int,
+    customer_id: int,
+    *,
+    by_owner: int | None = None,
+    actor: str,
+    through_phones: Sequence[str] = (),
+) -> None:
     """A member leaves, or the owner removes them; the owner leaving dissolves the group."""
+    numbers.check_hold(session, through_phones, action="a group change", customer_id=customer_id)
     group = _group(session, group_id)
     if by_owner is not None and by_owner != group.owner_id:
         raise conflict("not_owner", "only the group's owner removes members")

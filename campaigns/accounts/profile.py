@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
 from campaigns.catalog import programme, tiers
+from campaigns.customers import numbers
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.customers.identity import (
     NATIONAL_ID,
@@ -47,6 +48,7 @@ def profile(session: Session, customer_id: int, *, provider_id: int | None = Non
     return {
         "id": customer.id,
         "identities": identities_of(session, customer.id),
+        "identity_history": numbers.history_of(session, customer.id),
         "tier": customer.tier,
         "tier_since": customer.tier_since,
         "tags": sorted(session.scalars(select(CustomerTag.tag).where(CustomerTag.customer_id == customer_id))),

@@ -9,6 +9,7 @@ lots that expire soonest; a cancellation gives them back.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -157,9 +158,17 @@ def redeem(
     idempotency_key: str | None,
     pool: bool = False,
     now: datetime | None = None,
+    through_phones: Sequence[str | None] = (),
 ) -> tuple[dict[str, Any], bool]:
-    """Debit, decrement stock and issue a voucher in one database transaction; returns (view, created)."""
+    """Debit, decrement stock and issue a voucher in one database transaction; returns (view, created).
+
+    ``through_phones``: the numbers the request came through (the SMS sender, the portal's sign-in number,
+    the phone a provider named); a recently swapped SIM among them holds the redemption.
+    """
     now = now or utcnow()
+    from campaigns.customers import numbers
+
+    numbers.check_hold(session, [p for p in through_phones if p], action="redemption", customer_id=customer_id, now=now)
     # The reward row lock comes first: a replay racing its original waits here, then finds it
     # committed (READ COMMITTED) instead of failing on the unique idempotency key.
     reward = session.scalar(select(Reward).where(Reward.code == reward_code).with_for_update())

@@ -19,7 +19,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaigns.customers.identity import resolve_many
+from campaigns.customers import numbers
+from campaigns.customers.identity import NATIONAL_ID, find_customer, resolve_many
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import Campaign, LedgerEntry, Provider, Reversal, Transaction
 from campaigns.schemas import CustomerRef, EventIn, TransactionIn
@@ -145,7 +146,14 @@ def _ingest_pass(
         first_in_batch[item.ref] = i
         fresh.append(i)
 
-    customers = resolve_many(session, [items[i].customer.claim() for i in fresh])
+    # A released number: a late transaction from before the release goes to the old holder, one in the
+    # quarantine is refused; the rest resolve as usual.
+    routes = numbers.route_transactions(session, [(items[i].customer.phone, items[i].occurred_at) for i in fresh])
+    usual = [i for i, r in zip(fresh, routes, strict=True) if r is None]
+    resolved = iter(resolve_many(session, [items[i].customer.claim() for i in usual]))
+    customers = [
+        next(resolved) if r is None else _late_holder(session, items[i], r) for i, r in zip(fresh, routes, strict=True)
+    ]
     rows: list[dict[str, Any]] = []
     row_of: list[int] = []
     for i, cid in zip(fresh, customers, strict=True):
@@ -197,6 +205,20 @@ def _ingest_pass(
             assert first is not None
             outcomes[i] = Outcome(DUPLICATE, first.txn) if first.status == ACCEPTED else first
     return outcomes  # type: ignore[return-value]
+
+
+def _late_holder(session: Session, item: Incoming, route: int | DomainError) -> int | DomainError:
+    """The old holder, unless the transaction's national ID names somebody else."""
+    if isinstance(route, DomainError) or not item.customer.national_id:
+        return route
+    owner = find_customer(session, NATIONAL_ID, item.customer.national_id)
+    if owner is not None and owner != route:
+        return conflict(
+            "identity_conflict",
+            f"the phone belonged to customer {route} at occurred_at and the national_id belongs to customer {owner}",
+            [FieldProblem("customer.national_id", f"belongs to customer {owner}")],
+        )
+    return route
 
 
 def _differs(provider_txn_id: str) -> DomainError:

@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     # missing-points claims: hours allowed in each state; warning once warning_share of it has passed,
     # critical once critical_factor times it has passed (campaigns/care/claims.py)
     "claim_deadlines": {"open": 4, "assigned": 24, "investigating": 72, "warning_share": 0.75, "critical_factor": 2},
+    # number lifecycle (campaigns/customers/numbers.py): days a released number is refused everywhere, and hours
+    # spending through a SIM-swapped number is held
+    "number_quarantine_days": 90,
+    "sim_swap_hold_hours": 48,
     # clearing's early warnings (campaigns/care/clearing_warnings.py): a provider funding over last_month_factor x last
     # month (from min_points) or over budget_share of budgets[code] points a month; a month unclosed unclosed_days
     "clearing_warnings": {
@@ -67,6 +71,8 @@ class Programme:
     sms_templates: dict[str, dict[str, str]] | None = None
     accrual_sla: dict[str, Any] | None = None
     claim_deadlines: dict[str, float] | None = None
+    number_quarantine_days: int = 90
+    sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
@@ -162,6 +168,9 @@ def validate(key: str, value: Any) -> Any:
     elif key == "point_value":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise invalid("value", "must be a non-negative number (currency units one point costs)")
+    elif key in ("number_quarantine_days", "sim_swap_hold_hours"):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3650:
+            raise invalid("value", "must be an integer from 0 to 3650")
     elif key in ("notify_points_threshold", "sms_daily_limit", "min_redemption_points"):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise invalid("value", "must be a non-negative integer or null")

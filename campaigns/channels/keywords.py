@@ -22,6 +22,7 @@ from campaigns.care import claims
 from campaigns.catalog.programme import load as load_programme
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
+from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
@@ -54,6 +55,8 @@ T: dict[str, dict[str, str]] = {
         "stop": "Bạn đã ngừng nhận tin thông báo. Soạn BATDAU để nhận lại.",
         "start": "Bạn sẽ nhận lại tin thông báo. Soạn TUCHOI để ngừng.",
         "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
+        "quarantined": "Số điện thoại này vừa được nhà mạng thu hồi nên tạm thời chưa dùng được cho chương trình. "
+        "Xin cảm ơn bạn đã thông cảm.",
         "none": "không có",
     },
     "en": {
@@ -76,6 +79,8 @@ T: dict[str, dict[str, str]] = {
         "stop": "You will no longer receive notifications. Send START to receive them again.",
         "start": "You will receive notifications again. Send STOP to stop.",
         "not_member": "This phone number is not a member of the loyalty programme.",
+        "quarantined": "This number was recently released by its operator and cannot be used in the programme "
+        "for now. Thank you for your understanding.",
         "none": "none",
     },
 }
@@ -88,6 +93,7 @@ REASONS = {
         "reward_unavailable": "quà hiện không được đổi",
         "insufficient_points": "không đủ điểm",
         "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
+        "sim_swap_hold": "SIM của số này vừa được đổi nên việc đổi quà tạm dừng; vui lòng gọi tổng đài CSKH",
     },
     "en": {
         "out_of_stock": "out of stock",
@@ -96,6 +102,8 @@ REASONS = {
         "reward_unavailable": "not offered now",
         "insufficient_points": "not enough points",
         "below_minimum_redemption": "below the programme's minimum redemption",
+        "sim_swap_hold": "the SIM of this number was changed recently, so redemptions are on hold; please call "
+        "customer care",
     },
 }
 
@@ -243,7 +251,8 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
         if old is not None:  # the gateway retried: same answer, nothing done twice
             return SmsResult(old.intent, old.reply or "", old.id, None, duplicate=True)
     now = utcnow()
-    cid = find_customer(session, PHONE, phone)
+    quarantine = numbers.quarantined(session, phone, now)
+    cid = None if quarantine is not None else find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
     words = fold(text or "").split()
     raw_args = (text or "").split()[1:]  # as typed (a claim's reference and description keep their case)
@@ -258,7 +267,9 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
     session.add(inbound)
     session.flush()
     reply_via_outbox = True
-    if customer is None:
+    if quarantine is not None:
+        inbound.intent, reply = "quarantined", t(language, "quarantined")
+    elif customer is None:
         reply = t(language, "not_member")
     elif intent == "balance":
         reply = balance_text(session, customer.id, language)
@@ -369,7 +380,12 @@ def _sms_redeem(
     try:
         with session.begin_nested():
             view, _ = rewards_service.redeem(
-                session, customer.id, reward.code, requested_by="sms", idempotency_key=f"sms:{ask.id}"
+                session,
+                customer.id,
+                reward.code,
+                requested_by="sms",
+                idempotency_key=f"sms:{ask.id}",
+                through_phones=[inbound.phone],
             )
     except DomainError as err:
         return redeem_error_text(err, reward, language, balance), True

@@ -21,6 +21,7 @@ from campaigns.accounts import rewards as rewards_service
 from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
 from campaigns.clock import utcnow
+from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
 from campaigns.models import Claim, Customer, CustomerBalance, CustomerToken, OtpCode, Provider
@@ -50,6 +51,7 @@ def request_code(session: Session, raw_phone: str, *, pepper: str, now: datetime
     """
     now = now or utcnow()
     phone = phone_or_error(raw_phone)
+    numbers.refuse_if_quarantined(session, phone, now)
     cid = find_customer(session, PHONE, phone)
     if cid is None:
         return None
@@ -95,6 +97,8 @@ def verify_code(session: Session, raw_phone: str, code: str, *, pepper: str, now
             otp.used_at = now
         raise wrong
     otp.used_at = now
+    if not numbers.signed_in_through(session, otp.customer_id, phone):  # released since the code was sent
+        raise wrong
     return otp.customer_id
 
 
@@ -102,13 +106,21 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, customer_id: int, now: datetime | None = None) -> tuple[str, datetime]:
+def issue_token(
+    session: Session, customer_id: int, now: datetime | None = None, *, phone: str | None = None
+) -> tuple[str, datetime]:
+    """``phone`` is the number signed in through: its release revokes the token, its SIM swap holds spending."""
     now = now or utcnow()
     token = "lc_" + secrets.token_urlsafe(32)
     expires = now + timedelta(days=TOKEN_DAYS)
     session.add(
         CustomerToken(
-            customer_id=customer_id, prefix=token[:10], token_hash=hash_token(token), created_at=now, expires_at=expires
+            customer_id=customer_id,
+            prefix=token[:10],
+            token_hash=hash_token(token),
+            phone=phone,
+            created_at=now,
+            expires_at=expires,
         )
     )
     session.flush()
@@ -116,13 +128,19 @@ def issue_token(session: Session, customer_id: int, now: datetime | None = None)
 
 
 def authenticate_token(session: Session, token: str, now: datetime | None = None) -> int | None:
+    found = authenticate(session, token, now)
+    return found[0] if found else None
+
+
+def authenticate(session: Session, token: str, now: datetime | None = None) -> tuple[int, str | None] | None:
+    """(customer id, phone signed in through) of a live token."""
     now = now or utcnow()
     row = session.scalar(select(CustomerToken).where(CustomerToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         row.last_used_at = now
-    return row.customer_id
+    return row.customer_id, row.phone
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from campaigns.accounts import rewards as rewards_service
 from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
+from campaigns.clock import utcnow
+from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerBalance, Reward
@@ -47,6 +49,7 @@ U: dict[str, dict[str, str]] = {
         "lang_set": "Đã chọn Tiếng Việt.",
         "invalid": "Lựa chọn không hợp lệ.",
         "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
+        "quarantined": "Số này vừa được nhà mạng thu hồi, tạm thời chưa dùng được cho chương trình. Xin cảm ơn!",
         "redemption": "Đổi quà",
         "redemption_cancel": "Hoàn điểm",
         "expiry": "Hết hạn",
@@ -77,6 +80,7 @@ U: dict[str, dict[str, str]] = {
         "lang_set": "Language set to English.",
         "invalid": "Invalid choice.",
         "not_member": "This phone number is not a member of the loyalty programme.",
+        "quarantined": "This number was recently released by its operator; it cannot be used for now. Thank you!",
         "redemption": "Redeemed",
         "redemption_cancel": "Refund",
         "expiry": "Expired",
@@ -115,8 +119,8 @@ def end(body: str, notify: bool = False) -> Screen:
 
 
 class Menu:
-    def __init__(self, session: Session, customer: Customer, session_id: str) -> None:
-        self.session, self.customer, self.session_id = session, customer, session_id
+    def __init__(self, session: Session, customer: Customer, session_id: str, phone: str | None = None) -> None:
+        self.session, self.customer, self.session_id, self.phone = session, customer, session_id, phone
         self.lang = language_of(customer.language)
         bal = session.get(CustomerBalance, customer.id)
         self.balance = bal.balance if bal else 0
@@ -264,6 +268,7 @@ class Menu:
                     reward.code,
                     requested_by="ussd",
                     idempotency_key=f"ussd:{self.session_id}"[:64],
+                    through_phones=[self.phone],
                 )
         except DomainError as err:
             return end(redeem_error_text(err, reward, self.lang, self.balance))
@@ -301,9 +306,11 @@ def respond(session: Session, session_id: str, raw_phone: str, text: str) -> Scr
         phone = normalize_phone(raw_phone)
     except ValueError:
         return end(U["vi"]["not_member"])
+    if numbers.quarantined(session, phone, utcnow()) is not None:
+        return end(U["vi"]["quarantined"] + " / " + U["en"]["quarantined"][:80])
     cid = find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
     if customer is None:
         return end(U["vi"]["not_member"] + " / " + U["en"]["not_member"][:80])
     inputs = [] if text == "" else text.split("*")
-    return Menu(session, customer, session_id).run(inputs)
+    return Menu(session, customer, session_id, phone).run(inputs)

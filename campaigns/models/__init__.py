@@ -44,6 +44,9 @@ from campaigns.models.customers import (
     CustomerMerge,
     CustomerProvider,
     CustomerTag,
+    IdentityEvent,
+    IdentityHistory,
+    PhoneState,
 )
 from campaigns.models.imports import Import, ImportProblem, ImportStatus
 from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
@@ -80,6 +83,8 @@ __all__ = [
     "DailyStat",
     "GroupEvent",
     "GroupMember",
+    "IdentityEvent",
+    "IdentityHistory",
     "Import",
     "ImportProblem",
     "ImportStatus",
@@ -90,6 +95,7 @@ __all__ = [
     "OtpCode",
     "Outbox",
     "OutboxStatus",
+    "PhoneState",
     "PointLot",
     "Provider",
     "ProviderRate",

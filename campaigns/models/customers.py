@@ -91,3 +91,55 @@ class CustomerTag(Base):
     customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdentityEvent(Base):
+    """A number lifecycle event posted by the phone authority; idempotent by its ``provider_event_id``."""
+
+    __tablename__ = "identity_events"
+    __table_args__ = (UniqueConstraint("provider_id", "provider_event_id", name="uq_identity_event_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    provider_event_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))  # number_released | sim_swapped
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the holder at the time
+    body_hash: Mapped[str] = mapped_column(String(64))
+
+
+class IdentityHistory(Base):
+    """An identity a customer held and no longer holds (a released number), and whether it came back."""
+
+    __tablename__ = "identity_history"
+    __table_args__ = (Index("ix_identity_history_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(32))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(32))  # number_released
+    event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    reattached_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reattached_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PhoneState(Base):
+    """Where a number is in its lifecycle: released (quarantined until a date) and/or SIM-swapped (on hold)."""
+
+    __tablename__ = "phone_states"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    released_from: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the customer who held it
+    quarantine_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    swapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    swap_event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    hold_lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hold_lifted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -249,9 +249,11 @@ def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client
         assert any(s in html for s in shown), f"{url} does not show the text at all"
     portal_client = app.test_client()
     with portal_client.session_transaction() as s:
-        s["portal"] = {"cid": cid, "at": int(time.time())}
+        s["portal"] = {"cid": cid, "phone": "+84912345678", "at": int(time.time())}  # signed in through it
     for url in ("/portal/", "/portal/claims"):
-        html = portal_client.get(url).get_data(as_text=True)
+        page = portal_client.get(url)
+        assert page.status_code == 200, url
+        html = page.get_data(as_text=True)
         assert "<script>alert(1)</script>" not in html, url
 
 

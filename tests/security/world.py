@@ -58,6 +58,11 @@ def build_world(app: Flask) -> World:
     client = app.test_client()
     telecom = make_provider(app, "telecom", "Mobile operator")
     shop = make_provider(app, "shop", "Convenience shop")
+    with app.app_context():  # the operator posts number lifecycle events; the shop may not
+        from campaigns.access.providers import set_phone_authority
+
+        set_phone_authority(db.session, "telecom", True, actor="tests")
+        db.session.commit()
     with app.app_context():
         staff_key = issue_key(db.session, "staff", "security tests")
         db.session.commit()
@@ -114,6 +119,7 @@ def build_world(app: Flask) -> World:
     ids["hook_url"] = "https://example.com/hook"
     ids["outbox_id"] = 999_999
     ids["key"] = "point_value"
+    ids["phone"] = "+84912000003"
     ids["period"] = datetime.now(UTC).strftime("%Y-%m")  # settlement statements of the running month
     ids["provider_code"] = "telecom"
 

@@ -39,6 +39,11 @@ def _visible(group_id: int) -> None:
         raise not_found(f"group {group_id}")
 
 
+def _through(ref: CustomerRef | None) -> list[str]:
+    """The number the acting person was named by: a recently swapped SIM holds the change."""
+    return [ref.phone] if ref is not None and ref.phone else []
+
+
 def _who(ref: CustomerRef | None, field: str = "owner") -> int:
     if ref is None:
         raise invalid(field, "is required")
@@ -51,7 +56,12 @@ def _who(ref: CustomerRef | None, field: str = "owner") -> int:
 def create_group() -> Any:
     body = validation_error(GroupIn, read_json())
     group = groups.create(
-        db_session(), _who(body.owner), body.name, actor=principal().name, max_members=body.max_members
+        db_session(),
+        _who(body.owner),
+        body.name,
+        actor=principal().name,
+        max_members=body.max_members,
+        through_phones=_through(body.owner),
     )
     db.session.commit()
     return groups.view(db_session(), group.id), 201
@@ -70,7 +80,14 @@ def show_group(group_id: int) -> Any:
 def invite_member(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.invite(db_session(), group_id, _who(body.owner), _who(body.customer, "customer"), actor=principal().name)
+    groups.invite(
+        db_session(),
+        group_id,
+        _who(body.owner),
+        _who(body.customer, "customer"),
+        actor=principal().name,
+        through_phones=_through(body.owner),
+    )
     db.session.commit()
     return groups.view(db_session(), group_id), 201
 
@@ -81,7 +98,13 @@ def invite_member(group_id: int) -> Any:
 def accept_invitation(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
-    groups.accept(db_session(), group_id, _who(body.customer, "customer"), actor=principal().name)
+    groups.accept(
+        db_session(),
+        group_id,
+        _who(body.customer, "customer"),
+        actor=principal().name,
+        through_phones=_through(body.customer),
+    )
     db.session.commit()
     return groups.view(db_session(), group_id)
 
@@ -94,6 +117,13 @@ def leave_group(group_id: int) -> Any:
     _visible(group_id)
     body = validation_error(GroupMemberIn, read_json())
     by_owner = _who(body.owner) if body.owner is not None else None
-    groups.leave(db_session(), group_id, _who(body.customer, "customer"), by_owner=by_owner, actor=principal().name)
+    groups.leave(
+        db_session(),
+        group_id,
+        _who(body.customer, "customer"),
+        by_owner=by_owner,
+        actor=principal().name,
+        through_phones=_through(body.owner if body.owner is not None else body.customer),
+    )
     db.session.commit()
     return groups.view(db_session(), group_id)

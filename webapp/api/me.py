@@ -29,11 +29,12 @@ def customer_token(view: Callable[..., Any]) -> Callable[..., Any]:
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith("lc_"):
             raise DomainError("unauthorized", "send 'Authorization: Bearer <customer token>'", status=401)
-        cid = portal.authenticate_token(db_session(), token)
-        if cid is None:
+        found = portal.authenticate(db_session(), token)
+        if found is None:
             raise DomainError("unauthorized", "unknown, expired or revoked token", status=401)
         db.session.commit()  # last_used_at
-        g.customer_id, g.customer_token = cid, token
+        g.customer_id, g.customer_phone = found
+        g.customer_token = token
         return view(*args, **kwargs)
 
     return wrapper
@@ -77,7 +78,7 @@ def me_token() -> Any:
     except DomainError:
         db.session.commit()  # the wrong attempt is counted
         raise
-    token, expires = portal.issue_token(db_session(), cid)
+    token, expires = portal.issue_token(db_session(), cid, phone=portal.phone_or_error(phone))
     db.session.commit()
     return {"token": token, "token_type": "Bearer", "expires_at": expires}, 201
 
@@ -122,7 +123,12 @@ def me_redeem() -> Any:
             [FieldProblem("idempotency_key", "1 to 64 characters")],
         )
     view, created = rewards.redeem(
-        db_session(), g.customer_id, _string(body, "reward"), requested_by=f"app:{g.customer_id}", idempotency_key=key
+        db_session(),
+        g.customer_id,
+        _string(body, "reward"),
+        requested_by=f"app:{g.customer_id}",
+        idempotency_key=key,
+        through_phones=[g.customer_phone] if g.customer_phone else [],
     )
     db.session.commit()
     dispatcher().schedule_notify()

@@ -14,9 +14,11 @@ from campaigns.schemas import (
     EventIn,
     GroupIn,
     GroupMemberIn,
+    IdentityEventIn,
     RedemptionIn,
     ReversalIn,
     RewardIn,
+    StaffReasonIn,
     TransactionBatchIn,
     TransactionIn,
 )
@@ -129,9 +131,19 @@ class LedgerLine(BaseModel):
     created_at: datetime
 
 
+class PastIdentity(BaseModel):
+    type: Literal["phone", "national_id"]
+    value: str
+    linked_at: datetime | None
+    released_at: datetime
+    reason: str
+    reattached_at: datetime | None
+
+
 class CustomerView(BaseModel):
     id: int
     identities: list[Identity]
+    identity_history: list[PastIdentity]
     tier: str | None
     created_at: datetime
     balance: int
@@ -291,6 +303,31 @@ class DeliveryList(BaseModel):
     deliveries: list[DeliveryView]
 
 
+class IdentityEventView(BaseModel):
+    id: int
+    provider_event_id: str
+    event: Literal["number_released", "sim_swapped"]
+    phone: str
+    occurred_at: datetime
+    received_at: datetime
+    customer_id: int | None
+
+
+class PhoneStateView(BaseModel):
+    phone: str
+    customer_id: int | None
+    released_at: datetime | None
+    released_from: int | None
+    quarantined: bool
+    quarantine_until: datetime | None
+    sim_swapped_at: datetime | None
+    hold: bool
+    hold_until: datetime | None
+    hold_lifted_at: datetime | None
+
+
+PHONE_MODELS: list[type[BaseModel]] = [IdentityEventIn, IdentityEventView, StaffReasonIn, PhoneStateView]
+
 WEBHOOK_MODELS: list[type[BaseModel]] = [WebhookIn, WebhookCreated, WebhookList, DeliveryView, DeliveryList]
 
 
@@ -321,6 +358,7 @@ MODELS: list[type[BaseModel]] = [
     CampaignList,
     ValidationOk,
     *WEBHOOK_MODELS,
+    *PHONE_MODELS,
 ]
 
 
@@ -1125,12 +1163,64 @@ def settlement_paths() -> dict[str, Any]:
     }
 
 
+def phone_paths() -> dict[str, Any]:
+    """Number lifecycle: the phone authority's events; staff re-attach numbers and lift SIM-swap holds."""
+    phone = [{"name": "phone", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}]
+
+    def staff_action(summary: str, op: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "summary": summary,
+                "operationId": op,
+                "parameters": phone,
+                "requestBody": {"required": True, **_json(StaffReasonIn)},
+                "responses": {
+                    "200": {"description": "The number's state now", **_json(PhoneStateView)},
+                    **_errors(*COMMON, 404, 409, 422),
+                },
+            }
+        }
+
+    return {
+        "/api/v1/identity-events": {
+            "post": {
+                "summary": "A number was released or its SIM swapped (the phone authority only; idempotent)",
+                "operationId": "postIdentityEvent",
+                "requestBody": {"required": True, **_json(IdentityEventIn)},
+                "responses": {
+                    "201": {"description": "Applied", **_json(IdentityEventView)},
+                    "200": {"description": "Replay of the same provider_event_id", **_json(IdentityEventView)},
+                    **_errors(*COMMON, 409, 422),
+                },
+            }
+        },
+        "/api/v1/phone-numbers/{phone}": {
+            "get": {
+                "summary": "Where a number is in its lifecycle (holder, quarantine, SIM-swap hold)",
+                "operationId": "getPhoneNumber",
+                "parameters": phone,
+                "responses": {
+                    "200": {"description": "The number's state", **_json(PhoneStateView)},
+                    **_errors(401, 403, 422, 503),
+                },
+            }
+        },
+        "/api/v1/phone-numbers/{phone}/lift-hold": staff_action(
+            "Lift a SIM-swap hold after checking the person's identity (audited)", "liftSimSwapHold"
+        ),
+        "/api/v1/phone-numbers/{phone}/reattach": staff_action(
+            "Give a released number back to the customer it was released from (audited)", "reattachPhoneNumber"
+        ),
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole document as served (the schemathesis test loads the same one)."""
     doc = build_document()
     doc["paths"].update(me_paths())
     doc["paths"].update(webhook_paths())
     doc["paths"].update(settlement_paths())
+    doc["paths"].update(phone_paths())
     return doc
 
 

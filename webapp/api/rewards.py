@@ -69,7 +69,13 @@ def create_redemption() -> Any:
     customer_id = resolve_existing(db_session(), body.customer, body.customer_id)
     key = body.idempotency_key or request.headers.get("Idempotency-Key")
     view, created = rewards.redeem(
-        db_session(), customer_id, body.reward, requested_by=_requester(), idempotency_key=key, pool=body.pool
+        db_session(),
+        customer_id,
+        body.reward,
+        requested_by=_requester(),
+        idempotency_key=key,
+        pool=body.pool,
+        through_phones=[body.customer.phone] if body.customer else [],
     )
     db.session.commit()
     return view, 201 if created else 200

@@ -1,6 +1,6 @@
 """Flask CLI: ``flask --app wsgi GROUP ...`` for providers, staff-token, users, campaigns, demo, ledger, rewards,
-settings, tiers, notify, transactions, customers, imports and settlement; ``worker``, ``sweep`` and ``lifecycle``.
-One module per command group."""
+settings, tiers, notify, phones, transactions, customers, imports and settlement; ``worker``, ``sweep`` and
+``lifecycle``. One module per command group."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .demo import demo_cli
 from .imports import customers_cli, imports_cli, transactions_cli
 from .ledger import ledger_cli
 from .notify import notify_cli
+from .phones import phones_cli
 from .providers import providers_cli
 from .rewards import rewards_cli
 from .settings import settings_cli
@@ -34,6 +35,7 @@ def register_cli(app: Flask) -> None:
         tiers_cli,
         users_cli,
         notify_cli,
+        phones_cli,
         settlement_cli,
         transactions_cli,
         customers_cli,

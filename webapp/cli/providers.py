@@ -1,4 +1,4 @@
-"""``flask providers create|rotate-key|revoke-key``: providers and their API keys."""
+"""``flask providers create|set-phone-authority|rotate-key|revoke-key``: providers and their API keys."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ providers_cli = AppGroup("providers", help="Manage providers and their API keys.
 @providers_cli.command("create")
 @click.argument("code")
 @click.option("--name", required=True, help="Display name, e.g. 'Viettel Telecom'.")
-def providers_create(code: str, name: str) -> None:
+@click.option("--phone-authority", is_flag=True, help="Trust its number lifecycle events (release, SIM swap).")
+def providers_create(code: str, name: str, phone_authority: bool) -> None:
     """Create a provider; prints its API key once, alone on the last line."""
     try:
-        provider, key = providers.create_provider(db_session(), code, name)
+        provider, key = providers.create_provider(db_session(), code, name, phone_authority=phone_authority)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
@@ -31,6 +32,20 @@ def providers_create(code: str, name: str) -> None:
     click.echo(f"Created provider '{provider.code}' ({provider.name}), id {provider.id}.")
     click.echo("Its API key follows; it is shown only this once (only its hash is stored):")
     click.echo(key)
+
+
+@providers_cli.command("set-phone-authority")
+@click.argument("code")
+@click.option("--on/--off", "value", default=True, help="Trust (--on) or stop trusting (--off) its events.")
+def providers_set_phone_authority(code: str, value: bool) -> None:
+    """Mark an existing provider as the authority for phone numbers (audited)."""
+    try:
+        providers.set_phone_authority(db_session(), code, value)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        fail(err)
+    click.echo(f"Provider '{code}' is {'now' if value else 'no longer'} the authority for phone numbers.")
 
 
 @providers_cli.command("rotate-key")

@@ -17,6 +17,8 @@ TEXT: dict[str, dict[str, str]] = {
         "too_many": "Bạn đã nhập sai quá nhiều lần. Hãy yêu cầu mã mới.",
         "rate_limited": "Bạn thao tác quá nhanh. Hãy thử lại sau {seconds} giây.",
         "bad_phone": "Số điện thoại không hợp lệ.",
+        "number_quarantined": "Số điện thoại này vừa được nhà mạng thu hồi nên tạm thời chưa dùng được cho chương "
+        "trình. Xin cảm ơn bạn đã thông cảm.",
         "sign_out": "Đăng xuất",
         "balance": "Số dư",
         "points": "điểm",
@@ -79,6 +81,8 @@ TEXT: dict[str, dict[str, str]] = {
         "too_many": "Too many wrong codes. Ask for a new one.",
         "rate_limited": "Too many requests. Try again in {seconds} seconds.",
         "bad_phone": "That is not a valid phone number.",
+        "number_quarantined": "This number was recently released by its operator and cannot be used in the "
+        "programme for now. Thank you for your understanding.",
         "sign_out": "Sign out",
         "balance": "Balance",
         "points": "points",

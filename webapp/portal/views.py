@@ -13,6 +13,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from campaigns.accounts import rewards
 from campaigns.channels import portal
 from campaigns.channels.keywords import redeem_error_text
+from campaigns.customers import numbers
 from campaigns.errors import DomainError
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
@@ -50,10 +51,12 @@ def _inject() -> dict[str, Any]:
 
 
 def _customer_id() -> int | None:
+    """The signed-in customer while the phone signed in through is still theirs (a release ends it at once)."""
     data = session.get(SESSION_KEY)
     if not isinstance(data, dict) or time.time() - float(data.get("at", 0)) > LIFETIME:
         return None
-    return int(data["cid"])
+    cid = int(data["cid"])
+    return cid if numbers.signed_in_through(db_session(), cid, data.get("phone")) else None
 
 
 def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +103,13 @@ def login() -> Any:
         hit("otp-phone", phone, *OTP_PER_PHONE)
     except RateLimited as err:
         return _limited(err, "portal/login.html", phone=raw)
-    cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
+    try:
+        cid = portal.request_code(db_session(), phone, pepper=current_app.config["SECRET_KEY"])
+    except DomainError as err:
+        db.session.rollback()
+        if err.code != numbers.QUARANTINED:
+            raise
+        return render_template("portal/login.html", phone=raw, error=tr("number_quarantined")), 422
     db.session.commit()
     if cid is not None:
         dispatcher().schedule_notify()
@@ -129,7 +138,7 @@ def verify() -> Any:
         return render_template("portal/verify.html", phone=phone, error=message), err.status
     db.session.commit()
     session.pop("portal_phone", None)
-    session[SESSION_KEY] = {"cid": cid, "at": int(time.time())}
+    session[SESSION_KEY] = {"cid": cid, "phone": phone, "at": int(time.time())}
     session.permanent = True
     return redirect(url_for("portal.home"))
 
@@ -185,6 +194,7 @@ def redeem(code: str) -> Any:
                 code,
                 requested_by="portal",
                 idempotency_key=(request.form.get("nonce") or None),
+                through_phones=[session[SESSION_KEY]["phone"]],
             )
         except DomainError as err:
             db.session.rollback()
