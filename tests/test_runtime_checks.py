@@ -7,6 +7,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # real subprocesses / fault injection: left out of `bin/test --fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

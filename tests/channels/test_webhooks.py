@@ -8,6 +8,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.channels.helpers import earn, outbox, programme
 
 
@@ -120,6 +122,7 @@ def _pending_hooks(app, client, provider, count: int, prefix: str) -> None:
         db.session.commit()
 
 
+@pytest.mark.slow
 def test_the_sender_keeps_its_lock_through_a_long_pass_and_never_releases_another(app, client, telecom, monkeypatch):
     import workers.runtime
     from workers.queues import NOTIFY_LOCK_KEY

@@ -108,6 +108,7 @@ def test_api_create_with_publish_passes_for_the_approved_document(app, client, s
     assert _campaign(app, cid).latest_version == 1
 
 
+@pytest.mark.slow
 def test_cli_publish_and_import_publish_refuse_an_unreviewed_version(app, client, staff, tmp_path):
     doc = tmp_path / "base.yaml"
     doc.write_text(BASE_EARNING)
@@ -179,6 +180,7 @@ def test_schedule_needs_approval_and_an_approved_one_is_published_when_due(app, 
     assert _campaign(app, cid).published_version == 1
 
 
+@pytest.mark.slow
 def test_cli_publish_due_refuses_an_unreviewed_version(app, client):
     author = _ui(app, "author@example.com")
     created = _form(author, "/campaigns", source=BASE_EARNING, format="yaml")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_provider, publish, reset_all, run_worker
 from tests.integration.test_clearing import BASE, SPLIT, post
+
+pytestmark = pytest.mark.slow  # real subprocesses / fault injection: left out of `bin/test --fast`
 
 PHONES = ["0912000001", "0912000002", "0912000003"]
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from flask_migrate import upgrade
 
 from campaigns.demo import keys_filename
@@ -20,6 +21,8 @@ from tests.helpers.api import txn
 from tests.helpers.services import DB_URL, REDIS_URL
 from webapp import create_app
 from webapp.api.auth import forget_cached_keys
+
+pytestmark = pytest.mark.slow  # real subprocesses / fault injection: left out of `bin/test --fast`
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -46,6 +46,8 @@ from workers.drain import LOCK_SECONDS
 from workers.queues import lock_key
 from workers.sweeper import sweep
 
+pytestmark = pytest.mark.slow  # real subprocesses / fault injection: left out of `bin/test --fast`
+
 FIRST_WITH_PROVIDER = {
     "name": "First time with this provider",
     "priority": 20,
