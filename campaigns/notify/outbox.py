@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import programme
@@ -27,6 +27,7 @@ from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity, CustomerProvider, Outbox, PointLot, Reward
 from campaigns.notify import messages
+from campaigns.notify.due import due_ids
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count
 from campaigns.notify.webhooks import Events
@@ -164,16 +165,7 @@ def send_due(
     clock = now
     with session_factory() as session:
         settings = programme.load(session)
-        ids = session.scalars(
-            select(Outbox.id)
-            .where(
-                Outbox.channel == "sms",
-                Outbox.status == "pending",
-                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= (clock or utcnow())),
-            )
-            .order_by(Outbox.id)
-            .limit(limit)
-        ).all()
+        ids = due_ids(session, "sms", clock or utcnow(), limit)
     for outbox_id in ids:
         if not keep_going():
             break

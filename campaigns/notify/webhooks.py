@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid, not_found
 from campaigns.models import AuditEvent, Outbox, WebhookSubscription
+from campaigns.notify.due import due_ids
 from campaigns.sql import table_of, upsert
 
 log = logging.getLogger(__name__)
@@ -164,16 +165,7 @@ def deliver_due(
     post = post or _urllib_post
     clock = now or utcnow()
     with session_factory() as session:
-        ids = session.scalars(
-            select(Outbox.id)
-            .where(
-                Outbox.channel == "webhook",
-                Outbox.status == "pending",
-                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= clock),
-            )
-            .order_by(Outbox.id)
-            .limit(limit)
-        ).all()
+        ids = due_ids(session, "webhook", clock, limit)
     for outbox_id in ids:
         if not keep_going():
             break

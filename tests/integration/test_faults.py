@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -122,17 +121,6 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
-
-
-@pytest.fixture()
-def private_redis() -> Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory() as d:
-        server = RedisServer(d)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.kill()
 
 
 def _probe(name: str, points: int, condition: dict[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,8 @@ import itertools
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +31,6 @@ from campaigns.models import LedgerEntry, Transaction
 from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, THIRD_TODAY, publish, run_worker, settings_for_tests, txn
 from tests.integration.test_faults import (
     ROOT,
-    RedisServer,
     account,
     deployed_worker,
     points_by_ref,
@@ -60,18 +57,6 @@ FIRST_WITH_PROVIDER = {
     ],
 }
 WHEN = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
-
-
-@pytest.fixture()
-def redis_server() -> Iterator[RedisServer]:
-    """A private redis-server without persistence, which the test may kill and start again empty."""
-    with tempfile.TemporaryDirectory() as d:
-        server = RedisServer(d)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.kill()
 
 
 def publish_order_dependent(client: Any, staff: dict[str, str]) -> None:
@@ -233,13 +218,13 @@ def test_a_flush_while_a_batch_is_credited_keeps_the_order_of_what_follows(
 
 
 def test_redis_restarted_empty_while_transactions_keep_arriving_keeps_every_customers_order(
-    app, client, telecom, shop, staff, redis_server
+    app, client, telecom, shop, staff, private_redis
 ):
     """A private redis-server (no persistence) SIGKILLed and started again, empty, between two requests
     of a running load: ids waiting in it are lost; what follows arrives as single POSTs, batches and a
     file import; the sweeper brings back the rest. Six customers, nine transactions each."""
     publish_order_dependent(client, staff)
-    faulty = create_app(settings_for_tests(redis_url=redis_server.url), TESTING=True)
+    faulty = create_app(settings_for_tests(redis_url=private_redis.url), TESTING=True)
     web = faulty.test_client()
     keys = {"telecom": telecom.headers, "shop": shop.headers}
     providers = ["telecom", "shop", "telecom", "telecom", "shop", "telecom", "shop", "telecom", "telecom"]
@@ -283,8 +268,8 @@ def test_redis_restarted_empty_while_transactions_keep_arriving_keeps_every_cust
     deliver(web, "f", steps[:1], got)
     run_worker(faulty)  # the first two credited; aggregates copied into the private Redis
     deliver(web, "f", steps[1:2], got)  # waiting in Redis when it dies
-    redis_server.kill()
-    redis_server.start()  # empty: queues and aggregate copies lost, no dispatch ever failed
+    private_redis.kill()
+    private_redis.start()  # empty: queues and aggregate copies lost, no dispatch ever failed
     deliver(web, "f", steps[2:], got)
     run_worker(faulty)
     assert out_of_order(app) == []
