@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
 from campaigns.models import AuditEvent, Campaign, CampaignVersion, Provider, Reward
@@ -26,16 +27,10 @@ log = logging.getLogger(__name__)
 
 def known_values(session: Session) -> Known:
     """The programme's provider codes, published tier codes and reward codes: names a document may use."""
-    ladder = session.scalar(
-        select(CampaignVersion.document)
-        .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
-        .where(Campaign.type == "tier", Campaign.status == "published", CampaignVersion.status == "published")
-        .order_by(CampaignVersion.published_at.desc())
-        .limit(1)
-    )
+    ladder = tier_names(session)  # a published ladder always has a tier: empty means none is published
     return Known(
         providers=frozenset(session.scalars(select(Provider.code))),
-        tiers=frozenset(t["code"] for t in (ladder or {}).get("tiers", [])) if ladder else None,
+        tiers=frozenset(ladder) if ladder else None,
         rewards=frozenset(session.scalars(select(Reward.code))),
     )
 
