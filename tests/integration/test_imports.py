@@ -136,6 +136,11 @@ def test_cli_import_mixed_rows_error_report_and_credit(app, client, telecom, sta
     assert [r["provider_txn_id"] for r in _report(client, telecom.headers, imp)] == [r["provider_txn_id"] for r in rows]
     listed = app.test_cli_runner().invoke(args=["imports", "errors", str(imp)])
     assert listed.output.splitlines()[0] == "line,provider_txn_id,field,reason" and "M-9" in listed.output
+    # what `imports list` prints (#N) is what `imports show` and `imports errors` take
+    runner = app.test_cli_runner()
+    assert f"#{imp}" in runner.invoke(args=["imports", "list"]).output
+    assert runner.invoke(args=["imports", "errors", f"#{imp}"]).output == listed.output
+    assert "rejected: 7" in runner.invoke(args=["imports", "show", f"#{imp}"]).output
 
 
 def test_http_multipart_gzip_csv_and_ndjson_are_credited_like_the_api(app, client, telecom, staff, work):

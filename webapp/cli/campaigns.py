@@ -22,7 +22,7 @@ campaigns_cli = AppGroup("campaigns", help="Import, validate and publish campaig
 @campaigns_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--publish", is_flag=True, help="Publish the imported version at once.")
-@click.option("--author", default="cli", show_default=True)
+@click.option("--author", default="cli", show_default=True, help="Name recorded as the version's author.")
 def campaigns_import(file: Path, publish: bool, author: str) -> None:
     """Import a JSON or YAML campaign document; validation errors name their exact path."""
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
@@ -48,6 +48,7 @@ def campaigns_import(file: Path, publish: bool, author: str) -> None:
 @campaigns_cli.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def campaigns_validate(file: Path) -> None:
+    """Check a campaign document (JSON or YAML) against the rules and the catalog; nothing is saved."""
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
         doc = catalog.validate(file.read_text(encoding="utf-8"), fmt, db_session())
@@ -58,8 +59,9 @@ def campaigns_validate(file: Path) -> None:
 
 @campaigns_cli.command("publish")
 @click.argument("campaign_id", type=int)
-@click.option("--version", type=int, default=None)
+@click.option("--version", type=int, default=None, help="Version to publish (default: the latest).")
 def campaigns_publish(campaign_id: int, version: int | None) -> None:
+    """Publish a saved version (it must be approved by a second marketer when the programme requires approval)."""
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         fail(DomainError("not_found", f"campaign {campaign_id} not found"))

@@ -1,4 +1,4 @@
-"""What the command groups share: report a domain error and exit 1."""
+"""What the command groups share: report a domain error and exit 1; read a record number as the CLI prints it."""
 
 from __future__ import annotations
 
@@ -15,3 +15,20 @@ def fail(err: DomainError) -> NoReturn:
     for f in err.fields:
         click.echo(f"  {f.path}: {f.reason}", err=True)
     sys.exit(1)
+
+
+class RecordNumber(click.ParamType):
+    """A record id as listings print it: `3` and `#3` are the same import (what `imports list` shows can be pasted)."""
+
+    name = "id"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().removeprefix("#")
+        if not text.isdigit():
+            self.fail(f"{value!r} is not a record number (e.g. 3 or #3)", param, ctx)
+        return int(text)
+
+
+RECORD_NUMBER = RecordNumber()

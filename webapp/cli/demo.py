@@ -16,8 +16,8 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
 
 @demo_cli.command("seed")
-@click.option("--customers", default=60, show_default=True)
-@click.option("--transactions", default=300, show_default=True)
+@click.option("--customers", default=60, show_default=True, help="Demo customers to create.")
+@click.option("--transactions", default=300, show_default=True, help="Demo transactions to post.")
 @click.option("--if-empty", is_flag=True, help="Seed only a database without demo data; else show its kept keys.")
 @click.option(
     "--keys-dir",

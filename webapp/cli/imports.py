@@ -26,6 +26,7 @@ from workers.imports import options_of, stay_queued
 from workers.inline import InlineDispatcher
 
 from ..extensions import db, db_session, dispatcher, runtime
+from .common import RECORD_NUMBER
 
 
 class LiveBar:
@@ -222,7 +223,7 @@ def customers_import(file: Path, funder_code: str | None, **kw: Any) -> None:
 
 
 @imports_cli.command("list")
-@click.option("--provider", "provider_code", default=None)
+@click.option("--provider", "provider_code", default=None, help="Only this provider's imports (its code).")
 def imports_list(provider_code: str | None) -> None:
     """The latest imports, newest first."""
     pid = _provider_id(provider_code) if provider_code else None
@@ -236,7 +237,7 @@ def imports_list(provider_code: str | None) -> None:
 
 
 @imports_cli.command("show")
-@click.argument("import_id", type=int)
+@click.argument("import_id", type=RECORD_NUMBER)
 def imports_show(import_id: int) -> None:
     """One import's counts and outcome."""
     try:
@@ -249,7 +250,7 @@ def imports_show(import_id: int) -> None:
 
 
 @imports_cli.command("errors")
-@click.argument("import_id", type=int)
+@click.argument("import_id", type=RECORD_NUMBER)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
 def imports_errors(import_id: int, output: Path | None) -> None:
     """The error report CSV: line, provider_txn_id (or customer_ref), field, reason."""

@@ -36,6 +36,7 @@ def settings_set(key: str, value: str) -> None:
 
 @settings_cli.command("show")
 def settings_show() -> None:
+    """Print every programme setting with its current value (JSON)."""
     p = programme.load(db_session())
     for key in programme.DEFAULTS:
         click.echo(f"{key} = {json.dumps(getattr(p, key))}")

@@ -16,7 +16,7 @@ users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, mar
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(list(users.ROLES)))
+@click.option("--role", required=True, type=click.Choice(list(users.ROLES)), help="What the user may do.")
 @click.option("--provider", "provider_code", default=None, help="Provider code (role provider only).")
 @click.option("--name", default="", help="Display name.")
 @click.option(
@@ -40,6 +40,7 @@ def users_create(email: str, role: str, provider_code: str | None, name: str, pa
 
 @users_cli.command("list")
 def users_list() -> None:
+    """Staff users: id, email, role, provider scope and state (active, inactive or locked)."""
     for u in users.list_users(db_session()):
         state = "locked" if u["locked"] else ("active" if u["active"] else "inactive")
         click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state}")
@@ -47,7 +48,9 @@ def users_list() -> None:
 
 @users_cli.command("set-password")
 @click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="New password (asked if omitted)."
+)
 def users_set_password(email: str, password: str) -> None:
     """Reset a user's password (and unlock the account; their sessions end)."""
     try:
@@ -63,6 +66,7 @@ def users_set_password(email: str, password: str) -> None:
 @users_cli.command("unlock")
 @click.argument("email")
 def users_unlock(email: str) -> None:
+    """Lift the lock-out after too many failed sign-ins (audited)."""
     try:
         user = users.get_by_email(db_session(), email)
     except DomainError as err:
