@@ -126,9 +126,13 @@ def staff_profile(session: Session, customer_id: int, scope: Scope, *, limit: in
 
 
 def transaction_rows(session: Session, customer_id: int, scope: Scope, *, limit: int = 100) -> list[dict[str, Any]]:
-    """The customer's transactions, newest first, with net points; a provider user sees only its own."""
+    """The customer's transactions, latest occurrence first (late arrivals sit where they happened), with net points;
+    a provider user sees only its own."""
     txns = select(Transaction, Provider.code).join(Provider, Provider.id == Transaction.provider_id)
-    txns = txns.where(Transaction.customer_id == customer_id).order_by(Transaction.id.desc()).limit(limit)
+    txns = txns.where(Transaction.customer_id == customer_id)
+    txns = txns.order_by(Transaction.occurred_at.desc(), Transaction.id.desc()).limit(
+        limit
+    )  # as the page's header says
     if scope.limited:
         txns = txns.where(Transaction.provider_id == scope.provider_id)
     txn_rows = session.execute(txns).all()

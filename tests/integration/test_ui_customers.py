@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -106,3 +107,19 @@ def test_pages_are_fast_on_the_demo_data(app, client, clean, work):
     assert slow == {}
     page = client.get(f"/customers/{cid}").get_data(as_text=True)
     assert "qualifying points (365 days) to" in page and "<progress" in page  # the demo has a tier ladder
+
+
+def test_the_360_lists_transactions_by_when_they_happened(app, client, telecom, staff, work):
+    """A late arrival (yesterday's purchase posted today) sits under 'Occurred' where it happened, not on top."""
+    publish(client, staff, BASE_EARNING)
+    now = datetime.now(UTC)
+    for ref, days_ago in (("TX-EARLY", 3), ("TX-RECENT", 1), ("TX-LATE-ARRIVAL", 2)):
+        body = txn(ref, 100_000, phone="0912345678", occurred_at=(now - timedelta(days=days_ago)).isoformat())
+        assert client.post("/api/v1/transactions", json=body, headers=telecom.headers).status_code == 202
+    work()
+    make_user(app, "care@example.com", "care")
+    login(client, "care@example.com")
+    cid = int(client.get("/customers?kind=phone&q=0912345678").headers["Location"].rsplit("/", 1)[1])
+    page = client.get(f"/customers/{cid}").get_data(as_text=True)
+    order = sorted(("TX-EARLY", "TX-LATE-ARRIVAL", "TX-RECENT"), key=page.index)
+    assert order == ["TX-RECENT", "TX-LATE-ARRIVAL", "TX-EARLY"]
