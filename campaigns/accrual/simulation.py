@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from campaigns.access.providers import provider_codes
 from campaigns.accounts.profile import resolve_existing
-from campaigns.catalog import programme
+from campaigns.catalog import authoring, programme
 from campaigns.catalog.documents import validate
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError
-from campaigns.models import Transaction
+from campaigns.models import Campaign, Transaction
 from campaigns.schemas import CustomerRef, Scalar, Strict, validation_error
 from rules import CampaignSpec, EvaluationContext, RuleSet, explain
 
@@ -138,4 +138,27 @@ def replay(
         "cost": round(total * value, 2),
         "points_by_rule": dict(by_rule),
         "note": "draft evaluated alone, with today's customer aggregates; budgets and caps not applied",
+    }
+
+
+def publication_preview(session: Session, campaign_id: int, version: int, *, days: int = 7) -> dict[str, Any]:
+    """What a marketer sees before publishing: the diff against the live version and the simulated cost of each.
+
+    Both versions are replayed over the same recent transactions, so the difference is what publishing changes.
+    """
+    candidate = authoring.get_version(session, campaign_id, version)
+    campaign = session.get(Campaign, campaign_id)
+    live_number = campaign.published_version if campaign is not None else None
+    live = authoring.get_version(session, campaign_id, live_number) if live_number else None
+    new = replay(session, candidate.source, days=days, fmt=candidate.source_format)
+    old = replay(session, live.source, days=days, fmt=live.source_format) if live is not None else None
+    return {
+        "candidate": candidate,
+        "live": live,
+        "diff": authoring.publication_diff(live, candidate),
+        "days": days,
+        "new": new,
+        "old": old,
+        "points_change": new["points"] - (old["points"] if old else 0),
+        "cost_change": new["cost"] - (old["cost"] if old else 0),
     }

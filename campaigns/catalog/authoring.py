@@ -242,14 +242,19 @@ def get_version(session: Session, campaign_id: int, version: int) -> CampaignVer
 
 def diff_table(a: CampaignVersion, b: CampaignVersion) -> str:
     """Side-by-side HTML diff of two versions' source text (HtmlDiff escapes the text itself)."""
+    return _diff(a.source, b.source, f"version {a.version}", f"version {b.version}")
+
+
+def publication_diff(live: CampaignVersion | None, candidate: CampaignVersion) -> str:
+    """What publishing ``candidate`` changes: the diff against the live version, or against nothing at all."""
+    if live is None:
+        return _diff("", candidate.source, "nothing live", f"version {candidate.version}")
+    return diff_table(live, candidate)
+
+
+def _diff(a: str, b: str, fromdesc: str, todesc: str) -> str:
     differ = difflib.HtmlDiff(tabsize=2, wrapcolumn=64)
-    table = differ.make_table(
-        a.source.splitlines(),
-        b.source.splitlines(),
-        fromdesc=f"version {a.version}",
-        todesc=f"version {b.version}",
-        context=False,
-    )
+    table = differ.make_table(a.splitlines(), b.splitlines(), fromdesc=fromdesc, todesc=todesc, context=False)
     # explicit column widths so both sides share the page (difflib leaves them empty)
     cols = '<col class="dn"><col class="dh"><col class="dt">' * 2
     return re.sub(r"(?:\s*<colgroup></colgroup>){6}", cols, table, count=1)

@@ -182,7 +182,10 @@ def test_marketer_to_points_in_a_real_browser(app, server, browser, work):
     # ... saves and publishes it
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
-    page.get_by_role("button", name="Publish").click()
+    page.get_by_role("link", name="Publish…").click()
+    page.get_by_text("Simulated cost over the last 7 days").wait_for()
+    shot(page, "publish-confirm")
+    page.get_by_role("button", name="Publish version 1").click()
     page.locator(".flash-success").filter(has_text="published").wait_for()
     shot(page, "campaign")
     nav(page, "Campaigns")

@@ -140,3 +140,28 @@ def test_review_by_a_second_person(app, client, monkeypatch):
     assert _post(client, f"/campaigns/{cid}/versions/1/publish").status_code == 302
     audit = client.get("/audit?type=campaign").get_data(as_text=True)
     assert "campaign.submitted" in audit and "campaign.approved" in audit
+
+
+def test_publishing_asks_first_with_the_diff_and_the_simulated_cost(app, client, work):
+    telecom = make_provider(app, "telecom")
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    cid = int(_save(client, BASE_EARNING).headers["Location"].rsplit("/", 1)[1])
+    detail = client.get(f"/campaigns/{cid}").get_data(as_text=True)
+    assert f'href="/campaigns/{cid}/versions/1/publish"' in detail  # a link to the question, not a one-click form
+
+    first = client.get(f"/campaigns/{cid}/versions/1/publish").get_data(as_text=True)
+    assert "Nothing of this campaign is live yet" in first and "Publish version 1" in first
+    assert _post(client, f"/campaigns/{cid}/versions/1/publish").status_code == 302
+    client.post("/api/v1/transactions", json=txn("p-1", 150_000), headers=telecom.headers)
+    work()
+
+    assert _save(client, BASE_EARNING.replace("points: 1, per: 10000", "points: 2, per: 10000")).status_code == 302
+    page = client.get(f"/campaigns/{cid}/versions/2/publish").get_data(as_text=True)
+    assert "It replaces version 1" in page
+    assert re.search(r'id="points-change">\+15<', page)  # 150,000 VND earned 15 points live, 30 with v2
+    assert re.search(r"<span class=\"diff_chg\">2</span>", page)  # the changed rate, marked in the diff
+    with app.app_context():
+        assert db.session.query(CampaignVersion.status).filter_by(campaign_id=cid, version=2).scalar() == "draft"
+        db.session.remove()  # only the POST publishes
+    assert client.get(f"/campaigns/{cid}/versions/9/publish").status_code == 404

@@ -224,6 +224,22 @@ def _act(campaign_id: int, do: Callable[[], str], *, publishes: bool = False) ->
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 
 
+@bp.get("/campaigns/<int:campaign_id>/versions/<int:version>/publish")
+@permission_required("campaigns.publish")
+def confirm_publish(campaign_id: int, version: int) -> Any:
+    """Publishing asks first: what changes against the live version, and what it would have cost lately."""
+    days = request.args.get("days", 7, type=int) or 7
+    try:
+        c = authoring.get_campaign(db_session(), campaign_id, scope())
+        preview = simulation.publication_preview(db_session(), campaign_id, version, days=min(max(days, 1), 90))
+    except DomainError as err:
+        db.session.rollback()
+        return html_error(err)
+    db.session.rollback()
+    blocked = catalog.may_publish(preview["candidate"], require_approval=_require_approval())
+    return render_template("admin/publish_confirm.html", c=c, p=preview, blocked=blocked)
+
+
 @bp.post("/campaigns/<int:campaign_id>/versions/<int:version>/publish")
 @permission_required("campaigns.publish")
 def publish_campaign(campaign_id: int, version: int) -> Any:
