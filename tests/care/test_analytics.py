@@ -111,3 +111,16 @@ def test_provider_users_cannot_see_the_analytics(app, client, shop):
     login(client, "shop@example.com")
     for path in ("/care/analytics", "/care/reports/weekly", "/care/reports/weekly.csv"):
         assert client.get(path).status_code == 403
+
+
+def test_empty_charts_say_what_will_appear_instead_of_a_bare_axis(app, client):
+    make_user(app, "care@example.com", "care")
+    make_user(app, "analyst@example.com", "analyst")
+    login(client, "care@example.com")
+    page = client.get("/care/analytics").get_data(as_text=True)
+    assert "No SLA breaches and no claims in these weeks" in page
+    assert '<svg class="chart" viewBox="0 0 720' not in page  # no axis labelled 1, 0, 0 over nothing
+    analyst = app.test_client()
+    login(analyst, "analyst@example.com")
+    dashboard = analyst.get("/").get_data(as_text=True)
+    assert "No points issued or redeemed in the last 30 days" in dashboard
