@@ -603,6 +603,14 @@ class _Validator:
             elif not 1 <= pct <= 100:
                 self.error(path, "must be between 1 and 100")
                 ok = False
+            elif (
+                funder not in ("issuer", "programme")
+                and self.known.providers is not None
+                and funder not in self.known.providers
+            ):
+                # an unknown funder would silently fall back to the programme paying
+                self.error(path, _not_in_set(funder, self.known.providers, "a provider"))
+                ok = False
             else:
                 result[funder] = pct
                 total += pct

@@ -15,7 +15,7 @@ import io
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,10 @@ def close(session: Session, period: str, *, actor: str, now: datetime | None = N
     later = session.scalar(select(SettlementPeriod.period).where(SettlementPeriod.period > period).limit(1))
     if later is not None:
         raise conflict("out_of_order", f"{later} is closed already: months close in order")
+    last = session.scalar(select(func.max(SettlementPeriod.period)))
+    if last is not None and period != (expected := statements.next_period(last)):
+        # a skipped month's activity would belong to no statement: nobody would ever be invoiced for it
+        raise conflict("out_of_order", f"{expected} is still open: close it before {period} (months close in order)")
     lines = statements.statement_lines(session, start, end, tz)
     try:
         with session.begin_nested():

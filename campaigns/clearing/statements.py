@@ -61,6 +61,12 @@ def month_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return datetime.combine(first, time(), tz), datetime.combine(nxt, time(), tz)
 
 
+def next_period(period: str) -> str:
+    """``2026-12`` -> ``2027-01``."""
+    year, month = (int(p) for p in period.split("-"))
+    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
+
+
 def month_of(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m")
 

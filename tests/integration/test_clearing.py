@@ -280,3 +280,15 @@ def test_tier_bonus_and_multipliers_are_funded_as_the_multiplying_campaign_says(
     work()
     assert lots_by_funder(app) == {"telecom": 200, "programme": 35, "shop": 47}
     ledger_ok(app)
+
+
+def test_a_funder_must_be_a_provider_of_the_programme(app: Flask, client: FlaskClient, staff: dict[str, str]) -> None:
+    """A misspelt funder would silently fall back to the programme paying: it is refused at publication."""
+    make_provider(app, "telecom")
+    typo = campaign("Typo", "topup", {"name": "award_points", "params": {"points": 5}}, {"telecomm": 100})
+    resp = client.post("/api/v1/campaigns?publish=true", json=typo, headers=staff)
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    assert "funding.telecomm" in body and "did you mean 'telecom'?" in body
+    ok = campaign("Fine", "topup", {"name": "award_points", "params": {"points": 5}}, {"telecom": 60, "programme": 40})
+    assert client.post("/api/v1/campaigns?publish=true", json=ok, headers=staff).status_code == 201

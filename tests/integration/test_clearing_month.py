@@ -222,3 +222,15 @@ def documented_statement() -> dict[str, tuple[int | None, int | None, int]]:
         party, owed, receivable, net = row.split()
         out[party] = (None if owed == "-" else int(owed), None if receivable == "-" else int(receivable), int(net))
     return out
+
+
+def test_months_close_one_after_another(app: Flask, client: FlaskClient, staff: dict[str, str]) -> None:
+    """A skipped month would belong to no statement: closing past an open month is refused on every path."""
+    with at("2027-01-05"):
+        assert cli(app, "settlement", "close", "2026-10").exit_code == 0  # the first close may be any ended month
+        skipped = cli(app, "settlement", "close", "2026-12")
+        assert skipped.exit_code == 1 and "2026-11 is still open" in skipped.output
+        api = client.post("/api/v1/settlement/periods/2026-12/close", headers=staff)
+        assert api.status_code == 409 and "2026-11 is still open" in api.get_data(as_text=True)
+        assert cli(app, "settlement", "close", "2026-11").exit_code == 0
+        assert client.post("/api/v1/settlement/periods/2026-12/close", headers=staff).status_code == 201
