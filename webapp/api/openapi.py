@@ -260,8 +260,15 @@ class ImportList(BaseModel):
 
 class SimulationIn(BaseModel):
     document: dict[str, Any] | str
-    transaction: dict[str, Any] | None = None
-    days: int | None = None
+    transaction: dict[str, Any] | None = Field(
+        default=None,
+        description="the short form (provider, amount, category, channel, event_type, occurred_at, attributes, "
+        "customer, context) or exactly a provider's POST /transactions body; evaluated at its occurred_at",
+    )
+    provider: str | None = Field(default=None, description="the posting provider of a provider body")
+    days: int | None = Field(
+        default=None, description="replay: the draft alone, the live campaigns, both together and the difference"
+    )
 
 
 class WebhookIn(BaseModel):
