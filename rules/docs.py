@@ -8,6 +8,7 @@ through ``RuleSet`` to check the result each one states.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -546,6 +547,23 @@ multiplier's included). Spending takes the lots that expire soonest first (FIFO 
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.
 
+**Unredeemed points.** The programme setting `expired_points` says what happens to points about to
+expire: `{action: write_off}` (the default: the `expiry` entries above), or
+`{action: convert_to_offer, after_months_without_redemption: N, offer: REWARD_CODE, within_days: D}`
+(N from 1 to 120; `offer` a known reward code; `within_days` 1 to 90, default 1). Before it expires
+anything, the lifecycle job converts, for each customer who made no paid redemption in the last N
+months (a conversion counts as one), the points expiring within the next D days into the reward: one
+redemption made by the programme (requested by and audited as `programme`, source `expiry_offer`),
+through the same redemption service as any other (stock, eligibility and per-customer limit apply;
+the reward's fulfilling provider is reimbursed in clearing; the customer gets the
+`expired_points_converted` message). Only when those expiring points cover the reward's cost: a
+conversion never makes up the difference from points that are not expiring. Never twice: a rerun,
+or a run after staff cancel the conversion, finds the marker and converts nothing. What is not
+converted expires as before. Worked example (a test runs it through the lifecycle job): the setting
+EXPIRED_POINTS_SETTING and a reward costing EXPIRED_POINTS_COST points give
+
+EXPIRED_POINTS_TABLE
+
 **Refunds after spending.** A refund claws points back in proportion to the refunded share: first
 from the lot of that earning, then from the customer's other points (soonest expiry first). What
 cannot be taken because it was already spent becomes **debt**; the customer's next earnings pay
@@ -566,6 +584,33 @@ redemptions (`"pool": true`); each member keeps their own ledger and tier.
 qualifying and debt equal the sums of the ledger, that available lots add up to the balance, that
 no lot was spent twice, that no refund took back more than was earned, and that budgets hold.
 """
+
+
+EXPIRED_POINTS_EXAMPLE: dict[str, Any] = {
+    "setting": {"action": "convert_to_offer", "after_months_without_redemption": 3, "offer": "DATA"},
+    "cost": 50,
+    "customers": [  # months since the last paid redemption: None for never
+        {"who": "dormant", "expiring": 120, "months_since_redemption": None, "converted": 50, "left": 70},
+        {"who": "short", "expiring": 30, "months_since_redemption": None, "converted": 0, "left": 30},
+        {"who": "active", "expiring": 50, "months_since_redemption": 0, "converted": 0, "left": 50},
+        {"who": "lapsed", "expiring": 50, "months_since_redemption": 4, "converted": 50, "left": 0},
+    ],
+}
+
+
+def _expired_points_table() -> str:
+    rows = [
+        [
+            c["who"],
+            str(c["expiring"]),
+            "never" if c["months_since_redemption"] is None else str(c["months_since_redemption"]),
+            str(c["converted"]),
+            str(c["left"]),
+        ]
+        for c in EXPIRED_POINTS_EXAMPLE["customers"]
+    ]
+    header = ["customer", "points expiring", "last redemption (months ago)", "converted", "left to expire"]
+    return _table(header, rows)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -694,7 +739,12 @@ def render() -> str:
     )
     bounded = "; ".join(f"`{name}` {low}..{high} ({why})" for name, (low, high, why) in BOUNDED_VARIABLES.items())
     never = NEVER_MATCH.replace("BOUNDED", bounded)
-    return "\n".join([header, fmt, never, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"
+    programme = (
+        PROGRAMME.replace("EXPIRED_POINTS_SETTING", f"`{json.dumps(EXPIRED_POINTS_EXAMPLE['setting'])}`")
+        .replace("EXPIRED_POINTS_COST", str(EXPIRED_POINTS_EXAMPLE["cost"]))
+        .replace("EXPIRED_POINTS_TABLE", _expired_points_table())
+    )
+    return "\n".join([header, fmt, never, ORDER, programme, _vocabulary(), _examples()]).rstrip() + "\n"
 
 
 def expected_of(example: Example) -> list[Mapping[str, Any]]:
