@@ -59,6 +59,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "vi": "{points} điểm sắp hết hạn của bạn đã được đổi thành {reward}. Mã quà: {voucher}.",
         "en": "{points} of your points about to expire were converted into {reward}. Voucher: {voucher}.",
     },
+    "challenge_completed": {
+        "vi": "Chúc mừng! Bạn đã hoàn thành thử thách {challenge} và nhận {points} điểm. Số dư: {balance} điểm.",
+        "en": "Congratulations! You completed the challenge {challenge} and earned {points} points. "
+        "Balance: {balance} points.",
+    },
 }
 
 # Sent whatever the quiet hours, the daily limit or an opt-out say: the customer asked for them.
