@@ -32,7 +32,7 @@ from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.models import Transaction
 from campaigns.schemas import CustomerRef, Scalar, Strict, TransactionIn, validation_error
-from rules import CampaignSpec, EvaluationContext, RuleSet, explain
+from rules import CampaignSpec, CompiledChallenge, EvaluationContext, RuleSet, explain, period_key
 
 MAX_CUSTOMER_ROWS = 100  # the per-customer differences listed (the count covers all)
 
@@ -142,6 +142,16 @@ def sample(
     result = explain(spec, ctx).as_dict()
     result["occurred_at"] = ctx.occurred_at.isoformat()
     result["local_time"] = ctx.local_time().isoformat()
+    challenge = spec.document.challenge
+    if challenge is not None:  # which steps the sample would count toward (progress itself is not simulated)
+        matched = CompiledChallenge.of(spec).matching(ctx)
+        result["challenge"] = {
+            "period": challenge.period,
+            "period_key": period_key(challenge.period, ctx),
+            "steps": [
+                {"name": st.name, "count": st.count, "matches": i in matched} for i, st in enumerate(challenge.steps)
+            ],
+        }
     return result
 
 

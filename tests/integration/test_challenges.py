@@ -202,3 +202,79 @@ def test_progress_is_shown_on_me_and_the_portal(app, client, telecom, staff, wor
     html = portal.get("/portal/").get_data(as_text=True)
     assert "Thử thách" in html and CHALLENGE["name"] in html and "2/3" in html and "0/1" in html
     assert "Thưởng 500 điểm" in html
+
+
+def test_a_granted_reward_challenge_and_the_conversion_on_the_embedded_sqlite_default(tmp_path, monkeypatch):
+    """The same services on the embedded default (SQLite + in-process queue): the migration, a challenge over the
+    campaign's life granting a voucher once, and the expiring points' conversion."""
+    import time
+
+    from flask_migrate import upgrade
+    from sqlalchemy import update
+
+    from campaigns.access.providers import create_provider, issue_key
+    from campaigns.models import PointLot, Redemption
+    from campaigns.settings import Settings
+    from webapp import create_app
+
+    for var in ("LOYALTY_DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(database_url=f"sqlite:///{tmp_path / 'loyalty.sqlite3'}")
+    assert settings.embedded
+    app = create_app(settings, TESTING=True)
+    with app.app_context():
+        upgrade()
+        _, key = create_provider(db.session, "telecom", "Mobile operator")
+        staff_key = issue_key(db.session, "staff", "s")
+        db.session.commit()
+    client = app.test_client()
+    staff = {"Authorization": f"Bearer {staff_key}"}
+    provider = {"Authorization": f"Bearer {key}"}
+    assert (
+        client.post("/api/v1/rewards", json={"code": "DATA", "name": "Data", "cost": 20}, headers=staff).status_code
+        == 201
+    )
+    publish(client, staff, BASE_EARNING)
+    twice = {
+        "name": "Two top-ups, once",
+        "challenge": {
+            "period": "campaign",
+            "steps": [
+                {
+                    "name": "two top-ups",
+                    "count": 2,
+                    "conditions": {"all": [{"name": "category", "operator": "equal_to", "value": "topup"}]},
+                }
+            ],
+            "reward": {"grant_reward": "DATA"},
+        },
+    }
+    publish(client, staff, twice)
+    ids = []
+    for i in range(3):
+        resp = client.post("/api/v1/transactions", json=txn(f"s{i}", 100_000, phone=PHONE), headers=provider)
+        assert resp.status_code == 202, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        views = [client.get(f"/api/v1/transactions/{i}", headers=provider).get_json() for i in ids]
+        if all(v["status"] == "processed" for v in views):
+            break
+        time.sleep(0.1)
+    assert [v["status"] for v in views] == ["processed"] * 3
+    with app.app_context():
+        rows = db.session.scalars(select(ChallengeProgress)).all()
+        assert [(r.period, r.counts, r.status) for r in rows] == [("campaign", [2], "completed")]
+        grants = db.session.scalars(select(Redemption).where(Redemption.source == "campaign")).all()
+        assert len(grants) == 1 and grants[0].points == 0
+        db.session.execute(update(PointLot).values(expires_at=datetime.now(UTC) + timedelta(hours=2)))
+        db.session.commit()
+    setting = {"action": "convert_to_offer", "after_months_without_redemption": 1, "offer": "DATA"}
+    assert client.put("/api/v1/settings/expired_points", json={"value": setting}, headers=staff).status_code == 200
+    out = app.test_cli_runner().invoke(args=["lifecycle"])
+    assert "converted 1 customers' expiring points (20 points)" in out.output, out.output
+    balance = client.get(f"/api/v1/customers/lookup?phone={PHONE}", headers=provider).get_json()["balance"]
+    assert balance == 30 - 20
+    again = app.test_cli_runner().invoke(args=["lifecycle"])
+    assert "converted 0 customers'" in again.output

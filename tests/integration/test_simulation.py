@@ -144,3 +144,17 @@ def test_replay_reports_what_a_multiplier_adds_to_the_live_campaigns(app, client
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == entries
         db.session.remove()
+
+
+def test_a_challenge_sample_shows_the_steps_it_matches(app, client, telecom, staff):
+    from tests.integration.test_challenges import CHALLENGE
+
+    resp = client.post(
+        "/api/v1/campaigns/simulate",
+        json={"document": CHALLENGE, "transaction": txn("sim-ch", 60_000, occurred_at="2026-11-30T18:00:00+00:00")},
+        headers=staff,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    challenge = resp.get_json()["challenge"]
+    assert challenge["period_key"] == "2026-12"  # 01:00 on 1 December in Hanoi
+    assert [s["matches"] for s in challenge["steps"]] == [True, False]
