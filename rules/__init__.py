@@ -7,12 +7,24 @@ get Effects back.
 from __future__ import annotations
 
 from rules.actions import ACTION_PARAMS, LoyaltyActions
+from rules.challenges import (
+    CompiledChallenge,
+    compile_challenges,
+    completes,
+    count_toward,
+    matching_reference,
+    period_key,
+    period_key_at,
+    reward_effect,
+)
 from rules.compiler import ContextValues, Eligibility, compile_conditions, compile_document, compile_eligibility
 from rules.context import EvaluationContext
 from rules.document import (
     ActionSpec,
     Budget,
     CampaignDocument,
+    Challenge,
+    ChallengeStep,
     CustomerLimit,
     DocumentInvalid,
     FieldError,
@@ -53,6 +65,9 @@ __all__ = [
     "CampaignDocument",
     "CampaignSpec",
     "CampaignTrace",
+    "Challenge",
+    "ChallengeStep",
+    "CompiledChallenge",
     "ConditionTrace",
     "ContextValues",
     "CustomerLimit",
@@ -75,16 +90,23 @@ __all__ = [
     "TagSetType",
     "TierSpec",
     "campaign_applies",
+    "compile_challenges",
     "compile_conditions",
     "compile_document",
     "compile_eligibility",
+    "completes",
+    "count_toward",
     "evaluate_all_reference",
     "evaluate_reference",
     "evaluate_tier",
     "evaluate_tier_reference",
     "explain",
     "export_rules_vocabulary",
+    "matching_reference",
     "parse_document",
+    "period_key",
+    "period_key_at",
+    "reward_effect",
     "settle",
     "variables_class",
     "why_not_applies",

@@ -8,6 +8,7 @@ through ``RuleSet`` to check the result each one states.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +18,16 @@ from typing import Any
 import yaml
 
 from rules.actions import ACTION_PARAMS, KEY_VARIABLES
+from rules.challenges import CompiledChallenge, completes, count_toward, matching_reference, period_key, reward_effect
 from rules.context import EvaluationContext
-from rules.document import BOUNDED_VARIABLES, BUDGET_KEYS, EXPIRY_POLICIES, LIMIT_PERIODS, parse_document
+from rules.document import (
+    BOUNDED_VARIABLES,
+    BUDGET_KEYS,
+    CHALLENGE_PERIODS,
+    EXPIRY_POLICIES,
+    LIMIT_PERIODS,
+    parse_document,
+)
 from rules.effects import Effect
 from rules.engine import CampaignSpec, RuleSet
 from rules.vocabulary import export_rules_vocabulary
@@ -462,6 +471,44 @@ only action is `set_tier`, naming a defined code; `set_tier` is refused in
 other documents. A customer qualifies for the highest-rank tier whose rule
 fires (`evaluate_tier`). Providers, dates, stacking, budgets and limits do not
 apply to tier documents.
+
+### Challenges
+
+An earning campaign may carry a `challenge`: a multi-step goal per customer and period, rewarded once
+when every step is reached. Its `rules` may then be omitted (or empty): the challenge alone rewards.
+
+```yaml
+name: Top-up and parcel month
+challenge:
+  period: month              # month (local calendar) | week (ISO, Monday to Sunday) | campaign (its whole life)
+  steps:
+    - name: 3 top-ups of 50,000
+      count: 3               # 1..1000 (default 1)
+      conditions:
+        all:
+          - {name: category, operator: equal_to, value: topup}
+          - {name: amount, operator: greater_than_or_equal_to, value: 50000}
+    - name: one parcel
+      conditions: {all: [{name: category, operator: equal_to, value: parcel}]}
+  reward: {award_points: 500}   # or {grant_reward: REWARD_CODE}
+```
+
+| key | meaning |
+|---|---|
+| `challenge.period` | CHALLENGE_PERIODS: progress starts again at zero in each period (by the event's local time). |
+| `challenge.steps` | 1 to 20 steps, names unique; `conditions` as a rule's (`{all: []}`: every event counts). |
+| `challenge.steps[].count` | how many events the step needs (1..1000, default 1). |
+| `challenge.reward` | exactly one of `award_points` (1..1,000,000,000 points) or `grant_reward` (a reward code). |
+
+The accrual worker counts each credited transaction (of the campaign's providers, within its dates)
+toward the *first* step, in document order, that it matches and that still needs events; one event never
+counts for two steps. When the last step is reached the reward is credited once, as an earning of the
+transaction that completed it (the campaign's budget, funding and `points_expiry` apply; multipliers
+and the per-transaction cap do not). Later events of that period count for nothing. A replayed body
+or a retried batch never counts twice. A full refund of a transaction takes its count back while the
+challenge is not completed; a partial refund keeps it; a completed challenge stays completed, and a
+refund of the completing transaction claws the reward back in proportion like its other points.
+Progress is shown on `/api/v1/me` (`challenges`) and on the portal's home page.
 """
 
 NEVER_MATCH = """\
@@ -546,6 +593,23 @@ multiplier's included). Spending takes the lots that expire soonest first (FIFO 
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.
 
+**Unredeemed points.** The programme setting `expired_points` says what happens to points about to
+expire: `{action: write_off}` (the default: the `expiry` entries above), or
+`{action: convert_to_offer, after_months_without_redemption: N, offer: REWARD_CODE, within_days: D}`
+(N from 1 to 120; `offer` a known reward code; `within_days` 1 to 90, default 1). Before it expires
+anything, the lifecycle job converts, for each customer who made no paid redemption in the last N
+months (a conversion counts as one), the points expiring within the next D days into the reward: one
+redemption made by the programme (requested by and audited as `programme`, source `expiry_offer`),
+through the same redemption service as any other (stock, eligibility and per-customer limit apply;
+the reward's fulfilling provider is reimbursed in clearing; the customer gets the
+`expired_points_converted` message). Only when those expiring points cover the reward's cost: a
+conversion never makes up the difference from points that are not expiring. Never twice: a rerun,
+or a run after staff cancel the conversion, finds the marker and converts nothing. What is not
+converted expires as before. Worked example (a test runs it through the lifecycle job): the setting
+EXPIRED_POINTS_SETTING and a reward costing EXPIRED_POINTS_COST points give
+
+EXPIRED_POINTS_TABLE
+
 **Refunds after spending.** A refund claws points back in proportion to the refunded share: first
 from the lot of that earning, then from the customer's other points (soonest expiry first). What
 cannot be taken because it was already spent becomes **debt**; the customer's next earnings pay
@@ -566,6 +630,155 @@ redemptions (`"pool": true`); each member keeps their own ledger and tier.
 qualifying and debt equal the sums of the ledger, that available lots add up to the balance, that
 no lot was spent twice, that no refund took back more than was earned, and that budgets hold.
 """
+
+
+EXPIRED_POINTS_EXAMPLE: dict[str, Any] = {
+    "setting": {"action": "convert_to_offer", "after_months_without_redemption": 3, "offer": "DATA"},
+    "cost": 50,
+    "customers": [  # months since the last paid redemption: None for never
+        {"who": "dormant", "expiring": 120, "months_since_redemption": None, "converted": 50, "left": 70},
+        {"who": "short", "expiring": 30, "months_since_redemption": None, "converted": 0, "left": 30},
+        {"who": "active", "expiring": 50, "months_since_redemption": 0, "converted": 0, "left": 50},
+        {"who": "lapsed", "expiring": 50, "months_since_redemption": 4, "converted": 50, "left": 0},
+    ],
+}
+
+
+def _expired_points_table() -> str:
+    rows = [
+        [
+            c["who"],
+            str(c["expiring"]),
+            "never" if c["months_since_redemption"] is None else str(c["months_since_redemption"]),
+            str(c["converted"]),
+            str(c["left"]),
+        ]
+        for c in EXPIRED_POINTS_EXAMPLE["customers"]
+    ]
+    header = ["customer", "points expiring", "last redemption (months ago)", "converted", "left to expire"]
+    return _table(header, rows)
+
+
+@dataclass(frozen=True)
+class ChallengeExample:
+    """A worked challenge: one campaign, a customer's events in order, and what each one does to the progress."""
+
+    title: str
+    story: str
+    campaign: dict[str, Any]
+    events: list[dict[str, Any]]
+    expected: list[dict[str, Any]]  # per event: period, step (name or None), progress, rewarded
+
+    def spec(self) -> CampaignSpec:
+        return CampaignSpec(id=1, version=1, document=parse_document(self.campaign))
+
+    def run(self, *, reference: bool = False) -> list[dict[str, Any]]:
+        """What the worker does, with the progress rows kept in a dict; ``reference`` uses business-rules."""
+        spec = self.spec()
+        compiled = CompiledChallenge.of(spec)
+        challenge = compiled.challenge
+        progress: dict[str, list[int]] = {}
+        finished: set[str] = set()
+        rows = []
+        for event in self.events:
+            ctx = Example("", "", [], event, []).context()
+            period = period_key(challenge.period, ctx)
+            counts = progress.setdefault(period, [0] * len(challenge.steps))
+            matched = matching_reference(spec, ctx) if reference else compiled.matching(ctx)
+            step = None if period in finished else count_toward(challenge, counts, matched)
+            rewarded = None
+            if step is not None:
+                counts[step] += 1
+                if completes(challenge, counts):
+                    finished.add(period)
+                    effect = reward_effect(spec)
+                    rewarded = effect.value or f"{effect.points} points"
+            rows.append(
+                {
+                    "period": period,
+                    "step": None if step is None else challenge.steps[step].name,
+                    "progress": list(counts),
+                    "rewarded": rewarded,
+                }
+            )
+        return rows
+
+
+CHALLENGE_EXAMPLES: list[ChallengeExample] = [
+    ChallengeExample(
+        title="Three top-ups and a parcel in a month",
+        story="Each event counts toward the first step it matches that still needs it; the reward comes once, "
+        "with the event that completes the last step; the next month starts again.",
+        campaign={
+            "name": "Top-up and parcel month",
+            "challenge": {
+                "period": "month",
+                "steps": [
+                    {
+                        "name": "3 top-ups of 50,000",
+                        "count": 3,
+                        "conditions": {
+                            "all": [
+                                {"name": "category", "operator": "equal_to", "value": "topup"},
+                                {"name": "amount", "operator": "greater_than_or_equal_to", "value": 50000},
+                            ]
+                        },
+                    },
+                    {
+                        "name": "one parcel",
+                        "conditions": {"all": [{"name": "category", "operator": "equal_to", "value": "parcel"}]},
+                    },
+                ],
+                "reward": {"award_points": 500},
+            },
+        },
+        events=[
+            {"amount": "60000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-02T10:00:00+07:00"},
+            {"amount": "20000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-03T10:00:00+07:00"},
+            {"amount": "30000", "category": "parcel", "provider": "post", "occurred_at": "2027-03-05T10:00:00+07:00"},
+            {"amount": "50000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-09T10:00:00+07:00"},
+            {"amount": "30000", "category": "parcel", "provider": "post", "occurred_at": "2027-03-12T10:00:00+07:00"},
+            {"amount": "90000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-20T10:00:00+07:00"},
+            {"amount": "70000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-28T10:00:00+07:00"},
+            {"amount": "70000", "category": "topup", "provider": "telecom", "occurred_at": "2027-03-31T18:30:00+00:00"},
+        ],
+        expected=[
+            {"period": "2027-03", "step": "3 top-ups of 50,000", "progress": [1, 0], "rewarded": None},
+            {"period": "2027-03", "step": None, "progress": [1, 0], "rewarded": None},
+            {"period": "2027-03", "step": "one parcel", "progress": [1, 1], "rewarded": None},
+            {"period": "2027-03", "step": "3 top-ups of 50,000", "progress": [2, 1], "rewarded": None},
+            {"period": "2027-03", "step": None, "progress": [2, 1], "rewarded": None},
+            {"period": "2027-03", "step": "3 top-ups of 50,000", "progress": [3, 1], "rewarded": "500 points"},
+            {"period": "2027-03", "step": None, "progress": [3, 1], "rewarded": None},
+            {"period": "2027-04", "step": "3 top-ups of 50,000", "progress": [1, 0], "rewarded": None},
+        ],
+    ),
+]
+
+
+def _challenge_examples() -> str:
+    parts = [
+        "## Worked challenge examples",
+        "",
+        "Each example is also a test: the rows shown are what the engine's challenge functions give (the compiled "
+        "and the business-rules evaluators alike).",
+        "",
+    ]
+    for number, example in enumerate(CHALLENGE_EXAMPLES, 1):
+        parts += [f"### {number}. {example.title}", "", example.story, ""]
+        parts += ["```yaml", yaml.safe_dump(example.campaign, sort_keys=False, width=100).rstrip(), "```", ""]
+        rows = [
+            [
+                ", ".join(f"{k}={v}" for k, v in event.items()),
+                row["period"],
+                row["step"] or "—",
+                " / ".join(str(c) for c in row["progress"]),
+                row["rewarded"] or "",
+            ]
+            for event, row in zip(example.events, example.expected, strict=True)
+        ]
+        parts += [_table(["event", "period", "counts toward", "progress", "reward"], rows), ""]
+    return "\n".join(parts)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -691,10 +904,17 @@ def render() -> str:
         FORMAT.replace("BUDGET_KEYS", ", ".join(f"`{k}`" for k in BUDGET_KEYS))
         .replace("LIMIT_PERIODS", ", ".join(f"`{p}`" for p in LIMIT_PERIODS))
         .replace("EXPIRY_POLICIES", ", ".join(f"`{p}`" for p in EXPIRY_POLICIES))
+        .replace("CHALLENGE_PERIODS", ", ".join(f"`{p}`" for p in CHALLENGE_PERIODS))
     )
     bounded = "; ".join(f"`{name}` {low}..{high} ({why})" for name, (low, high, why) in BOUNDED_VARIABLES.items())
     never = NEVER_MATCH.replace("BOUNDED", bounded)
-    return "\n".join([header, fmt, never, ORDER, PROGRAMME, _vocabulary(), _examples()]).rstrip() + "\n"
+    programme = (
+        PROGRAMME.replace("EXPIRED_POINTS_SETTING", f"`{json.dumps(EXPIRED_POINTS_EXAMPLE['setting'])}`")
+        .replace("EXPIRED_POINTS_COST", str(EXPIRED_POINTS_EXAMPLE["cost"]))
+        .replace("EXPIRED_POINTS_TABLE", _expired_points_table())
+    )
+    parts = [header, fmt, never, ORDER, programme, _vocabulary(), _examples(), _challenge_examples()]
+    return "\n".join(parts).rstrip() + "\n"
 
 
 def expected_of(example: Example) -> list[Mapping[str, Any]]:

@@ -73,9 +73,24 @@ TOP_KEYS = (
     "tiers",
     "grace_days",
     "rules",
+    "challenge",
 )
 TIER_ONLY_KEYS = ("tiers", "grace_days")
-NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits", "points_expiry")
+NOT_FOR_TIERS = (
+    "providers",
+    "starts_at",
+    "ends_at",
+    "stacking",
+    "budget",
+    "pending_days",
+    "limits",
+    "points_expiry",
+    "challenge",
+)
+CHALLENGE_PERIODS = ("month", "week", "campaign")  # local calendar month, ISO week, or the campaign's whole life
+CHALLENGE_REWARDS = ("award_points", "grant_reward")
+MAX_CHALLENGE_STEPS = 20
+MAX_STEP_COUNT = 1000
 # When the points of a campaign's awards expire: the programme setting's policies plus two month-end ones.
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after")
 EXPIRY_MONTHS = ("rolling_months", "end_of_month_after")  # the policies that take ``months``
@@ -193,6 +208,28 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class ChallengeStep:
+    """One step of a challenge: ``count`` events meeting ``conditions`` (a business-rules tree)."""
+
+    name: str
+    conditions: Mapping[str, Any]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A multi-step goal per customer and period, rewarded once on completion (by the caller, which keeps progress).
+
+    The reward is ``award_points`` points or the reward ``grant_reward`` (exactly one is set).
+    """
+
+    period: str
+    steps: tuple[ChallengeStep, ...]
+    award_points: int | None = None
+    grant_reward: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignDocument:
     """A validated, normalised campaign; ``raw`` is its JSON-serialisable form (parses back to itself)."""
 
@@ -212,6 +249,7 @@ class CampaignDocument:
     tiers: tuple[TierSpec, ...] = ()
     grace_days: int | None = None
     points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
+    challenge: Challenge | None = None
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
@@ -381,6 +419,18 @@ def _is_number(value: Any) -> bool:
 _MISSING = object()
 
 
+def _challenge_of(raw: Mapping[str, Any] | None) -> Challenge | None:
+    if raw is None:
+        return None
+    reward = raw["reward"]
+    return Challenge(
+        period=raw["period"],
+        steps=tuple(ChallengeStep(s["name"], s["conditions"], s["count"]) for s in raw["steps"]),
+        award_points=reward.get("award_points"),
+        grant_reward=reward.get("grant_reward"),
+    )
+
+
 def _is_always(conditions: Any) -> bool:
     """A rule's ``conditions: {all: []}``: always true (business-rules itself asserts a group is non-empty)."""
     return isinstance(conditions, Mapping) and len(conditions) == 1 and conditions.get("all", None) == []
@@ -436,7 +486,11 @@ class _Validator:
             self.tier_codes = frozenset(t["code"] for t in tiers)
             self.tier_ranks = {t["code"]: t["rank"] for t in tiers if isinstance(t["rank"], int)}
             grace_days = self.bounded_int(data.get("grace_days", DEFAULT_GRACE_DAYS), "grace_days", 0, MAX_GRACE_DAYS)
-        rules = self.rules(data.get("rules", _MISSING))
+        challenge = self.challenge(data.get("challenge", _MISSING)) if kind == "earning" else None
+        if "challenge" in data and kind == "reward":
+            self.error("challenge", "only used by earning documents")
+        with_challenge = "challenge" in data and kind == "earning"
+        rules = self.rules(data.get("rules", [] if with_challenge else _MISSING), may_be_empty=with_challenge)
         if self.errors:
             return None
         raw["name"] = name
@@ -463,6 +517,8 @@ class _Validator:
         if kind == "tier":
             raw["tiers"] = tiers
             raw["grace_days"] = grace_days
+        if challenge is not None:
+            raw["challenge"] = challenge
         raw["rules"] = rules
         return CampaignDocument(
             name=name,
@@ -488,7 +544,97 @@ class _Validator:
             tiers=tuple(TierSpec(t["code"], t["name"], t["rank"], t["benefits"]) for t in tiers),
             grace_days=grace_days,
             points_expiry=points_expiry,
+            challenge=_challenge_of(challenge),
         )
+
+    def challenge(self, value: Any) -> dict[str, Any] | None:
+        """``{period, steps: [{name, conditions, count}], reward: {award_points: N} | {grant_reward: CODE}}``."""
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("challenge", f"expected a mapping, got {_kind(value)}")
+            return None
+        before = len(self.errors)
+        self.unknown_keys(value, ("period", "steps", "reward"), "challenge")
+        period = value.get("period", _MISSING)
+        if period is _MISSING:
+            self.error("challenge.period", f"required: one of {', '.join(CHALLENGE_PERIODS)}")
+        elif not isinstance(period, str) or period not in CHALLENGE_PERIODS:
+            self.error("challenge.period", _not_in_set(str(period), CHALLENGE_PERIODS, "a challenge period"))
+        steps = self.challenge_steps(value.get("steps", _MISSING))
+        reward = self.challenge_reward(value.get("reward", _MISSING))
+        if len(self.errors) != before:
+            return None
+        return {"period": period, "steps": steps, "reward": reward}
+
+    def challenge_steps(self, value: Any) -> list[dict[str, Any]]:
+        if value is _MISSING:
+            self.error("challenge.steps", "required")
+            return []
+        if not isinstance(value, list | tuple):
+            self.error("challenge.steps", f"expected a list, got {_kind(value)}")
+            return []
+        if not value:
+            self.error("challenge.steps", "must not be empty")
+            return []
+        if len(value) > MAX_CHALLENGE_STEPS:
+            self.error("challenge.steps", f"must have at most {MAX_CHALLENGE_STEPS} steps")
+            return []
+        names: dict[str, int] = {}
+        result = []
+        for i, step in enumerate(value):
+            path = f"challenge.steps[{i}]"
+            if not isinstance(step, Mapping):
+                self.error(path, f"expected a mapping, got {_kind(step)}")
+                continue
+            self.unknown_keys(step, ("name", "conditions", "count"), path)
+            name = self.text(step.get("name", _MISSING), f"{path}.name", required=True)
+            if isinstance(name, str) and name.strip() and len(name) <= MAX_NAME:
+                if name in names:
+                    self.error(f"{path}.name", f"duplicate step name (also challenge.steps[{names[name]}])")
+                else:
+                    names[name] = i
+            conditions: dict[str, Any] | None = None
+            if "conditions" not in step:
+                self.error(f"{path}.conditions", "required")
+            elif _is_always(step["conditions"]):
+                conditions = {"all": []}  # every event counts
+            else:
+                conditions = self.condition(step["conditions"], f"{path}.conditions", 0)
+            count = step.get("count", 1)
+            self.bounded_int(count, f"{path}.count", 1, MAX_STEP_COUNT)
+            result.append({"name": name, "conditions": conditions, "count": count})
+        return result
+
+    def challenge_reward(self, value: Any) -> dict[str, Any] | None:
+        choices = " or ".join(f"{{{k}: ...}}" for k in CHALLENGE_REWARDS)
+        if value is _MISSING:
+            self.error("challenge.reward", f"required: {choices}")
+            return None
+        if not isinstance(value, Mapping):
+            self.error("challenge.reward", f"expected a mapping ({choices}), got {_kind(value)}")
+            return None
+        self.unknown_keys(value, CHALLENGE_REWARDS, "challenge.reward")
+        given = [k for k in CHALLENGE_REWARDS if k in value]
+        if len(given) != 1:
+            if not set(value) - set(CHALLENGE_REWARDS):
+                self.error("challenge.reward", f"exactly one of {choices}")
+            return None
+        key = given[0]
+        item = value[key]
+        if key == "award_points":
+            reason = ACTION_PARAMS["award_points"]["points"].check(item)
+        else:
+            reason = ACTION_PARAMS["grant_reward"]["reward"].check(item)
+            rewards = self.known.rewards
+            if reason is None and rewards is not None and item not in rewards:
+                reason = _not_in_set(item, rewards, "a reward of the catalog")
+        if isinstance(reason, tuple):
+            reason = reason[1]
+        if reason is not None:
+            self.error(f"challenge.reward.{key}", reason)
+            return None
+        return {key: item}
 
     def text(self, value: Any, path: str, *, required: bool) -> Any:
         if value is _MISSING:
@@ -753,14 +899,15 @@ class _Validator:
                 self.error(item_path, f"expected a string, number, boolean or null, got {_kind(item)}")
         return result
 
-    def rules(self, value: Any) -> list[dict[str, Any]]:
+    def rules(self, value: Any, *, may_be_empty: bool = False) -> list[dict[str, Any]]:
+        """``may_be_empty``: a challenge's campaign may reward only through its challenge."""
         if value is _MISSING:
             self.error("rules", "required")
             return []
         if not isinstance(value, list | tuple):
             self.error("rules", f"expected a list, got {_kind(value)}")
             return []
-        if not value:
+        if not value and not may_be_empty:
             self.error("rules", "must not be empty")
         elif len(value) > MAX_RULES:
             self.error("rules", f"must have at most {MAX_RULES} rules")

@@ -1,4 +1,10 @@
-"""The points lifecycle jobs: release pending points, expire what is due, requalify tiers.
+"""The points lifecycle jobs: release pending points, convert or expire what is due, requalify tiers.
+
+Points about to expire are written off, or (programme setting ``expired_points``:
+``convert_to_offer``) first converted into a reward for customers who have not
+redeemed for N months: one redemption through ``rewards.redeem`` made by the
+programme, so stock, eligibility, the voucher, the notification, the fulfilling
+provider's webhook and clearing all work as for any redemption.
 
 All set-based and chunked: each pass reads a chunk of due lots or customers,
 writes its ledger entries and balance deltas in bulk and commits, so a run over
@@ -8,6 +14,7 @@ millions of rows holds no long lock and can be stopped and resumed at any time
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,14 +22,29 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import add_to_balances
+from campaigns.accounts.rewards import redeem
+from campaigns.catalog.programme import CONVERSION_DEFAULT_WITHIN_DAYS
+from campaigns.catalog.programme import load as load_programme
 from campaigns.catalog.published import Published
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import EMPTY_WINDOWS, load_states, window_start, window_sums
-from campaigns.models import Customer, CustomerBalance, LedgerEntry, LotConsumption, Outbox, PointLot, TierChange
+from campaigns.errors import DomainError
+from campaigns.models import (
+    AuditEvent,
+    Customer,
+    CustomerBalance,
+    LedgerEntry,
+    LotConsumption,
+    Outbox,
+    PointLot,
+    Redemption,
+    Reward,
+    TierChange,
+)
 from campaigns.sql import table_of, upsert
 from rules import evaluate_tier
 
@@ -33,6 +55,8 @@ class LifecycleReport:
     released_points: int = 0
     expired: int = 0
     expired_points: int = 0
+    converted: int = 0
+    converted_points: int = 0
     upgraded: int = 0
     downgraded: int = 0
     customers: int = 0
@@ -157,6 +181,99 @@ def expire_due(session: Session, now: datetime, *, chunk: int = 5000) -> tuple[i
     return len(lots), sum(rem for _, _, rem in live)
 
 
+PROGRAMME_ACTOR = "programme"  # who makes the conversion (requested_by, audit actor)
+CONVERSION_SOURCE = "expiry_offer"
+
+
+def _months_before(moment: datetime, months: int) -> datetime:
+    year, month = divmod(moment.month - 1 - months, 12)
+    year += moment.year
+    month += 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def convert_expiring(
+    session: Session, now: datetime, *, after: int = 0, chunk: int = 5000
+) -> tuple[int, int, int, int]:
+    """Convert the soon-expiring points of customers with ``after`` < id (one chunk) into the programme's offer.
+
+    Returns (last customer id looked at, customers looked at, conversions, points converted). Only a
+    customer whose points expiring within ``within_days`` cover the reward's cost and who has made no
+    paid redemption (a conversion included) for ``after_months_without_redemption`` months; the
+    idempotency key names the first expiring lot, so a rerun, or a run after the conversion was
+    cancelled (which gives those lots their points back), never converts them again. A customer the
+    reward refuses (stock, eligibility, per-customer limit, a hold) keeps the points: they expire.
+    """
+    policy = load_programme(session).expired_points or {}
+    if policy.get("action") != "convert_to_offer":
+        return after, 0, 0, 0
+    reward = session.scalar(select(Reward).where(Reward.code == policy["offer"]))
+    if reward is None or not reward.active:
+        return after, 0, 0, 0
+    horizon = now + timedelta(days=int(policy.get("within_days", CONVERSION_DEFAULT_WITHIN_DAYS)))
+    expiring = session.execute(
+        select(PointLot.customer_id, func.sum(PointLot.remaining), func.min(PointLot.id))
+        .where(
+            PointLot.status == "available",
+            PointLot.remaining > 0,
+            PointLot.expires_at <= horizon,
+            PointLot.customer_id > after,
+        )
+        .group_by(PointLot.customer_id)
+        .order_by(PointLot.customer_id)
+        .limit(chunk)
+    ).all()
+    if not expiring:
+        return after, 0, 0, 0
+    last = expiring[-1][0]
+    due = {cid: (int(points), first) for cid, points, first in expiring if int(points) >= reward.cost}
+    since = _months_before(now, int(policy["after_months_without_redemption"]))
+    recent: set[int] = set()
+    if due:
+        recent = set(
+            session.scalars(
+                select(Redemption.customer_id).where(
+                    Redemption.customer_id.in_(due),
+                    Redemption.points > 0,
+                    Redemption.status == "issued",
+                    Redemption.created_at >= since,
+                )
+            )
+        )
+    converted = points = 0
+    for cid, (amount, first_lot) in sorted(due.items()):
+        if cid in recent:
+            continue
+        try:
+            with session.begin_nested():
+                view, created = redeem(
+                    session,
+                    cid,
+                    reward.code,
+                    requested_by=PROGRAMME_ACTOR,
+                    idempotency_key=f"expiring:{first_lot}",
+                    now=now,
+                    source=CONVERSION_SOURCE,
+                    template="expired_points_converted",
+                )
+        except DomainError:
+            continue
+        if not created:
+            continue
+        session.add(
+            AuditEvent(
+                actor=PROGRAMME_ACTOR,
+                action="redemption.converted",
+                object_type="redemption",
+                object_id=str(view["id"]),
+                details={"customer_id": cid, "reward": reward.code, "points": view["points"], "expiring": amount},
+            )
+        )
+        converted += 1
+        points += view["points"]
+    return last, len(expiring), converted, points
+
+
 def requalify_chunk(
     session: Session, pub: Published, after_id: int, now: datetime, *, chunk: int = 5000
 ) -> tuple[int, int, int, int]:
@@ -222,19 +339,31 @@ def run_all(
     """Release, expire (and optionally requalify) until nothing is due; one commit per chunk."""
     now = now or utcnow()
     report = LifecycleReport()
-    for step in (release_due, expire_due):
-        while True:
-            with session_factory() as session:
-                n, pts = step(session, now, chunk=chunk)
-                session.commit()
-            if step is release_due:
-                report.released += n
-                report.released_points += pts
-            else:
-                report.expired += n
-                report.expired_points += pts
-            if n < chunk:
-                break
+    while True:
+        with session_factory() as session:
+            n, pts = release_due(session, now, chunk=chunk)
+            session.commit()
+        report.released += n
+        report.released_points += pts
+        if n < chunk:
+            break
+    after = 0
+    while True:  # before expiry, so the points it converts are never written off
+        with session_factory() as session:
+            after, seen, n, pts = convert_expiring(session, now, after=after, chunk=chunk)
+            session.commit()
+        report.converted += n
+        report.converted_points += pts
+        if seen < chunk:
+            break
+    while True:
+        with session_factory() as session:
+            n, pts = expire_due(session, now, chunk=chunk)
+            session.commit()
+        report.expired += n
+        report.expired_points += pts
+        if n < chunk:
+            break
     if requalify:
         with session_factory() as session:
             pub = pub_loader(session)

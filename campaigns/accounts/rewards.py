@@ -159,11 +159,14 @@ def redeem(
     pool: bool = False,
     now: datetime | None = None,
     through_phones: Sequence[str | None] = (),
+    source: str | None = None,
+    template: str = "redemption_issued",
 ) -> tuple[dict[str, Any], bool]:
     """Debit, decrement stock and issue a voucher in one database transaction; returns (view, created).
 
     ``through_phones``: the numbers the request came through (the SMS sender, the portal's sign-in number,
-    the phone a provider named); a recently swapped SIM among them holds the redemption.
+    the phone a provider named); a recently swapped SIM among them holds the redemption. ``source`` and
+    ``template`` name a redemption the programme makes itself (the expiring points' conversion) and its message.
     """
     now = now or utcnow()
     from campaigns.customers import numbers
@@ -230,7 +233,7 @@ def redeem(
         status="issued",
         requested_by=requested_by,
         idempotency_key=idempotency_key,
-        source="pooled" if pool else "redeem",
+        source=source or ("pooled" if pool else "redeem"),
         expires_at=now + timedelta(days=reward.voucher_days),
         created_at=now,
     )
@@ -258,8 +261,8 @@ def redeem(
             dedupe_key=f"rd:{redemption.id}",
             customer_id=customer_id,
             channel="sms",
-            template="redemption_issued",
-            payload={"reward": reward.code, "voucher": redemption.voucher_code},
+            template=template,
+            payload={"reward": reward.code, "voucher": redemption.voucher_code, "points": reward.cost},
             status="pending",
             created_at=now,
         )

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards
 from campaigns.accounts.ledger import apply_reversal
+from campaigns.accrual import challenges
 from campaigns.catalog.published import CampaignMeta, Published
 from campaigns.clearing.funding import resolve as resolve_funding
 from campaigns.clearing.funding import split as funding_split
@@ -452,6 +453,21 @@ def _credit_one(
                     kind="points",
                 )
             )
+    if pub.challenges:
+        for done in challenges.advance(
+            batch.session, pub.challenges, txn.id, txn.customer_id, ctx, txn.received_at, batch.now
+        ):
+            effects.append(done.effect)
+            if done.effect.kind == "points":  # a granted reward has its own reward_granted message
+                batch.outbox.append(
+                    _notify(
+                        txn.customer_id,
+                        "challenge_completed",
+                        f"chc:{done.progress_id}",
+                        {"challenge": done.name, "points": done.effect.points},
+                        batch.now,
+                    )
+                )
     earned = {txn.customer_id: [0, 0]}
     counted: set[tuple[int, int]] = set()
     for eff in effects:
@@ -714,4 +730,6 @@ def apply_pending_reversals(
     for rev in pending:
         apply_reversal(session, by_id[rev.transaction_id], rev, now)
     session.flush()
+    for txn in by_id.values():
+        challenges.uncount(session, txn, now)
     return len(pending)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import apply_reversal
+from campaigns.accrual import challenges
 from campaigns.accrual.transactions import reversal_view
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import Reversal, Transaction
@@ -73,4 +74,5 @@ def request_reversal(
     if txn.status in ("processed", "reversed"):
         apply_reversal(session, txn, rev, now)
         session.flush()
+        challenges.uncount(session, txn, now)
     return reversal_view(rev), True

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.models import AuditEvent, Setting
+from campaigns.models import AuditEvent, Reward, Setting
 from campaigns.publication import bump_publication
 
 DEFAULTS: dict[str, Any] = {
@@ -53,8 +53,14 @@ DEFAULTS: dict[str, Any] = {
         "budgets": {},
         "unclosed_days": 5,
     },
+    # what happens to points about to expire (campaigns/accounts/lifecycle.py): written off, or, for a customer
+    # who has not redeemed for after_months_without_redemption months, converted into the reward `offer`
+    # (points expiring within within_days days, at least its cost; once)
+    "expired_points": {"action": "write_off"},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
+EXPIRED_POINTS_ACTIONS = ("write_off", "convert_to_offer")
+CONVERSION_DEFAULT_WITHIN_DAYS = 1  # the lifecycle runs every few minutes; a day leaves room for an outage
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class Programme:
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
+    expired_points: dict[str, Any] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -219,12 +226,43 @@ def validate(key: str, value: Any) -> Any:
             elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
                 raise invalid(f"value.{part}", "must be a positive number")
         value = {**DEFAULTS["clearing_warnings"], **value}
+    elif key == "expired_points":
+        value = _validate_expired_points(value)
     elif key == "timezone":
         try:
             ZoneInfo(value)
         except Exception:
             raise invalid("value", "must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
     return value
+
+
+def _validate_expired_points(value: Any) -> dict[str, Any]:
+    """The shape only; that ``offer`` is a known reward is checked against the catalogue in ``set_value``."""
+    if not isinstance(value, dict) or value.get("action") not in EXPIRED_POINTS_ACTIONS:
+        raise invalid("value.action", f"must be one of {', '.join(EXPIRED_POINTS_ACTIONS)}")
+    if value["action"] == "write_off":
+        if set(value) != {"action"}:
+            raise invalid(f"value.{sorted(set(value) - {'action'})[0]}", "write_off takes no other field")
+        return {"action": "write_off"}
+    known = {"action", "after_months_without_redemption", "offer", "within_days"}
+    unknown = set(value) - known
+    if unknown:
+        raise invalid(f"value.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(sorted(known))}")
+    months = value.get("after_months_without_redemption")
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+        raise invalid("value.after_months_without_redemption", "is required: an integer number of months from 1 to 120")
+    offer = value.get("offer")
+    if not isinstance(offer, str) or not offer.strip():
+        raise invalid("value.offer", "is required: the code of a reward")
+    within = value.get("within_days", CONVERSION_DEFAULT_WITHIN_DAYS)
+    if isinstance(within, bool) or not isinstance(within, int) or not 1 <= within <= 90:
+        raise invalid("value.within_days", "must be an integer number of days from 1 to 90")
+    return {
+        "action": "convert_to_offer",
+        "after_months_without_redemption": months,
+        "offer": offer.strip(),
+        "within_days": within,
+    }
 
 
 def below_minimum(session: Session, points: int) -> int | None:
@@ -235,6 +273,10 @@ def below_minimum(session: Session, points: int) -> int | None:
 
 def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
     value = validate(key, value)
+    if key == "expired_points" and value["action"] == "convert_to_offer":
+        cost = session.scalar(select(Reward.cost).where(Reward.code == value["offer"]))
+        if cost is None:
+            raise invalid("value.offer", f"unknown reward '{value['offer']}'")
     row = session.get(Setting, key)
     old = row.value if row else DEFAULTS.get(key)
     if row is None:

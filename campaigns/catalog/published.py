@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from campaigns.access.providers import provider_codes
 from campaigns.catalog import programme
 from campaigns.catalog.documents import published_specs
-from rules import CampaignSpec, RuleSet
+from rules import CampaignSpec, CompiledChallenge, RuleSet, compile_challenges
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Published:
     settings: programme.Programme
     providers: dict[int, str]
     tier_funding: tuple[tuple[str, int], ...] | None = None  # who pays the tier multipliers' bonus points
+    challenges: tuple[CompiledChallenge, ...] = ()  # empty in most programmes: crediting then skips progress work
 
     @functools.cached_property
     def provider_ids(self) -> dict[str, int]:
@@ -113,6 +114,7 @@ def load(session: Session) -> Published:
         settings=settings,
         providers=provider_codes(session),
         tier_funding=_funding(tier_spec.document.raw) if tier_spec is not None else None,
+        challenges=compile_challenges(earning),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
+from campaigns.accrual import challenges as challenges_service
 from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
 from campaigns.clock import utcnow
@@ -168,6 +169,7 @@ def home(session: Session, customer_id: int) -> dict[str, Any]:
             else None
         ),
         "expiring": s.expiring,
+        "challenges": challenges_service.customer_challenges(session, customer_id, customer.timezone, utcnow()),
     }
 
 

@@ -21,7 +21,17 @@ from campaigns.models.accounts import (
     Reward,
     TierChange,
 )
-from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, ReversalStatus, Transaction, TxStatus
+from campaigns.models.accrual import (
+    CampaignCounter,
+    CampaignUsage,
+    ChallengeCount,
+    ChallengeProgress,
+    ChallengeStatus,
+    Reversal,
+    ReversalStatus,
+    Transaction,
+    TxStatus,
+)
 from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
 from campaigns.models.care import (
     Alert,
@@ -67,6 +77,9 @@ __all__ = [
     "CampaignStatus",
     "CampaignUsage",
     "CampaignVersion",
+    "ChallengeCount",
+    "ChallengeProgress",
+    "ChallengeStatus",
     "Claim",
     "ClaimEvent",
     "ClaimState",

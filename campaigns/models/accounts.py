@@ -150,7 +150,7 @@ class Redemption(Base):
     status: Mapped[RedemptionStatus] = mapped_column(String(16), default="issued")
     requested_by: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    source: Mapped[str] = mapped_column(String(16), default="redeem")  # redeem | campaign
+    source: Mapped[str] = mapped_column(String(16), default="redeem")  # redeem | pooled | campaign | expiry_offer
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -85,3 +85,39 @@ class CampaignUsage(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
     awards: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ChallengeStatus = Literal["in_progress", "completed"]  # one customer's progress on one challenge in one period
+
+
+class ChallengeProgress(Base):
+    """A customer's step counts on a campaign's challenge in one period (``2027-03``, ``2027-W09``, ``campaign``)."""
+
+    __tablename__ = "challenge_progress"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "campaign_id", "period", name="uq_challenge_progress"),
+        Index("ix_challenge_progress_campaign", "campaign_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[list[int]] = mapped_column(JSON, default=list)  # one per step, in document order
+    status: Mapped[ChallengeStatus] = mapped_column(String(16), default="in_progress")
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_by: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the transaction that completed it
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChallengeCount(Base):
+    """The marker of one transaction counted toward one step: a retried or replayed credit never counts twice."""
+
+    __tablename__ = "challenge_counts"
+    __table_args__ = (UniqueConstraint("progress_id", "transaction_id", name="uq_challenge_count"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    progress_id: Mapped[int] = mapped_column(BigId)
+    transaction_id: Mapped[int] = mapped_column(BigId, index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -55,13 +55,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "vi": "Yêu cầu #{claim} không được chấp nhận: {reason}",
         "en": "Request #{claim} was not accepted: {reason}",
     },
+    "expired_points_converted": {
+        "vi": "{points} điểm sắp hết hạn của bạn đã được đổi thành {reward}. Mã quà: {voucher}.",
+        "en": "{points} of your points about to expire were converted into {reward}. Voucher: {voucher}.",
+    },
+    "challenge_completed": {
+        "vi": "Chúc mừng! Bạn đã hoàn thành thử thách {challenge} và nhận {points} điểm. Số dư: {balance} điểm.",
+        "en": "Congratulations! You completed the challenge {challenge} and earned {points} points. "
+        "Balance: {balance} points.",
+    },
 }
 
 # Sent whatever the quiet hours, the daily limit or an opt-out say: the customer asked for them.
 # The answers to a customer's claim are transactional too: the customer asked.
 TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"}) | frozenset(
     {"claim_credited", "claim_matched", "claim_rejected"}
-)
+)  # expired_points_converted is not: the customer did not ask, so quiet hours and the daily limit apply
 
 
 def language_of(value: str | None) -> str:

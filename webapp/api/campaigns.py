@@ -148,14 +148,23 @@ def archive_campaign(campaign_id: int) -> Any:
 @bp.post("/campaigns/simulate")
 @require("staff", action="campaigns.edit")
 def simulate_campaign() -> Any:
-    """Dry run: ``{"document": {...} | "yaml", "transaction": {...}}`` or ``{"document": ..., "days": N}``."""
+    """Dry run: ``{"document": {...} | "yaml", "transaction": {...}, "provider"?: CODE}`` or ``{"document", "days"}``.
+
+    The transaction is the simulator's short form or a provider's POST /transactions body (then
+    ``provider`` names the posting provider when it cannot be inferred).
+    """
     body = read_json()
     if not isinstance(body, dict) or "document" not in body:
         raise DomainError("validation_error", "document: required", [FieldProblem("document", "required")])
     document = body["document"]
     fmt = "yaml" if isinstance(document, str) and not document.lstrip().startswith("{") else "json"
     if "transaction" in body:
-        result = simulation.sample(db_session(), document, body["transaction"], fmt=fmt)
+        provider = body.get("provider")
+        if provider is not None and not isinstance(provider, str):
+            raise DomainError(
+                "validation_error", "provider: must be a string", [FieldProblem("provider", "must be a string")]
+            )
+        result = simulation.sample(db_session(), document, body["transaction"], fmt=fmt, provider=provider)
     else:
         days = body.get("days", 30)
         if not isinstance(days, int) or isinstance(days, bool):

@@ -260,8 +260,15 @@ class ImportList(BaseModel):
 
 class SimulationIn(BaseModel):
     document: dict[str, Any] | str
-    transaction: dict[str, Any] | None = None
-    days: int | None = None
+    transaction: dict[str, Any] | None = Field(
+        default=None,
+        description="the short form (provider, amount, category, channel, event_type, occurred_at, attributes, "
+        "customer, context) or exactly a provider's POST /transactions body; evaluated at its occurred_at",
+    )
+    provider: str | None = Field(default=None, description="the posting provider of a provider body")
+    days: int | None = Field(
+        default=None, description="replay: the draft alone, the live campaigns, both together and the difference"
+    )
 
 
 class WebhookIn(BaseModel):
@@ -902,6 +909,36 @@ ME_SUMMARY = _obj(
             },
         },
         "expiring": {"type": "array", "items": {"type": "object"}},
+        "challenges": {
+            "type": "array",
+            "description": "running challenges with the customer's progress in the current period",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "campaign_id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "period": {"type": "string", "enum": ["month", "week", "campaign"]},
+                    "period_key": {"type": "string", "examples": ["2027-03", "2027-W09", "campaign"]},
+                    "status": {"type": "string", "enum": ["in_progress", "completed"]},
+                    "completed": {"type": "boolean"},
+                    "completed_at": {"type": ["string", "null"], "format": "date-time"},
+                    "steps": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "count": {"type": "integer"},
+                                "done": {"type": "integer"},
+                            },
+                        },
+                    },
+                    "reward": {"type": "object", "description": "{award_points: N} or {grant_reward: CODE}"},
+                    "reward_name": {"type": ["string", "null"]},
+                    "ends_at": {"type": ["string", "null"]},
+                },
+            },
+        },
     }
 )
 
@@ -957,7 +994,7 @@ def me_paths() -> dict[str, Any]:
         },
         "/api/v1/me": {
             "get": {
-                "summary": "Balance, tier, progress to the next tier, pending and expiring points",
+                "summary": "Balance, tier, progress to the next tier, pending and expiring points, challenges",
                 "operationId": "me",
                 "security": [{"customer": []}],
                 "responses": {"200": {"description": "Summary", **ME_SUMMARY}, **_errors(401, 503)},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -93,26 +94,45 @@ def campaigns_publish_due() -> None:
     click.echo(f"{len(done)} scheduled publication(s) applied.")
 
 
+def _json_arg(value: str, name: str) -> Any:
+    """Inline JSON (starting with ``{``) or the path of a JSON file."""
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        if not path.is_file():
+            fail(DomainError("validation_error", f"{name}: no such file, and not inline JSON"))
+        text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(DomainError("validation_error", f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})"))
+
+
 @campaigns_cli.command("simulate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--transaction",
-    "txn_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Sample transaction (JSON).",
+    "transaction",
+    metavar="FILE_OR_JSON",
+    help="Sample transaction: exactly the body a provider POSTs to /api/v1/transactions (or the short "
+    "simulator form with `provider`), as a JSON file or inline JSON. Evaluated at its occurred_at.",
 )
+@click.option("--provider", default=None, help="The posting provider of a provider body (inferred when unambiguous).")
 @click.option("--days", type=int, default=None, help="Replay the last N days of real transactions.")
-def campaigns_simulate(file: Path, txn_file: Path | None, days: int | None) -> None:
-    """Dry-run a draft document: which rules fire on a sample, or what it would have cost. No writes."""
+def campaigns_simulate(file: Path, transaction: str | None, provider: str | None, days: int | None) -> None:
+    """Dry-run a draft document: which rules fire on a sample, or what it would cost and add to the live campaigns.
+
+    No writes.
+    """
     fmt = "json" if file.suffix.lower() == ".json" else "yaml"
     try:
-        if txn_file is not None:
-            result = simulation.sample(
-                db_session(), file.read_text(encoding="utf-8"), json.loads(txn_file.read_text()), fmt=fmt
-            )
+        if transaction is not None:
+            body = _json_arg(transaction, "--transaction")
+            result = simulation.sample(db_session(), file.read_text(encoding="utf-8"), body, fmt=fmt, provider=provider)
         else:
             result = simulation.replay(db_session(), file.read_text(encoding="utf-8"), days=days or 30, fmt=fmt)
     except DomainError as err:
+        db.session.rollback()
         fail(err)
     db.session.rollback()
     click.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))

@@ -18,11 +18,12 @@ tiers_cli = AppGroup("tiers", help="Tier requalification.")
 @click.option("--requalify", is_flag=True, help="Also re-evaluate every customer's tier.")
 @with_appcontext
 def lifecycle_command(requalify: bool) -> None:
-    """Release pending points, expire what is due (the workers also run this every few minutes)."""
+    """Release pending points, convert (setting expired_points) and expire what is due (the workers also run this)."""
     rt = runtime()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
     click.echo(
         f"released {report.released} lots ({report.released_points} points), "
+        f"converted {report.converted} customers' expiring points ({report.converted_points} points), "
         f"expired {report.expired} lots ({report.expired_points} points); "
         f"tiers: {report.customers} customers, {report.upgraded} up, {report.downgraded} down"
     )

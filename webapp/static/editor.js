@@ -355,10 +355,26 @@
       ]) {
         dl.append(el("dt", "", k), el("dd", "", Number(v).toLocaleString("en")));
       }
-      out.append(dl, el("p", "hint", r.note));
+      out.append(dl);
+      if (r.difference) {
+        out.append(el("h3", "", "Together with the live campaigns"));
+        const diff = el("dl", "facts");
+        for (const [k, v] of [
+          ["Live campaigns alone", r.live.points],
+          ["Live + this draft", r.combined.points],
+          ["Difference (points)", r.difference.points],
+          ["Difference (cost)", r.difference.cost],
+          ["Customers affected", r.difference.customers],
+        ]) {
+          diff.append(el("dt", "", k), el("dd", "", Number(v).toLocaleString("en")));
+        }
+        out.append(diff);
+      }
+      out.append(el("p", "hint", r.note));
       return;
     }
     out.append(el("h3", "", r.applies ? "Result on the sample" : `Campaign does not apply: ${r.reason}`));
+    if (r.local_time) out.append(el("p", "hint", `Evaluated at ${r.local_time}`));
     const total = (r.effects || []).reduce((n, e) => n + (e.points || 0), 0);
     out.append(el("p", r.effects && r.effects.length ? "pos" : "", `${total.toLocaleString("en")} points from ${(r.effects || []).length} effect(s)`));
     for (const rule of r.rules) {
@@ -385,6 +401,8 @@
     };
     const tier = $("s-tier").value.trim();
     if (tier) txn.context = { customer_tier: tier };
+    const when = $("s-when").value;
+    if (when) txn.occurred_at = new Date(when).toISOString();
     simulate({ mode: "sample", transaction: txn });
   });
   $("sim-replay").addEventListener("click", () => simulate({ mode: "replay", days: Number($("s-days").value) || 30 }));
