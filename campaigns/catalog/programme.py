@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
         "budgets": {},
         "unclosed_days": 5,
     },
+    # the person's rights (campaigns/privacy/retention.py): days one-time codes, inbound SMS, USSD session logs
+    # and the bodies of sent messages are kept; the lifecycle job deletes (bodies: blanks) older ones
+    "retention": {"otp_codes_days": 30, "inbound_sms_days": 180, "ussd_sessions_days": 90, "message_bodies_days": 90},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -74,6 +77,7 @@ class Programme:
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
+    retention: dict[str, int] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -219,6 +223,14 @@ def validate(key: str, value: Any) -> Any:
             elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
                 raise invalid(f"value.{part}", "must be a positive number")
         value = {**DEFAULTS["clearing_warnings"], **value}
+    elif key == "retention":
+        known = set(DEFAULTS["retention"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, days in value.items():
+            if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+                raise invalid(f"value.{part}", "must be a whole number of days from 1 to 3650")
+        value = {**DEFAULTS["retention"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

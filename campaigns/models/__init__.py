@@ -50,6 +50,7 @@ from campaigns.models.customers import (
 )
 from campaigns.models.imports import Import, ImportProblem, ImportStatus
 from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
+from campaigns.models.privacy_rights import ErasureRequest, ErasureSource, ErasureStatus, UssdSession
 from campaigns.models.reporting import DailyStat
 from campaigns.models.shared import AuditEvent, Counter
 
@@ -81,6 +82,9 @@ __all__ = [
     "CustomerTag",
     "CustomerToken",
     "DailyStat",
+    "ErasureRequest",
+    "ErasureSource",
+    "ErasureStatus",
     "GroupEvent",
     "GroupMember",
     "IdentityEvent",
@@ -116,6 +120,7 @@ __all__ = [
     "TxStatus",
     "TxnHourly",
     "UTCDateTime",
+    "UssdSession",
     "VelocityHourly",
     "WebhookSubscription",
     "utcnow",
