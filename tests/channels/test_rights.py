@@ -276,3 +276,39 @@ def test_ussd_callbacks_are_logged_with_the_caller(app, client, telecom, staff, 
         rows = [(u.text, u.customer_id) for u in db.session.scalars(select(UssdSession).order_by(UssdSession.id))]
         db.session.remove()
     assert rows == [("", customer_id(app)), ("1", customer_id(app)), ("", None)]
+
+
+def test_a_portal_request_opens_a_case_due_in_72_hours_that_one_admin_approves(app, client, telecom, staff, work):
+    from campaigns.models import ErasureRequest
+    from tests.channels.test_portal import sign_in
+    from tests.helpers.web import csrf_token
+    from webapp.extensions import db
+
+    programme(client, staff, rewards=False)
+    earn(client, telecom, work, "t1", 1_000_000)
+    cid = customer_id(app)
+    sign_in(client, work)
+    home = client.get("/portal/").get_data(as_text=True)
+    assert "Yêu cầu xoá dữ liệu" in home and 'id="my-data"' in home
+    data = client.get("/portal/my-data.json")
+    assert data.status_code == 200 and data.get_json()["customer_id"] == cid
+    assert client.post("/portal/erasure").status_code == 400  # CSRF
+    token = csrf_token(client, "/portal/")
+    resp = client.post("/portal/erasure", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/#my-data")
+    home = client.get("/portal/").get_data(as_text=True)
+    assert "Đã nhận yêu cầu xoá dữ liệu #1" in home and 'id="erasure-open"' in home
+    assert client.post("/portal/erasure", data={"csrf_token": token}).status_code == 302  # the same case again
+    with app.app_context():
+        [req] = db.session.scalars(select(ErasureRequest)).all()
+        db.session.remove()
+    assert req.source == "portal" and req.status == "open" and req.requested_by == f"customer:{cid}"
+    assert req.due_at - req.requested_at == timedelta(hours=72)
+    assert [e.actor for e in audit(app, "customer.erasure_requested")] == [f"customer:{cid}"]
+
+    admin = user_token(app, "a@example.com", "admin")
+    [listed] = client.get("/api/v1/erasure-requests", headers=admin).get_json()["erasure_requests"]
+    assert listed["id"] == req.id and listed["source"] == "portal"
+    assert client.post(f"/api/v1/erasure-requests/{req.id}/approve", headers=admin).status_code == 200
+    assert client.get("/portal/").headers["Location"].endswith("/portal/login")  # the session ended with the number
+    assert client.get("/api/v1/erasure-requests", headers=admin).get_json()["erasure_requests"] == []
