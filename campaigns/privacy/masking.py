@@ -9,6 +9,7 @@ sees ``0912 *** 678`` / ``0012****4567``; a care agent reveals one customer's nu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import AuditEvent, Customer
 
 FULL_ROLES = frozenset({"admin"})
+E164 = re.compile(r"\+\d{8,15}\b")  # how every number is stored, and so how it appears in alerts and audit details
 HASHED_PREFIX = "h:"  # an erased identity (campaigns.privacy.erasure): nothing left to mask
 
 
@@ -61,6 +63,13 @@ def identity_for(role: str | None, kind: str, value: str | None) -> str | None:
     if value is None or sees_full(role):
         return value
     return mask(kind, value)
+
+
+def text_for(role: str | None, text: str) -> str:
+    """Free text written by the system (an alert's subject, an audit event's details) with its numbers masked."""
+    if sees_full(role):
+        return text
+    return E164.sub(lambda m: mask_phone(m.group(0)), text)
 
 
 def masked_rows(rows: Iterable[dict[str, Any]], role: str | None) -> list[dict[str, Any]]:

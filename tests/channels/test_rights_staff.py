@@ -145,3 +145,22 @@ def test_two_admins_erase_from_the_360_page(app, client, telecom, staff, work):
     assert cli(app, "ledger", "check").exit_code == 0
     earn(client, telecom, work, "t2", 100_000)
     assert customer_id(app) != cid
+
+
+def test_alerts_audit_log_and_its_csv_mask_numbers_for_roles_that_do_not_need_them(app, client, telecom, staff, work):
+    from tests.channels.test_number_lifecycle import authority, event
+
+    member(client, telecom, staff, work)
+    op = authority(app)
+    assert event(client, op, "swap-1", "sim_swapped").status_code == 201
+    redeem = {"customer": {"phone": PHONE}, "reward": "none"}
+    assert client.post("/api/v1/redemptions", json=redeem, headers=telecom.headers).status_code == 409  # held
+    care = signed_in(app, "care@example.com", "care")
+    analyst = signed_in(app, "analyst@example.com", "analyst")
+    admin = signed_in(app, "admin@example.com", "admin")
+    for who, url in ((care, "/care/alerts"), (analyst, "/audit"), (analyst, "/audit.csv")):
+        body = who.get(url).get_data(as_text=True)
+        assert MASKED_PHONE in body and PHONE not in body, url
+    for url in ("/care/alerts", "/audit", "/audit.csv"):
+        body = admin.get(url).get_data(as_text=True)
+        assert PHONE in body, url
