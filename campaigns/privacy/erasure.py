@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from campaigns.care import alerts
 from campaigns.clock import utcnow
 from campaigns.customers.identity import PHONE
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
@@ -136,6 +137,27 @@ def open_requests(session: Session) -> list[ErasureRequest]:
     )
 
 
+def check_deadlines(session: Session, now: datetime | None = None) -> int:
+    """One care alert (kind ``erasure``) per open request: a warning while it waits, overdue past its legal
+    deadline; it clears when the request is decided. Run on every change and by the care monitor."""
+    now = now or utcnow()
+    conditions = [
+        alerts.Condition(
+            key=f"erasure:{r.id}",
+            severity="overdue" if now >= r.due_at else "warning",
+            subject=f"Erasure of customer #{r.customer_id} requested ({r.source}), due {r.due_at:%Y-%m-%d %H:%M} UTC",
+            message=f"{r.requested_by} asked on {r.requested_at:%Y-%m-%d %H:%M} UTC: {r.reason}",
+            suggested_action="An admin other than the requester approves it on the customer's page.",
+            count=1,
+            oldest_at=r.requested_at,
+            details={"request_id": r.id, "customer_id": r.customer_id},
+        )
+        for r in open_requests(session)
+    ]
+    alerts.reconcile(session, "erasure", conditions, now)
+    return len(conditions)
+
+
 def request(
     session: Session,
     customer_id: int,
@@ -171,6 +193,7 @@ def request(
     session.add(req)
     session.flush()
     _audit(session, actor, "customer.erasure_requested", customer_id, {"request_id": req.id, "source": source})
+    check_deadlines(session, now)
     return req, True
 
 
@@ -277,6 +300,7 @@ def erase(
         session.add(request)
     request.status, request.decided_by, request.decided_at = "done", approved_by or actor, now
     session.flush()
+    check_deadlines(session, now)
     done = {
         "customer_id": cid,
         "request_id": request.id,

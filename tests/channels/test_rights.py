@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
@@ -68,6 +69,7 @@ def _app(client) -> Flask:
     return client.application
 
 
+@pytest.mark.slow  # several sign-ins and worker runs (~5 s)
 def test_the_customer_exports_everything_held_about_them(app, client, telecom, staff, work):
     cid = history(client, telecom, staff, work)
     me = app_token(client, work)
@@ -92,6 +94,7 @@ def test_the_customer_exports_everything_held_about_them(app, client, telecom, s
     assert client.get("/api/v1/me/export").status_code == 401
 
 
+@pytest.mark.slow  # several sign-ins and worker runs (~5 s)
 def test_staff_export_is_for_care_and_admin_and_is_audited(app, client, telecom, staff, work):
     cid = history(client, telecom, staff, work)
     care = user_token(app, "care@example.com", "care")
@@ -105,6 +108,7 @@ def test_staff_export_is_for_care_and_admin_and_is_audited(app, client, telecom,
     assert event.actor == "care@example.com" and event.object_id == str(cid)
 
 
+@pytest.mark.slow  # several sign-ins and worker runs (~5 s)
 def test_erasure_takes_two_admins_and_leaves_the_books_whole(app, client, telecom, staff, work):
     from campaigns.models import (
         CustomerIdentity,
@@ -306,9 +310,26 @@ def test_a_portal_request_opens_a_case_due_in_72_hours_that_one_admin_approves(a
     assert req.due_at - req.requested_at == timedelta(hours=72)
     assert [e.actor for e in audit(app, "customer.erasure_requested")] == [f"customer:{cid}"]
 
+    # the case is in front of the care centre, and overdue once its 72 hours have passed
+    from campaigns.models import Alert
+    from workers import care as care_monitor
+
+    with app.app_context():
+        [alert] = db.session.scalars(select(Alert).where(Alert.kind == "erasure")).all()
+        assert alert.status == "open" and alert.severity == "warning" and f"#{cid}" in alert.subject
+        db.session.remove()
+    later = care_monitor.monitor(app.extensions["loyalty.runtime"], req.due_at + timedelta(minutes=1))
+    assert later["erasure_deadlines"] == 1
+    with app.app_context():
+        assert db.session.get(Alert, alert.id).severity == "overdue"
+        db.session.remove()
+
     admin = user_token(app, "a@example.com", "admin")
     [listed] = client.get("/api/v1/erasure-requests", headers=admin).get_json()["erasure_requests"]
     assert listed["id"] == req.id and listed["source"] == "portal"
     assert client.post(f"/api/v1/erasure-requests/{req.id}/approve", headers=admin).status_code == 200
     assert client.get("/portal/").headers["Location"].endswith("/portal/login")  # the session ended with the number
     assert client.get("/api/v1/erasure-requests", headers=admin).get_json()["erasure_requests"] == []
+    with app.app_context():
+        assert db.session.get(Alert, alert.id).status == "resolved"  # decided: the case left the care centre
+        db.session.remove()

@@ -3,6 +3,7 @@ masked numbers, the audited reveal with its reason, the JSON export and the two-
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.channels.helpers import PHONE, customer_id, earn, programme
@@ -66,6 +67,7 @@ def test_numbers_are_masked_per_role_in_the_api(app, client, telecom, staff, wor
     assert event.object_id == str(cid)
 
 
+@pytest.mark.slow  # several sign-ins and worker runs (~5 s)
 def test_staff_pages_mask_numbers_and_the_reveal_is_audited(app, client, telecom, staff, work):
     cid = member(client, telecom, staff, work)
     me = app.test_client()
@@ -109,6 +111,7 @@ def test_staff_pages_mask_numbers_and_the_reveal_is_audited(app, client, telecom
     assert provider.get(f"/customers/{cid}/personal-data.json").status_code == 403
 
 
+@pytest.mark.slow  # several sign-ins and worker runs (~5 s)
 def test_two_admins_erase_from_the_360_page(app, client, telecom, staff, work):
     from campaigns.models import IdentityHistory
     from webapp.extensions import db
