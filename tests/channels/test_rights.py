@@ -333,3 +333,14 @@ def test_a_portal_request_opens_a_case_due_in_72_hours_that_one_admin_approves(a
     with app.app_context():
         assert db.session.get(Alert, alert.id).status == "resolved"  # decided: the case left the care centre
         db.session.remove()
+
+
+def test_the_app_asks_for_erasure_once(app, client, telecom, staff, work):
+    programme(client, staff, rewards=False)
+    earn(client, telecom, work, "t1", 1_000_000)
+    me = app_token(client, work)
+    assert client.post("/api/v1/me/erasure-requests").status_code == 401
+    first = client.post("/api/v1/me/erasure-requests", headers=me)
+    assert first.status_code == 201 and first.get_json()["source"] == "app" and first.get_json()["status"] == "open"
+    again = client.post("/api/v1/me/erasure-requests", headers=me)
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]

@@ -1245,6 +1245,18 @@ def privacy_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "The document", **document}, **_errors(401, 503)},
             }
         },
+        "/api/v1/me/erasure-requests": {
+            "post": {
+                "summary": "Ask for my data to be erased: a case due in 72 hours that an admin approves",
+                "operationId": "meRequestErasure",
+                "security": [{"customer": []}],
+                "responses": {
+                    "201": {"description": "Case opened", **request},
+                    "200": {"description": "The case already open", **request},
+                    **_errors(401, 409, 503),
+                },
+            }
+        },
         "/api/v1/customers/{customer_id}/export": {
             "get": {
                 "summary": "Everything held about a customer (care and admin; audited)",

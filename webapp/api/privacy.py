@@ -32,6 +32,18 @@ def me_export() -> Any:
     return export.document(db_session(), g.customer_id)
 
 
+@bp.post("/me/erasure-requests")
+@customer_token
+@retry_transient
+def me_erasure_request() -> Any:
+    """The signed-in customer asks to be erased: a case due in 72 hours (the same case when asked again)."""
+    req, created = erasure.request(
+        db_session(), g.customer_id, "the person asked through the app", actor=f"customer:{g.customer_id}", source="app"
+    )
+    db.session.commit()
+    return erasure.request_view(req), 201 if created else 200
+
+
 @bp.get("/customers/<int:customer_id>/export")
 @require("staff", action="customers.personal_export")
 def export_customer(customer_id: int) -> Any:
