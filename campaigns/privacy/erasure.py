@@ -288,6 +288,7 @@ def erase(
     if claim_ids:
         session.execute(update(Claim).where(Claim.id.in_(claim_ids)).values(description="", resolution=None))
         session.execute(update(ClaimEvent).where(ClaimEvent.claim_id.in_(claim_ids)).values(note=""))
+    request = request or open_request(session, cid)  # the operator's erasure closes the person's open case
     if request is None:
         request = ErasureRequest(
             customer_id=cid,

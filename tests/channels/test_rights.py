@@ -197,6 +197,8 @@ def test_the_operator_erases_from_the_cli(app, client, telecom, staff, work):
         db.session.execute(update(Customer).where(Customer.id == cid).values(birth_date=datetime(1990, 5, 1).date()))
         db.session.commit()
     assert cli(app, "customers", "erase", str(cid)).exit_code == 2  # --reason is required
+    me = app_token(client, work)
+    assert client.post("/api/v1/me/erasure-requests", headers=me).status_code == 201  # the person's open case
     out = cli(app, "customers", "erase", str(cid), "--reason", "request by letter, ref 7", "--actor", "ops@example")
     assert out.exit_code == 0, out.output
     assert f"customer {cid} erased: 1 identities hashed" in out.output
@@ -211,6 +213,8 @@ def test_the_operator_erases_from_the_cli(app, client, telecom, staff, work):
         db.session.remove()
     [event] = audit(app, "customer.erased")
     assert event.actor == "ops@example" and event.details["reason"] == "request by letter, ref 7"
+    admin = user_token(app, "a@example.com", "admin")
+    assert client.get("/api/v1/erasure-requests", headers=admin).get_json()["erasure_requests"] == []  # closed
     assert cli(app, "ledger", "check").exit_code == 0
     earn(client, telecom, work, "t2", 100_000)
     assert customer_id(app) != cid
