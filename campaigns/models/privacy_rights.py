@@ -31,6 +31,7 @@ class ErasureRequest(Base):
     status: Mapped[ErasureStatus] = mapped_column(String(8), default="open")
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(500), nullable=True)  # why a request was rejected
 
 
 class UssdSession(Base):

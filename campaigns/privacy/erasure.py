@@ -118,6 +118,7 @@ def request_view(r: ErasureRequest) -> dict[str, Any]:
         "status": r.status,
         "decided_by": r.decided_by,
         "decided_at": r.decided_at,
+        "decision": r.decision,
     }
 
 
@@ -223,6 +224,25 @@ def approve(
         request=req,
         now=now,
     )
+
+
+def reject(
+    session: Session, request_id: int, *, actor: str, reason: str, now: datetime | None = None
+) -> ErasureRequest:
+    """Close a case without erasing (e.g. the law requires keeping the data, or the request was not the person's);
+    the reason is kept on the case and in the audit log."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    req = session.get(ErasureRequest, request_id, with_for_update=True)
+    if req is None:
+        raise not_found(f"erasure request {request_id}")
+    if req.status != "open":
+        raise conflict("not_open", f"erasure request {request_id} is {req.status}")
+    req.status, req.decided_by, req.decided_at, req.decision = "rejected", actor, now, reason
+    session.flush()
+    _audit(session, actor, "customer.erasure_rejected", req.customer_id, {"request_id": req.id, "reason": reason})
+    check_deadlines(session, now)
+    return req
 
 
 def erase(

@@ -33,6 +33,7 @@ def upgrade():
         sa.Column("status", sa.String(length=8), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decided_at", campaigns.models.UTCDateTime(), nullable=True),
+        sa.Column("decision", sa.String(length=500), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_erasure_requests_customer_id", "erasure_requests", ["customer_id"], unique=False)

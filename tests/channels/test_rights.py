@@ -348,3 +348,36 @@ def test_the_app_asks_for_erasure_once(app, client, telecom, staff, work):
     assert first.status_code == 201 and first.get_json()["source"] == "app" and first.get_json()["status"] == "open"
     again = client.post("/api/v1/me/erasure-requests", headers=me)
     assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+
+
+def test_an_admin_rejects_a_request_with_its_reason_and_the_data_stays(app, client, telecom, staff, work):
+    from campaigns.models import Alert
+    from webapp.extensions import db
+
+    programme(client, staff, rewards=False)
+    earn(client, telecom, work, "t1", 1_000_000)
+    cid = customer_id(app)
+    first, second = user_token(app, "a@example.com", "admin"), user_token(app, "b@example.com", "admin")
+    req = client.post(f"/api/v1/customers/{cid}/erasure-requests", json={"reason": "phone call"}, headers=first)
+    rid = req.get_json()["id"]
+    care = user_token(app, "care@example.com", "care")
+    assert client.post(f"/api/v1/erasure-requests/{rid}/reject", json={"reason": "x"}, headers=care).status_code == 403
+    bad = client.post(f"/api/v1/erasure-requests/{rid}/reject", json={"reason": ""}, headers=second)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "reason"
+    resp = client.post(
+        f"/api/v1/erasure-requests/{rid}/reject", json={"reason": "caller failed the checks"}, headers=second
+    )
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["status"] == "rejected" and body["decision"] == "caller failed the checks"
+    assert body["decided_by"] == "b@example.com"
+    assert client.post(f"/api/v1/erasure-requests/{rid}/approve", headers=second).status_code == 409
+    assert (
+        client.post(f"/api/v1/erasure-requests/{rid}/reject", json={"reason": "y"}, headers=second).status_code == 409
+    )
+    assert client.get(f"/api/v1/customers/lookup?phone={PHONE}", headers=staff).status_code == 200  # data stays
+    [event] = audit(app, "customer.erasure_rejected")
+    assert event.actor == "b@example.com" and event.details["reason"] == "caller failed the checks"
+    with app.app_context():
+        assert [a.status for a in db.session.scalars(select(Alert).where(Alert.kind == "erasure"))] == ["resolved"]
+        db.session.remove()

@@ -160,6 +160,13 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
             {"minutes": "30", "warning_percent": "80", "critical_factor": "2", "critical_count": "100"},
         ),
         ("admin.reveal_customer", a, lambda: {"customer_id": c1}, {"reveal_reason": "caller verified"}),
+        ("admin.request_erasure", a, lambda: {"customer_id": c1}, {"erase_reason": "a letter, unsigned"}),
+        (
+            "admin.reject_erasure",
+            b,
+            lambda: {"request_id": _one(app, select(func.max(ErasureRequest.id)))},
+            {"reject_reason": "not the person's signature"},
+        ),
         ("admin.request_erasure", a, lambda: {"customer_id": c2}, {"erase_reason": "the person asked"}),
         (
             "auth.password",

@@ -330,3 +330,27 @@ def approve_erasure(request_id: int) -> Any:
         "success",
     )
     return redirect(url_for("admin.customer", customer_id=cid))
+
+
+@bp.post("/erasure-requests/<int:request_id>/reject")
+@permission_required("customers.erase")
+def reject_erasure(request_id: int) -> Any:
+    req = db.session.get(ErasureRequest, request_id)
+    if req is None:
+        return render_template("error.html", status=404, message="No such erasure request."), 404
+    cid = req.customer_id
+    try:
+        erasure.reject(db_session(), request_id, actor=current_user.email, reason=request.form.get("reject_reason", ""))
+    except DomainError as err:
+        db.session.rollback()
+        if err.status != 422:
+            flash(err.message, "error")
+            return redirect(url_for("admin.customer", customer_id=cid))
+        try:
+            view = customers.staff_profile(db_session(), cid, scope())
+        except DomainError as missing:
+            return html_error(missing)
+        return _page(view, request.form, {"reject_reason": _first_reason(err)}, 422)
+    db.session.commit()
+    flash(f"Erasure request #{request_id} rejected; the customer's data stays.", "success")
+    return redirect(url_for("admin.customer", customer_id=cid))

@@ -1232,6 +1232,7 @@ def privacy_paths() -> dict[str, Any]:
             "customer_id": {"type": "integer"},
             "source": {"type": "string", "enum": ["staff", "portal", "app"]},
             "status": {"type": "string", "enum": ["open", "done", "rejected"]},
+            "decision": {"type": ["string", "null"]},
             "due_at": {"type": "string", "format": "date-time"},
         },
         ["id", "customer_id", "status", "due_at"],
@@ -1300,6 +1301,15 @@ def privacy_paths() -> dict[str, Any]:
                     },
                     **_errors(401, 403, 503),
                 },
+            }
+        },
+        "/api/v1/erasure-requests/{request_id}/reject": {
+            "post": {
+                "summary": "Close an erasure request without erasing, with the reason (admin; audited)",
+                "operationId": "rejectErasure",
+                "parameters": rid,
+                "requestBody": {"required": True, **_json(StaffReasonIn)},
+                "responses": {"200": {"description": "Rejected", **request}, **_errors(*COMMON, 404, 409, 422)},
             }
         },
         "/api/v1/erasure-requests/{request_id}/approve": {

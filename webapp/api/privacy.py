@@ -85,3 +85,12 @@ def approve_erasure(request_id: int) -> Any:
     done = erasure.approve(db_session(), request_id, actor=principal().name, secret=_secret())
     db.session.commit()
     return done
+
+
+@bp.post("/erasure-requests/<int:request_id>/reject")
+@require("staff", action="customers.erase")
+@retry_transient
+def reject_erasure(request_id: int) -> Any:
+    req = erasure.reject(db_session(), request_id, actor=principal().name, reason=_reason())
+    db.session.commit()
+    return erasure.request_view(req)
