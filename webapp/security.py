@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from campaigns.models import Provider, StaffUser
 from campaigns.permissions import Scope, allowed
+from campaigns.privacy import masking
 
 from .extensions import db
 
@@ -172,6 +173,12 @@ def init_security(app: Flask) -> None:
             return f"{int(value):,}"
         except (TypeError, ValueError):
             return str(value)
+
+    @app.template_filter("masked")
+    def _masked(value: Any) -> str:
+        """Numbers inside system-written text, masked for the signed-in role (campaigns/privacy/masking.py)."""
+        role = current_user.role if current_user.is_authenticated else None
+        return masking.text_for(role, "" if value is None else str(value))
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.care import alerts, claims, clearing_warnings, sla, warnings
 from campaigns.clock import utcnow
+from campaigns.privacy import erasure
 
 from .queues import CARE_QUEUE, JOB_TIMEOUT, PREFIX
 from .runtime import Runtime
@@ -37,6 +38,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("claims_rise", warnings.claims_rise_check),
     ("funding", clearing_warnings.funding_check),
     ("unclosed_periods", clearing_warnings.unclosed_check),
+    ("erasure_deadlines", erasure.check_deadlines),
     ("escalation", alerts.escalate_due),  # last: it sees the alerts the checks above just raised
 ]
 

@@ -17,6 +17,7 @@ from campaigns.care import sla
 from campaigns.catalog import documents as catalog
 from campaigns.clock import utcnow
 from campaigns.notify.outbox import queue_expiring
+from campaigns.privacy import retention
 from campaigns.reporting import dashboard
 
 from . import memory
@@ -121,8 +122,13 @@ def queue_expiring_notices(rt: Runtime) -> int:
 
 
 def lifecycle(rt: Runtime, *, requalify: bool = False) -> LifecycleReport:
-    """Release pending points and expire what is due (and requalify tiers when asked)."""
-    return run_all(rt.session_factory, rt.published, requalify=requalify)
+    """Release pending points and expire what is due (and requalify tiers when asked); then delete the personal
+    data older than the programme's retention."""
+    report = run_all(rt.session_factory, rt.published, requalify=requalify)
+    with rt.session_factory() as session:
+        log.info("%s", retention.purge(session))
+        session.commit()
+    return report
 
 
 class SweeperThread(threading.Thread):

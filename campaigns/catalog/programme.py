@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     # who has not redeemed for after_months_without_redemption months, converted into the reward `offer`
     # (points expiring within within_days days, at least its cost; once)
     "expired_points": {"action": "write_off"},
+    # the person's rights (campaigns/privacy/retention.py): days one-time codes, inbound SMS, USSD session logs
+    # and the bodies of sent messages are kept; the lifecycle job deletes (bodies: blanks) older ones
+    "retention": {"otp_codes_days": 30, "inbound_sms_days": 180, "ussd_sessions_days": 90, "message_bodies_days": 90},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 EXPIRED_POINTS_ACTIONS = ("write_off", "convert_to_offer")
@@ -81,6 +84,7 @@ class Programme:
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
     expired_points: dict[str, Any] | None = None
+    retention: dict[str, int] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -228,6 +232,14 @@ def validate(key: str, value: Any) -> Any:
         value = {**DEFAULTS["clearing_warnings"], **value}
     elif key == "expired_points":
         value = _validate_expired_points(value)
+    elif key == "retention":
+        known = set(DEFAULTS["retention"])
+        if not isinstance(value, dict) or not set(value) <= known:
+            raise invalid("value", f"must be an object with some of: {', '.join(sorted(known))}")
+        for part, days in value.items():
+            if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+                raise invalid(f"value.{part}", "must be a whole number of days from 1 to 3650")
+        value = {**DEFAULTS["retention"], **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

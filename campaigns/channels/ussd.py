@@ -22,7 +22,7 @@ from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, Reward
+from campaigns.models import Customer, CustomerBalance, Reward, UssdSession
 from campaigns.notify.messages import day, language_of, number
 
 MAX_SCREEN = 182
@@ -310,6 +310,8 @@ def respond(session: Session, session_id: str, raw_phone: str, text: str) -> Scr
         return end(U["vi"]["quarantined"] + " / " + U["en"]["quarantined"][:80])
     cid = find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
+    # the session log, kept for the programme's retention.ussd_sessions_days (campaigns/privacy/retention.py)
+    session.add(UssdSession(session_id=session_id[:64], phone=phone, customer_id=cid, text=text[:200]))
     if customer is None:
         return end(U["vi"]["not_member"] + " / " + U["en"]["not_member"][:80])
     inputs = [] if text == "" else text.split("*")

@@ -60,6 +60,7 @@ from campaigns.models.customers import (
 )
 from campaigns.models.imports import Import, ImportProblem, ImportStatus
 from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
+from campaigns.models.privacy_rights import ErasureRequest, ErasureSource, ErasureStatus, UssdSession
 from campaigns.models.reporting import DailyStat
 from campaigns.models.shared import AuditEvent, Counter
 
@@ -94,6 +95,9 @@ __all__ = [
     "CustomerTag",
     "CustomerToken",
     "DailyStat",
+    "ErasureRequest",
+    "ErasureSource",
+    "ErasureStatus",
     "GroupEvent",
     "GroupMember",
     "IdentityEvent",
@@ -129,6 +133,7 @@ __all__ = [
     "TxStatus",
     "TxnHourly",
     "UTCDateTime",
+    "UssdSession",
     "VelocityHourly",
     "WebhookSubscription",
     "utcnow",

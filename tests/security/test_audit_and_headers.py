@@ -12,7 +12,18 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from campaigns.models import Alert, ApiKey, AuditEvent, Campaign, Claim, CustomerMerge, Outbox, Provider, StaffUser
+from campaigns.models import (
+    Alert,
+    ApiKey,
+    AuditEvent,
+    Campaign,
+    Claim,
+    CustomerMerge,
+    ErasureRequest,
+    Outbox,
+    Provider,
+    StaffUser,
+)
 from tests.helpers.api import run_worker, txn
 from tests.helpers.documents import BASE_EARNING
 from tests.helpers.factories import PASSWORD, make_provider, make_user
@@ -148,12 +159,22 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
             dict,
             {"minutes": "30", "warning_percent": "80", "critical_factor": "2", "critical_count": "100"},
         ),
+        ("admin.reveal_customer", a, lambda: {"customer_id": c1}, {"reveal_reason": "caller verified"}),
+        ("admin.request_erasure", a, lambda: {"customer_id": c1}, {"erase_reason": "a letter, unsigned"}),
+        (
+            "admin.reject_erasure",
+            b,
+            lambda: {"request_id": _one(app, select(func.max(ErasureRequest.id)))},
+            {"reject_reason": "not the person's signature"},
+        ),
+        ("admin.request_erasure", a, lambda: {"customer_id": c2}, {"erase_reason": "the person asked"}),
         (
             "auth.password",
             a,
             dict,
             {"current_password": PASSWORD, "new_password": new_password, "confirm_password": new_password},
         ),
+        ("admin.approve_erasure", b, lambda: {"request_id": _one(app, select(func.max(ErasureRequest.id)))}, {}),
     ]
     posts = {
         rule.endpoint

@@ -145,6 +145,30 @@ def test_huge_or_odd_ids_in_paths_are_404(client, telecom, url: str) -> None:
     _error(client.get(url, headers=telecom.headers), 404)
 
 
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/api/v1/customers/18446744073709551616/export"),
+        ("POST", "/api/v1/customers/18446744073709551616/reveal"),
+        ("POST", "/api/v1/customers/9223372036854775808/erasure-requests"),
+        ("POST", "/api/v1/erasure-requests/99999999999999999999999999/approve"),
+        ("POST", "/api/v1/erasure-requests/-1/approve"),
+    ],
+)
+def test_huge_or_odd_ids_on_the_privacy_routes_are_404(client, staff, method: str, url: str) -> None:
+    _error(client.open(url, method=method, json={"reason": "checking"}, headers=staff), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"reason": ""}, {"reason": 5}, {"reason": "x" * 501}, {"reason": ["why"]}, {"reason": "ok", "also": 1}],
+)
+def test_reveal_and_erasure_reasons_name_the_field(client, staff, body: dict[str, Any]) -> None:
+    for url in ("/api/v1/customers/1/reveal", "/api/v1/customers/1/erasure-requests"):
+        paths = _paths(_error(client.post(url, json=body, headers=staff)))
+        assert paths == (["also"] if "also" in body else ["reason"]), (url, paths)
+
+
 def test_huge_numbers_in_bodies(client, telecom, staff) -> None:
     redeem = {"customer_id": 2**80, "reward": "x"}
     assert client.post("/api/v1/redemptions", json=redeem, headers=telecom.headers).status_code in (404, 422)

@@ -118,6 +118,7 @@ def build_world(app: Flask) -> World:
     ids["sub_id"] = resp.get_json()["id"]
     ids["hook_url"] = "https://example.com/hook"
     ids["outbox_id"] = 999_999
+    ids["request_id"] = 999_999  # no such erasure request: an admin's approval answers 404, never erases the world
     ids["key"] = "point_value"
     ids["phone"] = "+84912000003"
     ids["period"] = datetime.now(UTC).strftime("%Y-%m")  # settlement statements of the running month

@@ -17,6 +17,7 @@ from campaigns.catalog import authoring, programme
 from campaigns.catalog import documents as catalog
 from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
+from campaigns.privacy import masking
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
@@ -359,8 +360,8 @@ def audit_csv() -> Any:
                 e.actor,
                 e.action,
                 e.object_type,
-                e.object_id,
-                json.dumps(e.details or {}, ensure_ascii=False, default=str),
+                masking.text_for(current_user.role, e.object_id),
+                masking.text_for(current_user.role, json.dumps(e.details or {}, ensure_ascii=False, default=str)),
             ]
             for e in events
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,7 +13,8 @@ from campaigns.accounts import profile as customers
 from campaigns.care import claims
 from campaigns.customers import merge
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerMerge, Provider
+from campaigns.models import Customer, CustomerMerge, ErasureRequest, Provider
+from campaigns.privacy import erasure, export, masking
 
 from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
@@ -53,8 +54,16 @@ def customer(customer_id: int) -> Any:
     return _page(view)
 
 
-def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them)."""
+def _page(
+    view: dict[str, Any],
+    form: Any = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    revealed: dict[str, Any] | None = None,
+) -> Any:
+    """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them).
+    Numbers are masked for roles that do not need them, unless this page answers an audited reveal."""
+    view = masking.for_role(view, current_user.role) if revealed is None else {**view, **revealed}
     merges = merge.merges_of(db_session(), view["id"]) if current_user.can("customers.merge") else []
     merged_into = db.session.scalar(select(Customer.merged_into).where(Customer.id == view["id"]))
     return (
@@ -69,6 +78,11 @@ def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None 
             kinds=KINDS,
             claims=claims.for_customer(db_session(), view["id"], scope()) if current_user.can("care.view") else [],
             claim_providers=[(p.code, p.name) for p in db.session.scalars(select(Provider).order_by(Provider.name))],
+            revealed=revealed is not None,
+            erased=erasure.erased(db_session(), view["id"]),
+            erasure_open=erasure.open_request(db_session(), view["id"])
+            if current_user.can("customers.erase")
+            else None,
         ),
         status,
     )
@@ -229,3 +243,114 @@ def customer_transactions_csv(customer_id: int) -> Any:
             for t in rows
         ),
     )
+
+
+# -- the person's rights (campaigns/privacy) --------------------------------------------------------------------
+
+
+def _first_reason(err: DomainError) -> str:
+    return err.fields[0].reason if err.fields else err.message
+
+
+@bp.get("/customers/<int:customer_id>/personal-data.json")
+@permission_required("customers.personal_export")
+def customer_personal_data(customer_id: int) -> Any:
+    """Everything held about the person, as the customer would get it (audited)."""
+    try:
+        doc = export.staff_document(db_session(), customer_id, actor=current_user.email, role=current_user.role)
+    except DomainError as err:
+        return html_error(err)
+    db.session.commit()
+    resp = jsonify(doc)
+    resp.headers["Content-Disposition"] = f'attachment; filename="customer-{customer_id}-personal-data.json"'
+    return resp
+
+
+@bp.post("/customers/<int:customer_id>/reveal")
+@permission_required("customers.reveal")
+def reveal_customer(customer_id: int) -> Any:
+    """The page once more, with the numbers in full: the stated reason goes to the audit log."""
+    try:
+        view = customers.staff_profile(db_session(), customer_id, scope())
+    except DomainError as err:
+        return html_error(err)
+    try:
+        shown = masking.reveal(
+            db_session(),
+            customer_id,
+            actor=current_user.email,
+            role=current_user.role,
+            reason=request.form.get("reveal_reason", ""),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        return _page(view, request.form, {"reveal_reason": _first_reason(err)}, 422)
+    db.session.commit()
+    return _page(view, revealed=shown)
+
+
+@bp.post("/customers/<int:customer_id>/erasure")
+@permission_required("customers.erase")
+def request_erasure(customer_id: int) -> Any:
+    """The first admin's signature; a different admin approves on the same page."""
+    try:
+        erasure.request(db_session(), customer_id, request.form.get("erase_reason", ""), actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        if err.status == 404:
+            return html_error(err)
+        try:
+            view = customers.staff_profile(db_session(), customer_id, scope())
+        except DomainError as missing:
+            return html_error(missing)
+        return _page(view, request.form, {"erase_reason": _first_reason(err)}, 422)
+    db.session.commit()
+    flash("Erasure requested: a different admin must approve it.", "success")
+    return redirect(url_for("admin.customer", customer_id=customer_id))
+
+
+@bp.post("/erasure-requests/<int:request_id>/approve")
+@permission_required("customers.erase")
+def approve_erasure(request_id: int) -> Any:
+    req = db.session.get(ErasureRequest, request_id)
+    if req is None:
+        return render_template("error.html", status=404, message="No such erasure request."), 404
+    cid = req.customer_id
+    try:
+        done = erasure.approve(
+            db_session(), request_id, actor=current_user.email, secret=str(current_app.config["SECRET_KEY"])
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("admin.customer", customer_id=cid))
+    db.session.commit()
+    flash(
+        f"Customer #{cid} erased: {done['identities']} identities replaced by keyed hashes; the ledger stays.",
+        "success",
+    )
+    return redirect(url_for("admin.customer", customer_id=cid))
+
+
+@bp.post("/erasure-requests/<int:request_id>/reject")
+@permission_required("customers.erase")
+def reject_erasure(request_id: int) -> Any:
+    req = db.session.get(ErasureRequest, request_id)
+    if req is None:
+        return render_template("error.html", status=404, message="No such erasure request."), 404
+    cid = req.customer_id
+    try:
+        erasure.reject(db_session(), request_id, actor=current_user.email, reason=request.form.get("reject_reason", ""))
+    except DomainError as err:
+        db.session.rollback()
+        if err.status != 422:
+            flash(err.message, "error")
+            return redirect(url_for("admin.customer", customer_id=cid))
+        try:
+            view = customers.staff_profile(db_session(), cid, scope())
+        except DomainError as missing:
+            return html_error(missing)
+        return _page(view, request.form, {"reject_reason": _first_reason(err)}, 422)
+    db.session.commit()
+    flash(f"Erasure request #{request_id} rejected; the customer's data stays.", "success")
+    return redirect(url_for("admin.customer", customer_id=cid))

@@ -16,6 +16,7 @@ from . import (  # noqa: E402,F401
     me,
     openapi,
     phones,
+    privacy,
     rewards,
     settings,
     settlement,

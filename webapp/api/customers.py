@@ -8,10 +8,11 @@ from flask import request
 
 from campaigns.accounts.profile import lookup, profile
 from campaigns.errors import DomainError, FieldProblem
+from campaigns.privacy import masking
 
 from ..extensions import db_session
 from . import bp
-from .auth import require, scope_provider_id
+from .auth import principal, require, scope_provider_id
 
 
 @bp.get("/customers/lookup")
@@ -23,7 +24,7 @@ def lookup_customer() -> Any:
             "validation_error", "give ?phone= or ?national_id=", [FieldProblem("phone", "or national_id is required")]
         )
     try:
-        return lookup(db_session(), phone=phone, national_id=nid)
+        return _masked(lookup(db_session(), phone=phone, national_id=nid))
     except ValueError as exc:
         path = "phone" if phone else "national_id"
         raise DomainError("validation_error", f"{path}: {exc}", [FieldProblem(path, str(exc))]) from None
@@ -32,4 +33,10 @@ def lookup_customer() -> Any:
 @bp.get("/customers/<int:customer_id>")
 @require("provider", "staff", action="customers.view")
 def show_customer(customer_id: int) -> Any:
-    return profile(db_session(), customer_id, provider_id=scope_provider_id())
+    return _masked(profile(db_session(), customer_id, provider_id=scope_provider_id()))
+
+
+def _masked(view: dict[str, Any]) -> dict[str, Any]:
+    """Staff roles that do not need full numbers see them masked; provider keys serve members by them."""
+    p = principal()
+    return masking.for_role(view, p.role) if p.is_staff else view

@@ -1251,6 +1251,118 @@ def phone_paths() -> dict[str, Any]:
     }
 
 
+def privacy_paths() -> dict[str, Any]:
+    """The person's rights: export (the customer, care/admin), reveal of masked numbers, two-admin erasure."""
+    cid = [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    rid = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    document = _obj(
+        {
+            "format": {"type": "string"},
+            "customer_id": {"type": "integer"},
+            "sections": {"type": "array", "items": {"type": "string"}},
+        },
+        ["format", "customer_id", "sections"],
+    )
+    request = _obj(
+        {
+            "id": {"type": "integer"},
+            "customer_id": {"type": "integer"},
+            "source": {"type": "string", "enum": ["staff", "portal", "app"]},
+            "status": {"type": "string", "enum": ["open", "done", "rejected"]},
+            "decision": {"type": ["string", "null"]},
+            "due_at": {"type": "string", "format": "date-time"},
+        },
+        ["id", "customer_id", "status", "due_at"],
+    )
+    return {
+        "/api/v1/me/export": {
+            "get": {
+                "summary": "Everything held about me, as one JSON document of sections (access and portability)",
+                "operationId": "meExport",
+                "security": [{"customer": []}],
+                "responses": {"200": {"description": "The document", **document}, **_errors(401, 503)},
+            }
+        },
+        "/api/v1/me/erasure-requests": {
+            "post": {
+                "summary": "Ask for my data to be erased: a case due in 72 hours that an admin approves",
+                "operationId": "meRequestErasure",
+                "security": [{"customer": []}],
+                "responses": {
+                    "201": {"description": "Case opened", **request},
+                    "200": {"description": "The case already open", **request},
+                    **_errors(401, 409, 503),
+                },
+            }
+        },
+        "/api/v1/customers/{customer_id}/export": {
+            "get": {
+                "summary": "Everything held about a customer (care and admin; audited)",
+                "operationId": "exportCustomer",
+                "parameters": cid,
+                "responses": {"200": {"description": "The document", **document}, **_errors(401, 403, 404, 503)},
+            }
+        },
+        "/api/v1/customers/{customer_id}/reveal": {
+            "post": {
+                "summary": "A customer's phone numbers and national ID in full, with a stated reason (audited)",
+                "operationId": "revealCustomer",
+                "parameters": cid,
+                "requestBody": {"required": True, **_json(StaffReasonIn)},
+                "responses": {
+                    "200": {
+                        "description": "The identities in full",
+                        **_obj({"identities": {"type": "array", "items": {"type": "object"}}}, ["identities"]),
+                    },
+                    **_errors(*COMMON, 404, 422),
+                },
+            }
+        },
+        "/api/v1/customers/{customer_id}/erasure-requests": {
+            "post": {
+                "summary": "Request the erasure of a customer (admin; a different admin approves; audited)",
+                "operationId": "requestErasure",
+                "parameters": cid,
+                "requestBody": {"required": True, **_json(StaffReasonIn)},
+                "responses": {"201": {"description": "Open", **request}, **_errors(*COMMON, 404, 409, 422)},
+            }
+        },
+        "/api/v1/erasure-requests": {
+            "get": {
+                "summary": "Open erasure requests, nearest legal deadline first (admin)",
+                "operationId": "listErasureRequests",
+                "responses": {
+                    "200": {
+                        "description": "Open requests",
+                        **_obj({"erasure_requests": {"type": "array", "items": {"type": "object"}}}),
+                    },
+                    **_errors(401, 403, 503),
+                },
+            }
+        },
+        "/api/v1/erasure-requests/{request_id}/reject": {
+            "post": {
+                "summary": "Close an erasure request without erasing, with the reason (admin; audited)",
+                "operationId": "rejectErasure",
+                "parameters": rid,
+                "requestBody": {"required": True, **_json(StaffReasonIn)},
+                "responses": {"200": {"description": "Rejected", **request}, **_errors(*COMMON, 404, 409, 422)},
+            }
+        },
+        "/api/v1/erasure-requests/{request_id}/approve": {
+            "post": {
+                "summary": "Approve another admin's erasure request; the erasure runs at once (audited)",
+                "operationId": "approveErasure",
+                "parameters": rid,
+                "responses": {
+                    "200": {"description": "Erased", **_obj({"customer_id": {"type": "integer"}}, ["customer_id"])},
+                    **_errors(*COMMON, 404, 409),
+                },
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole document as served (the schemathesis test loads the same one)."""
     doc = build_document()
@@ -1258,6 +1370,7 @@ def document() -> dict[str, Any]:
     doc["paths"].update(webhook_paths())
     doc["paths"].update(settlement_paths())
     doc["paths"].update(phone_paths())
+    doc["paths"].update(privacy_paths())
     return doc
 
 

@@ -16,6 +16,7 @@ from campaigns.accounts import profile as customers
 from campaigns.care import alerts, claims
 from campaigns.errors import DomainError
 from campaigns.models import Provider
+from campaigns.privacy import masking
 
 from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
@@ -103,7 +104,9 @@ def _detail_page(
     except DomainError:
         abort(404)
     try:
-        view = customers.staff_profile(db_session(), claim.customer_id, scope(), limit=20)
+        view = masking.for_role(
+            customers.staff_profile(db_session(), claim.customer_id, scope(), limit=20), current_user.role
+        )
     except DomainError:  # a provider user and a customer who never dealt with it: the claim alone
         view = None
     alert = claims.live_alert(db_session(), claim.id)

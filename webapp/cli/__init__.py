@@ -1,6 +1,6 @@
 """Flask CLI: ``flask --app wsgi GROUP ...`` for providers, staff-token, users, campaigns, demo, ledger, rewards,
-settings, tiers, notify, phones, transactions, customers, imports and settlement; ``worker``, ``sweep`` and
-``lifecycle``. One module per command group."""
+settings, tiers, notify, phones, transactions, customers (import, erase), imports and settlement; ``worker``,
+``sweep`` and ``lifecycle``. One module per command group."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .imports import customers_cli, imports_cli, transactions_cli
 from .ledger import ledger_cli
 from .notify import notify_cli
 from .phones import phones_cli
+from .privacy import customers_erase  # noqa: F401  (adds ``customers erase`` to its group)
 from .providers import providers_cli
 from .rewards import rewards_cli
 from .settings import settings_cli

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from campaigns.accounts import lifecycle
+from campaigns.privacy import retention
 
 from ..extensions import runtime
 
@@ -18,14 +19,18 @@ tiers_cli = AppGroup("tiers", help="Tier requalification.")
 @click.option("--requalify", is_flag=True, help="Also re-evaluate every customer's tier.")
 @with_appcontext
 def lifecycle_command(requalify: bool) -> None:
-    """Release pending points, convert (setting expired_points) and expire what is due (the workers also run this)."""
+    """Release pending points, convert (setting expired_points) and expire what is due, delete personal data past
+    its retention (the workers also run this every few minutes)."""
     rt = runtime()
     report = lifecycle.run_all(rt.session_factory, rt.published, requalify=requalify)
+    with rt.session_factory() as session:
+        purged = retention.purge(session)
+        session.commit()
     click.echo(
         f"released {report.released} lots ({report.released_points} points), "
         f"converted {report.converted} customers' expiring points ({report.converted_points} points), "
         f"expired {report.expired} lots ({report.expired_points} points); "
-        f"tiers: {report.customers} customers, {report.upgraded} up, {report.downgraded} down"
+        f"tiers: {report.customers} customers, {report.upgraded} up, {report.downgraded} down; {purged}"
     )
 
 

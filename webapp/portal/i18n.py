@@ -74,6 +74,14 @@ TEXT: dict[str, dict[str, str]] = {
         "challenge_reward_gift": "Thưởng: {reward}",
         "challenge_step": "{done}/{count}",
         "challenge_completed": "Đã hoàn thành",
+        "my_data": "Dữ liệu của bạn",
+        "my_data_hint": "Tải về mọi dữ liệu chúng tôi lưu về bạn, hoặc yêu cầu xoá dữ liệu.",
+        "download_data": "Tải dữ liệu của tôi (JSON)",
+        "erase_request": "Yêu cầu xoá dữ liệu",
+        "erase_warning": "Sau khi xoá, số điện thoại và giấy tờ của bạn không còn gắn với tài khoản này: "
+        "bạn không thể đăng nhập hay dùng số điểm hiện có.",
+        "erase_sent": "Đã nhận yêu cầu xoá dữ liệu #{id}. Chúng tôi sẽ xử lý trước {date}.",
+        "erase_pending": "Yêu cầu xoá dữ liệu #{id} đang được xử lý (hạn {date}).",
     },
     "en": {
         "title": "Rewards",
@@ -146,5 +154,13 @@ TEXT: dict[str, dict[str, str]] = {
         "challenge_reward_gift": "Reward: {reward}",
         "challenge_step": "{done}/{count}",
         "challenge_completed": "Completed",
+        "my_data": "Your data",
+        "my_data_hint": "Download everything we hold about you, or ask us to erase it.",
+        "download_data": "Download my data (JSON)",
+        "erase_request": "Ask us to erase my data",
+        "erase_warning": "Once erased, your phone number and ID no longer lead to this account: "
+        "you cannot sign in or use the points it holds.",
+        "erase_sent": "We received erasure request #{id}. We will act on it by {date}.",
+        "erase_pending": "Erasure request #{id} is being handled (due {date}).",
     },
 }

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 
 from campaigns.accounts import rewards
 from campaigns.channels import portal
@@ -17,6 +17,7 @@ from campaigns.customers import numbers
 from campaigns.errors import DomainError
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
+from campaigns.privacy import erasure, export
 
 from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
@@ -175,6 +176,7 @@ def home() -> Any:
         rewards=[r for r in offered if r["affordable"]],
         vouchers=portal.vouchers(db_session(), cid),
         claims=portal.claims_of(db_session(), cid),
+        erasure_open=erasure.open_request(db_session(), cid),
     )
 
 
@@ -231,3 +233,29 @@ def claims() -> Any:
         ),
         422 if errors else 200,
     )
+
+
+@bp.get("/my-data.json")
+@customer_required
+def my_data() -> Any:
+    """Access and portability: the same document as ``GET /api/v1/me/export``."""
+    resp = jsonify(export.document(db_session(), g.customer.id))
+    resp.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return resp
+
+
+@bp.post("/erasure")
+@customer_required
+def erasure_request() -> Any:
+    """The person asks to be erased: a case due within the legal deadline, which an admin approves."""
+    req, created = erasure.request(
+        db_session(),
+        g.customer.id,
+        "the person asked through the portal",
+        actor=f"customer:{g.customer.id}",
+        source="portal",
+    )
+    db.session.commit()
+    date = messages.day(req.due_at, _lang())
+    flash(tr("erase_sent" if created else "erase_pending", id=req.id, date=date), "success")
+    return redirect(url_for("portal.home") + "#my-data")
