@@ -53,6 +53,29 @@ DEFAULTS: dict[str, Any] = {
         "budgets": {},
         "unclosed_days": 5,
     },
+    # consent by purpose (campaigns/privacy/consents.py): the text a person is shown for each purpose and its
+    # version, kept with every grant or withdrawal; change the version whenever the text changes
+    "consent_texts": {
+        "cross_provider_sharing": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý để các đối tác khác của chương trình (ngoài đối tác tôi đang giao dịch) xem lịch sử "
+            "giao dịch và tích điểm của tôi.",
+            "en": "I agree that the programme's other partners (besides the one I deal with) may see my transactions "
+            "and points history.",
+        },
+        "marketing": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý nhận tin nhắn và thông báo quảng cáo, khuyến mãi. Tin dịch vụ (mã đăng nhập, cộng "
+            "điểm, đổi quà) vẫn được gửi.",
+            "en": "I agree to receive promotional messages and notifications. Service messages (sign-in codes, "
+            "points credited, redemptions) are sent anyway.",
+        },
+        "profiling": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý để chương trình phân tích hành vi giao dịch của tôi để chọn ưu đãi riêng cho tôi.",
+            "en": "I agree that the programme may analyse my behaviour to choose offers for me.",
+        },
+    },
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
@@ -74,6 +97,7 @@ class Programme:
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
+    consent_texts: dict[str, dict[str, str]] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -219,12 +243,29 @@ def validate(key: str, value: Any) -> Any:
             elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
                 raise invalid(f"value.{part}", "must be a positive number")
         value = {**DEFAULTS["clearing_warnings"], **value}
+    elif key == "consent_texts":
+        value = _validate_consent_texts(value)
     elif key == "timezone":
         try:
             ZoneInfo(value)
         except Exception:
             raise invalid("value", "must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
     return value
+
+
+def _validate_consent_texts(value: Any) -> dict[str, dict[str, str]]:
+    """Every purpose keeps a version and both languages; a purpose left out keeps today's text."""
+    known = DEFAULTS["consent_texts"]
+    if not isinstance(value, dict) or not set(value) <= set(known):
+        raise invalid("value", f"must be an object with some of: {', '.join(known)}")
+    for purpose, entry in value.items():
+        if not isinstance(entry, dict) or set(entry) != {"version", "vi", "en"}:
+            raise invalid(f"value.{purpose}", 'must be {"version": "...", "vi": "...", "en": "..."}')
+        for part, text in entry.items():
+            limit = 32 if part == "version" else 2000
+            if not isinstance(text, str) or not text.strip() or len(text) > limit:
+                raise invalid(f"value.{purpose}.{part}", f"must be a non-empty text of at most {limit} characters")
+    return {**known, **value}
 
 
 def below_minimum(session: Session, points: int) -> int | None:

@@ -31,6 +31,7 @@ from campaigns.notify.due import due_ids
 from campaigns.notify.gateways import GatewayError, SmsGateway
 from campaigns.notify.sms import count
 from campaigns.notify.webhooks import Events
+from campaigns.privacy import consents
 from campaigns.sql import table_of, upsert
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,9 @@ def _send_one(session: Session, row: Outbox, gateway: SmsGateway, settings: prog
     payload = row.payload or {}
     if row.template == "tier_changed" and not payload.get("from") and payload.get("to") == entry_tier(session):
         row.status, row.last_error = "suppressed", "joining the entry tier is not news"
+        return "suppressed"
+    if not consents.may_send(session, customer.id if customer else None, messages.is_marketing(row.template)):
+        row.status, row.last_error = "suppressed", "marketing without the customer's marketing consent"
         return "suppressed"
     if not transactional:
         if customer is not None and customer.sms_opt_out_at is not None:

@@ -14,6 +14,7 @@ from campaigns.care import claims
 from campaigns.customers import merge
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerMerge, Provider
+from campaigns.privacy import consents
 
 from ..extensions import db, db_session, settings
 from ..security import permission_required, scope
@@ -54,7 +55,8 @@ def customer(customer_id: int) -> Any:
 
 
 def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them)."""
+    """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them).
+    Consents and the identity history are shown to whoever sees the customer."""
     merges = merge.merges_of(db_session(), view["id"]) if current_user.can("customers.merge") else []
     merged_into = db.session.scalar(select(Customer.merged_into).where(Customer.id == view["id"]))
     return (
@@ -66,6 +68,7 @@ def _page(view: dict[str, Any], form: Any = None, errors: dict[str, str] | None 
             errors=errors or {},
             merges=merges,
             merged_into=merged_into,
+            consents=consents.view(db_session(), view["id"]),
             kinds=KINDS,
             claims=claims.for_customer(db_session(), view["id"], scope()) if current_user.can("care.view") else [],
             claim_providers=[(p.code, p.name) for p in db.session.scalars(select(Provider).order_by(Provider.name))],

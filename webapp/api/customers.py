@@ -1,4 +1,4 @@
-"""Customer lookup and profile (balance, identities, recent ledger across providers)."""
+"""Customer lookup and profile (balance, identities, recent ledger across providers), paper consent forms."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from flask import request
 
 from campaigns.accounts.profile import lookup, profile
 from campaigns.errors import DomainError, FieldProblem
+from campaigns.privacy import consents
 
-from ..extensions import db_session
+from ..extensions import db, db_session
 from . import bp
-from .auth import require, scope_provider_id
+from .auth import principal, require, scope_provider_id
+from .util import read_json, require_object, retry_transient
 
 
 @bp.get("/customers/lookup")
@@ -23,7 +25,7 @@ def lookup_customer() -> Any:
             "validation_error", "give ?phone= or ?national_id=", [FieldProblem("phone", "or national_id is required")]
         )
     try:
-        return lookup(db_session(), phone=phone, national_id=nid)
+        return lookup(db_session(), phone=phone, national_id=nid, provider_id=scope_provider_id())
     except ValueError as exc:
         path = "phone" if phone else "national_id"
         raise DomainError("validation_error", f"{path}: {exc}", [FieldProblem(path, str(exc))]) from None
@@ -33,3 +35,17 @@ def lookup_customer() -> Any:
 @require("provider", "staff", action="customers.view")
 def show_customer(customer_id: int) -> Any:
     return profile(db_session(), customer_id, provider_id=scope_provider_id())
+
+
+@bp.post("/customers/<int:customer_id>/consents")
+@require("provider", "staff", action="customers.consent")
+@retry_transient
+def record_consent_form(customer_id: int) -> Any:
+    """A signed paper form: ``{purpose, granted, form_reference, signed_at?}``; idempotent per form and purpose."""
+    p = principal()
+    actor = f"provider:{p.provider_code}" if not p.is_staff else p.name
+    view, created = consents.record_form(
+        db_session(), customer_id, require_object(read_json()), provider_id=scope_provider_id(), actor=actor
+    )
+    db.session.commit()
+    return view, 201 if created else 200

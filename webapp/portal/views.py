@@ -17,6 +17,7 @@ from campaigns.customers import numbers
 from campaigns.errors import DomainError
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
+from campaigns.privacy import consents
 
 from ..extensions import db, db_session, dispatcher
 from ..ratelimit import OTP_PER_IP, OTP_PER_PHONE, VERIFY_PER_IP, RateLimited, client_ip, hit
@@ -231,3 +232,27 @@ def claims() -> Any:
         ),
         422 if errors else 200,
     )
+
+
+@bp.route("/consents", methods=["GET", "POST"])
+@customer_required
+def consent_page() -> Any:
+    """The member's consents: each purpose's text and state, a grant/withdraw button, the printable history."""
+    cid = g.customer.id
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        body = {
+            "purpose": request.form.get("purpose"),
+            "granted": {"1": True, "0": False}.get(request.form.get("granted", "")),
+        }
+        try:
+            consents.record_request(db_session(), cid, body, channel="portal", actor=f"customer:{cid}")
+        except DomainError as err:
+            db.session.rollback()
+            errors = {f.path: f.reason for f in err.fields}
+        else:
+            db.session.commit()
+            flash(tr("consent_saved"), "success")
+            return redirect(url_for("portal.consent_page"))
+    view = consents.view(db_session(), cid)
+    return render_template("portal/consents.html", v=view, errors=errors), 422 if errors else 200

@@ -1,0 +1,1 @@
+"""Personal data: consent by purpose (consents.py); export, erasure, masking and retention."""
