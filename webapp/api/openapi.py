@@ -149,6 +149,11 @@ class CustomerView(BaseModel):
     balance: int
     lifetime_points: int
     ledger: list[LedgerLine]
+    shared: bool | None = Field(
+        None,
+        description="For a provider: whether the member granted cross_provider_sharing (false: only the "
+        "provider's own ledger lines, no redemptions); absent for staff",
+    )
 
 
 class CampaignVersionInfo(BaseModel):
