@@ -313,9 +313,15 @@ class Menu:
         return "\n".join(lines)
 
     def consent(self, purpose: ConsentPurpose, grant: bool) -> Screen:
-        """Grant or withdraw on the last input only; recorded with channel ``ussd``."""
+        """Grant or withdraw on the last input only; recorded with channel ``ussd``, once per USSD session."""
         consents.record(
-            self.session, self.customer.id, purpose, grant, channel="ussd", actor=f"customer:{self.customer.id}"
+            self.session,
+            self.customer.id,
+            purpose,
+            grant,
+            channel="ussd",
+            actor=f"customer:{self.customer.id}",
+            request_ref=f"ussd:{self.session_id}"[:96],
         )
         return end(self.u("consent_done_yes" if grant else "consent_done_no", purpose=self.u(f"purpose_{purpose}")))
 

@@ -36,3 +36,4 @@ class ConsentRecord(Base):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     form_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_ref: Mapped[str | None] = mapped_column(String(96), nullable=True)  # e.g. the USSD session, for retries

@@ -55,11 +55,22 @@ def record(
     provider_id: int | None = None,
     form_reference: str | None = None,
     signed_at: datetime | None = None,
+    request_ref: str | None = None,
     now: datetime | None = None,
 ) -> ConsentRecord:
-    """Append one decision, stamped with the version of the text shown today (the caller commits)."""
+    """Append one decision, stamped with the version of the text shown today (the caller commits).
+
+    ``request_ref`` names the request (a USSD session's): a gateway repeating it gets the first row back."""
     if session.get(Customer, customer_id) is None:
         raise not_found(f"customer {customer_id}")
+    if request_ref is not None:
+        old = session.scalar(
+            select(ConsentRecord).where(
+                ConsentRecord.customer_id == customer_id, ConsentRecord.request_ref == request_ref
+            )
+        )
+        if old is not None:
+            return old
     row = ConsentRecord(
         customer_id=customer_id,
         purpose=purpose,
@@ -71,19 +82,25 @@ def record(
         signed_at=signed_at,
         form_reference=form_reference,
         provider_id=provider_id,
+        request_ref=request_ref,
     )
     session.add(row)
     session.flush()
     return row
 
 
+def _records(session: Session, customer_id: int) -> list[ConsentRecord]:
+    return list(
+        session.scalars(
+            select(ConsentRecord).where(ConsentRecord.customer_id == customer_id).order_by(ConsentRecord.id)
+        )
+    )
+
+
 def current(session: Session, customer_id: int) -> dict[str, ConsentRecord | None]:
     """The latest decision per purpose (None: never asked, so not granted)."""
     out: dict[str, ConsentRecord | None] = dict.fromkeys(PURPOSES)
-    for row in session.scalars(
-        select(ConsentRecord).where(ConsentRecord.customer_id == customer_id).order_by(ConsentRecord.id)
-    ):
-        out[row.purpose] = row
+    out.update({row.purpose: row for row in _records(session, customer_id)})
     return out
 
 
@@ -116,11 +133,7 @@ def view(session: Session, customer_id: int) -> dict[str, Any]:
     """The printable record: the current state of every purpose with its text, and the whole history."""
     shown = texts(session)
     codes = {pid: code for pid, code in session.execute(select(Provider.id, Provider.code))}
-    rows = list(
-        session.scalars(
-            select(ConsentRecord).where(ConsentRecord.customer_id == customer_id).order_by(ConsentRecord.id)
-        )
-    )
+    rows = _records(session, customer_id)
     latest: dict[str, ConsentRecord] = {r.purpose: r for r in rows}
     return {
         "customer_id": customer_id,
@@ -253,7 +266,8 @@ def record_form(
 
 def provider_view(session: Session, customer_id: int, view: dict[str, Any], provider_id: int | None) -> dict[str, Any]:
     """What a provider sees of a member: without ``cross_provider_sharing``, only its own ledger lines and
-    transactions besides the programme-wide balance and tier; staff (``provider_id`` None) see everything."""
+    transactions besides the programme-wide balance and tier (and the programme's own lines, which name no
+    provider); staff (``provider_id`` None) see everything."""
     if provider_id is None:
         return view
     if granted(session, customer_id, SHARING):
@@ -265,7 +279,13 @@ def provider_view(session: Session, customer_id: int, view: dict[str, Any], prov
         )
     )
     out = dict(view)
-    out["ledger"] = [e for e in view.get("ledger", []) if e.get("provider") == code]
+    # its own lines, and the programme's own (opening balances, expiry, staff adjustments: no provider) without
+    # their free-text note, so the balance still adds up
+    out["ledger"] = [
+        e if e.get("provider") == code else {**e, "note": None}
+        for e in view.get("ledger", [])
+        if e.get("provider") in (code, None)
+    ]
     if "transactions" in view:
         out["transactions"] = [t for t in view["transactions"] if t.get("provider") == code]
     out["redemptions"] = []

@@ -34,6 +34,7 @@ def upgrade():
         sa.Column("signed_at", campaigns.models.UTCDateTime(), nullable=True),
         sa.Column("form_reference", sa.String(length=64), nullable=True),
         sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("request_ref", sa.String(length=96), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_consent_records_customer", "consent_records", ["customer_id", "purpose", "id"], unique=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.channels.helpers import PHONE, customer_id, earn, outbox, programme, sent_to, set_setting
+from tests.channels.helpers import PHONE, SECRET, customer_id, earn, outbox, programme, sent_to, set_setting
 from tests.channels.test_number_lifecycle import app_token, authority, event, sms
 from tests.channels.test_portal import sign_in
 from tests.channels.test_ussd import Session as Ussd
@@ -99,6 +99,14 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
     assert "1. Chia sẻ với đối tác khác: Đồng ý" in screen and "2. Tin khuyến mãi: Chưa" in screen
     assert "Tin khuyến mãi: Chưa" in ussd.send("2")
     assert ussd.send("1") == "END Đã ghi nhận: bạn đồng ý Tin khuyến mãi."
+    assert (
+        ussd.client.post(  # the gateway repeats the last request: the same answer, recorded once
+            "/channels/ussd",
+            data={"sessionId": ussd.id, "phoneNumber": ussd.phone, "serviceCode": "*384*123#", "text": "7*2*1"},
+            headers={"X-Gateway-Secret": SECRET},
+        ).get_data(as_text=True)
+        == "END Đã ghi nhận: bạn đồng ý Tin khuyến mãi."
+    )
     assert Ussd(client).send("7", "1", "2") == "END Đã ghi nhận: bạn không đồng ý Chia sẻ với đối tác khác."
     assert history(consents(client, me))[-2:] == [
         ("marketing", True, "ussd"),
@@ -203,7 +211,13 @@ def test_without_sharing_consent_a_provider_sees_only_its_own_activity(app, clie
     body = {"customer": {"phone": PHONE}, "reward": "TOPUP10", "idempotency_key": "shop-r1"}
     redeemed = client.post("/api/v1/redemptions", json=body, headers=shop.headers)
     assert redeemed.status_code == 201, redeemed.get_json()
-    assert seen(shop)["balance"] == 1210 and seen(shop)["redemptions"] == []
+    after = seen(shop)
+    assert after["balance"] == 1210 and after["redemptions"] == []
+    # the programme's own lines (no provider) stay, so the balance adds up, without their free text
+    assert [(e["kind"], e["points"], e["note"]) for e in after["ledger"] if e["provider"] is None] == [
+        ("redemption", -100, None)
+    ]
+    assert any(e["note"] for e in client.get(f"/api/v1/customers/{cid}", headers=staff).get_json()["ledger"])
 
     me = app_token(client, work)
     client.post("/api/v1/me/consents", json={"purpose": "cross_provider_sharing", "granted": True}, headers=me)
