@@ -284,3 +284,26 @@ def test_staff_360_shows_consents_and_identity_history(app, client, telecom, sta
     assert f"customer:{cid}" in consent_panel and "text " + VERSION in consent_panel
     history_panel = html[html.index('id="identity-history"') :]
     assert PHONE in history_panel[:2000] and "number released" in history_panel[:2000]
+
+
+def test_a_new_consent_text_version_is_what_later_decisions_record(app, client, telecom, staff, work):
+    programme(client, staff, rewards=False)
+    earn(client, telecom, work, "t1", 100_000)
+    me = app_token(client, work)
+    client.post("/api/v1/me/consents", json={"purpose": "marketing", "granted": True}, headers=me)
+    text = {"version": "2027-01-v2", "vi": "Nội dung mới về tin khuyến mãi.", "en": "New promotional text."}
+    set_setting(client, staff, "consent_texts", {"marketing": text})
+    for bad, path in (
+        ({"spam": text}, "value"),
+        ({"marketing": {"version": "v3", "vi": "x"}}, "value.marketing"),
+        ({"marketing": {**text, "version": ""}}, "value.marketing.version"),
+        ({"marketing": {**text, "en": "x" * 2001}}, "value.marketing.en"),
+    ):
+        resp = client.put("/api/v1/settings/consent_texts", json={"value": bad}, headers=staff)
+        assert resp.status_code == 422 and resp.get_json()["error"]["fields"][0]["path"] == path, (bad, resp.json)
+    client.post("/api/v1/me/consents", json={"purpose": "marketing", "granted": False}, headers=me)
+    body = consents(client, me)
+    assert [h["text_version"] for h in body["history"]] == [VERSION, "2027-01-v2"]
+    shown = {c["purpose"]: c for c in body["consents"]}
+    assert shown["marketing"]["text"] == {"vi": text["vi"], "en": text["en"]}
+    assert shown["profiling"]["text_version"] == VERSION  # the purposes left out keep their text
