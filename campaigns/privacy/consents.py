@@ -273,25 +273,31 @@ def provider_view(session: Session, customer_id: int, view: dict[str, Any], prov
     if granted(session, customer_id, SHARING):
         return {**view, "shared": True}
     code = session.scalar(select(Provider.code).where(Provider.id == provider_id))
-    own_txns = set(
-        session.scalars(
-            select(Transaction.id).where(Transaction.customer_id == customer_id, Transaction.provider_id == provider_id)
+    ledger, tiers = view.get("ledger", []), view.get("tier_history", [])
+    named = {x["transaction_id"] for x in [*ledger, *tiers] if x.get("transaction_id") is not None}
+    own_txns = (
+        set(
+            session.scalars(
+                select(Transaction.id).where(Transaction.id.in_(sorted(named)), Transaction.provider_id == provider_id)
+            )
         )
+        if named
+        else set()
     )
     out = dict(view)
-    # its own lines, and the programme's own (opening balances, expiry, staff adjustments: no provider) without
-    # their free-text note, so the balance still adds up
+    # its own lines, and the programme's own that belong to no other provider's transaction (opening balances,
+    # expiry, staff adjustments), so the balance still adds up; those keep no free text, campaign or rule
     out["ledger"] = [
-        e if e.get("provider") == code else {**e, "note": None}
-        for e in view.get("ledger", [])
-        if e.get("provider") in (code, None)
+        e if e.get("provider") == code else {**e, "note": None, "campaign": None, "rule": None}
+        for e in ledger
+        if e.get("provider") == code
+        or (e.get("provider") is None and (e.get("transaction_id") is None or e["transaction_id"] in own_txns))
     ]
     if "transactions" in view:
         out["transactions"] = [t for t in view["transactions"] if t.get("provider") == code]
     out["redemptions"] = []
     out["tier_history"] = [
-        {**h, "transaction_id": h["transaction_id"] if h.get("transaction_id") in own_txns else None}
-        for h in view.get("tier_history", [])
+        {**h, "transaction_id": h["transaction_id"] if h.get("transaction_id") in own_txns else None} for h in tiers
     ]
     out["shared"] = False
     return out

@@ -14,10 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.channels.test_number_lifecycle import authority
 from tests.helpers.api import txn
+
+pytestmark = pytest.mark.slow  # sixteen rounds of two racing requests
 
 ROUNDS = 16
 STEP = 0.004  # round i sends the transaction i * STEP s after the release: the sweep crosses the release's window
