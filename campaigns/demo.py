@@ -21,7 +21,8 @@ from campaigns.accounts import rewards
 from campaigns.accrual.transactions import ACCEPTED, ingest
 from campaigns.catalog import documents as catalog
 from campaigns.clock import utcnow
-from campaigns.models import Provider, StaffUser
+from campaigns.consent import consents
+from campaigns.models import ConsentRecord, Provider, StaffUser
 from campaigns.schemas import CustomerRef, TransactionIn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -135,4 +136,16 @@ def seed(session: Session, *, customers: int = 60, transactions: int = 300, rng_
         for out in ingest(session, ids[code], items, utcnow()):
             if out.status == ACCEPTED and out.txn:
                 summary.pairs.append((out.txn["id"], out.txn["customer_id"]))
+    _seed_consents(session, sorted({cid for _, cid in summary.pairs}), rng)
     return summary
+
+
+def _seed_consents(session: Session, customer_ids: list[int], rng: random.Random) -> None:
+    """Some members decided already (the 360 and the portal show a record); the rest stay silent: not granted."""
+    decided = set(session.scalars(select(ConsentRecord.customer_id).where(ConsentRecord.customer_id.in_(customer_ids))))
+    for cid in customer_ids:
+        if cid in decided or rng.random() >= 0.3:
+            continue
+        consents.record(session, cid, "marketing", True, channel="app", actor=f"customer:{cid}")
+        if rng.random() < 0.5:
+            consents.record(session, cid, "cross_provider_sharing", True, channel="sms", actor=f"customer:{cid}")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
 from campaigns.catalog import programme, tiers
+from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.customers.identity import (
@@ -29,7 +30,8 @@ from campaigns.schemas import CustomerRef
 
 
 def profile(session: Session, customer_id: int, *, provider_id: int | None = None, limit: int = 50) -> dict[str, Any]:
-    """A provider sees a customer only once that customer has dealt with it (no id enumeration)."""
+    """A provider sees a customer only once that customer has dealt with it (no id enumeration), and other
+    providers' activity only with the customer's ``cross_provider_sharing`` consent."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise not_found(f"customer {customer_id}")
@@ -45,7 +47,7 @@ def profile(session: Session, customer_id: int, *, provider_id: int | None = Non
     history = session.execute(
         select(TierChange).where(TierChange.customer_id == customer_id).order_by(TierChange.id.desc()).limit(20)
     ).scalars()
-    return {
+    full = {
         "id": customer.id,
         "identities": identities_of(session, customer.id),
         "identity_history": numbers.history_of(session, customer.id),
@@ -60,6 +62,7 @@ def profile(session: Session, customer_id: int, *, provider_id: int | None = Non
         ],
         "redemptions": customer_redemptions(session, customer_id, limit=20),
     }
+    return consents.provider_view(session, customer_id, full, provider_id)
 
 
 def resolve_existing(session: Session, ref: CustomerRef | None, customer_id: int | None) -> int:
@@ -79,8 +82,11 @@ def resolve_existing(session: Session, ref: CustomerRef | None, customer_id: int
     return cid
 
 
-def lookup(session: Session, *, phone: str | None = None, national_id: str | None = None) -> dict[str, Any]:
-    """Find by identity; knowing the identity is what entitles a provider to the balance."""
+def lookup(
+    session: Session, *, phone: str | None = None, national_id: str | None = None, provider_id: int | None = None
+) -> dict[str, Any]:
+    """Find by identity; knowing the identity is what entitles a provider to the balance (and to its own
+    activity with the member; other providers' only with the member's consent)."""
     if phone:
         cid = find_customer(session, PHONE, normalize_phone(phone))
     elif national_id:
@@ -89,7 +95,7 @@ def lookup(session: Session, *, phone: str | None = None, national_id: str | Non
         cid = None
     if cid is None:
         raise not_found("customer")
-    return profile(session, cid)
+    return consents.provider_view(session, cid, profile(session, cid), provider_id)
 
 
 def find(session: Session, kind: str, query: str) -> int:

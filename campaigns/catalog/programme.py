@@ -60,6 +60,29 @@ DEFAULTS: dict[str, Any] = {
     # the person's rights (campaigns/privacy/retention.py): days one-time codes, inbound SMS, USSD session logs
     # and the bodies of sent messages are kept; the lifecycle job deletes (bodies: blanks) older ones
     "retention": {"otp_codes_days": 30, "inbound_sms_days": 180, "ussd_sessions_days": 90, "message_bodies_days": 90},
+    # consent by purpose (campaigns/consent/consents.py): the text a person is shown for each purpose and its
+    # version, kept with every grant or withdrawal; change the version whenever the text changes
+    "consent_texts": {
+        "cross_provider_sharing": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý để các đối tác khác của chương trình (ngoài đối tác tôi đang giao dịch) xem lịch sử "
+            "giao dịch và tích điểm của tôi.",
+            "en": "I agree that the programme's other partners (besides the one I deal with) may see my transactions "
+            "and points history.",
+        },
+        "marketing": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý nhận tin nhắn và thông báo quảng cáo, khuyến mãi. Tin dịch vụ (mã đăng nhập, cộng "
+            "điểm, đổi quà) vẫn được gửi.",
+            "en": "I agree to receive promotional messages and notifications. Service messages (sign-in codes, "
+            "points credited, redemptions) are sent anyway.",
+        },
+        "profiling": {
+            "version": "2026-12-v1",
+            "vi": "Tôi đồng ý để chương trình phân tích hành vi giao dịch của tôi để chọn ưu đãi riêng cho tôi.",
+            "en": "I agree that the programme may analyse my behaviour to choose offers for me.",
+        },
+    },
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 EXPIRED_POINTS_ACTIONS = ("write_off", "convert_to_offer")
@@ -85,6 +108,7 @@ class Programme:
     clearing_warnings: dict[str, Any] | None = None
     expired_points: dict[str, Any] | None = None
     retention: dict[str, int] | None = None
+    consent_texts: dict[str, dict[str, str]] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -240,6 +264,8 @@ def validate(key: str, value: Any) -> Any:
             if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
                 raise invalid(f"value.{part}", "must be a whole number of days from 1 to 3650")
         value = {**DEFAULTS["retention"], **value}
+    elif key == "consent_texts":
+        value = _validate_consent_texts(value)
     elif key == "timezone":
         try:
             ZoneInfo(value)
@@ -275,6 +301,21 @@ def _validate_expired_points(value: Any) -> dict[str, Any]:
         "offer": offer.strip(),
         "within_days": within,
     }
+
+
+def _validate_consent_texts(value: Any) -> dict[str, dict[str, str]]:
+    """Every purpose keeps a version and both languages; a purpose left out keeps today's text."""
+    known = DEFAULTS["consent_texts"]
+    if not isinstance(value, dict) or not set(value) <= set(known):
+        raise invalid("value", f"must be an object with some of: {', '.join(known)}")
+    for purpose, entry in value.items():
+        if not isinstance(entry, dict) or set(entry) != {"version", "vi", "en"}:
+            raise invalid(f"value.{purpose}", 'must be {"version": "...", "vi": "...", "en": "..."}')
+        for part, text in entry.items():
+            limit = 32 if part == "version" else 2000
+            if not isinstance(text, str) or not text.strip() or len(text) > limit:
+                raise invalid(f"value.{purpose}.{part}", f"must be a non-empty text of at most {limit} characters")
+    return {**known, **value}
 
 
 def below_minimum(session: Session, points: int) -> int | None:

@@ -22,10 +22,11 @@ from campaigns.care import claims
 from campaigns.catalog.programme import load as load_programme
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
+from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
+from campaigns.models import ConsentPurpose, Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
 from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
@@ -58,6 +59,15 @@ T: dict[str, dict[str, str]] = {
         "quarantined": "Số điện thoại này vừa được nhà mạng thu hồi nên tạm thời chưa dùng được cho chương trình. "
         "Xin cảm ơn bạn đã thông cảm.",
         "none": "không có",
+        "consent_how": "Soạn DONGY <mục> để đồng ý, HUY <mục> để rút lại. Mục: CHIASE (đối tác khác xem giao dịch "
+        "của bạn), QUANGCAO (tin khuyến mãi), PHANTICH (chọn ưu đãi theo hành vi). Hiện tại: {state}.",
+        "consent_granted": "Bạn đã đồng ý: {purpose}. Soạn HUY {word} để rút lại.",
+        "consent_withdrawn": "Bạn đã rút lại đồng ý: {purpose}. Soạn DONGY {word} để đồng ý lại.",
+        "consent_yes": "có",
+        "consent_no": "không",
+        "purpose_cross_provider_sharing": "chia sẻ giao dịch với đối tác khác",
+        "purpose_marketing": "nhận tin khuyến mãi",
+        "purpose_profiling": "chọn ưu đãi theo hành vi",
     },
     "en": {
         "balance": "Balance: {balance} points. Tier: {tier}.",
@@ -82,6 +92,15 @@ T: dict[str, dict[str, str]] = {
         "quarantined": "This number was recently released by its operator and cannot be used in the programme "
         "for now. Thank you for your understanding.",
         "none": "none",
+        "consent_how": "Send AGREE <item> to consent, WITHDRAW <item> to withdraw. Items: SHARING (other partners "
+        "see your activity), MARKETING (promotions), PROFILING (offers chosen from your behaviour). Now: {state}.",
+        "consent_granted": "You agreed to: {purpose}. Send WITHDRAW {word} to withdraw.",
+        "consent_withdrawn": "You withdrew your consent to: {purpose}. Send AGREE {word} to agree again.",
+        "consent_yes": "yes",
+        "consent_no": "no",
+        "purpose_cross_provider_sharing": "sharing your activity with other partners",
+        "purpose_marketing": "promotional messages",
+        "purpose_profiling": "offers chosen from your behaviour",
     },
 }
 
@@ -126,6 +145,27 @@ KEYWORDS: dict[str, tuple[str, str | None]] = {
     "KHIEUNAI": ("claim", "vi"),
     "THIEUDIEM": ("claim", "vi"),
     "CLAIM": ("claim", "en"),
+    "DONGY": ("consent_grant", "vi"),
+    "HUY": ("consent_withdraw", "vi"),
+    "AGREE": ("consent_grant", "en"),
+    "WITHDRAW": ("consent_withdraw", "en"),
+}
+
+# The word after DONGY / HUY / AGREE / WITHDRAW (spaces dropped: "QUANG CAO" is QUANGCAO) -> purpose
+CONSENT_WORDS: dict[str, ConsentPurpose] = {
+    "CHIASE": "cross_provider_sharing",
+    "SHARING": "cross_provider_sharing",
+    "SHARE": "cross_provider_sharing",
+    "CROSS_PROVIDER_SHARING": "cross_provider_sharing",
+    "QUANGCAO": "marketing",
+    "KHUYENMAI": "marketing",
+    "MARKETING": "marketing",
+    "PHANTICH": "profiling",
+    "PROFILING": "profiling",
+}
+REPLY_WORD = {
+    "vi": {"cross_provider_sharing": "CHIASE", "marketing": "QUANGCAO", "profiling": "PHANTICH"},
+    "en": {"cross_provider_sharing": "SHARING", "marketing": "MARKETING", "profiling": "PROFILING"},
 }
 
 
@@ -288,6 +328,8 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
     elif intent == "start":
         customer.sms_opt_out_at = None
         reply = t(language, "start")
+    elif intent in ("consent_grant", "consent_withdraw"):
+        reply = _sms_consent(session, customer, words[1:], intent == "consent_grant", inbound, language, now)
     elif intent == "help":
         reply = t(language, "help")
     else:
@@ -306,6 +348,31 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
         )
         outbox_id = row.id
     return SmsResult(inbound.intent, reply, inbound.id, outbox_id)
+
+
+def _sms_consent(
+    session: Session,
+    customer: Customer,
+    args: list[str],
+    grant: bool,
+    inbound: SmsInbound,
+    language: str,
+    now: datetime,
+) -> str:
+    """``DONGY <item>`` / ``HUY <item>``: grant or withdraw one purpose; without an item, how and the state now."""
+    purpose = CONSENT_WORDS.get("".join(args))
+    lang = language_of(language)
+    if purpose is None:
+        state = consents.current(session, customer.id)
+        now_text = ", ".join(
+            f"{REPLY_WORD[lang][p]} {t(lang, 'consent_yes' if row and row.granted else 'consent_no')}"
+            for p, row in state.items()
+        )
+        return t(lang, "consent_how", state=now_text)
+    inbound.argument = purpose
+    consents.record(session, customer.id, purpose, grant, channel="sms", actor=f"customer:{customer.id}", now=now)
+    key = "consent_granted" if grant else "consent_withdrawn"
+    return t(lang, key, purpose=t(lang, f"purpose_{purpose}"), word=REPLY_WORD[lang][purpose])
 
 
 def _sms_claim(

@@ -19,10 +19,11 @@ from campaigns.accounts import rewards as rewards_service
 from campaigns.care import claims
 from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
 from campaigns.clock import utcnow
+from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.models import Customer, CustomerBalance, Reward, UssdSession
+from campaigns.models import ConsentPurpose, Customer, CustomerBalance, Reward, UssdSession
 from campaigns.notify.messages import day, language_of, number
 
 MAX_SCREEN = 182
@@ -60,6 +61,17 @@ U: dict[str, dict[str, str]] = {
         "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
         "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
         "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
+        "main_consents": "\n7. Quyền riêng tư",
+        "consents": "Quyền riêng tư (chọn để thay đổi):",
+        "consent_line": "{n}. {purpose}: {state}",
+        "consent_yes": "Đồng ý",
+        "consent_no": "Chưa",
+        "consent_ask": "{purpose}: {state}\n1. Đồng ý\n2. Không đồng ý / rút lại\n0. Quay lại",
+        "consent_done_yes": "Đã ghi nhận: bạn đồng ý {purpose}.",
+        "consent_done_no": "Đã ghi nhận: bạn không đồng ý {purpose}.",
+        "purpose_cross_provider_sharing": "Chia sẻ với đối tác khác",
+        "purpose_marketing": "Tin khuyến mãi",
+        "purpose_profiling": "Ưu đãi theo hành vi",
     },
     "en": {
         "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
@@ -91,6 +103,17 @@ U: dict[str, dict[str, str]] = {
         "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
         "claim_done": "We received request #{id}. We will check it and reply by SMS.",
         "claim_cancelled": "Cancelled; no request was sent.",
+        "main_consents": "\n7. Privacy",
+        "consents": "Privacy (choose to change):",
+        "consent_line": "{n}. {purpose}: {state}",
+        "consent_yes": "Agreed",
+        "consent_no": "No",
+        "consent_ask": "{purpose}: {state}\n1. Agree\n2. Do not agree / withdraw\n0. Back",
+        "consent_done_yes": "Recorded: you agree to {purpose}.",
+        "consent_done_no": "Recorded: you do not agree to {purpose}.",
+        "purpose_cross_provider_sharing": "Sharing with other partners",
+        "purpose_marketing": "Promotional messages",
+        "purpose_profiling": "Offers from your behaviour",
     },
 }
 
@@ -167,7 +190,13 @@ class Menu:
     def show(self, state: tuple[Any, ...], error: str | None = None) -> Screen:
         name = state[0]
         if name == "main":
-            return con(self.u("main"), error)
+            return con(self.u("main") + self.u("main_consents"), error)
+        if name == "consents":
+            return con(self.consents_screen(), error)
+        if name == "consent":
+            return con(
+                self.u("consent_ask", purpose=self.u(f"purpose_{state[1]}"), state=self.state_of(state[1])), error
+            )
         if name in ("rewards", "redeem"):
             return self.page_screen(name, state[1], error)
         if name == "confirm":
@@ -204,6 +233,20 @@ class Menu:
                 return ("lang",)
             if key == "6":
                 return ("claim_ref",)
+            if key == "7":
+                return ("consents",)
+            return None
+        if name == "consents":
+            if key == "0":
+                return ("main",)
+            if key.isdigit() and 1 <= int(key) <= len(consents.PURPOSES):
+                return ("consent", consents.PURPOSES[int(key) - 1])
+            return None
+        if name == "consent":
+            if key in ("1", "2"):
+                return self.consent(state[1], key == "1") if last else None
+            if key == "0":
+                return ("consents",)
             return None
         if name in ("rewards", "redeem"):
             page = state[1]
@@ -256,6 +299,31 @@ class Menu:
             label = own or U[self.lang].get(r["kind"]) or r["provider"] or r["kind"]
             lines.append(f"{r['points']:+,} {clip(label, 18)} {day(r['created_at'], self.lang)[:5]}".replace(",", "."))
         return "\n".join(lines)
+
+    def state_of(self, purpose: ConsentPurpose) -> str:
+        return self.u("consent_yes" if consents.granted(self.session, self.customer.id, purpose) else "consent_no")
+
+    def consents_screen(self) -> str:
+        lines = [self.u("consents")]
+        for n, purpose in enumerate(consents.PURPOSES, start=1):
+            lines.append(
+                self.u("consent_line", n=n, purpose=self.u(f"purpose_{purpose}"), state=self.state_of(purpose))
+            )
+        lines.append(self.u("back"))
+        return "\n".join(lines)
+
+    def consent(self, purpose: ConsentPurpose, grant: bool) -> Screen:
+        """Grant or withdraw on the last input only; recorded with channel ``ussd``, once per USSD session."""
+        consents.record(
+            self.session,
+            self.customer.id,
+            purpose,
+            grant,
+            channel="ussd",
+            actor=f"customer:{self.customer.id}",
+            request_ref=f"ussd:{self.session_id}"[:96],
+        )
+        return end(self.u("consent_done_yes" if grant else "consent_done_no", purpose=self.u(f"purpose_{purpose}")))
 
     def redeem(self, reward_id: int) -> Screen:
         reward = self.session.get(Reward, reward_id)

@@ -32,6 +32,7 @@ from campaigns.models import (
     OtpCode,
     PhoneState,
 )
+from campaigns.sql import table_of, upsert
 
 RELEASED, SWAPPED = "number_released", "sim_swapped"
 QUARANTINED = "number_quarantined"
@@ -196,20 +197,28 @@ def refuse_if_quarantined(session: Session, phone: str, now: datetime | None = N
         raise quarantine_error(state, path)
 
 
+def _shared_states(session: Session, phones: set[str]) -> dict[str, PhoneState]:
+    """Shared locks: a release of one of these numbers in flight is waited for, not half-seen."""
+    if not phones:
+        return {}
+    stmt = select(PhoneState).where(PhoneState.phone.in_(sorted(phones))).with_for_update(read=True)
+    return {s.phone: s for s in session.scalars(stmt.execution_options(populate_existing=True))}
+
+
 def route_transactions(
     session: Session, items: Sequence[tuple[str | None, datetime]], path: str = "customer.phone"
 ) -> list[int | DomainError | None]:
     """Per (phone, occurred_at): the old holder's id for a late transaction from before a release, an error
     for one that falls in the quarantine, None to resolve the customer as usual. One read per batch."""
     phones = {p for p, _ in items if p}
-    states = (
-        {  # shared locks: a release of one of these numbers in flight is waited for, not half-seen
-            s.phone: s
-            for s in session.scalars(select(PhoneState).where(PhoneState.phone.in_(phones)).with_for_update(read=True))
-        }
-        if phones
-        else {}
-    )
+    states = _shared_states(session, phones)
+    missing = phones - states.keys()
+    if missing:
+        # A number's first-ever event has no row to lock: create it (a release racing us inserts the same
+        # row, so one waits for the other), then read it locked like the rest.
+        now = utcnow()
+        upsert(session, table_of(PhoneState), [{"phone": p, "updated_at": now} for p in missing], ["phone"])
+        states.update(_shared_states(session, missing))
     out: list[int | DomainError | None] = []
     for phone, at in items:
         state = states.get(phone or "")

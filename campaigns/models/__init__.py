@@ -60,6 +60,7 @@ from campaigns.models.customers import (
 )
 from campaigns.models.imports import Import, ImportProblem, ImportStatus
 from campaigns.models.notify import Outbox, OutboxStatus, WebhookSubscription
+from campaigns.models.privacy import ConsentChannel, ConsentPurpose, ConsentRecord
 from campaigns.models.privacy_rights import ErasureRequest, ErasureSource, ErasureStatus, UssdSession
 from campaigns.models.reporting import DailyStat
 from campaigns.models.shared import AuditEvent, Counter
@@ -84,6 +85,9 @@ __all__ = [
     "Claim",
     "ClaimEvent",
     "ClaimState",
+    "ConsentChannel",
+    "ConsentPurpose",
+    "ConsentRecord",
     "Counter",
     "Customer",
     "CustomerBalance",

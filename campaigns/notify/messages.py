@@ -72,6 +72,15 @@ TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_
     {"claim_credited", "claim_matched", "claim_rejected"}
 )  # expired_points_converted is not: the customer did not ask, so quiet hours and the daily limit apply
 
+# Service messages tell the member what happened to their own account (points credited or expiring, a tier,
+# a reward earned, a code asked for); anything else (a campaign's own ``notify`` template) promotes, and goes
+# only to members who granted the ``marketing`` consent (campaigns/consent/consents.py).
+SERVICE = TRANSACTIONAL | frozenset({"points_earned", "points_expiring", "tier_changed", "reward_granted"})
+
+
+def is_marketing(template: str) -> bool:
+    return template not in SERVICE
+
 
 def language_of(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE

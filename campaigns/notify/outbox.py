@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from campaigns.catalog import programme
 from campaigns.catalog.tiers import entry_tier, tier_names
 from campaigns.clock import utcnow
+from campaigns.consent import consents
 from campaigns.customers.identity import PHONE
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity, CustomerProvider, Outbox, PointLot, Reward
 from campaigns.notify import messages
@@ -191,6 +192,9 @@ def _send_one(session: Session, row: Outbox, gateway: SmsGateway, settings: prog
     payload = row.payload or {}
     if row.template == "tier_changed" and not payload.get("from") and payload.get("to") == entry_tier(session):
         row.status, row.last_error = "suppressed", "joining the entry tier is not news"
+        return "suppressed"
+    if not consents.may_send(session, customer.id if customer else None, messages.is_marketing(row.template)):
+        row.status, row.last_error = "suppressed", "marketing without the customer's marketing consent"
         return "suppressed"
     if not transactional:
         if customer is not None and customer.sms_opt_out_at is not None:

@@ -2,7 +2,7 @@
 
 The document is built from a registry of *sections*, each a function of (session, customer id); a context that
 starts holding personal data registers its own section (:func:`register`) instead of this module growing a copy
-of its queries. The consent section belongs to ``campaigns.privacy.consents`` and is registered there.
+of its queries. The consent section is the one ``campaigns.consent`` shows the person.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts.ledger import customer_view
 from campaigns.clock import utcnow
+from campaigns.consent import consents
 from campaigns.customers.identity import identities_of
 from campaigns.errors import not_found
 from campaigns.models import (
@@ -147,6 +148,7 @@ for _name, _section in (
     ("claims", _claims),
     ("messages", _messages),
     ("erasure_requests", _requests),
+    ("consents", consents.view),
 ):
     register(_name, _section)
 

@@ -159,8 +159,10 @@ def test_customer_lookup_and_profile(app, client, telecom, shop, staff, work):
         body = resp.get_json()
         assert body["balance"] == 20 and body["lifetime_points"] == 20
         assert body["identities"] == [{"type": "phone", "value": "+84912345678"}]
-        assert body["ledger"][0]["provider"] == "telecom" and body["ledger"][0]["points"] == 20
+        assert body["ledger"] == [] and body["shared"] is False  # the telecom's line needs the member's consent
     cid = body["id"]
+    own = client.get("/api/v1/customers/lookup?phone=0912345678", headers=telecom.headers).get_json()
+    assert own["ledger"][0]["provider"] == "telecom" and own["ledger"][0]["points"] == 20
     assert client.get(f"/api/v1/customers/{cid}", headers=telecom.headers).status_code == 200
     # shop has no dealings with this customer yet: no enumeration by id
     assert client.get(f"/api/v1/customers/{cid}", headers=shop.headers).status_code == 404

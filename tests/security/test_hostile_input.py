@@ -204,7 +204,7 @@ def test_free_text_in_transactions_is_stored_exactly_or_refused(app: Flask, clie
 def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client, telecom, staff) -> None:
     """One payload in every free-text field we accept; then the tables are intact, the text is stored as
     sent, and every staff and customer page that shows it escapes it."""
-    from campaigns.models import Claim, Provider, Reward, StaffUser, Transaction
+    from campaigns.models import Claim, ConsentRecord, Provider, Reward, StaffUser, Transaction
 
     doc = BASE_EARNING.replace("name: Base earning", f"name: {json.dumps('Camp ' + INJECTION)}")
     doc = doc.replace("name: 1 point per 10k", f"name: {json.dumps('Rule ' + INJECTION)}")
@@ -234,6 +234,8 @@ def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client
     assert client.post("/api/v1/me/claims", json=claim, headers=me).status_code == 422  # the amount
     claim["amount"] = "150000"
     assert client.post("/api/v1/me/claims", json=claim, headers=me).status_code == 201
+    form = {"purpose": "marketing", "granted": True, "form_reference": INJECTION[:64]}
+    assert client.post(f"/api/v1/customers/{cid}/consents", json=form, headers=telecom.headers).status_code == 201
 
     admin = app.test_client()
     make_user(app, "admin@example.com", "admin")
@@ -255,6 +257,7 @@ def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client
         assert db.session.scalar(select(Provider.name).where(Provider.code == "inj")) == "Provider " + INJECTION
         assert db.session.scalar(select(StaffUser.name).where(StaffUser.email == "n@example.com")) == INJECTION
         assert db.session.scalar(select(Claim.description)) == INJECTION
+        assert db.session.scalar(select(ConsentRecord.form_reference)) == INJECTION[:64]
         tables = {r[0] for r in db.session.execute(text("SHOW TABLES"))}
         assert {"transactions", "customers", "ledger_entries", "staff_users"} <= tables
     pages = [
@@ -274,11 +277,12 @@ def test_injection_is_inert_everywhere_it_is_stored_and_shown(app: Flask, client
     portal_client = app.test_client()
     with portal_client.session_transaction() as s:
         s["portal"] = {"cid": cid, "phone": "+84912345678", "at": int(time.time())}  # signed in through it
-    for url in ("/portal/", "/portal/claims"):
+    for url in ("/portal/", "/portal/claims", "/portal/consents"):
         page = portal_client.get(url)
         assert page.status_code == 200, url
         html = page.get_data(as_text=True)
         assert "<script>alert(1)</script>" not in html, url
+    assert "&lt;script&gt;" in portal_client.get("/portal/consents").get_data(as_text=True)  # the form reference
 
 
 @pytest.mark.parametrize("value", UNICODE)

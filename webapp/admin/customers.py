@@ -11,6 +11,7 @@ from sqlalchemy import select
 from campaigns.accounts import adjustments
 from campaigns.accounts import profile as customers
 from campaigns.care import claims
+from campaigns.consent import consents
 from campaigns.customers import merge
 from campaigns.errors import DomainError
 from campaigns.models import Customer, CustomerMerge, ErasureRequest, Provider
@@ -62,7 +63,8 @@ def _page(
     revealed: dict[str, Any] | None = None,
 ) -> Any:
     """The 360 view; merges are shown to those who may merge (no other provider's data leaks through them).
-    Numbers are masked for roles that do not need them, unless this page answers an audited reveal."""
+    Consents and the identity history are shown to whoever sees the customer. Numbers are masked for roles that
+    do not need them, unless this page answers an audited reveal."""
     view = masking.for_role(view, current_user.role) if revealed is None else {**view, **revealed}
     merges = merge.merges_of(db_session(), view["id"]) if current_user.can("customers.merge") else []
     merged_into = db.session.scalar(select(Customer.merged_into).where(Customer.id == view["id"]))
@@ -75,6 +77,7 @@ def _page(
             errors=errors or {},
             merges=merges,
             merged_into=merged_into,
+            consents=consents.view(db_session(), view["id"]),
             kinds=KINDS,
             claims=claims.for_customer(db_session(), view["id"], scope()) if current_user.can("care.view") else [],
             claim_providers=[(p.code, p.name) for p in db.session.scalars(select(Provider).order_by(Provider.name))],

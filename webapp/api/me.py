@@ -14,6 +14,7 @@ from flask import current_app, g, request
 
 from campaigns.accounts import rewards
 from campaigns.channels import portal
+from campaigns.consent import consents
 from campaigns.errors import DomainError, FieldProblem
 
 from ..extensions import db, db_session, dispatcher
@@ -155,3 +156,21 @@ def me_claim() -> Any:
     claim = portal.create_claim(db_session(), g.customer_id, require_object(read_json()), channel="app")
     db.session.commit()
     return next(c for c in portal.claims_of(db_session(), g.customer_id) if c["id"] == claim.id), 201
+
+
+@bp.get("/me/consents")
+@customer_token
+def me_consents() -> Any:
+    return consents.view(db_session(), g.customer_id)
+
+
+@bp.post("/me/consents")
+@customer_token
+@retry_transient
+def me_consent() -> Any:
+    """``{purpose, granted}``: one more row of the record; the answer is the whole record as it stands."""
+    row = consents.record_request(
+        db_session(), g.customer_id, require_object(read_json()), channel="app", actor=f"customer:{g.customer_id}"
+    )
+    db.session.commit()
+    return {"recorded": consents.record_view(row), **consents.view(db_session(), g.customer_id)}, 201

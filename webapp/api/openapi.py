@@ -149,6 +149,11 @@ class CustomerView(BaseModel):
     balance: int
     lifetime_points: int
     ledger: list[LedgerLine]
+    shared: bool | None = Field(
+        None,
+        description="For a provider: whether the member granted cross_provider_sharing (false: only the "
+        "provider's own ledger lines, no redemptions); absent for staff",
+    )
 
 
 class CampaignVersionInfo(BaseModel):
@@ -1363,6 +1368,64 @@ def privacy_paths() -> dict[str, Any]:
     }
 
 
+def consent_paths() -> dict[str, Any]:
+    """Consent by purpose: the member's own record (app token) and a provider's signed paper form."""
+    purpose = {"type": "string", "enum": ["cross_provider_sharing", "marketing", "profiling"]}
+    record = {"type": "object", "description": "The current state per purpose with its text, and every decision"}
+    return {
+        "/api/v1/me/consents": {
+            "get": {
+                "summary": "My consents: the current state of each purpose and the whole history (printable)",
+                "operationId": "meConsents",
+                "security": [{"customer": []}],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": record}}},
+                    **_errors(401, 503),
+                },
+            },
+            "post": {
+                "summary": "Grant or withdraw one purpose (recorded with channel app and the text version shown)",
+                "operationId": "meRecordConsent",
+                "security": [{"customer": []}],
+                "requestBody": {
+                    "required": True,
+                    **_obj({"purpose": purpose, "granted": {"type": "boolean"}}, ["purpose", "granted"]),
+                },
+                "responses": {
+                    "201": {"description": "Recorded", "content": {"application/json": {"schema": record}}},
+                    **_errors(400, 401, 415, 422, 503),
+                },
+            },
+        },
+        "/api/v1/customers/{customer_id}/consents": {
+            "post": {
+                "summary": "Record a consent from a signed paper form (a provider: customers it dealt with; audited)",
+                "operationId": "recordConsentForm",
+                "description": "Idempotent by (provider, form_reference, purpose): the same form again returns the "
+                "original (200); the same reference with the other answer is 409.",
+                "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "requestBody": {
+                    "required": True,
+                    **_obj(
+                        {
+                            "purpose": purpose,
+                            "granted": {"type": "boolean"},
+                            "form_reference": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "signed_at": {"type": "string", "format": "date-time"},
+                        },
+                        ["purpose", "granted", "form_reference"],
+                    ),
+                },
+                "responses": {
+                    "201": {"description": "Recorded", **_obj({"id": {"type": "integer"}})},
+                    "200": {"description": "Replay of the same form", **_obj({"id": {"type": "integer"}})},
+                    **_errors(*COMMON, 404, 409, 422),
+                },
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole document as served (the schemathesis test loads the same one)."""
     doc = build_document()
@@ -1371,6 +1434,7 @@ def document() -> dict[str, Any]:
     doc["paths"].update(settlement_paths())
     doc["paths"].update(phone_paths())
     doc["paths"].update(privacy_paths())
+    doc["paths"].update(consent_paths())
     return doc
 
 

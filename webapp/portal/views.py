@@ -13,6 +13,7 @@ from flask import current_app, flash, g, jsonify, redirect, render_template, req
 from campaigns.accounts import rewards
 from campaigns.channels import portal
 from campaigns.channels.keywords import redeem_error_text
+from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.errors import DomainError
 from campaigns.models import Customer, Reward
@@ -259,3 +260,27 @@ def erasure_request() -> Any:
     date = messages.day(req.due_at, _lang())
     flash(tr("erase_sent" if created else "erase_pending", id=req.id, date=date), "success")
     return redirect(url_for("portal.home") + "#my-data")
+
+
+@bp.route("/consents", methods=["GET", "POST"])
+@customer_required
+def consent_page() -> Any:
+    """The member's consents: each purpose's text and state, a grant/withdraw button, the printable history."""
+    cid = g.customer.id
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        body = {
+            "purpose": request.form.get("purpose"),
+            "granted": {"1": True, "0": False}.get(request.form.get("granted", "")),
+        }
+        try:
+            consents.record_request(db_session(), cid, body, channel="portal", actor=f"customer:{cid}")
+        except DomainError as err:
+            db.session.rollback()
+            errors = {f.path: f.reason for f in err.fields}
+        else:
+            db.session.commit()
+            flash(tr("consent_saved"), "success")
+            return redirect(url_for("portal.consent_page"))
+    view = consents.view(db_session(), cid)
+    return render_template("portal/consents.html", v=view, errors=errors), 422 if errors else 200
