@@ -46,8 +46,9 @@ class StaffSession(UserMixin):
         self.email = user.email
         self.name = user.name or user.email.split("@")[0]
         self.role = user.role
-        self.provider_id = user.provider_id if user.role == "provider" else None
-        self.provider_code = provider_code if user.role == "provider" else None
+        # a provider user, or a directory user of another role scoped to one provider (e.g. post's care desk)
+        self.provider_id = user.provider_id if user.role != "admin" else None
+        self.provider_code = provider_code if self.provider_id is not None else None
         self.session_version = user.session_version
 
     def get_id(self) -> str:

@@ -102,6 +102,5 @@ def calling_provider_id() -> int:
 
 
 def scope_provider_id() -> int | None:
-    """The provider a query must be limited to; None for staff (all providers)."""
-    p = principal()
-    return None if p.is_staff else p.provider_id
+    """The provider a query must be limited to; None for staff of the whole programme (all providers)."""
+    return principal().provider_id
