@@ -12,6 +12,7 @@ Active Directory's ``userAccountControl`` (disabled, locked out) and ``lockoutTi
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from typing import Any
 
@@ -58,19 +59,26 @@ def _connect(conf: Settings, dn: str | None, password: str | None) -> Connection
     """An open connection, StartTLS'd when configured, bound as ``dn``; LdapError when the bind fails."""
     conn = Connection(_server(conf), user=dn, password=password, receive_timeout=TIMEOUT, raise_exceptions=False)
     try:
-        if not conn.open():
+        conn.open()  # raises when nobody answers
+        if conn.closed:
             raise LdapError("unreachable", "the directory did not answer")
         if conf.ldap_starttls and not conn.start_tls():
             raise LdapError("unreachable", f"StartTLS failed: {conn.result}")
         if not conn.bind():
             raise LdapError("invalid")
     except LDAPException as err:
-        conn.unbind()
+        _close(conn)
         raise LdapError("unreachable", f"the directory refused the connection: {err}") from None
     except LdapError:
-        conn.unbind()
+        _close(conn)
         raise
     return conn
+
+
+def _close(conn: Connection) -> None:
+    """Unbind, and never fail doing so: the socket may already be gone after a TLS or bind failure."""
+    with contextlib.suppress(LDAPException, OSError):
+        conn.unbind()
 
 
 def _first(entry: dict[str, Any], name: str) -> Any:
@@ -118,7 +126,7 @@ def authenticate(conf: Settings, username: str, password: str) -> Identity:
             )
             found = [e.entry_dn for e in service.entries]
         finally:
-            service.unbind()
+            _close(service)
         if len(found) != 1:
             raise LdapError("invalid")
         dn = found[0]
@@ -133,7 +141,7 @@ def authenticate(conf: Settings, username: str, password: str) -> Identity:
             raise LdapError(flag, f"the directory marks {username} {flag}")
         groups = _groups(conf, conn, dn, username, attrs)
     finally:
-        conn.unbind()
+        _close(conn)
     mail = _first(attrs, "mail") or (username if "@" in username else "")
     subject = _first(attrs, "entryUUID") or _first(attrs, "objectGUID") or dn
     return Identity(
