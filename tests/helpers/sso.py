@@ -271,6 +271,19 @@ access to * by users read by * none
 """
 
 
+def self_signed(key: Path, cert: Path, name: str) -> None:
+    """A throw-away self-signed certificate for ``name`` (also its IP/DNS subject alternative name)."""
+    alt = f"IP:{name}" if name.replace(".", "").isdigit() else f"DNS:{name}"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName={alt}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def slapd_available() -> bool:
     return Path(SLAPD).exists() and shutil.which("ldapadd") is not None and shutil.which("openssl") is not None
 
@@ -281,15 +294,7 @@ class Slapd:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="loyalty-slapd-"))
         (self.dir / "db").mkdir()
-        subprocess.run(
-            [
-                *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
-                *("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-                *("-keyout", str(self.dir / "key.pem"), "-out", str(self.dir / "cert.pem")),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        self_signed(self.dir / "key.pem", self.dir / "cert.pem", "127.0.0.1")
         conf = SLAPD_CONF.format(dir=self.dir, suffix=SUFFIX, root_dn=ROOT_DN, root_pw=ROOT_PW)
         (self.dir / "slapd.conf").write_text(conf)
         self.port = free_port()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from campaigns.models import AuditEvent, StaffUser
 from tests.helpers.factories import make_provider, make_user
-from tests.helpers.sso import LDAP_PASSWORD, ROOT_DN, ROOT_PW, SUFFIX, Slapd, configure, slapd_available
+from tests.helpers.sso import LDAP_PASSWORD, ROOT_DN, ROOT_PW, SUFFIX, Slapd, configure, self_signed, slapd_available
 from tests.helpers.web import login
 from webapp.extensions import db
 
@@ -121,14 +121,7 @@ def test_search_then_bind(app, client, ldap, monkeypatch):
 
 def test_the_servers_certificate_is_verified(app, client, ldap, monkeypatch, tmp_path):
     other = tmp_path / "other-ca.pem"
-    import subprocess
-
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=nobody"]
-        + ["-keyout", str(tmp_path / "k.pem"), "-out", str(other)],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(tmp_path / "k.pem", other, "127.0.0.1")  # right name, but not the directory's certificate
     configure(app, monkeypatch, ldap_ca_file=str(other))
     resp = login(client, "ann", LDAP_PASSWORD)
     assert resp.status_code == 503 and "directory cannot be reached" in resp.get_data(as_text=True)
