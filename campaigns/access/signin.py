@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.access import ldapauth, sso, users
+from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 from campaigns.settings import Settings
 
@@ -27,6 +28,10 @@ def password_sign_in(session: Session, conf: Settings, login: str, password: str
     if not conf.ldap_enabled or origin == "local":
         return users.login(session, login, password, local_login=conf.local_login)
     try:
+        mapping = group_map(conf, "ldap")
+    except DomainError as err:  # an operator's mistake: said plainly, nothing stored
+        return users.LoginResult(None, f"misconfigured: {err.fields[0].path if err.fields else err.message}")
+    try:
         identity = ldapauth.authenticate(conf, login, password)
     except ldapauth.LdapError as err:
         if err.reason in ("disabled", "locked"):
@@ -34,7 +39,7 @@ def password_sign_in(session: Session, conf: Settings, login: str, password: str
             sso.refuse(session, who, f"directory_{err.reason}")
             return users.LoginResult(None, "inactive")
         return users.LoginResult(None, "unreachable" if err.reason == "unreachable" else "invalid")
-    result = sso.sign_in(session, identity, group_map(conf, "ldap"))
+    result = sso.sign_in(session, identity, mapping)
     if result.user is None:
         return users.LoginResult(None, "no_group" if result.error == "no_group" else "inactive")
     return users.LoginResult(result.user)

@@ -131,3 +131,10 @@ def test_local_accounts_still_sign_in_beside_the_directory(app, client, ldap):
     make_user(app, "root@example.com", "admin")
     assert login(client, "root@example.com").status_code == 302
     assert SUFFIX.startswith("dc=")
+
+
+def test_a_broken_group_map_is_said_plainly(app, client, ldap, monkeypatch):
+    configure(app, monkeypatch, ldap_group_map='{"loyalty-marketing": {"role": "king"}}')
+    resp = login(client, "ann", LDAP_PASSWORD)
+    assert resp.status_code == 500 and "group_map.loyalty-marketing.role" in resp.get_data(as_text=True)
+    assert _user(app, "ann@example.org") is None

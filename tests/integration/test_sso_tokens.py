@@ -132,3 +132,10 @@ def test_hostile_callbacks_never_sign_in(app, client, sso, query):
     assert resp.status_code in (400, 401)
     assert "<script>alert" not in resp.get_data(as_text=True)
     assert client.get("/").status_code == 302
+
+
+def test_a_broken_group_map_is_said_plainly(app, client, sso, monkeypatch):
+    configure(app, monkeypatch, oidc_group_map='{"loyalty-marketing": {"role": "provider"}}')
+    resp = _callback(client, sso, lambda n: sso.sign(sso.claims(n)))
+    assert resp.status_code == 500 and "group_map.loyalty-marketing.provider" in resp.get_data(as_text=True)
+    assert client.get("/").status_code == 302

@@ -90,7 +90,8 @@ def oidc_callback() -> Any:
         result = sso.sign_in(db_session(), identity, signin.group_map(conf, "oidc"))
     except DomainError as err:  # the group map itself is broken: an operator's error, said plainly
         db.session.rollback()
-        return _failed("bad_group_map", err.fields[0].reason if err.fields else err.message, 500)
+        where = f"{err.fields[0].path}: {err.fields[0].reason}" if err.fields else err.message
+        return _failed("bad_group_map", f"Single sign-on is misconfigured ({where}).", 500)
     db.session.commit()
     if result.user is None:
         reason = result.error or "no_group"

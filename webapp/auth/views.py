@@ -86,6 +86,9 @@ def login() -> Any:
         elif result.error == "no_group":
             error = "Your directory account is in no group that gives access to the loyalty console."
             status = 403
+        elif result.error and result.error.startswith("misconfigured"):
+            error = f"Directory sign-in is misconfigured ({result.error[14:]}); an administrator must fix it."
+            status = 500
         elif result.error == "unreachable":
             error = "The directory cannot be reached; try again shortly."
             status = 503
