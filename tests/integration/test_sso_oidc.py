@@ -162,6 +162,9 @@ def test_a_disabled_person_is_refused_and_their_tokens_stop(app, client, sso):
     make_user(app, "root@example.com", "admin")
     sso.set_user("em", email="em@example.com", groups=["loyalty-analysts"])
     assert oidc_sign_in(client, sso, "em").status_code == 302
+    made = client.post("/auth/tokens", data={"name": "x", "csrf_token": csrf_token(client, "/auth/tokens")})
+    bearer = {"Authorization": f"Bearer {_new_token(made)}"}
+    assert client.get("/api/v1/campaigns", headers=bearer).status_code == 200
     em = _user(app, "em@example.com")
     assert em is not None
     admin = app.test_client()
@@ -169,6 +172,7 @@ def test_a_disabled_person_is_refused_and_their_tokens_stop(app, client, sso):
     token = csrf_token(admin, "/users")
     assert admin.post(f"/users/{em.id}/active", data={"active": "0", "csrf_token": token}).status_code == 302
     assert client.get("/").status_code == 302
+    assert client.get("/api/v1/campaigns", headers=bearer).status_code == 401
     again = app.test_client()
     resp = oidc_sign_in(again, sso, "em")
     assert resp.status_code == 403 and "deactivated" in resp.get_data(as_text=True)

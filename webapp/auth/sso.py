@@ -23,6 +23,7 @@ from .views import safe_next
 log = logging.getLogger(__name__)
 PENDING = "oidc_pending"
 ID_TOKEN = "oidc_id_token"
+MAX_HINT = 2500  # characters; above, logout sends only client_id (allowed by RP-initiated logout)
 
 REFUSALS = {
     "no_group": "Your organisation account is not in any group that gives access to the loyalty console. "
@@ -100,7 +101,9 @@ def oidc_callback() -> Any:
     code_of = signin.provider_code(db_session(), result.user)
     session.clear()
     mark_login()
-    session[ID_TOKEN] = id_token
+    session["oidc"] = True
+    if len(id_token) <= MAX_HINT:  # the logout hint rides in the cookie; a huge token would not fit
+        session[ID_TOKEN] = id_token
     login_user(StaffSession(result.user, code_of))
     log.info("staff sign-in through OpenID Connect: user %s", result.user.id)
     return redirect(saved.get("next") or url_for("admin.dashboard"))

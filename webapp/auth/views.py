@@ -106,11 +106,12 @@ def login() -> Any:
 def logout() -> Any:
     """Ends our session; a single-sign-on session is then ended at the provider too (RP-initiated logout)."""
     id_token = session.get("oidc_id_token")
+    session_was_sso = bool(session.get("oidc"))
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
     conf = settings()
-    if id_token and conf.oidc_enabled:
+    if session_was_sso and conf.oidc_enabled:
         url = oidc.logout_url(conf, id_token, url_for("auth.login", _external=True))
         if url:
             return redirect(url)
