@@ -25,6 +25,8 @@ from campaigns.errors import invalid
 from campaigns.models import AuditEvent, Provider, StaffUser, UserOrigin
 from campaigns.permissions import ROLES
 
+# roles whose data the services limit to one provider everywhere (a care desk of one company, a provider user)
+SCOPED_ROLES = ("care", "provider")
 # never a valid argon2 hash: a directory user has no password here, whatever is typed fails to verify
 NO_PASSWORD = "!directory"
 
@@ -83,8 +85,10 @@ def parse_group_map(raw: str | None) -> dict[str, Grant]:
             raise invalid(f"group_map.{group}.provider", "must be a provider code")
         if entry["role"] == "provider" and not provider:
             raise invalid(f"group_map.{group}.provider", "a provider role needs its provider")
-        if entry["role"] == "admin" and provider:
-            raise invalid(f"group_map.{group}.provider", "an admin is never limited to one provider")
+        if provider and entry["role"] not in SCOPED_ROLES:
+            raise invalid(
+                f"group_map.{group}.provider", f"only {' and '.join(SCOPED_ROLES)} can be limited to a provider"
+            )
         out[str(group)] = Grant(entry["role"], provider)
     return out
 

@@ -155,6 +155,8 @@ def login(
 
 def change_password(session: Session, user: StaffUser, current: str, new: str) -> None:
     """Needs the current password; ends every other session of the user (session_version moves)."""
+    if user.origin != "local":
+        raise invalid("current_password", "you sign in through your organisation: change your password there")
     try:
         _hasher.verify(user.password_hash, current or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -85,6 +85,7 @@ def test_group_maps_from_json_or_a_file(tmp_path):
         ('{"g": {"role": "king"}}', "group_map.g.role"),
         ('{"g": {"role": "provider"}}', "group_map.g.provider"),
         ('{"g": {"role": "admin", "provider": "post"}}', "group_map.g.provider"),
+        ('{"g": {"role": "marketer", "provider": "post"}}', "group_map.g.provider"),
         ('{"g": "marketer"}', "group_map.g.role"),
         ("[1, 2]", "group_map"),
         ("{not json", "group_map"),
