@@ -55,12 +55,15 @@ class Pending:
 _lock = threading.Lock()
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 _keys: dict[str, tuple[float, KeySet]] = {}
+_refreshed: dict[str, float] = {}
+REFRESH_EVERY = 30  # seconds: forged tokens with made-up key ids cannot make us hammer the provider's JWKS
 
 
 def forget_cache() -> None:
     with _lock:
         _metadata.clear()
         _keys.clear()
+        _refreshed.clear()
 
 
 def _get_json(url: str, **kwargs: Any) -> dict[str, Any]:
@@ -103,6 +106,10 @@ def _keyset(conf: Settings, *, refresh: bool = False) -> KeySet:
     now = time.monotonic()
     with _lock:
         hit = _keys.get(uri)
+        if refresh and hit is not None and now - _refreshed.get(uri, -REFRESH_EVERY) < REFRESH_EVERY:
+            refresh = False  # fetched again moments ago: the unknown key id is not the provider's
+        if refresh:
+            _refreshed[uri] = now
     if hit is not None and hit[0] > now and not refresh:
         return hit[1]
     try:

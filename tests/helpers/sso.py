@@ -151,6 +151,7 @@ class TestIssuer:
     def __init__(self) -> None:
         self.keys = [RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})]
         self.id_token = ""
+        self.userinfo: dict[str, Any] = {}
         self.jwks_fetches = 0
         issuer = self
 
@@ -169,6 +170,8 @@ class TestIssuer:
             def do_GET(self) -> None:
                 if self.path == "/.well-known/openid-configuration":
                     self._json(issuer.discovery())
+                elif self.path == "/userinfo" and self.headers.get("Authorization") == "Bearer at":
+                    self._json(issuer.userinfo)
                 elif self.path == "/jwks":
                     issuer.jwks_fetches += 1
                     self._json(KeySet(issuer.keys).as_dict(private=False))
@@ -194,6 +197,7 @@ class TestIssuer:
             "authorization_endpoint": f"{self.url}/authorize",
             "token_endpoint": f"{self.url}/token",
             "jwks_uri": f"{self.url}/jwks",
+            "userinfo_endpoint": f"{self.url}/userinfo",
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
