@@ -31,6 +31,7 @@ TIMEOUT = 10  # seconds for each call to the provider
 CACHE_SECONDS = 3600
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 SCOPES = "openid email profile"
+MAX_SKEW = 300  # seconds: whatever is configured, an ID token is never accepted further out of time than this
 
 
 class OidcError(Exception):
@@ -177,7 +178,7 @@ def verify_id_token(conf: Settings, id_token: str, nonce: str, *, now: int | Non
     claims = token.claims
     registry = jwt.JWTClaimsRegistry(
         now=now if now is not None else int(time.time()),
-        leeway=conf.oidc_clock_skew_seconds,
+        leeway=max(0, min(conf.oidc_clock_skew_seconds, MAX_SKEW)),
         iss={"essential": True, "value": conf.oidc_issuer or ""},
         aud={"essential": True, "value": conf.oidc_client_id or ""},
         sub={"essential": True},

@@ -67,7 +67,7 @@ def test_a_directory_user_changes_the_password_at_the_organisation(app, client, 
     assert resp.status_code == 422 and "change your password there" in resp.get_data(as_text=True)
 
 
-def test_clock_skew_is_bounded(app, client, sso):
+def test_clock_skew_is_bounded(app, client, sso, monkeypatch):
     now = int(time.time())
     inside = _callback(client, sso, lambda n: sso.sign(sso.claims(n, exp=now - 30, iat=now - 330)))
     assert inside.status_code == 302  # expired 30 s ago: within the 60 s allowed for clock differences
@@ -75,6 +75,9 @@ def test_clock_skew_is_bounded(app, client, sso):
     assert outside.status_code == 401
     future = _callback(app.test_client(), sso, lambda n: sso.sign(sso.claims(n, iat=now + 600, exp=now + 900)))
     assert future.status_code == 401
+    configure(app, monkeypatch, oidc_clock_skew_seconds=86_400)  # a careless setting is capped at 300 s
+    hour_old = _callback(app.test_client(), sso, lambda n: sso.sign(sso.claims(n, exp=now - 3600, iat=now - 3900)))
+    assert hour_old.status_code == 401
 
 
 FORGER = RSAKey.generate_key(2048, parameters={"kid": "k1"})  # same key id as the issuer's, another key
