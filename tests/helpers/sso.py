@@ -293,7 +293,7 @@ def slapd_available() -> bool:
 
 
 class Slapd:
-    """A private slapd (ldap:// with StartTLS) in a temporary directory; ``seed`` adds LDIF."""
+    """A private slapd (ldap:// with StartTLS, and ldaps://) in a temporary directory; ``seed`` adds LDIF."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="loyalty-slapd-"))
@@ -303,8 +303,9 @@ class Slapd:
         (self.dir / "slapd.conf").write_text(conf)
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.ldaps_url = f"ldaps://127.0.0.1:{free_port()}"
         self.proc = subprocess.Popen(
-            [SLAPD, "-f", str(self.dir / "slapd.conf"), "-h", f"{self.url}/", "-d", "0"],
+            [SLAPD, "-f", str(self.dir / "slapd.conf"), "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -113,6 +113,12 @@ def test_the_directorys_disabled_and_locked_flags_win_over_a_right_password(app,
     assert _refusals(app) == ["directory_disabled", "directory_locked"]
 
 
+def test_ldaps(app, client, ldap, monkeypatch):
+    configure(app, monkeypatch, ldap_url=ldap.ldaps_url, ldap_starttls=False)
+    assert login(client, "ann", LDAP_PASSWORD).status_code == 302
+    assert login(app.test_client(), "ann", "wrong password!!").status_code == 401
+
+
 def test_search_then_bind(app, client, ldap, monkeypatch):
     configure(app, monkeypatch, ldap_bind_dn=None, ldap_service_dn=ROOT_DN, ldap_service_password=ROOT_PW)
     assert login(client, "ann@example.org", LDAP_PASSWORD).status_code == 302  # found by mail
