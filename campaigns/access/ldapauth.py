@@ -144,6 +144,8 @@ def authenticate(conf: Settings, username: str, password: str) -> Identity:
         _close(conn)
     mail = _first(attrs, "mail") or (username if "@" in username else "")
     subject = _first(attrs, "entryUUID") or _first(attrs, "objectGUID") or dn
+    if isinstance(subject, bytes):  # Active Directory's objectGUID without schema information: 16 raw bytes
+        subject = subject.hex()
     return Identity(
         origin="ldap",
         subject=str(subject),

@@ -9,6 +9,7 @@ Nobody is admitted without a mapped group. Every decision is audited.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -99,7 +100,16 @@ def grant_for(groups: Iterable[str], group_map: dict[str, Grant]) -> Grant | Non
 
 
 def _audit(session: Session, actor: str, action: str, object_id: str, details: dict[str, Any]) -> None:
-    session.add(AuditEvent(actor=actor, action=action, object_type="staff_user", object_id=object_id, details=details))
+    session.add(
+        AuditEvent(
+            actor=actor[:200], action=action, object_type="staff_user", object_id=object_id[:64], details=details
+        )
+    )
+
+
+def stable_subject(raw: str) -> str:
+    """The directory's id as stored: as given when it fits the column, else its SHA-256 (a long DN)."""
+    return raw if len(raw) <= 255 else "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def refuse(session: Session, who: Identity, reason: str, details: dict[str, Any] | None = None) -> SignIn:
@@ -118,6 +128,7 @@ def sign_in(session: Session, who: Identity, group_map: dict[str, Grant], *, now
     """Provision or re-read a directory user from a proven identity; None (audited) when refused."""
     now = now or utcnow()
     email = normalize_email(who.email)
+    subject = stable_subject(who.subject)
     grant = grant_for(who.groups, group_map)
     if grant is None:
         return refuse(session, who, "no_group")
@@ -127,9 +138,7 @@ def sign_in(session: Session, who: Identity, group_map: dict[str, Grant], *, now
         if provider_id is None:
             return refuse(session, who, "unknown_provider", {"provider": grant.provider})
     user = session.scalar(
-        select(StaffUser)
-        .where(StaffUser.origin == who.origin, StaffUser.external_subject == who.subject)
-        .with_for_update()
+        select(StaffUser).where(StaffUser.origin == who.origin, StaffUser.external_subject == subject).with_for_update()
     )
     if user is None and EMAIL_RE.match(email):
         same = session.scalar(select(StaffUser).where(StaffUser.email == email).with_for_update())
@@ -148,7 +157,7 @@ def sign_in(session: Session, who: Identity, group_map: dict[str, Grant], *, now
             failed_logins=0,
             session_version=1,
             origin=who.origin,
-            external_subject=who.subject,
+            external_subject=subject,
             break_glass=False,
             last_login_at=now,
         )

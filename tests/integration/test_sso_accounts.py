@@ -96,3 +96,18 @@ def test_a_broken_group_map_names_the_entry(raw, path):
     with pytest.raises(DomainError) as err:
         sso.parse_group_map(raw)
     assert err.value.fields[0].path == path
+
+
+def test_long_directory_ids_fit(app, clean):
+    """A DN can outgrow the columns (no entryUUID): stored as its hash, found again at the next sign-in."""
+    dn = "uid=ann," + ",".join(f"ou=unit{i}" for i in range(60)) + ",dc=example,dc=vn"
+    assert len(dn) > 255
+    with app.app_context():
+        grants = {"g": sso.Grant("analyst")}
+        first = sso.sign_in(db.session, sso.Identity("ldap", dn, "ann@example.vn", "Ann", ("g",)), grants).user
+        db.session.commit()
+        again = sso.sign_in(db.session, sso.Identity("ldap", dn, "ann@example.vn", "Ann", ("g",)), grants).user
+        refused = sso.sign_in(db.session, sso.Identity("ldap", dn + "x", "x" * 300, "", ("none",)), grants)
+        db.session.commit()
+        assert first is not None and again is not None and first.id == again.id
+        assert first.external_subject.startswith("sha256:") and refused.error == "no_group"
