@@ -39,7 +39,9 @@ _DUMMY = _hasher.hash("not a real password, used to spend the same time on unkno
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     user: StaffUser | None
-    error: str | None = None  # "invalid" | "locked" | "inactive" | "local_disabled"
+    # "invalid" | "locked" | "inactive" | "local_disabled";
+    # through LDAP also "no_group" | "unreachable" | "misconfigured: <the group map's broken entry>"
+    error: str | None = None
     locked_until: datetime | None = None
 
 

@@ -87,7 +87,8 @@ def login() -> Any:
             error = "Your directory account is in no group that gives access to the loyalty console."
             status = 403
         elif result.error and result.error.startswith("misconfigured"):
-            error = f"Directory sign-in is misconfigured ({result.error[14:]}); an administrator must fix it."
+            where = result.error.removeprefix("misconfigured: ")
+            error = f"Directory sign-in is misconfigured ({where}); an administrator must fix it."
             status = 500
         elif result.error == "unreachable":
             error = "The directory cannot be reached; try again shortly."
