@@ -51,12 +51,40 @@ class Settings:
     log_sql: bool = False
     care_monitor_seconds: int = 60
     worker_max_memory_mb: int = 1024
+    # staff sign-in through the organisation's directory (docs/sso.md)
+    local_login: bool = True
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = "groups"
+    oidc_group_map: str | None = None
+    oidc_name: str | None = None
+    oidc_clock_skew_seconds: int = 60
+    ldap_url: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_search_base: str | None = None
+    ldap_search_filter: str = "(|(uid={username})(mail={username})(sAMAccountName={username}))"
+    ldap_service_dn: str | None = None
+    ldap_service_password: str | None = None
+    ldap_group_base: str | None = None
+    ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
+    ldap_starttls: bool = False
+    ldap_ca_file: str | None = None
+    ldap_group_map: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
         """SQLite and an in-process queue: a first look on a bare laptop, not production."""
         return self.redis_url is None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def ldap_enabled(self) -> bool:
+        return bool(self.ldap_url)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -90,6 +118,26 @@ class Settings:
             "log_sql": _flag("LOYALTY_LOG_SQL"),
             "care_monitor_seconds": _int("LOYALTY_CARE_MONITOR_SECONDS", 60),
             "worker_max_memory_mb": _int("LOYALTY_WORKER_MAX_MEMORY_MB", 1024),
+            "local_login": (os.environ.get("LOYALTY_LOCAL_LOGIN") or "1").strip().lower() not in ("0", "false", "off"),
+            "oidc_issuer": (os.environ.get("LOYALTY_OIDC_ISSUER") or "").rstrip("/") or None,
+            "oidc_client_id": os.environ.get("LOYALTY_OIDC_CLIENT_ID") or None,
+            "oidc_client_secret": os.environ.get("LOYALTY_OIDC_CLIENT_SECRET") or None,
+            "oidc_role_claim": os.environ.get("LOYALTY_OIDC_ROLE_CLAIM") or "groups",
+            "oidc_group_map": os.environ.get("LOYALTY_OIDC_GROUP_MAP") or None,
+            "oidc_name": os.environ.get("LOYALTY_OIDC_NAME") or None,
+            "oidc_clock_skew_seconds": _int("LOYALTY_OIDC_CLOCK_SKEW_SECONDS", 60),
+            "ldap_url": os.environ.get("LOYALTY_LDAP_URL") or None,
+            "ldap_bind_dn": os.environ.get("LOYALTY_LDAP_BIND_DN") or None,
+            "ldap_search_base": os.environ.get("LOYALTY_LDAP_SEARCH_BASE") or None,
+            "ldap_search_filter": os.environ.get("LOYALTY_LDAP_SEARCH_FILTER")
+            or "(|(uid={username})(mail={username})(sAMAccountName={username}))",
+            "ldap_service_dn": os.environ.get("LOYALTY_LDAP_SERVICE_DN") or None,
+            "ldap_service_password": os.environ.get("LOYALTY_LDAP_SERVICE_PASSWORD") or None,
+            "ldap_group_base": os.environ.get("LOYALTY_LDAP_GROUP_BASE") or None,
+            "ldap_group_filter": os.environ.get("LOYALTY_LDAP_GROUP_FILTER") or "(|(member={dn})(uniqueMember={dn}))",
+            "ldap_starttls": _flag("LOYALTY_LDAP_STARTTLS"),
+            "ldap_ca_file": os.environ.get("LOYALTY_LDAP_CA_FILE") or None,
+            "ldap_group_map": os.environ.get("LOYALTY_LDAP_GROUP_MAP") or None,
         }
         values.update(overrides)
         return cls(**values)

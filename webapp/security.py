@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, request, session
 from flask_login import LoginManager, UserMixin, current_user
@@ -47,8 +48,9 @@ class StaffSession(UserMixin):
         self.email = user.email
         self.name = user.name or user.email.split("@")[0]
         self.role = user.role
-        self.provider_id = user.provider_id if user.role == "provider" else None
-        self.provider_code = provider_code if user.role == "provider" else None
+        # a provider user, or a directory user of another role scoped to one provider (e.g. post's care desk)
+        self.provider_id = user.provider_id if user.role != "admin" else None
+        self.provider_code = provider_code if self.provider_id is not None else None
         self.session_version = user.session_version
 
     def get_id(self) -> str:
@@ -134,6 +136,16 @@ def session_config(settings: Any) -> dict[str, Any]:
     }
 
 
+def _csp() -> str:
+    """The policy; signing out of single sign-on posts to us and is redirected to the issuer, so it may go there."""
+    conf = current_app.config.get("LOYALTY")
+    issuer = getattr(conf, "oidc_issuer", None) if getattr(conf, "oidc_enabled", False) else None
+    if not issuer:
+        return CSP
+    parts = urlsplit(issuer)
+    return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 def init_security(app: Flask) -> None:
     login_manager.init_app(app)
 
@@ -147,7 +159,7 @@ def init_security(app: Flask) -> None:
         if started is not None:
             resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         if resp.mimetype == "text/html" or request.path.startswith(("/auth", "/admin")) or request.path == "/":
-            resp.headers.setdefault("Content-Security-Policy", CSP)
+            resp.headers.setdefault("Content-Security-Policy", _csp())
             resp.headers.setdefault("X-Frame-Options", "DENY")
             resp.headers.setdefault("Referrer-Policy", "same-origin")
             resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -114,8 +114,15 @@ def is_phone_authority(session: Session, provider_id: int | None) -> bool:
 
 
 def issue_key(
-    session: Session, kind: str, name: str, provider_id: int | None = None, *, user_id: int | None = None
+    session: Session,
+    kind: str,
+    name: str,
+    provider_id: int | None = None,
+    *,
+    user_id: int | None = None,
+    role: str | None = None,
 ) -> str:
+    """A new key (returned once); a personal token records the ``role`` it was created under."""
     key = _new_key(kind)
     session.add(
         ApiKey(
@@ -123,6 +130,7 @@ def issue_key(
             name=name,
             provider_id=provider_id,
             user_id=user_id,
+            role=role,
             prefix=key[:10],
             key_hash=hash_key(key),
         )
@@ -223,6 +231,8 @@ def authenticate(session: Session, key: str) -> Principal | None:
             StaffUser.email,
             StaffUser.role,
             StaffUser.active,
+            StaffUser.provider_id,
+            ApiKey.role,
         )
         .outerjoin(Provider, Provider.id == ApiKey.provider_id)
         .outerjoin(StaffUser, StaffUser.id == ApiKey.user_id)
@@ -230,7 +240,7 @@ def authenticate(session: Session, key: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    key_id, kind, name, provider_id, code, active, user_id, email, role, user_active = row
+    key_id, kind, name, provider_id, code, active, user_id, email, role, user_active, user_provider, key_role = row
     if provider_id is not None and not active:
         return None
     if kind == "provider":
@@ -238,9 +248,13 @@ def authenticate(session: Session, key: str) -> Principal | None:
     if kind == "user":
         if user_id is None or not user_active:
             return None
+        # a token stops working once its user's role or provider is no longer the one it was created under
+        if (key_role is not None and key_role != role) or user_provider != provider_id:
+            return None
         if role == "provider":
             return Principal(key_id, "provider", email, provider_id, code, role="provider", user_id=user_id)
-        return Principal(key_id, "staff", email, None, None, role=role, user_id=user_id)
+        scoped = provider_id if role != "admin" else None
+        return Principal(key_id, "staff", email, scoped, code if scoped else None, role=role, user_id=user_id)
     return Principal(key_id, "staff", name, None, None, role="admin")
 
 

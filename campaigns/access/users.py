@@ -39,7 +39,9 @@ _DUMMY = _hasher.hash("not a real password, used to spend the same time on unkno
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     user: StaffUser | None
-    error: str | None = None  # "invalid" | "locked" | "inactive"
+    # "invalid" | "locked" | "inactive" | "local_disabled";
+    # through LDAP also "no_group" | "unreachable" | "misconfigured: <the group map's broken entry>"
+    error: str | None = None
     locked_until: datetime | None = None
 
 
@@ -110,8 +112,19 @@ def create_user(
     return user
 
 
-def login(session: Session, email: str, password: str, *, now: datetime | None = None) -> LoginResult:
-    """Check a password; counts failures and locks the account after MAX_FAILURES in a row."""
+def local_login_allowed(user: StaffUser, local_login: bool) -> bool:
+    """A password here works for local accounts, and only for break-glass ones once local sign-in is off."""
+    return user.origin == "local" and (local_login or user.break_glass)
+
+
+def login(
+    session: Session, email: str, password: str, *, now: datetime | None = None, local_login: bool = True
+) -> LoginResult:
+    """Check a password; counts failures and locks the account after MAX_FAILURES in a row.
+
+    Directory users have no password here (never verifies); with ``local_login`` off only break-glass
+    accounts get past the password (``LOYALTY_LOCAL_LOGIN=0``).
+    """
     now = now or utcnow()
     user = session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)).with_for_update())
     if user is None:
@@ -132,6 +145,8 @@ def login(session: Session, email: str, password: str, *, now: datetime | None =
         return LoginResult(None, "invalid")
     if not user.active:
         return LoginResult(None, "inactive")
+    if not local_login_allowed(user, local_login):
+        return LoginResult(None, "local_disabled")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
@@ -142,6 +157,8 @@ def login(session: Session, email: str, password: str, *, now: datetime | None =
 
 def change_password(session: Session, user: StaffUser, current: str, new: str) -> None:
     """Needs the current password; ends every other session of the user (session_version moves)."""
+    if user.origin != "local":
+        raise invalid("current_password", "you sign in through your organisation: change your password there")
     try:
         _hasher.verify(user.password_hash, current or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -192,7 +209,7 @@ def scope_of(session: Session, user: StaffUser) -> Scope:
     code = None
     if user.provider_id is not None:
         code = session.scalar(select(Provider.code).where(Provider.id == user.provider_id))
-    return Scope(user.role, user.provider_id if user.role == "provider" else None, code)
+    return Scope(user.role, user.provider_id if user.role != "admin" else None, code)
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
@@ -213,6 +230,8 @@ def list_users(session: Session) -> list[dict[str, Any]]:
             "locked": u.locked_until is not None and u.locked_until > now,
             "last_login_at": u.last_login_at,
             "created_at": u.created_at,
+            "origin": u.origin,
+            "break_glass": u.break_glass,
         }
         for u, code in rows
     ]
@@ -226,7 +245,7 @@ def create_token(session: Session, user: StaffUser, name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise invalid("name", "give the token a name of 1 to 100 characters")
-    key = issue_key(session, "user", name, user.provider_id, user_id=user.id)
+    key = issue_key(session, "user", name, user.provider_id, user_id=user.id, role=user.role)
     _audit(session, user.email, "token.created", user, {"name": name, "prefix": key[:10]})
     return key
 

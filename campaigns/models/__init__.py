@@ -5,7 +5,7 @@ Every model is re-exported here: migrations do ``import campaigns.models`` and c
 """
 
 from campaigns.clock import utcnow
-from campaigns.models.access import ApiKey, Provider, StaffUser
+from campaigns.models.access import ApiKey, Provider, StaffUser, UserOrigin
 from campaigns.models.accounts import (
     CustomerBalance,
     CustomerGroup,
@@ -137,6 +137,7 @@ __all__ = [
     "TxStatus",
     "TxnHourly",
     "UTCDateTime",
+    "UserOrigin",
     "UssdSession",
     "VelocityHourly",
     "WebhookSubscription",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
@@ -25,10 +26,20 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+UserOrigin = Literal["local", "oidc", "ldap"]  # where a staff user signs in: our password, OpenID Connect, LDAP
+
+
 class StaffUser(Base):
-    """A person working in the staff UI; a ``provider`` user only ever sees its provider's data."""
+    """A person working in the staff UI; a user with a provider only ever sees that provider's data.
+
+    Directory users (``origin`` ``oidc``/``ldap``) are provisioned at their first sign-in and re-read
+    at every later one (role and provider come from their directory groups); ``external_subject`` is
+    the directory's stable id for them. ``break_glass`` local accounts may sign in with a password
+    even when local sign-in is switched off.
+    """
 
     __tablename__ = "staff_users"
+    __table_args__ = (UniqueConstraint("origin", "external_subject", name="uq_staff_users_subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -39,10 +50,14 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    session_version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on password change: old sessions end
+    # the session generation: bumped on password change, deactivation or "end sessions": every older session ends
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    origin: Mapped[UserOrigin] = mapped_column(String(8), default="local", server_default="local")
+    external_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class ApiKey(Base):
@@ -64,3 +79,5 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a personal token's role when it was created: it stops working once its user's role differs
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)

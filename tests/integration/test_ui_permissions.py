@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 
@@ -88,11 +90,13 @@ def test_every_route_with_every_role(app, client, world, monkeypatch):
     routes = _routes(app, world)
     assert len(routes) >= 25
     public = {r[0] for r in routes if r[3] is None}
-    assert public == {"auth.login"}
+    assert public == {"auth.login", "auth.oidc_login", "auth.oidc_callback"}
     problems = []
-    for _endpoint, method, url, action in routes:
+    for endpoint, method, url, action in routes:
         resp = client.open(url, method=method)
-        if action is None:
+        if endpoint.startswith("auth.oidc_"):  # single sign-on is not configured here (tests/integration/test_sso_*.py)
+            ok = resp.status_code == 404
+        elif action is None:
             ok = resp.status_code in (200, 401)
         else:
             ok = resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
@@ -101,19 +105,52 @@ def test_every_route_with_every_role(app, client, world, monkeypatch):
     for role in ROLES:
         c = app.test_client()
         assert login(c, world["users"][role]).status_code == 302
-        for endpoint, method, url, action in routes:
-            if action is None:
-                continue
-            resp = c.open(url, method=method)
-            if endpoint == "auth.logout":  # allowed to everyone signed in; it ends the session
-                ended = c.get("/").status_code == 302
-                if resp.status_code != 302 or not ended:
-                    problems.append(f"{role} could not sign out: {resp.status_code}")
-            elif allowed(role, action):
-                if resp.status_code == 403 or "/auth/login" in resp.headers.get("Location", ""):
-                    problems.append(f"{role} {method} {url} ({action}) denied: {resp.status_code}")
-            elif resp.status_code != 403:
-                problems.append(f"{role} {method} {url} ({action}) allowed: {resp.status_code}")
+        problems += _walk_as(c, role, routes)
+    assert problems == []
+
+
+def _walk_as(c: Any, role: str, routes: list[tuple[str, str, str, str | None]]) -> list[str]:
+    """Every route with a client signed in as ``role``: allowed ones answer, the others are 403."""
+    problems = []
+    for endpoint, method, url, action in routes:
+        if action is None:
+            continue
+        resp = c.open(url, method=method)
+        if endpoint == "auth.logout":  # allowed to everyone signed in; it ends the session
+            ended = c.get("/").status_code == 302
+            if resp.status_code != 302 or not ended:
+                problems.append(f"{role} could not sign out: {resp.status_code}")
+        elif allowed(role, action):
+            if resp.status_code == 403 or "/auth/login" in resp.headers.get("Location", ""):
+                problems.append(f"{role} {method} {url} ({action}) denied: {resp.status_code}")
+        elif resp.status_code != 403:
+            problems.append(f"{role} {method} {url} ({action}) allowed: {resp.status_code}")
+    return problems
+
+
+@pytest.mark.slow
+def test_every_route_with_every_role_signed_in_through_sso(app, world, monkeypatch):
+    """The same matrix for people provisioned by OpenID Connect from their directory groups."""
+    from tests.helpers.sso import ROLE_GROUPS, MockProvider, configure, oidc_settings, oidc_sign_in
+
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    op = MockProvider()
+    try:
+        configure(app, monkeypatch, **oidc_settings(op.url))
+        routes = _routes(app, world)
+        problems = []
+        for role in ROLES:
+            op.set_user(f"{role}-sso", email=f"{role}-sso@example.com", groups=[ROLE_GROUPS[role]])
+            c = app.test_client()
+            assert oidc_sign_in(c, op, f"{role}-sso").status_code == 302
+            with app.app_context():
+                from campaigns.models import StaffUser
+
+                user = db.session.query(StaffUser).filter_by(email=f"{role}-sso@example.com").one()
+                assert (user.origin, user.role) == ("oidc", role)
+            problems += _walk_as(c, role, routes)
+    finally:
+        op.stop()
     assert problems == []
 
 

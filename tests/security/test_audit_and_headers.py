@@ -121,6 +121,8 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.providers_revoke_key", a, lambda: {"provider_id": telecom_id, "key_id": latest_key()}, {}),
         ("admin.users_create", a, dict, {"email": "n@example.com", "password": PASSWORD, "role": "analyst"}),
         ("admin.users_unlock", a, lambda: {"user_id": victim}, {}),
+        ("admin.users_break_glass", a, lambda: {"user_id": victim}, {"break_glass": "1"}),
+        ("admin.users_end_sessions", a, lambda: {"user_id": victim}, {}),
         ("admin.users_active", a, lambda: {"user_id": victim}, {"active": "0"}),
         ("admin.webhook_replay", a, lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)))}, {}),
         ("admin.finance_set_rates", a, dict, {"provider": "telecom", "issue_cost": "10", "redemption_rate": "8"}),

@@ -404,3 +404,42 @@ def test_reward_numbers_beyond_the_columns_are_422(client, staff) -> None:
     for field, value in (("stock", 10**21), ("per_customer_limit", 2**40), ("cost", 10**10)):
         body = {"code": "big", "name": "Big", "cost": 1, field: value}
         assert _paths(_error(client.post("/api/v1/rewards", json=body, headers=staff))) == [field]
+
+
+@pytest.fixture(scope="module")
+def oidc_issuer() -> Any:
+    from tests.helpers.sso import TestIssuer
+
+    issuer = TestIssuer()
+    try:
+        yield issuer
+    finally:
+        issuer.stop()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "state=",
+        "code=abc",
+        "state=" + "x" * 5000 + "&code=abc",
+        "state=%00%ff&code=%E2%80%AE",
+        "error=access_denied&error_description=<script>alert(1)</script>",
+        "error=" + "<script>alert(1)</script>" * 50,
+        "state=a&state=b&code=c",
+    ],
+)
+def test_hostile_sso_callbacks_never_sign_in(app: Flask, client, oidc_issuer, monkeypatch, query: str) -> None:
+    """The OpenID Connect callback (docs/sso.md) with junk, floods and markup: a 4xx page, escaped, no session."""
+    from tests.helpers.sso import configure, oidc_settings
+
+    configure(app, monkeypatch, **oidc_settings(oidc_issuer.url))
+    resp = client.get(f"/auth/oidc/callback?{query}")
+    assert resp.status_code in (400, 401)
+    assert "<script>alert" not in resp.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    begun = client.get("/auth/oidc/login?next=https://evil.example/")  # never an open redirect afterwards
+    assert begun.status_code == 302
+    with client.session_transaction() as sess:
+        assert sess["oidc_pending"]["next"] == "/"

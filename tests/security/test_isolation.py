@@ -154,3 +154,42 @@ def test_customer_token_and_no_key_reach_no_provider_or_staff_route(app: Flask, 
             if resp.status_code != 401:
                 wrong.append(f"{method} {path} with {headers or 'no key'}: {resp.status_code}")
     assert wrong == []
+
+
+@pytest.mark.parametrize("role", ["care"])
+def test_staff_scoped_to_another_provider_reach_nothing_of_the_first(app: Flask, world: World, role: str) -> None:
+    """A directory group can give a staff role limited to one provider (docs/sso.md): its token is scoped too."""
+    from campaigns.access import sso
+    from campaigns.access.users import create_token
+    from webapp.extensions import db
+
+    with app.app_context():
+        who = sso.Identity("oidc", f"shop-{role}", f"shop-{role}@example.com", "", ("shop-staff",))
+        user = sso.sign_in(db.session, who, {"shop-staff": sso.Grant(role, "shop")}).user
+        assert user is not None
+        headers = world.bearer(create_token(db.session, user, "tests"))
+        db.session.commit()
+    client = app.test_client()
+    before = _snapshot(client, world)
+    leaks = []
+    for method, path, rule, view in api_views(app):
+        kinds = getattr(view, "api_kinds", None)
+        if kinds is None or "staff" not in kinds or not (view.api_action is None or allowed(role, view.api_action)):
+            continue
+        label = f"{method} {path}"
+        url = _url(rule, world.ids)
+        if path == "/api/v1/customers/lookup":
+            url += f"?phone={TELECOM_PHONE}"
+        resp = client.open(url, method=method, json=_body(path), headers=headers)
+        if label in OWN_LISTS:
+            key, field, theirs = OWN_LISTS[label]
+            rows = (resp.get_json() or {}).get(key) or []
+            if any(row.get(field) == world.ids[theirs] for row in rows):
+                leaks.append(f"{label}: lists the first provider's {theirs} {world.ids[theirs]}")
+            continue
+        if label in SHARED or label in OWN_DATA or not rule.arguments:
+            continue
+        if resp.status_code not in (403, 404):
+            leaks.append(f"{label}: {resp.status_code} {resp.get_data(as_text=True)[:120]}")
+    assert _snapshot(client, world) == before
+    assert leaks == [], "\n".join(leaks)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from campaigns.access import users
+from campaigns.access import sso, users
 from campaigns.access.providers import provider_codes
 from campaigns.errors import DomainError
 from campaigns.models import StaffUser
@@ -96,10 +96,51 @@ def users_active(user_id: int) -> Any:
     return redirect(url_for("admin.users_list"))
 
 
+@bp.post("/users/<int:user_id>/sessions/end")
+@permission_required("users.manage")
+def users_end_sessions(user_id: int) -> Any:
+    """Signs the person out everywhere at once (their API tokens are ended by deactivating them)."""
+    user = _user(user_id)
+    if user is None:
+        return render_template("error.html", status=404, message="No such user."), 404
+    sso.end_sessions(db_session(), user, actor=current_user.email)
+    db.session.commit()
+    flash(f"Every session of {user.email} has ended.", "success")
+    return redirect(url_for("admin.users_list"))
+
+
+@bp.post("/users/<int:user_id>/break-glass")
+@permission_required("users.manage")
+def users_break_glass(user_id: int) -> Any:
+    user = _user(user_id)
+    if user is None:
+        return render_template("error.html", status=404, message="No such user."), 404
+    try:
+        sso.set_break_glass(db_session(), user, request.form.get("break_glass") == "1", actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.fields[0].reason if err.fields else err.message, "error")
+        return redirect(url_for("admin.users_list"))
+    db.session.commit()
+    flash(f"{user.email} is {'now' if user.break_glass else 'no longer'} a break-glass account.", "success")
+    return redirect(url_for("admin.users_list"))
+
+
 @bp.get("/users.csv")
 @permission_required("users.manage")
 def users_csv() -> Any:
-    header = ["id", "email", "name", "role", "provider", "status", "created_at", "last_login_at"]
+    header = [
+        "id",
+        "email",
+        "name",
+        "role",
+        "provider",
+        "status",
+        "created_at",
+        "last_login_at",
+        "origin",
+        "break_glass",
+    ]
     return csv_response(
         "staff-users.csv",
         header,
@@ -113,6 +154,8 @@ def users_csv() -> Any:
                 "locked" if u["locked"] else "active" if u["active"] else "inactive",
                 u["created_at"].isoformat(),
                 u["last_login_at"].isoformat() if u["last_login_at"] else "",
+                u["origin"],
+                "yes" if u["break_glass"] else "",
             ]
             for u in users.list_users(db_session())
         ),

@@ -61,12 +61,14 @@ def forget_cached_keys() -> None:
     _cache.clear()
 
 
-def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
+def require(*kinds: str, action: str | None = None, programme_wide: bool = False) -> Callable[[F], F]:
     """Allow only the given principal kinds (``provider``, ``staff``).
 
     ``action`` (from ``campaigns.permissions.ACTIONS``) is checked against a
     staff principal's role: a personal token can do what its user can do in
     the UI. Provider principals are limited by data scope instead.
+    ``programme_wide``: data that belongs to no provider, closed to staff
+    scoped to one (a care desk of one provider, from its directory group).
     """
 
     def decorator(view: F) -> F:
@@ -78,6 +80,8 @@ def require(*kinds: str, action: str | None = None) -> Callable[[F], F]:
                 raise DomainError("forbidden", f"this endpoint needs a {needed} key", status=403)
             if action is not None and principal.is_staff and not allowed(principal.role, action):
                 raise DomainError("forbidden", f"role '{principal.role}' may not {action}", status=403)
+            if programme_wide and principal.is_staff and principal.provider_id is not None:
+                raise DomainError("forbidden", "staff limited to one provider may not use this endpoint", status=403)
             g.principal = principal
             return view(*args, **kwargs)
 
@@ -102,6 +106,5 @@ def calling_provider_id() -> int:
 
 
 def scope_provider_id() -> int | None:
-    """The provider a query must be limited to; None for staff (all providers)."""
-    p = principal()
-    return None if p.is_staff else p.provider_id
+    """The provider a query must be limited to; None for staff of the whole programme (all providers)."""
+    return principal().provider_id

@@ -46,13 +46,13 @@ def _reason() -> str:
 
 
 @bp.get("/phone-numbers/<phone>")
-@require("staff", action="customers.view")
+@require("staff", action="customers.view", programme_wide=True)
 def show_phone(phone: str) -> Any:
     return numbers.state_view(db_session(), phone_param(phone))
 
 
 @bp.post("/phone-numbers/<phone>/lift-hold")
-@require("staff", action="customers.adjust")
+@require("staff", action="customers.adjust", programme_wide=True)
 @retry_transient
 def lift_hold(phone: str) -> Any:
     number = phone_param(phone)
@@ -62,7 +62,7 @@ def lift_hold(phone: str) -> Any:
 
 
 @bp.post("/phone-numbers/<phone>/reattach")
-@require("staff", action="customers.adjust")
+@require("staff", action="customers.adjust", programme_wide=True)
 @retry_transient
 def reattach(phone: str) -> Any:
     number = phone_param(phone)

@@ -49,11 +49,12 @@ def _requester() -> str:
 
 
 def _mine(r: Redemption | None) -> bool:
-    """Staff see every redemption; a provider those made with any of its keys (a rotated key keeps access)."""
+    """Staff of the whole programme see every redemption; a provider (or staff scoped to one) those made with
+    any of its keys (a rotated key keeps access)."""
     if r is None:
         return False
     p = principal()
-    if p.is_staff or r.requested_by == _requester():
+    if (p.is_staff and p.provider_id is None) or r.requested_by == _requester():
         return True
     kind, _, key_id = r.requested_by.partition(":")
     if kind != "key" or not key_id.isdigit():

@@ -16,9 +16,9 @@ from .util import read_json, require_object
 
 
 def _own_code(code: str) -> None:
-    """A provider key sees only its own rates (others are 'not found', like any other provider's data)."""
+    """A provider key (or staff scoped to a provider) sees only its own rates (others are 'not found')."""
     p = principal()
-    if not p.is_staff and p.provider_code != code:
+    if p.provider_id is not None and p.provider_code != code:
         raise not_found(f"provider '{code}'")
 
 

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-from . import views  # noqa: E402,F401
+from . import sso, views  # noqa: E402,F401

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from campaigns.access import users
+from campaigns.access import oidc, signin, users
 from campaigns.errors import DomainError
 from campaigns.models import StaffUser
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LOGIN_WINDOW = 900  # seconds; LOYALTY_LOGIN_RATE_PER_IP attempts per window
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site paths: never an open redirect."""
     if not target:
         return url_for("admin.dashboard")
@@ -33,11 +33,24 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_page(email: str, error: str | None) -> dict[str, Any]:
+    conf = settings()
+    organisation = conf.oidc_name or (urlsplit(conf.oidc_issuer or "").hostname or "your organisation")
+    return {
+        "email": email,
+        "error": error,
+        "next": request.args.get("next", ""),
+        "sso_name": organisation if conf.oidc_enabled else None,
+        "local_login": conf.local_login or conf.ldap_enabled,
+        "ldap": conf.ldap_enabled,
+    }
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Any:
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     email = ""
     error = None
     status = 200
@@ -48,17 +61,17 @@ def login() -> Any:
             hit("login-ip", client_ip(), settings().login_rate_per_ip, LOGIN_WINDOW)
         except RateLimited as err:
             error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
-            page = render_template("auth/login.html", email=email, error=error, next=request.args.get("next", ""))
+            page = render_template("auth/login.html", **_login_page(email, error))
             return page, 429, {"Retry-After": str(err.retry_after)}
-        result = users.login(db_session(), email, request.form.get("password", "")[:1024])
+        result = signin.password_sign_in(db_session(), settings(), email, request.form.get("password", "")[:1024])
         db.session.commit()
         if result.user is not None:
             session.clear()
             mark_login()
-            provider_code = users.scope_of(db_session(), result.user).provider_code
+            provider_code = signin.provider_code(db_session(), result.user)
             login_user(StaffSession(result.user, provider_code))
             log.info("staff sign-in: user %s", result.user.id)
-            return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
+            return redirect(safe_next(request.form.get("next") or request.args.get("next")))
         status = 401
         if result.error == "locked":
             error = (
@@ -67,10 +80,23 @@ def login() -> Any:
             )
             status = 429
             headers["Retry-After"] = str(users.LOCK_MINUTES * 60)
+        elif result.error == "local_disabled":
+            error = "Password sign-in is switched off: use your organisation's sign-in."
+            status = 403
+        elif result.error == "no_group":
+            error = "Your directory account is in no group that gives access to the loyalty console."
+            status = 403
+        elif result.error and result.error.startswith("misconfigured"):
+            where = result.error.removeprefix("misconfigured: ")
+            error = f"Directory sign-in is misconfigured ({where}); an administrator must fix it."
+            status = 500
+        elif result.error == "unreachable":
+            error = "The directory cannot be reached; try again shortly."
+            status = 503
         else:
             error = "That e-mail and password do not match an active account."
     return (
-        render_template("auth/login.html", email=email, error=error, next=request.args.get("next", "")),
+        render_template("auth/login.html", **_login_page(email, error)),
         status,
         headers,
     )
@@ -79,9 +105,17 @@ def login() -> Any:
 @bp.post("/logout")
 @permission_required("account.self")
 def logout() -> Any:
+    """Ends our session; a single-sign-on session is then ended at the provider too (RP-initiated logout)."""
+    id_token = session.get("oidc_id_token")
+    session_was_sso = bool(session.get("oidc"))
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
+    conf = settings()
+    if session_was_sso and conf.oidc_enabled:
+        url = oidc.logout_url(conf, id_token, url_for("auth.login", _external=True))
+        if url:
+            return redirect(url)
     return redirect(url_for("auth.login"))
 
 

@@ -1,11 +1,11 @@
-"""``flask users create|list|set-password|unlock``: staff users of the web UI."""
+"""``flask users create|list|set-password|unlock|break-glass|end-sessions``: staff users of the web UI."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from campaigns.access import users
+from campaigns.access import sso, users
 from campaigns.errors import DomainError
 
 from ..extensions import db, db_session
@@ -43,7 +43,8 @@ def users_list() -> None:
     """Staff users: id, email, role, provider scope and state (active, inactive or locked)."""
     for u in users.list_users(db_session()):
         state = "locked" if u["locked"] else ("active" if u["active"] else "inactive")
-        click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state}")
+        origin = u["origin"] + (" break-glass" if u["break_glass"] else "")
+        click.echo(f"{u['id']:>4}  {u['email']:<32} {u['role']:<9} {u['provider'] or '-':<10} {state:<8} {origin}")
 
 
 @users_cli.command("set-password")
@@ -74,3 +75,31 @@ def users_unlock(email: str) -> None:
     users.unlock(db_session(), user, actor="cli")
     db.session.commit()
     click.echo(f"{email} unlocked.")
+
+
+@users_cli.command("break-glass")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Clear the flag instead.")
+def users_break_glass(email: str, off: bool) -> None:
+    """Let a local account sign in with its password even when LOYALTY_LOCAL_LOGIN=0 (docs/sso.md)."""
+    try:
+        user = users.get_by_email(db_session(), email)
+        sso.set_break_glass(db_session(), user, not off, actor="cli")
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        fail(err)
+    click.echo(f"{email} is {'no longer' if off else 'now'} a break-glass account.")
+
+
+@users_cli.command("end-sessions")
+@click.argument("email")
+def users_end_sessions(email: str) -> None:
+    """Sign a person out everywhere at once (their next request goes to the login page)."""
+    try:
+        user = users.get_by_email(db_session(), email)
+    except DomainError as err:
+        fail(err)
+    sso.end_sessions(db_session(), user, actor="cli")
+    db.session.commit()
+    click.echo(f"Every session of {email} has ended.")
