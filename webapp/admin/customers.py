@@ -255,11 +255,18 @@ def _first_reason(err: DomainError) -> str:
     return err.fields[0].reason if err.fields else err.message
 
 
+def _programme_wide() -> None:
+    """The person's whole record (export, reveal, erasure) is not for staff limited to one provider."""
+    if scope().limited:
+        raise DomainError("forbidden", "staff limited to one provider may not do this", status=403)
+
+
 @bp.get("/customers/<int:customer_id>/personal-data.json")
 @permission_required("customers.personal_export")
 def customer_personal_data(customer_id: int) -> Any:
     """Everything held about the person, as the customer would get it (audited)."""
     try:
+        _programme_wide()
         doc = export.staff_document(db_session(), customer_id, actor=current_user.email, role=current_user.role)
     except DomainError as err:
         return html_error(err)
@@ -274,6 +281,7 @@ def customer_personal_data(customer_id: int) -> Any:
 def reveal_customer(customer_id: int) -> Any:
     """The page once more, with the numbers in full: the stated reason goes to the audit log."""
     try:
+        _programme_wide()
         view = customers.staff_profile(db_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
@@ -297,6 +305,7 @@ def reveal_customer(customer_id: int) -> Any:
 def request_erasure(customer_id: int) -> Any:
     """The first admin's signature; a different admin approves on the same page."""
     try:
+        _programme_wide()
         erasure.request(db_session(), customer_id, request.form.get("erase_reason", ""), actor=current_user.email)
     except DomainError as err:
         db.session.rollback()
@@ -320,6 +329,7 @@ def approve_erasure(request_id: int) -> Any:
         return render_template("error.html", status=404, message="No such erasure request."), 404
     cid = req.customer_id
     try:
+        _programme_wide()
         done = erasure.approve(
             db_session(), request_id, actor=current_user.email, secret=str(current_app.config["SECRET_KEY"])
         )
@@ -343,6 +353,7 @@ def reject_erasure(request_id: int) -> Any:
         return render_template("error.html", status=404, message="No such erasure request."), 404
     cid = req.customer_id
     try:
+        _programme_wide()
         erasure.reject(db_session(), request_id, actor=current_user.email, reason=request.form.get("reject_reason", ""))
     except DomainError as err:
         db.session.rollback()

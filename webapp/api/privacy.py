@@ -45,7 +45,7 @@ def me_erasure_request() -> Any:
 
 
 @bp.get("/customers/<int:customer_id>/export")
-@require("staff", action="customers.personal_export")
+@require("staff", action="customers.personal_export", programme_wide=True)
 def export_customer(customer_id: int) -> Any:
     p = principal()
     doc = export.staff_document(db_session(), customer_id, actor=p.name, role=p.role)
@@ -54,7 +54,7 @@ def export_customer(customer_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/reveal")
-@require("staff", action="customers.reveal")
+@require("staff", action="customers.reveal", programme_wide=True)
 @retry_transient
 def reveal_customer(customer_id: int) -> Any:
     p = principal()
@@ -64,7 +64,7 @@ def reveal_customer(customer_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/erasure-requests")
-@require("staff", action="customers.erase")
+@require("staff", action="customers.erase", programme_wide=True)
 @retry_transient
 def request_erasure(customer_id: int) -> Any:
     req, _ = erasure.request(db_session(), customer_id, _reason(), actor=principal().name)
@@ -73,13 +73,13 @@ def request_erasure(customer_id: int) -> Any:
 
 
 @bp.get("/erasure-requests")
-@require("staff", action="customers.erase")
+@require("staff", action="customers.erase", programme_wide=True)
 def list_erasure_requests() -> Any:
     return {"erasure_requests": [erasure.request_view(r) for r in erasure.open_requests(db_session())]}
 
 
 @bp.post("/erasure-requests/<int:request_id>/approve")
-@require("staff", action="customers.erase")
+@require("staff", action="customers.erase", programme_wide=True)
 @retry_transient
 def approve_erasure(request_id: int) -> Any:
     done = erasure.approve(db_session(), request_id, actor=principal().name, secret=_secret())
@@ -88,7 +88,7 @@ def approve_erasure(request_id: int) -> Any:
 
 
 @bp.post("/erasure-requests/<int:request_id>/reject")
-@require("staff", action="customers.erase")
+@require("staff", action="customers.erase", programme_wide=True)
 @retry_transient
 def reject_erasure(request_id: int) -> Any:
     req = erasure.reject(db_session(), request_id, actor=principal().name, reason=_reason())
