@@ -24,6 +24,11 @@ PAY = "/api/v1/point-payments"
 
 @pytest.fixture()
 def shops(app: Flask, client: FlaskClient, staff: dict[str, str]) -> dict[str, ProviderKey]:
+    return make_shops(app, client, staff)
+
+
+def make_shops(app: Flask, client: FlaskClient, staff: dict[str, str]) -> dict[str, ProviderKey]:
+    """Telecom and the post office with their rates, and the base earning campaign."""
     keys = {code: make_provider(app, code) for code in ("telecom", "post")}
     for code, (issue, redeem) in {"telecom": (100, 90), "post": (80, 120)}.items():
         body = {"issue_cost": issue, "redemption_rate": redeem}
