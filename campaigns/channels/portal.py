@@ -22,6 +22,7 @@ from campaigns.accounts import rewards as rewards_service
 from campaigns.accounts import transfers
 from campaigns.accounts.profile import resolve_existing
 from campaigns.care import claims
+from campaigns.catalog.programme import load as load_programme
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
 from campaigns.clock import utcnow
 from campaigns.customers import numbers
@@ -232,6 +233,11 @@ def send_points(
         channel=channel,
         through_phones=[through_phone],
     )
+
+
+def transfer_fee(session: Session) -> int:
+    """The fee in points a member pays on top of a transfer (shown before sending)."""
+    return int(load_programme(session).transfer_rules()["fee_points"])
 
 
 def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, channel: str) -> Claim:
