@@ -302,11 +302,12 @@ def refund(
     return {**refund_view(row), "payment": payment_view(payment, session)}, True
 
 
-def customer_payments(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(PointPayment)
-        .where(PointPayment.customer_id == customer_id)
-        .order_by(PointPayment.id.desc())
-        .limit(limit)
-    ).all()
+def customer_payments(
+    session: Session, customer_id: int, limit: int = 20, provider_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The customer's latest payments (``provider_id``: only those taken at that provider's checkout)."""
+    q = select(PointPayment).where(PointPayment.customer_id == customer_id)
+    if provider_id is not None:
+        q = q.where(PointPayment.provider_id == provider_id)
+    rows = session.scalars(q.order_by(PointPayment.id.desc()).limit(limit)).all()
     return [payment_view(p, session) for p in rows]

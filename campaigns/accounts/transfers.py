@@ -325,11 +325,14 @@ def reverse(session: Session, transfer_id: int, *, actor: str, now: datetime | N
     return transfer_view(t)
 
 
-def customer_transfers(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(PointTransfer)
-        .where((PointTransfer.from_customer_id == customer_id) | (PointTransfer.to_customer_id == customer_id))
-        .order_by(PointTransfer.id.desc())
-        .limit(limit)
-    ).all()
+def customer_transfers(
+    session: Session, customer_id: int, limit: int = 20, provider_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Transfers sent or received (``provider_id``: only those that provider made)."""
+    q = select(PointTransfer).where(
+        (PointTransfer.from_customer_id == customer_id) | (PointTransfer.to_customer_id == customer_id)
+    )
+    if provider_id is not None:
+        q = q.where(PointTransfer.provider_id == provider_id)
+    rows = session.scalars(q.order_by(PointTransfer.id.desc()).limit(limit)).all()
     return [transfer_view(t) for t in rows]

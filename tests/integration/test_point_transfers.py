@@ -270,3 +270,40 @@ def test_a_sim_swap_holds_payments_and_transfers_and_raises_one_alert(
     assert lift.status_code == 200, lift.get_json()
     assert client.post("/api/v1/point-payments", json=pay, headers=shops["post"].headers).status_code == 201
     ledger_ok(app)
+
+
+def test_the_360_shows_payments_and_transfers_and_staff_reverse_with_its_button(
+    app: Flask, client: FlaskClient, shops: dict[str, ProviderKey], staff: dict[str, str], work: Any
+) -> None:
+    from campaigns.models import AuditEvent
+    from tests.helpers.factories import make_user
+    from tests.helpers.web import csrf_token, login
+    from webapp.extensions import db
+
+    setup(client, shops, staff, work)
+    t = send(client, shops["telecom"], "tr-1", 60).get_json()
+    pay = {"provider_payment_id": "till-9", "customer": {"phone": A}, "points": 10}
+    assert client.post("/api/v1/point-payments", json=pay, headers=shops["post"].headers).status_code == 201
+    ui = app.test_client()
+    assert login(ui, make_user(app, "care@example.com", "care")).status_code == 302
+    page = ui.get(f"/customers/{t['from_customer_id']}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Points payments" in html and "till-9" in html
+    assert f"/customers/{t['from_customer_id']}/transfers/{t['id']}/reverse" in html
+    url = f"/customers/{t['from_customer_id']}/transfers/{t['id']}/reverse"
+    assert ui.post(url).status_code == 400  # no CSRF token
+    token = csrf_token(ui, f"/customers/{t['from_customer_id']}")
+    done = ui.post(url, data={"csrf_token": token})
+    assert done.status_code == 302
+    assert balances(client, shops["telecom"]) == (140, 10)  # 150 - 10 paid; the transfer and its fee undone
+    html = ui.get(f"/customers/{t['from_customer_id']}").get_data(as_text=True)
+    assert "reversed" in html and url not in html
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "point_transfer.reversed")).one()
+        assert event.actor == "care@example.com"
+    # a provider user sees the payment taken at its own checkout, not the transfer another provider made
+    post_user = app.test_client()
+    assert login(post_user, make_user(app, "p@example.com", "provider", "post")).status_code == 302
+    html = post_user.get(f"/customers/{t['from_customer_id']}").get_data(as_text=True)
+    assert "till-9" in html and "No point transfers." in html
+    ledger_ok(app)
