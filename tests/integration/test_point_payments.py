@@ -245,3 +245,42 @@ def test_a_refund_after_the_month_closed_is_a_prior_period_line_naming_the_payme
         assert post_s["net"] == -3_600 and november["total"] == 0
         assert client.get("/api/v1/settlement/statements/2026-10", headers=staff).get_json() == october
         ledger_ok(app)
+
+
+def test_ledger_check_catches_a_payment_refunded_beyond_itself_or_reimbursed_without_a_payment(
+    app: Flask, client: FlaskClient, shops: dict[str, ProviderKey], work: Any
+) -> None:
+    from sqlalchemy import update
+
+    from campaigns.models import PointPayment
+    from webapp.extensions import db
+
+    earn(client, shops, work)
+    body = {"provider_payment_id": "till-1", "customer": {"phone": PHONE}, "points": 20}
+    paid = client.post(PAY, json=body, headers=shops["post"].headers).get_json()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0
+
+    def tamper(statement: Any) -> None:
+        with app.app_context():
+            db.session.execute(statement)
+            db.session.commit()
+
+    tamper(update(PointPayment).where(PointPayment.id == paid["id"]).values(refunded_points=21))
+    out = runner.invoke(args=["ledger", "check"])
+    assert out.exit_code != 0 and f"point payment {paid['id']}: 20 points, debited -20, refunded 21" in out.output
+    tamper(update(PointPayment).where(PointPayment.id == paid["id"]).values(refunded_points=0, entry_id=None))
+    out = runner.invoke(args=["ledger", "check"])
+    assert "1 payment ledger entries belong to no point payment" in out.output
+    with app.app_context():
+        entry = db.session.scalar(select_payment_entry(paid["id"]))
+    tamper(update(PointPayment).where(PointPayment.id == paid["id"]).values(entry_id=entry))
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0
+
+
+def select_payment_entry(payment_id: int) -> Any:
+    from sqlalchemy import select
+
+    from campaigns.models import LedgerEntry
+
+    return select(LedgerEntry.id).where(LedgerEntry.entry_key == f"pay:{payment_id}")
