@@ -284,3 +284,57 @@ def select_payment_entry(payment_id: int) -> Any:
     from campaigns.models import LedgerEntry
 
     return select(LedgerEntry.id).where(LedgerEntry.entry_key == f"pay:{payment_id}")
+
+
+def test_a_merge_moves_the_payment_with_its_customer_and_a_refund_follows(
+    app: Flask, client: FlaskClient, shops: dict[str, ProviderKey], work: Any
+) -> None:
+    from tests.helpers.factories import make_user
+    from tests.helpers.web import csrf_token, login
+
+    earn(client, shops, work)
+    post(client, shops["post"], "other", "0912000009", "topup", 100_000)  # the survivor: 10 points
+    work()
+    key = shops["post"].headers
+    paid = client.post(
+        PAY, json={"provider_payment_id": "till-1", "customer": {"phone": PHONE}, "points": 50}, headers=key
+    ).get_json()
+    survivor = client.get("/api/v1/customers/lookup?phone=0912000009", headers=key).get_json()["id"]
+    ui = app.test_client()
+    assert login(ui, make_user(app, "admin@example.com", "admin")).status_code == 302
+    form = {
+        "csrf_token": csrf_token(ui, f"/customers/{survivor}"),
+        "merge_kind": "id",
+        "merge_q": str(paid["customer_id"]),
+        "merge_reason": "same person, two phones",
+    }
+    assert ui.post(f"/customers/{survivor}/merge", data=form).status_code == 302
+    assert client.get(f"{PAY}/{paid['id']}", headers=key).get_json()["customer_id"] == survivor
+    back = client.post(f"{PAY}/{paid['id']}/refund", json={"provider_refund_id": "r1", "points": 50}, headers=key)
+    assert back.status_code == 201 and back.get_json()["balance"] == 10 + 100 + 50
+    ledger_ok(app)
+
+
+def test_staff_refund_in_the_providers_namespace_and_it_is_audited(
+    app: Flask, client: FlaskClient, shops: dict[str, ProviderKey], staff: dict[str, str], work: Any
+) -> None:
+    from sqlalchemy import select
+
+    from campaigns.models import AuditEvent
+    from webapp.extensions import db
+
+    earn(client, shops, work)
+    key = shops["post"].headers
+    paid = client.post(
+        PAY, json={"provider_payment_id": "till-1", "customer": {"phone": PHONE}, "points": 40}, headers=key
+    ).get_json()
+    assert client.get(f"{PAY}/{paid['id']}", headers=staff).status_code == 200
+    resp = client.post(f"{PAY}/{paid['id']}/refund", json={"provider_refund_id": "care-1", "points": 15}, headers=staff)
+    assert resp.status_code == 201, resp.get_json()
+    # the post office's own replay of that refund id, same body, answers the staff refund
+    mine = client.post(f"{PAY}/{paid['id']}/refund", json={"provider_refund_id": "care-1", "points": 15}, headers=key)
+    assert mine.status_code == 200 and mine.get_json()["id"] == resp.get_json()["id"]
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "point_payment.refunded")).one()
+        assert event.object_id == str(paid["id"]) and event.details["points"] == 15
+    ledger_ok(app)
