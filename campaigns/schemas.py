@@ -279,8 +279,6 @@ class PointRefundIn(_PointsOrAmount):
 class PointTransferIn(_Hashed):
     """Points from one member to another (``from`` / ``to`` are identities, like a transaction's customer)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
-
     provider_transfer_id: str = Field(min_length=1, max_length=64, pattern=REF_PATTERN)
     sender: CustomerRef = Field(alias="from")
     to: CustomerRef
