@@ -37,6 +37,7 @@ from campaigns.models import (
     PointPaymentRefund,
     Provider,
 )
+from campaigns.notify.outbox import queue_sms
 from campaigns.schemas import PointPaymentIn, PointRefundIn
 
 
@@ -180,6 +181,16 @@ def pay(
     apply_take(session, plan, entry.id)
     add_to_balances(session, {customer_id: {"balance": -points}}, now)
     payment.entry_id = entry.id
+    provider = session.scalar(select(Provider.name).where(Provider.id == provider_id)) or ""
+    payload = {"points": points, "amount": amount, "provider": provider}
+    queue_sms(
+        session,
+        dedupe_key=f"pay:{payment.id}",
+        template="points_paid",
+        payload=payload,
+        customer_id=customer_id,
+        now=now,
+    )
     session.flush()
     return payment_view(payment, session), True
 

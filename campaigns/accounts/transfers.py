@@ -32,8 +32,7 @@ from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, PointLot, PointTransfer
-
-CHANNELS = ("api", "app", "portal", "ussd")
+from campaigns.notify.outbox import phone_of, queue_sms
 
 
 def transfer_view(t: PointTransfer) -> dict[str, Any]:
@@ -226,6 +225,24 @@ def transfer(
         apply_take(session, fee_plan, fee_entry.id)
         t.fee_entry_id = fee_entry.id
     add_to_balances(session, {from_id: {"balance": -points - fee}, to_id: {"balance": points}}, now)
+    # each side sees at most the end of the other's number: a transfer never discloses a phone number
+    to_phone = phone_of(session, to_id)
+    queue_sms(
+        session,
+        dedupe_key=f"tr:{t.id}:sent",
+        template="points_sent",
+        payload={"points": points, "to": f"…{to_phone[-4:]}" if to_phone else f"#{to_id}"},
+        customer_id=from_id,
+        now=now,
+    )
+    queue_sms(
+        session,
+        dedupe_key=f"tr:{t.id}:received",
+        template="points_received",
+        payload={"points": points},
+        customer_id=to_id,
+        now=now,
+    )
     session.flush()
     return transfer_view(t), True
 

@@ -55,13 +55,27 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "vi": "Yêu cầu #{claim} không được chấp nhận: {reason}",
         "en": "Request #{claim} was not accepted: {reason}",
     },
+    "points_paid": {
+        "vi": "Bạn đã thanh toán {amount}đ bằng {points} điểm tại {provider}. Số dư: {balance} điểm.",
+        "en": "You paid {amount} VND with {points} points at {provider}. Balance: {balance} points.",
+    },
+    "points_sent": {
+        "vi": "Bạn đã tặng {points} điểm cho số {to}. Số dư: {balance} điểm.",
+        "en": "You sent {points} points to {to}. Balance: {balance} points.",
+    },
+    "points_received": {
+        "vi": "Bạn vừa được tặng {points} điểm. Số dư: {balance} điểm.",
+        "en": "You received {points} points from another member. Balance: {balance} points.",
+    },
 }
 
 # Sent whatever the quiet hours, the daily limit or an opt-out say: the customer asked for them.
 # The answers to a customer's claim are transactional too: the customer asked.
-TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"}) | frozenset(
-    {"claim_credited", "claim_matched", "claim_rejected"}
-)
+TRANSACTIONAL = (
+    frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"})
+    | frozenset({"claim_credited", "claim_matched", "claim_rejected"})
+    | frozenset({"points_paid", "points_sent"})
+)  # receipts of what the customer just did
 
 
 def language_of(value: str | None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tests.channels.helpers import earn, programme
+from tests.channels.helpers import PHONE, earn, programme, sent_to
 from tests.channels.test_number_lifecycle import sms
 from tests.channels.test_portal import sign_in
 from tests.channels.test_ussd import Session as Ussd
@@ -92,4 +92,20 @@ def test_the_portal_form_sends_points_and_shows_errors_next_to_the_field(app, cl
     home = client.get("/portal/").get_data(as_text=True)
     assert "Đã tặng 200 điểm. Số dư: 1.000 điểm." in home
     assert "Tặng điểm" in home and "Thanh toán bằng điểm" in home
+    ledger_ok(app)
+
+
+def test_payers_senders_and_recipients_get_an_sms_in_their_language(app, client, telecom, staff, work) -> None:
+    from tests.channels.helpers import customer_id, set_customer
+
+    setup(client, telecom, staff, work)
+    set_customer(app, customer_id(app, "+84912000002"), language="en")
+    body = {"provider_payment_id": "till-1", "customer": {"phone": "0912345678"}, "points": 260}
+    assert client.post("/api/v1/point-payments", json=body, headers=telecom.headers).status_code == 201
+    assert Ussd(client).send("", "7", "0912000002", "100", "1").startswith("END Đã tặng")
+    assert app.test_cli_runner().invoke(args=["notify", "send"]).exit_code == 0
+    mine = sent_to(PHONE)
+    assert "Bạn đã thanh toán 260đ bằng 260 điểm tại Mobile operator. Số dư: 900 điểm." in mine
+    assert "Bạn đã tặng 100 điểm cho số …0002. Số dư: 900 điểm." in mine
+    assert sent_to("+84912000002") == ["You received 100 points from another member. Balance: 110 points."]
     ledger_ok(app)

@@ -119,7 +119,12 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.users_create", a, dict, {"email": "n@example.com", "password": PASSWORD, "role": "analyst"}),
         ("admin.users_unlock", a, lambda: {"user_id": victim}, {}),
         ("admin.users_active", a, lambda: {"user_id": victim}, {"active": "0"}),
-        ("admin.webhook_replay", a, lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)))}, {}),
+        (
+            "admin.webhook_replay",
+            a,
+            lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)).where(Outbox.channel == "webhook"))},
+            {},
+        ),
         ("admin.finance_set_rates", a, dict, {"provider": "telecom", "issue_cost": "10", "redemption_rate": "8"}),
         ("admin.finance_close", a, dict, {"period": "2026-11"}),
         ("auth.tokens", a, dict, {"name": "laptop"}),
