@@ -241,6 +241,54 @@ class RedemptionIn(Strict):
         return self
 
 
+class _Hashed(Strict):
+    def body_hash(self) -> str:
+        """Hash of the normalised body: a replay written differently (spaces in a phone) hashes the same."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+REF_PATTERN = r"^[\x21-\x7e]+$"
+
+
+class _PointsOrAmount(_Hashed):
+    points: StrictInt | None = Field(default=None, ge=1, le=10**12, description="points to spend")
+    amount: StrictInt | None = Field(
+        default=None, ge=1, le=10**15, description="VND to pay, converted at the programme's point_value"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> _PointsOrAmount:
+        if (self.points is None) == (self.amount is None):
+            raise ValueError("give either points or amount (VND)")
+        return self
+
+
+class PointPaymentIn(_PointsOrAmount):
+    """Points spent as money at the calling provider's checkout."""
+
+    provider_payment_id: str = Field(min_length=1, max_length=64, pattern=REF_PATTERN)
+    customer: CustomerRef
+
+
+class PointRefundIn(_PointsOrAmount):
+    """A partial or whole refund of a points payment."""
+
+    provider_refund_id: str = Field(min_length=1, max_length=64, pattern=REF_PATTERN)
+
+
+class PointTransferIn(_Hashed):
+    """Points from one member to another (``from`` / ``to`` are identities, like a transaction's customer)."""
+
+    provider_transfer_id: str = Field(min_length=1, max_length=64, pattern=REF_PATTERN)
+    sender: CustomerRef = Field(alias="from")
+    to: CustomerRef
+    points: StrictInt = Field(ge=1, le=10**12)
+
+    def body_hash(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def validation_error(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
     """Validate ``data`` with ``model`` or raise a 422 naming every field."""
     if not isinstance(data, dict):

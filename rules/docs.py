@@ -589,7 +589,9 @@ return window); a refund in that window cancels them; the lifecycle job then mak
 **Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
 `points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
 `never`; a campaign's own `points_expiry` replaces it for the points that campaign awards (its
-multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
+multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry): redemptions,
+points payments at a provider's checkout and point transfers alike; transferred points keep their expiry with
+the member who receives them. The lifecycle job
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.models import LotConsumption, PointLot
+from campaigns.models import LedgerEntry, LotConsumption, PointLot
 
 
 @dataclass
@@ -90,13 +90,38 @@ def apply_take(session: Session, plan: TakePlan, entry_id: int) -> None:
     )
 
 
-def restore(session: Session, debit_entry_id: int, credit_entry_id: int, now: datetime) -> int:
-    """Give back what a debit took, to the same lots if they are still valid; returns points restored."""
+def restore(
+    session: Session, debit_entry_id: int, credit_entry_id: int, now: datetime, points: int | None = None
+) -> int:
+    """Give back what a debit took (at most ``points``), to the same lots if they are still valid; returns
+    points restored.
+
+    What earlier credits reversing the same debit already gave back is not given twice, so a debit can be
+    refunded in parts (a points payment); the lots taken last are given back first.
+    """
     parts = session.execute(
-        select(LotConsumption.lot_id, LotConsumption.points).where(LotConsumption.entry_id == debit_entry_id)
+        select(LotConsumption.lot_id, LotConsumption.points)
+        .where(LotConsumption.entry_id == debit_entry_id)
+        .order_by(LotConsumption.id.desc())
     ).all()
-    total = 0
+    given: dict[int, int] = {}
+    for lot_id, back in session.execute(
+        select(LotConsumption.lot_id, LotConsumption.points)
+        .join(LedgerEntry, LedgerEntry.id == LotConsumption.entry_id)
+        .where(LedgerEntry.reverses_entry_id == debit_entry_id, LotConsumption.points < 0)
+    ):
+        given[lot_id] = given.get(lot_id, 0) - back
+    taken: dict[int, int] = {}  # per lot, in the order to give back (a lot may appear in several rows)
     for lot_id, part in parts:
+        taken[lot_id] = taken.get(lot_id, 0) + part
+    left = points
+    total = 0
+    for lot_id, part in taken.items():
+        part -= given.get(lot_id, 0)
+        if left is not None:
+            part = min(part, left)
+        if part <= 0:
+            continue
         lot = session.get(PointLot, lot_id, with_for_update=True)
         if lot is None:
             continue
@@ -105,4 +130,6 @@ def restore(session: Session, debit_entry_id: int, credit_entry_id: int, now: da
         lot.remaining += part
         session.add(LotConsumption(lot_id=lot_id, entry_id=credit_entry_id, points=-part))
         total += part
+        if left is not None:
+            left -= part
     return total

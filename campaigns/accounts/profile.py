@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.accounts import payments, transfers
 from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
 from campaigns.catalog import programme, tiers
@@ -61,6 +62,9 @@ def profile(session: Session, customer_id: int, *, provider_id: int | None = Non
             for h in history
         ],
         "redemptions": customer_redemptions(session, customer_id, limit=20),
+        # a provider sees the payments taken at its own checkout and the transfers it made
+        "point_payments": payments.customer_payments(session, customer_id, limit=20, provider_id=provider_id),
+        "point_transfers": transfers.customer_transfers(session, customer_id, limit=20, provider_id=provider_id),
     }
     return consents.provider_view(session, customer_id, full, provider_id)
 

@@ -34,7 +34,12 @@ def _funded(session: Session, start: datetime, end: datetime) -> dict[int, int]:
         int(f or 0): int(p)  # funder_id > 0 below: never None
         for f, p in session.execute(
             select(PointLot.funder_id, func.sum(PointLot.points))
-            .where(PointLot.created_at >= start, PointLot.created_at < end, PointLot.funder_id > 0)
+            .where(
+                PointLot.created_at >= start,
+                PointLot.created_at < end,
+                PointLot.funder_id > 0,
+                PointLot.moved_from_lot_id.is_(None),  # a transfer's moved lots were funded once, when issued
+            )
             .group_by(PointLot.funder_id)
         )
     }

@@ -28,7 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
     "point_value": 1,
-    "min_redemption_points": None,  # the cheapest redemption the programme allows (null: no minimum)
+    "min_redemption_points": None,  # the cheapest redemption (and points payment) allowed (null: no minimum)
+    # point transfers between members (campaigns/accounts/transfers.py): the smallest transfer, the most a member
+    # may send per local day and per local month (null: no limit), and a fee in points the sender pays on top
+    "point_transfers": {"min_points": 1, "max_points_per_day": None, "max_points_per_month": None, "fee_points": 0},
     # customer notifications (SMS)
     "notify_points_threshold": 50,  # a "points earned" SMS when one transaction earns at least this (null: never)
     "sms_daily_limit": 3,  # notifications per customer per local day (replies, codes and vouchers not counted)
@@ -109,6 +112,11 @@ class Programme:
     expired_points: dict[str, Any] | None = None
     retention: dict[str, int] | None = None
     consent_texts: dict[str, dict[str, str]] | None = None
+    point_transfers: dict[str, Any] | None = None
+
+    def transfer_rules(self) -> dict[str, Any]:
+        """The transfer limits with every field present (a stored value may predate a field)."""
+        return {**DEFAULTS["point_transfers"], **(self.point_transfers or {})}
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -266,6 +274,19 @@ def validate(key: str, value: Any) -> Any:
         value = {**DEFAULTS["retention"], **value}
     elif key == "consent_texts":
         value = _validate_consent_texts(value)
+    elif key == "point_transfers":
+        known = DEFAULTS["point_transfers"]
+        if not isinstance(value, dict) or not set(value) <= set(known):
+            raise invalid("value", f"must be an object with some of: {', '.join(known)}")
+        for part, number in value.items():
+            nullable = part.startswith("max_")
+            if number is None and nullable:
+                continue
+            low = 1 if part != "fee_points" else 0
+            if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= 10**12:
+                kind = "a positive whole number of points" if low else "a whole number of points, 0 or more"
+                raise invalid(f"value.{part}", f"must be {kind}" + (" or null" if nullable else ""))
+        value = {**known, **value}
     elif key == "timezone":
         try:
             ZoneInfo(value)

@@ -113,6 +113,11 @@ REASONS = {
         "insufficient_points": "không đủ điểm",
         "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
         "sim_swap_hold": "SIM của số này vừa được đổi nên việc đổi quà tạm dừng; vui lòng gọi tổng đài CSKH",
+        "sim_swap_hold_spend": "SIM của số này vừa được đổi nên việc dùng điểm tạm dừng; vui lòng gọi tổng đài CSKH",
+        "transfer_limit": "vượt hạn mức tặng điểm trong ngày hoặc trong tháng",
+        "below_minimum_transfer": "số điểm tặng thấp hơn mức tối thiểu của chương trình",
+        "recipient_not_member": "số nhận chưa là thành viên chương trình",
+        "transfer_invalid": "thông tin không hợp lệ",
     },
     "en": {
         "out_of_stock": "out of stock",
@@ -123,6 +128,12 @@ REASONS = {
         "below_minimum_redemption": "below the programme's minimum redemption",
         "sim_swap_hold": "the SIM of this number was changed recently, so redemptions are on hold; please call "
         "customer care",
+        "sim_swap_hold_spend": "the SIM of this number was changed recently, so spending points is on hold; please "
+        "call customer care",
+        "transfer_limit": "over the daily or monthly transfer limit",
+        "below_minimum_transfer": "below the programme's minimum transfer",
+        "recipient_not_member": "the recipient is not a member",
+        "transfer_invalid": "invalid details",
     },
 }
 

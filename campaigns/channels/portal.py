@@ -14,12 +14,16 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import Field, StrictInt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
+from campaigns.accounts import transfers
+from campaigns.accounts.profile import resolve_existing
 from campaigns.accrual import challenges as challenges_service
 from campaigns.care import claims
+from campaigns.catalog.programme import load as load_programme
 from campaigns.channels.keywords import affordable_rewards, recent_activity, summary
 from campaigns.clock import utcnow
 from campaigns.customers import numbers
@@ -27,6 +31,7 @@ from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
 from campaigns.models import Claim, Customer, CustomerBalance, CustomerToken, OtpCode, Provider
 from campaigns.notify.outbox import queue_sms
+from campaigns.schemas import CustomerRef, Strict, validation_error
 
 CODE_MINUTES = 5
 MAX_ATTEMPTS = 5
@@ -193,6 +198,48 @@ def vouchers(session: Session, customer_id: int) -> list[dict[str, Any]]:
 
 def activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
     return recent_activity(session, customer_id, limit=limit)
+
+
+class SendPointsIn(Strict):
+    """What a member sends from the app, the portal or USSD: to whom (phone or national ID) and how many."""
+
+    to: CustomerRef
+    points: StrictInt = Field(ge=1, le=10**12)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+def send_points(
+    session: Session,
+    customer_id: int,
+    data: dict[str, Any],
+    *,
+    channel: str,
+    through_phone: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """A member's own transfer (app, portal, USSD): the same service, limits and hold as the provider API."""
+    body = validation_error(SendPointsIn, data)
+    try:
+        recipient = resolve_existing(session, body.to, None)
+    except DomainError:
+        raise DomainError("not_found", "to: no member has this phone or national ID", [], 404) from None
+    to = body.to.model_dump(mode="json")
+    digest = hashlib.sha256(f"{sorted(to.items())}:{body.points}".encode()).hexdigest()
+    return transfers.transfer(
+        session,
+        customer_id,
+        recipient,
+        body.points,
+        requested_by=f"{channel}:{customer_id}",
+        idempotency_key=body.idempotency_key,
+        body_hash=digest,
+        channel=channel,
+        through_phones=[through_phone],
+    )
+
+
+def transfer_fee(session: Session) -> int:
+    """The fee in points a member pays on top of a transfer (shown before sending)."""
+    return int(load_programme(session).transfer_rules()["fee_points"])
 
 
 def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, channel: str) -> Claim:

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.care import claims
-from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
+from campaigns.catalog.programme import load as load_programme
+from campaigns.channels import portal
+from campaigns.channels.keywords import (
+    REASONS,
+    affordable_rewards,
+    balance_text,
+    recent_activity,
+    redeem_error_text,
+)
 from campaigns.clock import utcnow
 from campaigns.consent import consents
 from campaigns.customers import numbers
@@ -29,11 +37,16 @@ from campaigns.notify.messages import day, language_of, number
 MAX_SCREEN = 182
 MAX_REF = 40  # a claimed transaction reference typed on a phone keypad
 PAGE_ITEMS = 4
+SEND_REASONS = {  # a refused transfer's error code -> its reason in keywords.REASONS
+    "sim_swap_hold": "sim_swap_hold_spend",
+    "not_found": "recipient_not_member",
+    "validation_error": "transfer_invalid",
+}
 
 U: dict[str, dict[str, str]] = {
     "vi": {
         "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch gần đây\n"
-        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm",
+        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm\n7. Tặng điểm",
         "rewards": "Quà ({page}/{pages}):",
         "redeem": "Chọn quà ({page}/{pages}):",
         "pts": "điểm",
@@ -61,7 +74,7 @@ U: dict[str, dict[str, str]] = {
         "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
         "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
         "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
-        "main_consents": "\n7. Quyền riêng tư",
+        "main_consents": "\n8. Quyền riêng tư",
         "consents": "Quyền riêng tư (chọn để thay đổi):",
         "consent_line": "{n}. {purpose}: {state}",
         "consent_yes": "Đồng ý",
@@ -72,10 +85,24 @@ U: dict[str, dict[str, str]] = {
         "purpose_cross_provider_sharing": "Chia sẻ với đối tác khác",
         "purpose_marketing": "Tin khuyến mãi",
         "purpose_profiling": "Ưu đãi theo hành vi",
+        "payment": "Trả bằng điểm",
+        "payment_refund": "Hoàn trả điểm",
+        "transfer_out": "Tặng điểm",
+        "transfer_in": "Nhận điểm",
+        "transfer_fee": "Phí tặng điểm",
+        "transfer_reversed": "Hủy tặng điểm",
+        "transfer_fee_refund": "Hoàn phí tặng",
+        "send_to": "Tặng điểm: nhập số điện thoại người nhận\n0. Quay lại",
+        "send_points": "Tặng bao nhiêu điểm cho {phone}? Số dư: {balance} điểm\n0. Quay lại",
+        "send_confirm": "Tặng {points} điểm cho {phone}?{fee}\n1. Đồng ý\n2. Hủy",
+        "send_fee": " Phí: {fee} điểm.",
+        "send_done": "Đã tặng {points} điểm cho {phone}. Số dư: {balance} điểm.",
+        "send_cancelled": "Đã hủy, điểm của bạn không thay đổi.",
+        "send_failed": "Không tặng được điểm: {reason}.",
     },
     "en": {
         "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
-        "5. Language/Ngôn ngữ\n6. Missing points",
+        "5. Language/Ngôn ngữ\n6. Missing points\n7. Send points",
         "rewards": "Rewards ({page}/{pages}):",
         "redeem": "Choose ({page}/{pages}):",
         "pts": "pts",
@@ -103,7 +130,7 @@ U: dict[str, dict[str, str]] = {
         "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
         "claim_done": "We received request #{id}. We will check it and reply by SMS.",
         "claim_cancelled": "Cancelled; no request was sent.",
-        "main_consents": "\n7. Privacy",
+        "main_consents": "\n8. Privacy",
         "consents": "Privacy (choose to change):",
         "consent_line": "{n}. {purpose}: {state}",
         "consent_yes": "Agreed",
@@ -114,6 +141,20 @@ U: dict[str, dict[str, str]] = {
         "purpose_cross_provider_sharing": "Sharing with other partners",
         "purpose_marketing": "Promotional messages",
         "purpose_profiling": "Offers from your behaviour",
+        "payment": "Paid with points",
+        "payment_refund": "Payment refund",
+        "transfer_out": "Sent",
+        "transfer_in": "Received",
+        "transfer_fee": "Transfer fee",
+        "transfer_reversed": "Transfer reversed",
+        "transfer_fee_refund": "Fee refunded",
+        "send_to": "Send points: enter the recipient's phone number\n0. Back",
+        "send_points": "How many points for {phone}? Balance: {balance} points\n0. Back",
+        "send_confirm": "Send {points} points to {phone}?{fee}\n1. Yes\n2. Cancel",
+        "send_fee": " Fee: {fee} points.",
+        "send_done": "Sent {points} points to {phone}. Balance: {balance} points.",
+        "send_cancelled": "Cancelled; your points are unchanged.",
+        "send_failed": "Could not send the points: {reason}.",
     },
 }
 
@@ -209,6 +250,14 @@ class Menu:
             return con(self.u("claim_ref"), error)
         if name == "claim_confirm":
             return con(self.u("claim_confirm", ref=state[1]), error)
+        if name == "send_to":
+            return con(self.u("send_to"), error)
+        if name == "send_points":
+            return con(self.u("send_points", phone=state[1], balance=number(self.balance, self.lang)), error)
+        if name == "send_confirm":
+            fee = load_programme(self.session).transfer_rules()["fee_points"]
+            extra = self.u("send_fee", fee=number(fee, self.lang)) if fee else ""
+            return con(self.u("send_confirm", points=number(state[2], self.lang), phone=state[1], fee=extra), error)
         raise AssertionError(state)
 
     def step(self, state: tuple[Any, ...], key: str, last: bool) -> tuple[Any, ...] | Screen | None:
@@ -234,6 +283,8 @@ class Menu:
             if key == "6":
                 return ("claim_ref",)
             if key == "7":
+                return ("send_to",)
+            if key == "8":
                 return ("consents",)
             return None
         if name == "consents":
@@ -247,6 +298,24 @@ class Menu:
                 return self.consent(state[1], key == "1") if last else None
             if key == "0":
                 return ("consents",)
+        if name == "send_to":
+            if key == "0":
+                return ("main",)
+            try:
+                return ("send_points", normalize_phone(key))
+            except ValueError:
+                return None
+        if name == "send_points":
+            if key == "0":
+                return ("send_to",)
+            return ("send_confirm", state[1], int(key)) if key.isdigit() and 0 < int(key) < 10**12 else None
+        if name == "send_confirm":
+            if key == "1":
+                return self.send(state[1], state[2]) if last else None
+            if key == "2":
+                return end(self.u("send_cancelled"))
+            if key == "0":
+                return ("send_points", state[1])
             return None
         if name in ("rewards", "redeem"):
             page = state[1]
@@ -341,6 +410,21 @@ class Menu:
         except DomainError as err:
             return end(redeem_error_text(err, reward, self.lang, self.balance))
         return end(self.u("done", voucher=view["voucher_code"]), notify=True)
+
+    def send(self, phone: str, points: int) -> Screen:
+        """The member's transfer, once per USSD session (a repeated last request gets the same transfer)."""
+        body = {"to": {"phone": phone}, "points": points, "idempotency_key": f"ussd:{self.session_id}"[:64]}
+        try:
+            with self.session.begin_nested():
+                view, _ = portal.send_points(
+                    self.session, self.customer.id, body, channel="ussd", through_phone=self.phone
+                )
+        except DomainError as err:
+            code = SEND_REASONS.get(err.code, err.code)
+            reason = REASONS[self.lang].get(code) or REASONS[self.lang]["transfer_invalid"]
+            return end(self.u("send_failed", reason=reason))
+        balance = number(view["balance"], self.lang)
+        return end(self.u("send_done", points=number(points, self.lang), phone=phone, balance=balance))
 
     def claim(self, ref: str) -> Screen:
         """File the claim once per USSD session: a gateway repeating the last request gets the same answer."""

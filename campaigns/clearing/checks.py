@@ -5,7 +5,10 @@
   per funder the liability rolled forward from the start equals its open lots;
 - each closed month's stored statement sums to zero and equals a recomputation;
 - nothing is reimbursed twice (a redemption is cancelled at most once, for
-  exactly what it took).
+  exactly what it took; a points payment has exactly one ``payment`` entry for
+  its points, and its refunds never add up to more than it: ledger, refund rows
+  and the payment's own total agree);
+- a transfer moves exactly its points: the recipient's mirrored lots hold them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from sqlalchemy.orm import Session
 
 from campaigns.clearing import statements
 from campaigns.clearing.rates import RateBook
-from campaigns.models import LedgerEntry, LotConsumption, PointLot, SettlementLine, SettlementPeriod, utcnow
+from campaigns.models import (
+    LedgerEntry,
+    LotConsumption,
+    PointLot,
+    PointPayment,
+    PointPaymentRefund,
+    PointTransfer,
+    SettlementLine,
+    SettlementPeriod,
+    utcnow,
+)
 
 MAX_PROBLEMS = 20
 ROWS_PER_CHUNK = 200_000
@@ -133,4 +146,71 @@ def money_problems(session: Session) -> list[str]:
         .limit(MAX_PROBLEMS)
     ):
         problems.append(f"redemption entry {debit}: cancelled {times} times (reimbursement reversed twice)")
+    problems += payment_problems(session)
+    return problems
+
+
+def payment_problems(session: Session) -> list[str]:
+    """Points payments reimbursed once and never refunded beyond themselves; transfers moved whole."""
+    problems: list[str] = []
+    refunded_in_ledger = (
+        select(LedgerEntry.reverses_entry_id.label("eid"), func.sum(LedgerEntry.points).label("pts"))
+        .where(LedgerEntry.kind == "payment_refund")
+        .group_by(LedgerEntry.reverses_entry_id)
+        .subquery()
+    )
+    refund_rows = (
+        select(PointPaymentRefund.payment_id.label("pid"), func.sum(PointPaymentRefund.points).label("pts"))
+        .group_by(PointPaymentRefund.payment_id)
+        .subquery()
+    )
+    ledger_back, rows_back = func.coalesce(refunded_in_ledger.c.pts, 0), func.coalesce(refund_rows.c.pts, 0)
+    for pid, points, refunded, debit, in_ledger, in_rows in session.execute(
+        select(
+            PointPayment.id,
+            PointPayment.points,
+            PointPayment.refunded_points,
+            LedgerEntry.points,
+            ledger_back,
+            rows_back,
+        )
+        .outerjoin(LedgerEntry, (LedgerEntry.id == PointPayment.entry_id) & (LedgerEntry.kind == "payment"))
+        .outerjoin(refunded_in_ledger, refunded_in_ledger.c.eid == PointPayment.entry_id)
+        .outerjoin(refund_rows, refund_rows.c.pid == PointPayment.id)
+        .where(
+            (LedgerEntry.points.is_(None))
+            | (LedgerEntry.points != -PointPayment.points)
+            | (PointPayment.refunded_points > PointPayment.points)
+            | (ledger_back != PointPayment.refunded_points)
+            | (rows_back != PointPayment.refunded_points)
+        )
+        .limit(MAX_PROBLEMS)
+    ):
+        problems.append(
+            f"point payment {pid}: {points} points, debited {debit}, refunded {refunded} "
+            f"(ledger {in_ledger}, refund rows {in_rows})"
+        )
+    stray = session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .where(
+            LedgerEntry.kind == "payment",
+            LedgerEntry.id.not_in(select(PointPayment.entry_id).where(PointPayment.entry_id.is_not(None))),
+        )
+    )
+    if stray:
+        problems.append(f"{stray} payment ledger entries belong to no point payment (reimbursed without a payment)")
+    moved = (
+        select(PointLot.entry_id.label("eid"), func.sum(PointLot.points).label("pts"))
+        .where(PointLot.moved_from_lot_id.is_not(None))
+        .group_by(PointLot.entry_id)
+        .subquery()
+    )
+    for tid, points, lots in session.execute(
+        select(PointTransfer.id, PointTransfer.points, func.coalesce(moved.c.pts, 0))
+        .outerjoin(moved, moved.c.eid == PointTransfer.in_entry_id)
+        .where(PointTransfer.points != func.coalesce(moved.c.pts, 0))
+        .limit(MAX_PROBLEMS)
+    ):
+        problems.append(f"point transfer {tid}: {points} points sent but the recipient's moved lots hold {lots}")
     return problems

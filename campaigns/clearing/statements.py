@@ -13,6 +13,11 @@ was issued (a clawback gives back exactly what was charged); a redemption is
 reimbursed at the fulfilling provider's ``redemption_rate`` in force when it
 was made, and its cancellation reverses that same amount.
 
+A points payment at a provider's checkout is reimbursed to that provider like
+a redemption it fulfilled, and its refunds reverse that amount; a transfer fee
+is a redemption by the programme. Points moved between members by a transfer
+keep their funder: neither side is a movement of any funder's liability.
+
 A refund of a transaction earned in an earlier month, or the cancellation of
 a redemption made in an earlier month, is a *prior-period adjustment*: it is
 listed on its own line naming its origin instead of inside this month's
@@ -40,8 +45,16 @@ from campaigns.errors import invalid
 from campaigns.models import LedgerEntry, LotConsumption, PointLot, Provider
 
 CLAWBACK_KINDS = ("reversal", "adjustment", "debt_recovery")
-REDEEM_KINDS = ("redemption", "redemption_cancel")
-PRIOR_KINDS = ("reversal", "redemption_cancel")
+# Reimbursed like a redemption: a points payment to the provider at whose checkout it was made, a transfer fee
+# to the programme (a redemption by the programme); each has its reversal, which takes that amount back.
+REIMBURSED_KINDS = ("redemption", "payment", "transfer_fee")
+REIMBURSE_REVERSALS = ("redemption_cancel", "payment_refund", "transfer_fee_refund")
+REDEEM_KINDS = (*REIMBURSED_KINDS, *REIMBURSE_REVERSALS)
+PRIOR_KINDS = ("reversal", *REIMBURSE_REVERSALS)
+# Points moved between members by a transfer (and its reversal): the same funder keeps the same liability, so
+# neither the taking from the sender's lots nor the recipient's mirrored lots (moved_from_lot_id) is a movement.
+MOVE_KINDS = ("transfer_out", "transfer_reversed")
+ISSUED = PointLot.moved_from_lot_id.is_(None)
 
 
 def zone(session: Session) -> ZoneInfo:
@@ -116,7 +129,7 @@ def movements(session: Session, start: datetime | None, end: datetime, book: Rat
 
     for funder, seg, pts, recovered in session.execute(
         select(PointLot.funder_id, lot_seg, func.sum(PointLot.points), func.sum(PointLot.recovered))
-        .where(within(PointLot.created_at))
+        .where(within(PointLot.created_at), ISSUED)
         .group_by(PointLot.funder_id, lot_seg)
     ):
         issue = book.in_segment(funder, seg)[0]
@@ -134,7 +147,7 @@ def movements(session: Session, start: datetime | None, end: datetime, book: Rat
         .join(LedgerEntry, LedgerEntry.id == LotConsumption.entry_id)
         .join(PointLot, PointLot.id == LotConsumption.lot_id)
         .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
-        .where(within(LedgerEntry.created_at))
+        .where(within(LedgerEntry.created_at), LedgerEntry.kind.not_in(MOVE_KINDS))
         .group_by(PointLot.funder_id, lot_seg, LedgerEntry.kind, prior_col)
     ):
         issue = book.in_segment(funder, seg)[0]
@@ -154,13 +167,13 @@ def movements(session: Session, start: datetime | None, end: datetime, book: Rat
     entry_seg = _segment(LedgerEntry.created_at, book)
     for fulfiller, seg, pts in session.execute(
         select(LedgerEntry.provider_id, entry_seg, func.sum(-LedgerEntry.points))
-        .where(LedgerEntry.kind == "redemption", within(LedgerEntry.created_at))
+        .where(LedgerEntry.kind.in_(REIMBURSED_KINDS), within(LedgerEntry.created_at))
         .group_by(LedgerEntry.provider_id, entry_seg)
     ):
         party = fulfiller or PROGRAMME
         m.reimbursed[party].add(int(pts), book.in_segment(party, seg)[1])
     origin_seg = _segment(origin.created_at, book)
-    for fulfiller, seg, is_prior, pts, entry_id, redemption_id, made_at in session.execute(
+    for fulfiller, seg, is_prior, pts, entry_id, redemption_id, made_at, kind, origin_key in session.execute(
         select(
             LedgerEntry.provider_id,
             origin_seg,
@@ -169,20 +182,29 @@ def movements(session: Session, start: datetime | None, end: datetime, book: Rat
             LedgerEntry.id,
             LedgerEntry.redemption_id,
             origin.created_at,
+            LedgerEntry.kind,
+            origin.entry_key,
         )
         .join(origin, origin.id == LedgerEntry.reverses_entry_id)
-        .where(LedgerEntry.kind == "redemption_cancel", within(LedgerEntry.created_at))
+        .where(LedgerEntry.kind.in_(REIMBURSE_REVERSALS), within(LedgerEntry.created_at))
     ):
         party = fulfiller or PROGRAMME
         rate = book.in_segment(party, seg)[1]
         if is_prior:
+            month = month_of(made_at, tz)
+            if kind == "payment_refund":  # the payment's entry key is pay:<payment id>
+                what = f"point payment {origin_key.partition(':')[2]} of {month} refunded (entry {entry_id})"
+            elif kind == "transfer_fee_refund":
+                what = f"transfer fee of {month} refunded (entry {entry_id})"
+            else:
+                what = f"redemption {redemption_id} of {month} cancelled (entry {entry_id})"
             m.adjustments.append(
                 {
                     "party_id": party,
-                    "kind": "redemption_cancelled",
+                    "kind": "payment_refunded" if kind == "payment_refund" else "redemption_cancelled",
                     "points": int(pts),
                     "amount": -int(pts) * rate,
-                    "origin": f"redemption {redemption_id} of {month_of(made_at, tz)} cancelled (entry {entry_id})",
+                    "origin": what,
                 }
             )
         else:
@@ -395,7 +417,11 @@ def breakage_estimate(session: Session, until: datetime, tz: ZoneInfo) -> dict[s
     cohort = case(*whens, else_=len(starts) - 1) if whens else case((PointLot.created_at.is_(None), 0), else_=0)
     stats: dict[int, dict[str, int]] = defaultdict(lambda: {"issued": 0, "open": 0, "expired": 0, "redeemed": 0})
     for c, issued, remaining in session.execute(
-        select(cohort, func.sum(PointLot.points - PointLot.recovered), func.sum(PointLot.remaining))
+        select(
+            cohort,
+            func.sum(case((ISSUED, PointLot.points - PointLot.recovered), else_=0)),  # moved lots: issued once
+            func.sum(PointLot.remaining),
+        )
         .where(PointLot.created_at < until)
         .group_by(cohort)
     ):
@@ -453,16 +479,16 @@ def entries_behind(
         q = (
             select(*cols, PointLot.points)
             .join(PointLot, PointLot.entry_id == LedgerEntry.id)
-            .where(PointLot.funder_id == party, PointLot.created_at >= start, PointLot.created_at < end)
+            .where(PointLot.funder_id == party, PointLot.created_at >= start, PointLot.created_at < end, ISSUED)
         )
     elif kind in ("redeemed", "redemption_cancelled"):
         fulfiller = LedgerEntry.provider_id == party if party else LedgerEntry.provider_id.is_(None)
         q = select(*cols, func.abs(LedgerEntry.points)).where(fulfiller, in_range)
         if kind == "redeemed":
-            q = q.where(LedgerEntry.kind == "redemption")
+            q = q.where(LedgerEntry.kind.in_(REIMBURSED_KINDS))
         else:
             q = q.join(origin, origin.id == LedgerEntry.reverses_entry_id).where(
-                LedgerEntry.kind == "redemption_cancel", origin.created_at >= start
+                LedgerEntry.kind.in_(REIMBURSE_REVERSALS), origin.created_at >= start
             )
     else:
         q = (
@@ -470,7 +496,7 @@ def entries_behind(
             .join(LotConsumption, LotConsumption.entry_id == LedgerEntry.id)
             .join(PointLot, PointLot.id == LotConsumption.lot_id)
             .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
-            .where(PointLot.funder_id == party, in_range)
+            .where(PointLot.funder_id == party, in_range, LedgerEntry.kind.not_in(MOVE_KINDS))
             .group_by(*cols)
         )
         if kind == "expired":

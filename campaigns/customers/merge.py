@@ -2,7 +2,7 @@
 
 Everything of the merged customer moves to the surviving one: identities, ledger entries, point
 lots, transactions, per-day aggregates (``customer_daily``, ``customer_providers``,
-``campaign_usage``: rows that collide are added together), tier history, redemptions, group
+``campaign_usage``: rows that collide are added together), tier history, redemptions, points payments, group
 memberships (and groups owned) and tags. Balances are recomputed from the ledger for both, and
 both ``agg_seq`` move on so the Redis copies of the aggregates are dropped.
 
@@ -39,6 +39,7 @@ from campaigns.models import (
     GroupMember,
     LedgerEntry,
     PointLot,
+    PointPayment,
     Redemption,
     TierChange,
     Transaction,
@@ -53,6 +54,7 @@ MOVED_BY_ID = {
     "tier_changes": TierChange,
     "redemptions": Redemption,
     "group_members": GroupMember,
+    "point_payments": PointPayment,
 }
 DAILY_KEYS = ("day", "provider_id")
 DAILY_SUMS = ("txn_count", "spend", "points", "qualifying")
@@ -360,7 +362,7 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
             409,
         )
     for key, model in MOVED_BY_ID.items():
-        _move(session, model, moved[key], survivor_id, merged_id)
+        _move(session, model, moved.get(key, []), survivor_id, merged_id)  # a merge may predate a key
     session.execute(
         update(GroupMember)
         .where(GroupMember.id.in_(moved["group_members"] or [0]), GroupMember.active_customer == survivor_id)

@@ -85,6 +85,9 @@ class PointLot(Base):
     # checker reports. ``recovered``: points taken at creation to repay debt (clawed back from this funder).
     funder_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # a lot a point transfer moved here from another member's lot (same funder, expiry and issue time): its
+    # points were issued once, by the original lot, so clearing never counts them as issued again
+    moved_from_lot_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
 class LotConsumption(Base):
@@ -199,3 +202,90 @@ class GroupEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+PaymentStatus = Literal["paid", "partly_refunded", "refunded"]  # points spent as money at a provider's checkout
+
+
+class PointPayment(Base):
+    """Points spent as money at a provider's checkout; the provider is reimbursed by clearing.
+
+    ``entry_id`` is the ``payment`` ledger entry; ``balance_after`` keeps the answer of the first request so a
+    replay answers exactly the same.
+    """
+
+    __tablename__ = "point_payments"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "provider_payment_id", name="uq_point_payment_ref"),
+        Index("ix_point_payment_customer", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    provider_payment_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    points: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # VND the points paid (points x point_value)
+    refunded_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[PaymentStatus] = mapped_column(String(16), default="paid")
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PointPaymentRefund(Base):
+    """A partial or whole refund of a points payment: the points go back, the reimbursement is reversed."""
+
+    __tablename__ = "point_payment_refunds"
+    __table_args__ = (UniqueConstraint("provider_id", "provider_refund_id", name="uq_point_refund_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(BigId, index=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    provider_refund_id: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+TransferStatus = Literal["done", "reversed"]  # a point transfer between members
+
+
+class PointTransfer(Base):
+    """Points moved from one member to another (their lots move with their funder); reversible by staff.
+
+    ``requested_by`` is the idempotency namespace (``provider:<id>``, ``app:<customer>``, ``portal:<customer>``,
+    ``ussd:<customer>``, ``staff``); the ledger entries are ``transfer_out`` / ``transfer_in`` / ``transfer_fee``.
+    """
+
+    __tablename__ = "point_transfers"
+    __table_args__ = (
+        UniqueConstraint("requested_by", "idempotency_key", name="uq_point_transfer_idempotency"),
+        Index("ix_point_transfer_from", "from_customer_id", "created_at"),
+        Index("ix_point_transfer_to", "to_customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))  # api | app | portal | ussd
+    from_customer_id: Mapped[int] = mapped_column(BigId)
+    to_customer_id: Mapped[int] = mapped_column(BigId)
+    points: Mapped[int] = mapped_column(BigInteger)
+    fee_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[TransferStatus] = mapped_column(String(16), default="done")
+    balance_after: Mapped[int] = mapped_column(BigInteger)  # the sender's
+    out_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    in_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    fee_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reversed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

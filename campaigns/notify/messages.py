@@ -64,18 +64,43 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Congratulations! You completed the challenge {challenge} and earned {points} points. "
         "Balance: {balance} points.",
     },
+    "points_paid": {
+        "vi": "Bạn đã thanh toán {amount}đ bằng {points} điểm tại {provider}. Số dư: {balance} điểm.",
+        "en": "You paid {amount} VND with {points} points at {provider}. Balance: {balance} points.",
+    },
+    "points_sent": {
+        "vi": "Bạn đã tặng {points} điểm cho số {to}. Số dư: {balance} điểm.",
+        "en": "You sent {points} points to {to}. Balance: {balance} points.",
+    },
+    "points_received": {
+        "vi": "Bạn vừa được tặng {points} điểm. Số dư: {balance} điểm.",
+        "en": "You received {points} points from another member. Balance: {balance} points.",
+    },
 }
 
 # Sent whatever the quiet hours, the daily limit or an opt-out say: the customer asked for them.
 # The answers to a customer's claim are transactional too: the customer asked.
-TRANSACTIONAL = frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"}) | frozenset(
-    {"claim_credited", "claim_matched", "claim_rejected"}
+TRANSACTIONAL = (
+    frozenset({"sms_reply", "otp", "redemption_issued", "redemption_cancelled"})
+    | frozenset({"claim_credited", "claim_matched", "claim_rejected"})
+    | frozenset({"points_paid", "points_sent"})  # receipts of what the customer just did
 )  # expired_points_converted is not: the customer did not ask, so quiet hours and the daily limit apply
 
-# Service messages tell the member what happened to their own account (points credited or expiring, a tier,
-# a reward earned, a code asked for); anything else (a campaign's own ``notify`` template) promotes, and goes
-# only to members who granted the ``marketing`` consent (campaigns/consent/consents.py).
-SERVICE = TRANSACTIONAL | frozenset({"points_earned", "points_expiring", "tier_changed", "reward_granted"})
+# Service messages tell the member what happened to their own account (points credited, received or expiring, a
+# tier, a reward earned, a challenge completed, expiring points converted, a code asked for); anything else (a
+# campaign's own ``notify`` template) promotes, and goes only to members who granted the ``marketing`` consent
+# (campaigns/consent/consents.py).
+SERVICE = TRANSACTIONAL | frozenset(
+    {
+        "points_earned",
+        "points_expiring",
+        "points_received",
+        "tier_changed",
+        "reward_granted",
+        "challenge_completed",
+        "expired_points_converted",
+    }
+)
 
 
 def is_marketing(template: str) -> bool:

@@ -114,7 +114,7 @@ def in_quiet_hours(local: datetime, quiet: dict[str, str] | None) -> datetime | 
 def _context(session: Session, row: Outbox, language: str, customer_id: int | None) -> dict[str, Any]:
     payload = dict(row.payload or {})
     ctx: dict[str, Any] = dict(payload)
-    for key in ("points",):
+    for key in ("points", "amount"):
         if isinstance(payload.get(key), int):
             ctx[key] = messages.number(payload[key], language)
     if customer_id is not None:

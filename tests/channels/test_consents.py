@@ -95,7 +95,7 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
 
     ussd = Ussd(client)
     assert "7. Quyền riêng tư" in ussd.send("")
-    screen = ussd.send("7")
+    screen = ussd.send("8")
     assert "1. Chia sẻ với đối tác khác: Đồng ý" in screen and "2. Tin khuyến mãi: Chưa" in screen
     assert "Tin khuyến mãi: Chưa" in ussd.send("2")
     assert ussd.send("1") == "END Đã ghi nhận: bạn đồng ý Tin khuyến mãi."
@@ -107,7 +107,7 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
         ).get_data(as_text=True)
         == "END Đã ghi nhận: bạn đồng ý Tin khuyến mãi."
     )
-    assert Ussd(client).send("7", "1", "2") == "END Đã ghi nhận: bạn không đồng ý Chia sẻ với đối tác khác."
+    assert Ussd(client).send("8", "1", "2") == "END Đã ghi nhận: bạn không đồng ý Chia sẻ với đối tác khác."
     assert history(consents(client, me))[-2:] == [
         ("marketing", True, "ussd"),
         ("cross_provider_sharing", False, "ussd"),

@@ -60,7 +60,7 @@ def test_full_sessions_in_vietnamese_and_english(app, client, telecom, staff, wo
         assert "(1/2)" in s.send("0")
         assert s.send("0") == main
         # invalid input: the same screen with a short error
-        bad = Session(client).send("", "8")
+        bad = Session(client).send("", "9")
         assert bad == main.replace(
             "CON ", "CON " + ("Lựa chọn không hợp lệ.\n" if lang == "vi" else "Invalid choice.\n")
         )

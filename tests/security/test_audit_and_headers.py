@@ -79,6 +79,13 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
 
         c1, c2 = find(db.session, "phone", "0912000001"), find(db.session, "phone", "0912000002")
 
+    def transfer() -> dict[str, int]:
+        """A transfer of the 5 points the adjustment step just gave c1, made through the API."""
+        send = {"provider_transfer_id": "a-1", "from": {"phone": "0912000001"}, "to": {"phone": "0912000002"}}
+        sent = client.post("/api/v1/point-transfers", json={**send, "points": 5}, headers=telecom.headers)
+        assert sent.status_code == 201, sent.get_json()
+        return {"customer_id": c1, "transfer_id": sent.get_json()["id"]}
+
     def campaign() -> int:
         return _one(app, select(Campaign.id).where(Campaign.name == "Audited"))
 
@@ -109,6 +116,7 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.tiers_save", a, dict, tiers),
         ("admin.reward_save", a, dict, {"code": "coffee", "name": "Coffee", "cost": "10", "voucher_days": "30"}),
         ("admin.adjust_customer", a, lambda: {"customer_id": c1}, {"points": "5", "reason": "goodwill gesture"}),
+        ("admin.reverse_transfer", a, transfer, {}),
         (
             "admin.merge_customer",
             a,
@@ -124,7 +132,12 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.users_break_glass", a, lambda: {"user_id": victim}, {"break_glass": "1"}),
         ("admin.users_end_sessions", a, lambda: {"user_id": victim}, {}),
         ("admin.users_active", a, lambda: {"user_id": victim}, {"active": "0"}),
-        ("admin.webhook_replay", a, lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)))}, {}),
+        (
+            "admin.webhook_replay",
+            a,
+            lambda: {"outbox_id": _one(app, select(func.max(Outbox.id)).where(Outbox.channel == "webhook"))},
+            {},
+        ),
         ("admin.finance_set_rates", a, dict, {"provider": "telecom", "issue_cost": "10", "redemption_rate": "8"}),
         ("admin.finance_close", a, dict, {"period": "2026-11"}),
         ("auth.tokens", a, dict, {"name": "laptop"}),

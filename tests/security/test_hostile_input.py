@@ -138,6 +138,8 @@ def test_wrong_types_and_out_of_range_values_name_the_field(client, telecom, fie
         "/api/v1/customers/18446744073709551616",
         "/api/v1/groups/9223372036854775808",
         "/api/v1/redemptions/-1",
+        "/api/v1/point-payments/99999999999999999999999999",
+        "/api/v1/point-transfers/-1",
         "/api/v1/imports/00000000000000000000000000000001",
     ],
 )
@@ -174,6 +176,16 @@ def test_huge_numbers_in_bodies(client, telecom, staff) -> None:
     assert client.post("/api/v1/redemptions", json=redeem, headers=telecom.headers).status_code in (404, 422)
     reward = {"code": "big", "name": "Big", "cost": 10**30}
     assert "cost" in _paths(_error(client.post("/api/v1/rewards", json=reward, headers=staff)))
+    pay = {"provider_payment_id": "p", "customer": {"phone": "0912345678"}, "points": 10**30}
+    assert _paths(_error(client.post("/api/v1/point-payments", json=pay, headers=telecom.headers))) == ["points"]
+    pay = {"provider_payment_id": "p", "customer": {"phone": "0912345678"}, "amount": 1.5}
+    assert _paths(_error(client.post("/api/v1/point-payments", json=pay, headers=telecom.headers))) == ["amount"]
+    send = {"provider_transfer_id": "t", "from": {"phone": "0912345678"}, "to": {"phone": "x"}, "points": -1}
+    paths = _paths(_error(client.post("/api/v1/point-transfers", json=send, headers=telecom.headers)))
+    assert {"to.phone", "points"} <= set(paths)
+    refund = {"provider_refund_id": "r", "points": True}
+    resp = client.post("/api/v1/point-payments/1/refund", json=refund, headers=telecom.headers)
+    assert "points" in _paths(_error(resp))
     reversal = {"amount": "1e999999"}
     resp = client.post("/api/v1/transactions/1/reversal", json=reversal, headers=telecom.headers)
     assert resp.status_code in (404, 422)

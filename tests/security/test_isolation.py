@@ -26,6 +26,8 @@ OWN_DATA = {
     "POST /api/v1/webhooks",
     "POST /api/v1/groups",
     "POST /api/v1/redemptions",
+    "POST /api/v1/point-payments",  # a payment at the caller's own checkout
+    "POST /api/v1/point-transfers",  # between members whose identities the caller knows, in its own id namespace
     "POST /api/v1/identity-events",  # the phone authority's own events; any other provider gets 403
 }
 # Lists of the caller's own rows: (key of the list in the answer, what must not appear in it).
@@ -56,6 +58,8 @@ def _body(path: str) -> Any:
         return {"owner": {"phone": TELECOM_PHONE}, "customer": {"phone": "0912000003"}}
     if path.endswith("/reversal"):
         return {"reversal_id": "intruder"}
+    if path.endswith("/refund"):
+        return {"provider_refund_id": "intruder", "points": 1}
     if path.startswith("/api/v1/settings/"):
         return {"value": 1}
     return {}
@@ -69,6 +73,8 @@ def _snapshot(client: Any, world: World) -> dict[str, Any]:
         f"/api/v1/customers/{ids['customer_id']}",
         f"/api/v1/events/{ids['event_id']}",
         f"/api/v1/redemptions/{ids['redemption_id']}",
+        f"/api/v1/point-payments/{ids['payment_id']}",
+        f"/api/v1/point-transfers/{ids['transfer_id']}",
         f"/api/v1/groups/{ids['group_id']}",
         f"/api/v1/imports/{ids['import_id']}",
         "/api/v1/webhooks",

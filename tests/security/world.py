@@ -1,7 +1,7 @@
 """A small populated world for the security tests: two providers, one staff user per role, data of each kind.
 
 The first provider (``telecom``) owns one of everything a provider can own (a customer it dealt with, a
-transaction, an event, a redemption, a group, an import, a webhook); the second (``shop``) is the intruder.
+transaction, an event, a redemption, a points payment, a point transfer, a group, an import, a webhook); the second (``shop``) is the intruder.
 """
 
 from __future__ import annotations
@@ -98,6 +98,19 @@ def build_world(app: Flask) -> World:
     )
     assert resp.status_code == 201, resp.get_json()
     ids["redemption_id"] = resp.get_json()["id"]
+    pay = {"provider_payment_id": "pay-1", "customer": {"phone": TELECOM_PHONE}, "points": 2}
+    resp = client.post("/api/v1/point-payments", json=pay, headers=telecom.headers)
+    assert resp.status_code == 201, resp.get_json()
+    ids["payment_id"] = resp.get_json()["id"]
+    send = {
+        "provider_transfer_id": "tr-1",
+        "from": {"phone": TELECOM_PHONE},
+        "to": {"phone": "0912000003"},
+        "points": 2,
+    }
+    resp = client.post("/api/v1/point-transfers", json=send, headers=telecom.headers)
+    assert resp.status_code == 201, resp.get_json()
+    ids["transfer_id"] = resp.get_json()["id"]
     resp = client.post(
         "/api/v1/groups", json={"owner": {"phone": TELECOM_PHONE}, "name": "Family"}, headers=telecom.headers
     )

@@ -8,7 +8,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaigns.accounts import adjustments
+from campaigns.accounts import adjustments, transfers
 from campaigns.accounts import profile as customers
 from campaigns.care import claims
 from campaigns.consent import consents
@@ -127,6 +127,24 @@ def adjust_customer(customer_id: int) -> Any:
     except DomainError as err:
         return html_error(err)
     return _page(view, request.form, errors, 422)
+
+
+@bp.post("/customers/<int:customer_id>/transfers/<int:transfer_id>/reverse")
+@permission_required("customers.adjust")
+def reverse_transfer(customer_id: int, transfer_id: int) -> Any:
+    """Undo a point transfer from the 360 (the service audits it); a provider user only its own provider's."""
+    try:
+        transfers.get_transfer(db_session(), transfer_id, scope().provider_id)
+        view = transfers.reverse(db_session(), transfer_id, actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        if err.status == 404:
+            return html_error(err)
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Transfer {view['id']} reversed: {view['points']:,} points back to the sender.", "success")
+    return redirect(url_for("admin.customer", customer_id=customer_id) + "#transfers-h")
 
 
 @bp.post("/customers/<int:customer_id>/merge")

@@ -15,6 +15,7 @@ from . import (  # noqa: E402,F401
     imports,
     me,
     openapi,
+    payments,
     phones,
     privacy,
     rewards,

@@ -138,6 +138,22 @@ def me_redeem() -> Any:
     )
 
 
+@bp.post("/me/point-transfers")
+@customer_token
+@retry_transient
+def me_transfer() -> Any:
+    """The member sends points to another member (``to``: phone or national ID), within the programme's limits."""
+    view, created = portal.send_points(
+        db_session(),
+        g.customer_id,
+        require_object(read_json()),
+        channel="app",
+        through_phone=g.customer_phone,
+    )
+    db.session.commit()
+    return view, 201 if created else 200
+
+
 @bp.get("/me/vouchers")
 @customer_token
 def me_vouchers() -> Any:

@@ -9,12 +9,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from campaigns.channels.portal import SendPointsIn
 from campaigns.notify.webhooks import EVENTS as WEBHOOK_EVENTS
 from campaigns.schemas import (
     EventIn,
     GroupIn,
     GroupMemberIn,
     IdentityEventIn,
+    PointPaymentIn,
+    PointRefundIn,
+    PointTransferIn,
     RedemptionIn,
     ReversalIn,
     RewardIn,
@@ -340,6 +344,62 @@ class PhoneStateView(BaseModel):
 
 PHONE_MODELS: list[type[BaseModel]] = [IdentityEventIn, IdentityEventView, StaffReasonIn, PhoneStateView]
 
+
+class PointRefundView(BaseModel):
+    id: int
+    payment_id: int
+    provider_refund_id: str
+    points: int
+    amount: int = Field(description="VND given back (the last refund takes exactly what is left)")
+    balance: int = Field(description="the customer's balance after this refund")
+    created_at: datetime
+
+
+class PointPaymentView(BaseModel):
+    id: int
+    provider_payment_id: str
+    provider: str | None
+    customer_id: int
+    points: int
+    amount: int = Field(description="VND paid with the points (points x point_value)")
+    refunded_points: int
+    refunded_amount: int
+    status: Literal["paid", "partly_refunded", "refunded"]
+    balance: int = Field(description="the customer's balance after the payment")
+    created_at: datetime
+    refunds: list[PointRefundView]
+
+
+class PointRefundResult(PointRefundView):
+    payment: PointPaymentView
+
+
+class PointTransferView(BaseModel):
+    id: int
+    provider_transfer_id: str | None
+    from_customer_id: int
+    to_customer_id: int
+    points: int
+    fee_points: int
+    status: Literal["done", "reversed"]
+    channel: Literal["api", "app", "portal", "ussd"]
+    balance: int = Field(description="the sender's balance after the transfer")
+    created_at: datetime
+    reversed_at: datetime | None
+    reversed_by: str | None
+
+
+PAYMENT_MODELS: list[type[BaseModel]] = [
+    PointPaymentIn,
+    PointRefundIn,
+    PointTransferIn,
+    SendPointsIn,
+    PointRefundView,
+    PointPaymentView,
+    PointRefundResult,
+    PointTransferView,
+]
+
 WEBHOOK_MODELS: list[type[BaseModel]] = [WebhookIn, WebhookCreated, WebhookList, DeliveryView, DeliveryList]
 
 
@@ -371,6 +431,7 @@ MODELS: list[type[BaseModel]] = [
     ValidationOk,
     *WEBHOOK_MODELS,
     *PHONE_MODELS,
+    *PAYMENT_MODELS,
 ]
 
 
@@ -1028,6 +1089,19 @@ def me_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/me/point-transfers": {
+            "post": {
+                "summary": "Send points to another member (phone or national ID), within the programme's limits",
+                "operationId": "meSendPoints",
+                "security": [{"customer": []}],
+                "requestBody": {"required": True, **_json(SendPointsIn)},
+                "responses": {
+                    "201": {"description": "Sent", **_json(PointTransferView)},
+                    "200": {"description": "The same transfer (repeated idempotency_key)", **_json(PointTransferView)},
+                    **_errors(400, 401, 404, 409, 415, 422, 503),
+                },
+            }
+        },
         "/api/v1/me/claims": {
             **_me_get("My missing-points reports", "meClaims", "claims"),
             "post": {
@@ -1426,6 +1500,90 @@ def consent_paths() -> dict[str, Any]:
     }
 
 
+def payment_paths() -> dict[str, Any]:
+    """Points as money at a provider's checkout and point transfers between members."""
+
+    def ident(name: str) -> list[dict[str, Any]]:
+        return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+    return {
+        "/api/v1/point-payments": {
+            "post": {
+                "summary": "Pay at your checkout with the customer's points (points, or amount at point_value); "
+                "idempotent by provider_payment_id",
+                "operationId": "createPointPayment",
+                "requestBody": {"required": True, **_json(PointPaymentIn)},
+                "responses": {
+                    "201": {"description": "Paid", **_json(PointPaymentView)},
+                    "200": {"description": "Replay of the same body", **_json(PointPaymentView)},
+                    **_errors(*COMMON, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/point-payments/{payment_id}": {
+            "get": {
+                "summary": "One points payment you took, with its refunds",
+                "operationId": "getPointPayment",
+                "parameters": ident("payment_id"),
+                "responses": {
+                    "200": {"description": "The payment", **_json(PointPaymentView)},
+                    **_errors(401, 403, 404, 503),
+                },
+            }
+        },
+        "/api/v1/point-payments/{payment_id}/refund": {
+            "post": {
+                "summary": "Refund part or all of a points payment (never above what is left); idempotent by "
+                "provider_refund_id",
+                "operationId": "refundPointPayment",
+                "parameters": ident("payment_id"),
+                "requestBody": {"required": True, **_json(PointRefundIn)},
+                "responses": {
+                    "201": {"description": "Refunded", **_json(PointRefundResult)},
+                    "200": {"description": "Replay of the same body", **_json(PointRefundResult)},
+                    **_errors(*COMMON, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/point-transfers": {
+            "post": {
+                "summary": "Move points from one member to another within the programme's limits (fee, per day, "
+                "per month); idempotent by provider_transfer_id",
+                "operationId": "createPointTransfer",
+                "requestBody": {"required": True, **_json(PointTransferIn)},
+                "responses": {
+                    "201": {"description": "Transferred", **_json(PointTransferView)},
+                    "200": {"description": "Replay of the same body", **_json(PointTransferView)},
+                    **_errors(*COMMON, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/point-transfers/{transfer_id}": {
+            "get": {
+                "summary": "One transfer you made",
+                "operationId": "getPointTransfer",
+                "parameters": ident("transfer_id"),
+                "responses": {
+                    "200": {"description": "The transfer", **_json(PointTransferView)},
+                    **_errors(401, 403, 404, 503),
+                },
+            }
+        },
+        "/api/v1/point-transfers/{transfer_id}/reversal": {
+            "post": {
+                "summary": "Reverse a transfer (staff, audited): the points go back with their funders, the fee is "
+                "refunded",
+                "operationId": "reversePointTransfer",
+                "parameters": ident("transfer_id"),
+                "responses": {
+                    "200": {"description": "Reversed", **_json(PointTransferView)},
+                    **_errors(401, 403, 404, 409, 503),
+                },
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole document as served (the schemathesis test loads the same one)."""
     doc = build_document()
@@ -1435,6 +1593,7 @@ def document() -> dict[str, Any]:
     doc["paths"].update(phone_paths())
     doc["paths"].update(privacy_paths())
     doc["paths"].update(consent_paths())
+    doc["paths"].update(payment_paths())
     return doc
 
 

@@ -284,3 +284,40 @@ def consent_page() -> Any:
             return redirect(url_for("portal.consent_page"))
     view = consents.view(db_session(), cid)
     return render_template("portal/consents.html", v=view, errors=errors), 422 if errors else 200
+
+
+@bp.route("/send", methods=["GET", "POST"])
+@customer_required
+def send_points() -> Any:
+    """Send points to another member; the same service, limits and SIM-swap hold as the API."""
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = request.form
+        points = form.get("points", "").strip()
+        data = {
+            "to": {"phone": form.get("to", "")},
+            "points": int(points) if points.isdigit() and len(points) < 13 else points,
+            "idempotency_key": form.get("nonce") or None,
+        }
+        try:
+            view, _ = portal.send_points(
+                db_session(), g.customer.id, data, channel="portal", through_phone=session[SESSION_KEY]["phone"]
+            )
+        except DomainError as err:
+            db.session.rollback()
+            errors = {("to" if f.path.startswith("to") else f.path): f.reason for f in err.fields}
+            if not errors:
+                errors = {"points" if err.code != "not_found" else "to": err.message}
+            status = err.status
+        else:
+            db.session.commit()
+            flash(tr("sent", points=_vnum(view["points"]), balance=_vnum(view["balance"])), "success")
+            return redirect(url_for("portal.home"))
+    import secrets
+
+    fee = portal.transfer_fee(db_session())
+    return (
+        render_template("portal/send.html", form=request.form, errors=errors, fee=fee, nonce=secrets.token_hex(16)),
+        status,
+    )
