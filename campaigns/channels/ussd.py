@@ -45,7 +45,7 @@ SEND_REASONS = {  # a refused transfer's error code -> its reason in keywords.RE
 
 U: dict[str, dict[str, str]] = {
     "vi": {
-        "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch gần đây\n"
+        "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch\n"
         "5. Ngôn ngữ/Language\n6. Báo thiếu điểm\n7. Tặng điểm",
         "rewards": "Quà ({page}/{pages}):",
         "redeem": "Chọn quà ({page}/{pages}):",

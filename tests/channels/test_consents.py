@@ -94,7 +94,7 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
     assert state(body) == {"cross_provider_sharing": True, "marketing": False, "profiling": True}
 
     ussd = Ussd(client)
-    assert "7. Quyền riêng tư" in ussd.send("")
+    assert "8. Quyền riêng tư" in ussd.send("")
     screen = ussd.send("8")
     assert "1. Chia sẻ với đối tác khác: Đồng ý" in screen and "2. Tin khuyến mãi: Chưa" in screen
     assert "Tin khuyến mãi: Chưa" in ussd.send("2")
@@ -102,7 +102,7 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
     assert (
         ussd.client.post(  # the gateway repeats the last request: the same answer, recorded once
             "/channels/ussd",
-            data={"sessionId": ussd.id, "phoneNumber": ussd.phone, "serviceCode": "*384*123#", "text": "7*2*1"},
+            data={"sessionId": ussd.id, "phoneNumber": ussd.phone, "serviceCode": "*384*123#", "text": "8*2*1"},
             headers={"X-Gateway-Secret": SECRET},
         ).get_data(as_text=True)
         == "END Đã ghi nhận: bạn đồng ý Tin khuyến mãi."

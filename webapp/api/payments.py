@@ -82,7 +82,7 @@ def show_point_transfer(transfer_id: int) -> Any:
 
 
 @bp.post("/point-transfers/<int:transfer_id>/reversal")
-@require("staff", action="customers.adjust")
+@require("staff", action="customers.adjust", programme_wide=True)
 @retry_transient
 def reverse_point_transfer(transfer_id: int) -> Any:
     view = transfers.reverse(db_session(), transfer_id, actor=principal().name)
