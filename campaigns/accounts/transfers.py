@@ -30,7 +30,6 @@ from campaigns.accounts.lots import TakePlan, apply_take, plan_take, restore
 from campaigns.catalog.programme import load as load_programme
 from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
-from campaigns.customers.identity import dealt_with
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, PointLot, PointTransfer
 from campaigns.notify.outbox import phone_of, queue_sms
@@ -162,9 +161,6 @@ def transfer(
     from campaigns.customers import numbers
 
     numbers.check_hold(session, [p for p in through_phones if p], action="point transfer", customer_id=from_id, now=now)
-    if provider_id is not None and not dealt_with(session, from_id, provider_id):
-        # a provider (or staff limited to one) moves only the points of a member it deals with
-        raise DomainError("not_found", "from: no member of yours has this phone or national ID", [], 404)
     balances = _lock_balances(session, [from_id, to_id])
     if idempotency_key:
         old = session.scalar(

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from campaigns.catalog import programme
 from campaigns.clock import utcnow
-from campaigns.customers.identity import dealt_with
 from campaigns.errors import FieldProblem, conflict, invalid, not_found
 from campaigns.models import AuditEvent, ConsentChannel, ConsentPurpose, ConsentRecord, Customer, Provider, Transaction
 
@@ -186,6 +185,17 @@ def _signed_at(value: Any, now: datetime) -> datetime | None:
     return at.astimezone(UTC)
 
 
+def _dealt_with(session: Session, customer_id: int, provider_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Transaction.id)
+            .where(Transaction.customer_id == customer_id, Transaction.provider_id == provider_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def record_form(
     session: Session,
     customer_id: int,
@@ -199,7 +209,7 @@ def record_form(
     reference, purpose): the same form again returns the original, a contradicting one ``409``."""
     now = now or utcnow()
     if session.get(Customer, customer_id) is None or (
-        provider_id is not None and not dealt_with(session, customer_id, provider_id)
+        provider_id is not None and not _dealt_with(session, customer_id, provider_id)
     ):  # before the body: a provider learns nothing of customers it never dealt with
         raise not_found(f"customer {customer_id}")
     unknown = sorted(set(body) - {"purpose", "granted", "form_reference", "signed_at"})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid
-from campaigns.models import Customer, CustomerBalance, CustomerIdentity, Transaction
+from campaigns.models import Customer, CustomerBalance, CustomerIdentity
 from campaigns.sql import table_of
 
 DEFAULT_REGION = "VN"
@@ -263,13 +263,3 @@ def identities_of(session: Session, customer_id: int) -> list[dict[str, str]]:
         .order_by(CustomerIdentity.id)
     )
     return [{"type": k, "value": v} for k, v in rows]
-
-
-def dealt_with(session: Session, customer_id: int, provider_id: int) -> bool:
-    """Whether the provider ever sent a transaction of this customer: what a provider may act on for a member."""
-    found = session.scalar(
-        select(Transaction.id)
-        .where(Transaction.customer_id == customer_id, Transaction.provider_id == provider_id)
-        .limit(1)
-    )
-    return found is not None

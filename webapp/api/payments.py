@@ -48,7 +48,7 @@ def refund_point_payment(payment_id: int) -> Any:
 
 
 @bp.post("/point-transfers")
-@require("provider", "staff", action="customers.adjust")
+@require("provider", "staff", action="customers.adjust", programme_wide=True)
 @retry_transient
 def create_point_transfer() -> Any:
     body = validation_error(PointTransferIn, read_json())
