@@ -540,8 +540,9 @@ are exact and survive a Redis flush; refunds take their points and spend back ou
 return window); a refund in that window cancels them; the lifecycle job then makes them spendable.
 
 **Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
-`points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
-`never`; a campaign's own `points_expiry` replaces it for the points that campaign awards (its
+`points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, `never`,
+`end_of_next_month` or `{policy: end_of_month_after, months: N}` (the same policies, checked by the same
+validator, as a campaign's); a campaign's own `points_expiry` replaces it for the points that campaign awards (its
 multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry). The lifecycle job
 (every few minutes in the workers, or `flask --app wsgi lifecycle`) writes an `expiry` entry for
 what is left in each expired lot. A customer's profile lists what expires when.

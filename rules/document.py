@@ -386,6 +386,18 @@ def _is_always(conditions: Any) -> bool:
     return isinstance(conditions, Mapping) and len(conditions) == 1 and conditions.get("all", None) == []
 
 
+def validate_expiry(value: Any) -> dict[str, Any]:
+    """A ``points_expiry`` policy on its own (the programme setting), checked exactly as a campaign's.
+
+    Returns the normalised ``{policy, months}``; raises DocumentInvalid with paths under ``points_expiry``.
+    """
+    validator = _Validator()
+    normalised = validator.points_expiry(value)
+    if validator.errors or normalised is None:
+        raise DocumentInvalid(validator.errors or [FieldError("points_expiry", "invalid policy")])
+    return normalised
+
+
 class _Validator:
     """Walks one document, appending FieldErrors and building the normalised form."""
 

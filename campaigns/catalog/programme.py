@@ -21,6 +21,7 @@ from campaigns.clock import utcnow
 from campaigns.errors import invalid
 from campaigns.models import AuditEvent, Setting
 from campaigns.publication import bump_publication
+from rules.document import DocumentInvalid, validate_expiry
 
 DEFAULTS: dict[str, Any] = {
     "points_expiry": {"policy": "rolling_months", "months": 12},
@@ -54,7 +55,6 @@ DEFAULTS: dict[str, Any] = {
         "unclosed_days": 5,
     },
 }
-EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 
 
 @dataclass(frozen=True)
@@ -153,12 +153,11 @@ def validate(key: str, value: Any) -> Any:
     if key not in DEFAULTS:
         raise invalid("key", f"unknown setting; known: {', '.join(sorted(DEFAULTS))}")
     if key == "points_expiry":
-        if not isinstance(value, dict) or value.get("policy") not in EXPIRY_POLICIES:
-            raise invalid("value.policy", f"must be one of {', '.join(EXPIRY_POLICIES)}")
-        if value["policy"] == "rolling_months":
-            months = value.get("months", 12)
-            if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
-                raise invalid("value.months", "must be an integer from 1 to 120")
+        try:
+            value = validate_expiry(value)
+        except DocumentInvalid as exc:
+            first = exc.errors[0]
+            raise invalid("value" + first.path.removeprefix("points_expiry"), first.reason) from None
     elif key == "allow_negative_balance":
         if not isinstance(value, bool):
             raise invalid("value", "must be true or false")
