@@ -37,7 +37,7 @@ from rules.operators import (
     OPERATORS,
     TAG,
 )
-from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES, VARIABLE_TYPES
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, CUSTOMER_PREFIX, DAY_NAMES, VARIABLE_TYPES
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_CONDITION_DEPTH = 10
@@ -107,6 +107,7 @@ class Known:
     tiers: frozenset[str] | None = None
     rewards: frozenset[str] | None = None
     channels: frozenset[str] | None = None
+    customer_attributes: Mapping[str, str] | None = None  # the programme's declared ``customer.<name>`` types
 
 
 def _not_in_set(value: str, choices: frozenset[str] | tuple[str, ...], what: str) -> str:
@@ -879,8 +880,8 @@ class _Validator:
             return None
         if not self.can_match(name, operator, normalised, f"{path}.value"):
             return None
-        if name.startswith(ATTRIBUTE_PREFIX):
-            key = name[len(ATTRIBUTE_PREFIX) :]
+        if name.startswith((ATTRIBUTE_PREFIX, CUSTOMER_PREFIX)):
+            key = name if name.startswith(CUSTOMER_PREFIX) else name[len(ATTRIBUTE_PREFIX) :]
             previous = self.attribute_types.setdefault(key, (type_name, path))
             if previous[0] != type_name:
                 self.error(
@@ -934,6 +935,8 @@ class _Validator:
         return ok
 
     def variable_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
+        if name.startswith(CUSTOMER_PREFIX):
+            return self.customer_type(name, operator, value, path)
         if name.startswith(ATTRIBUTE_PREFIX):
             if not ATTRIBUTE_KEY.fullmatch(name[len(ATTRIBUTE_PREFIX) :]):
                 self.error(
@@ -952,6 +955,31 @@ class _Validator:
             self.error(f"{path}.name", f"{_short(name)} is not a variable")
             return None
         return variable_type.name
+
+    def customer_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
+        """The declared type of ``customer.<name>``; inferred like a transaction attribute when none is known."""
+        key = name[len(CUSTOMER_PREFIX) :]
+        if not ATTRIBUTE_KEY.fullmatch(key):
+            self.error(
+                f"{path}.name",
+                f"{_short(name)} is not a valid customer attribute name"
+                " (customer.<name>, name: [A-Za-z_][A-Za-z0-9_]{0,63})",
+            )
+            return None
+        declared = self.known.customer_attributes
+        if declared is None:
+            if operator in BOOLEAN_OPERATORS:
+                return "boolean"
+            if operator in NUMERIC_ONLY or (operator in OPERATORS["numeric"] and _is_number(value)):
+                return "numeric"
+            return "string"
+        if key not in declared:
+            self.error(
+                f"{path}.name",
+                _not_in_set(key, frozenset(declared), "a declared customer attribute (setting customer_attributes)"),
+            )
+            return None
+        return declared[key]
 
     def value(self, value: Any, input_type: str, operator: str, path: str) -> Any:
         """The normalised value, or _MISSING after recording why it is wrong."""

@@ -267,6 +267,7 @@ class _Batch:
             ],
             ["customer_id", "provider_id"],
             add=("txn_count",),
+            least=("first_at",),
         )
         upsert(
             s,
@@ -314,7 +315,7 @@ def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
     )
 
 
-def _context(txn: Row[Any], st: CustomerState, provider: str, today: date) -> EvaluationContext:
+def _context(txn: Row[Any], st: CustomerState, provider: str, today: date, timezone: str) -> EvaluationContext:
     w = st.windows(today)
     first = st.first_at
     return EvaluationContext(
@@ -328,6 +329,7 @@ def _context(txn: Row[Any], st: CustomerState, provider: str, today: date) -> Ev
         event_type=txn.event_type,
         days_since_first_transaction=max(0, (txn.occurred_at - first).days) if first else 0,
         first_transaction_with_provider=txn.provider_id not in st.providers,
+        **st.service(txn.occurred_at, txn.provider_id, timezone),
         **st.profile(),
         **w,
     )
@@ -432,7 +434,7 @@ def _credit_one(
     provider = pub.providers.get(txn.provider_id) or str(txn.provider_id)
     local = txn.occurred_at.astimezone(ZoneInfo(st.timezone))
     today = local.date()
-    ctx = _context(txn, st, provider, today)
+    ctx = _context(txn, st, provider, today, pub.settings.timezone)
     effects = pub.ruleset.evaluate(ctx, received_at=txn.received_at)
     tier = pub.tiers.get(st.tier or "")
     if tier is not None and tier.earn_multiplier > 1:
@@ -548,10 +550,9 @@ def _credit_one(
             )
         )
     fs = batch.first_seen.setdefault((txn.customer_id, txn.provider_id), [txn.occurred_at, 0])
+    fs[0] = min(fs[0], txn.occurred_at)
     fs[1] += 1
-    st.providers.add(txn.provider_id)
-    if st.first_at is None or txn.occurred_at < st.first_at:
-        st.first_at = txn.occurred_at
+    st.seen(txn.provider_id, txn.occurred_at)
     if pub.tier_spec is not None:
         _upgrade(batch, txn, st, provider, today)
 
@@ -647,7 +648,7 @@ def _upgrade(batch: _Batch, txn: Row[Any], st: CustomerState, provider: str, tod
     """Upgrade at once when this transaction qualifies; downgrades wait for requalification."""
     pub = batch.pub
     assert pub.tier_spec is not None
-    ctx = _context(txn, st, provider, today)  # the windows include this event by now
+    ctx = _context(txn, st, provider, today, pub.settings.timezone)  # the windows include this event by now
     target = evaluate_tier(pub.tier_spec.document, ctx)
     if target is None or pub.rank(target) <= pub.rank(st.tier):
         return

@@ -43,7 +43,8 @@ class SampleIn(Strict):
     attributes: dict[str, Scalar] = Field(default_factory=dict)
     customer: CustomerRef | None = None
     context: dict[str, Any] = Field(
-        default_factory=dict, description="override any context variable, e.g. customer_tier"
+        default_factory=dict,
+        description="override any context variable, e.g. customer_tier, months_of_service or customer_attributes",
     )
 
 
@@ -69,7 +70,9 @@ def sample(session: Session, source: str | dict[str, Any], body: Any, *, fmt: st
         cid = resolve_existing(session, s.customer, None)
         st = load_states(session, [cid], window_start(now.date()))[cid]
         today = values["occurred_at"].astimezone(ZoneInfo(st.timezone)).date()
-        values.update(**st.profile(), **st.windows(today))
+        pid = next((i for i, code in provider_codes(session).items() if code == s.provider), None)
+        tz = programme.load(session).timezone
+        values.update(**st.profile(), **st.windows(today), **st.service(values["occurred_at"], pid, tz))
     for key, value in s.context.items():
         if key in ("customer_tags",) and isinstance(value, list):
             value = frozenset(value)
@@ -89,6 +92,7 @@ def replay(
         raise DomainError("validation_error", "days: must be 1 to 366", [])
     ruleset = RuleSet([spec])
     codes = provider_codes(session)
+    tz = programme.load(session).timezone
     now = utcnow()
     since = now - timedelta(days=days)
     after = 0
@@ -117,6 +121,7 @@ def replay(
                 occurred_at=t.occurred_at,
                 attributes=t.attributes or {},
                 event_type=t.event_type,
+                **st.service(t.occurred_at, t.provider_id, tz),
                 **st.profile(),
                 **st.windows(t.occurred_at.astimezone(ZoneInfo(st.timezone)).date()),
             )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.catalog import programme
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
@@ -26,12 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def known_values(session: Session) -> Known:
-    """The programme's provider codes, published tier codes and reward codes: names a document may use."""
+    """The programme's provider codes, published tier codes, reward codes and declared customer attributes:
+    names a document may use."""
     ladder = tier_names(session)  # a published ladder always has a tier: empty means none is published
     return Known(
         providers=frozenset(session.scalars(select(Provider.code))),
         tiers=frozenset(ladder) if ladder else None,
         rewards=frozenset(session.scalars(select(Reward.code))),
+        customer_attributes=programme.load(session).customer_attributes or {},
     )
 
 

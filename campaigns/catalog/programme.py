@@ -22,6 +22,7 @@ from campaigns.errors import invalid
 from campaigns.models import AuditEvent, Setting
 from campaigns.publication import bump_publication
 from rules.document import DocumentInvalid, validate_expiry
+from rules.variables import ATTRIBUTE_KEY
 
 DEFAULTS: dict[str, Any] = {
     "points_expiry": {"policy": "rolling_months", "months": 12},
@@ -54,7 +55,12 @@ DEFAULTS: dict[str, Any] = {
         "budgets": {},
         "unclosed_days": 5,
     },
+    # customer-level attributes providers may set ({"vip": "boolean", "segment": "string", "score": "numeric"}):
+    # the types rules read ``customer.<name>`` as, and the only names the customers API accepts
+    "customer_attributes": {},
 }
+CUSTOMER_ATTRIBUTE_TYPES = ("boolean", "string", "numeric")
+MAX_CUSTOMER_ATTRIBUTES = 100
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class Programme:
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
+    customer_attributes: dict[str, str] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -218,6 +225,14 @@ def validate(key: str, value: Any) -> Any:
             elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
                 raise invalid(f"value.{part}", "must be a positive number")
         value = {**DEFAULTS["clearing_warnings"], **value}
+    elif key == "customer_attributes":
+        if not isinstance(value, dict) or len(value) > MAX_CUSTOMER_ATTRIBUTES:
+            raise invalid("value", f"must map up to {MAX_CUSTOMER_ATTRIBUTES} attribute names to a type")
+        for name, kind in value.items():
+            if not ATTRIBUTE_KEY.fullmatch(name):
+                raise invalid(f"value.{name}", "not a valid attribute name ([A-Za-z_][A-Za-z0-9_]{0,63})")
+            if kind not in CUSTOMER_ATTRIBUTE_TYPES:
+                raise invalid(f"value.{name}", f"must be one of {', '.join(CUSTOMER_ATTRIBUTE_TYPES)}")
     elif key == "timezone":
         try:
             ZoneInfo(value)

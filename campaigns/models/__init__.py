@@ -39,6 +39,7 @@ from campaigns.models.channels import CustomerToken, OtpCode, SmsInbound
 from campaigns.models.clearing import ProviderRate, SettlementLine, SettlementPeriod
 from campaigns.models.customers import (
     Customer,
+    CustomerAttribute,
     CustomerDaily,
     CustomerIdentity,
     CustomerMerge,
@@ -72,6 +73,7 @@ __all__ = [
     "ClaimState",
     "Counter",
     "Customer",
+    "CustomerAttribute",
     "CustomerBalance",
     "CustomerDaily",
     "CustomerGroup",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
-from campaigns.models import PointLot
+from campaigns.models import AuditEvent, PointLot
 from tests.helpers.api import publish, txn
+from tests.helpers.database import ledger_ok
 from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 
@@ -49,3 +51,154 @@ def test_the_programme_expiry_accepts_the_month_end_policies_of_campaign_documen
         _month_end_after(lots[0][0], 1),
         _month_end_after(lots[1][0], 3),
     ]
+
+
+DECLARED = {"vip": "boolean", "segment": "string", "score": "numeric"}
+
+
+def _declare(client, staff, declared=DECLARED):
+    resp = client.put("/api/v1/settings/customer_attributes", json={"value": declared}, headers=staff)
+    assert resp.status_code == 200, resp.get_json()
+
+
+def _customer_of(client, headers, ref: str, phone: str = "0912345678") -> int:
+    resp = client.post("/api/v1/transactions", json=txn(ref, 10_000, phone), headers=headers)
+    assert resp.status_code == 202, resp.get_json()
+    return resp.get_json()["customer_id"]
+
+
+def _audit(app) -> list[tuple[str, str, str, dict]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEvent.actor, AuditEvent.action, AuditEvent.object_id, AuditEvent.details)
+            .where(AuditEvent.object_type == "customer")
+            .order_by(AuditEvent.id)
+        ).all()
+        db.session.remove()
+    return [tuple(r) for r in rows]
+
+
+def test_providers_set_attributes_and_tags_scoped_and_audited(app, client, telecom, shop, staff):
+    bad = client.put("/api/v1/settings/customer_attributes", json={"value": {"vip": "bool"}}, headers=staff)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "value.vip"
+    _declare(client, staff)
+    cid = _customer_of(client, telecom.headers, "a-1")
+    url = f"/api/v1/customers/{cid}/attributes"
+
+    resp = client.put(
+        url, json={"attributes": {"vip": True, "segment": "family", "score": 7.5}}, headers=telecom.headers
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json() == {
+        "customer_id": cid,
+        "attributes": {"score": 7.5, "segment": "family", "vip": True},
+        "tags": [],
+    }
+    # the named attributes are replaced, null removes one, the others stay; the bare object works too
+    resp = client.put(url, json={"segment": "gold", "score": None}, headers=telecom.headers)
+    assert resp.get_json()["attributes"] == {"segment": "gold", "vip": True}
+    same = client.put(url, json={"attributes": {"segment": "gold"}}, headers=telecom.headers)
+    assert same.status_code == 200  # nothing changed: no audit row
+
+    for body, path, reason in (
+        ({"attributes": {"vip": "yes"}}, "attributes.vip", "must be true or false"),
+        ({"attributes": {"score": "7"}}, "attributes.score", "must be a number"),
+        ({"attributes": {"segmnt": "x"}}, "attributes.segmnt", "did you mean 'segment'?"),
+        ({"attributes": {"bad-name": 1}}, "attributes.bad-name", "not a valid attribute name"),
+    ):
+        resp = client.put(url, json=body, headers=telecom.headers)
+        assert resp.status_code == 422, resp.get_json()
+        (field,) = resp.get_json()["error"]["fields"]
+        assert field["path"] == path and reason in field["reason"], field
+
+    tag = f"/api/v1/customers/{cid}/tags/vip-club"
+    assert client.put(tag, headers=telecom.headers).get_json()["tags"] == ["vip-club"]
+    assert client.put(tag, headers=telecom.headers).get_json()["tags"] == ["vip-club"]  # idempotent
+    bad_tag = client.put(f"/api/v1/customers/{cid}/tags/VIP", headers=telecom.headers)
+    assert bad_tag.status_code == 422 and bad_tag.get_json()["error"]["fields"][0]["path"] == "tag"
+
+    # another provider never dealt with this customer: 404 for every route, nothing changes
+    for method, target, body in (("PUT", url, {"vip": False}), ("PUT", tag, None), ("DELETE", tag, None)):
+        assert client.open(target, method=method, json=body, headers=shop.headers).status_code == 404
+    assert client.put(f"/api/v1/customers/{cid + 999}/attributes", json={}, headers=telecom.headers).status_code == 404
+    profile = client.get(f"/api/v1/customers/{cid}", headers=telecom.headers).get_json()
+    assert profile["tags"] == ["vip-club"]
+
+    assert client.delete(tag, headers=telecom.headers).get_json()["tags"] == []
+    assert client.delete(tag, headers=telecom.headers).status_code == 200  # a retried DELETE is not an error
+    staff_put = client.put(url, json={"vip": False}, headers=staff)  # staff reach every customer
+    assert staff_put.get_json()["attributes"] == {"segment": "gold", "vip": False}
+
+    audit = _audit(app)
+    assert [(action, obj) for _actor, action, obj, _d in audit] == [
+        ("customer.attributes_set", str(cid)),
+        ("customer.attributes_set", str(cid)),
+        ("customer.tag_added", str(cid)),
+        ("customer.tag_removed", str(cid)),
+        ("customer.attributes_set", str(cid)),
+    ]
+    assert audit[1][3]["old"] == {"segment": "family", "score": 7.5}
+    assert audit[1][3]["new"] == {"segment": "gold", "score": None}
+    assert audit[0][0] != audit[4][0]  # the provider's key, then the staff token
+
+
+VIP_BONUS = {
+    "name": "VIP bonus",
+    "rules": [
+        {
+            "name": "vip",
+            "conditions": {"all": [{"name": "customer.vip", "operator": "is_true"}]},
+            "actions": [{"name": "award_points", "params": {"points": 100}}],
+        }
+    ],
+}
+
+
+class _Queries:
+    """Counts the reads of customer_attributes and of the batch's customer states (one each per crediting batch)."""
+
+    def __init__(self) -> None:
+        self.attributes = self.states = 0
+
+    def __call__(self, conn, cursor, statement, *args) -> None:
+        self.attributes += "FROM customer_attributes" in statement
+        self.states += "FROM customer_providers" in statement
+
+
+def test_a_campaign_on_customer_vip_credits_through_the_worker_with_one_read_a_batch(app, client, telecom, staff, work):
+    undeclared = client.post("/api/v1/campaigns/validate", json=VIP_BONUS, headers=staff)
+    assert undeclared.status_code == 422
+    (field,) = undeclared.get_json()["error"]["fields"]
+    assert field["path"] == "rules[0].conditions.all[0].name" and "not a declared customer attribute" in field["reason"]
+    _declare(client, staff)
+    wrong = {**VIP_BONUS, "rules": [{**VIP_BONUS["rules"][0], "conditions": {"all": [
+        {"name": "customer.vip", "operator": "greater_than", "value": 1}
+    ]}}]}  # fmt: skip
+    resp = client.post("/api/v1/campaigns/validate", json=wrong, headers=staff)
+    assert resp.status_code == 422
+    assert "not an operator of boolean variable 'customer.vip'" in resp.get_json()["error"]["fields"][0]["reason"]
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, VIP_BONUS)
+    phones = [f"09120000{i:02d}" for i in range(5)]
+    ids = [_customer_of(client, telecom.headers, f"seed-{i}", phone) for i, phone in enumerate(phones)]
+    work()
+    for cid in ids[:3]:
+        resp = client.put(f"/api/v1/customers/{cid}/attributes", json={"vip": True}, headers=telecom.headers)
+        assert resp.status_code == 200
+    client.put(f"/api/v1/customers/{ids[3]}/attributes", json={"vip": False}, headers=telecom.headers)
+    batch = [txn(f"vip-{i}-{n}", 100_000, phone) for n in range(3) for i, phone in enumerate(phones)]
+    resp = client.post("/api/v1/transactions/batch", json={"transactions": batch}, headers=telecom.headers)
+    assert resp.status_code in (200, 202, 207), resp.get_json()
+    reads = _Queries()
+    event.listen(Engine, "before_cursor_execute", reads)
+    try:
+        work()
+    finally:
+        event.remove(Engine, "before_cursor_execute", reads)
+    balances = [
+        client.get(f"/api/v1/customers/lookup?phone={p}", headers=telecom.headers).get_json()["balance"] for p in phones
+    ]
+    assert balances == [1 + 3 * (10 + 100)] * 3 + [1 + 3 * 10] * 2
+    # one read per crediting batch (the partitions split the 15 transactions into a few), never one per transaction
+    assert 1 <= reads.attributes == reads.states < len(batch)
+    ledger_ok(app)

@@ -1,4 +1,4 @@
-"""Customer lookup and profile (balance, identities, recent ledger across providers)."""
+"""Customer lookup and profile (balance, identities, recent ledger across providers); attributes and tags."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 from flask import request
 
 from campaigns.accounts.profile import lookup, profile
+from campaigns.customers import attributes
 from campaigns.errors import DomainError, FieldProblem
 
-from ..extensions import db_session
+from ..extensions import db, db_session
 from . import bp
-from .auth import require, scope_provider_id
+from .auth import principal, require, scope_provider_id
+from .util import read_json, require_object, retry_transient
 
 
 @bp.get("/customers/lookup")
@@ -33,3 +35,34 @@ def lookup_customer() -> Any:
 @require("provider", "staff", action="customers.view")
 def show_customer(customer_id: int) -> Any:
     return profile(db_session(), customer_id, provider_id=scope_provider_id())
+
+
+@bp.put("/customers/<int:customer_id>/attributes")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def put_customer_attributes(customer_id: int) -> Any:
+    """Set the named customer attributes (null removes one); the others stay."""
+    values = attributes.body_values(require_object(read_json()))
+    out = attributes.set_attributes(
+        db_session(), customer_id, values, provider_id=scope_provider_id(), actor=principal().name
+    )
+    db.session.commit()
+    return out
+
+
+@bp.put("/customers/<int:customer_id>/tags/<tag>")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def put_customer_tag(customer_id: int, tag: str) -> Any:
+    out = attributes.add_tag(db_session(), customer_id, tag, provider_id=scope_provider_id(), actor=principal().name)
+    db.session.commit()
+    return out
+
+
+@bp.delete("/customers/<int:customer_id>/tags/<tag>")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def delete_customer_tag(customer_id: int, tag: str) -> Any:
+    out = attributes.remove_tag(db_session(), customer_id, tag, provider_id=scope_provider_id(), actor=principal().name)
+    db.session.commit()
+    return out

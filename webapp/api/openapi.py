@@ -546,6 +546,44 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/customers/{customer_id}/attributes": {
+                "put": {
+                    "summary": "Set customer attributes (customer.<name> in rules): null removes one, others stay",
+                    "operationId": "putCustomerAttributes",
+                    "description": "Names and types are the programme setting `customer_attributes`; an undeclared "
+                    "name or a value of the wrong type is a 422 naming `attributes.<name>`. The namespace is "
+                    "programme-wide; a provider reaches only customers it has dealt with. Audited.",
+                    "parameters": [CUSTOMER_ID],
+                    "requestBody": {
+                        "required": True,
+                        **_obj({"attributes": {"type": "object", "additionalProperties": ATTRIBUTE_VALUE}}),
+                    },
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(*COMMON, 404, 422),
+                    },
+                }
+            },
+            "/api/v1/customers/{customer_id}/tags/{tag}": {
+                "put": {
+                    "summary": "Tag a customer (customer_tags in rules); idempotent, audited",
+                    "operationId": "putCustomerTag",
+                    "parameters": [CUSTOMER_ID, TAG_PARAM],
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(401, 403, 404, 422, 503),
+                    },
+                },
+                "delete": {
+                    "summary": "Remove a customer's tag; idempotent, audited",
+                    "operationId": "deleteCustomerTag",
+                    "parameters": [CUSTOMER_ID, TAG_PARAM],
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(401, 403, 404, 422, 503),
+                    },
+                },
+            },
             "/api/v1/campaigns": {
                 "get": {
                     "summary": "All campaigns (staff)",
@@ -870,6 +908,24 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     if required:
         schema["required"] = required
     return {"content": {"application/json": {"schema": schema}}}
+
+
+CUSTOMER_ID = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+TAG_PARAM = {
+    "name": "tag",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+}
+ATTRIBUTE_VALUE = {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "number"}, {"type": "null"}]}
+CUSTOMER_ATTRIBUTES = _obj(
+    {
+        "customer_id": {"type": "integer"},
+        "attributes": {"type": "object", "additionalProperties": ATTRIBUTE_VALUE},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    ["customer_id", "attributes", "tags"],
+)
 
 
 def _me_get(summary: str, op: str, key: str) -> dict[str, Any]:

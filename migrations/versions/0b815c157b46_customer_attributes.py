@@ -1,0 +1,40 @@
+"""customer attributes, member_since (length of service)
+
+Revision ID: 0b815c157b46
+Revises: f4a7c2e9b1d3
+Create Date: 2026-12-04 17:10:00
+
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+import campaigns.models
+
+
+revision = "0b815c157b46"
+down_revision = "f4a7c2e9b1d3"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade():
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("member_since", sa.Date(), nullable=True))
+    op.create_table(
+        "customer_attributes",
+        sa.Column("customer_id", BigId, nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("updated_at", campaigns.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("customer_id", "name"),
+    )
+
+
+def downgrade():
+    op.drop_table("customer_attributes")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("member_since")
