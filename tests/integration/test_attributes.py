@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from campaigns.models import AuditEvent, PointLot
+from campaigns.models import AuditEvent, Customer, CustomerProvider, PointLot, Provider
 from tests.helpers.api import publish, txn
 from tests.helpers.database import ledger_ok
 from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 
 
-def _month_end_after(moment: datetime, months: int) -> datetime:
-    from zoneinfo import ZoneInfo
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
-    zone = ZoneInfo("Asia/Ho_Chi_Minh")
-    local = moment.astimezone(zone)
+
+def _month_end_after(moment: datetime, months: int) -> datetime:
+    local = moment.astimezone(ZONE)
     year, month = divmod(local.month + months, 12)
-    return datetime(local.year + year, month + 1, 1, tzinfo=zone).astimezone(UTC)
+    return datetime(local.year + year, month + 1, 1, tzinfo=ZONE).astimezone(UTC)
 
 
 def test_the_programme_expiry_accepts_the_month_end_policies_of_campaign_documents(app, client, telecom, staff, work):
@@ -201,4 +203,104 @@ def test_a_campaign_on_customer_vip_credits_through_the_worker_with_one_read_a_b
     assert balances == [1 + 3 * (10 + 100)] * 3 + [1 + 3 * 10] * 2
     # one read per crediting batch (the partitions split the 15 transactions into a few), never one per transaction
     assert 1 <= reads.attributes == reads.states < len(batch)
+    ledger_ok(app)
+
+
+SERVICE_TIERS = """
+name: Service tiers
+type: tier
+tiers:
+  - {code: member, name: Member, rank: 0}
+  - {code: veteran, name: Veteran, rank: 1, benefits: {earn_multiplier: 2}}
+rules:
+  - name: everyone
+    conditions: {all: []}
+    actions: [{name: set_tier, params: {tier: member}}]
+  - name: a year of service
+    conditions: {all: [{name: months_of_service, operator: greater_than_or_equal_to, value: 12}]}
+    actions: [{name: set_tier, params: {tier: veteran}}]
+"""
+LOYAL_TO_TELECOM = {
+    "name": "A year with this provider",
+    "rules": [
+        {
+            "name": "12 months with the provider",
+            "conditions": {
+                "all": [{"name": "months_with_provider", "operator": "greater_than_or_equal_to", "value": 12}]
+            },
+            "actions": [{"name": "award_points", "params": {"points": 7}}],
+        }
+    ],
+}
+
+
+def test_a_migration_file_sets_member_since_attributes_and_tags_and_a_tier_rung_needs_a_year_of_service(
+    app, client, telecom, shop, staff, work, tmp_path
+):
+    _declare(client, staff)
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, SERVICE_TIERS)
+    publish(client, staff, LOYAL_TO_TELECOM)
+    since = date.today() - timedelta(days=400)
+    path = tmp_path / "legacy.csv"
+    path.write_text(
+        "customer_ref,phone,member_since,attributes.vip,attributes.segment,tags,points\n"
+        f"L-1,0912000101,{since.isoformat()},true,family,founder;vip-club,100\n"
+        "L-2,0912000102,,false,,,0\n"
+        f"L-3,0912000103,{since.isoformat()},yes,,,0\n"
+        "L-4,0912000104,2999-01-01,,,,0\n"
+        "L-5,0912000105,,,,BAD TAG,0\n"
+        "L-6,0912000106,,,,,0\n"
+    )
+    errors = tmp_path / "e.csv"
+    result = app.test_cli_runner().invoke(
+        args=["customers", "import", str(path), "--funder", "telecom", "--errors", str(errors)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 rows read, 3 accepted, 0 duplicates, 3 rejected" in result.output, result.output
+    problems = {r["customer_ref"]: (r["field"], r["reason"]) for r in csv.DictReader(errors.open())}
+    assert problems["L-3"][0] == "attributes.vip" and "must be true or false" in problems["L-3"][1]
+    assert problems["L-4"][0] == "member_since"
+    assert problems["L-5"][0] == "tags" and "not a valid tag" in problems["L-5"][1]
+
+    first = client.get("/api/v1/customers/lookup?phone=0912000101", headers=telecom.headers).get_json()
+    assert first["tags"] == ["founder", "vip-club"]
+    attrs = client.put(f"/api/v1/customers/{first['id']}/attributes", json={}, headers=telecom.headers).get_json()
+    assert attrs["attributes"] == {"segment": "family", "vip": True}
+
+    for ref, phone, headers in (("s-1", "0912000101", telecom.headers), ("s-2", "0912000102", telecom.headers)):
+        assert client.post("/api/v1/transactions", json=txn(ref, 100_000, phone), headers=headers).status_code == 202
+    assert (
+        client.post("/api/v1/transactions", json=txn("s-3", 100_000, "0912000101"), headers=shop.headers).status_code
+        == 202
+    )
+    work()
+    veteran = client.get("/api/v1/customers/lookup?phone=0912000101", headers=telecom.headers).get_json()
+    member = client.get("/api/v1/customers/lookup?phone=0912000102", headers=telecom.headers).get_json()
+    assert (veteran["tier"], member["tier"]) == ("veteran", "member")
+    # telecom: 10 + 7 (a year with telecom); then, as veteran, shop: 10 x 2 and nothing for months with the shop
+    assert veteran["balance"] == 100 + 10 + 7 + 20
+    assert member["balance"] == 10
+    with app.app_context():
+        first_at = db.session.execute(
+            select(CustomerProvider.provider_id, CustomerProvider.first_at, CustomerProvider.txn_count).where(
+                CustomerProvider.customer_id == veteran["id"]
+            )
+        ).all()
+        member_since = db.session.scalar(select(Customer.member_since).where(Customer.id == veteran["id"]))
+        actions = db.session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "customer", AuditEvent.object_id == str(veteran["id"]))
+            .order_by(AuditEvent.id)
+        ).all()
+        db.session.remove()
+    assert member_since == since
+    with app.app_context():
+        ids = {code: pid for code, pid in db.session.execute(select(Provider.code, Provider.id))}
+        db.session.remove()
+    by_provider = {pid: (at, n) for pid, at, n in first_at}
+    # the transaction after the migration did not move the first contact with telecom later (LEAST)
+    assert by_provider[ids["telecom"]][0].astimezone(ZONE).date() == since and by_provider[ids["telecom"]][1] == 1
+    assert by_provider[ids["shop"]][1] == 1
+    assert actions == ["customer.attributes_set", "customer.tag_added"]  # the import's writes are audited too
     ledger_ok(app)
