@@ -13,6 +13,8 @@ from campaigns.models import AuditEvent, Customer, CustomerProvider, PointLot, P
 from tests.helpers.api import publish, txn
 from tests.helpers.database import ledger_ok
 from tests.helpers.documents import BASE_EARNING
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
 from webapp.extensions import db
 
 
@@ -304,3 +306,82 @@ def test_a_migration_file_sets_member_since_attributes_and_tags_and_a_tier_rung_
     assert by_provider[ids["shop"]][1] == 1
     assert actions == ["customer.attributes_set", "customer.tag_added"]  # the import's writes are audited too
     ledger_ok(app)
+
+
+BROKEN = """name: Broken
+rules:
+  - name: top-up
+    conditions:
+      all:
+        - {name: amount, operator: greatr_than, value: 10}
+    actions:
+      - {name: award_points, params: {points: 5}}
+"""
+
+
+def test_document_errors_name_their_line_and_column_in_the_api_and_the_cli(app, client, staff, tmp_path):
+    resp = client.post("/api/v1/campaigns/validate", data=BROKEN, headers={**staff, "Content-Type": "application/yaml"})
+    assert resp.status_code == 422
+    (field,) = resp.get_json()["error"]["fields"]
+    assert (field["path"], field["line"], field["column"]) == ("rules[0].conditions.all[0].operator", 6, 36)
+    assert "(line 6, column 36)" in resp.get_json()["error"]["message"]
+    as_json = (
+        '{\n  "name": "Broken",\n  "rules": [\n    {"name": "x", "conditions": {"all": []}, "actions": []}\n  ]\n}'
+    )
+    resp = client.post("/api/v1/campaigns", data=as_json, headers={**staff, "Content-Type": "application/json"})
+    assert resp.status_code == 422
+    lines = {(f["path"], f["line"]) for f in resp.get_json()["error"]["fields"]}
+    assert ("rules[0].actions", 4) in lines, lines
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    result = app.test_cli_runner().invoke(args=["campaigns", "validate", str(path)])
+    assert result.exit_code == 1
+    assert "rules[0].conditions.all[0].operator (line 6, column 36): " in result.output, result.output
+
+
+PLAN_BONUS = """name: Plan bonus
+rules:
+  - name: top-ups on the gold plan
+    conditions:
+      all:
+        - {name: category, operator: equal_to, value: top-up}
+        - {name: attributes.plan, operator: is_in, value: [gold, silvr]}
+    actions:
+      - {name: award_points, params: {points: 5}}
+"""
+
+
+def test_open_set_values_not_seen_in_90_days_are_warnings_in_the_api_and_the_editor(app, client, telecom, staff, work):
+    body = txn("os-1", 100_000, attributes={"plan": "gold"})
+    assert client.post("/api/v1/transactions", json=body, headers=telecom.headers).status_code == 202
+    yaml_headers = {**staff, "Content-Type": "application/yaml"}
+    resp = client.post("/api/v1/campaigns/validate", data=PLAN_BONUS, headers=yaml_headers)
+    assert resp.status_code == 200, resp.get_json()
+    expected = [
+        {
+            "path": "rules[0].conditions.all[0].value",
+            "reason": "'top-up' is not a category seen in the last 90 days; did you mean 'topup'?",
+            "line": 6,
+            "column": 55,
+        },
+        {
+            "path": "rules[0].conditions.all[1].value[1]",
+            "reason": "'silvr' is not a value of attributes.plan seen in the last 90 days (seen: gold)",
+            "line": 7,
+            "column": 66,
+        },
+    ]
+    assert resp.get_json() == {"valid": True, "name": "Plan bonus", "type": "earning", "warnings": expected}
+    created = client.post("/api/v1/campaigns", data=PLAN_BONUS, headers=yaml_headers)
+    assert created.status_code == 201 and created.get_json()["warnings"] == expected
+    fixed = PLAN_BONUS.replace("top-up", "topup").replace(", silvr", "")
+    assert client.post("/api/v1/campaigns/validate", data=fixed, headers=yaml_headers).get_json()["warnings"] == []
+
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    editor = client.post(
+        "/campaigns/validate",
+        json={"source": PLAN_BONUS, "format": "yaml"},
+        headers={"X-CSRFToken": csrf_token(client, "/")},
+    ).get_json()
+    assert editor["valid"] is True and editor["warnings"] == expected

@@ -29,6 +29,8 @@ from . import bp
 class FieldError(BaseModel):
     path: str
     reason: str
+    line: int | None = Field(default=None, description="where a campaign document's error is (1-based)")
+    column: int | None = Field(default=None, description="with line: the column (1-based)")
 
 
 class ErrorDetail(BaseModel):
@@ -159,6 +161,15 @@ class CampaignVersionInfo(BaseModel):
     published_at: datetime | None
 
 
+class DocumentWarning(BaseModel):
+    """A category or attribute value no transaction of the last 90 days carried: maybe a typo, not an error."""
+
+    path: str
+    reason: str
+    line: int | None = None
+    column: int | None = None
+
+
 class CampaignView(BaseModel):
     id: int
     name: str
@@ -170,6 +181,7 @@ class CampaignView(BaseModel):
     updated_at: datetime
     versions: list[CampaignVersionInfo]
     document: dict[str, Any] | None
+    warnings: list[DocumentWarning] = Field(default=[], description="on create: open-set values not seen lately")
 
 
 class CampaignList(BaseModel):
@@ -180,6 +192,7 @@ class ValidationOk(BaseModel):
     valid: bool
     name: str
     type: str
+    warnings: list[DocumentWarning] = []
 
 
 class RewardView(BaseModel):
