@@ -184,6 +184,7 @@ class Rule:
     name: str
     conditions: Mapping[str, Any]
     actions: tuple[ActionSpec, ...]
+    limits: Limits | None = None  # awards of this rule per customer and period; enforced by the caller
 
     def as_business_rule(self) -> dict[str, Any]:
         """The rule in the exact shape ``business_rules.engine.run_all`` expects."""
@@ -491,6 +492,7 @@ class _Validator:
                     name=r["name"],
                     conditions=r["conditions"],
                     actions=tuple(ActionSpec(a["name"], a["params"]) for a in r["actions"]),
+                    limits=Limits(CustomerLimit(**r["limits"]["per_customer"])) if "limits" in r else None,
                 )
                 for r in rules
             ),
@@ -630,29 +632,30 @@ class _Validator:
             self.error(path, f"must be between {low} and {high}")
         return value
 
-    def limits(self, value: Any) -> dict[str, Any] | None:
+    def limits(self, value: Any, path: str = "limits") -> dict[str, Any] | None:
+        """``{per_customer: {count, period}}`` on the campaign, or under ``path`` on one rule."""
         if value is _MISSING:
             return None
         if not isinstance(value, Mapping):
-            self.error("limits", f"expected a mapping, got {_kind(value)}")
+            self.error(path, f"expected a mapping, got {_kind(value)}")
             return None
-        self.unknown_keys(value, ("per_customer",), "limits")
+        self.unknown_keys(value, ("per_customer",), path)
         per_customer = value.get("per_customer", _MISSING)
         if per_customer is _MISSING:
-            self.error("limits.per_customer", "required")
+            self.error(f"{path}.per_customer", "required")
             return None
         if not isinstance(per_customer, Mapping):
-            self.error("limits.per_customer", f"expected a mapping, got {_kind(per_customer)}")
+            self.error(f"{path}.per_customer", f"expected a mapping, got {_kind(per_customer)}")
             return None
-        self.unknown_keys(per_customer, ("count", "period"), "limits.per_customer")
+        self.unknown_keys(per_customer, ("count", "period"), f"{path}.per_customer")
         if "count" not in per_customer:
-            self.error("limits.per_customer.count", "required")
+            self.error(f"{path}.per_customer.count", "required")
         else:
-            self.bounded_int(per_customer["count"], "limits.per_customer.count", 1, MAX_LIMIT_COUNT)
+            self.bounded_int(per_customer["count"], f"{path}.per_customer.count", 1, MAX_LIMIT_COUNT)
         if "period" not in per_customer:
-            self.error("limits.per_customer.period", "required")
+            self.error(f"{path}.per_customer.period", "required")
         else:
-            self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
+            self.choice(per_customer["period"], f"{path}.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
 
     def points_expiry(self, value: Any) -> dict[str, Any] | None:
@@ -782,7 +785,7 @@ class _Validator:
         if not isinstance(value, Mapping):
             self.error(path, f"expected a mapping, got {_kind(value)}")
             return None
-        self.unknown_keys(value, ("name", "conditions", "actions"), path)
+        self.unknown_keys(value, ("name", "conditions", "actions", "limits"), path)
         name = self.text(value.get("name", _MISSING), f"{path}.name", required=True)
         if isinstance(name, str) and name.strip() and len(name) <= MAX_NAME:
             if name in names:
@@ -802,7 +805,14 @@ class _Validator:
         actions = self.actions(value.get("actions", _MISSING), f"{path}.actions")
         if base_rung and self.kind == "tier":
             self.base_rung(actions, f"{path}.conditions.all")
-        return {"name": name, "conditions": conditions, "actions": actions}
+        rule = {"name": name, "conditions": conditions, "actions": actions}
+        if "limits" in value:
+            if self.kind == "tier":
+                self.error(f"{path}.limits", "not used by tier documents")
+            limits = self.limits(value["limits"], f"{path}.limits")
+            if limits is not None:
+                rule["limits"] = {"per_customer": limits}
+        return rule
 
     def base_rung(self, actions: list[dict[str, Any]], path: str) -> None:
         """``all: []`` (always true) is only for the first rung of a ladder: everyone starts at the lowest tier."""

@@ -51,6 +51,7 @@ from campaigns.models import (
     Outbox,
     PointLot,
     Reversal,
+    RuleUsage,
     TierChange,
     Transaction,
 )
@@ -98,6 +99,8 @@ class _Batch:
         self.first_seen: dict[tuple[int, int], list[Any]] = {}
         self.usage: dict[tuple[int, int], dict[date, list[int]]] = defaultdict(dict)
         self.new_usage: dict[tuple[int, int, date], list[int]] = defaultdict(lambda: [0, 0])
+        self.rule_usage: dict[tuple[int, int, int], dict[date, int]] = defaultdict(dict)  # awards of limited rules
+        self.new_rule_usage: dict[tuple[int, int, int, date], int] = defaultdict(int)
         self.counters: dict[int, list[int]] = {}
         self.tags: set[tuple[int, str]] = set()
         self.tier_updates: dict[int, tuple[str, datetime]] = {}
@@ -122,6 +125,38 @@ class _Batch:
         )
         for cid, camp, day, pts, awards in rows:
             self.usage[(cid, camp)][day] = [pts, awards]
+
+    def load_rule_usage(self, customer_ids: list[int]) -> None:
+        """Awards of the rules that carry their own limit (one query, only when a published rule has one)."""
+        limited = [m.id for m in self.pub.campaigns.values() if m.rule_limits]
+        if not limited or not customer_ids:
+            return
+        rows = self.session.execute(
+            select(
+                RuleUsage.customer_id, RuleUsage.campaign_id, RuleUsage.rule_index, RuleUsage.day, RuleUsage.awards
+            ).where(RuleUsage.customer_id.in_(customer_ids), RuleUsage.campaign_id.in_(limited))
+        )
+        for cid, camp, rule, day, awards in rows:
+            self.rule_usage[(cid, camp, rule)][day] = awards
+
+    def rule_allowed(self, cid: int, meta: CampaignMeta | None, rule: int, today: date, counted: bool) -> str | None:
+        """Why this rule may not award this customer again (its own per-customer limit), or None.
+
+        ``counted``: this transaction already counted an award of the rule for the customer (its other actions
+        go with it). An allowed award is counted here.
+        """
+        limit = meta.rule_limits.get(rule) if meta is not None else None
+        if limit is None or counted:
+            return None
+        count, period = limit
+        since = period_start(period, today)
+        used = sum(n for day, n in self.rule_usage.get((cid, meta.id, rule), {}).items() if day >= since)
+        if used >= count:
+            return f"limit of {count} award(s) per {period} of this rule reached"
+        days = self.rule_usage[(cid, meta.id, rule)]
+        days[today] = days.get(today, 0) + 1
+        self.new_rule_usage[(cid, meta.id, rule, today)] += 1
+        return None
 
     def lock_counters(self) -> None:
         """Lock budget rows in campaign order: racing workers queue here and never overspend."""
@@ -279,6 +314,16 @@ class _Batch:
             ["customer_id", "campaign_id", "day"],
             add=("points", "awards"),
         )
+        upsert(
+            s,
+            table_of(RuleUsage),
+            [
+                {"customer_id": c, "campaign_id": k, "rule_index": r, "day": d, "awards": n}
+                for (c, k, r, d), n in self.new_rule_usage.items()
+            ],
+            ["customer_id", "campaign_id", "rule_index", "day"],
+            add=("awards",),
+        )
         for camp, (pts, rw) in sorted(self.counters.items()):
             s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
         upsert(
@@ -385,6 +430,7 @@ def credit_batch(
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)
     batch = _Batch(session, pub, now)
     batch.load_usage(customer_ids)
+    batch.load_rule_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
     table = table_of(Transaction)
@@ -456,8 +502,14 @@ def _credit_one(
             )
     earned = {txn.customer_id: [0, 0]}
     counted: set[tuple[int, int]] = set()
+    rule_counted: set[tuple[int, int, int]] = set()
     for eff in effects:
         meta = pub.campaigns.get(eff.campaign_id)
+        if eff.kind not in ("points", "multiplier"):
+            rule_key = (txn.customer_id, eff.campaign_id, eff.rule_index)
+            if batch.rule_allowed(txn.customer_id, meta, eff.rule_index, today, rule_key in rule_counted):
+                continue  # a reward, tag or notification of a rule past its own limit is not given
+            rule_counted.add(rule_key)
         if eff.kind in ("points", "multiplier"):
             targets = {"customer": [txn.customer_id], "referrer": [referrer], "both": [txn.customer_id, referrer]}[
                 eff.to or "customer"
@@ -466,7 +518,11 @@ def _credit_one(
                 if target is None:
                     continue
                 key = (target, eff.campaign_id)
+                rule_key = (target, eff.campaign_id, eff.rule_index)
                 pts, note = batch.allowed(target, meta, eff.points, today, key in counted)
+                if stop := batch.rule_allowed(target, meta, eff.rule_index, today, rule_key in rule_counted):
+                    pts, note = 0, f"{stop} (wanted {eff.points})"
+                rule_counted.add(rule_key)
                 batch.use(target, meta, pts, today, key not in counted)
                 counted.add(key)
                 _award(batch, txn, eff, target, pts, note, meta, states.get(target))

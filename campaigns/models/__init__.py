@@ -21,7 +21,15 @@ from campaigns.models.accounts import (
     Reward,
     TierChange,
 )
-from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, ReversalStatus, Transaction, TxStatus
+from campaigns.models.accrual import (
+    CampaignCounter,
+    CampaignUsage,
+    Reversal,
+    ReversalStatus,
+    RuleUsage,
+    Transaction,
+    TxStatus,
+)
 from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
 from campaigns.models.care import (
     Alert,
@@ -67,6 +75,7 @@ __all__ = [
     "CampaignHourly",
     "CampaignStatus",
     "CampaignUsage",
+    "RuleUsage",
     "CampaignVersion",
     "Claim",
     "ClaimEvent",

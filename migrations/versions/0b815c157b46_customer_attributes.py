@@ -1,4 +1,4 @@
-"""customer attributes, member_since (length of service)
+"""customer attributes, member_since (length of service), rule-level limits (rule_usage)
 
 Revision ID: 0b815c157b46
 Revises: f4a7c2e9b1d3
@@ -32,9 +32,19 @@ def upgrade():
         sa.Column("updated_at", campaigns.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("customer_id", "name"),
     )
+    op.create_table(
+        "rule_usage",
+        sa.Column("customer_id", BigId, nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("rule_index", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("awards", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("customer_id", "campaign_id", "rule_index", "day"),
+    )
 
 
 def downgrade():
+    op.drop_table("rule_usage")
     op.drop_table("customer_attributes")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("member_since")

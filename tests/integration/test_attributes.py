@@ -385,3 +385,49 @@ def test_open_set_values_not_seen_in_90_days_are_warnings_in_the_api_and_the_edi
         headers={"X-CSRFToken": csrf_token(client, "/")},
     ).get_json()
     assert editor["valid"] is True and editor["warnings"] == expected
+
+
+WELCOME = {
+    "name": "Welcome and everyday",
+    "rules": [
+        {
+            "name": "welcome",
+            "limits": {"per_customer": {"count": 1, "period": "year"}},
+            "conditions": {"all": [{"name": "amount", "operator": "greater_than_or_equal_to", "value": 50_000}]},
+            "actions": [
+                {"name": "award_points", "params": {"points": 50}},
+                {"name": "add_tag", "params": {"tag": "welcomed"}},
+            ],
+        },
+        {
+            "name": "everyday",
+            "conditions": {"all": [{"name": "amount", "operator": "greater_than", "value": 0}]},
+            "actions": [{"name": "award_points", "params": {"points": 2}}],
+        },
+    ],
+}
+
+
+def test_a_limit_on_one_rule_caps_that_rule_only_through_the_worker(app, client, telecom, staff, work):
+    bad = {**WELCOME, "rules": [{**WELCOME["rules"][0], "limits": {"per_customer": {"count": 0, "period": "yearly"}}}]}
+    resp = client.post("/api/v1/campaigns/validate", json=bad, headers=staff)
+    assert resp.status_code == 422
+    assert {f["path"] for f in resp.get_json()["error"]["fields"]} == {
+        "rules[0].limits.per_customer.count",
+        "rules[0].limits.per_customer.period",
+    }
+    publish(client, staff, WELCOME)
+    for i in range(3):
+        body = txn(f"w-{i}", 100_000)
+        assert client.post("/api/v1/transactions", json=body, headers=telecom.headers).status_code == 202
+        work()
+    other = txn("w-other", 100_000, "0912000999")
+    assert client.post("/api/v1/transactions", json=other, headers=telecom.headers).status_code == 202
+    work()
+    first = client.get("/api/v1/customers/lookup?phone=0912345678", headers=telecom.headers).get_json()
+    second = client.get("/api/v1/customers/lookup?phone=0912000999", headers=telecom.headers).get_json()
+    assert first["balance"] == 50 + 3 * 2 and second["balance"] == 50 + 2
+    assert first["tags"] == ["welcomed"]
+    notes = [e["note"] for e in first["ledger"] if e.get("note")]
+    assert notes == ["limit of 1 award(s) per year of this rule reached (wanted 50)"] * 2, first["ledger"]
+    ledger_ok(app)
