@@ -154,11 +154,17 @@ def write(
 def set_attributes(
     session: Session, customer_id: int, values: Any, *, provider_id: int | None, actor: str
 ) -> dict[str, Any]:
-    """``PUT /customers/{id}/attributes``: the named attributes take the given values, null removes one, the
-    others stay (several providers share the namespace, so one never wipes another's)."""
+    """``PUT /customers/{id}/attributes``: the body replaces the attributes the caller set (one it set before and
+    leaves out is removed, as is one given as null); another provider's stay unless the body names them, since
+    several providers share the namespace. Staff replace the customer's whole set."""
     reachable(session, customer_id, provider_id)
     declared = programme.load(session).customer_attributes or {}
-    write(session, customer_id, check_values(declared, values), provider_id=provider_id, actor=actor)
+    checked = check_values(declared, values)
+    mine = select(CustomerAttribute.name).where(CustomerAttribute.customer_id == customer_id)
+    if provider_id is not None:
+        mine = mine.where(CustomerAttribute.provider_id == provider_id)
+    dropped = {name: None for name in session.scalars(mine) if name not in checked}
+    write(session, customer_id, {**checked, **dropped}, provider_id=provider_id, actor=actor)
     return view(session, customer_id)
 
 

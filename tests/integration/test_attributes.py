@@ -98,9 +98,9 @@ def test_providers_set_attributes_and_tags_scoped_and_audited(app, client, telec
         "attributes": {"score": 7.5, "segment": "family", "vip": True},
         "tags": [],
     }
-    # the named attributes are replaced, null removes one, the others stay; the bare object works too
+    # the body replaces what this provider set (vip and score go: one left out, one null); the bare object works too
     resp = client.put(url, json={"segment": "gold", "score": None}, headers=telecom.headers)
-    assert resp.get_json()["attributes"] == {"segment": "gold", "vip": True}
+    assert resp.get_json()["attributes"] == {"segment": "gold"}
     same = client.put(url, json={"attributes": {"segment": "gold"}}, headers=telecom.headers)
     assert same.status_code == 200  # nothing changed: no audit row
 
@@ -130,8 +130,14 @@ def test_providers_set_attributes_and_tags_scoped_and_audited(app, client, telec
 
     assert client.delete(tag, headers=telecom.headers).get_json()["tags"] == []
     assert client.delete(tag, headers=telecom.headers).status_code == 200  # a retried DELETE is not an error
+    # once the shop has dealt with the customer it sets attributes too; each provider's PUT replaces only its own
+    assert client.post("/api/v1/transactions", json=txn("a-shop", 10_000), headers=shop.headers).status_code == 202
+    resp = client.put(url, json={"score": 3}, headers=shop.headers)
+    assert resp.status_code == 200 and resp.get_json()["attributes"] == {"score": 3, "segment": "gold"}
+    resp = client.put(url, json={"vip": True}, headers=telecom.headers)
+    assert resp.get_json()["attributes"] == {"score": 3, "vip": True}
     staff_put = client.put(url, json={"vip": False}, headers=staff)  # staff reach every customer
-    assert staff_put.get_json()["attributes"] == {"segment": "gold", "vip": False}
+    assert staff_put.get_json()["attributes"] == {"vip": False}  # and replace its whole set
 
     audit = _audit(app)
     assert [(action, obj) for _actor, action, obj, _d in audit] == [
@@ -140,10 +146,12 @@ def test_providers_set_attributes_and_tags_scoped_and_audited(app, client, telec
         ("customer.tag_added", str(cid)),
         ("customer.tag_removed", str(cid)),
         ("customer.attributes_set", str(cid)),
+        ("customer.attributes_set", str(cid)),
+        ("customer.attributes_set", str(cid)),
     ]
-    assert audit[1][3]["old"] == {"segment": "family", "score": 7.5}
-    assert audit[1][3]["new"] == {"segment": "gold", "score": None}
-    assert audit[0][0] != audit[4][0]  # the provider's key, then the staff token
+    assert audit[1][3]["old"] == {"segment": "family", "score": 7.5, "vip": True}
+    assert audit[1][3]["new"] == {"segment": "gold", "score": None, "vip": None}
+    assert len({actor for actor, *_ in audit[4:]}) == 3  # the shop's key, the telecom's, the staff token
 
 
 VIP_BONUS = {

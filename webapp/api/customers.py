@@ -41,7 +41,7 @@ def show_customer(customer_id: int) -> Any:
 @require("provider", "staff", action="customers.attributes")
 @retry_transient
 def put_customer_attributes(customer_id: int) -> Any:
-    """Set the named customer attributes (null removes one); the others stay."""
+    """Replace the customer attributes the caller set (campaigns.customers.attributes.set_attributes)."""
     values = attributes.body_values(require_object(read_json()))
     out = attributes.set_attributes(
         db_session(), customer_id, values, provider_id=scope_provider_id(), actor=principal().name

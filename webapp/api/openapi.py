@@ -561,11 +561,13 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
             },
             "/api/v1/customers/{customer_id}/attributes": {
                 "put": {
-                    "summary": "Set customer attributes (customer.<name> in rules): null removes one, others stay",
+                    "summary": "Replace the customer attributes you set (customer.<name> in rules); null removes one",
                     "operationId": "putCustomerAttributes",
                     "description": "Names and types are the programme setting `customer_attributes`; an undeclared "
                     "name or a value of the wrong type is a 422 naming `attributes.<name>`. The namespace is "
-                    "programme-wide; a provider reaches only customers it has dealt with. Audited.",
+                    "programme-wide: a provider's PUT replaces the attributes it set and leaves another provider's "
+                    "unless it names them (a staff token replaces the whole set); a provider reaches only "
+                    "customers it has dealt with. Audited.",
                     "parameters": [CUSTOMER_ID],
                     "requestBody": {
                         "required": True,
