@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
+
+from campaigns.accounts.lifecycle import run_all
 from sqlalchemy.engine import Engine
 
 from campaigns.models import AuditEvent, Customer, CustomerProvider, PointLot, Provider
@@ -275,8 +277,7 @@ def test_a_migration_file_sets_member_since_attributes_and_tags_and_a_tier_rung_
 
     first = client.get("/api/v1/customers/lookup?phone=0912000101", headers=telecom.headers).get_json()
     assert first["tags"] == ["founder", "vip-club"]
-    attrs = client.put(f"/api/v1/customers/{first['id']}/attributes", json={}, headers=telecom.headers).get_json()
-    assert attrs["attributes"] == {"segment": "family", "vip": True}
+    assert first["attributes"] == {"segment": "family", "vip": True} and first["member_since"] == since.isoformat()
 
     for ref, phone, headers in (("s-1", "0912000101", telecom.headers), ("s-2", "0912000102", telecom.headers)):
         assert client.post("/api/v1/transactions", json=txn(ref, 100_000, phone), headers=headers).status_code == 202
@@ -313,6 +314,45 @@ def test_a_migration_file_sets_member_since_attributes_and_tags_and_a_tier_rung_
     assert by_provider[ids["telecom"]][0].astimezone(ZONE).date() == since and by_provider[ids["telecom"]][1] == 1
     assert by_provider[ids["shop"]][1] == 1
     assert actions == ["customer.attributes_set", "customer.tag_added"]  # the import's writes are audited too
+
+    # requalification (after the grace period) counts the service months too: the veteran keeps the tier
+    rt = app.extensions["loyalty.runtime"]
+    report = run_all(rt.session_factory, rt.published, now=datetime.now(UTC) + timedelta(days=60), requalify=True)
+    assert report.customers >= 2 and report.downgraded == 0
+    again = client.get("/api/v1/customers/lookup?phone=0912000101", headers=telecom.headers).get_json()
+    assert again["tier"] == "veteran"
+
+    # the simulator reads the same facts for a real customer, and takes them as overrides for a made-up one
+    draft = {
+        "name": "Loyal VIP",
+        "rules": [
+            {
+                "name": "vip of a year with this provider",
+                "conditions": {
+                    "all": [
+                        {"name": "customer.vip", "operator": "is_true"},
+                        {"name": "months_of_service", "operator": "greater_than_or_equal_to", "value": 12},
+                        {"name": "months_with_provider", "operator": "greater_than_or_equal_to", "value": 12},
+                    ]
+                },
+                "actions": [{"name": "award_points", "params": {"points": 9}}],
+            }
+        ],
+    }
+
+    def simulate(transaction):
+        resp = client.post(
+            "/api/v1/campaigns/simulate", json={"document": draft, "transaction": transaction}, headers=staff
+        )
+        assert resp.status_code == 200, resp.get_json()
+        return [c["result"] for c in resp.get_json()["rules"][0]["conditions"]]
+
+    sample = {"provider": "telecom", "amount": 100_000}
+    assert simulate({**sample, "customer": {"phone": "0912000101"}}) == [True, True, True]
+    assert simulate({**sample, "provider": "shop", "customer": {"phone": "0912000101"}}) == [True, True, False]
+    assert simulate({**sample, "customer": {"phone": "0912000102"}}) == [False, False, False]
+    overrides = {"customer_attributes": {"vip": True}, "months_of_service": 13, "months_with_provider": 12}
+    assert simulate({**sample, "context": overrides}) == [True, True, True]
     ledger_ok(app)
 
 

@@ -151,6 +151,8 @@ class CustomerView(BaseModel):
     balance: int
     lifetime_points: int
     ledger: list[LedgerLine]
+    attributes: dict[str, Any] = Field(default={}, description="customer attributes (customer.<name> in rules)")
+    member_since: str | None = Field(default=None, description="membership date from a migration file")
 
 
 class CampaignVersionInfo(BaseModel):
