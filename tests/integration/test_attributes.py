@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import csv
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_migrate import upgrade
 from sqlalchemy import event, select
-
-from campaigns.accounts.lifecycle import run_all
 from sqlalchemy.engine import Engine
 
+from campaigns.access.providers import create_provider, issue_key
+from campaigns.accounts.lifecycle import run_all
 from campaigns.models import AuditEvent, Customer, CustomerProvider, PointLot, Provider
+from campaigns.settings import Settings
 from tests.helpers.api import publish, txn
 from tests.helpers.database import ledger_ok
 from tests.helpers.documents import BASE_EARNING
 from tests.helpers.factories import make_user
 from tests.helpers.web import csrf_token, login
+from webapp import create_app
 from webapp.extensions import db
-
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -479,3 +482,45 @@ def test_a_limit_on_one_rule_caps_that_rule_only_through_the_worker(app, client,
     notes = [e["note"] for e in first["ledger"] if e.get("note")]
     assert notes == ["limit of 1 award(s) per year of this rule reached (wanted 50)"] * 2, first["ledger"]
     ledger_ok(app)
+
+
+def test_the_new_writes_work_on_the_embedded_sqlite_default(tmp_path, monkeypatch):
+    """LEAST upserts (member_since, first contact), attributes and a rule's limit on SQLite (bin/demo's database)."""
+    for var in ("LOYALTY_DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(database_url=f"sqlite:///{tmp_path / 'loyalty.sqlite3'}")
+    app = create_app(settings, TESTING=True)
+    with app.app_context():
+        upgrade()
+        _, key = create_provider(db.session, "telecom", "Mobile operator")
+        staff = {"Authorization": f"Bearer {issue_key(db.session, 'staff', 's')}"}
+        db.session.commit()
+    telecom = {"Authorization": f"Bearer {key}"}
+    client = app.test_client()
+    _declare(client, staff)
+    publish(client, staff, {**WELCOME, "rules": [{**WELCOME["rules"][0], "conditions": {"all": [
+        {"name": "customer.vip", "operator": "is_true"}
+    ]}}, WELCOME["rules"][1]]})  # fmt: skip
+    since = date.today() - timedelta(days=800)
+    path = tmp_path / "legacy.csv"
+    path.write_text(f"customer_ref,phone,member_since,attributes.vip\nL-1,0912345678,{since.isoformat()},true\n")
+    result = app.test_cli_runner().invoke(args=["customers", "import", str(path), "--funder", "telecom"])
+    assert "1 accepted" in result.output, result.output
+    again = path.read_text().replace("L-1", "L-2").replace(since.isoformat(), (since + timedelta(days=9)).isoformat())
+    path.write_text(again)  # a later member_since for the same person never moves it forward
+    assert "1 accepted" in app.test_cli_runner().invoke(args=["customers", "import", str(path)]).output
+    for i in range(2):
+        assert client.post("/api/v1/transactions", json=txn(f"q-{i}", 10_000), headers=telecom).status_code == 202
+    deadline = time.monotonic() + 15
+    view: dict = {}
+    while time.monotonic() < deadline:
+        view = client.get("/api/v1/customers/lookup?phone=0912345678", headers=telecom).get_json()
+        if view["balance"] == 50 + 2 * 2:
+            break
+        time.sleep(0.1)
+    assert view["balance"] == 50 + 2 * 2 and view["member_since"] == since.isoformat()
+    assert view["attributes"] == {"vip": True}
+    with app.app_context():
+        first_at = db.session.scalar(select(CustomerProvider.first_at))
+    assert first_at.astimezone(ZONE).date() == since
