@@ -445,7 +445,8 @@ rules:
 |---|---|
 | `budget` | positive integers, any of: BUDGET_KEYS. Enforced by the caller, which holds the counters. |
 | `limits.per_customer` | at most `count` awards per customer per `period` (LIMIT_PERIODS); enforced by the caller. |
-| `rules[].limits.per_customer` | the same limit on one rule only (a welcome bonus once a year beside an everyday rate); a rule past it gives nothing, its note says why. |
+| `rules[].limits.per_customer` | the same limit on one rule only (a welcome bonus once a year beside an everyday \
+rate); a rule past it gives nothing, its note says why. |
 | `points_expiry` | when this campaign's points expire, instead of the programme's policy (below). |
 | `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
 | `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |

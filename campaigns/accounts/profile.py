@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.customers import attributes as customer_attributes
 from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
 from campaigns.catalog import programme, tiers
+from campaigns.customers import attributes as customer_attributes
 from campaigns.customers import numbers
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.customers.identity import (

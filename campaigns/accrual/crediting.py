@@ -145,15 +145,14 @@ class _Batch:
         ``counted``: this transaction already counted an award of the rule for the customer (its other actions
         go with it). An allowed award is counted here.
         """
-        limit = meta.rule_limits.get(rule) if meta is not None else None
-        if limit is None or counted:
+        if meta is None or counted or rule not in meta.rule_limits:
             return None
-        count, period = limit
+        count, period = meta.rule_limits[rule]
         since = period_start(period, today)
-        used = sum(n for day, n in self.rule_usage.get((cid, meta.id, rule), {}).items() if day >= since)
+        days = self.rule_usage[(cid, meta.id, rule)]
+        used = sum(awards for day, awards in days.items() if day >= since)
         if used >= count:
             return f"limit of {count} award(s) per {period} of this rule reached"
-        days = self.rule_usage[(cid, meta.id, rule)]
         days[today] = days.get(today, 0) + 1
         self.new_rule_usage[(cid, meta.id, rule, today)] += 1
         return None

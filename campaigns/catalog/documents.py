@@ -52,7 +52,9 @@ def validate(source: str | bytes | dict[str, Any], fmt: str | None = None, sessi
         if isinstance(source, str | bytes):  # a text document: every error also names its line and column
             text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
             where = locate(text, [(p.path, p.reason) for p in problems])
-            problems = [FieldProblem(p.path, p.reason, w["line"], w["column"]) for p, w in zip(problems, where)]
+            problems = [
+                FieldProblem(p.path, p.reason, w["line"], w["column"]) for p, w in zip(problems, where, strict=True)
+            ]
         first = problems[0] if problems else FieldProblem("document", "invalid")
         at = f" (line {first.line}, column {first.column})" if first.line is not None else ""
         raise DomainError(

@@ -58,7 +58,7 @@ def _typed(name: str, value: Any, kind: str, path: str) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise invalid(path, f"must be a number ({name!r} is declared numeric)")
-    if isinstance(value, float) and not math.isfinite(value) or abs(Decimal(str(value))) >= MAX_NUMBER:
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(Decimal(str(value))) >= MAX_NUMBER:
         raise invalid(path, f"must be a finite number below 10^15 in size ({name!r} is declared numeric)")
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.programme import Programme
 from campaigns.clearing import PROGRAMME
+from campaigns.customers.attributes import check_values, write
 from campaigns.customers.identity import IdentityClaim, normalize_national_id, normalize_phone, resolve_many
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.customers.attributes import check_values, write
 from campaigns.models import AuditEvent, Customer, CustomerProvider, CustomerTag, LedgerEntry, PointLot, TierChange
 from campaigns.schemas import Scalar, Strict, problems_of
 from campaigns.sql import table_of, upsert
