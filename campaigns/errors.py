@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 class FieldProblem:
     path: str
     reason: str
+    line: int | None = None  # where in a submitted document (1-based), when the problem is in one
+    column: int | None = None
 
 
 @dataclass

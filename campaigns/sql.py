@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, Table
+from sqlalchemy import CursorResult, Result, Table, func
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -41,8 +41,10 @@ def upsert(
     keys: Sequence[str],
     add: Sequence[str] = (),
     replace: Sequence[str] = (),
+    least: Sequence[str] = (),
 ) -> None:
-    """Insert rows; on a key clash add the ``add`` columns and overwrite the ``replace`` ones.
+    """Insert rows; on a key clash add the ``add`` columns, overwrite the ``replace`` ones and keep the smaller
+    of the old and new ``least`` ones (a first-seen date that may only move earlier; an unset one takes the new).
 
     One multi-row statement instead of a read-modify-write per row: the
     increments are atomic in the database, whoever else is writing.
@@ -54,6 +56,7 @@ def upsert(
         mysql = mysql_insert(table)
         sets: dict[str, Any] = {c: table.c[c] + mysql.inserted[c] for c in add}
         sets.update({c: mysql.inserted[c] for c in replace})
+        sets.update({c: func.least(func.coalesce(table.c[c], mysql.inserted[c]), mysql.inserted[c]) for c in least})
         if not sets:
             sets = {keys[0]: table.c[keys[0]]}
         session.execute(mysql.on_duplicate_key_update(**sets), rows)
@@ -61,6 +64,8 @@ def upsert(
         sqlite = sqlite_insert(table)
         sets = {c: table.c[c] + sqlite.excluded[c] for c in add}
         sets.update({c: sqlite.excluded[c] for c in replace})
+        # min(a, b) is SQLite's scalar LEAST; both return NULL if either is, so an unset column takes the new value
+        sets.update({c: func.min(func.coalesce(table.c[c], sqlite.excluded[c]), sqlite.excluded[c]) for c in least})
         if sets:
             session.execute(sqlite.on_conflict_do_update(index_elements=list(keys), set_=sets), rows)
         else:

@@ -61,7 +61,7 @@ from rules.operators import (
     to_date,
     to_text,
 )
-from rules.variables import ATTRIBUTE_PREFIX, DAY_NAMES, VARIABLE_TYPES, LoyaltyVariables
+from rules.variables import ATTRIBUTE_PREFIX, CUSTOMER_PREFIX, DAY_NAMES, VARIABLE_TYPES, LoyaltyVariables
 
 Test = Callable[[Any], Any]
 Predicate = Callable[["ContextValues"], Any]
@@ -105,8 +105,11 @@ def _fast_reader(name: str) -> Reader:
 
 def _attribute_reader(key: str) -> Reader:
     name, _, type_name = key.partition("#")
-    attribute = name[len(ATTRIBUTE_PREFIX) :]
     cast = ATTRIBUTE_TYPES[type_name]._assert_valid_value_and_cast
+    if name.startswith(CUSTOMER_PREFIX):
+        customer = name[len(CUSTOMER_PREFIX) :]
+        return lambda values: cast(values.ctx.customer_attributes.get(customer))
+    attribute = name[len(ATTRIBUTE_PREFIX) :]
     return lambda values: cast(values.ctx.attributes.get(attribute))
 
 
@@ -257,8 +260,8 @@ _LEAVES: dict[str, Callable[[str, str, Any], Predicate]] = {
 
 def leaf_key(name: str, attribute_types: Mapping[str, str]) -> tuple[str, str]:
     """(ContextValues key, type name) of a leaf's variable; registers attribute readers on first sight."""
-    if name.startswith(ATTRIBUTE_PREFIX):
-        type_name = attribute_types[name[len(ATTRIBUTE_PREFIX) :]]
+    if name.startswith((ATTRIBUTE_PREFIX, CUSTOMER_PREFIX)):
+        type_name = attribute_types[name if name.startswith(CUSTOMER_PREFIX) else name[len(ATTRIBUTE_PREFIX) :]]
         key = f"{name}#{type_name}"
         if key not in READERS:
             READERS[key] = _attribute_reader(key)

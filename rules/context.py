@@ -31,6 +31,8 @@ INT_FIELDS = (
     "providers_used_365d",
     "days_since_first_transaction",
     "birthday_month",
+    "months_of_service",
+    "months_with_provider",
 )
 DECIMAL_FIELDS = ("amount", "spend_today", "spend_7d", "spend_30d", "spend_365d")
 ZERO = Decimal(0)
@@ -77,6 +79,9 @@ class EvaluationContext:
     first_transaction_with_provider: bool = False
     birthday_month: int = 0
     customer_tags: frozenset[str] = frozenset()
+    customer_attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    months_of_service: int = 0
+    months_with_provider: int = 0
     _local: datetime = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,8 +112,11 @@ class EvaluationContext:
         object.__setattr__(self, "customer_tags", _tags(self.customer_tags))
         if not isinstance(self.occurred_at, datetime) or self.occurred_at.utcoffset() is None:
             raise ValueError("occurred_at must be a timezone-aware datetime")
-        if not isinstance(self.attributes, Mapping):
-            raise TypeError("attributes must be a mapping")
+        for name in ("attributes", "customer_attributes"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise TypeError(f"{name} must be a mapping")
+        if self.months_of_service < 0 or self.months_with_provider < 0:
+            raise ValueError("months_of_service and months_with_provider must not be negative")
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:

@@ -384,6 +384,40 @@ EXAMPLES: list[Example] = [
         event={"amount": "123500", "provider": "ewallet", "occurred_at": "2027-03-01T12:00:00+07:00"},
         expected=[{"campaign": 1, "action": "award_points_percent", "points": 3088}],
     ),
+    Example(
+        title="VIP customers of a year's standing earn a bonus",
+        story=(
+            "The telecom marks its VIPs once through `PUT /api/v1/customers/{id}/attributes` (`{vip: true}`, declared"
+            " `vip: boolean` in the programme setting `customer_attributes`); no transaction carries the flag. A VIP"
+            " customer since 2026-01-10 (`member_since`, 13 whole months before this top-up) who has been with the"
+            " telecom 5 months earns the 200-point bonus; 11 months of service would earn nothing."
+        ),
+        campaigns=[
+            {
+                "name": "Loyal VIP bonus",
+                "rules": [
+                    _rule(
+                        "VIP for 12 months",
+                        [
+                            {"name": "customer.vip", "operator": "is_true"},
+                            {"name": "months_of_service", "operator": "greater_than_or_equal_to", "value": 12},
+                            {"name": "months_with_provider", "operator": "greater_than_or_equal_to", "value": 3},
+                        ],
+                        [{"name": "award_points", "params": {"points": 200}}],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "100000",
+            "provider": "telecom",
+            "customer_attributes": {"vip": True, "segment": "family"},
+            "months_of_service": 13,
+            "months_with_provider": 5,
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points", "points": 200}],
+    ),
 ]
 
 FORMAT = """\
@@ -420,6 +454,8 @@ rules:
 |---|---|
 | `budget` | positive integers, any of: BUDGET_KEYS. Enforced by the caller, which holds the counters. |
 | `limits.per_customer` | at most `count` awards per customer per `period` (LIMIT_PERIODS); enforced by the caller. |
+| `rules[].limits.per_customer` | the same limit on one rule only (a welcome bonus once a year beside an everyday \
+rate); a rule past it gives nothing, its note says why. |
 | `points_expiry` | when this campaign's points expire, instead of the programme's policy (below). |
 | `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
 | `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |
@@ -435,6 +471,19 @@ Provider attributes are variables too: `attributes.<key>` (key
 `[A-Za-z_][A-Za-z0-9_]{0,63}`). Their type follows from the operator (and a
 numeric value); a missing or mistyped attribute makes numeric conditions
 false.
+
+Customer attributes are variables as well: `customer.<name>` reads what providers set on the
+customer (`PUT /api/v1/customers/{id}/attributes`, or the `attributes.<name>` columns of a
+customer migration file), so a VIP flag need not ride on every transaction. Their types are
+declared once in the programme setting `customer_attributes` (`{vip: boolean, segment: string,
+score: numeric}`); a condition naming an undeclared attribute is an error with a suggestion, and
+an operator or value of the wrong type is an error. The namespace is programme-wide: any provider
+may set a declared attribute of a customer it has dealt with, and every change is audited.
+
+Length of service: `months_of_service` counts whole months from the customer's `member_since`
+(given by a migration file) or else the first transaction with any provider, to the event;
+`months_with_provider` counts them from the earliest transaction (or migrated `member_since`) with
+the event's provider. Both use the programme's time zone and are 0 for a first transaction.
 
 ### Tier documents
 
@@ -587,8 +636,9 @@ are exact and survive a Redis flush; refunds take their points and spend back ou
 return window); a refund in that window cancels them; the lifecycle job then makes them spendable.
 
 **Expiry.** Every spendable award is a lot with its own expiry date, by the programme setting
-`points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, or
-`never`; a campaign's own `points_expiry` replaces it for the points that campaign awards (its
+`points_expiry`: `rolling_months` (default 12 months after earning), `end_of_next_year`, `never`,
+`end_of_next_month` or `{policy: end_of_month_after, months: N}` (the same policies, checked by the same
+validator, as a campaign's); a campaign's own `points_expiry` replaces it for the points that campaign awards (its
 multiplier's included). Spending takes the lots that expire soonest first (FIFO by expiry): redemptions,
 points payments at a provider's checkout and point transfers alike; transferred points keep their expiry with
 the member who receives them. The lifecycle job

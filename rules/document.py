@@ -37,7 +37,7 @@ from rules.operators import (
     OPERATORS,
     TAG,
 )
-from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES, VARIABLE_TYPES
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, CUSTOMER_PREFIX, DAY_NAMES, VARIABLE_TYPES
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_CONDITION_DEPTH = 10
@@ -122,6 +122,7 @@ class Known:
     tiers: frozenset[str] | None = None
     rewards: frozenset[str] | None = None
     channels: frozenset[str] | None = None
+    customer_attributes: Mapping[str, str] | None = None  # the programme's declared ``customer.<name>`` types
 
 
 def _not_in_set(value: str, choices: frozenset[str] | tuple[str, ...], what: str) -> str:
@@ -198,6 +199,7 @@ class Rule:
     name: str
     conditions: Mapping[str, Any]
     actions: tuple[ActionSpec, ...]
+    limits: Limits | None = None  # awards of this rule per customer and period; enforced by the caller
 
     def as_business_rule(self) -> dict[str, Any]:
         """The rule in the exact shape ``business_rules.engine.run_all`` expects."""
@@ -436,6 +438,18 @@ def _is_always(conditions: Any) -> bool:
     return isinstance(conditions, Mapping) and len(conditions) == 1 and conditions.get("all", None) == []
 
 
+def validate_expiry(value: Any) -> dict[str, Any]:
+    """A ``points_expiry`` policy on its own (the programme setting), checked exactly as a campaign's.
+
+    Returns the normalised ``{policy, months}``; raises DocumentInvalid with paths under ``points_expiry``.
+    """
+    validator = _Validator()
+    normalised = validator.points_expiry(value)
+    if validator.errors or normalised is None:
+        raise DocumentInvalid(validator.errors or [FieldError("points_expiry", "invalid policy")])
+    return normalised
+
+
 class _Validator:
     """Walks one document, appending FieldErrors and building the normalised form."""
 
@@ -534,6 +548,7 @@ class _Validator:
                     name=r["name"],
                     conditions=r["conditions"],
                     actions=tuple(ActionSpec(a["name"], a["params"]) for a in r["actions"]),
+                    limits=Limits(CustomerLimit(**r["limits"]["per_customer"])) if "limits" in r else None,
                 )
                 for r in rules
             ),
@@ -771,29 +786,30 @@ class _Validator:
             self.error(path, f"must be between {low} and {high}")
         return value
 
-    def limits(self, value: Any) -> dict[str, Any] | None:
+    def limits(self, value: Any, path: str = "limits") -> dict[str, Any] | None:
+        """``{per_customer: {count, period}}`` on the campaign, or under ``path`` on one rule."""
         if value is _MISSING:
             return None
         if not isinstance(value, Mapping):
-            self.error("limits", f"expected a mapping, got {_kind(value)}")
+            self.error(path, f"expected a mapping, got {_kind(value)}")
             return None
-        self.unknown_keys(value, ("per_customer",), "limits")
+        self.unknown_keys(value, ("per_customer",), path)
         per_customer = value.get("per_customer", _MISSING)
         if per_customer is _MISSING:
-            self.error("limits.per_customer", "required")
+            self.error(f"{path}.per_customer", "required")
             return None
         if not isinstance(per_customer, Mapping):
-            self.error("limits.per_customer", f"expected a mapping, got {_kind(per_customer)}")
+            self.error(f"{path}.per_customer", f"expected a mapping, got {_kind(per_customer)}")
             return None
-        self.unknown_keys(per_customer, ("count", "period"), "limits.per_customer")
+        self.unknown_keys(per_customer, ("count", "period"), f"{path}.per_customer")
         if "count" not in per_customer:
-            self.error("limits.per_customer.count", "required")
+            self.error(f"{path}.per_customer.count", "required")
         else:
-            self.bounded_int(per_customer["count"], "limits.per_customer.count", 1, MAX_LIMIT_COUNT)
+            self.bounded_int(per_customer["count"], f"{path}.per_customer.count", 1, MAX_LIMIT_COUNT)
         if "period" not in per_customer:
-            self.error("limits.per_customer.period", "required")
+            self.error(f"{path}.per_customer.period", "required")
         else:
-            self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
+            self.choice(per_customer["period"], f"{path}.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
 
     def points_expiry(self, value: Any) -> dict[str, Any] | None:
@@ -924,7 +940,7 @@ class _Validator:
         if not isinstance(value, Mapping):
             self.error(path, f"expected a mapping, got {_kind(value)}")
             return None
-        self.unknown_keys(value, ("name", "conditions", "actions"), path)
+        self.unknown_keys(value, ("name", "conditions", "actions", "limits"), path)
         name = self.text(value.get("name", _MISSING), f"{path}.name", required=True)
         if isinstance(name, str) and name.strip() and len(name) <= MAX_NAME:
             if name in names:
@@ -944,7 +960,14 @@ class _Validator:
         actions = self.actions(value.get("actions", _MISSING), f"{path}.actions")
         if base_rung and self.kind == "tier":
             self.base_rung(actions, f"{path}.conditions.all")
-        return {"name": name, "conditions": conditions, "actions": actions}
+        rule = {"name": name, "conditions": conditions, "actions": actions}
+        if "limits" in value:
+            if self.kind == "tier":
+                self.error(f"{path}.limits", "not used by tier documents")
+            limits = self.limits(value["limits"], f"{path}.limits")
+            if limits is not None:
+                rule["limits"] = {"per_customer": limits}
+        return rule
 
     def base_rung(self, actions: list[dict[str, Any]], path: str) -> None:
         """``all: []`` (always true) is only for the first rung of a ladder: everyone starts at the lowest tier."""
@@ -1022,8 +1045,8 @@ class _Validator:
             return None
         if not self.can_match(name, operator, normalised, f"{path}.value"):
             return None
-        if name.startswith(ATTRIBUTE_PREFIX):
-            key = name[len(ATTRIBUTE_PREFIX) :]
+        if name.startswith((ATTRIBUTE_PREFIX, CUSTOMER_PREFIX)):
+            key = name if name.startswith(CUSTOMER_PREFIX) else name[len(ATTRIBUTE_PREFIX) :]
             previous = self.attribute_types.setdefault(key, (type_name, path))
             if previous[0] != type_name:
                 self.error(
@@ -1077,6 +1100,8 @@ class _Validator:
         return ok
 
     def variable_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
+        if name.startswith(CUSTOMER_PREFIX):
+            return self.customer_type(name, operator, value, path)
         if name.startswith(ATTRIBUTE_PREFIX):
             if not ATTRIBUTE_KEY.fullmatch(name[len(ATTRIBUTE_PREFIX) :]):
                 self.error(
@@ -1095,6 +1120,31 @@ class _Validator:
             self.error(f"{path}.name", f"{_short(name)} is not a variable")
             return None
         return variable_type.name
+
+    def customer_type(self, name: str, operator: str, value: Any, path: str) -> str | None:
+        """The declared type of ``customer.<name>``; inferred like a transaction attribute when none is known."""
+        key = name[len(CUSTOMER_PREFIX) :]
+        if not ATTRIBUTE_KEY.fullmatch(key):
+            self.error(
+                f"{path}.name",
+                f"{_short(name)} is not a valid customer attribute name"
+                " (customer.<name>, name: [A-Za-z_][A-Za-z0-9_]{0,63})",
+            )
+            return None
+        declared = self.known.customer_attributes
+        if declared is None:
+            if operator in BOOLEAN_OPERATORS:
+                return "boolean"
+            if operator in NUMERIC_ONLY or (operator in OPERATORS["numeric"] and _is_number(value)):
+                return "numeric"
+            return "string"
+        if key not in declared:
+            self.error(
+                f"{path}.name",
+                _not_in_set(key, frozenset(declared), "a declared customer attribute (setting customer_attributes)"),
+            )
+            return None
+        return declared[key]
 
     def value(self, value: Any, input_type: str, operator: str, path: str) -> Any:
         """The normalised value, or _MISSING after recording why it is wrong."""

@@ -1,8 +1,10 @@
 """business-rules variables over an EvaluationContext.
 
 Besides the fixed variables, a condition may name ``attributes.<key>``: a
-provider-supplied attribute whose type (numeric, string or boolean) is
-inferred when the document is validated. For the business-rules reference
+provider-supplied attribute of the transaction whose type (numeric, string or boolean) is
+inferred when the document is validated; and ``customer.<name>``: a customer-level attribute
+(set through the customers API or an import), typed by the programme's ``customer_attributes``
+declaration (inferred like a transaction attribute when the validator is given none). For the business-rules reference
 path we generate one LoyaltyVariables subclass per set of attribute types,
 with the dotted names set via ``setattr`` (``getattr`` finds them).
 """
@@ -29,6 +31,7 @@ from rules.operators import (
 )
 
 ATTRIBUTE_PREFIX = "attributes."
+CUSTOMER_PREFIX = "customer."
 ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 DAY_NAMES = (
     "monday",
@@ -167,6 +170,16 @@ class LoyaltyVariables(BaseVariables):
         month = self._ctx.birthday_month
         return month != 0 and self._local_time().month == month
 
+    @rule_variable(
+        LoyaltyNumericType, label="Months Of Service (whole months since member_since or the first transaction)"
+    )
+    def months_of_service(self) -> int:
+        return self._ctx.months_of_service
+
+    @rule_variable(LoyaltyNumericType, label="Months With Provider (whole months since the first transaction with it)")
+    def months_with_provider(self) -> int:
+        return self._ctx.months_with_provider
+
     @rule_variable(TagSetType, label="Customer Tags")
     def customer_tags(self) -> frozenset[str]:
         return self._ctx.customer_tags
@@ -194,13 +207,27 @@ def attribute_variable(key: str, type_name: str) -> Callable[[LoyaltyVariables],
     return rule_variable(ATTRIBUTE_TYPES[type_name], label=f"Attribute {key}")(read)
 
 
+def customer_variable(name: str, type_name: str) -> Callable[[LoyaltyVariables], AttributeValue]:
+    """A rule variable reading ``ctx.customer_attributes[name]``, typed as declared by the programme."""
+
+    def read(self: LoyaltyVariables) -> AttributeValue:
+        return self.context.customer_attributes.get(name)
+
+    read.__name__ = f"customer_{name}"
+    return rule_variable(ATTRIBUTE_TYPES[type_name], label=f"Customer {name}")(read)
+
+
 @lru_cache(maxsize=1024)
 def _variables_class(
     attribute_types: tuple[tuple[str, str], ...],
 ) -> type[LoyaltyVariables]:
+    """Keys are bare transaction attribute keys, or ``customer.<name>`` (a dot never occurs in a bare key)."""
     cls = type("DocumentVariables", (LoyaltyVariables,), {})
     for key, type_name in attribute_types:
-        setattr(cls, ATTRIBUTE_PREFIX + key, attribute_variable(key, type_name))
+        if key.startswith(CUSTOMER_PREFIX):
+            setattr(cls, key, customer_variable(key[len(CUSTOMER_PREFIX) :], type_name))
+        else:
+            setattr(cls, ATTRIBUTE_PREFIX + key, attribute_variable(key, type_name))
     return cls
 
 

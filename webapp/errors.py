@@ -55,9 +55,17 @@ def error_body(code: str, message: str, fields: list[FieldProblem] | None = None
         "error": {
             "code": code,
             "message": message,
-            "fields": [{"path": f.path, "reason": f.reason} for f in fields or []],
+            "fields": [_field(f) for f in fields or []],
         }
     }
+
+
+def _field(f: FieldProblem) -> dict[str, Any]:
+    """``{path, reason}``, plus ``line`` and ``column`` for a problem located in a submitted document."""
+    out: dict[str, Any] = {"path": f.path, "reason": f.reason}
+    if f.line is not None:
+        out.update(line=f.line, column=f.column)
+    return out
 
 
 def error_response(status: int, code: str, message: str, fields: list[FieldProblem] | None = None) -> Response:

@@ -295,7 +295,7 @@ def requalify_chunk(
     grace = timedelta(days=pub.grace_days)
     for cid in ids:
         st = states[cid]
-        ctx = st.standing(now, "requalification", sums.get(cid, EMPTY_WINDOWS))
+        ctx = st.standing(now, "requalification", sums.get(cid, EMPTY_WINDOWS), pub.settings.timezone)
         target = evaluate_tier(pub.tier_spec.document, ctx)
         if target == st.tier:
             continue

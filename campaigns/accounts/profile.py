@@ -14,6 +14,7 @@ from campaigns.accounts.ledger import customer_view
 from campaigns.accounts.rewards import customer_redemptions
 from campaigns.catalog import programme, tiers
 from campaigns.consent import consents
+from campaigns.customers import attributes as customer_attributes
 from campaigns.customers import numbers
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.customers.identity import (
@@ -55,6 +56,8 @@ def profile(session: Session, customer_id: int, *, provider_id: int | None = Non
         "tier": customer.tier,
         "tier_since": customer.tier_since,
         "tags": sorted(session.scalars(select(CustomerTag.tag).where(CustomerTag.customer_id == customer_id))),
+        "attributes": customer_attributes.view(session, customer_id)["attributes"],  # customer.<name> in rules
+        "member_since": customer.member_since.isoformat() if customer.member_since else None,
         "created_at": customer.created_at,
         **view,
         "tier_history": [

@@ -52,6 +52,7 @@ from campaigns.models import (
     Outbox,
     PointLot,
     Reversal,
+    RuleUsage,
     TierChange,
     Transaction,
 )
@@ -99,6 +100,8 @@ class _Batch:
         self.first_seen: dict[tuple[int, int], list[Any]] = {}
         self.usage: dict[tuple[int, int], dict[date, list[int]]] = defaultdict(dict)
         self.new_usage: dict[tuple[int, int, date], list[int]] = defaultdict(lambda: [0, 0])
+        self.rule_usage: dict[tuple[int, int, int], dict[date, int]] = defaultdict(dict)  # awards of limited rules
+        self.new_rule_usage: dict[tuple[int, int, int, date], int] = defaultdict(int)
         self.counters: dict[int, list[int]] = {}
         self.tags: set[tuple[int, str]] = set()
         self.tier_updates: dict[int, tuple[str, datetime]] = {}
@@ -123,6 +126,37 @@ class _Batch:
         )
         for cid, camp, day, pts, awards in rows:
             self.usage[(cid, camp)][day] = [pts, awards]
+
+    def load_rule_usage(self, customer_ids: list[int]) -> None:
+        """Awards of the rules that carry their own limit (one query, only when a published rule has one)."""
+        limited = [m.id for m in self.pub.campaigns.values() if m.rule_limits]
+        if not limited or not customer_ids:
+            return
+        rows = self.session.execute(
+            select(
+                RuleUsage.customer_id, RuleUsage.campaign_id, RuleUsage.rule_index, RuleUsage.day, RuleUsage.awards
+            ).where(RuleUsage.customer_id.in_(customer_ids), RuleUsage.campaign_id.in_(limited))
+        )
+        for cid, camp, rule, day, awards in rows:
+            self.rule_usage[(cid, camp, rule)][day] = awards
+
+    def rule_allowed(self, cid: int, meta: CampaignMeta | None, rule: int, today: date, counted: bool) -> str | None:
+        """Why this rule may not award this customer again (its own per-customer limit), or None.
+
+        ``counted``: this transaction already counted an award of the rule for the customer (its other actions
+        go with it). An allowed award is counted here.
+        """
+        if meta is None or counted or rule not in meta.rule_limits:
+            return None
+        count, period = meta.rule_limits[rule]
+        since = period_start(period, today)
+        days = self.rule_usage[(cid, meta.id, rule)]
+        used = sum(awards for day, awards in days.items() if day >= since)
+        if used >= count:
+            return f"limit of {count} award(s) per {period} of this rule reached"
+        days[today] = days.get(today, 0) + 1
+        self.new_rule_usage[(cid, meta.id, rule, today)] += 1
+        return None
 
     def lock_counters(self) -> None:
         """Lock budget rows in campaign order: racing workers queue here and never overspend."""
@@ -268,6 +302,7 @@ class _Batch:
             ],
             ["customer_id", "provider_id"],
             add=("txn_count",),
+            least=("first_at",),
         )
         upsert(
             s,
@@ -278,6 +313,16 @@ class _Batch:
             ],
             ["customer_id", "campaign_id", "day"],
             add=("points", "awards"),
+        )
+        upsert(
+            s,
+            table_of(RuleUsage),
+            [
+                {"customer_id": c, "campaign_id": k, "rule_index": r, "day": d, "awards": n}
+                for (c, k, r, d), n in self.new_rule_usage.items()
+            ],
+            ["customer_id", "campaign_id", "rule_index", "day"],
+            add=("awards",),
         )
         for camp, (pts, rw) in sorted(self.counters.items()):
             s.execute(update(CampaignCounter).where(CampaignCounter.campaign_id == camp).values(points=pts, rewards=rw))
@@ -315,7 +360,7 @@ def _referrer(session: Session, attributes: dict[str, Any]) -> int | None:
     )
 
 
-def _context(txn: Row[Any], st: CustomerState, provider: str, today: date) -> EvaluationContext:
+def _context(txn: Row[Any], st: CustomerState, provider: str, today: date, timezone: str) -> EvaluationContext:
     w = st.windows(today)
     first = st.first_at
     return EvaluationContext(
@@ -329,6 +374,7 @@ def _context(txn: Row[Any], st: CustomerState, provider: str, today: date) -> Ev
         event_type=txn.event_type,
         days_since_first_transaction=max(0, (txn.occurred_at - first).days) if first else 0,
         first_transaction_with_provider=txn.provider_id not in st.providers,
+        **st.service(txn.occurred_at, txn.provider_id, timezone),
         **st.profile(),
         **w,
     )
@@ -384,6 +430,7 @@ def credit_batch(
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)
     batch = _Batch(session, pub, now)
     batch.load_usage(customer_ids)
+    batch.load_rule_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
     table = table_of(Transaction)
@@ -433,7 +480,7 @@ def _credit_one(
     provider = pub.providers.get(txn.provider_id) or str(txn.provider_id)
     local = txn.occurred_at.astimezone(ZoneInfo(st.timezone))
     today = local.date()
-    ctx = _context(txn, st, provider, today)
+    ctx = _context(txn, st, provider, today, pub.settings.timezone)
     effects = pub.ruleset.evaluate(ctx, received_at=txn.received_at)
     tier = pub.tiers.get(st.tier or "")
     if tier is not None and tier.earn_multiplier > 1:
@@ -470,8 +517,14 @@ def _credit_one(
                 )
     earned = {txn.customer_id: [0, 0]}
     counted: set[tuple[int, int]] = set()
+    rule_counted: set[tuple[int, int, int]] = set()
     for eff in effects:
         meta = pub.campaigns.get(eff.campaign_id)
+        if eff.kind not in ("points", "multiplier"):
+            rule_key = (txn.customer_id, eff.campaign_id, eff.rule_index)
+            if batch.rule_allowed(txn.customer_id, meta, eff.rule_index, today, rule_key in rule_counted):
+                continue  # a reward, tag or notification of a rule past its own limit is not given
+            rule_counted.add(rule_key)
         if eff.kind in ("points", "multiplier"):
             targets = {"customer": [txn.customer_id], "referrer": [referrer], "both": [txn.customer_id, referrer]}[
                 eff.to or "customer"
@@ -480,7 +533,11 @@ def _credit_one(
                 if target is None:
                     continue
                 key = (target, eff.campaign_id)
+                rule_key = (target, eff.campaign_id, eff.rule_index)
                 pts, note = batch.allowed(target, meta, eff.points, today, key in counted)
+                if stop := batch.rule_allowed(target, meta, eff.rule_index, today, rule_key in rule_counted):
+                    pts, note = 0, f"{stop} (wanted {eff.points})"
+                rule_counted.add(rule_key)
                 batch.use(target, meta, pts, today, key not in counted)
                 counted.add(key)
                 _award(batch, txn, eff, target, pts, note, meta, states.get(target))
@@ -564,10 +621,9 @@ def _credit_one(
             )
         )
     fs = batch.first_seen.setdefault((txn.customer_id, txn.provider_id), [txn.occurred_at, 0])
+    fs[0] = min(fs[0], txn.occurred_at)
     fs[1] += 1
-    st.providers.add(txn.provider_id)
-    if st.first_at is None or txn.occurred_at < st.first_at:
-        st.first_at = txn.occurred_at
+    st.seen(txn.provider_id, txn.occurred_at)
     if pub.tier_spec is not None:
         _upgrade(batch, txn, st, provider, today)
 
@@ -663,7 +719,7 @@ def _upgrade(batch: _Batch, txn: Row[Any], st: CustomerState, provider: str, tod
     """Upgrade at once when this transaction qualifies; downgrades wait for requalification."""
     pub = batch.pub
     assert pub.tier_spec is not None
-    ctx = _context(txn, st, provider, today)  # the windows include this event by now
+    ctx = _context(txn, st, provider, today, pub.settings.timezone)  # the windows include this event by now
     target = evaluate_tier(pub.tier_spec.document, ctx)
     if target is None or pub.rank(target) <= pub.rank(st.tier):
         return

@@ -50,7 +50,8 @@ class SampleIn(Strict):
     attributes: dict[str, Scalar] = Field(default_factory=dict)
     customer: CustomerRef | None = None
     context: dict[str, Any] = Field(
-        default_factory=dict, description="override any context variable, e.g. customer_tier"
+        default_factory=dict,
+        description="override any context variable, e.g. customer_tier, months_of_service or customer_attributes",
     )
 
 
@@ -130,7 +131,9 @@ def sample(
     if cid is not None:
         st = load_states(session, [cid], window_start(now.date()))[cid]
         today = values["occurred_at"].astimezone(ZoneInfo(st.timezone)).date()
-        values.update(**st.profile(), **st.windows(today))
+        pid = next((i for i, code in provider_codes(session).items() if code == values["provider"]), None)
+        tz = programme.load(session).timezone
+        values.update(**st.profile(), **st.windows(today), **st.service(values["occurred_at"], pid, tz))
     for key, value in overrides.items():
         if key in ("customer_tags",) and isinstance(value, list):
             value = frozenset(value)
@@ -176,6 +179,7 @@ def replay(
     live_set = RuleSet(live_specs, max_points_per_transaction=cap)
     combined_set = RuleSet(combined_specs, max_points_per_transaction=cap)
     codes = provider_codes(session)
+    tz = programme.load(session).timezone
     now = utcnow()
     since = now - timedelta(days=days)
     after = 0
@@ -206,6 +210,7 @@ def replay(
                 occurred_at=t.occurred_at,
                 attributes=t.attributes or {},
                 event_type=t.event_type,
+                **st.service(t.occurred_at, t.provider_id, tz),
                 **st.profile(),
                 **st.windows(t.occurred_at.astimezone(ZoneInfo(st.timezone)).date()),
             )

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 TOKEN = re.compile(r"""\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\]""")
-SYNTAX_LINE = re.compile(r"at line (\d+)")
+SYNTAX_LINE = re.compile(r"at line (\d+)(?:, column (\d+))?")
 MAX_SOURCE = 256 * 1024
 
 
@@ -70,9 +70,14 @@ def _key_node(node: yaml.Node, part: str | int) -> yaml.Node | None:
 
 def line_of(root: yaml.Node | None, path: str, reason: str = "") -> int:
     """1-based line of the node the path names (or of its deepest existing ancestor)."""
+    return position_of(root, path, reason)[0]
+
+
+def position_of(root: yaml.Node | None, path: str, reason: str = "") -> tuple[int, int]:
+    """1-based (line, column) of the node the path names (or of its deepest existing ancestor)."""
     if path in ("$", "") or root is None:
         m = SYNTAX_LINE.search(reason)
-        return int(m.group(1)) if m else 1
+        return (int(m.group(1)), int(m.group(2) or 1)) if m else (1, 1)
     node = root
     parts = split_path(path)
     for i, part in enumerate(parts):
@@ -85,10 +90,14 @@ def line_of(root: yaml.Node | None, path: str, reason: str = "") -> int:
             node = key if key is not None and not isinstance(child, yaml.ScalarNode) else child
             break
         node = child
-    return node.start_mark.line + 1
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def locate(source: str, errors: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """``[(path, reason)]`` -> ``[{"path", "reason", "line"}]`` for the editor."""
+    """``[(path, reason)]`` -> ``[{"path", "reason", "line", "column"}]`` for the editor, the API and the CLI."""
     root = compose(source) if errors and any(p not in ("$", "") for p, _ in errors) else None
-    return [{"path": p, "reason": r, "line": line_of(root, p, r)} for p, r in errors]
+    out = []
+    for p, r in errors:
+        line, column = position_of(root, p, r)
+        out.append({"path": p, "reason": r, "line": line, "column": column})
+    return out

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaigns.catalog import opensets, programme
+from campaigns.catalog.doclines import locate
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
@@ -26,12 +28,14 @@ log = logging.getLogger(__name__)
 
 
 def known_values(session: Session) -> Known:
-    """The programme's provider codes, published tier codes and reward codes: names a document may use."""
+    """The programme's provider codes, published tier codes, reward codes and declared customer attributes:
+    names a document may use."""
     ladder = tier_names(session)  # a published ladder always has a tier: empty means none is published
     return Known(
         providers=frozenset(session.scalars(select(Provider.code))),
         tiers=frozenset(ladder) if ladder else None,
         rewards=frozenset(session.scalars(select(Reward.code))),
+        customer_attributes=programme.load(session).customer_attributes or {},
     )
 
 
@@ -45,10 +49,26 @@ def validate(source: str | bytes | dict[str, Any], fmt: str | None = None, sessi
         return parse_document(source, fmt=fmt, known=known_values(session) if session is not None else None)
     except DocumentInvalid as exc:
         problems = [FieldProblem(e.path, e.reason) for e in exc.errors]
+        if isinstance(source, str | bytes):  # a text document: every error also names its line and column
+            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            where = locate(text, [(p.path, p.reason) for p in problems])
+            problems = [
+                FieldProblem(p.path, p.reason, w["line"], w["column"]) for p, w in zip(problems, where, strict=True)
+            ]
         first = problems[0] if problems else FieldProblem("document", "invalid")
+        at = f" (line {first.line}, column {first.column})" if first.line is not None else ""
         raise DomainError(
-            "invalid_document", f"{len(problems)} error(s); first: {first.path}: {first.reason}", problems
+            "invalid_document", f"{len(problems)} error(s); first: {first.path}{at}: {first.reason}", problems
         ) from None
+
+
+def warnings_of(session: Session, source: str | bytes | dict[str, Any], doc: Any) -> list[dict[str, Any]]:
+    """The open-set warnings of a valid document (catalog.opensets), located at their line and column in a text."""
+    found = opensets.warnings(session, doc)
+    if found and isinstance(source, str | bytes):
+        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+        return locate(text, [(w["path"], w["reason"]) for w in found])
+    return found
 
 
 def _audit(session: Session, actor: str, action: str, obj: Campaign, details: dict[str, Any]) -> None:

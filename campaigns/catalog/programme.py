@@ -21,6 +21,8 @@ from campaigns.clock import utcnow
 from campaigns.errors import invalid
 from campaigns.models import AuditEvent, Reward, Setting
 from campaigns.publication import bump_publication
+from rules.document import DocumentInvalid, validate_expiry
+from rules.variables import ATTRIBUTE_KEY
 
 DEFAULTS: dict[str, Any] = {
     "points_expiry": {"policy": "rolling_months", "months": 12},
@@ -86,10 +88,15 @@ DEFAULTS: dict[str, Any] = {
             "en": "I agree that the programme may analyse my behaviour to choose offers for me.",
         },
     },
+    # customer-level attributes providers may set ({"vip": "boolean", "segment": "string", "score": "numeric"}):
+    # the types rules read ``customer.<name>`` as, and the only names the customers API accepts
+    "customer_attributes": {},
 }
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never")
 EXPIRED_POINTS_ACTIONS = ("write_off", "convert_to_offer")
 CONVERSION_DEFAULT_WITHIN_DAYS = 1  # the lifecycle runs every few minutes; a day leaves room for an outage
+CUSTOMER_ATTRIBUTE_TYPES = ("boolean", "string", "numeric")
+MAX_CUSTOMER_ATTRIBUTES = 100
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class Programme:
     def transfer_rules(self) -> dict[str, Any]:
         """The transfer limits with every field present (a stored value may predate a field)."""
         return {**DEFAULTS["point_transfers"], **(self.point_transfers or {})}
+
+    customer_attributes: dict[str, str] | None = None
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -196,12 +205,11 @@ def validate(key: str, value: Any) -> Any:
     if key not in DEFAULTS:
         raise invalid("key", f"unknown setting; known: {', '.join(sorted(DEFAULTS))}")
     if key == "points_expiry":
-        if not isinstance(value, dict) or value.get("policy") not in EXPIRY_POLICIES:
-            raise invalid("value.policy", f"must be one of {', '.join(EXPIRY_POLICIES)}")
-        if value["policy"] == "rolling_months":
-            months = value.get("months", 12)
-            if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
-                raise invalid("value.months", "must be an integer from 1 to 120")
+        try:
+            value = validate_expiry(value)
+        except DocumentInvalid as exc:
+            first = exc.errors[0]
+            raise invalid("value" + first.path.removeprefix("points_expiry"), first.reason) from None
     elif key == "allow_negative_balance":
         if not isinstance(value, bool):
             raise invalid("value", "must be true or false")
@@ -287,6 +295,14 @@ def validate(key: str, value: Any) -> Any:
                 kind = "a positive whole number of points" if low else "a whole number of points, 0 or more"
                 raise invalid(f"value.{part}", f"must be {kind}" + (" or null" if nullable else ""))
         value = {**known, **value}
+    elif key == "customer_attributes":
+        if not isinstance(value, dict) or len(value) > MAX_CUSTOMER_ATTRIBUTES:
+            raise invalid("value", f"must map up to {MAX_CUSTOMER_ATTRIBUTES} attribute names to a type")
+        for name, kind in value.items():
+            if not ATTRIBUTE_KEY.fullmatch(name):
+                raise invalid(f"value.{name}", "not a valid attribute name ([A-Za-z_][A-Za-z0-9_]{0,63})")
+            if kind not in CUSTOMER_ATTRIBUTE_TYPES:
+                raise invalid(f"value.{name}", f"must be one of {', '.join(CUSTOMER_ATTRIBUTE_TYPES)}")
     elif key == "timezone":
         try:
             ZoneInfo(value)

@@ -30,6 +30,7 @@ class CampaignMeta:
     limit_period: str | None = None
     points_expiry: dict[str, Any] | None = None  # the campaign's own expiry policy (None: the programme's)
     funding: tuple[tuple[str, int], ...] | None = None  # campaigns.clearing.funding; None: the issuer pays
+    rule_limits: dict[int, tuple[int, str]] = field(default_factory=dict)  # rule index -> (count, period)
 
     @property
     def tracks_usage(self) -> bool:
@@ -94,6 +95,11 @@ def load(session: Session) -> Published:
             limit_period=limits.get("period"),
             points_expiry=dict(raw["points_expiry"]) if raw.get("points_expiry") else None,
             funding=_funding(raw),
+            rule_limits={
+                i: (r.limits.per_customer.count, r.limits.per_customer.period)
+                for i, r in enumerate(spec.document.rules)
+                if r.limits is not None
+            },
         )
     tiers: dict[str, Tier] = {}
     grace = 30

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Customer, CustomerBalance, CustomerDaily, CustomerProvider, CustomerTag
+from campaigns.models import (
+    Customer,
+    CustomerAttribute,
+    CustomerBalance,
+    CustomerDaily,
+    CustomerProvider,
+    CustomerTag,
+)
 from rules import EvaluationContext
 
 
@@ -50,6 +58,29 @@ class CustomerState:
     first_at: datetime | None = None
     providers: set[int] = field(default_factory=set)
     seq: int = 0
+    member_since: date | None = None
+    provider_first: dict[int, datetime] = field(default_factory=dict)  # earliest date seen per provider
+    attributes: dict[str, Any] = field(default_factory=dict)  # customer.<name>
+
+    def seen(self, provider_id: int, at: datetime) -> None:
+        """Remember a transaction with a provider (as the LEAST upsert of customer_providers will)."""
+        self.providers.add(provider_id)
+        if self.first_at is None or at < self.first_at:
+            self.first_at = at
+        first = self.provider_first.get(provider_id)
+        if first is None or at < first:
+            self.provider_first[provider_id] = at
+
+    def service(self, at: datetime, provider_id: int | None, timezone: str) -> dict[str, Any]:
+        """months_of_service and months_with_provider at ``at``, in whole local months of ``timezone``."""
+        zone = ZoneInfo(timezone)
+        today = at.astimezone(zone).date()
+        starts = [d for d in (self.member_since, self.first_at and self.first_at.astimezone(zone).date()) if d]
+        first = self.provider_first.get(provider_id) if provider_id is not None else None
+        return {
+            "months_of_service": whole_months(min(starts), today) if starts else 0,
+            "months_with_provider": whole_months(first.astimezone(zone).date(), today) if first else 0,
+        }
 
     def profile(self) -> dict[str, Any]:
         """The customer's own context fields, the same for every evaluation of this customer."""
@@ -59,10 +90,16 @@ class CustomerState:
             "timezone": self.timezone,
             "birthday_month": self.birth_date.month if self.birth_date else 0,
             "customer_tags": frozenset(self.tags),
+            "customer_attributes": self.attributes,
         }
 
-    def standing(self, now: datetime, event_type: str, windows: dict[str, Any]) -> EvaluationContext:
-        """A context with no purchase in it: eligibility checks and tier requalification."""
+    def standing(
+        self, now: datetime, event_type: str, windows: dict[str, Any], timezone: str | None = None
+    ) -> EvaluationContext:
+        """A context with no purchase in it: eligibility checks and tier requalification.
+
+        Length of service counts in ``timezone`` (the programme's), else the customer's own.
+        """
         return EvaluationContext(
             amount=Decimal(0),
             currency="VND",
@@ -71,6 +108,7 @@ class CustomerState:
             channel=None,
             occurred_at=now,
             event_type=event_type,
+            **self.service(now, None, timezone or self.timezone),
             **self.profile(),
             **windows,
         )
@@ -116,6 +154,12 @@ class CustomerState:
         return d
 
 
+def whole_months(since: date, until: date) -> int:
+    """Whole calendar months from ``since`` to ``until`` (15 Jan -> 14 Feb is 0, -> 15 Feb is 1); never negative."""
+    months = (until.year - since.year) * 12 + until.month - since.month - (until.day < since.day)
+    return max(0, months)
+
+
 def load_states(
     session: Session,
     customer_ids: Iterable[int],
@@ -124,10 +168,10 @@ def load_states(
     with_days: bool = True,
     cache: AggregateCache | None = None,
 ) -> dict[int, CustomerState]:
-    """Everything a batch needs about its customers, in four queries.
+    """Everything a batch needs about its customers, in five queries (profile, tags, attributes, first contacts,
+    days), whatever the number of customers.
 
-    ``with_days=False`` stops after the profile and tags: set-based jobs take
-    their numbers from :func:`window_sums` instead.
+    ``with_days=False`` stops before the days: set-based jobs take their numbers from :func:`window_sums` instead.
     """
     ids = sorted(set(customer_ids))
     if not ids:
@@ -140,6 +184,7 @@ def load_states(
             Customer.tier_since,
             Customer.timezone,
             Customer.birth_date,
+            Customer.member_since,
             CustomerBalance.lifetime_points,
             CustomerBalance.qualifying,
             CustomerBalance.debt,
@@ -148,25 +193,38 @@ def load_states(
         .outerjoin(CustomerBalance, CustomerBalance.customer_id == Customer.id)
         .where(Customer.id.in_(ids))
     )
-    for cid, tier, since_at, tz, birth, life, qual, debt, seq in rows:
+    for cid, tier, since_at, tz, birth, member_since, life, qual, debt, seq in rows:
         states[cid] = CustomerState(
-            cid, tier, since_at, tz, birth, set(), life or 0, qual or 0, debt or 0, seq=seq or 0
+            cid,
+            tier,
+            since_at,
+            tz,
+            birth,
+            set(),
+            life or 0,
+            qual or 0,
+            debt or 0,
+            seq=seq or 0,
+            member_since=member_since,
         )
     for cid, tag in session.execute(
         select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(ids))
     ):
         states[cid].tags.add(tag)
-    if not with_days:
-        return states
+    for cid, name, value in session.execute(
+        select(CustomerAttribute.customer_id, CustomerAttribute.name, CustomerAttribute.value).where(
+            CustomerAttribute.customer_id.in_(ids)
+        )
+    ):
+        states[cid].attributes[name] = value
     for cid, pid, first_at in session.execute(
         select(CustomerProvider.customer_id, CustomerProvider.provider_id, CustomerProvider.first_at).where(
             CustomerProvider.customer_id.in_(ids)
         )
     ):
-        st = states[cid]
-        st.providers.add(pid)
-        if st.first_at is None or first_at < st.first_at:
-            st.first_at = first_at
+        states[cid].seen(pid, first_at)
+    if not with_days:
+        return states
     if cache is not None:
         cache.fill(session, states, since)
     else:

@@ -29,6 +29,7 @@ from campaigns.models import (
     AuditEvent,
     CampaignUsage,
     Customer,
+    CustomerAttribute,
     CustomerBalance,
     CustomerDaily,
     CustomerGroup,
@@ -41,6 +42,7 @@ from campaigns.models import (
     PointLot,
     PointPayment,
     Redemption,
+    RuleUsage,
     TierChange,
     Transaction,
 )
@@ -60,6 +62,8 @@ DAILY_KEYS = ("day", "provider_id")
 DAILY_SUMS = ("txn_count", "spend", "points", "qualifying")
 USAGE_KEYS = ("campaign_id", "day")
 USAGE_SUMS = ("points", "awards")
+RULE_USAGE_KEYS = ("campaign_id", "rule_index", "day")
+RULE_USAGE_SUMS = ("awards",)
 
 
 def _ids(session: Session, model: Any, customer_id: int) -> list[int]:
@@ -231,7 +235,29 @@ def merge(session: Session, survivor_id: int, merged_id: int, reason: str, *, ac
         {"tag": t, "existed": session.get(CustomerTag, (survivor_id, t)) is not None}
         for t in session.scalars(select(CustomerTag.tag).where(CustomerTag.customer_id == merged_id))
     ]
+    rule_usage = _rows(session, RuleUsage, merged_id, RULE_USAGE_KEYS, RULE_USAGE_SUMS)
+    for r in rule_usage:
+        r["existed"] = _exists(session, RuleUsage, survivor_id, r, RULE_USAGE_KEYS)
+    # customer attributes: the survivor's own values win; the merged customer's others move over
+    attributes = [
+        {
+            "name": n,
+            "value": v,
+            "provider_id": p,
+            "existed": session.get(CustomerAttribute, (survivor_id, n)) is not None,
+        }
+        for n, v, p in session.execute(
+            select(CustomerAttribute.name, CustomerAttribute.value, CustomerAttribute.provider_id).where(
+                CustomerAttribute.customer_id == merged_id
+            )
+        )
+    ]
     moved.update(customer_daily=daily, campaign_usage=usage, customer_providers=contacts, tags=tags)
+    moved.update(
+        rule_usage=rule_usage,
+        attributes=attributes,
+        member_since=[_json(survivor.member_since), _json(merged.member_since)],
+    )
     moved["lifetime_points"] = int(balances[merged_id].lifetime_points or 0)
     moved["tiers"] = {
         "survivor": [survivor.tier, _json(survivor.tier_since)],
@@ -253,6 +279,18 @@ def merge(session: Session, survivor_id: int, merged_id: int, reason: str, *, ac
     session.execute(delete(CustomerDaily).where(CustomerDaily.customer_id == merged_id))
     _add_rows(session, CampaignUsage, survivor_id, usage, USAGE_KEYS, USAGE_SUMS, 1)
     session.execute(delete(CampaignUsage).where(CampaignUsage.customer_id == merged_id))
+    _add_rows(session, RuleUsage, survivor_id, rule_usage, RULE_USAGE_KEYS, RULE_USAGE_SUMS, 1)
+    session.execute(delete(RuleUsage).where(RuleUsage.customer_id == merged_id))
+    for a in attributes:
+        if not a["existed"]:
+            session.add(
+                CustomerAttribute(
+                    customer_id=survivor_id, name=a["name"], value=a["value"], provider_id=a["provider_id"]
+                )
+            )
+    session.execute(delete(CustomerAttribute).where(CustomerAttribute.customer_id == merged_id))
+    since = [d for d in (survivor.member_since, merged.member_since) if d is not None]
+    survivor.member_since = min(since) if since else None
     for r in contacts:
         mine = session.get(CustomerProvider, (survivor_id, r["provider_id"]))
         first = datetime.fromisoformat(r["first_at"])
@@ -375,6 +413,7 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
     for rows, model, keys, sums in (
         (moved["customer_daily"], CustomerDaily, DAILY_KEYS, DAILY_SUMS),
         (moved["campaign_usage"], CampaignUsage, USAGE_KEYS, USAGE_SUMS),
+        (moved.get("rule_usage", []), RuleUsage, RULE_USAGE_KEYS, RULE_USAGE_SUMS),  # merges before it: none
     ):
         _add_rows(session, model, survivor_id, rows, keys, sums, -1)
         _drop_zero(session, model, survivor_id, [r for r in rows if not r["existed"]], keys, sums)
@@ -402,8 +441,23 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
             )
         session.add(CustomerTag(customer_id=merged_id, tag=t["tag"]))
     session.flush()
+    for a in moved.get("attributes", []):
+        if not a["existed"]:
+            session.execute(
+                delete(CustomerAttribute).where(
+                    CustomerAttribute.customer_id == survivor_id, CustomerAttribute.name == a["name"]
+                )
+            )
+        session.add(
+            CustomerAttribute(customer_id=merged_id, name=a["name"], value=a["value"], provider_id=a["provider_id"])
+        )
+    session.flush()
     survivor, merged = session.get(Customer, survivor_id), session.get(Customer, merged_id)
     assert survivor is not None and merged is not None
+    if "member_since" in moved:
+        survivor.member_since, merged.member_since = (
+            date.fromisoformat(d) if d else None for d in moved["member_since"]
+        )
     for who, (tier, since) in (("survivor", moved["tiers"]["survivor"]), ("merged", moved["tiers"]["merged"])):
         c = survivor if who == "survivor" else merged
         c.tier, c.tier_since = tier, datetime.fromisoformat(since) if since else None

@@ -45,8 +45,19 @@ READ_BUFFER = 1 << 20
 # CSV columns of a transaction file: the API fields, customer fields flattened, attributes.* for attributes.
 TXN_COLUMNS = ("provider_txn_id", "phone", "national_id", "amount", "currency", "category", "channel", "occurred_at")
 TXN_REQUIRED = ("provider_txn_id", "amount", "occurred_at")
-# CSV columns of a customer migration file; phone, points and expires_at may hold several values split by ';'.
-CUSTOMER_COLUMNS = ("customer_ref", "phone", "national_id", "tier", "birth_date", "points", "expires_at")
+# CSV columns of a customer migration file; phone, points, expires_at and tags may hold several values split by
+# ';'; attributes.<name> columns set customer attributes (declared in the setting customer_attributes).
+CUSTOMER_COLUMNS = (
+    "customer_ref",
+    "phone",
+    "national_id",
+    "tier",
+    "birth_date",
+    "points",
+    "expires_at",
+    "member_since",
+    "tags",
+)
 CUSTOMER_REQUIRED = ("customer_ref",)
 ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -189,7 +200,7 @@ def check_header(names: list[str], kind: str) -> list[str]:
         if name in seen:
             problems.append(f"column '{name}' appears twice")
         seen.add(name)
-        if name.startswith(ATTRIBUTE_PREFIX) and kind == "transactions":
+        if name.startswith(ATTRIBUTE_PREFIX):
             if not ATTRIBUTE_KEY.match(name[len(ATTRIBUTE_PREFIX) :]):
                 problems.append(
                     f"'{name}' is not a valid attribute column (attributes.<key>, key [A-Za-z_][A-Za-z0-9_]*)"
@@ -202,7 +213,7 @@ def check_header(names: list[str], kind: str) -> list[str]:
     if "phone" not in seen and "national_id" not in seen:
         problems.insert(0, "give a 'phone' or a 'national_id' column")
     if problems:
-        allowed = ", ".join(known) + (", attributes.<key>" if kind == "transactions" else "")
+        allowed = ", ".join(known) + ", attributes.<key>"
         raise FileProblem(1, "wrong header: " + "; ".join(problems) + f" (columns: {allowed})", path="header")
     return header
 
@@ -298,7 +309,16 @@ def _csv_transaction(header: list[str], cells: list[str]) -> dict[str, Any]:
 
 
 def _csv_customer(header: list[str], cells: list[str]) -> dict[str, Any]:
-    return {name: value for name, value in zip(header, cells, strict=True) if value != ""}
+    """One migration record; ``attributes.<name>`` cells become the ``attributes`` object, typed as in JSON."""
+    body: dict[str, Any] = {}
+    for name, value in zip(header, cells, strict=True):
+        if value == "":
+            continue
+        if name.startswith(ATTRIBUTE_PREFIX):
+            body.setdefault("attributes", {})[name[len(ATTRIBUTE_PREFIX) :]] = typed_attribute(value)
+        else:
+            body[name] = value
+    return body
 
 
 REF_FIELD = {"transactions": "provider_txn_id", "customers": "customer_ref"}

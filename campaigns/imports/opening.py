@@ -23,11 +23,13 @@ from sqlalchemy.orm import Session
 from campaigns.accounts.ledger import add_to_balances
 from campaigns.catalog.programme import Programme
 from campaigns.clearing import PROGRAMME
+from campaigns.customers.attributes import check_values, write
 from campaigns.customers.identity import IdentityClaim, normalize_national_id, normalize_phone, resolve_many
 from campaigns.errors import DomainError, FieldProblem
-from campaigns.models import Customer, LedgerEntry, PointLot, TierChange
-from campaigns.schemas import Strict, problems_of
+from campaigns.models import AuditEvent, Customer, CustomerProvider, CustomerTag, LedgerEntry, PointLot, TierChange
+from campaigns.schemas import Scalar, Strict, problems_of
 from campaigns.sql import table_of, upsert
+from rules.operators import TAG
 
 ENTRY_KIND = "opening"
 MAX_LOTS = 50
@@ -49,6 +51,24 @@ class CustomerImportIn(Strict):
     tier: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     birth_date: date | None = None
     balances: list[OpeningLot] = Field(default_factory=list, max_length=MAX_LOTS)
+    member_since: date | None = None  # the legacy membership date: months_of_service counts from it
+    attributes: dict[str, Scalar] = Field(default_factory=dict, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("member_since")
+    @classmethod
+    def _member_since(cls, v: date | None) -> date | None:
+        if v is not None and not date(1900, 1, 1) <= v <= date.today():
+            raise ValueError("must be a date between 1900-01-01 and today")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not TAG.fullmatch(tag):
+                raise ValueError(f"{tag[:70]!r} is not a valid tag ({TAG.pattern})")
+        return sorted(set(v))
 
     @field_validator("phones")
     @classmethod
@@ -101,6 +121,8 @@ def body_of(data: dict[str, Any]) -> dict[str, Any]:
     NDJSON may use either these fields or the model's own (``phones``, ``balances``).
     """
     body = {k: v for k, v in data.items() if k not in ("phone", "points", "expires_at")}
+    if isinstance(data.get("tags"), str):
+        body["tags"] = [t for t in _split(data["tags"]) if t]
     if "phone" in data:
         body["phones"] = [*_split(body.get("phones")), *_split(data["phone"])]
     if "points" in data or "expires_at" in data:
@@ -131,6 +153,10 @@ def csv_path(path: str) -> str:
     base = head.split("[", 1)[0]
     if base == "balances" and rest:
         return rest
+    if base == "attributes" and rest:
+        return f"attributes.{rest.split('.', 1)[0]}"  # the column itself
+    if base == "tags":
+        return "tags"
     return CSV_PATHS.get(base, base)
 
 
@@ -184,6 +210,7 @@ def apply_chunk(
     now: datetime,
     source: str,
     funder_id: int = PROGRAMME,
+    provider_id: int | None = None,
 ) -> tuple[ChunkResult, dict[int, DomainError]]:
     """Write one chunk of migrated customers (the caller commits); returns counts and per-row errors.
 
@@ -210,6 +237,12 @@ def apply_chunk(
                 [FieldProblem("tier", f"unknown tier '{item.tier}' (known: {known})")],
             )
             continue
+        if item.attributes:
+            try:
+                check_values(programme.customer_attributes or {}, item.attributes)
+            except DomainError as refused:
+                errors[m.index] = refused
+                continue
         for lot in item.balances:
             expires = expiry_of(lot, programme, now) if lot.points else None
             if expires is not None and expires <= now:
@@ -231,6 +264,7 @@ def apply_chunk(
     if not applied:
         return result, errors
     _update_customers(session, applied, now, source)
+    _member_facts(session, applied, programme, now, source, provider_id)
     entries: list[dict[str, Any]] = []
     lots: list[dict[str, Any] | None] = []
     deltas: dict[int, dict[str, int]] = {}
@@ -316,3 +350,62 @@ def _update_customers(session: Session, applied: Sequence[tuple[Migrated, int]],
             ["id"],
             replace=("birth_date",),
         )
+
+
+def _member_facts(
+    session: Session,
+    applied: Sequence[tuple[Migrated, int]],
+    programme: Programme,
+    now: datetime,
+    source: str,
+    provider_id: int | None,
+) -> None:
+    """member_since (only ever moving earlier, also as the first contact with the file's provider), customer
+    attributes and tags, through the same writes and audit as the customers API."""
+    since = {cid: m.item.member_since for m, cid in applied if m.item.member_since is not None}
+    if since:
+        upsert(
+            session,
+            table_of(Customer),
+            [{"id": cid, "member_since": day} for cid, day in since.items()],
+            ["id"],
+            least=("member_since",),
+        )
+        if provider_id is not None:
+            zone = ZoneInfo(programme.timezone)
+            upsert(
+                session,
+                table_of(CustomerProvider),
+                [
+                    {
+                        "customer_id": cid,
+                        "provider_id": provider_id,
+                        "first_at": datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC),
+                        "txn_count": 0,
+                    }
+                    for cid, day in since.items()
+                ],
+                ["customer_id", "provider_id"],
+                least=("first_at",),
+            )
+    declared = programme.customer_attributes or {}
+    for m, cid in applied:
+        if m.item.attributes:
+            values = check_values(declared, m.item.attributes)
+            write(session, cid, values, provider_id=provider_id, actor=source, now=now)
+        if m.item.tags:
+            upsert(
+                session,
+                table_of(CustomerTag),
+                [{"customer_id": cid, "tag": tag, "created_at": now} for tag in m.item.tags],
+                ["customer_id", "tag"],
+            )
+            session.add(
+                AuditEvent(
+                    actor=source,
+                    action="customer.tag_added",
+                    object_type="customer",
+                    object_id=str(cid),
+                    details={"provider_id": provider_id, "tags": m.item.tags},
+                )
+            )

@@ -414,6 +414,7 @@ class _Runner:
             now=now,
             source=f"import {self.id}",
             funder_id=self.provider_id or PROGRAMME,  # a customer import's provider is the funder named on it
+            provider_id=self.provider_id,
         )
         for i, refused in sorted(errors.items()):
             problems.append(self._problem(chunk[i], refused))

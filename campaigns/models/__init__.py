@@ -34,6 +34,7 @@ from campaigns.models.accrual import (
     ChallengeStatus,
     Reversal,
     ReversalStatus,
+    RuleUsage,
     Transaction,
     TxStatus,
 )
@@ -54,6 +55,7 @@ from campaigns.models.channels import CustomerToken, OtpCode, SmsInbound
 from campaigns.models.clearing import ProviderRate, SettlementLine, SettlementPeriod
 from campaigns.models.customers import (
     Customer,
+    CustomerAttribute,
     CustomerDaily,
     CustomerIdentity,
     CustomerMerge,
@@ -95,6 +97,7 @@ __all__ = [
     "ConsentRecord",
     "Counter",
     "Customer",
+    "CustomerAttribute",
     "CustomerBalance",
     "CustomerDaily",
     "CustomerGroup",
@@ -135,6 +138,7 @@ __all__ = [
     "ReversalStatus",
     "ReviewState",
     "Reward",
+    "RuleUsage",
     "Setting",
     "SettlementLine",
     "SettlementPeriod",

@@ -121,3 +121,15 @@ class ChallengeCount(Base):
     transaction_id: Mapped[int] = mapped_column(BigId, index=True)
     step: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RuleUsage(Base):
+    """Per customer, campaign rule and local day: awards of that rule (a limit written on the rule itself)."""
+
+    __tablename__ = "rule_usage"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    awards: Mapped[int] = mapped_column(Integer, default=0)

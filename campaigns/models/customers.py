@@ -28,6 +28,8 @@ class Customer(Base):
     merged_into: Mapped[int | None] = mapped_column(BigId, nullable=True)  # set while merged into another customer
     language: Mapped[str] = mapped_column(String(5), default="vi", server_default="vi")  # vi | en
     sms_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # TUCHOI / STOP
+    # the earliest membership date a provider's migration file gave: months_of_service counts from it
+    member_since: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class CustomerIdentity(Base):
@@ -75,7 +77,11 @@ class CustomerDaily(Base):
 
 
 class CustomerProvider(Base):
-    """First contact of a customer with a provider (for 'first transaction with this provider')."""
+    """First contact of a customer with a provider ('first transaction with this provider', months_with_provider).
+
+    ``first_at`` only ever moves earlier (an upsert with LEAST): a late-arriving older transaction or a migrated
+    ``member_since`` wins over the first row written.
+    """
 
     __tablename__ = "customer_providers"
 
@@ -91,6 +97,22 @@ class CustomerTag(Base):
     customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerAttribute(Base):
+    """A customer-level attribute (``customer.<name>`` in rules), typed by the programme's ``customer_attributes``.
+
+    Programme-wide: one value per customer and name, whichever provider set it last (``provider_id``, null for
+    staff or an import without one); every change is audited.
+    """
+
+    __tablename__ = "customer_attributes"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IdentityEvent(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from campaigns.accounts import rewards
@@ -9,6 +11,7 @@ from campaigns.models import (
     AuditEvent,
     CampaignUsage,
     Customer,
+    CustomerAttribute,
     CustomerBalance,
     CustomerDaily,
     CustomerIdentity,
@@ -18,6 +21,7 @@ from campaigns.models import (
     LedgerEntry,
     PointLot,
     Redemption,
+    RuleUsage,
     Transaction,
 )
 from tests.helpers.api import publish, txn
@@ -67,6 +71,15 @@ def _state(app, *cids):
                 ),
                 "balance": (b.balance, b.pending, b.qualifying, b.debt, b.lifetime_points),
                 "tier": s.get(Customer, cid).tier,
+                "member_since": s.get(Customer, cid).member_since,
+                "attributes": sorted(
+                    (x.name, x.value)
+                    for x in s.scalars(select(CustomerAttribute).where(CustomerAttribute.customer_id == cid))
+                ),
+                "rule_usage": sorted(
+                    (u.campaign_id, u.rule_index, str(u.day), u.awards)
+                    for u in s.scalars(select(RuleUsage).where(RuleUsage.customer_id == cid))
+                ),
             }
         return out
 
@@ -93,8 +106,17 @@ def test_merge_and_reverse(app, client, telecom, shop, staff, work):
                 CustomerTag(customer_id=b, tag="vip"),
                 CustomerTag(customer_id=b, tag="app"),
                 CustomerTag(customer_id=a, tag="app"),
+                # customer attributes: a's own value wins, b's other one moves; rule-limit awards add up
+                CustomerAttribute(customer_id=a, name="vip", value=True),
+                CustomerAttribute(customer_id=b, name="vip", value=False),
+                CustomerAttribute(customer_id=b, name="segment", value="family"),
+                RuleUsage(customer_id=a, campaign_id=7, rule_index=0, day=date(2027, 1, 2), awards=1),
+                RuleUsage(customer_id=b, campaign_id=7, rule_index=0, day=date(2027, 1, 2), awards=2),
+                RuleUsage(customer_id=b, campaign_id=7, rule_index=1, day=date(2027, 1, 3), awards=1),
             ]
         )
+        db.session.get(Customer, b).member_since = date(2020, 5, 1)
+        db.session.get(Customer, a).member_since = date(2022, 1, 1)
         db.session.commit()
     resp = client.post("/api/v1/redemptions", json={"customer_id": b, "reward": "MUG"}, headers=telecom.headers)
     assert resp.status_code in (200, 201), resp.get_json()
@@ -141,6 +163,9 @@ def test_merge_and_reverse(app, client, telecom, shop, staff, work):
     assert sum(u[3] for u in after[a]["usage"]) == 3  # 1 + 2 awards of the capped campaign, one row
     assert len(usage) == 1 and after[b]["usage"] == []
     assert after[a]["contacts"] == sorted([(1, 2), (2, 1)])
+    assert after[a]["attributes"] == [("segment", "family"), ("vip", True)] and after[b]["attributes"] == []
+    assert after[a]["rule_usage"] == [(7, 0, "2027-01-02", 3), (7, 1, "2027-01-03", 1)] and after[b]["rule_usage"] == []
+    assert after[a]["member_since"] == date(2020, 5, 1)  # the earlier membership
     with app.app_context():
         assert all(db.session.get(CustomerBalance, c).agg_seq == seq[c] + 1 for c in (a, b))
         assert db.session.get(Customer, b).merged_into == a

@@ -48,7 +48,7 @@ def test_validate_live_with_lines_save_publish_rollback_diff(app, client, work):
     syntax = _json(client, "/campaigns/validate", {"source": "name: x\nrules: [\n", "format": "yaml"}).get_json()
     assert syntax["errors"][0]["line"] == 3
     good = _json(client, "/campaigns/validate", {"source": BASE_EARNING, "format": "yaml"}).get_json()
-    assert good == {"valid": True, "errors": [], "name": "Base earning", "type": "earning", "rules": 1}
+    assert good == {"valid": True, "errors": [], "warnings": [], "name": "Base earning", "type": "earning", "rules": 1}
 
     rejected = _save(client, BROKEN)
     assert rejected.status_code == 422

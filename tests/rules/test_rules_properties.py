@@ -45,6 +45,7 @@ THRESHOLDS = (0, 3, 12, 100000)
 OFFSETS = ("0", "0.0000005", "0.000001", "0.0000015", "-0.0000005", "-0.000001", "0.5")
 NEAR = tuple(Decimal(t) + Decimal(o) for t in THRESHOLDS for o in OFFSETS)  # straddle NumericType.EPSILON
 ATTRIBUTE_KEYS = ("plan", "n", "vip")
+ATTRIBUTE_PREFIXES = ("attributes.", "customer.")  # a transaction's attributes and the customer's (same typing)
 ATTRIBUTE_VALUES = (None, "", "gold", "12", "true", 0, 12, 12.0000005, 1.5, -3, True, False, math.nan, math.inf, 100000)
 TAGS = ("vip", "staff", "new", "churn-risk", "b2b", "x_1")
 CAPS = (None, None, 0, 1, 30, 500, 5000)
@@ -90,15 +91,13 @@ def operand(draw: st.DrawFn, type_name: str, operator: str) -> Any:
 
 @st.composite
 def leaf(draw: st.DrawFn, attribute_types: dict[str, str]) -> dict[str, Any]:
-    attributes = [f"attributes.{key}" for key in attribute_types]
+    attributes = [f"{prefix}{key}" for key in attribute_types for prefix in ATTRIBUTE_PREFIXES]
     names = sorted(VARIABLE_TYPES) + attributes * 2 + ["amount"] * 4 + ["lifetime_points", "hour"]
     name = draw(st.sampled_from(names))
-    if name.startswith("attributes."):
-        type_name = attribute_types[name.removeprefix("attributes.")]
-    else:
-        type_name = VARIABLE_TYPES[name].name
+    prefix = next((p for p in ATTRIBUTE_PREFIXES if name.startswith(p)), None)
+    type_name = attribute_types[name.removeprefix(prefix)] if prefix is not None else VARIABLE_TYPES[name].name
     operators = sorted(OPERATORS[type_name])
-    if type_name == "string" and name.startswith("attributes."):
+    if type_name == "string" and prefix is not None:
         operators = [op for op in operators if op not in ("equal_to", "not_equal_to")] + ["equal_to"]
     operator = draw(st.sampled_from(operators))
     value = draw(operand(type_name, operator))
@@ -269,6 +268,8 @@ INT_FIELDS = (
     "transactions_this_month",
     "providers_used_365d",
     "days_since_first_transaction",
+    "months_of_service",
+    "months_with_provider",
 )
 SPEND_FIELDS = ("spend_today", "spend_7d", "spend_30d", "spend_365d")
 STRING_POOLS: dict[str, tuple[str | None, ...]] = {
@@ -330,15 +331,17 @@ def random_context(rng: random.Random, known: dict[str, list[Any]]) -> Evaluatio
     hour = int(pick("hour", tuple(range(24)), lambda r, v: min(max(round(v) + r.choice([-1, 0, 0, 1]), 0), 23)))
     local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), tzinfo=ZoneInfo(zone))
     attributes: dict[str, Any] = {}
-    for key in ATTRIBUTE_KEYS:
-        values = known.get(f"attributes.{key}")
-        if values and rng.random() < 0.6:
-            value = rng.choice(values)
-            attributes[key] = (
-                float(near_number(rng, value)) if isinstance(value, int | float) else near_string(rng, value)
-            )
-        elif (value := rng.choice(ATTRIBUTE_VALUES)) is not None or rng.random() < 0.5:
-            attributes[key] = value
+    customer_attributes: dict[str, Any] = {}
+    for prefix, target in zip(ATTRIBUTE_PREFIXES, (attributes, customer_attributes), strict=True):
+        for key in ATTRIBUTE_KEYS:
+            values = known.get(f"{prefix}{key}")
+            if values and rng.random() < 0.6:
+                value = rng.choice(values)
+                target[key] = (
+                    float(near_number(rng, value)) if isinstance(value, int | float) else near_string(rng, value)
+                )
+            elif (value := rng.choice(ATTRIBUTE_VALUES)) is not None or rng.random() < 0.5:
+                target[key] = value
     lifetime = pick("lifetime_points", THRESHOLDS, lambda r, v: max(round(v) + r.choice([-1, 0, 1]), 0))
     near_int = lambda r, v: max(round(v) + r.choice([-1, 0, 1]), 0)  # noqa: E731
     aggregates: dict[str, Any] = {name: int(pick(name, THRESHOLDS, near_int)) for name in INT_FIELDS}
@@ -349,6 +352,7 @@ def random_context(rng: random.Random, known: dict[str, list[Any]]) -> Evaluatio
         occurred_at=local.astimezone(UTC) if rng.random() < 0.5 else local,
         lifetime_points=int(lifetime),
         attributes=attributes,
+        customer_attributes=customer_attributes,
         timezone=zone,
         first_transaction_with_provider=rng.random() < 0.5,
         birthday_month=rng.choice((0, 1, 2, 3, 12)),

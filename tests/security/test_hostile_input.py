@@ -132,6 +132,35 @@ def test_wrong_types_and_out_of_range_values_name_the_field(client, telecom, fie
 
 
 @pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"attributes": {"vip": "yes"}}, "attributes.vip"),
+        ({"attributes": {"vip": 1}}, "attributes.vip"),
+        ({"attributes": {"score": "1e999"}}, "attributes.score"),
+        ({"attributes": {"score": 1e300}}, "attributes.score"),
+        ({"attributes": {"segment": "x" * 5000}}, "attributes.segment"),
+        ({"attributes": {"segment": {"nested": 1}}}, "attributes.segment"),
+        ({"attributes": {INJECTION: True}}, f"attributes.{INJECTION}"),
+        ({"attributes": {"vipp": True}}, "attributes.vipp"),
+        ({"attributes": []}, "attributes"),
+        ([], "body"),
+    ],
+)
+def test_customer_attributes_of_the_wrong_name_or_type_name_the_field(client, telecom, staff, body, path) -> None:
+    declared = {"vip": "boolean", "segment": "string", "score": "numeric"}
+    assert (
+        client.put("/api/v1/settings/customer_attributes", json={"value": declared}, headers=staff).status_code == 200
+    )
+    resp = client.post("/api/v1/transactions", json=txn("t-attr"), headers=telecom.headers)
+    cid = resp.get_json()["customer_id"]
+    assert path in _paths(_error(client.put(f"/api/v1/customers/{cid}/attributes", json=body, headers=telecom.headers)))
+    for tag in ("UPPER", "has space", "x" * 65, INJECTION[:40]):
+        url = f"/api/v1/customers/{cid}/tags/{tag}"
+        for method in ("PUT", "DELETE"):
+            assert _paths(_error(client.open(url, method=method, headers=telecom.headers))) == ["tag"]
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "/api/v1/transactions/99999999999999999999999999",

@@ -136,6 +136,7 @@ def build_world(app: Flask) -> World:
     ids["phone"] = "+84912000003"
     ids["period"] = datetime.now(UTC).strftime("%Y-%m")  # settlement statements of the running month
     ids["provider_code"] = "telecom"
+    ids["tag"] = "vip"  # a customer tag (PUT/DELETE /customers/{id}/tags/{tag})
 
     role_tokens = {}
     for role in ROLES:

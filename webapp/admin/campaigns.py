@@ -146,7 +146,8 @@ def validate_campaign() -> Any:
         doc = catalog.validate(source, fmt, db_session())
     except DomainError as err:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
-    return jsonify(valid=True, errors=[], name=doc.name, type=doc.type, rules=len(doc.rules))
+    warnings = catalog.warnings_of(db_session(), source, doc)
+    return jsonify(valid=True, errors=[], warnings=warnings, name=doc.name, type=doc.type, rules=len(doc.rules))
 
 
 @bp.post("/campaigns/simulate")

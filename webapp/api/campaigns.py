@@ -88,7 +88,8 @@ def create_campaign() -> Any:
     if _flag("publish"):
         announce_publication()
     campaign = db.session.get_one(Campaign, version.campaign_id)
-    return catalog.campaign_view(db_session(), campaign), 201
+    warnings = catalog.warnings_of(db_session(), source, catalog.validate(source, fmt))
+    return {**catalog.campaign_view(db_session(), campaign), "warnings": warnings}, 201
 
 
 @bp.post("/campaigns/validate")
@@ -96,7 +97,8 @@ def create_campaign() -> Any:
 def validate_campaign() -> Any:
     source, fmt = _document_from_request()
     doc = catalog.validate(source, fmt, db_session())
-    return {"valid": True, "name": doc.name, "type": doc.type}
+    warnings = catalog.warnings_of(db_session(), source, doc)
+    return {"valid": True, "name": doc.name, "type": doc.type, "warnings": warnings}
 
 
 @bp.get("/campaigns")

@@ -1,4 +1,5 @@
-"""Customer lookup and profile (balance, identities, recent ledger across providers), paper consent forms."""
+"""Customer lookup and profile (balance, identities, recent ledger across providers); paper consent forms;
+attributes and tags."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import request
 
 from campaigns.accounts.profile import lookup, profile
 from campaigns.consent import consents
+from campaigns.customers import attributes
 from campaigns.errors import DomainError, FieldProblem
 from campaigns.privacy import masking
 
@@ -56,3 +58,34 @@ def record_consent_form(customer_id: int) -> Any:
     )
     db.session.commit()
     return view, 201 if created else 200
+
+
+@bp.put("/customers/<int:customer_id>/attributes")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def put_customer_attributes(customer_id: int) -> Any:
+    """Replace the customer attributes the caller set (campaigns.customers.attributes.set_attributes)."""
+    values = attributes.body_values(require_object(read_json()))
+    out = attributes.set_attributes(
+        db_session(), customer_id, values, provider_id=scope_provider_id(), actor=principal().name
+    )
+    db.session.commit()
+    return out
+
+
+@bp.put("/customers/<int:customer_id>/tags/<tag>")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def put_customer_tag(customer_id: int, tag: str) -> Any:
+    out = attributes.add_tag(db_session(), customer_id, tag, provider_id=scope_provider_id(), actor=principal().name)
+    db.session.commit()
+    return out
+
+
+@bp.delete("/customers/<int:customer_id>/tags/<tag>")
+@require("provider", "staff", action="customers.attributes")
+@retry_transient
+def delete_customer_tag(customer_id: int, tag: str) -> Any:
+    out = attributes.remove_tag(db_session(), customer_id, tag, provider_id=scope_provider_id(), actor=principal().name)
+    db.session.commit()
+    return out

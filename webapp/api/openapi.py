@@ -33,6 +33,8 @@ from . import bp
 class FieldError(BaseModel):
     path: str
     reason: str
+    line: int | None = Field(default=None, description="where a campaign document's error is (1-based)")
+    column: int | None = Field(default=None, description="with line: the column (1-based)")
 
 
 class ErrorDetail(BaseModel):
@@ -158,6 +160,8 @@ class CustomerView(BaseModel):
         description="For a provider: whether the member granted cross_provider_sharing (false: only the "
         "provider's own ledger lines, no redemptions); absent for staff",
     )
+    attributes: dict[str, Any] = Field(default={}, description="customer attributes (customer.<name> in rules)")
+    member_since: str | None = Field(default=None, description="membership date from a migration file")
 
 
 class CampaignVersionInfo(BaseModel):
@@ -166,6 +170,15 @@ class CampaignVersionInfo(BaseModel):
     author: str
     created_at: datetime
     published_at: datetime | None
+
+
+class DocumentWarning(BaseModel):
+    """A category or attribute value no transaction of the last 90 days carried: maybe a typo, not an error."""
+
+    path: str
+    reason: str
+    line: int | None = None
+    column: int | None = None
 
 
 class CampaignView(BaseModel):
@@ -179,6 +192,7 @@ class CampaignView(BaseModel):
     updated_at: datetime
     versions: list[CampaignVersionInfo]
     document: dict[str, Any] | None
+    warnings: list[DocumentWarning] = Field(default=[], description="on create: open-set values not seen lately")
 
 
 class CampaignList(BaseModel):
@@ -189,6 +203,7 @@ class ValidationOk(BaseModel):
     valid: bool
     name: str
     type: str
+    warnings: list[DocumentWarning] = []
 
 
 class RewardView(BaseModel):
@@ -619,6 +634,46 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/customers/{customer_id}/attributes": {
+                "put": {
+                    "summary": "Replace the customer attributes you set (customer.<name> in rules); null removes one",
+                    "operationId": "putCustomerAttributes",
+                    "description": "Names and types are the programme setting `customer_attributes`; an undeclared "
+                    "name or a value of the wrong type is a 422 naming `attributes.<name>`. The namespace is "
+                    "programme-wide: a provider's PUT replaces the attributes it set and leaves another provider's "
+                    "unless it names them (a staff token replaces the whole set); a provider reaches only "
+                    "customers it has dealt with. Audited.",
+                    "parameters": [CUSTOMER_ID],
+                    "requestBody": {
+                        "required": True,
+                        **_obj({"attributes": {"type": "object", "additionalProperties": ATTRIBUTE_VALUE}}),
+                    },
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(*COMMON, 404, 422),
+                    },
+                }
+            },
+            "/api/v1/customers/{customer_id}/tags/{tag}": {
+                "put": {
+                    "summary": "Tag a customer (customer_tags in rules); idempotent, audited",
+                    "operationId": "putCustomerTag",
+                    "parameters": [CUSTOMER_ID, TAG_PARAM],
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(401, 403, 404, 422, 503),
+                    },
+                },
+                "delete": {
+                    "summary": "Remove a customer's tag; idempotent, audited",
+                    "operationId": "deleteCustomerTag",
+                    "parameters": [CUSTOMER_ID, TAG_PARAM],
+                    "responses": {
+                        "200": {"description": "The customer's attributes and tags", **CUSTOMER_ATTRIBUTES},
+                        **_errors(401, 403, 404, 422, 503),
+                    },
+                },
+            },
             "/api/v1/campaigns": {
                 "get": {
                     "summary": "All campaigns (staff)",
@@ -943,6 +998,24 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     if required:
         schema["required"] = required
     return {"content": {"application/json": {"schema": schema}}}
+
+
+CUSTOMER_ID = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+TAG_PARAM = {
+    "name": "tag",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+}
+ATTRIBUTE_VALUE = {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "number"}, {"type": "null"}]}
+CUSTOMER_ATTRIBUTES = _obj(
+    {
+        "customer_id": {"type": "integer"},
+        "attributes": {"type": "object", "additionalProperties": ATTRIBUTE_VALUE},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    ["customer_id", "attributes", "tags"],
+)
 
 
 def _me_get(summary: str, op: str, key: str) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from campaigns.errors import DomainError
 def fail(err: DomainError) -> NoReturn:
     click.echo(f"error: {err.message}", err=True)
     for f in err.fields:
-        click.echo(f"  {f.path}: {f.reason}", err=True)
+        where = f" (line {f.line}, column {f.column})" if f.line is not None else ""
+        click.echo(f"  {f.path}{where}: {f.reason}", err=True)
     sys.exit(1)
 
 

@@ -82,16 +82,17 @@
     syncScroll();
   }
 
-  function showErrors(errors) {
+  function showErrors(errors, warnings = []) {
     errorLines = new Set(errors.map((e) => e.line));
     errList.innerHTML = "";
-    for (const e of errors) {
+    for (const e of [...errors, ...warnings.map((w) => ({ ...w, warning: true }))]) {
       const li = document.createElement("li");
       li.dataset.line = e.line;
+      if (e.warning) li.className = "warning";
       const b = document.createElement("button");
       b.type = "button";
       b.dataset.line = e.line;
-      b.textContent = `Line ${e.line}`;
+      b.textContent = e.warning ? `Warning, line ${e.line}` : `Line ${e.line}`;
       const code = document.createElement("code");
       code.textContent = e.path;
       li.append(b, " ", code, `: ${e.reason}`);
@@ -139,8 +140,10 @@
         return;
       }
       if (body.valid) {
-        showErrors([]);
-        setStatus("ok", `Valid: “${body.name}”, ${body.type}, ${body.rules} rule${body.rules === 1 ? "" : "s"}`);
+        const warnings = body.warnings || [];
+        showErrors([], warnings);
+        const note = warnings.length ? `; ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";
+        setStatus("ok", `Valid: “${body.name}”, ${body.type}, ${body.rules} rule${body.rules === 1 ? "" : "s"}${note}`);
       } else {
         showErrors(body.errors);
         const n = body.errors.length;
