@@ -70,12 +70,23 @@ TOP_KEYS = (
     "pending_days",
     "limits",
     "points_expiry",
+    "experiment",
     "tiers",
     "grace_days",
     "rules",
 )
 TIER_ONLY_KEYS = ("tiers", "grace_days")
-NOT_FOR_TIERS = ("providers", "starts_at", "ends_at", "stacking", "budget", "pending_days", "limits", "points_expiry")
+NOT_FOR_TIERS = (
+    "providers",
+    "starts_at",
+    "ends_at",
+    "stacking",
+    "budget",
+    "pending_days",
+    "limits",
+    "points_expiry",
+    "experiment",
+)
 # When the points of a campaign's awards expire: the programme setting's policies plus two month-end ones.
 EXPIRY_POLICIES = ("rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after")
 EXPIRY_MONTHS = ("rolling_months", "end_of_month_after")  # the policies that take ``months``
@@ -157,6 +168,13 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Experiment:
+    """A holdout: ``control_share`` percent of customers are evaluated but not awarded (rules.experiments)."""
+
+    control_share: int
+
+
+@dataclass(frozen=True, slots=True)
 class TierSpec:
     """One tier of a tier programme; a higher rank is a better tier."""
 
@@ -212,6 +230,7 @@ class CampaignDocument:
     tiers: tuple[TierSpec, ...] = ()
     grace_days: int | None = None
     points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
+    experiment: Experiment | None = None
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
@@ -429,6 +448,7 @@ class _Validator:
         pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
         limits = self.limits(data.get("limits", _MISSING))
         points_expiry = self.points_expiry(data.get("points_expiry", _MISSING)) if kind != "tier" else None
+        experiment = self.experiment(data.get("experiment", _MISSING)) if kind != "tier" else None
         tiers: list[dict[str, Any]] = []
         grace_days = None
         if kind == "tier":
@@ -460,6 +480,8 @@ class _Validator:
             raw["limits"] = {"per_customer": dict(limits)}
         if points_expiry is not None:
             raw["points_expiry"] = points_expiry
+        if experiment is not None:
+            raw["experiment"] = {"control_share": experiment}
         if kind == "tier":
             raw["tiers"] = tiers
             raw["grace_days"] = grace_days
@@ -488,6 +510,7 @@ class _Validator:
             tiers=tuple(TierSpec(t["code"], t["name"], t["rank"], t["benefits"]) for t in tiers),
             grace_days=grace_days,
             points_expiry=points_expiry,
+            experiment=Experiment(experiment) if experiment is not None else None,
         )
 
     def text(self, value: Any, path: str, *, required: bool) -> Any:
@@ -641,6 +664,25 @@ class _Validator:
         else:
             self.choice(per_customer["period"], "limits.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
+
+    def experiment(self, value: Any) -> int | None:
+        """``{control_share: N}``: a whole percentage 1-99 of customers held out as the control group."""
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("experiment", f"expected a mapping such as {{control_share: 10}}, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("control_share",), "experiment")
+        share = value.get("control_share", _MISSING)
+        if share is _MISSING:
+            self.error("experiment.control_share", "required: a whole percentage between 1 and 99")
+            return None
+        before = len(self.errors)
+        if isinstance(share, bool) or not isinstance(share, int):
+            self.error("experiment.control_share", f"expected a whole percentage, got {_kind(share)}")
+        elif not 0 < share < 100:
+            self.error("experiment.control_share", "must be between 1 and 99 (a share of the customers)")
+        return share if len(self.errors) == before else None
 
     def points_expiry(self, value: Any) -> dict[str, Any] | None:
         """``{policy, months}``; a bare policy name is accepted for the policies without months."""

@@ -21,7 +21,16 @@ from campaigns.models.accounts import (
     Reward,
     TierChange,
 )
-from campaigns.models.accrual import CampaignCounter, CampaignUsage, Reversal, ReversalStatus, Transaction, TxStatus
+from campaigns.models.accrual import (
+    CampaignCounter,
+    CampaignUsage,
+    ExperimentExposure,
+    ExperimentGroup,
+    Reversal,
+    ReversalStatus,
+    Transaction,
+    TxStatus,
+)
 from campaigns.models.base import NAMING, Base, BigId, UTCDateTime
 from campaigns.models.care import (
     Alert,
@@ -81,6 +90,8 @@ __all__ = [
     "CustomerTag",
     "CustomerToken",
     "DailyStat",
+    "ExperimentExposure",
+    "ExperimentGroup",
     "GroupEvent",
     "GroupMember",
     "IdentityEvent",
