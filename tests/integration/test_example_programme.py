@@ -64,7 +64,7 @@ def test_the_example_programme_gives_what_its_readme_documents(app, client, staf
     assert sorted(c["status"] for c in published) == ["published"] * len(manifest["documents"])
 
     at = _last_saturday_morning()
-    an = None
+    an, previous = None, 0
     for n, (partner, category, channel, amount, points, balance, tier) in enumerate(JOURNEY, 1):
         body = txn(f"an-{n}", amount, AN, category=category, channel=channel)
         body["occurred_at"] = (at + timedelta(minutes=5 * n)).isoformat()
@@ -76,6 +76,8 @@ def test_the_example_programme_gives_what_its_readme_documents(app, client, staf
         assert detail.get_json()["status"] == "processed"
         profile = client.get(f"/api/v1/customers/{an}", headers=staff).get_json()
         assert (profile["balance"], profile["tier"]) == (balance, tier), (n, profile["balance"], profile["tier"])
+        assert balance - previous == points
+        previous = balance
     body = txn("binh-1", 50_000, BINH, category="topup", channel="app")
     body["occurred_at"] = (at + timedelta(minutes=40)).isoformat()
     resp = client.post("/api/v1/transactions", json=body, headers=keys["telecom"].headers)
