@@ -271,6 +271,7 @@ class _History:
         self.transactions = 0
         self.pairs: list[tuple[int, int]] = []
         self.customers: dict[str, int] = {}  # phone -> customer id
+        self.pub: published.Published | None = None
 
     def ingest(self, plan: _Day, until: datetime | None = None) -> list[tuple[int, int, datetime, str]]:
         """Ingest a day (up to ``until``); returns (txn id, customer id, received_at, provider code)."""
@@ -291,14 +292,23 @@ class _History:
         self.transactions += len(out)
         return sorted(out)
 
+    def credit_day(self, rows: Sequence[tuple[int, int, datetime, str]], day: date) -> None:
+        """A past day credited in four blocks, each with its block's clock: the books move through the day."""
+        for block in range(4):
+            lo = datetime.combine(day, time(6 * block), self.tz).astimezone(UTC)
+            hi = lo + timedelta(hours=6)
+            last = block == 3  # a receipt a few seconds after midnight still belongs to its day
+            self.credit([r for r in rows if lo <= r[2] and (last or r[2] < hi)], hi - timedelta(minutes=1))
+
     def credit(
         self, rows: Sequence[tuple[int, int, datetime, str]], at: datetime, late: datetime | None = None
     ) -> None:
         """Credit with the clock at ``at`` and stamp each a few seconds after receipt (``late``: all then)."""
         if not rows:
             return
-        pub = published.load(self.session)
-        credit_batch(self.session, [r[0] for r in rows], pub, at)
+        if self.pub is None:  # the programme does not change during the history: compiled once
+            self.pub = published.load(self.session)
+        credit_batch(self.session, [r[0] for r in rows], self.pub, at)
         _set_times(
             self.session,
             "processed_at",
@@ -338,14 +348,13 @@ def _seed_history(
             history.pairs = [(tid, cid) for tid, cid, received, _p in rows if received >= live_from]
             continue
         rows = history.ingest(plan)
-        day_end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC) - timedelta(minutes=1)
         if ago != outage_ago:
-            history.credit(rows, day_end)
+            history.credit_day(rows, day)
             continue
         down = datetime.combine(day, outage_from, tz).astimezone(UTC)
         up = datetime.combine(day, outage_to, tz).astimezone(UTC)
         stuck = [r for r in rows if r[3] == outage_code and down <= r[2] < up]
-        history.credit([r for r in rows if r not in stuck], day_end)
+        history.credit_day([r for r in rows if r not in stuck], day)
         for minutes in (20, 45, 90, 150):  # the care monitor's passes during the outage raise the SLA alert
             sla.check(session, down + timedelta(minutes=minutes))
         history.credit(stuck, up + timedelta(minutes=5), late=up + timedelta(minutes=5))
