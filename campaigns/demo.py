@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 import time as clock
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -53,6 +53,7 @@ from campaigns.permissions import UNLIMITED
 from campaigns.reporting import dashboard
 from campaigns.schemas import CustomerRef, TransactionIn
 from campaigns.sql import table_of
+from rules.experiments import group_of
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "coalition"
 MANIFEST: dict[str, Any] = yaml.safe_load((EXAMPLES / "programme.yaml").read_text(encoding="utf-8"))
@@ -95,6 +96,9 @@ WEEKLY = {
     "ewallet": [1.0, 1.0, 1.0, 1.05, 1.15, 1.25, 1.1],
     "shop": [0.8, 0.8, 0.85, 0.9, 1.1, 1.6, 1.5],
 }
+# the QR experiment works: its treated customers add QR payments its held-out ones do not (an effect for the
+# campaign page to measure; without one the demo's comparison would only ever show noise)
+NUDGED_PROVIDER, NUDGE_RATE = "ewallet", 0.3
 HOURLY = [1, 0.5, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 3, 3, 3.2, 3.5, 4, 3.5, 3, 3, 3.2, 3.5, 4, 4.5, 4, 3, 2, 1.5]
 REGIONS = ["Hà Nội", "TP. Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang"]
 PEAK_DAYS_AGO = {24: 1.6, 23: 2.4, 22: 2.0, 21: 1.3}  # the holiday peak, three weeks back
@@ -222,17 +226,32 @@ class _Day:
 
 
 def _day_plan(
-    rng: random.Random, people: list[_Person], weights: list[float], day: date, tz: ZoneInfo, count: int, run: str
+    rng: random.Random,
+    people: list[_Person],
+    weights: list[float],
+    day: date,
+    tz: ZoneInfo,
+    count: int,
+    run: str,
+    nudged: Callable[[_Person], bool] = lambda _p: False,
 ) -> _Day:
     plan = _Day({c: [] for c in PROVIDERS}, {c: [] for c in PROVIDERS})
     if count <= 0 or not people:
         return plan
     midnight = datetime.combine(day, time(), tz)
     weekday = day.weekday()
-    for n, person in enumerate(rng.choices(people, weights=weights, k=count)):
-        code = rng.choices(person.providers, weights=[WEEKLY[c][weekday] for c in person.providers])[0]
+    chosen = rng.choices(people, weights=weights, k=count)
+    # the QR experiment works: a treated e-wallet customer sometimes adds a QR payment to the day
+    extra = [p for p in chosen if NUDGED_PROVIDER in p.providers and nudged(p) and rng.random() < NUDGE_RATE]
+    for n, person in enumerate(chosen + extra):
+        nudge = n >= len(chosen)
+        code = (
+            NUDGED_PROVIDER
+            if nudge
+            else rng.choices(person.providers, [WEEKLY[c][weekday] for c in person.providers])[0]
+        )
         spec = PROVIDERS[code]
-        category = rng.choices(spec["categories"], weights=CATEGORY_WEIGHTS[code])[0]
+        category = "merchant_qr" if nudge else rng.choices(spec["categories"], weights=CATEGORY_WEIGHTS[code])[0]
         hour = rng.choices(range(24), weights=HOURLY)[0]
         occurred = midnight + timedelta(hours=hour, seconds=rng.randrange(3600))
         attributes: dict[str, Any] = {"region": person.region}
@@ -323,6 +342,14 @@ def _seed_history(
     ids = {code: pid for code, pid in session.execute(select(Provider.code, Provider.id)) if code in PROVIDERS}
     history = _History(session, rng, now, tz, ids)
     weights = [p.rate for p in people]
+    experiment = next((e for e in published.load(session).experiments if e.document.experiment is not None), None)
+
+    def nudged(person: _Person) -> bool:
+        cid = history.customers.get(person.ref.phone or "")
+        if experiment is None or experiment.document.experiment is None or cid is None:
+            return False
+        return group_of(experiment.id, cid, experiment.document.experiment.control_share) == "treated"
+
     today = now.astimezone(tz).date()
     days = (today - start).days + 1
     factors = []
@@ -339,7 +366,7 @@ def _seed_history(
         ago = (today - day).days
         expected = scale * factor * (1 if ago else _elapsed_share(now, tz))
         count = int(expected) + (rng.random() < expected % 1)  # small demos keep their few transactions
-        plan = _day_plan(rng, people, weights, day, tz, count, run)
+        plan = _day_plan(rng, people, weights, day, tz, count, run, nudged)
         if ago == 0:
             live_from = now - timedelta(minutes=LIVE_MINUTES)
             rows = history.ingest(plan, until=now)
