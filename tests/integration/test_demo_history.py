@@ -87,5 +87,10 @@ def test_the_demo_seeds_a_quarter_of_history_that_every_page_shows(tmp_path: Pat
         ids = dict(db.session.execute(select(Campaign.name, Campaign.id)).all())
     qr = client.get(f"/campaigns/{ids['Coalition QR payment test']}").get_data(as_text=True)
     assert "Experiment: treated vs control" in qr and "20% of customers held out" in qr
+    staff = {"Authorization": f"Bearer {token.group(1)}"}
+    report = client.get(f"/api/v1/campaigns/{ids['Coalition QR payment test']}", headers=staff).get_json()["experiment"]
+    assert report["groups"]["control"]["customers"] > 300 and report["groups"]["control"]["points_withheld"] > 0
+    lift = report["difference"]["transactions_per_customer"]  # the demo's treated customers add QR payments
+    assert lift["ci95_low"] > 0, report
     budget = client.get("/campaigns").get_data(as_text=True)
     assert "Coalition data-pack promotion" in budget
