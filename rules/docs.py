@@ -440,6 +440,7 @@ pending_days: 14             # points held pending for a return window (0..365, 
 budget: {max_points: 50000000, max_points_per_customer_per_day: 5000}
 limits: {per_customer: {count: 1, period: day}}
 points_expiry: end_of_next_month   # optional: this campaign's points expire otherwise than the programme's
+experiment: {control_share: 10}    # optional: hold out 10 % of customers as a control group
 rules:
   - name: top-up of 100k or more
     conditions:
@@ -458,6 +459,7 @@ rules:
 rate); a rule past it gives nothing, its note says why. |
 | `points_expiry` | when this campaign's points expire, instead of the programme's policy (below). |
 | `pending_days` | the campaign's points stay pending this many days (a return window) before they can be spent. |
+| `experiment.control_share` | 1..99: that percent of customers (by a stable hash) is evaluated, never awarded. |
 | `rules[].conditions` | a tree of `all` / `any` groups (at most 10 deep) whose leaves are `{name, operator, value}`. |
 | `rules[].actions` | 1 to 20 actions; every rule whose conditions hold fires. |
 

@@ -70,6 +70,7 @@ TOP_KEYS = (
     "pending_days",
     "limits",
     "points_expiry",
+    "experiment",
     "tiers",
     "grace_days",
     "rules",
@@ -86,6 +87,7 @@ NOT_FOR_TIERS = (
     "limits",
     "points_expiry",
     "challenge",
+    "experiment",
 )
 CHALLENGE_PERIODS = ("month", "week", "campaign")  # local calendar month, ISO week, or the campaign's whole life
 CHALLENGE_REWARDS = ("award_points", "grant_reward")
@@ -173,6 +175,13 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Experiment:
+    """A holdout: ``control_share`` percent of customers are evaluated but not awarded (rules.experiments)."""
+
+    control_share: int
+
+
+@dataclass(frozen=True, slots=True)
 class TierSpec:
     """One tier of a tier programme; a higher rank is a better tier."""
 
@@ -252,6 +261,7 @@ class CampaignDocument:
     grace_days: int | None = None
     points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
     challenge: Challenge | None = None
+    experiment: Experiment | None = None
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
@@ -493,6 +503,7 @@ class _Validator:
         pending_days = self.bounded_int(data.get("pending_days", 0), "pending_days", 0, MAX_PENDING_DAYS)
         limits = self.limits(data.get("limits", _MISSING))
         points_expiry = self.points_expiry(data.get("points_expiry", _MISSING)) if kind != "tier" else None
+        experiment = self.experiment(data.get("experiment", _MISSING)) if kind != "tier" else None
         tiers: list[dict[str, Any]] = []
         grace_days = None
         if kind == "tier":
@@ -528,6 +539,8 @@ class _Validator:
             raw["limits"] = {"per_customer": dict(limits)}
         if points_expiry is not None:
             raw["points_expiry"] = points_expiry
+        if experiment is not None:
+            raw["experiment"] = {"control_share": experiment}
         if kind == "tier":
             raw["tiers"] = tiers
             raw["grace_days"] = grace_days
@@ -560,6 +573,7 @@ class _Validator:
             grace_days=grace_days,
             points_expiry=points_expiry,
             challenge=_challenge_of(challenge),
+            experiment=Experiment(experiment) if experiment is not None else None,
         )
 
     def challenge(self, value: Any) -> dict[str, Any] | None:
@@ -811,6 +825,25 @@ class _Validator:
         else:
             self.choice(per_customer["period"], f"{path}.per_customer.period", LIMIT_PERIODS)
         return {"count": per_customer.get("count"), "period": per_customer.get("period")}
+
+    def experiment(self, value: Any) -> int | None:
+        """``{control_share: N}``: a whole percentage 1-99 of customers held out as the control group."""
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping):
+            self.error("experiment", f"expected a mapping such as {{control_share: 10}}, got {_kind(value)}")
+            return None
+        self.unknown_keys(value, ("control_share",), "experiment")
+        share = value.get("control_share", _MISSING)
+        if share is _MISSING:
+            self.error("experiment.control_share", "required: a whole percentage between 1 and 99")
+            return None
+        before = len(self.errors)
+        if isinstance(share, bool) or not isinstance(share, int):
+            self.error("experiment.control_share", f"expected a whole percentage, got {_kind(share)}")
+        elif not 0 < share < 100:
+            self.error("experiment.control_share", "must be between 1 and 99 (a share of the customers)")
+        return share if len(self.errors) == before else None
 
     def points_expiry(self, value: Any) -> dict[str, Any] | None:
         """``{policy, months}``; a bare policy name is accepted for the policies without months."""

@@ -48,6 +48,7 @@ from campaigns.models import (
     CustomerIdentity,
     CustomerProvider,
     CustomerTag,
+    ExperimentExposure,
     LedgerEntry,
     Outbox,
     PointLot,
@@ -58,7 +59,8 @@ from campaigns.models import (
 )
 from campaigns.notify import webhooks
 from campaigns.sql import table_of, upsert
-from rules import Effect, EvaluationContext, evaluate_tier
+from rules import Effect, EvaluationContext, campaign_applies, evaluate_tier
+from rules.experiments import group_of
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ class _Batch:
         self.tier_changes: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.events = webhooks.Events()  # provider webhooks, into the outbox with everything else
+        # holdout campaigns: (campaign, customer) -> [cohort, first_at, evaluations, awarded, withheld]
+        self.exposures: dict[tuple[int, int], list[Any]] = {}
 
     # -- loading ------------------------------------------------------------------------------------
 
@@ -339,6 +343,24 @@ class _Batch:
             s.execute(update(Customer).where(Customer.id.in_(members)).values(tier=tier, tier_since=now))
         if self.tier_changes:
             s.execute(insert(TierChange), self.tier_changes)
+        upsert(
+            s,
+            table_of(ExperimentExposure),
+            [
+                {
+                    "campaign_id": camp,
+                    "customer_id": cid,
+                    "cohort": v[0],
+                    "first_at": v[1],
+                    "evaluations": v[2],
+                    "awarded_points": v[3],
+                    "withheld_points": v[4],
+                }
+                for (camp, cid), v in self.exposures.items()
+            ],
+            ["campaign_id", "customer_id"],
+            add=("evaluations", "awarded_points", "withheld_points"),
+        )
         upsert(s, table_of(Outbox), self.outbox, ["dedupe_key"])
 
 
@@ -482,6 +504,8 @@ def _credit_one(
     today = local.date()
     ctx = _context(txn, st, provider, today, pub.settings.timezone)
     effects = pub.ruleset.evaluate(ctx, received_at=txn.received_at)
+    if pub.experiments:  # the hot path pays nothing unless a published campaign holds out a control group
+        effects = _hold_out(batch, txn, ctx, effects)
     tier = pub.tiers.get(st.tier or "")
     if tier is not None and tier.earn_multiplier > 1:
         base = sum(e.points for e in effects if e.kind == "points" and e.to != "referrer")
@@ -626,6 +650,26 @@ def _credit_one(
     st.seen(txn.provider_id, txn.occurred_at)
     if pub.tier_spec is not None:
         _upgrade(batch, txn, st, provider, today)
+
+
+def _hold_out(batch: _Batch, txn: Row[Any], ctx: EvaluationContext, effects: list[Effect]) -> list[Effect]:
+    """Record every customer a holdout campaign evaluates; its control customers get what they would have had
+    without it (re-evaluated without the campaign, so stacking and multipliers stay honest), and the points it
+    would have given them are recorded as withheld."""
+    held: set[int] = set()
+    for spec in batch.pub.experiments:
+        experiment = spec.document.experiment
+        if experiment is None or not campaign_applies(spec, ctx, txn.received_at):
+            continue
+        cohort = group_of(spec.id, txn.customer_id, experiment.control_share)
+        mine = [e for e in effects if e.campaign_id == spec.id]
+        points = sum(e.points for e in mine if e.kind in ("points", "multiplier"))
+        row = batch.exposures.setdefault((spec.id, txn.customer_id), [cohort, txn.occurred_at, 0, 0, 0])
+        row[2] += 1
+        row[3 if cohort == "treated" else 4] += points
+        if cohort == "control" and mine:
+            held.add(spec.id)
+    return batch.pub.without(frozenset(held)).evaluate(ctx, received_at=txn.received_at) if held else effects
 
 
 def _award(

@@ -63,6 +63,8 @@ class Published:
     providers: dict[int, str]
     tier_funding: tuple[tuple[str, int], ...] | None = None  # who pays the tier multipliers' bonus points
     challenges: tuple[CompiledChallenge, ...] = ()  # empty in most programmes: crediting then skips progress work
+    experiments: tuple[CampaignSpec, ...] = ()  # the published campaigns holding out a control group
+    _without: dict[frozenset[int], RuleSet] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def provider_ids(self) -> dict[str, int]:
@@ -70,6 +72,18 @@ class Published:
 
     def rank(self, tier: str | None) -> int:
         return self.tiers[tier].rank if tier in self.tiers else -1
+
+    def without(self, held_out: frozenset[int]) -> RuleSet:
+        """The rule set minus the campaigns a control customer is held out of: what they would get had those
+        campaigns not existed (stacking and multipliers included), compiled once per set."""
+        ruleset = self._without.get(held_out)
+        if ruleset is None:
+            ruleset = RuleSet(
+                [s for s in self.ruleset.campaigns if s.id not in held_out],
+                max_points_per_transaction=self.settings.max_points_per_transaction,
+            )
+            self._without[held_out] = ruleset
+        return ruleset
 
 
 def load(session: Session) -> Published:
@@ -121,6 +135,7 @@ def load(session: Session) -> Published:
         providers=provider_codes(session),
         tier_funding=_funding(tier_spec.document.raw) if tier_spec is not None else None,
         challenges=compile_challenges(earning),
+        experiments=tuple(s for s in earning if s.document.experiment is not None),
     )
 
 

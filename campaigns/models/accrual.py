@@ -133,3 +133,22 @@ class RuleUsage(Base):
     rule_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     awards: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ExperimentGroup = Literal["treated", "control"]  # rules.experiments.group_of
+
+
+class ExperimentExposure(Base):
+    """A customer a holdout campaign evaluated: its group, and the points awarded (treated) or withheld
+    (control), so both sides of the comparison are counted the same way and control is never credited."""
+
+    __tablename__ = "experiment_exposures"
+    __table_args__ = (Index("ix_exposure_campaign_cohort", "campaign_id", "cohort"),)
+
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cohort: Mapped[ExperimentGroup] = mapped_column(String(8))
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    evaluations: Mapped[int] = mapped_column(Integer, default=0)
+    awarded_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    withheld_points: Mapped[int] = mapped_column(BigInteger, default=0)

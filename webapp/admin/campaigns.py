@@ -18,6 +18,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
 from campaigns.privacy import masking
+from campaigns.reporting import experiments
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
@@ -193,6 +194,7 @@ def campaign(campaign_id: int) -> Any:
         require_approval=_require_approval(),
         may_publish={v.version: catalog.may_publish(v, require_approval=_require_approval()) for v in versions},
         timezone=programme.load(db_session()).timezone,
+        experiment=experiments.report(db_session(), c),
     )
 
 

@@ -13,6 +13,7 @@ from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError, FieldProblem, not_found
 from campaigns.models import Campaign
 from campaigns.permissions import allowed
+from campaigns.reporting import experiments
 from rules.document import load_yaml
 
 from ..extensions import announce_publication, db, db_session, settings
@@ -117,7 +118,12 @@ def _campaign(campaign_id: int) -> Campaign:
 @bp.get("/campaigns/<int:campaign_id>")
 @require("staff", action="campaigns.view")
 def show_campaign(campaign_id: int) -> Any:
-    return catalog.campaign_view(db_session(), _campaign(campaign_id))
+    campaign = _campaign(campaign_id)
+    view = catalog.campaign_view(db_session(), campaign)
+    report = experiments.report(db_session(), campaign)
+    if report is not None:
+        view["experiment"] = report
+    return view
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")

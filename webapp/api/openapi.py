@@ -181,6 +181,41 @@ class DocumentWarning(BaseModel):
     column: int | None = None
 
 
+class ExperimentGroupView(BaseModel):
+    customers: int
+    spend_per_customer: float | None
+    transactions_per_customer: float | None
+    redemptions_per_customer: float | None
+    points_awarded: int | None = None
+    points_withheld: int | None = None
+
+
+class ExperimentDifference(BaseModel):
+    difference: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+
+
+class ExperimentWindow(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+
+class ExperimentReport(BaseModel):
+    """Treated against control over the campaign's life (campaigns.reporting.experiments)."""
+
+    control_share: int | None
+    window: ExperimentWindow
+    groups: dict[Literal["treated", "control"], ExperimentGroupView]
+    difference: dict[
+        Literal["spend_per_customer", "transactions_per_customer", "redemptions_per_customer"], ExperimentDifference
+    ]
+    points_credited: int
+    cost_vnd: int
+    incremental_spend_vnd: int
+    cost_per_incremental_vnd: float | None
+
+
 class CampaignView(BaseModel):
     id: int
     name: str
@@ -193,6 +228,7 @@ class CampaignView(BaseModel):
     versions: list[CampaignVersionInfo]
     document: dict[str, Any] | None
     warnings: list[DocumentWarning] = Field(default=[], description="on create: open-set values not seen lately")
+    experiment: ExperimentReport | None = None  # only on GET /campaigns/{id}, for a campaign with a holdout
 
 
 class CampaignList(BaseModel):

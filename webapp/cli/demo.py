@@ -16,8 +16,9 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
 
 @demo_cli.command("seed")
-@click.option("--customers", default=60, show_default=True, help="Demo customers to create.")
-@click.option("--transactions", default=300, show_default=True, help="Demo transactions to post.")
+@click.option("--customers", default=5000, show_default=True, help="Demo customers to create.")
+@click.option("--transactions", default=30_000, show_default=True, help="About this many over the history.")
+@click.option("--days", default=90, show_default=True, help="Days of history, today included.")
 @click.option("--if-empty", is_flag=True, help="Seed only a database without demo data; else show its kept keys.")
 @click.option(
     "--keys-dir",
@@ -26,8 +27,8 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
     show_default=True,
     help="Where this database's keys file (demo-keys-<backend>-<database>.txt) is kept.",
 )
-def demo_seed(customers: int, transactions: int, if_empty: bool, keys_dir: Path) -> None:
-    """Demo providers, campaigns, customers and transactions (credited when a worker runs)."""
+def demo_seed(customers: int, transactions: int, days: int, if_empty: bool, keys_dir: Path) -> None:
+    """The example coalition programme (docs/examples/coalition) with its history: see campaigns/demo.py."""
     url = settings().database_url
     keys_file = keys_dir / demo.keys_filename(url)
     if if_empty and demo.is_seeded(db_session()):
@@ -37,14 +38,22 @@ def demo_seed(customers: int, transactions: int, if_empty: bool, keys_dir: Path)
         else:
             click.echo("  (no keys file: they were printed when this database was seeded)")
         return
-    summary = demo.seed(db_session(), customers=customers, transactions=transactions)
+    summary = demo.seed(db_session(), customers=customers, transactions=transactions, days=days)
     db.session.commit()
     announce_publication()
     queue = dispatcher()
     queue.dispatch(summary.pairs)
     if isinstance(queue, InlineDispatcher):
         queue.drain_now()
-    click.echo(f"Seeded {len(summary.pairs)} transactions, {summary.campaigns} campaigns.")
+    if not summary.keys:
+        click.echo("demo data already seeded in this database: nothing added")
+        return
+    click.echo(
+        f"Seeded {summary.transactions} transactions of {summary.customers} customers over {days} days, "
+        f"{summary.campaigns} campaigns, {summary.redemptions} redemptions, {summary.claims} claims, "
+        f"closed months {', '.join(summary.closed_months) or 'none'}, {summary.alerts} live alert conditions "
+        f"in {summary.seconds} s ({len(summary.pairs)} recent transactions queued for the worker)."
+    )
     lines = [f"  provider {code}: {key}" for code, key in summary.keys.items()]
     if summary.staff_token:
         lines.append(f"  staff token: {summary.staff_token}")
