@@ -1,7 +1,7 @@
 """The campaign editor's form builder writes every construct of a campaign document, through the form only.
 
 A marketer builds a campaign with a percent action, then bands, then a rate per category, a campaign expiry,
-funding, a yearly limit on the rule, an experiment and a challenge (whose step uses months_of_service); each
+funding, a monthly campaign limit, a yearly limit on the rule, an experiment and a challenge (whose step uses months_of_service); each
 document written is checked as text and by the live validator; the last is saved, validated again by the API
 and published, and a transaction through the worker earns the keyed rate.
 """
@@ -102,6 +102,8 @@ def test_the_form_builder_writes_every_construct(app, server, browser, client, s
         page.get_by_role("button", name="Add: Funder").click()
         page.get_by_label(f"Funder {i}: issuer, programme or a provider").fill(funder)
         page.get_by_label(f"Funder {i}: percent").fill(share)
+    page.get_by_label("Campaign limit per customer: count").fill("5")
+    page.get_by_label("Campaign limit per customer: period").select_option("month")
     page.get_by_label("Challenge period").select_option("month")
     page.get_by_role("button", name="Add step").click()
     page.get_by_label("Step 1: name").fill("3 top-ups")
@@ -119,6 +121,7 @@ type: earning
 priority: 100
 points_expiry: {policy: end_of_month_after, months: 3}
 funding: {issuer: 60, telecom: 40}
+limits: {per_customer: {count: 5, period: month}}
 experiment: {control_share: 10}
 challenge:
   period: month

@@ -227,6 +227,9 @@
     percent: "Percent (0.025 = 2.5 %)",
     rounding: "Rounding",
     max: "Max points",
+    optional: "optional",
+    factor: "Factor",
+    pointsField: "Points",
     rate: "Rate",
     rateFlat: "One rate",
     rateBands: "Bands by amount",
@@ -378,13 +381,13 @@
   const percentField = field(L.percent, percent);
   const rateField = field(L.rate, rateMode);
   const byField = field(L.by, bySel);
-  const roundMax = mk("div", { className: "row" }, field(L.rounding, rounding), field(`${L.max} (optional)`, maxPts));
+  const roundMax = mk("div", { className: "row" }, field(L.rounding, rounding), field(`${L.max} (${L.optional})`, maxPts));
   actionSel.closest(".row").after(mk("div", { className: "row" }, percentField, rateField, byField), bands.el, rates.el, roundMax);
   function actionFields() {
     const a = actionSel.value;
     const mode = rateMode.value;
     const perAmount = a === "award_points_per_amount";
-    $("b-p1-label").textContent = a === "multiply_points" ? "Factor" : "Points";
+    $("b-p1-label").textContent = a === "multiply_points" ? L.factor : L.pointsField;
     p1Field.hidden = a === "award_points_percent" || (perAmount && mode === "bands");
     $("b-p2-field").hidden = !perAmount || mode === "bands";
     percentField.hidden = a !== "award_points_percent";
