@@ -311,7 +311,7 @@ def test_screenshots_of_the_demo(app, server, browser, work):
     page.locator("details.schedule input[type=datetime-local]").first.fill("2031-01-20T08:00")
     page.get_by_role("button", name="Schedule", exact=True).first.click()
     page.locator(".flash-success").filter(has_text="will be published").wait_for()
-    assert page.locator(".badge.b-scheduled").count() == 1
+    assert page.locator("td .badge.b-scheduled").filter(has_text="2031-01-20").count() == 1  # the version's row
     shot(page, "campaign-scheduled")
     page.goto(f"{server}/customers/{richest}")
     page.get_by_label("Find by").select_option("id")
