@@ -19,7 +19,7 @@ from campaigns.models import Campaign, CampaignVersion, Customer, LedgerEntry
 from rules.experiments import group_of
 from tests.helpers.api import txn
 from tests.helpers.factories import make_provider, make_user
-from tests.integration.test_browser import CHROMIUM, browser, server, sign_in  # noqa: F401 (fixtures)
+from tests.integration.test_browser import CHROMIUM, browser, server, shot, sign_in  # noqa: F401 (fixtures)
 from webapp.extensions import db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -115,6 +115,7 @@ def test_the_form_builder_writes_every_construct(app, server, browser, client, s
     page.get_by_role("button", name="Add step").click()
     page.get_by_label("Step 2: name").fill("any event")
     page.get_by_label("Challenge reward points").fill("500")
+    shot(page, "form-builder-constructs")
     doc = write(page)
     expected = """name: "Every construct"
 type: earning

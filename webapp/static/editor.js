@@ -362,7 +362,7 @@
     const period = sel(PERIODS.map((p) => [p, p]), "day");
     count.setAttribute("aria-label", `${text}: ${L.count}`);
     period.setAttribute("aria-label", `${text}: ${L.period}`);
-    return { el: group(text, mk("div", { className: "row" }, count, period)), count, period };
+    return { el: group(text, mk("div", { className: "cond-row" }, count, period)), count, period };
   }
   const ruleLimit = limitControls(L.ruleLimit);
   $("b-rule").closest(".field").after(ruleLimit.el);
@@ -422,7 +422,7 @@
     const count = num("1", { min: 1, max: 1000 });
     count.setAttribute("aria-label", `${prefix}: ${L.count}`);
     const box = mk("div", { className: "step-conds" });
-    const step = group(prefix, mk("div", { className: "row" }, name, count, btn(L.remove, `${L.remove} ${prefix}`, () => step.remove())), box);
+    const step = group(prefix, mk("div", { className: "cond-row" }, name, count, btn(L.remove, `${L.remove} ${prefix}`, () => step.remove())), box);
     step.append(btn(L.addCond, `${L.addCond}: ${prefix}`, () => addCond(box, `${prefix} ${L.condition.toLowerCase()}`)));
     step.builder = { name, count, box };
     steps.append(step);
