@@ -83,6 +83,10 @@ def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, 
             {"name": v["name"], "label": v["label"], "type": v["field_type"]}
             for v in vocab["variables"]
             if v["field_type"] in ("numeric", "string", "boolean", "date", "tag_set")
+        ]
+        + [
+            {"name": f"customer.{name}", "label": f"Customer: {name}", "type": kind}
+            for name, kind in sorted((programme.load(db_session()).customer_attributes or {}).items())
         ],
         "operators": {
             t: [{"name": o["name"], "input": o["input_type"]} for o in ops]

@@ -214,6 +214,105 @@
   });
 
   // -- form builder -----------------------------------------------------------------------------
+  // Every string the builder adds to the page, kept together so they can be translated later.
+  const L = {
+    condition: "Condition",
+    variable: "variable",
+    operator: "operator",
+    value: "value",
+    remove: "Remove",
+    add: "Add",
+    list: "comma-separated",
+    actPercent: "Award a percent of the amount",
+    percent: "Percent (0.025 = 2.5 %)",
+    rounding: "Rounding",
+    max: "Max points",
+    optional: "optional",
+    factor: "Factor",
+    pointsField: "Points",
+    rate: "Rate",
+    rateFlat: "One rate",
+    rateBands: "Bands by amount",
+    rateBy: "A rate per value",
+    band: "Band",
+    from: "from amount",
+    points: "points",
+    per: "per amount",
+    by: "Rate by",
+    rateRow: "Rate",
+    key: "value",
+    ruleLimit: "Rule limit per customer",
+    limit: "Campaign limit per customer",
+    count: "count",
+    period: "period",
+    none: "none",
+    expiry: "Points expiry",
+    expiryDefault: "the programme's",
+    months: "Months",
+    funding: "Funding (percentages summing to 100)",
+    funder: "Funder",
+    funder_: "issuer, programme or a provider",
+    share: "percent",
+    control: "Control group % (experiment)",
+    challenge: "Challenge",
+    challengePeriod: "Challenge period",
+    step: "Step",
+    stepName: "name",
+    addStep: "Add step",
+    addCond: "Add condition",
+    reward: "Challenge reward points",
+  };
+  const PERIODS = ["day", "week", "month", "year", "campaign"];
+  const EXPIRY = ["rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after"];
+  const BY = ["provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week"];
+  let uid = 0;
+  function mk(tag, props = {}, ...kids) {
+    const e = Object.assign(document.createElement(tag), props);
+    e.append(...kids);
+    return e;
+  }
+  function btn(text, label, onClick) {
+    const b = mk("button", { type: "button", className: "btn btn-small", textContent: text });
+    if (label) b.setAttribute("aria-label", label);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function sel(options, value) {
+    const s = mk("select");
+    for (const [v, t] of options) s.add(new Option(t, v));
+    if (value !== undefined) s.value = value;
+    return s;
+  }
+  function num(value, attrs = {}) {
+    return mk("input", { type: "number", step: "any", value: value === undefined ? "" : String(value), ...attrs });
+  }
+  function field(text, control) {
+    if (!control.id) control.id = `bx-${++uid}`;
+    return mk("div", { className: "field" }, mk("label", { htmlFor: control.id, textContent: text }), control);
+  }
+  function group(text, ...kids) {
+    return mk("fieldset", { className: "field" }, mk("legend", {}, mk("strong", { textContent: text })), ...kids);
+  }
+  // A list of rows of small inputs, each labelled "<prefix> <n>: <column>", with add and remove buttons.
+  function rowList(prefix, cols) {
+    const list = mk("div");
+    let n = 0;
+    function add(vals = []) {
+      const k = ++n;
+      const row = mk("div", { className: "cond-row" });
+      cols.forEach((c, i) => {
+        const inp = mk("input", { type: c.type || "text", placeholder: c.label, value: vals[i] === undefined ? "" : String(vals[i]) });
+        if (c.type === "number") inp.step = "any";
+        inp.setAttribute("aria-label", `${prefix} ${k}: ${c.label}`);
+        row.append(inp);
+      });
+      row.append(btn(L.remove, `${L.remove} ${prefix} ${k}`, () => row.remove()));
+      list.append(row);
+    }
+    const box = mk("div", {}, list, btn(`${L.add}: ${prefix}`, null, () => add()));
+    return { el: box, add, rows: () => Array.from(list.children).map((r) => Array.from(r.querySelectorAll("input"), (i) => i.value.trim())) };
+  }
+
   const conds = $("b-conds");
   const varType = Object.fromEntries(data.variables.map((v) => [v.name, v.type]));
   function opOptions(type) {
@@ -223,27 +322,17 @@
     const o = (data.operators[type] || []).find((x) => x.name === op);
     return o ? o.input : "text";
   }
-  let condCount = 0;
-  function addCond(name, op, value) {
-    const n = ++condCount;
-    const row = document.createElement("div");
-    row.className = "cond-row";
-    const vSel = document.createElement("select");
-    vSel.setAttribute("aria-label", `Condition ${n}: variable`);
-    for (const v of data.variables) vSel.add(new Option(v.label, v.name));
-    vSel.value = name || "amount";
-    const oSel = document.createElement("select");
-    oSel.setAttribute("aria-label", `Condition ${n}: operator`);
-    const val = document.createElement("input");
-    val.type = "text";
-    val.setAttribute("aria-label", `Condition ${n}: value`);
-    val.value = value === undefined ? "" : value;
-    const rm = document.createElement("button");
-    rm.type = "button";
-    rm.className = "btn btn-small";
-    rm.textContent = "Remove";
-    rm.setAttribute("aria-label", `Remove condition ${n}`);
-    rm.addEventListener("click", () => row.remove());
+  // one condition row in box; prefix names it for assistive technology ("Condition 2", "Step 1 condition 2")
+  function addCond(box, prefix, name, op, value) {
+    const n = (box.dataset.n = String(Number(box.dataset.n || 0) + 1));
+    const row = mk("div", { className: "cond-row" });
+    const vSel = sel(data.variables.map((v) => [v.name, v.label]), name || "amount");
+    vSel.setAttribute("aria-label", `${prefix} ${n}: ${L.variable}`);
+    const oSel = mk("select");
+    oSel.setAttribute("aria-label", `${prefix} ${n}: ${L.operator}`);
+    const val = mk("input", { type: "text", value: value === undefined ? "" : value });
+    val.setAttribute("aria-label", `${prefix} ${n}: ${L.value}`);
+    const rm = btn(L.remove, `${L.remove} ${prefix.toLowerCase()} ${n}`, () => row.remove());
     function fillOps(keep) {
       const ops = opOptions(varType[vSel.value]);
       oSel.innerHTML = "";
@@ -254,29 +343,104 @@
     function togglerValue() {
       const input = inputOf(varType[vSel.value], oSel.value);
       val.hidden = input === "none";
-      val.placeholder = /range|multiple|list/.test(input) ? "comma-separated" : "";
+      val.placeholder = /range|multiple|list/.test(input) ? L.list : "";
     }
     vSel.addEventListener("change", () => fillOps());
     oSel.addEventListener("change", togglerValue);
     fillOps(op);
     row.append(vSel, oSel, val, rm);
-    conds.append(row);
+    box.append(row);
   }
-  $("b-add").addEventListener("click", () => addCond());
-  addCond("category", "equal_to", "topup");
-  addCond("amount", "greater_than_or_equal_to", "100000");
-  addCond("customer_tier", "equal_to", "gold");
+  $("b-add").addEventListener("click", () => addCond(conds, L.condition));
+  addCond(conds, L.condition, "category", "equal_to", "topup");
+  addCond(conds, L.condition, "amount", "greater_than_or_equal_to", "100000");
+  addCond(conds, L.condition, "customer_tier", "equal_to", "gold");
 
+  // a limit per customer: count and period (an empty count: no limit)
+  function limitControls(text) {
+    const count = num("", { min: 1 });
+    const period = sel(PERIODS.map((p) => [p, p]), "day");
+    count.setAttribute("aria-label", `${text}: ${L.count}`);
+    period.setAttribute("aria-label", `${text}: ${L.period}`);
+    return { el: group(text, mk("div", { className: "cond-row" }, count, period)), count, period };
+  }
+  const ruleLimit = limitControls(L.ruleLimit);
+  $("b-rule").closest(".field").after(ruleLimit.el);
+
+  // the action and its parameters
   const actionSel = $("b-action");
+  actionSel.add(new Option(L.actPercent, "award_points_percent"));
+  const p1Field = $("b-p1").closest(".field");
+  const percent = num("0.025", { min: 0, max: 1 });
+  const rounding = sel(["down", "nearest", "up"].map((r) => [r, r]), "down");
+  const maxPts = num("", { min: 1 });
+  const rateMode = sel([["flat", L.rateFlat], ["bands", L.rateBands], ["by", L.rateBy]], "flat");
+  const bands = rowList(L.band, [{ label: L.from, type: "number" }, { label: L.points, type: "number" }, { label: L.per, type: "number" }]);
+  const bySel = sel(BY.map((b) => [b, b]), "category");
+  const rates = rowList(L.rateRow, [{ label: L.key }, { label: L.points, type: "number" }, { label: L.per, type: "number" }]);
+  const percentField = field(L.percent, percent);
+  const rateField = field(L.rate, rateMode);
+  const byField = field(L.by, bySel);
+  const roundMax = mk("div", { className: "row" }, field(L.rounding, rounding), field(`${L.max} (${L.optional})`, maxPts));
+  actionSel.closest(".row").after(mk("div", { className: "row" }, percentField, rateField, byField), bands.el, rates.el, roundMax);
   function actionFields() {
     const a = actionSel.value;
-    $("b-p1-label").textContent = a === "multiply_points" ? "Factor" : "Points";
-    $("b-p2-field").hidden = a !== "award_points_per_amount";
+    const mode = rateMode.value;
+    const perAmount = a === "award_points_per_amount";
+    $("b-p1-label").textContent = a === "multiply_points" ? L.factor : L.pointsField;
+    p1Field.hidden = a === "award_points_percent" || (perAmount && mode === "bands");
+    $("b-p2-field").hidden = !perAmount || mode === "bands";
+    percentField.hidden = a !== "award_points_percent";
+    rateField.hidden = !perAmount;
+    bands.el.hidden = !perAmount || mode !== "bands";
+    byField.hidden = rates.el.hidden = !perAmount || mode !== "by";
+    roundMax.hidden = !perAmount && a !== "award_points_percent";
   }
   actionSel.addEventListener("change", actionFields);
+  rateMode.addEventListener("change", actionFields);
   actionFields();
 
+  // campaign-wide: expiry, funding, limit, experiment, challenge
+  const expiry = sel([["", L.expiryDefault], ...EXPIRY.map((p) => [p, p.replace(/_/g, " ")])], "");
+  const expiryMonths = num("", { min: 1, max: 120 });
+  const expiryMonthsField = field(L.months, expiryMonths);
+  const expiryShow = () => (expiryMonthsField.hidden = !/rolling_months|end_of_month_after/.test(expiry.value));
+  expiry.addEventListener("change", expiryShow);
+  expiryShow();
+  const funding = rowList(L.funder, [{ label: L.funder_ }, { label: L.share, type: "number" }]);
+  const limit = limitControls(L.limit);
+  const control = num("", { min: 1, max: 99 });
+  const chPeriod = sel([["", L.none], ["month", "month"], ["week", "week"], ["campaign", "campaign"]], "");
+  chPeriod.setAttribute("aria-label", L.challengePeriod);
+  const steps = mk("div");
+  let stepCount = 0;
+  function addStep() {
+    const k = ++stepCount;
+    const prefix = `${L.step} ${k}`;
+    const name = mk("input", { type: "text" });
+    name.setAttribute("aria-label", `${prefix}: ${L.stepName}`);
+    const count = num("1", { min: 1, max: 1000 });
+    count.setAttribute("aria-label", `${prefix}: ${L.count}`);
+    const box = mk("div", { className: "step-conds" });
+    const step = group(prefix, mk("div", { className: "cond-row" }, name, count, btn(L.remove, `${L.remove} ${prefix}`, () => step.remove())), box);
+    step.append(btn(L.addCond, `${L.addCond}: ${prefix}`, () => addCond(box, `${prefix} ${L.condition.toLowerCase()}`)));
+    step.builder = { name, count, box };
+    steps.append(step);
+  }
+  const reward = num("", { min: 1 });
+  const chBody = mk("div", {}, steps, btn(L.addStep, null, addStep), field(L.reward, reward));
+  const chShow = () => (chBody.hidden = !chPeriod.value);
+  chPeriod.addEventListener("change", chShow);
+  chShow();
+  $("b-write").before(
+    mk("div", { className: "row" }, field(L.expiry, expiry), expiryMonthsField, field(L.control, control)),
+    group(L.funding, funding.el),
+    limit.el,
+    group(L.challenge, chPeriod, chBody),
+  );
+
   const q = (s) => JSON.stringify(String(s));
+  const n = (s) => (s !== "" && isFinite(Number(s)) ? String(Number(s)) : q(s)); // a number, or a string the validator names
   function scalar(type, input, raw) {
     const s = raw.trim();
     if (/range/.test(input) || /multiple|list/.test(input)) {
@@ -292,6 +456,45 @@
     const full = v.length === 16 ? v + ":00" : v;
     return full + ($("b-tz").value || "+07:00");
   }
+  // the condition lines of a box at an indent; an empty box holds for every event
+  function condLines(box, indent, fallback) {
+    const rows = Array.from(box.children).filter((r) => r.classList.contains("cond-row"));
+    if (!rows.length && !fallback) return [`${indent}conditions: {all: []}`];
+    const lines = [`${indent}conditions:`, `${indent}  all:`];
+    for (const row of rows) {
+      const [vSel, oSel, val] = row.querySelectorAll("select, input");
+      const type = varType[vSel.value];
+      const input = inputOf(type, oSel.value);
+      const value = input === "none" ? "" : `, value: ${scalar(type, input, val.value)}`;
+      lines.push(`${indent}    - {name: ${q(vSel.value)}, operator: ${oSel.value}${value}}`.replace(/name: "([A-Za-z_][\w.]*)"/, "name: $1"));
+    }
+    if (!rows.length) lines.push(`${indent}    - ${fallback}`);
+    return lines;
+  }
+  const limitText = (c) => (c.count.value.trim() ? `{per_customer: {count: ${n(c.count.value.trim())}, period: ${c.period.value}}}` : null);
+  function actionParams() {
+    const a = actionSel.value;
+    const p1 = Number($("b-p1").value) || 0;
+    const parts = [];
+    if (a === "multiply_points") parts.push(`factor: ${p1}`);
+    else if (a === "award_points") parts.push(`points: ${Math.round(p1)}`);
+    else if (a === "award_points_percent") parts.push(`percent: ${n(percent.value.trim())}`);
+    else if (rateMode.value === "bands") {
+      const list = bands.rows().map(([f, p, per]) => `{from: ${n(f)}, points: ${n(p)}, per: ${n(per)}}`);
+      parts.push(`bands: [${list.join(", ")}]`);
+    } else {
+      if (rateMode.value === "by") {
+        const list = rates.rows().map(([v, p, per]) => `${q(v)}: {points: ${n(p)}, per: ${n(per)}}`);
+        parts.push(`by: ${bySel.value}`, `rates: {${list.join(", ")}}`);
+      }
+      if (rateMode.value === "flat" || p1 > 0) parts.push(`points: ${Math.round(p1)}`, `per: ${Math.round(Number($("b-p2").value) || 1)}`);
+    }
+    if (a === "award_points_percent" || a === "award_points_per_amount") {
+      if (rounding.value !== "down") parts.push(`rounding: ${rounding.value}`);
+      if (maxPts.value.trim()) parts.push(`max: ${n(maxPts.value.trim())}`);
+    }
+    return parts.join(", ");
+  }
   $("b-write").addEventListener("click", () => {
     const lines = [`name: ${q($("b-name").value)}`, "type: earning"];
     const providers = Array.from(document.querySelectorAll('input[name="b-provider"]:checked')).map((c) => c.value);
@@ -301,21 +504,29 @@
     if (s) lines.push(`starts_at: ${q(s)}`);
     if (e) lines.push(`ends_at: ${q(e)}`);
     lines.push(`priority: ${Number($("b-priority").value) || 0}`);
-    lines.push("rules:", `  - name: ${q($("b-rule").value)}`, "    conditions:", "      all:");
-    const rows = conds.querySelectorAll(".cond-row");
-    for (const row of rows) {
-      const [vSel, oSel, val] = row.querySelectorAll("select, input");
-      const type = varType[vSel.value];
-      const input = inputOf(type, oSel.value);
-      const value = input === "none" ? "" : `, value: ${scalar(type, input, val.value)}`;
-      lines.push(`        - {name: ${vSel.value}, operator: ${oSel.value}${value}}`);
+    if (expiry.value) {
+      const m = expiryMonths.value.trim();
+      const withMonths = !expiryMonthsField.hidden && (m || expiry.value === "end_of_month_after");
+      lines.push(`points_expiry: ${withMonths ? `{policy: ${expiry.value}, months: ${n(m)}}` : expiry.value}`);
     }
-    if (!rows.length) lines.push("        - {name: amount, operator: greater_than_or_equal_to, value: 0}");
-    const a = actionSel.value;
-    const p1 = Number($("b-p1").value) || 0;
-    let params = a === "multiply_points" ? `factor: ${p1}` : `points: ${Math.round(p1)}`;
-    if (a === "award_points_per_amount") params += `, per: ${Math.round(Number($("b-p2").value) || 1)}`;
-    lines.push("    actions:", `      - {name: ${a}, params: {${params}}}`);
+    const funders = funding.rows().filter(([f]) => f);
+    if (funders.length) lines.push(`funding: {${funders.map(([f, p]) => `${/^[a-z0-9_-]+$/.test(f) ? f : q(f)}: ${n(p)}`).join(", ")}}`);
+    const lim = limitText(limit);
+    if (lim) lines.push(`limits: ${lim}`);
+    if (control.value.trim()) lines.push(`experiment: {control_share: ${n(control.value.trim())}}`);
+    if (chPeriod.value) {
+      lines.push("challenge:", `  period: ${chPeriod.value}`, "  steps:");
+      for (const step of steps.children) {
+        const b = step.builder;
+        lines.push(`    - name: ${q(b.name.value)}`, `      count: ${n(b.count.value.trim() || "1")}`, ...condLines(b.box, "      "));
+      }
+      lines.push(`  reward: {award_points: ${n(reward.value.trim())}}`);
+    }
+    lines.push("rules:", `  - name: ${q($("b-rule").value)}`);
+    const rl = limitText(ruleLimit);
+    if (rl) lines.push(`    limits: ${rl}`);
+    lines.push(...condLines(conds, "    ", "{name: amount, operator: greater_than_or_equal_to, value: 0}"));
+    lines.push("    actions:", `      - {name: ${actionSel.value}, params: {${actionParams()}}}`);
     src.value = lines.join("\n") + "\n";
     fmtSel.value = "yaml";
     selectTab(tabs[0]);
