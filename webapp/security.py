@@ -49,6 +49,7 @@ class StaffSession(UserMixin):
         self.provider_id = user.provider_id if user.role == "provider" else None
         self.provider_code = provider_code if user.role == "provider" else None
         self.session_version = user.session_version
+        self.language = user.language
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid
+from campaigns.i18n import LANGUAGES
 from campaigns.models import AuditEvent, Setting
 from campaigns.publication import bump_publication
 
@@ -27,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "allow_negative_balance": False,
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
+    "language": "vi",  # the staff console's language for users who chose none (vi | en)
     "point_value": 1,
     "min_redemption_points": None,  # the cheapest redemption the programme allows (null: no minimum)
     # customer notifications (SMS)
@@ -74,6 +76,7 @@ class Programme:
     number_quarantine_days: int = 90
     sim_swap_hold_hours: int = 48
     clearing_warnings: dict[str, Any] | None = None
+    language: str = "vi"
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -219,6 +222,9 @@ def validate(key: str, value: Any) -> Any:
             elif isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
                 raise invalid(f"value.{part}", "must be a positive number")
         value = {**DEFAULTS["clearing_warnings"], **value}
+    elif key == "language":
+        if value not in LANGUAGES:
+            raise invalid("value", f"must be one of {', '.join(LANGUAGES)}")
     elif key == "timezone":
         try:
             ZoneInfo(value)

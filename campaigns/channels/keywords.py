@@ -25,8 +25,9 @@ from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, translate
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
-from campaigns.notify.messages import day, language_of, number, render
+from campaigns.notify.messages import day, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
 
@@ -34,77 +35,45 @@ CONFIRM_MINUTES = 10
 
 # ---------------------------------------------------------------------------------------------- texts
 
-T: dict[str, dict[str, str]] = {
-    "vi": {
-        "balance": "Số dư: {balance} điểm. Hạng: {tier}.",
-        "progress": " {left} điểm nữa để lên hạng {next}.",
-        "top": " Bạn đang ở hạng cao nhất.",
-        "expiring": " {points} điểm hết hạn ngày {date}.",
-        "tier": "Hạng của bạn: {tier}. Điểm xét hạng 12 tháng: {have}.",
-        "ask": "Đổi {reward} với {cost} điểm? Soạn DOI {code} OK trong {minutes} phút để xác nhận.",
-        "no_ask": "Chưa có yêu cầu đổi {code}. Soạn DOI {code} trước.",
-        "no_code": "Soạn DOI <mã quà>, ví dụ DOI {example}.",
-        "unknown_reward": "Không có quà mã {code}. Soạn HELP để xem hướng dẫn.",
-        "short": "Bạn cần {cost} điểm để đổi {reward}, số dư hiện có {balance} điểm.",
-        "failed": "Không đổi được {reward}: {reason}.",
-        "help": "DIEM: xem điểm. HANG: xem hạng. DOI <mã>: đổi quà. KHIEUNAI <mã GD>: báo thiếu điểm. "
-        "TUCHOI: ngừng nhận tin.",
-        "claim_how": "Soạn KHIEUNAI <mã giao dịch> <mô tả>, ví dụ KHIEUNAI HD123 nap tien 100k chua co diem.",
-        "claim_ok": "Đã nhận yêu cầu báo thiếu điểm #{id} cho giao dịch {ref}. Chúng tôi sẽ trả lời bằng tin nhắn.",
-        "unknown": "Không hiểu yêu cầu. ",
-        "stop": "Bạn đã ngừng nhận tin thông báo. Soạn BATDAU để nhận lại.",
-        "start": "Bạn sẽ nhận lại tin thông báo. Soạn TUCHOI để ngừng.",
-        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
-        "quarantined": "Số điện thoại này vừa được nhà mạng thu hồi nên tạm thời chưa dùng được cho chương trình. "
-        "Xin cảm ơn bạn đã thông cảm.",
-        "none": "không có",
-    },
-    "en": {
-        "balance": "Balance: {balance} points. Tier: {tier}.",
-        "progress": " {left} more points to reach {next}.",
-        "top": " You are in the top tier.",
-        "expiring": " {points} points expire on {date}.",
-        "tier": "Your tier: {tier}. Qualifying points (12 months): {have}.",
-        "ask": "Redeem {reward} for {cost} points? Reply REDEEM {code} OK within {minutes} minutes to confirm.",
-        "no_ask": "No pending request for {code}. Send REDEEM {code} first.",
-        "no_code": "Send REDEEM <reward code>, e.g. REDEEM {example}.",
-        "unknown_reward": "There is no reward {code}. Send HELP for help.",
-        "short": "You need {cost} points for {reward}; your balance is {balance}.",
-        "failed": "Could not redeem {reward}: {reason}.",
-        "help": "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. "
-        "STOP: no more messages.",
-        "claim_how": "Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points.",
-        "claim_ok": "We received missing-points request #{id} for transaction {ref}. We will reply by SMS.",
-        "unknown": "Sorry, we did not understand. ",
-        "stop": "You will no longer receive notifications. Send START to receive them again.",
-        "start": "You will receive notifications again. Send STOP to stop.",
-        "not_member": "This phone number is not a member of the loyalty programme.",
-        "quarantined": "This number was recently released by its operator and cannot be used in the programme "
-        "for now. Thank you for your understanding.",
-        "none": "none",
-    },
+T: dict[str, str] = {
+    "balance": N_("Balance: {balance} points. Tier: {tier}."),
+    "progress": N_(" {left} more points to reach {next}."),
+    "top": N_(" You are in the top tier."),
+    "expiring": N_(" {points} points expire on {date}."),
+    "tier": N_("Your tier: {tier}. Qualifying points (12 months): {have}."),
+    "ask": N_("Redeem {reward} for {cost} points? Reply REDEEM {code} OK within {minutes} minutes to confirm."),
+    "no_ask": N_("No pending request for {code}. Send REDEEM {code} first."),
+    "no_code": N_("Send REDEEM <reward code>, e.g. REDEEM {example}."),
+    "unknown_reward": N_("There is no reward {code}. Send HELP for help."),
+    "short": N_("You need {cost} points for {reward}; your balance is {balance}."),
+    "failed": N_("Could not redeem {reward}: {reason}."),
+    "help": N_(
+        "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. "
+        "STOP: no more messages."
+    ),
+    "claim_how": N_("Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points."),
+    "claim_ok": N_("We received missing-points request #{id} for transaction {ref}. We will reply by SMS."),
+    "unknown": N_("Sorry, we did not understand. "),
+    "stop": N_("You will no longer receive notifications. Send START to receive them again."),
+    "start": N_("You will receive notifications again. Send STOP to stop."),
+    "not_member": N_("This phone number is not a member of the loyalty programme."),
+    "quarantined": N_(
+        "This number was recently released by its operator and cannot be used in the programme "
+        "for now. Thank you for your understanding."
+    ),
+    "none": N_("none"),
 }
 
-REASONS = {
-    "vi": {
-        "out_of_stock": "quà đã hết",
-        "limit_reached": "bạn đã đổi tối đa số lần cho phép",
-        "not_eligible": "bạn chưa đủ điều kiện",
-        "reward_unavailable": "quà hiện không được đổi",
-        "insufficient_points": "không đủ điểm",
-        "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
-        "sim_swap_hold": "SIM của số này vừa được đổi nên việc đổi quà tạm dừng; vui lòng gọi tổng đài CSKH",
-    },
-    "en": {
-        "out_of_stock": "out of stock",
-        "limit_reached": "you reached the limit for this reward",
-        "not_eligible": "you are not eligible",
-        "reward_unavailable": "not offered now",
-        "insufficient_points": "not enough points",
-        "below_minimum_redemption": "below the programme's minimum redemption",
-        "sim_swap_hold": "the SIM of this number was changed recently, so redemptions are on hold; please call "
-        "customer care",
-    },
+REASONS: dict[str, str] = {
+    "out_of_stock": N_("out of stock"),
+    "limit_reached": N_("you reached the limit for this reward"),
+    "not_eligible": N_("you are not eligible"),
+    "reward_unavailable": N_("not offered now"),
+    "insufficient_points": N_("not enough points"),
+    "below_minimum_redemption": N_("below the programme's minimum redemption"),
+    "sim_swap_hold": N_(
+        "the SIM of this number was changed recently, so redemptions are on hold; please call customer care"
+    ),
 }
 
 KEYWORDS: dict[str, tuple[str, str | None]] = {
@@ -130,7 +99,7 @@ KEYWORDS: dict[str, tuple[str, str | None]] = {
 
 
 def t(language: str, key: str, **values: Any) -> str:
-    return T[language_of(language)][key].format(**values)
+    return translate(language, T[key], **values)
 
 
 # ---------------------------------------------------------------------------------------------- read models
@@ -227,7 +196,7 @@ def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: 
             reward=reward.name,
             balance=number(balance, language),
         )
-    reason = REASONS[language_of(language)].get(err.code, err.message)
+    reason = translate(language, REASONS[err.code]) if err.code in REASONS else err.message
     return t(language, "failed", reward=reward.name, reason=reason)
 
 

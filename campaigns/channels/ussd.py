@@ -22,6 +22,7 @@ from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, translate
 from campaigns.models import Customer, CustomerBalance, Reward
 from campaigns.notify.messages import day, language_of, number
 
@@ -29,69 +30,38 @@ MAX_SCREEN = 182
 MAX_REF = 40  # a claimed transaction reference typed on a phone keypad
 PAGE_ITEMS = 4
 
-U: dict[str, dict[str, str]] = {
-    "vi": {
-        "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch gần đây\n"
-        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm",
-        "rewards": "Quà ({page}/{pages}):",
-        "redeem": "Chọn quà ({page}/{pages}):",
-        "pts": "điểm",
-        "more": "9. Tiếp",
-        "back": "0. Quay lại",
-        "confirm": "Đổi {reward} với {cost} điểm?\n1. Đồng ý\n2. Hủy",
-        "done": "Đổi quà thành công! Mã quà: {voucher}. Tin nhắn xác nhận sẽ được gửi tới bạn.",
-        "cancelled": "Đã hủy, điểm của bạn không thay đổi.",
-        "no_rewards": "Hiện chưa có quà nào.",
-        "cannot_afford": "Số dư {balance} điểm chưa đủ để đổi quà nào.",
-        "activity": "Giao dịch gần đây:",
-        "no_activity": "Chưa có giao dịch nào.",
-        "lang": "Chọn ngôn ngữ:\n1. Tiếng Việt\n2. English",
-        "lang_set": "Đã chọn Tiếng Việt.",
-        "invalid": "Lựa chọn không hợp lệ.",
-        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
-        "quarantined": "Số này vừa được nhà mạng thu hồi, tạm thời chưa dùng được cho chương trình. Xin cảm ơn!",
-        "redemption": "Đổi quà",
-        "redemption_cancel": "Hoàn điểm",
-        "expiry": "Hết hạn",
-        "adjustment": "Điều chỉnh",
-        "reversal": "Hoàn trả",
-        "points": "Tích điểm",
-        "claim_ref": "Báo thiếu điểm: nhập mã giao dịch hoặc số hóa đơn\n0. Quay lại",
-        "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
-        "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
-        "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
-    },
-    "en": {
-        "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
-        "5. Language/Ngôn ngữ\n6. Missing points",
-        "rewards": "Rewards ({page}/{pages}):",
-        "redeem": "Choose ({page}/{pages}):",
-        "pts": "pts",
-        "more": "9. More",
-        "back": "0. Back",
-        "confirm": "Redeem {reward} for {cost} points?\n1. Yes\n2. Cancel",
-        "done": "Done! Voucher: {voucher}. A confirmation SMS is on its way.",
-        "cancelled": "Cancelled; your points are unchanged.",
-        "no_rewards": "No rewards are offered right now.",
-        "cannot_afford": "Your balance of {balance} points is not enough for any reward yet.",
-        "activity": "Recent activity:",
-        "no_activity": "No activity yet.",
-        "lang": "Choose a language:\n1. Tiếng Việt\n2. English",
-        "lang_set": "Language set to English.",
-        "invalid": "Invalid choice.",
-        "not_member": "This phone number is not a member of the loyalty programme.",
-        "quarantined": "This number was recently released by its operator; it cannot be used for now. Thank you!",
-        "redemption": "Redeemed",
-        "redemption_cancel": "Refund",
-        "expiry": "Expired",
-        "adjustment": "Adjustment",
-        "reversal": "Refund",
-        "points": "Earned",
-        "claim_ref": "Missing points: enter the transaction or receipt number\n0. Back",
-        "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
-        "claim_done": "We received request #{id}. We will check it and reply by SMS.",
-        "claim_cancelled": "Cancelled; no request was sent.",
-    },
+U: dict[str, str] = {
+    "main": N_(
+        "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
+        "5. Language/Ngôn ngữ\n6. Missing points"
+    ),
+    "rewards": N_("Rewards ({page}/{pages}):"),
+    "redeem": N_("Choose ({page}/{pages}):"),
+    "pts": N_("pts"),
+    "more": N_("9. More"),
+    "back": N_("0. Back"),
+    "confirm": N_("Redeem {reward} for {cost} points?\n1. Yes\n2. Cancel"),
+    "done": N_("Done! Voucher: {voucher}. A confirmation SMS is on its way."),
+    "cancelled": N_("Cancelled; your points are unchanged."),
+    "no_rewards": N_("No rewards are offered right now."),
+    "cannot_afford": N_("Your balance of {balance} points is not enough for any reward yet."),
+    "activity": N_("Recent activity:"),
+    "no_activity": N_("No activity yet."),
+    "lang": N_("Choose a language:\n1. Tiếng Việt\n2. English"),
+    "lang_set": N_("Language set to English."),
+    "invalid": N_("Invalid choice."),
+    "not_member": N_("This phone number is not a member of the loyalty programme."),
+    "quarantined": N_("This number was recently released by its operator; it cannot be used for now. Thank you!"),
+    "redemption": N_("Redeemed"),
+    "redemption_cancel": N_("Points returned"),
+    "expiry": N_("Expired"),
+    "adjustment": N_("Adjustment"),
+    "reversal": N_("Refund"),
+    "points": N_("Earned"),
+    "claim_ref": N_("Missing points: enter the transaction or receipt number\n0. Back"),
+    "claim_confirm": N_("Report missing points for transaction {ref}?\n1. Yes\n2. Cancel"),
+    "claim_done": N_("We received request #{id}. We will check it and reply by SMS."),
+    "claim_cancelled": N_("Cancelled; no request was sent."),
 }
 
 
@@ -126,7 +96,7 @@ class Menu:
         self.balance = bal.balance if bal else 0
 
     def u(self, key: str, **values: Any) -> str:
-        return U[self.lang][key].format(**values)
+        return translate(self.lang, U[key], **values)
 
     # -- pages of rewards, packed so every screen (with an error line) fits
 
@@ -253,7 +223,7 @@ class Menu:
         lines = [self.u("activity")]
         for r in rows:
             own = r["provider"] if r["kind"] == "points" else None
-            label = own or U[self.lang].get(r["kind"]) or r["provider"] or r["kind"]
+            label = own or (self.u(r["kind"]) if r["kind"] in U else None) or r["provider"] or r["kind"]
             lines.append(f"{r['points']:+,} {clip(label, 18)} {day(r['created_at'], self.lang)[:5]}".replace(",", "."))
         return "\n".join(lines)
 
@@ -305,12 +275,12 @@ def respond(session: Session, session_id: str, raw_phone: str, text: str) -> Scr
     try:
         phone = normalize_phone(raw_phone)
     except ValueError:
-        return end(U["vi"]["not_member"])
+        return end(translate("vi", U["not_member"]))
     if numbers.quarantined(session, phone, utcnow()) is not None:
-        return end(U["vi"]["quarantined"] + " / " + U["en"]["quarantined"][:80])
+        return end(translate("vi", U["quarantined"]) + " / " + translate("en", U["quarantined"])[:80])
     cid = find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
     if customer is None:
-        return end(U["vi"]["not_member"] + " / " + U["en"]["not_member"][:80])
+        return end(translate("vi", U["not_member"]) + " / " + translate("en", U["not_member"])[:80])
     inputs = [] if text == "" else text.split("*")
     return Menu(session, customer, session_id, phone).run(inputs)

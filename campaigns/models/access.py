@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,6 +26,9 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+StaffLanguage = Literal["vi", "en"]
+
+
 class StaffUser(Base):
     """A person working in the staff UI; a ``provider`` user only ever sees its provider's data."""
 
@@ -43,6 +47,8 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the console's language (StaffLanguage); None: the programme's ``language`` setting
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class ApiKey(Base):

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from campaigns.access import users
@@ -47,7 +48,10 @@ def login() -> Any:
         try:  # before the password hash is computed: a flood from one address costs no argon2 time
             hit("login-ip", client_ip(), settings().login_rate_per_ip, LOGIN_WINDOW)
         except RateLimited as err:
-            error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
+            error = _(
+                "Too many sign-in attempts from your address; try again in %(seconds)s seconds.",
+                seconds=err.retry_after,
+            )
             page = render_template("auth/login.html", email=email, error=error, next=request.args.get("next", ""))
             return page, 429, {"Retry-After": str(err.retry_after)}
         result = users.login(db_session(), email, request.form.get("password", "")[:1024])
@@ -61,14 +65,15 @@ def login() -> Any:
             return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
         status = 401
         if result.error == "locked":
-            error = (
-                f"Too many failed attempts: this account is locked for {users.LOCK_MINUTES} minutes. "
-                "An administrator can unlock it sooner."
+            error = _(
+                "Too many failed attempts: this account is locked for %(minutes)s minutes. "
+                "An administrator can unlock it sooner.",
+                minutes=users.LOCK_MINUTES,
             )
             status = 429
             headers["Retry-After"] = str(users.LOCK_MINUTES * 60)
         else:
-            error = "That e-mail and password do not match an active account."
+            error = _("That e-mail and password do not match an active account.")
     return (
         render_template("auth/login.html", email=email, error=error, next=request.args.get("next", "")),
         status,
@@ -81,7 +86,7 @@ def login() -> Any:
 def logout() -> Any:
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -98,7 +103,7 @@ def password() -> Any:
     if request.method == "POST":
         new = request.form.get("new_password", "")
         if new != request.form.get("confirm_password", ""):
-            errors["confirm_password"] = "does not match the new password"
+            errors["confirm_password"] = _("does not match the new password")
         else:
             user = _me()
             try:
@@ -110,9 +115,23 @@ def password() -> Any:
                 db.session.commit()
                 forget_cached_keys()
                 login_user(StaffSession(user, current_user.provider_code))  # this session goes on, others end
-                flash("Your password was changed. Other sessions were signed out.", "success")
+                flash(_("Your password was changed. Other sessions were signed out."), "success")
                 return redirect(url_for("auth.password"))
     return render_template("auth/password.html", errors=errors), 422 if errors else 200
+
+
+@bp.post("/language")
+@permission_required("account.self")
+def language() -> Any:
+    """The console's language for the signed-in user (empty: the programme's default)."""
+    try:
+        users.set_language(db_session(), _me(), request.form.get("language", "")[:8], actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        reason = err.fields[0].reason if err.fields else err.message
+        return render_template("error.html", status=422, message=_("Language: %(reason)s", reason=reason)), 422
+    db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -141,8 +160,8 @@ def revoke_token(token_id: int) -> Any:
         users.revoke_token(db_session(), _me(), token_id)
     except DomainError:
         db.session.rollback()
-        return render_template("error.html", status=404, message="No such token of yours."), 404
+        return render_template("error.html", status=404, message=_("No such token of yours.")), 404
     db.session.commit()
     forget_cached_keys()
-    flash("Token revoked.", "success")
+    flash(_("Token revoked."), "success")
     return redirect(url_for("auth.tokens"))

@@ -15,6 +15,7 @@ from campaigns.channels import portal
 from campaigns.channels.keywords import redeem_error_text
 from campaigns.customers import numbers
 from campaigns.errors import DomainError
+from campaigns.i18n import translate
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
 
@@ -32,17 +33,7 @@ def _lang() -> str:
 
 
 def tr(key: str, **values: Any) -> str:
-    return TEXT[_lang()][key].format(**values)
-
-
-@bp.app_template_filter("vnum")
-def _vnum(value: Any) -> str:
-    return messages.number(int(value or 0), _lang())
-
-
-@bp.app_template_filter("vday")
-def _vday(value: Any) -> str:
-    return messages.day(value, _lang()) if value else ""
+    return translate(_lang(), TEXT[key], **values)
 
 
 @bp.context_processor
@@ -167,7 +158,8 @@ def home() -> Any:
     activity = portal.activity(db_session(), cid, limit=10)
     for a in activity:
         own = a["provider"] if a["kind"] == "points" else None
-        a["label"] = own or TEXT[_lang()].get(f"kind_{a['kind']}") or a["provider"] or a["kind"]
+        kind = f"kind_{a['kind']}"
+        a["label"] = own or (tr(kind) if kind in TEXT else None) or a["provider"] or a["kind"]
     return render_template(
         "portal/home.html",
         v=view,

@@ -1,0 +1,26 @@
+"""staff users' console language (vi | en; null: the programme's default)
+
+Revision ID: 502a4bffd046
+Revises: f4a7c2e9b1d3
+Create Date: 2026-12-04 17:20:00
+
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "502a4bffd046"
+down_revision = "f4a7c2e9b1d3"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("language")
