@@ -123,7 +123,7 @@ def literals(source: str) -> list[str]:
     found = []
     for text in parser.texts:
         for piece in text.split("\x00"):
-            piece = piece.strip(" \n\t·:—–-()/|,.;!?#+%&")
+            piece = piece.strip(" \n\t·:\u2014\u2013-()/|,.;!?#+%&")
             if re.search(r"[^\W\d_]{2,}", piece) and piece not in ALLOWED:
                 found.append(piece)
     return found
@@ -184,4 +184,4 @@ def test_the_literal_check_finds_a_literal() -> None:
 
 
 def test_the_not_yet_list_only_names_templates_that_exist() -> None:
-    assert NOT_YET <= set(_templates())
+    assert set(_templates()) >= NOT_YET
