@@ -1,0 +1,66 @@
+"""Vietnamese and English over HTTP: the staff console per user, else the programme's default."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tests.helpers.factories import make_user
+from tests.helpers.web import csrf_token, login
+
+
+def _page(app, email: str, path: str = "/auth/password") -> str:  # type: ignore[no-untyped-def]
+    c = app.test_client()
+    assert login(c, email).status_code == 302
+    return c.get(path).get_data(as_text=True)
+
+
+def test_console_in_each_users_language(app, client):
+    make_user(app, "vi@example.com", "analyst", language="vi")
+    make_user(app, "en@example.com", "analyst", language="en")
+    vi = _page(app, "vi@example.com")
+    assert '<html lang="vi">' in vi and "Đổi mật khẩu" in vi and "Tổng quan" in vi
+    assert "Đăng xuất" in vi and "Change your password" not in vi
+    en = _page(app, "en@example.com")
+    assert '<html lang="en">' in en and "Change your password" in en and "Sign out" in en
+    assert "Đổi mật khẩu" not in en
+
+
+def test_a_user_without_a_choice_gets_the_programmes_language(app, client, staff):
+    make_user(app, "none@example.com", "analyst", language="")
+    assert "Đổi mật khẩu" in _page(app, "none@example.com")  # a new install is Vietnamese
+    resp = client.put("/api/v1/settings/language", json={"value": "en"}, headers=staff)
+    assert resp.status_code == 200, resp.get_json()
+    assert "Change your password" in _page(app, "none@example.com")
+    bad = client.put("/api/v1/settings/language", json={"value": "fr"}, headers=staff)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"] == "value"
+
+
+def test_the_user_switches_language_in_the_console_and_it_is_audited(app, client):
+    from campaigns.models import AuditEvent, StaffUser
+    from webapp.extensions import db
+
+    make_user(app, "me@example.com", "care", language="en")
+    assert login(client, "me@example.com").status_code == 302
+    token = csrf_token(client, "/auth/password")
+    resp = client.post("/auth/language", data={"language": "vi", "next": "/auth/password", "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/password"
+    assert "Đổi mật khẩu" in client.get("/auth/password").get_data(as_text=True)
+    bad = client.post("/auth/language", data={"language": "xx", "csrf_token": token})
+    assert bad.status_code == 422 and "must be one of vi, en" in bad.get_data(as_text=True)
+    assert client.post("/auth/language", data={"language": "vi"}).status_code == 400  # no CSRF token
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "me@example.com"))
+        assert user is not None and user.language == "vi"
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.language_changed"))
+        assert event is not None and event.details == {"old": "en", "new": "vi"} and event.actor == "me@example.com"
+        db.session.remove()
+
+
+def test_the_sign_in_page_follows_the_browser_else_the_programme(app, client):
+    assert "Staff console for campaigns" in client.get("/auth/login").get_data(as_text=True)  # Accept-Language: en
+    vi = app.test_client()
+    vi.environ_base["HTTP_ACCEPT_LANGUAGE"] = "vi-VN,vi;q=0.9"
+    assert "Trang quản trị chiến dịch" in vi.get("/auth/login").get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    assert '<html lang="vi">' in other.get("/auth/login").get_data(as_text=True)
