@@ -116,10 +116,12 @@ class Summary:
     expiring: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summary(session: Session, customer_id: int) -> Summary:
+def summary(session: Session, customer_id: int, language: str | None = None) -> Summary:
+    """The customer's standing, with tier names in ``language`` (default: the customer's own)."""
     customer = session.get(Customer, customer_id)
     bal = session.get(CustomerBalance, customer_id)
-    names = tier_names(session)
+    language = language or (customer.language if customer else None)
+    names = tier_names(session, language)
     code = customer.tier if customer else None
     s = Summary(
         balance=bal.balance if bal else 0,
@@ -127,7 +129,7 @@ def summary(session: Session, customer_id: int) -> Summary:
         tier_code=code,
         expiring=expiring(session, customer_id, utcnow(), months=1),
     )
-    progress = tier_progress(session, customer_id, code) if names else None
+    progress = tier_progress(session, customer_id, code, language) if names else None
     if progress:
         s.have, s.next_name = progress["have"], progress["name"]
         s.left = max(0, progress["need"] - progress["have"])
@@ -135,7 +137,7 @@ def summary(session: Session, customer_id: int) -> Summary:
 
 
 def balance_text(session: Session, customer_id: int, language: str) -> str:
-    s = summary(session, customer_id)
+    s = summary(session, customer_id, language)
     text = t(language, "balance", balance=number(s.balance, language), tier=s.tier)
     if s.left:
         text += t(language, "progress", left=number(s.left, language), next=s.next_name)
@@ -193,11 +195,11 @@ def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: 
             language,
             "short",
             cost=number(reward.cost, language),
-            reward=reward.name,
+            reward=reward.name_in(language),
             balance=number(balance, language),
         )
     reason = translate(language, REASONS[err.code]) if err.code in REASONS else err.message
-    return t(language, "failed", reward=reward.name, reason=reason)
+    return t(language, "failed", reward=reward.name_in(language), reason=reason)
 
 
 # ---------------------------------------------------------------------------------------------- SMS
@@ -243,7 +245,7 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
     elif intent == "balance":
         reply = balance_text(session, customer.id, language)
     elif intent == "tier":
-        s = summary(session, customer.id)
+        s = summary(session, customer.id, language)
         reply = t(language, "tier", tier=s.tier, have=number(s.have or 0, language))
         if s.left:
             reply += t(language, "progress", left=number(s.left, language), next=s.next_name)
@@ -319,13 +321,13 @@ def _sms_redeem(
                 language,
                 "short",
                 cost=number(reward.cost, language),
-                reward=reward.name,
+                reward=reward.name_in(language),
                 balance=number(balance, language),
             ), True
         text = t(
             language,
             "ask",
-            reward=reward.name,
+            reward=reward.name_in(language),
             cost=number(reward.cost, language),
             code=reward.code,
             minutes=CONFIRM_MINUTES,
@@ -360,4 +362,6 @@ def _sms_redeem(
         return redeem_error_text(err, reward, language, balance), True
     ask.used_at = now
     # the redemption_issued notification (same transaction) carries the voucher: it is the reply
-    return render("redemption_issued", {"reward": reward.name, "voucher": view["voucher_code"]}, language), False
+    return render(
+        "redemption_issued", {"reward": reward.name_in(language), "voucher": view["voucher_code"]}, language
+    ), False

@@ -116,7 +116,7 @@ class Menu:
         return pages if pages[0] else []
 
     def item(self, r: Reward, n: int | None) -> str:
-        name = clip(r.name, 24)
+        name = clip(r.name_in(self.lang), 24)
         prefix = f"{n}. " if n is not None else "- "
         return f"{prefix}{name}: {number(r.cost, self.lang)} {self.u('pts')}"
 
@@ -143,7 +143,10 @@ class Menu:
         if name == "confirm":
             reward = self.session.get(Reward, state[1])
             assert reward is not None
-            return con(self.u("confirm", reward=clip(reward.name, 40), cost=number(reward.cost, self.lang)), error)
+            return con(
+                self.u("confirm", reward=clip(reward.name_in(self.lang), 40), cost=number(reward.cost, self.lang)),
+                error,
+            )
         if name == "lang":
             return con(self.u("lang"), error)
         if name == "claim_ref":

@@ -122,19 +122,19 @@ def _context(session: Session, row: Outbox, language: str, customer_id: int | No
     if payload.get("date"):
         ctx["date"] = messages.day(payload["date"], language)
     if payload.get("reward"):
-        name = session.scalar(select(Reward.name).where(Reward.code == payload["reward"]))
-        ctx["reward"] = name or payload["reward"]
+        reward = session.scalar(select(Reward).where(Reward.code == payload["reward"]))
+        ctx["reward"] = reward.name_in(language) if reward else payload["reward"]
     if row.template == "tier_changed":
-        ctx["tier"] = tier_name(session, payload.get("to"))
+        ctx["tier"] = tier_name(session, payload.get("to"), language)
     if row.template == "sms_reply" and isinstance(payload.get(language), str):
         ctx["text"] = payload[language]
     return ctx
 
 
-def tier_name(session: Session, code: str | None) -> str:
+def tier_name(session: Session, code: str | None, language: str | None = None) -> str:
     if not code:
         return "—"
-    return tier_names(session).get(code, code)
+    return tier_names(session, language).get(code, code)
 
 
 def _sent_today(session: Session, customer_id: int, start: datetime) -> int:

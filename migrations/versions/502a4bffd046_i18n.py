@@ -1,4 +1,5 @@
-"""staff users' console language (vi | en; null: the programme's default)
+"""i18n: staff users' console language (vi | en; null: the programme's default); rewards' names in both
+languages and a description (a string or {vi, en})
 
 Revision ID: 502a4bffd046
 Revises: f4a7c2e9b1d3
@@ -19,8 +20,14 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+    with op.batch_alter_table("rewards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("names", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("description", sa.JSON(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("rewards", schema=None) as batch_op:
+        batch_op.drop_column("description")
+        batch_op.drop_column("names")
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.drop_column("language")

@@ -1,0 +1,65 @@
+"""Content in both languages: tier and reward names given as {vi, en} reach each customer in theirs."""
+
+from __future__ import annotations
+
+from tests.channels.helpers import PHONE, TIERS, customer_id, earn, sent_to, set_customer, set_setting
+from tests.channels.test_portal import sign_in
+from tests.channels.test_sms_keywords import sms
+from tests.helpers.api import publish
+from tests.helpers.documents import BASE_EARNING
+
+BILINGUAL_TIERS = (
+    TIERS.replace("name: Thành viên,", "name: {vi: Thành viên, en: Member},")
+    .replace("name: Bạc,", "name: {vi: Bạc, en: Silver},")
+    .replace("name: Vàng,", "name: {vi: Vàng, en: Gold},")
+)
+DATA = {
+    "code": "DATA1G",
+    "name": {"vi": "Gói data 1 GB", "en": "1 GB data pack"},
+    "description": {"vi": "Dùng trong 7 ngày", "en": "Valid for 7 days"},
+    "cost": 100,
+}
+
+
+def _programme(client, staff) -> None:  # type: ignore[no-untyped-def]
+    publish(client, staff, BASE_EARNING)
+    publish(client, staff, BILINGUAL_TIERS)
+    set_setting(client, staff, "quiet_hours", None)
+    resp = client.post("/api/v1/rewards", json=DATA, headers=staff)
+    assert resp.status_code in (200, 201), resp.get_json()
+    assert resp.get_json()["name"] == DATA["name"] and resp.get_json()["description"] == DATA["description"]
+
+
+def test_portal_shows_tier_and_reward_names_in_the_customers_language(app, client, telecom, staff, work):
+    _programme(client, staff)
+    earn(client, telecom, work, "t1", 2_050_000)  # 205 points: member, 795 more to silver
+    sign_in(client, work)
+    vi = client.get("/portal/").get_data(as_text=True)
+    assert 'id="tier">Thành viên<' in vi and "795 điểm nữa để lên hạng Bạc" in vi
+    assert "Gói data 1 GB" in vi and "Dùng trong 7 ngày" in vi and "1 GB data pack" not in vi
+    set_customer(app, customer_id(app), language="en")
+    en = client.get("/portal/").get_data(as_text=True)
+    assert 'lang="en"' in en and 'id="tier">Member<' in en and "795 more points to reach Silver" in en
+    assert "1 GB data pack" in en and "Valid for 7 days" in en and "Gói data" not in en and "Bạc" not in en
+    confirm = client.get("/portal/rewards/DATA1G/redeem").get_data(as_text=True)
+    assert "Redeem 1 GB data pack for 100 points?" in confirm
+
+
+def test_sms_and_notices_name_tiers_and_rewards_in_the_reply_language(app, client, telecom, staff, work):
+    _programme(client, staff)
+    earn(client, telecom, work, "t1", 2_050_000)
+    assert "Hạng: Thành viên. 795 điểm nữa để lên hạng Bạc." in sms(client, "DIEM")["reply"]
+    assert "Tier: Member. 795 more points to reach Silver." in sms(client, "BAL")["reply"]
+    assert "Redeem 1 GB data pack for 100 points?" in sms(client, "REDEEM DATA1G")["reply"]
+    set_customer(app, customer_id(app), language="en")
+    earn(client, telecom, work, "t2", 10_000_000)  # 1,205 points: silver, told by the worker in English
+    assert "Your membership tier is now Silver." in sent_to(PHONE)
+
+
+def test_a_name_in_an_unknown_language_is_refused_with_its_field(client, staff):
+    bad = client.post("/api/v1/rewards", json={**DATA, "name": {"fr": "Forfait"}}, headers=staff)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"][0]["path"].startswith("name")
+    doc = BILINGUAL_TIERS.replace("en: Silver", "fr: Argent")
+    resp = client.post("/api/v1/campaigns/validate", data=doc, headers={**staff, "Content-Type": "application/yaml"})
+    body = resp.get_json()
+    assert resp.status_code == 422 and any(e["path"] == "tiers[1].name.fr" for e in body["error"]["fields"]), body
