@@ -63,3 +63,29 @@ def test_a_name_in_an_unknown_language_is_refused_with_its_field(client, staff):
     resp = client.post("/api/v1/campaigns/validate", data=doc, headers={**staff, "Content-Type": "application/yaml"})
     body = resp.get_json()
     assert resp.status_code == 422 and any(e["path"] == "tiers[1].name.fr" for e in body["error"]["fields"]), body
+
+
+def test_the_ladder_editor_keeps_and_edits_the_english_names(app, client, staff):
+    from campaigns.models import Campaign, CampaignVersion
+    from tests.helpers.factories import make_user
+    from tests.helpers.web import login
+    from tests.integration.test_ui_catalog import form_of
+    from webapp.extensions import db
+
+    publish(client, staff, BILINGUAL_TIERS)
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    form = form_of(client.get("/tiers").get_data(as_text=True), "/tiers")
+    assert (form["t1-name"], form["t1-name_en"]) == ("Bạc", "Silver")
+    resp = client.post("/tiers", data=dict(form, **{"t1-name_en": "Silver class", "t2-name_en": ""}))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        doc = db.session.scalar(
+            db.select(CampaignVersion.document)
+            .join(Campaign, Campaign.id == CampaignVersion.campaign_id)
+            .where(Campaign.type == "tier")
+            .order_by(CampaignVersion.version.desc())
+        )
+        db.session.remove()
+    names = [t["name"] for t in doc["tiers"]]
+    assert names == [{"vi": "Thành viên", "en": "Member"}, {"vi": "Bạc", "en": "Silver class"}, "Vàng"]
