@@ -87,8 +87,10 @@ def number(value: int | float, language: str) -> str:
 
 
 def money(value: int | float, language: str) -> str:
-    """Integer VND: ``1.234.567 ₫`` in Vietnamese, ``₫1,234,567`` in English."""
-    return format_currency(int(value), "VND", locale=language_of(language), format_type="standard")
+    """Integer VND: ``1.234.567 ₫`` in Vietnamese, ``₫1,234,567`` in English (a plain space, as people type it,
+    rather than CLDR's no-break space, so texts and CSVs compare and search as written)."""
+    text = format_currency(int(value), "VND", locale=language_of(language), format_type="standard")
+    return text.replace("\xa0", " ")
 
 
 def zone_of(name: str | None) -> ZoneInfo:

@@ -70,8 +70,28 @@ def zone() -> str:
     return _programme().timezone
 
 
+def csv_time(value: datetime | None) -> str:
+    """A stored time in a CSV export: ISO 8601 in the programme's zone, offset included (``+07:00``)."""
+    return "" if value is None else i18n.local(value, zone()).isoformat()
+
+
 def _number(value: Any) -> str:
     return i18n.number(int(value or 0), language())
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time on a staff page, in the programme's zone (the page names the zone: ``zone_label()``)."""
+    return "—" if value is None else i18n.local(value, zone()).strftime(fmt)
+
+
+def _num(value: Any) -> str:
+    """A count on a staff page: ``1.234`` in Vietnamese, ``1,234`` in English; a non-number as it is."""
+    if value is None:
+        return "—"
+    try:
+        return i18n.number(int(value), language())
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _money(value: Any) -> str:
@@ -93,6 +113,14 @@ def _localized(value: Any) -> str:
 def init_i18n(app: Flask) -> None:
     _CatalogBabel(app, locale_selector=select_language, timezone_selector=select_timezone)
     app.jinja_env.filters.update(
-        number=_number, money=_money, moment=_moment, day=_day, localized=_localized, vnum=_number, vday=_day
+        number=_number,
+        money=_money,
+        moment=_moment,
+        day=_day,
+        localized=_localized,
+        vnum=_number,
+        vday=_day,
+        when=_when,
+        num=_num,
     )
     app.jinja_env.globals.update(page_language=language, zone_label=lambda: i18n.zone_label(zone()))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request, session
@@ -158,21 +158,6 @@ def init_security(app: Flask) -> None:
         if request.is_secure:  # only over TLS (directly, or X-Forwarded-Proto through LOYALTY_PROXY_COUNT proxies)
             resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
-
-    @app.template_filter("when")
-    def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(UTC).strftime(fmt)
-
-    @app.template_filter("num")
-    def _num(value: Any) -> str:
-        if value is None:
-            return "—"
-        try:
-            return f"{int(value):,}"
-        except (TypeError, ValueError):
-            return str(value)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -145,7 +145,8 @@ def balance_text(session: Session, customer_id: int, language: str) -> str:
         text += t(language, "top")
     if s.expiring:
         first = s.expiring[0]
-        text += t(language, "expiring", points=number(first["points"], language), date=day(first["date"], language))
+        when = day(first["date"], language, load_programme(session).timezone)
+        text += t(language, "expiring", points=number(first["points"], language), date=when)
     return text
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.care import claims
+from campaigns.catalog.programme import load as load_programme
 from campaigns.channels.keywords import affordable_rewards, balance_text, recent_activity, redeem_error_text
 from campaigns.clock import utcnow
 from campaigns.customers import numbers
@@ -92,6 +93,7 @@ class Menu:
     def __init__(self, session: Session, customer: Customer, session_id: str, phone: str | None = None) -> None:
         self.session, self.customer, self.session_id, self.phone = session, customer, session_id, phone
         self.lang = language_of(customer.language)
+        self.zone = load_programme(session).timezone
         bal = session.get(CustomerBalance, customer.id)
         self.balance = bal.balance if bal else 0
 
@@ -227,7 +229,8 @@ class Menu:
         for r in rows:
             own = r["provider"] if r["kind"] == "points" else None
             label = own or (self.u(r["kind"]) if r["kind"] in U else None) or r["provider"] or r["kind"]
-            lines.append(f"{r['points']:+,} {clip(label, 18)} {day(r['created_at'], self.lang)[:5]}".replace(",", "."))
+            when = day(r["created_at"], self.lang, self.zone)[:5]
+            lines.append(f"{r['points']:+,} {clip(label, 18)} {when}".replace(",", "."))
         return "\n".join(lines)
 
     def redeem(self, reward_id: int) -> Screen:

@@ -64,3 +64,38 @@ def test_the_sign_in_page_follows_the_browser_else_the_programme(app, client):
     other = app.test_client()
     other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
     assert '<html lang="vi">' in other.get("/auth/login").get_data(as_text=True)
+
+
+def test_times_in_the_programmes_zone_on_a_page_and_in_a_csv_and_money_in_each_language(
+    app, client, telecom, staff, work
+):
+    import csv
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from tests.helpers.api import publish, txn
+    from tests.helpers.documents import BASE_EARNING
+
+    publish(client, staff, BASE_EARNING)
+    occurred = (datetime.now(UTC) - timedelta(days=1)).replace(hour=20, minute=30, second=0, microsecond=0)
+    body = txn("z-1", 1_234_567, occurred_at=occurred.isoformat())
+    assert client.post("/api/v1/transactions", json=body, headers=telecom.headers).status_code == 202
+    work()
+    local = occurred + timedelta(hours=7)  # Asia/Ho_Chi_Minh, the default zone: the next calendar day
+    make_user(app, "en@example.com", "care", language="en")
+    make_user(app, "vi@example.com", "care", language="vi")
+    c = app.test_client()
+    login(c, "en@example.com")
+    cid = int(c.get("/customers?kind=phone&q=0912345678").headers["Location"].rsplit("/", 1)[1])
+    page = c.get(f"/customers/{cid}").get_data(as_text=True)
+    assert "Occurred (UTC+07:00)" in page and local.strftime("%Y-%m-%d %H:%M") in page and "(UTC)" not in page
+    assert "₫1,234,567" in page
+    rows = list(csv.DictReader(io.StringIO(c.get(f"/customers/{cid}/transactions.csv").get_data(as_text=True))))
+    assert rows[0]["occurred_at"] == local.strftime("%Y-%m-%dT%H:%M:%S+07:00")
+    v = app.test_client()
+    login(v, "vi@example.com")
+    assert "1.234.567 ₫" in v.get(f"/customers/{cid}").get_data(as_text=True)
+    resp = client.put("/api/v1/settings/timezone", json={"value": "UTC"}, headers=staff)
+    assert resp.status_code == 200
+    page = c.get(f"/customers/{cid}").get_data(as_text=True)
+    assert "Occurred (UTC+00:00)" in page and occurred.strftime("%Y-%m-%d %H:%M") in page

@@ -20,6 +20,7 @@ from campaigns.errors import DomainError
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
+from ..i18n import csv_time
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -339,7 +340,7 @@ def audit_csv() -> Any:
         (
             [
                 e.id,
-                e.at.isoformat(),
+                csv_time(e.at),
                 e.actor,
                 e.action,
                 e.object_type,

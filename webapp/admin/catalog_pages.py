@@ -20,6 +20,7 @@ from rules.document import load_yaml
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import db, db_session
+from ..i18n import csv_time
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -199,8 +200,8 @@ def rewards_csv() -> Any:
                 "" if r["available"] is None else r["available"],
                 r["per_customer_limit"] or "",
                 r["voucher_days"],
-                r["valid_from"].isoformat() if r["valid_from"] else "",
-                r["valid_to"].isoformat() if r["valid_to"] else "",
+                csv_time(r["valid_from"]),
+                csv_time(r["valid_to"]),
                 r["provider"],
                 r["active"],
                 json.dumps(r["eligibility"], ensure_ascii=False) if r["eligibility"] else "",
