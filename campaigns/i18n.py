@@ -10,6 +10,7 @@ the web reaches the same catalog through Flask-Babel (``webapp/i18n.py``). Messa
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from io import BytesIO
@@ -35,6 +36,17 @@ def language_of(value: str | None) -> str:
     if value and value[:2].lower() in LANGUAGES:
         return value[:2].lower()
     return DEFAULT_LANGUAGE
+
+
+def environment_language() -> str:
+    """The language of command-line output, from the environment as gettext reads it (LANGUAGE, LC_ALL,
+    LC_MESSAGES, LANG): ``vi_VN.UTF-8`` gives Vietnamese; English otherwise, ``C`` and ``POSIX`` included."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            first = value.split(":")[0]
+            return first[:2].lower() if first[:2].lower() in LANGUAGES else "en"
+    return "en"
 
 
 def po_path(language: str) -> Path:

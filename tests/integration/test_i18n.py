@@ -99,3 +99,28 @@ def test_times_in_the_programmes_zone_on_a_page_and_in_a_csv_and_money_in_each_l
     assert resp.status_code == 200
     page = c.get(f"/customers/{cid}").get_data(as_text=True)
     assert "Occurred (UTC+00:00)" in page and occurred.strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_cli_output_in_the_shells_language_and_a_bilingual_rewards_file(app, client, tmp_path):
+    from campaigns.models import Reward
+    from webapp.extensions import db
+
+    file = tmp_path / "rewards.yaml"
+    file.write_text(
+        "rewards:\n  - {code: DATA1G, name: {vi: Gói data 1 GB, en: 1 GB data pack}, cost: 100}\n", encoding="utf-8"
+    )
+    runner = app.test_cli_runner()
+    unset = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None}
+    vi = runner.invoke(args=["rewards", "import", str(file)], env={**unset, "LANG": "vi_VN.UTF-8"})
+    assert vi.exit_code == 0 and vi.output.strip() == "Đã lưu 1 quà.", vi.output
+    en = runner.invoke(args=["rewards", "import", str(file)], env={**unset, "LANG": "C.UTF-8"})
+    assert en.exit_code == 0 and en.output.strip() == "Saved 1 reward(s).", en.output
+    bad = runner.invoke(args=["rewards", "import", str(file)], env={**unset, "LC_ALL": "vi_VN.UTF-8", "LANG": "C"})
+    assert bad.exit_code == 0 and "Đã lưu" in bad.output  # LC_ALL wins over LANG, as in gettext
+    file.write_text("rewards:\n  - {code: X, name: {fr: Forfait}, cost: 100}\n", encoding="utf-8")
+    refused = runner.invoke(args=["rewards", "import", str(file)], env={**unset, "LANG": "vi_VN.UTF-8"})
+    assert refused.exit_code == 1 and "lỗi:" in refused.output and "[0].name" in refused.output
+    with app.app_context():
+        reward = db.session.scalar(db.select(Reward).where(Reward.code == "DATA1G"))
+        assert reward is not None and reward.name == "Gói data 1 GB" and reward.name_in("en") == "1 GB data pack"
+        db.session.remove()
