@@ -20,6 +20,8 @@ def test_console_in_each_users_language(app, client):
     vi = _page(app, "vi@example.com")
     assert '<html lang="vi">' in vi and "Đổi mật khẩu" in vi and "Tổng quan" in vi
     assert "Đăng xuất" in vi and "Change your password" not in vi
+    dashboard = _page(app, "vi@example.com", "/")
+    assert "Điểm đã cộng" in dashboard and "Khách hàng hoạt động" in dashboard and "Points issued" not in dashboard
     en = _page(app, "en@example.com")
     assert '<html lang="en">' in en and "Change your password" in en and "Sign out" in en
     assert "Đổi mật khẩu" not in en
