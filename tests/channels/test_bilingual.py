@@ -89,3 +89,25 @@ def test_the_ladder_editor_keeps_and_edits_the_english_names(app, client, staff)
         db.session.remove()
     names = [t["name"] for t in doc["tiers"]]
     assert names == [{"vi": "Thành viên", "en": "Member"}, {"vi": "Bạc", "en": "Silver class"}, "Vàng"]
+
+
+def test_the_reward_editor_takes_and_keeps_the_english_name_and_description(app, client, staff):
+    from tests.helpers.factories import make_user
+    from tests.helpers.web import login
+    from tests.integration.test_ui_catalog import form_of
+
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    form = form_of(client.get("/rewards/new").get_data(as_text=True), "/rewards")
+    form.update({"code": "DATA1G", "name": "Gói data 1 GB", "name_en": "1 GB data pack", "cost": "100"})
+    form.update({"description": "Dùng trong 7 ngày"})
+    assert client.post("/rewards", data=form).status_code == 302
+    saved = client.get("/api/v1/rewards/DATA1G", headers=staff).get_json()
+    assert saved["name"] == {"vi": "Gói data 1 GB", "en": "1 GB data pack"}
+    assert saved["description"] == "Dùng trong 7 ngày"
+    edit = form_of(client.get(f"/rewards/{saved['id']}").get_data(as_text=True), "/rewards")
+    assert (edit["name"], edit["name_en"], edit["description"]) == (
+        "Gói data 1 GB",
+        "1 GB data pack",
+        "Dùng trong 7 ngày",
+    )

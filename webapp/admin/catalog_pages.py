@@ -15,6 +15,7 @@ from campaigns.access.providers import provider_codes
 from campaigns.accounts import rewards
 from campaigns.catalog import ladder, programme
 from campaigns.errors import DomainError
+from campaigns.i18n import localized
 from campaigns.models import Reward
 from rules.document import load_yaml
 from rules.vocabulary import export_rules_vocabulary
@@ -93,7 +94,10 @@ def _form_of(r: Reward | None) -> dict[str, str]:
     tz = _tz()
     return {
         "code": r.code,
-        "name": r.name,
+        "name": localized(r.names or r.name, "vi"),
+        "name_en": (r.names or {}).get("en", ""),
+        "description": localized(r.description, "vi"),
+        "description_en": r.description.get("en", "") if isinstance(r.description, dict) else "",
         "cost": str(r.cost),
         "stock": "" if r.stock is None else str(r.stock),
         "per_customer_limit": "" if r.per_customer_limit is None else str(r.per_customer_limit),
@@ -109,7 +113,11 @@ def _form_of(r: Reward | None) -> dict[str, str]:
 def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Form strings to the API's reward body; blank optional numbers mean 'none' (unlimited)."""
     errors: dict[str, str] = {}
-    data: dict[str, Any] = {"code": form.get("code", "").strip(), "name": form.get("name", "").strip()}
+    data: dict[str, Any] = {"code": form.get("code", "").strip()}
+    for key in ("name", "description"):  # one text for both languages, or {vi, en} when the English differs
+        text, english = form.get(key, "").strip(), form.get(key + "_en", "").strip()
+        if text or english or key == "name":
+            data[key] = {"vi": text, "en": english} if english else text
     for key in ("cost", "stock", "per_customer_limit", "voucher_days"):
         raw = form.get(key, "").strip().replace(",", "")
         if raw == "":
