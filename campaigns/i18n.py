@@ -144,17 +144,3 @@ def offset_label(when: datetime) -> str:
     minutes = int(offset.total_seconds() // 60) if offset else 0
     sign = "+" if minutes >= 0 else "-"
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def day_bounds(value: date, zone: str | None = None) -> tuple[datetime, datetime]:
-    """The UTC start and end (exclusive) of the programme-local calendar day ``value``: dashboards, SLA pages,
-    analytics and reports cut their days here, so a day is the programme's day, not UTC's."""
-    tz = zone_of(zone)
-    start = datetime(value.year, value.month, value.day, tzinfo=tz)
-    end = datetime.fromordinal(value.toordinal() + 1).replace(tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def today(now: datetime, zone: str | None = None) -> date:
-    """The programme-local calendar day at ``now``."""
-    return local(now, zone).date()
