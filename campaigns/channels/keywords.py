@@ -27,7 +27,7 @@ from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.i18n import N_, translate
 from campaigns.models import Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
-from campaigns.notify.messages import day, number, render
+from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
 
@@ -167,9 +167,13 @@ def affordable_rewards(session: Session, balance: int | None = None) -> list[Rew
     return out
 
 
-def recent_activity(session: Session, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
+def recent_activity(
+    session: Session, customer_id: int, limit: int = 5, language: str | None = None
+) -> list[dict[str, Any]]:
+    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)."""
+    english = language_of(language) == "en"
     rows = session.execute(
-        select(LedgerEntry, Provider.name)
+        select(LedgerEntry, Provider.name_en if english else Provider.name, Provider.name)
         .outerjoin(Provider, Provider.id == LedgerEntry.provider_id)
         .where(LedgerEntry.customer_id == customer_id)
         .order_by(LedgerEntry.id.desc())
@@ -181,12 +185,12 @@ def recent_activity(session: Session, customer_id: int, limit: int = 5) -> list[
             "kind": e.kind,
             "points": e.points + e.pending,
             "pending": e.pending,
-            "provider": name,
+            "provider": name or default_name,
             "transaction_id": e.transaction_id,
             "note": e.note,
             "created_at": e.created_at,
         }
-        for e, name in rows
+        for e, name, default_name in rows
     ]
 
 

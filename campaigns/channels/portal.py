@@ -199,8 +199,11 @@ def vouchers(session: Session, customer_id: int, language: str | None = None) ->
     ]
 
 
-def activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    return recent_activity(session, customer_id, limit=limit)
+def activity(session: Session, customer_id: int, limit: int = 20, language: str | None = None) -> list[dict[str, Any]]:
+    """Recent ledger entries; providers named in ``language`` (default: the customer's)."""
+    customer = session.get(Customer, customer_id)
+    lang = language or (customer.language if customer else None)
+    return recent_activity(session, customer_id, limit=limit, language=lang)
 
 
 def create_claim(session: Session, customer_id: int, data: dict[str, Any], *, channel: str) -> Claim:

@@ -222,7 +222,7 @@ class Menu:
         return None
 
     def activity(self) -> str:
-        rows = recent_activity(self.session, self.customer.id, limit=4)
+        rows = recent_activity(self.session, self.customer.id, limit=4, language=self.lang)
         if not rows:
             return self.u("no_activity")
         lines = [self.u("activity")]

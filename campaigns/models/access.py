@@ -20,6 +20,7 @@ class Provider(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200), nullable=True)  # customers reading English; None: name
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # the mobile operator whose number lifecycle events (release, SIM swap) the programme trusts
     phone_authority: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

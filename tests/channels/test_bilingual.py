@@ -111,3 +111,23 @@ def test_the_reward_editor_takes_and_keeps_the_english_name_and_description(app,
         "1 GB data pack",
         "Dùng trong 7 ngày",
     )
+
+
+def test_a_providers_english_name_in_the_portal_activity(app, client, staff, work):
+    from tests.helpers.api import txn
+
+    publish(client, staff, BASE_EARNING)
+    created = app.test_cli_runner().invoke(
+        args=["providers", "create", "shop", "--name", "Cửa hàng tiện lợi", "--name-en", "Convenience store"]
+    )
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    resp = client.post("/api/v1/transactions", json=txn("s-1", 500_000), headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 202, resp.get_json()
+    work()
+    sign_in(client, work)
+    vi = client.get("/portal/").get_data(as_text=True)
+    assert "Cửa hàng tiện lợi" in vi and "Convenience store" not in vi
+    set_customer(app, customer_id(app), language="en")
+    en = client.get("/portal/").get_data(as_text=True)
+    assert "Convenience store" in en and "Cửa hàng tiện lợi" not in en

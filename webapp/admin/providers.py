@@ -47,7 +47,11 @@ def providers_create() -> Any:
     f = request.form
     try:
         provider, key = providers.create_provider(
-            db_session(), f.get("code", "").strip(), f.get("name", ""), actor=current_user.email
+            db_session(),
+            f.get("code", "").strip(),
+            f.get("name", ""),
+            actor=current_user.email,
+            name_en=f.get("name_en", ""),
         )
     except DomainError as err:
         db.session.rollback()
