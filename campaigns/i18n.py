@@ -69,8 +69,15 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def NC_(context: str, msgid: str) -> str:
+    """Like ``N_``, for an id one context says differently (its msgctxt): ``NC_("ussd", "Sent")`` is the USSD
+    menu's word, translated apart from the console's "Sent". Extracted by bin/i18n (``-k NC_:1c,2``)."""
+    return f"{context}\x04{msgid}"
+
+
 def gettext(language: str, msgid: str) -> str:
-    return translations(language_of(language)).ugettext(msgid)
+    """The translation; an id with a context (``NC_``) falls back to its text without the context."""
+    return translations(language_of(language)).ugettext(msgid).rpartition("\x04")[2]
 
 
 def translate(language: str, msgid: str, **values: Any) -> str:

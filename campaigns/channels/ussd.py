@@ -31,7 +31,7 @@ from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
-from campaigns.i18n import N_, translate
+from campaigns.i18n import N_, NC_, translate
 from campaigns.models import ConsentPurpose, Customer, CustomerBalance, Reward, UssdSession
 from campaigns.notify.messages import day, language_of, number
 
@@ -79,7 +79,7 @@ U: dict[str, str] = {
     "main_consents": N_("\n8. Privacy"),
     "consents": N_("Privacy (choose to change):"),
     "consent_line": N_("{n}. {purpose}: {state}"),
-    "consent_yes": N_("Agreed"),
+    "consent_yes": NC_("ussd", "Agreed"),
     "consent_no": N_("No"),
     "consent_ask": N_("{purpose}: {state}\n1. Agree\n2. Do not agree / withdraw\n0. Back"),
     "consent_done_yes": N_("Recorded: you agree to {purpose}."),
@@ -87,13 +87,13 @@ U: dict[str, str] = {
     "purpose_cross_provider_sharing": N_("Sharing with other partners"),
     "purpose_marketing": N_("Promotional messages"),
     "purpose_profiling": N_("Offers from your behaviour"),
-    "payment": N_("Paid with points"),
-    "payment_refund": N_("Payment refund"),
-    "transfer_out": N_("Sent"),
+    "payment": NC_("ussd", "Paid with points"),
+    "payment_refund": NC_("ussd", "Payment refund"),
+    "transfer_out": NC_("ussd", "Sent"),
     "transfer_in": N_("Received"),
     "transfer_fee": N_("Transfer fee"),
     "transfer_reversed": N_("Transfer reversed"),
-    "transfer_fee_refund": N_("Fee refunded"),
+    "transfer_fee_refund": NC_("ussd", "Fee refunded"),
     "send_to": N_("Send points: enter the recipient's phone number\n0. Back"),
     "send_points": N_("How many points for {phone}? Balance: {balance} points\n0. Back"),
     "send_confirm": N_("Send {points} points to {phone}?{fee}\n1. Yes\n2. Cancel"),

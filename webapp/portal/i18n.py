@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from campaigns.i18n import N_
+from campaigns.i18n import N_, NC_
 
 TEXT: dict[str, str] = {
     "title": N_("Rewards"),
@@ -109,7 +109,7 @@ TEXT: dict[str, str] = {
     "channel_paper_form": N_("paper form"),
     "kind_payment": N_("Paid with points"),
     "kind_payment_refund": N_("Payment refund"),
-    "kind_transfer_out": N_("Sent"),
+    "kind_transfer_out": NC_("portal", "Sent"),
     "kind_transfer_in": N_("Received"),
     "kind_transfer_fee": N_("Transfer fee"),
     "kind_transfer_reversed": N_("Transfer reversed"),
@@ -117,7 +117,7 @@ TEXT: dict[str, str] = {
     "send": N_("Send points"),
     "send_hint": N_("Send points to another member by their phone number."),
     "send_to": N_("Recipient's phone number"),
-    "send_points": N_("Points"),
+    "send_points": NC_("portal", "Points"),
     "send_fee": N_("Transfer fee: {fee} points."),
     "send_submit": N_("Send points"),
     "sent": N_("Sent {points} points. Balance: {balance} points."),
