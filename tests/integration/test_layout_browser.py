@@ -30,7 +30,7 @@ from tests.integration.test_browser import server  # noqa: E402,F401  (the fixtu
 DESKTOP = {"width": 1366, "height": 768}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 QUERIES = {"/finance/entries": "?party=telecom&kind=issued"}  # pages reached only through a drill-down link
-NOT_PAGES = re.compile(r"\.csv$|\.json$|/export|/logout|/ledger\.csv|/metrics|/health")
+NOT_PAGES = re.compile(r"\.csv$|\.json$|/export|/logout|/ledger\.csv|/metrics|/health|/oidc/")  # oidc: redirects
 
 # What a page must not do, measured in the browser: (problem, JavaScript returning the offenders).
 CHECKS = (
