@@ -30,6 +30,11 @@ from campaigns.errors import DomainError, FieldProblem
 
 Scalar = str | int | float | bool | None
 AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+# A customer-facing name or text: one string for both languages, or {"vi": ..., "en": ...}
+LabelText = Annotated[str, Field(min_length=1, max_length=200)]
+Label = LabelText | Annotated[dict[Literal["vi", "en"], LabelText], Field(min_length=1)]
+LongText = Annotated[str, Field(min_length=1, max_length=1000)]
+LongLabel = LongText | Annotated[dict[Literal["vi", "en"], LongText], Field(min_length=1)]
 MAX_AMOUNT = Decimal("1e15")
 
 
@@ -215,7 +220,10 @@ class RewardIn(Strict):
     """Numbers and flags are strict (``"active": 0`` or ``"cost": "5"`` is a 422, not a guess)."""
 
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(
+        description='one name, or {"vi": ..., "en": ...}: the portal, SMS and USSD pick the customer\'s'
+    )
+    description: LongLabel | None = Field(default=None, description='shown to customers; a string or {"vi", "en"}')
     cost: StrictInt = Field(ge=0, le=10**9)
     stock: StrictInt | None = Field(default=None, ge=0, le=10**12)
     per_customer_limit: StrictInt | None = Field(default=None, ge=1, le=1_000_000)

@@ -494,7 +494,7 @@ name: Membership tiers
 type: tier
 grace_days: 30               # keep a tier this long after no longer qualifying (default 30)
 tiers:
-  - {code: silver, name: Silver, rank: 1, benefits: {earn_multiplier: 1.2}}
+  - {code: silver, name: {vi: Bạc, en: Silver}, rank: 1, benefits: {earn_multiplier: 1.2}}
   - {code: gold, name: Gold, rank: 2, benefits: {earn_multiplier: 1.5, lounge: true}}
 rules:
   - name: gold from 20,000 qualifying points
@@ -504,6 +504,9 @@ rules:
     actions:
       - {name: set_tier, params: {tier: gold}}
 ```
+
+A tier's `name` is what customers read (portal, SMS, USSD): one string for both languages, or
+`{vi: ..., en: ...}`, each customer getting theirs.
 
 The first rung needs no dummy condition: the rule giving the lowest-rank tier may
 have `conditions: {all: []}` (always true), so every customer starts there. No

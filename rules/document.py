@@ -44,6 +44,7 @@ MAX_CONDITION_DEPTH = 10
 MAX_RULES = 200
 MAX_ACTIONS = 20
 MAX_NAME = 200
+LABEL_LANGUAGES = ("vi", "en")  # the languages of customer-facing names (campaigns.i18n.LANGUAGES)
 MAX_TEXT_VALUE = 1000
 MAX_LIST_VALUE = 1000
 MAX_REGEX = 300
@@ -186,7 +187,7 @@ class TierSpec:
     """One tier of a tier programme; a higher rank is a better tier."""
 
     code: str
-    name: str
+    name: str | Mapping[str, str]  # a plain string, or {vi: ..., en: ...}
     rank: int
     benefits: Mapping[str, Any]
 
@@ -678,6 +679,19 @@ class _Validator:
             self.error(path, f"must be at most {MAX_NAME} characters")
         return value
 
+    def label(self, value: Any, path: str, *, required: bool) -> Any:
+        """A customer-facing name: a plain string (the same in both languages) or ``{vi: ..., en: ...}``."""
+        if not isinstance(value, Mapping):
+            return self.text(value, path, required=required)
+        if not value:
+            self.error(path, "must name at least one language (vi, en)")
+        for language, text in value.items():
+            if language not in LABEL_LANGUAGES:
+                self.error(_join(path, str(language)), "unknown language; known: vi, en")
+            else:
+                self.text(text, _join(path, language), required=True)
+        return dict(value)
+
     def choice(self, value: Any, path: str, allowed: tuple[str, ...]) -> Any:
         if not isinstance(value, str):
             self.error(path, f"expected a string, got {_kind(value)}")
@@ -908,7 +922,7 @@ class _Validator:
                 self.error(f"{path}.code", f"duplicate tier code (also tiers[{codes[code]}])")
             else:
                 codes[code] = i
-            name = self.text(tier.get("name", _MISSING), f"{path}.name", required=True)
+            name = self.label(tier.get("name", _MISSING), f"{path}.name", required=True)
             rank = tier.get("rank", _MISSING)
             if rank is _MISSING:
                 self.error(f"{path}.rank", "required")

@@ -20,7 +20,7 @@ from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
 from tests.helpers.factories import PASSWORD, ProviderKey, make_provider, make_staff_key, make_user
 from tests.helpers.passwords import use_light_password_hashing
 from tests.helpers.services import DB_URL, REDIS_URL, settings_for_tests
-from tests.helpers.web import csrf_token, login
+from tests.helpers.web import EnglishClient, csrf_token, login
 
 # Tests imported these from this module before tests/helpers existed (branches may still): they keep resolving.
 __all__ = [
@@ -50,6 +50,7 @@ def app() -> Iterator[Flask]:
 
     use_light_password_hashing()
     app = create_app(settings_for_tests(), TESTING=True)
+    app.test_client_class = EnglishClient
     with app.app_context():
         recreate_schema()
     yield app

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .channels import bp as channels_bp
     from .cli import register_cli
     from .errors import register_error_handlers
+    from .i18n import init_i18n
     from .observability import init_observability
     from .portal import bp as portal_bp
     from .security import init_security
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     csrf.exempt(api_bp)  # the JSON API authenticates every request with a bearer key, never a cookie
     csrf.exempt(channels_bp)  # gateways authenticate with a shared secret header
     init_security(app)
+    init_i18n(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(channels_bp)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -52,6 +52,7 @@ class StaffSession(UserMixin):
         self.provider_id = user.provider_id if user.role != "admin" else None
         self.provider_code = provider_code if self.provider_id is not None else None
         self.session_version = user.session_version
+        self.language = user.language
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -170,21 +171,6 @@ def init_security(app: Flask) -> None:
         if request.is_secure:  # only over TLS (directly, or X-Forwarded-Proto through LOYALTY_PROXY_COUNT proxies)
             resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
-
-    @app.template_filter("when")
-    def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(UTC).strftime(fmt)
-
-    @app.template_filter("num")
-    def _num(value: Any) -> str:
-        if value is None:
-            return "—"
-        try:
-            return f"{int(value):,}"
-        except (TypeError, ValueError):
-            return str(value)
 
     @app.template_filter("masked")
     def _masked(value: Any) -> str:

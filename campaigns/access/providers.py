@@ -63,7 +63,13 @@ def _audit(session: Session, actor: str, action: str, provider: Provider, detail
 
 
 def create_provider(
-    session: Session, code: str, name: str, *, actor: str = "cli", phone_authority: bool = False
+    session: Session,
+    code: str,
+    name: str,
+    *,
+    actor: str = "cli",
+    phone_authority: bool = False,
+    name_en: str | None = None,
 ) -> tuple[Provider, str]:
     """Create a provider and its first API key; returns the plain key (show it once)."""
     if not CODE_RE.match(code or ""):
@@ -74,7 +80,10 @@ def create_provider(
         raise invalid("name", "must not be empty")
     if session.scalar(select(Provider.id).where(Provider.code == code)):
         raise conflict("duplicate", f"provider '{code}' already exists")
-    provider = Provider(code=code, name=name.strip(), active=True, phone_authority=phone_authority)
+    name_en = (name_en or "").strip() or None
+    if name_en is not None and len(name_en) > 200:
+        raise invalid("name_en", "must be at most 200 characters")
+    provider = Provider(code=code, name=name.strip(), name_en=name_en, active=True, phone_authority=phone_authority)
     session.add(provider)
     session.flush()
     key = issue_key(session, "provider", f"{code} key", provider.id)
@@ -83,7 +92,13 @@ def create_provider(
         actor,
         "provider.created",
         provider,
-        {"code": code, "name": provider.name, "key_prefix": key[:10], "phone_authority": phone_authority},
+        {
+            "code": code,
+            "name": provider.name,
+            "name_en": name_en,
+            "key_prefix": key[:10],
+            "phone_authority": phone_authority,
+        },
     )
     bump_publication(session)
     return provider, key

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from campaigns.access.providers import issue_key
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, invalid, not_found
+from campaigns.i18n import LANGUAGES
 from campaigns.models import ApiKey, AuditEvent, Provider, StaffUser
 from campaigns.permissions import ROLES, Scope
 
@@ -180,6 +181,15 @@ def set_password(session: Session, user: StaffUser, new: str, *, actor: str) -> 
     user.failed_logins = 0
     user.locked_until = None
     _audit(session, actor, "user.password_changed", user, {})
+
+
+def set_language(session: Session, user: StaffUser, language: str | None, *, actor: str) -> None:
+    """The console's language for this user; None (or "") falls back to the programme's ``language`` setting."""
+    language = language or None
+    if language is not None and language not in LANGUAGES:
+        raise invalid("language", f"must be one of {', '.join(LANGUAGES)} (or empty for the programme's default)")
+    old, user.language = user.language, language
+    _audit(session, actor, "user.language_changed", user, {"old": old, "new": language})
 
 
 def get_by_email(session: Session, email: str) -> StaffUser:

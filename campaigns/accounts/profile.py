@@ -26,6 +26,7 @@ from campaigns.customers.identity import (
     normalize_phone,
 )
 from campaigns.errors import not_found
+from campaigns.i18n import DEFAULT_LANGUAGE, localized
 from campaigns.models import Customer, CustomerTag, LedgerEntry, Provider, TierChange, Transaction
 from campaigns.permissions import Scope
 from campaigns.schemas import CustomerRef
@@ -189,7 +190,9 @@ def ledger_rows(session: Session, customer_id: int, scope: Scope, *, limit: int 
     return list(session.scalars(stmt))
 
 
-def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[str, Any] | None:
+def tier_progress(
+    session: Session, customer_id: int, tier: str | None, language: str | None = None
+) -> dict[str, Any] | None:
     """Qualifying points of the last 365 days against the next tier's threshold in the published tier ladder.
 
     Only thresholds on ``qualifying_points_365d`` are shown (other paths to a tier, such as spend, are not).
@@ -200,4 +203,5 @@ def tier_progress(session: Session, customer_id: int, tier: str | None) -> dict[
     target, need = step
     st = load_states(session, [customer_id], window_start(datetime.now(UTC).date()))[customer_id]
     have = int(st.windows(datetime.now(ZoneInfo(st.timezone)).date())["qualifying_points_365d"])
-    return {"code": target["code"], "name": target.get("name") or target["code"], "have": have, "need": need}
+    name = localized(target.get("name"), language or DEFAULT_LANGUAGE) or target["code"]
+    return {"code": target["code"], "name": name, "have": have, "need": need}

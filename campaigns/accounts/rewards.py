@@ -26,6 +26,7 @@ from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
 from campaigns.customers.aggregates import load_states, window_start
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
+from campaigns.i18n import DEFAULT_LANGUAGE, localized
 from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, Outbox, PointLot, Provider, Redemption, Reward
 from campaigns.notify import webhooks
 from campaigns.schemas import RewardIn, validation_error
@@ -43,7 +44,8 @@ def reward_view(r: Reward) -> dict[str, Any]:
     return {
         "id": r.id,
         "code": r.code,
-        "name": r.name,
+        "name": r.names or r.name,
+        "description": r.description,
         "cost": r.cost,
         "stock": r.stock,
         "issued": r.issued,
@@ -93,6 +95,8 @@ def save_reward(session: Session, data: dict[str, Any], *, actor: str) -> Reward
     reward = session.scalar(select(Reward).where(Reward.code == body.code).with_for_update())
     values = body.model_dump(exclude={"provider"})
     values["provider_id"] = provider_id
+    values["names"] = body.name if isinstance(body.name, dict) else None
+    values["name"] = localized(body.name, DEFAULT_LANGUAGE)
     if reward is None:
         reward = Reward(**values, issued=0)
         session.add(reward)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.catalog import documents as catalog
 from campaigns.errors import DomainError
+from campaigns.i18n import localized
 from campaigns.models import Campaign, CampaignVersion, Customer
 
 DEFAULT_NAME = "Membership tiers"
@@ -36,7 +37,8 @@ class Condition:
 @dataclass
 class TierRow:
     code: str = ""
-    name: str = ""
+    name: str = ""  # Vietnamese, or the one name of both languages
+    name_en: str = ""  # English when it differs: the tier's name is then {vi: name, en: name_en}
     rank: str = ""
     multiplier: str = ""
     match: str = "any"
@@ -149,9 +151,11 @@ def from_document(doc: dict[str, Any] | None) -> tuple[list[TierRow], list[dict[
     ordered = []
     for t in sorted(doc.get("tiers") or [], key=lambda t: t.get("rank", 0)):
         benefits = t.get("benefits") or {}
+        names = t.get("name")
         row = TierRow(
             code=str(t.get("code", "")),
-            name=str(t.get("name", "")),
+            name=localized(names, "vi"),
+            name_en=str(names.get("en", "")) if isinstance(names, dict) else "",
             rank=_text(t.get("rank")),
             multiplier=_text(benefits.get("earn_multiplier")),
             original=str(t.get("code", "")),
@@ -198,6 +202,7 @@ def rows_from_form(form: Any) -> tuple[str, list[TierRow]]:
         row = TierRow(
             code=form.get(p + "code", "").strip(),
             name=form.get(p + "name", "").strip(),
+            name_en=form.get(p + "name_en", "").strip(),
             rank=form.get(p + "rank", "").strip(),
             multiplier=form.get(p + "mult", "").strip(),
             match=form.get(p + "match", "any") if form.get(p + "match") in ("all", "any") else "any",
@@ -235,7 +240,8 @@ def to_document(
         benefits = {k: v for k, v in (old.get(r.original, {}).get("benefits") or {}).items() if k != "earn_multiplier"}
         if r.multiplier:
             benefits = {"earn_multiplier": _value(r.multiplier), **benefits}
-        tier: dict[str, Any] = {"code": r.code, "name": r.name, "rank": _value(r.rank) if r.rank else None}
+        label: str | dict[str, str] = {"vi": r.name, "en": r.name_en} if r.name_en else r.name
+        tier: dict[str, Any] = {"code": r.code, "name": label, "rank": _value(r.rank) if r.rank else None}
         if benefits:
             tier["benefits"] = benefits
         tier_of[len(tiers)] = i
@@ -277,7 +283,8 @@ def place_errors(
         elif m := _TIER_PATH.match(path):
             i = tier_of.get(int(m.group(1)))
             if i is not None:
-                key = f"t{i}-{_FIELD.get(m.group(2) or '', 'code')}"
+                name_en = m.group(2) == "name" and m.group(3) == "en"
+                key = f"t{i}-name_en" if name_en else f"t{i}-{_FIELD.get(m.group(2) or '', 'code')}"
         elif m := _RULE_PATH.match(path):
             i = rule_of.get(int(m.group(1)))
             if i is not None and m.group(2) is not None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid
+from campaigns.i18n import LANGUAGES
 from campaigns.models import AuditEvent, Reward, Setting
 from campaigns.publication import bump_publication
 from rules.document import DocumentInvalid, validate_expiry
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "allow_negative_balance": False,
     "max_points_per_transaction": None,
     "timezone": "Asia/Ho_Chi_Minh",
+    "language": "vi",  # the staff console's language for users who chose none (vi | en)
     "point_value": 1,
     "min_redemption_points": None,  # the cheapest redemption (and points payment) allowed (null: no minimum)
     # point transfers between members (campaigns/accounts/transfers.py): the smallest transfer, the most a member
@@ -126,6 +128,7 @@ class Programme:
         return {**DEFAULTS["point_transfers"], **(self.point_transfers or {})}
 
     customer_attributes: dict[str, str] | None = None
+    language: str = "vi"
 
     def expiry_for(self, earned_at: datetime, policy: Mapping[str, Any] | None = None) -> datetime | None:
         """When points earned at ``earned_at`` expire: under ``policy`` (a campaign's ``points_expiry``)
@@ -303,6 +306,9 @@ def validate(key: str, value: Any) -> Any:
                 raise invalid(f"value.{name}", "not a valid attribute name ([A-Za-z_][A-Za-z0-9_]{0,63})")
             if kind not in CUSTOMER_ATTRIBUTE_TYPES:
                 raise invalid(f"value.{name}", f"must be one of {', '.join(CUSTOMER_ATTRIBUTE_TYPES)}")
+    elif key == "language":
+        if value not in LANGUAGES:
+            raise invalid("value", f"must be one of {', '.join(LANGUAGES)}")
     elif key == "timezone":
         try:
             ZoneInfo(value)

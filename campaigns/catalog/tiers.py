@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.i18n import DEFAULT_LANGUAGE, localized
 from campaigns.models import Campaign, CampaignVersion
 
 
@@ -34,10 +35,12 @@ def _tier_document(session: Session) -> dict[str, Any] | None:
     )
 
 
-def tier_names(session: Session) -> dict[str, str]:
-    """Tier code -> display name from the published tier ladder."""
+def tier_names(session: Session, language: str | None = None) -> dict[str, str]:
+    """Tier code -> display name from the published tier ladder, in ``language`` (a name may be
+    ``{vi: ..., en: ...}``; without a language, the programme's default)."""
     doc = _tier_document(session) or {}
-    return {t["code"]: t.get("name") or t["code"] for t in doc.get("tiers", [])}
+    lang = language or DEFAULT_LANGUAGE
+    return {t["code"]: localized(t.get("name"), lang) or t["code"] for t in doc.get("tiers", [])}
 
 
 def entry_tier(session: Session) -> str | None:

@@ -26,6 +26,7 @@ from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, translate
 from campaigns.models import ConsentPurpose, Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
 from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
@@ -35,106 +36,63 @@ CONFIRM_MINUTES = 10
 
 # ---------------------------------------------------------------------------------------------- texts
 
-T: dict[str, dict[str, str]] = {
-    "vi": {
-        "balance": "Số dư: {balance} điểm. Hạng: {tier}.",
-        "progress": " {left} điểm nữa để lên hạng {next}.",
-        "top": " Bạn đang ở hạng cao nhất.",
-        "expiring": " {points} điểm hết hạn ngày {date}.",
-        "tier": "Hạng của bạn: {tier}. Điểm xét hạng 12 tháng: {have}.",
-        "ask": "Đổi {reward} với {cost} điểm? Soạn DOI {code} OK trong {minutes} phút để xác nhận.",
-        "no_ask": "Chưa có yêu cầu đổi {code}. Soạn DOI {code} trước.",
-        "no_code": "Soạn DOI <mã quà>, ví dụ DOI {example}.",
-        "unknown_reward": "Không có quà mã {code}. Soạn HELP để xem hướng dẫn.",
-        "short": "Bạn cần {cost} điểm để đổi {reward}, số dư hiện có {balance} điểm.",
-        "failed": "Không đổi được {reward}: {reason}.",
-        "help": "DIEM: xem điểm. HANG: xem hạng. DOI <mã>: đổi quà. KHIEUNAI <mã GD>: báo thiếu điểm. "
-        "TUCHOI: ngừng nhận tin.",
-        "claim_how": "Soạn KHIEUNAI <mã giao dịch> <mô tả>, ví dụ KHIEUNAI HD123 nap tien 100k chua co diem.",
-        "claim_ok": "Đã nhận yêu cầu báo thiếu điểm #{id} cho giao dịch {ref}. Chúng tôi sẽ trả lời bằng tin nhắn.",
-        "unknown": "Không hiểu yêu cầu. ",
-        "stop": "Bạn đã ngừng nhận tin thông báo. Soạn BATDAU để nhận lại.",
-        "start": "Bạn sẽ nhận lại tin thông báo. Soạn TUCHOI để ngừng.",
-        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
-        "quarantined": "Số điện thoại này vừa được nhà mạng thu hồi nên tạm thời chưa dùng được cho chương trình. "
-        "Xin cảm ơn bạn đã thông cảm.",
-        "none": "không có",
-        "consent_how": "Soạn DONGY <mục> để đồng ý, HUY <mục> để rút lại. Mục: CHIASE (đối tác khác xem giao dịch "
-        "của bạn), QUANGCAO (tin khuyến mãi), PHANTICH (chọn ưu đãi theo hành vi). Hiện tại: {state}.",
-        "consent_granted": "Bạn đã đồng ý: {purpose}. Soạn HUY {word} để rút lại.",
-        "consent_withdrawn": "Bạn đã rút lại đồng ý: {purpose}. Soạn DONGY {word} để đồng ý lại.",
-        "consent_yes": "có",
-        "consent_no": "không",
-        "purpose_cross_provider_sharing": "chia sẻ giao dịch với đối tác khác",
-        "purpose_marketing": "nhận tin khuyến mãi",
-        "purpose_profiling": "chọn ưu đãi theo hành vi",
-    },
-    "en": {
-        "balance": "Balance: {balance} points. Tier: {tier}.",
-        "progress": " {left} more points to reach {next}.",
-        "top": " You are in the top tier.",
-        "expiring": " {points} points expire on {date}.",
-        "tier": "Your tier: {tier}. Qualifying points (12 months): {have}.",
-        "ask": "Redeem {reward} for {cost} points? Reply REDEEM {code} OK within {minutes} minutes to confirm.",
-        "no_ask": "No pending request for {code}. Send REDEEM {code} first.",
-        "no_code": "Send REDEEM <reward code>, e.g. REDEEM {example}.",
-        "unknown_reward": "There is no reward {code}. Send HELP for help.",
-        "short": "You need {cost} points for {reward}; your balance is {balance}.",
-        "failed": "Could not redeem {reward}: {reason}.",
-        "help": "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. "
-        "STOP: no more messages.",
-        "claim_how": "Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points.",
-        "claim_ok": "We received missing-points request #{id} for transaction {ref}. We will reply by SMS.",
-        "unknown": "Sorry, we did not understand. ",
-        "stop": "You will no longer receive notifications. Send START to receive them again.",
-        "start": "You will receive notifications again. Send STOP to stop.",
-        "not_member": "This phone number is not a member of the loyalty programme.",
-        "quarantined": "This number was recently released by its operator and cannot be used in the programme "
-        "for now. Thank you for your understanding.",
-        "none": "none",
-        "consent_how": "Send AGREE <item> to consent, WITHDRAW <item> to withdraw. Items: SHARING (other partners "
-        "see your activity), MARKETING (promotions), PROFILING (offers chosen from your behaviour). Now: {state}.",
-        "consent_granted": "You agreed to: {purpose}. Send WITHDRAW {word} to withdraw.",
-        "consent_withdrawn": "You withdrew your consent to: {purpose}. Send AGREE {word} to agree again.",
-        "consent_yes": "yes",
-        "consent_no": "no",
-        "purpose_cross_provider_sharing": "sharing your activity with other partners",
-        "purpose_marketing": "promotional messages",
-        "purpose_profiling": "offers chosen from your behaviour",
-    },
+T: dict[str, str] = {
+    "balance": N_("Balance: {balance} points. Tier: {tier}."),
+    "progress": N_(" {left} more points to reach {next}."),
+    "top": N_(" You are in the top tier."),
+    "expiring": N_(" {points} points expire on {date}."),
+    "tier": N_("Your tier: {tier}. Qualifying points (12 months): {have}."),
+    "ask": N_("Redeem {reward} for {cost} points? Reply REDEEM {code} OK within {minutes} minutes to confirm."),
+    "no_ask": N_("No pending request for {code}. Send REDEEM {code} first."),
+    "no_code": N_("Send REDEEM <reward code>, e.g. REDEEM {example}."),
+    "unknown_reward": N_("There is no reward {code}. Send HELP for help."),
+    "short": N_("You need {cost} points for {reward}; your balance is {balance}."),
+    "failed": N_("Could not redeem {reward}: {reason}."),
+    "help": N_(
+        "BAL: balance. TIER: your tier. REDEEM <code>: get a reward. CLAIM <ref>: missing points. STOP: no more "
+        "messages."
+    ),
+    "claim_how": N_("Send CLAIM <transaction ref> <description>, e.g. CLAIM HD123 topup 100k no points."),
+    "claim_ok": N_("We received missing-points request #{id} for transaction {ref}. We will reply by SMS."),
+    "unknown": N_("Sorry, we did not understand. "),
+    "stop": N_("You will no longer receive notifications. Send START to receive them again."),
+    "start": N_("You will receive notifications again. Send STOP to stop."),
+    "not_member": N_("This phone number is not a member of the loyalty programme."),
+    "quarantined": N_(
+        "This number was recently released by its operator and cannot be used in the programme for now. Thank you for "
+        "your understanding."
+    ),
+    "none": N_("none"),
+    "consent_how": N_(
+        "Send AGREE <item> to consent, WITHDRAW <item> to withdraw. Items: SHARING (other partners see your "
+        "activity), MARKETING (promotions), PROFILING (offers chosen from your behaviour). Now: {state}."
+    ),
+    "consent_granted": N_("You agreed to: {purpose}. Send WITHDRAW {word} to withdraw."),
+    "consent_withdrawn": N_("You withdrew your consent to: {purpose}. Send AGREE {word} to agree again."),
+    "consent_yes": N_("yes"),
+    "consent_no": N_("no"),
+    "purpose_cross_provider_sharing": N_("sharing your activity with other partners"),
+    "purpose_marketing": N_("promotional messages"),
+    "purpose_profiling": N_("offers chosen from your behaviour"),
 }
 
-REASONS = {
-    "vi": {
-        "out_of_stock": "quà đã hết",
-        "limit_reached": "bạn đã đổi tối đa số lần cho phép",
-        "not_eligible": "bạn chưa đủ điều kiện",
-        "reward_unavailable": "quà hiện không được đổi",
-        "insufficient_points": "không đủ điểm",
-        "below_minimum_redemption": "số điểm đổi thấp hơn mức tối thiểu của chương trình",
-        "sim_swap_hold": "SIM của số này vừa được đổi nên việc đổi quà tạm dừng; vui lòng gọi tổng đài CSKH",
-        "sim_swap_hold_spend": "SIM của số này vừa được đổi nên việc dùng điểm tạm dừng; vui lòng gọi tổng đài CSKH",
-        "transfer_limit": "vượt hạn mức tặng điểm trong ngày hoặc trong tháng",
-        "below_minimum_transfer": "số điểm tặng thấp hơn mức tối thiểu của chương trình",
-        "recipient_not_member": "số nhận chưa là thành viên chương trình",
-        "transfer_invalid": "thông tin không hợp lệ",
-    },
-    "en": {
-        "out_of_stock": "out of stock",
-        "limit_reached": "you reached the limit for this reward",
-        "not_eligible": "you are not eligible",
-        "reward_unavailable": "not offered now",
-        "insufficient_points": "not enough points",
-        "below_minimum_redemption": "below the programme's minimum redemption",
-        "sim_swap_hold": "the SIM of this number was changed recently, so redemptions are on hold; please call "
-        "customer care",
-        "sim_swap_hold_spend": "the SIM of this number was changed recently, so spending points is on hold; please "
-        "call customer care",
-        "transfer_limit": "over the daily or monthly transfer limit",
-        "below_minimum_transfer": "below the programme's minimum transfer",
-        "recipient_not_member": "the recipient is not a member",
-        "transfer_invalid": "invalid details",
-    },
+REASONS: dict[str, str] = {
+    "out_of_stock": N_("out of stock"),
+    "limit_reached": N_("you reached the limit for this reward"),
+    "not_eligible": N_("you are not eligible"),
+    "reward_unavailable": N_("not offered now"),
+    "insufficient_points": N_("not enough points"),
+    "below_minimum_redemption": N_("below the programme's minimum redemption"),
+    "sim_swap_hold": N_(
+        "the SIM of this number was changed recently, so redemptions are on hold; please call customer care"
+    ),
+    "sim_swap_hold_spend": N_(
+        "the SIM of this number was changed recently, so spending points is on hold; please call customer care"
+    ),
+    "transfer_limit": N_("over the daily or monthly transfer limit"),
+    "below_minimum_transfer": N_("below the programme's minimum transfer"),
+    "recipient_not_member": N_("the recipient is not a member"),
+    "transfer_invalid": N_("invalid details"),
 }
 
 KEYWORDS: dict[str, tuple[str, str | None]] = {
@@ -181,7 +139,7 @@ REPLY_WORD = {
 
 
 def t(language: str, key: str, **values: Any) -> str:
-    return T[language_of(language)][key].format(**values)
+    return translate(language, T[key], **values)
 
 
 # ---------------------------------------------------------------------------------------------- read models
@@ -198,10 +156,12 @@ class Summary:
     expiring: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summary(session: Session, customer_id: int) -> Summary:
+def summary(session: Session, customer_id: int, language: str | None = None) -> Summary:
+    """The customer's standing, with tier names in ``language`` (default: the customer's own)."""
     customer = session.get(Customer, customer_id)
     bal = session.get(CustomerBalance, customer_id)
-    names = tier_names(session)
+    language = language or (customer.language if customer else None)
+    names = tier_names(session, language)
     code = customer.tier if customer else None
     s = Summary(
         balance=bal.balance if bal else 0,
@@ -209,7 +169,7 @@ def summary(session: Session, customer_id: int) -> Summary:
         tier_code=code,
         expiring=expiring(session, customer_id, utcnow(), months=1),
     )
-    progress = tier_progress(session, customer_id, code) if names else None
+    progress = tier_progress(session, customer_id, code, language) if names else None
     if progress:
         s.have, s.next_name = progress["have"], progress["name"]
         s.left = max(0, progress["need"] - progress["have"])
@@ -217,7 +177,7 @@ def summary(session: Session, customer_id: int) -> Summary:
 
 
 def balance_text(session: Session, customer_id: int, language: str) -> str:
-    s = summary(session, customer_id)
+    s = summary(session, customer_id, language)
     text = t(language, "balance", balance=number(s.balance, language), tier=s.tier)
     if s.left:
         text += t(language, "progress", left=number(s.left, language), next=s.next_name)
@@ -225,7 +185,8 @@ def balance_text(session: Session, customer_id: int, language: str) -> str:
         text += t(language, "top")
     if s.expiring:
         first = s.expiring[0]
-        text += t(language, "expiring", points=number(first["points"], language), date=day(first["date"], language))
+        when = day(first["date"], language, load_programme(session).timezone)
+        text += t(language, "expiring", points=number(first["points"], language), date=when)
     return text
 
 
@@ -246,9 +207,13 @@ def affordable_rewards(session: Session, balance: int | None = None) -> list[Rew
     return out
 
 
-def recent_activity(session: Session, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
+def recent_activity(
+    session: Session, customer_id: int, limit: int = 5, language: str | None = None
+) -> list[dict[str, Any]]:
+    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)."""
+    english = language_of(language) == "en"
     rows = session.execute(
-        select(LedgerEntry, Provider.name)
+        select(LedgerEntry, Provider.name_en if english else Provider.name, Provider.name)
         .outerjoin(Provider, Provider.id == LedgerEntry.provider_id)
         .where(LedgerEntry.customer_id == customer_id)
         .order_by(LedgerEntry.id.desc())
@@ -260,12 +225,12 @@ def recent_activity(session: Session, customer_id: int, limit: int = 5) -> list[
             "kind": e.kind,
             "points": e.points + e.pending,
             "pending": e.pending,
-            "provider": name,
+            "provider": name or default_name,
             "transaction_id": e.transaction_id,
             "note": e.note,
             "created_at": e.created_at,
         }
-        for e, name in rows
+        for e, name, default_name in rows
     ]
 
 
@@ -275,11 +240,11 @@ def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: 
             language,
             "short",
             cost=number(reward.cost, language),
-            reward=reward.name,
+            reward=reward.name_in(language),
             balance=number(balance, language),
         )
-    reason = REASONS[language_of(language)].get(err.code, err.message)
-    return t(language, "failed", reward=reward.name, reason=reason)
+    reason = translate(language, REASONS[err.code]) if err.code in REASONS else err.message
+    return t(language, "failed", reward=reward.name_in(language), reason=reason)
 
 
 # ---------------------------------------------------------------------------------------------- SMS
@@ -325,7 +290,7 @@ def handle_sms(session: Session, raw_phone: str, text: str, *, message_id: str |
     elif intent == "balance":
         reply = balance_text(session, customer.id, language)
     elif intent == "tier":
-        s = summary(session, customer.id)
+        s = summary(session, customer.id, language)
         reply = t(language, "tier", tier=s.tier, have=number(s.have or 0, language))
         if s.left:
             reply += t(language, "progress", left=number(s.left, language), next=s.next_name)
@@ -428,13 +393,13 @@ def _sms_redeem(
                 language,
                 "short",
                 cost=number(reward.cost, language),
-                reward=reward.name,
+                reward=reward.name_in(language),
                 balance=number(balance, language),
             ), True
         text = t(
             language,
             "ask",
-            reward=reward.name,
+            reward=reward.name_in(language),
             cost=number(reward.cost, language),
             code=reward.code,
             minutes=CONFIRM_MINUTES,
@@ -469,4 +434,6 @@ def _sms_redeem(
         return redeem_error_text(err, reward, language, balance), True
     ask.used_at = now
     # the redemption_issued notification (same transaction) carries the voucher: it is the reply
-    return render("redemption_issued", {"reward": reward.name, "voucher": view["voucher_code"]}, language), False
+    return render(
+        "redemption_issued", {"reward": reward.name_in(language), "voucher": view["voucher_code"]}, language
+    ), False

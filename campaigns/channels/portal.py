@@ -29,6 +29,7 @@ from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
+from campaigns.i18n import DEFAULT_LANGUAGE
 from campaigns.models import Claim, Customer, CustomerBalance, CustomerToken, OtpCode, Provider
 from campaigns.notify.outbox import queue_sms
 from campaigns.schemas import CustomerRef, Strict, validation_error
@@ -155,12 +156,13 @@ def revoke_token(session: Session, token: str) -> None:
     )
 
 
-def home(session: Session, customer_id: int) -> dict[str, Any]:
-    """Everything the portal's home page and the app's ``/me`` show."""
+def home(session: Session, customer_id: int, language: str | None = None) -> dict[str, Any]:
+    """Everything the portal's home page and the app's ``/me`` show; names in ``language`` (default: the
+    customer's)."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise DomainError("not_found", "customer not found", status=404)
-    s = summary(session, customer_id)
+    s = summary(session, customer_id, language)
     bal = session.get(CustomerBalance, customer_id)
     return {
         "id": customer_id,
@@ -178,26 +180,37 @@ def home(session: Session, customer_id: int) -> dict[str, Any]:
     }
 
 
-def rewards_for(session: Session, customer_id: int) -> list[dict[str, Any]]:
-    balance = home(session, customer_id)["balance"]
+def rewards_for(session: Session, customer_id: int, language: str | None = None) -> list[dict[str, Any]]:
+    """The rewards on offer, named and described in ``language`` (default: the customer's)."""
+    view = home(session, customer_id)
+    lang = language or view["language"]
     return [
-        {"code": r.code, "name": r.name, "cost": r.cost, "affordable": r.cost <= balance}
+        {
+            "code": r.code,
+            "name": r.name_in(lang),
+            "description": r.description_in(lang),
+            "cost": r.cost,
+            "affordable": r.cost <= view["balance"],
+        }
         for r in affordable_rewards(session)
     ]
 
 
-def vouchers(session: Session, customer_id: int) -> list[dict[str, Any]]:
+def vouchers(session: Session, customer_id: int, language: str | None = None) -> list[dict[str, Any]]:
+    customer = session.get(Customer, customer_id)
+    lang = language or (customer.language if customer else DEFAULT_LANGUAGE)
+    names = {r.code: r.name_in(lang) for r in rewards_service.list_rewards(session)}
     return [
-        {
-            k: v[k]
-            for k in ("id", "reward", "reward_name", "points", "voucher_code", "status", "expires_at", "created_at")
-        }
+        {**{k: v[k] for k in VOUCHER_FIELDS}, "reward_name": names.get(v["reward"], v["reward_name"])}
         for v in rewards_service.customer_redemptions(session, customer_id, limit=50)
     ]
 
 
-def activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    return recent_activity(session, customer_id, limit=limit)
+def activity(session: Session, customer_id: int, limit: int = 20, language: str | None = None) -> list[dict[str, Any]]:
+    """Recent ledger entries; providers named in ``language`` (default: the customer's)."""
+    customer = session.get(Customer, customer_id)
+    lang = language or (customer.language if customer else None)
+    return recent_activity(session, customer_id, limit=limit, language=lang)
 
 
 class SendPointsIn(Strict):

@@ -31,6 +31,7 @@ from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, NC_, translate
 from campaigns.models import ConsentPurpose, Customer, CustomerBalance, Reward, UssdSession
 from campaigns.notify.messages import day, language_of, number
 
@@ -43,119 +44,63 @@ SEND_REASONS = {  # a refused transfer's error code -> its reason in keywords.RE
     "validation_error": "transfer_invalid",
 }
 
-U: dict[str, dict[str, str]] = {
-    "vi": {
-        "main": "Khách hàng thân thiết\n1. Điểm và hạng\n2. Danh sách quà\n3. Đổi quà\n4. Giao dịch\n"
-        "5. Ngôn ngữ/Language\n6. Báo thiếu điểm\n7. Tặng điểm",
-        "rewards": "Quà ({page}/{pages}):",
-        "redeem": "Chọn quà ({page}/{pages}):",
-        "pts": "điểm",
-        "more": "9. Tiếp",
-        "back": "0. Quay lại",
-        "confirm": "Đổi {reward} với {cost} điểm?\n1. Đồng ý\n2. Hủy",
-        "done": "Đổi quà thành công! Mã quà: {voucher}. Tin nhắn xác nhận sẽ được gửi tới bạn.",
-        "cancelled": "Đã hủy, điểm của bạn không thay đổi.",
-        "no_rewards": "Hiện chưa có quà nào.",
-        "cannot_afford": "Số dư {balance} điểm chưa đủ để đổi quà nào.",
-        "activity": "Giao dịch gần đây:",
-        "no_activity": "Chưa có giao dịch nào.",
-        "lang": "Chọn ngôn ngữ:\n1. Tiếng Việt\n2. English",
-        "lang_set": "Đã chọn Tiếng Việt.",
-        "invalid": "Lựa chọn không hợp lệ.",
-        "not_member": "Số điện thoại này chưa tham gia chương trình khách hàng thân thiết.",
-        "quarantined": "Số này vừa được nhà mạng thu hồi, tạm thời chưa dùng được cho chương trình. Xin cảm ơn!",
-        "redemption": "Đổi quà",
-        "redemption_cancel": "Hoàn điểm",
-        "expiry": "Hết hạn",
-        "adjustment": "Điều chỉnh",
-        "reversal": "Hoàn trả",
-        "points": "Tích điểm",
-        "claim_ref": "Báo thiếu điểm: nhập mã giao dịch hoặc số hóa đơn\n0. Quay lại",
-        "claim_confirm": "Báo thiếu điểm cho giao dịch {ref}?\n1. Đồng ý\n2. Hủy",
-        "claim_done": "Đã nhận yêu cầu #{id}. Chúng tôi sẽ kiểm tra và trả lời bằng tin nhắn.",
-        "claim_cancelled": "Đã hủy, chưa gửi yêu cầu nào.",
-        "main_consents": "\n8. Quyền riêng tư",
-        "consents": "Quyền riêng tư (chọn để thay đổi):",
-        "consent_line": "{n}. {purpose}: {state}",
-        "consent_yes": "Đồng ý",
-        "consent_no": "Chưa",
-        "consent_ask": "{purpose}: {state}\n1. Đồng ý\n2. Không đồng ý / rút lại\n0. Quay lại",
-        "consent_done_yes": "Đã ghi nhận: bạn đồng ý {purpose}.",
-        "consent_done_no": "Đã ghi nhận: bạn không đồng ý {purpose}.",
-        "purpose_cross_provider_sharing": "Chia sẻ với đối tác khác",
-        "purpose_marketing": "Tin khuyến mãi",
-        "purpose_profiling": "Ưu đãi theo hành vi",
-        "payment": "Trả bằng điểm",
-        "payment_refund": "Hoàn trả điểm",
-        "transfer_out": "Tặng điểm",
-        "transfer_in": "Nhận điểm",
-        "transfer_fee": "Phí tặng điểm",
-        "transfer_reversed": "Hủy tặng điểm",
-        "transfer_fee_refund": "Hoàn phí tặng",
-        "send_to": "Tặng điểm: nhập số điện thoại người nhận\n0. Quay lại",
-        "send_points": "Tặng bao nhiêu điểm cho {phone}? Số dư: {balance} điểm\n0. Quay lại",
-        "send_confirm": "Tặng {points} điểm cho {phone}?{fee}\n1. Đồng ý\n2. Hủy",
-        "send_fee": " Phí: {fee} điểm.",
-        "send_done": "Đã tặng {points} điểm cho {phone}. Số dư: {balance} điểm.",
-        "send_cancelled": "Đã hủy, điểm của bạn không thay đổi.",
-        "send_failed": "Không tặng được điểm: {reason}.",
-    },
-    "en": {
-        "main": "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n"
-        "5. Language/Ngôn ngữ\n6. Missing points\n7. Send points",
-        "rewards": "Rewards ({page}/{pages}):",
-        "redeem": "Choose ({page}/{pages}):",
-        "pts": "pts",
-        "more": "9. More",
-        "back": "0. Back",
-        "confirm": "Redeem {reward} for {cost} points?\n1. Yes\n2. Cancel",
-        "done": "Done! Voucher: {voucher}. A confirmation SMS is on its way.",
-        "cancelled": "Cancelled; your points are unchanged.",
-        "no_rewards": "No rewards are offered right now.",
-        "cannot_afford": "Your balance of {balance} points is not enough for any reward yet.",
-        "activity": "Recent activity:",
-        "no_activity": "No activity yet.",
-        "lang": "Choose a language:\n1. Tiếng Việt\n2. English",
-        "lang_set": "Language set to English.",
-        "invalid": "Invalid choice.",
-        "not_member": "This phone number is not a member of the loyalty programme.",
-        "quarantined": "This number was recently released by its operator; it cannot be used for now. Thank you!",
-        "redemption": "Redeemed",
-        "redemption_cancel": "Refund",
-        "expiry": "Expired",
-        "adjustment": "Adjustment",
-        "reversal": "Refund",
-        "points": "Earned",
-        "claim_ref": "Missing points: enter the transaction or receipt number\n0. Back",
-        "claim_confirm": "Report missing points for transaction {ref}?\n1. Yes\n2. Cancel",
-        "claim_done": "We received request #{id}. We will check it and reply by SMS.",
-        "claim_cancelled": "Cancelled; no request was sent.",
-        "main_consents": "\n8. Privacy",
-        "consents": "Privacy (choose to change):",
-        "consent_line": "{n}. {purpose}: {state}",
-        "consent_yes": "Agreed",
-        "consent_no": "No",
-        "consent_ask": "{purpose}: {state}\n1. Agree\n2. Do not agree / withdraw\n0. Back",
-        "consent_done_yes": "Recorded: you agree to {purpose}.",
-        "consent_done_no": "Recorded: you do not agree to {purpose}.",
-        "purpose_cross_provider_sharing": "Sharing with other partners",
-        "purpose_marketing": "Promotional messages",
-        "purpose_profiling": "Offers from your behaviour",
-        "payment": "Paid with points",
-        "payment_refund": "Payment refund",
-        "transfer_out": "Sent",
-        "transfer_in": "Received",
-        "transfer_fee": "Transfer fee",
-        "transfer_reversed": "Transfer reversed",
-        "transfer_fee_refund": "Fee refunded",
-        "send_to": "Send points: enter the recipient's phone number\n0. Back",
-        "send_points": "How many points for {phone}? Balance: {balance} points\n0. Back",
-        "send_confirm": "Send {points} points to {phone}?{fee}\n1. Yes\n2. Cancel",
-        "send_fee": " Fee: {fee} points.",
-        "send_done": "Sent {points} points to {phone}. Balance: {balance} points.",
-        "send_cancelled": "Cancelled; your points are unchanged.",
-        "send_failed": "Could not send the points: {reason}.",
-    },
+U: dict[str, str] = {
+    "main": N_(
+        "Loyalty programme\n1. Points and tier\n2. Rewards\n3. Redeem\n4. Recent activity\n5. Language/Ngôn ngữ\n6. "
+        "Missing points\n7. Send points"
+    ),
+    "rewards": N_("Rewards ({page}/{pages}):"),
+    "redeem": N_("Choose ({page}/{pages}):"),
+    "pts": N_("pts"),
+    "more": N_("9. More"),
+    "back": N_("0. Back"),
+    "confirm": N_("Redeem {reward} for {cost} points?\n1. Yes\n2. Cancel"),
+    "done": N_("Done! Voucher: {voucher}. A confirmation SMS is on its way."),
+    "cancelled": N_("Cancelled; your points are unchanged."),
+    "no_rewards": N_("No rewards are offered right now."),
+    "cannot_afford": N_("Your balance of {balance} points is not enough for any reward yet."),
+    "activity": N_("Recent activity:"),
+    "no_activity": N_("No activity yet."),
+    "lang": N_("Choose a language:\n1. Tiếng Việt\n2. English"),
+    "lang_set": N_("Language set to English."),
+    "invalid": N_("Invalid choice."),
+    "not_member": N_("This phone number is not a member of the loyalty programme."),
+    "quarantined": N_("This number was recently released by its operator; it cannot be used for now. Thank you!"),
+    "redemption": N_("Redeemed"),
+    "redemption_cancel": N_("Points returned"),
+    "expiry": N_("Expired"),
+    "adjustment": N_("Adjustment"),
+    "reversal": N_("Refund"),
+    "points": N_("Earned"),
+    "claim_ref": N_("Missing points: enter the transaction or receipt number\n0. Back"),
+    "claim_confirm": N_("Report missing points for transaction {ref}?\n1. Yes\n2. Cancel"),
+    "claim_done": N_("We received request #{id}. We will check it and reply by SMS."),
+    "claim_cancelled": N_("Cancelled; no request was sent."),
+    "main_consents": N_("\n8. Privacy"),
+    "consents": N_("Privacy (choose to change):"),
+    "consent_line": N_("{n}. {purpose}: {state}"),
+    "consent_yes": NC_("ussd", "Agreed"),
+    "consent_no": N_("No"),
+    "consent_ask": N_("{purpose}: {state}\n1. Agree\n2. Do not agree / withdraw\n0. Back"),
+    "consent_done_yes": N_("Recorded: you agree to {purpose}."),
+    "consent_done_no": N_("Recorded: you do not agree to {purpose}."),
+    "purpose_cross_provider_sharing": N_("Sharing with other partners"),
+    "purpose_marketing": N_("Promotional messages"),
+    "purpose_profiling": N_("Offers from your behaviour"),
+    "payment": NC_("ussd", "Paid with points"),
+    "payment_refund": NC_("ussd", "Payment refund"),
+    "transfer_out": NC_("ussd", "Sent"),
+    "transfer_in": N_("Received"),
+    "transfer_fee": N_("Transfer fee"),
+    "transfer_reversed": N_("Transfer reversed"),
+    "transfer_fee_refund": NC_("ussd", "Fee refunded"),
+    "send_to": N_("Send points: enter the recipient's phone number\n0. Back"),
+    "send_points": N_("How many points for {phone}? Balance: {balance} points\n0. Back"),
+    "send_confirm": N_("Send {points} points to {phone}?{fee}\n1. Yes\n2. Cancel"),
+    "send_fee": N_(" Fee: {fee} points."),
+    "send_done": N_("Sent {points} points to {phone}. Balance: {balance} points."),
+    "send_cancelled": N_("Cancelled; your points are unchanged."),
+    "send_failed": N_("Could not send the points: {reason}."),
 }
 
 
@@ -186,11 +131,12 @@ class Menu:
     def __init__(self, session: Session, customer: Customer, session_id: str, phone: str | None = None) -> None:
         self.session, self.customer, self.session_id, self.phone = session, customer, session_id, phone
         self.lang = language_of(customer.language)
+        self.zone = load_programme(session).timezone
         bal = session.get(CustomerBalance, customer.id)
         self.balance = bal.balance if bal else 0
 
     def u(self, key: str, **values: Any) -> str:
-        return U[self.lang][key].format(**values)
+        return translate(self.lang, U[key], **values)
 
     # -- pages of rewards, packed so every screen (with an error line) fits
 
@@ -210,7 +156,7 @@ class Menu:
         return pages if pages[0] else []
 
     def item(self, r: Reward, n: int | None) -> str:
-        name = clip(r.name, 24)
+        name = clip(r.name_in(self.lang), 24)
         prefix = f"{n}. " if n is not None else "- "
         return f"{prefix}{name}: {number(r.cost, self.lang)} {self.u('pts')}"
 
@@ -243,7 +189,10 @@ class Menu:
         if name == "confirm":
             reward = self.session.get(Reward, state[1])
             assert reward is not None
-            return con(self.u("confirm", reward=clip(reward.name, 40), cost=number(reward.cost, self.lang)), error)
+            return con(
+                self.u("confirm", reward=clip(reward.name_in(self.lang), 40), cost=number(reward.cost, self.lang)),
+                error,
+            )
         if name == "lang":
             return con(self.u("lang"), error)
         if name == "claim_ref":
@@ -359,14 +308,15 @@ class Menu:
         return None
 
     def activity(self) -> str:
-        rows = recent_activity(self.session, self.customer.id, limit=4)
+        rows = recent_activity(self.session, self.customer.id, limit=4, language=self.lang)
         if not rows:
             return self.u("no_activity")
         lines = [self.u("activity")]
         for r in rows:
             own = r["provider"] if r["kind"] == "points" else None
-            label = own or U[self.lang].get(r["kind"]) or r["provider"] or r["kind"]
-            lines.append(f"{r['points']:+,} {clip(label, 18)} {day(r['created_at'], self.lang)[:5]}".replace(",", "."))
+            label = own or (self.u(r["kind"]) if r["kind"] in U else None) or r["provider"] or r["kind"]
+            when = day(r["created_at"], self.lang, self.zone)[:5]
+            lines.append(f"{r['points']:+,} {clip(label, 18)} {when}".replace(",", "."))
         return "\n".join(lines)
 
     def state_of(self, purpose: ConsentPurpose) -> str:
@@ -421,7 +371,7 @@ class Menu:
                 )
         except DomainError as err:
             code = SEND_REASONS.get(err.code, err.code)
-            reason = REASONS[self.lang].get(code) or REASONS[self.lang]["transfer_invalid"]
+            reason = translate(self.lang, REASONS.get(code) or REASONS["transfer_invalid"])
             return end(self.u("send_failed", reason=reason))
         balance = number(view["balance"], self.lang)
         return end(self.u("send_done", points=number(points, self.lang), phone=phone, balance=balance))
@@ -457,14 +407,14 @@ def respond(session: Session, session_id: str, raw_phone: str, text: str) -> Scr
     try:
         phone = normalize_phone(raw_phone)
     except ValueError:
-        return end(U["vi"]["not_member"])
+        return end(translate("vi", U["not_member"]))
     if numbers.quarantined(session, phone, utcnow()) is not None:
-        return end(U["vi"]["quarantined"] + " / " + U["en"]["quarantined"][:80])
+        return end(translate("vi", U["quarantined"]) + " / " + translate("en", U["quarantined"])[:80])
     cid = find_customer(session, PHONE, phone)
     customer = session.get(Customer, cid) if cid else None
     # the session log, kept for the programme's retention.ussd_sessions_days (campaigns/privacy/retention.py)
     session.add(UssdSession(session_id=session_id[:64], phone=phone, customer_id=cid, text=text[:200]))
     if customer is None:
-        return end(U["vi"]["not_member"] + " / " + U["en"]["not_member"][:80])
+        return end(translate("vi", U["not_member"]) + " / " + translate("en", U["not_member"])[:80])
     inputs = [] if text == "" else text.split("*")
     return Menu(session, customer, session_id, phone).run(inputs)

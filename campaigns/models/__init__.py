@@ -5,7 +5,7 @@ Every model is re-exported here: migrations do ``import campaigns.models`` and c
 """
 
 from campaigns.clock import utcnow
-from campaigns.models.access import ApiKey, Provider, StaffUser, UserOrigin
+from campaigns.models.access import ApiKey, Provider, StaffLanguage, StaffUser, UserOrigin
 from campaigns.models.accounts import (
     CustomerBalance,
     CustomerGroup,
@@ -148,6 +148,7 @@ __all__ = [
     "SettlementPeriod",
     "SlaDaily",
     "SmsInbound",
+    "StaffLanguage",
     "StaffUser",
     "TierChange",
     "Transaction",

@@ -20,6 +20,7 @@ class Provider(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200), nullable=True)  # customers reading English; None: name
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # the mobile operator whose number lifecycle events (release, SIM swap) the programme trusts
     phone_authority: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -27,6 +28,7 @@ class Provider(Base):
 
 
 UserOrigin = Literal["local", "oidc", "ldap"]  # where a staff user signs in: our password, OpenID Connect, LDAP
+StaffLanguage = Literal["vi", "en"]
 
 
 class StaffUser(Base):
@@ -58,6 +60,8 @@ class StaffUser(Base):
     origin: Mapped[UserOrigin] = mapped_column(String(8), default="local", server_default="local")
     external_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
     break_glass: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # the console's language (StaffLanguage); None: the programme's ``language`` setting
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class ApiKey(Base):

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.clock import utcnow
+from campaigns.i18n import localized
 from campaigns.models.base import Base, BigId, UTCDateTime
 
 
@@ -121,7 +122,9 @@ class Reward(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # in the programme's default language (staff pages, exports)
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # {vi, en} when given in both
+    description: Mapped[str | dict[str, str] | None] = mapped_column(JSON, nullable=True)  # plain or {vi, en}
     cost: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: unlimited
     issued: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -133,6 +136,13 @@ class Reward(Base):
     provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def name_in(self, language: str) -> str:
+        """The customer-facing name in ``language`` (SMS, USSD, portal)."""
+        return localized(self.names or self.name, language)
+
+    def description_in(self, language: str) -> str:
+        return localized(self.description, language)
 
 
 RedemptionStatus = Literal["issued", "cancelled"]  # a redeemed reward

@@ -111,7 +111,9 @@ def in_quiet_hours(local: datetime, quiet: dict[str, str] | None) -> datetime | 
     return datetime.combine(end_day, end, tzinfo=local.tzinfo)
 
 
-def _context(session: Session, row: Outbox, language: str, customer_id: int | None) -> dict[str, Any]:
+def _context(
+    session: Session, row: Outbox, language: str, customer_id: int | None, zone: str | None = None
+) -> dict[str, Any]:
     payload = dict(row.payload or {})
     ctx: dict[str, Any] = dict(payload)
     for key in ("points", "amount"):
@@ -121,21 +123,21 @@ def _context(session: Session, row: Outbox, language: str, customer_id: int | No
         bal = session.get(CustomerBalance, customer_id)
         ctx["balance"] = messages.number(bal.balance if bal else 0, language)
     if payload.get("date"):
-        ctx["date"] = messages.day(payload["date"], language)
+        ctx["date"] = messages.day(payload["date"], language, zone)  # a time: its day in the programme's zone
     if payload.get("reward"):
-        name = session.scalar(select(Reward.name).where(Reward.code == payload["reward"]))
-        ctx["reward"] = name or payload["reward"]
+        reward = session.scalar(select(Reward).where(Reward.code == payload["reward"]))
+        ctx["reward"] = reward.name_in(language) if reward else payload["reward"]
     if row.template == "tier_changed":
-        ctx["tier"] = tier_name(session, payload.get("to"))
+        ctx["tier"] = tier_name(session, payload.get("to"), language)
     if row.template == "sms_reply" and isinstance(payload.get(language), str):
         ctx["text"] = payload[language]
     return ctx
 
 
-def tier_name(session: Session, code: str | None) -> str:
+def tier_name(session: Session, code: str | None, language: str | None = None) -> str:
     if not code:
         return "—"
-    return tier_names(session).get(code, code)
+    return tier_names(session, language).get(code, code)
 
 
 def _sent_today(session: Session, customer_id: int, start: datetime) -> int:
@@ -217,7 +219,7 @@ def _send_one(session: Session, row: Outbox, gateway: SmsGateway, settings: prog
     try:
         text = messages.render(
             row.template,
-            _context(session, row, language, customer.id if customer else None),
+            _context(session, row, language, customer.id if customer else None, settings.timezone),
             language,
             settings.sms_templates,
         )

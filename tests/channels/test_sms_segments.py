@@ -62,8 +62,9 @@ def test_vietnamese_numbers_and_templates():
     assert number(1200, "vi") == "1.200" and number(1200, "en") == "1,200"
     assert number(1_234_567, "vi") == "1.234.567"
     assert set(TEMPLATES) >= {"points_earned", "points_expiring", "tier_changed", "redemption_issued", "otp"}
-    for name, langs in TEMPLATES.items():
-        assert set(langs) == {"vi", "en"}, name
+    for name, msgid in TEMPLATES.items():  # every template reads differently in Vietnamese (the catalog has it)
+        assert render(name, {}, "en") == msgid.strip(), name
+        assert name == "sms_reply" or render(name, {}, "vi") != msgid.strip(), name
     text = render("points_earned", {"points": "60", "balance": "1.260"}, "vi")
     assert text == "Bạn vừa nhận 60 điểm. Số dư: 1.260 điểm."
     assert count(text).encoding == "UCS-2" and count(text).segments == 1

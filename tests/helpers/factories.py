@@ -40,11 +40,14 @@ def make_staff_key(app: Flask) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def make_user(app: Flask, email: str, role: str, provider: str | None = None, password: str = PASSWORD) -> str:
+def make_user(
+    app: Flask, email: str, role: str, provider: str | None = None, password: str = PASSWORD, language: str = "en"
+) -> str:
+    """A staff user; in English unless asked (the tests assert English page text; a new install is Vietnamese)."""
     from campaigns.access.users import create_user
     from webapp.extensions import db
 
     with app.app_context():
-        create_user(db.session, email, password, role, provider_code=provider)
+        create_user(db.session, email, password, role, provider_code=provider).language = language or None
         db.session.commit()
     return email

@@ -10,6 +10,16 @@ from flask.testing import FlaskClient
 from tests.helpers.factories import PASSWORD
 
 
+class EnglishClient(FlaskClient):
+    """A browser that asks for English (Accept-Language): the pages nobody is signed in to yet, such as the
+    staff sign-in, answer in English to the tests that assert English text; a signed-in user's own language
+    (``make_user``'s ``language``) and the programme default decide the rest."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+
+
 def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
     html = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(

@@ -141,6 +141,7 @@ def test_every_data_changing_staff_post_writes_an_audit_event(app: Flask, client
         ("admin.finance_set_rates", a, dict, {"provider": "telecom", "issue_cost": "10", "redemption_rate": "8"}),
         ("admin.finance_close", a, dict, {"period": "2026-11"}),
         ("auth.tokens", a, dict, {"name": "laptop"}),
+        ("auth.language", a, dict, {"language": "en"}),
         ("auth.revoke_token", a, lambda: {"token_id": my_token()}, {}),
         ("care.alert_acknowledge", a, lambda: {"alert_id": _one(app, select(func.max(Alert.id)))}, {}),
         ("care.alert_resolve", a, lambda: {"alert_id": _one(app, select(func.max(Alert.id)))}, {"resolution": "ok"}),

@@ -22,6 +22,7 @@ from campaigns.reporting import experiments
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
+from ..i18n import csv_time
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -363,7 +364,7 @@ def audit_csv() -> Any:
         (
             [
                 e.id,
-                e.at.isoformat(),
+                csv_time(e.at),
                 e.actor,
                 e.action,
                 e.object_type,

@@ -15,11 +15,13 @@ from campaigns.access.providers import provider_codes
 from campaigns.accounts import rewards
 from campaigns.catalog import ladder, programme
 from campaigns.errors import DomainError
+from campaigns.i18n import localized
 from campaigns.models import Reward
 from rules.document import load_yaml
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import db, db_session
+from ..i18n import csv_time
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -92,7 +94,10 @@ def _form_of(r: Reward | None) -> dict[str, str]:
     tz = _tz()
     return {
         "code": r.code,
-        "name": r.name,
+        "name": localized(r.names or r.name, "vi"),
+        "name_en": (r.names or {}).get("en", ""),
+        "description": localized(r.description, "vi"),
+        "description_en": r.description.get("en", "") if isinstance(r.description, dict) else "",
         "cost": str(r.cost),
         "stock": "" if r.stock is None else str(r.stock),
         "per_customer_limit": "" if r.per_customer_limit is None else str(r.per_customer_limit),
@@ -108,7 +113,11 @@ def _form_of(r: Reward | None) -> dict[str, str]:
 def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Form strings to the API's reward body; blank optional numbers mean 'none' (unlimited)."""
     errors: dict[str, str] = {}
-    data: dict[str, Any] = {"code": form.get("code", "").strip(), "name": form.get("name", "").strip()}
+    data: dict[str, Any] = {"code": form.get("code", "").strip()}
+    for key in ("name", "description"):  # one text for both languages, or {vi, en} when the English differs
+        text, english = form.get(key, "").strip(), form.get(key + "_en", "").strip()
+        if text or english or key == "name":
+            data[key] = {"vi": text, "en": english} if english else text
     for key in ("cost", "stock", "per_customer_limit", "voucher_days"):
         raw = form.get(key, "").strip().replace(",", "")
         if raw == "":
@@ -199,8 +208,8 @@ def rewards_csv() -> Any:
                 "" if r["available"] is None else r["available"],
                 r["per_customer_limit"] or "",
                 r["voucher_days"],
-                r["valid_from"].isoformat() if r["valid_from"] else "",
-                r["valid_to"].isoformat() if r["valid_to"] else "",
+                csv_time(r["valid_from"]),
+                csv_time(r["valid_to"]),
                 r["provider"],
                 r["active"],
                 json.dumps(r["eligibility"], ensure_ascii=False) if r["eligibility"] else "",

@@ -18,6 +18,7 @@ from campaigns.models import Customer, CustomerMerge, ErasureRequest, Provider
 from campaigns.privacy import erasure, export, masking
 
 from ..extensions import db, db_session, settings
+from ..i18n import csv_time
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -217,7 +218,7 @@ def customer_ledger_csv(customer_id: int) -> Any:
         (
             [
                 e.id,
-                e.created_at.isoformat(),
+                csv_time(e.created_at),
                 e.kind,
                 e.points,
                 e.pending,
@@ -257,8 +258,8 @@ def customer_transactions_csv(customer_id: int) -> Any:
                 t["amount"],
                 t["currency"],
                 t["status"],
-                t["occurred_at"].isoformat(),
-                t["received_at"].isoformat(),
+                csv_time(t["occurred_at"]),
+                csv_time(t["received_at"]),
                 t["points"],
             ]
             for t in rows

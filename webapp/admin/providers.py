@@ -13,6 +13,7 @@ from campaigns.models import ApiKey, Provider
 
 from ..api.auth import forget_cached_keys
 from ..extensions import db, db_session
+from ..i18n import csv_time
 from ..security import permission_required
 from . import bp
 from .util import csv_response, html_error
@@ -46,7 +47,11 @@ def providers_create() -> Any:
     f = request.form
     try:
         provider, key = providers.create_provider(
-            db_session(), f.get("code", "").strip(), f.get("name", ""), actor=current_user.email
+            db_session(),
+            f.get("code", "").strip(),
+            f.get("name", ""),
+            actor=current_user.email,
+            name_en=f.get("name_en", ""),
         )
     except DomainError as err:
         db.session.rollback()
@@ -100,8 +105,8 @@ def providers_csv() -> Any:
                     p.active,
                     k.prefix if k else "",
                     k.name if k else "",
-                    k.created_at.isoformat() if k else "",
-                    k.revoked_at.isoformat() if k and k.revoked_at else "",
+                    csv_time(k.created_at) if k else "",
+                    csv_time(k.revoked_at) if k else "",
                 ]
             )
     return csv_response("providers.csv", header, rows)

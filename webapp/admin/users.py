@@ -15,6 +15,7 @@ from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES
 
 from ..api.auth import forget_cached_keys
 from ..extensions import db, db_session
+from ..i18n import csv_time
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -152,8 +153,8 @@ def users_csv() -> Any:
                 u["role"],
                 u["provider"] or "",
                 "locked" if u["locked"] else "active" if u["active"] else "inactive",
-                u["created_at"].isoformat(),
-                u["last_login_at"].isoformat() if u["last_login_at"] else "",
+                csv_time(u["created_at"]),
+                csv_time(u["last_login_at"]),
                 u["origin"],
                 "yes" if u["break_glass"] else "",
             ]

@@ -245,7 +245,8 @@ class ValidationOk(BaseModel):
 class RewardView(BaseModel):
     id: int
     code: str
-    name: str
+    name: str | dict[str, str]  # as given: one name, or {"vi": ..., "en": ...}
+    description: str | dict[str, str] | None = None
     cost: int
     stock: int | None
     issued: int

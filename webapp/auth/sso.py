@@ -10,10 +10,12 @@ import logging
 from typing import Any
 
 from flask import redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import login_user
 
 from campaigns.access import oidc, signin, sso
 from campaigns.errors import DomainError
+from campaigns.i18n import N_
 
 from ..extensions import db, db_session, settings
 from ..security import StaffSession, mark_login, public
@@ -26,14 +28,20 @@ ID_TOKEN = "oidc_id_token"
 MAX_HINT = 2500  # characters; above, logout sends only client_id (allowed by RP-initiated logout)
 
 REFUSALS = {
-    "no_group": "Your organisation account is not in any group that gives access to the loyalty console. "
-    "Ask your manager to request the right group from the directory team.",
-    "inactive": "Your access to the loyalty console was deactivated by an administrator.",
-    "conflict": "A loyalty console account with your e-mail address already exists and signs in another way. "
-    "Ask an administrator to sort it out.",
-    "unknown_provider": "Your directory group names a provider this programme does not know. "
-    "Ask an administrator to check the group mapping.",
-    "no_email": "Your organisation account has no e-mail address; ask the directory team to add one.",
+    "no_group": N_(
+        "Your organisation account is not in any group that gives access to the loyalty console. "
+        "Ask your manager to request the right group from the directory team."
+    ),
+    "inactive": N_("Your access to the loyalty console was deactivated by an administrator."),
+    "conflict": N_(
+        "A loyalty console account with your e-mail address already exists and signs in another way. "
+        "Ask an administrator to sort it out."
+    ),
+    "unknown_provider": N_(
+        "Your directory group names a provider this programme does not know. "
+        "Ask an administrator to check the group mapping."
+    ),
+    "no_email": N_("Your organisation account has no e-mail address; ask the directory team to add one."),
 }
 
 
@@ -51,7 +59,7 @@ def _failed(reason: str, message: str, status: int = 400) -> Any:
 def oidc_login() -> Any:
     conf = settings()
     if not conf.oidc_enabled:
-        return render_template("error.html", status=404, message="Single sign-on is not configured."), 404
+        return render_template("error.html", status=404, message=_("Single sign-on is not configured.")), 404
     try:
         url, pending = oidc.begin(conf, url_for("auth.oidc_callback", _external=True))
     except oidc.OidcError as err:
@@ -71,17 +79,17 @@ def oidc_login() -> Any:
 def oidc_callback() -> Any:
     conf = settings()
     if not conf.oidc_enabled:
-        return render_template("error.html", status=404, message="Single sign-on is not configured."), 404
+        return render_template("error.html", status=404, message=_("Single sign-on is not configured.")), 404
     saved = session.pop(PENDING, None)  # one use: a replayed state finds nothing
     said = request.args.get("error", "")
     if said:
-        return _failed("provider_denied", f"The identity provider said: {said[:200]}", 401)
+        return _failed("provider_denied", _("The identity provider said: %(said)s", said=said[:200]), 401)
     state = request.args.get("state", "")
     if not isinstance(saved, dict) or not state or state != saved.get("state"):
-        return _failed("bad_state", "This sign-in link is stale or was not started here; please sign in again.")
+        return _failed("bad_state", _("This sign-in link is stale or was not started here; please sign in again."))
     code = request.args.get("code", "")
     if not code:
-        return _failed("no_code", "The identity provider sent no authorisation code.")
+        return _failed("no_code", _("The identity provider sent no authorisation code."))
     pending = oidc.Pending(saved["state"], saved["nonce"], saved["verifier"], saved["redirect_uri"])
     try:
         identity, id_token = oidc.complete(conf, code, pending)
@@ -92,11 +100,16 @@ def oidc_callback() -> Any:
     except DomainError as err:  # the group map itself is broken: an operator's error, said plainly
         db.session.rollback()
         where = f"{err.fields[0].path}: {err.fields[0].reason}" if err.fields else err.message
-        return _failed("bad_group_map", f"Single sign-on is misconfigured ({where}).", 500)
+        return _failed("bad_group_map", _("Single sign-on is misconfigured (%(where)s).", where=where), 500)
     db.session.commit()
     if result.user is None:
         reason = result.error or "no_group"
-        page = render_template("auth/sso_refused.html", reason=reason, message=REFUSALS.get(reason, reason), status=403)
+        page = render_template(
+            "auth/sso_refused.html",
+            reason=reason,
+            message=_(REFUSALS[reason]) if reason in REFUSALS else reason,
+            status=403,
+        )
         return page, 403
     code_of = signin.provider_code(db_session(), result.user)
     session.clear()

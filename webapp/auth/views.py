@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from campaigns.access import oidc, signin, users
@@ -35,7 +36,7 @@ def safe_next(target: str | None) -> str:
 
 def _login_page(email: str, error: str | None) -> dict[str, Any]:
     conf = settings()
-    organisation = conf.oidc_name or (urlsplit(conf.oidc_issuer or "").hostname or "your organisation")
+    organisation = conf.oidc_name or (urlsplit(conf.oidc_issuer or "").hostname or _("your organisation"))
     return {
         "email": email,
         "error": error,
@@ -60,7 +61,10 @@ def login() -> Any:
         try:  # before the password hash is computed: a flood from one address costs no argon2 time
             hit("login-ip", client_ip(), settings().login_rate_per_ip, LOGIN_WINDOW)
         except RateLimited as err:
-            error = f"Too many sign-in attempts from your address; try again in {err.retry_after} seconds."
+            error = _(
+                "Too many sign-in attempts from your address; try again in %(seconds)s seconds.",
+                seconds=err.retry_after,
+            )
             page = render_template("auth/login.html", **_login_page(email, error))
             return page, 429, {"Retry-After": str(err.retry_after)}
         result = signin.password_sign_in(db_session(), settings(), email, request.form.get("password", "")[:1024])
@@ -74,27 +78,28 @@ def login() -> Any:
             return redirect(safe_next(request.form.get("next") or request.args.get("next")))
         status = 401
         if result.error == "locked":
-            error = (
-                f"Too many failed attempts: this account is locked for {users.LOCK_MINUTES} minutes. "
-                "An administrator can unlock it sooner."
+            error = _(
+                "Too many failed attempts: this account is locked for %(minutes)s minutes. "
+                "An administrator can unlock it sooner.",
+                minutes=users.LOCK_MINUTES,
             )
             status = 429
             headers["Retry-After"] = str(users.LOCK_MINUTES * 60)
         elif result.error == "local_disabled":
-            error = "Password sign-in is switched off: use your organisation's sign-in."
+            error = _("Password sign-in is switched off: use your organisation's sign-in.")
             status = 403
         elif result.error == "no_group":
-            error = "Your directory account is in no group that gives access to the loyalty console."
+            error = _("Your directory account is in no group that gives access to the loyalty console.")
             status = 403
         elif result.error and result.error.startswith("misconfigured"):
             where = result.error.removeprefix("misconfigured: ")
-            error = f"Directory sign-in is misconfigured ({where}); an administrator must fix it."
+            error = _("Directory sign-in is misconfigured (%(where)s); an administrator must fix it.", where=where)
             status = 500
         elif result.error == "unreachable":
-            error = "The directory cannot be reached; try again shortly."
+            error = _("The directory cannot be reached; try again shortly.")
             status = 503
         else:
-            error = "That e-mail and password do not match an active account."
+            error = _("That e-mail and password do not match an active account.")
     return (
         render_template("auth/login.html", **_login_page(email, error)),
         status,
@@ -110,7 +115,7 @@ def logout() -> Any:
     session_was_sso = bool(session.get("oidc"))
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     conf = settings()
     if session_was_sso and conf.oidc_enabled:
         url = oidc.logout_url(conf, id_token, url_for("auth.login", _external=True))
@@ -132,7 +137,7 @@ def password() -> Any:
     if request.method == "POST":
         new = request.form.get("new_password", "")
         if new != request.form.get("confirm_password", ""):
-            errors["confirm_password"] = "does not match the new password"
+            errors["confirm_password"] = _("does not match the new password")
         else:
             user = _me()
             try:
@@ -144,9 +149,23 @@ def password() -> Any:
                 db.session.commit()
                 forget_cached_keys()
                 login_user(StaffSession(user, current_user.provider_code))  # this session goes on, others end
-                flash("Your password was changed. Other sessions were signed out.", "success")
+                flash(_("Your password was changed. Other sessions were signed out."), "success")
                 return redirect(url_for("auth.password"))
     return render_template("auth/password.html", errors=errors), 422 if errors else 200
+
+
+@bp.post("/language")
+@permission_required("account.self")
+def language() -> Any:
+    """The console's language for the signed-in user (empty: the programme's default)."""
+    try:
+        users.set_language(db_session(), _me(), request.form.get("language", "")[:8], actor=current_user.email)
+    except DomainError as err:
+        db.session.rollback()
+        reason = err.fields[0].reason if err.fields else err.message
+        return render_template("error.html", status=422, message=_("Language: %(reason)s", reason=reason)), 422
+    db.session.commit()
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -175,8 +194,8 @@ def revoke_token(token_id: int) -> Any:
         users.revoke_token(db_session(), _me(), token_id)
     except DomainError:
         db.session.rollback()
-        return render_template("error.html", status=404, message="No such token of yours."), 404
+        return render_template("error.html", status=404, message=_("No such token of yours.")), 404
     db.session.commit()
     forget_cached_keys()
-    flash("Token revoked.", "success")
+    flash(_("Token revoked."), "success")
     return redirect(url_for("auth.tokens"))

@@ -23,6 +23,7 @@ from workers.queues import RedisDispatcher
 
 from ..admin.util import csv_response
 from ..extensions import announce_publication, db, db_session, dispatcher
+from ..i18n import csv_time
 from ..security import permission_required, scope
 from . import bp
 
@@ -105,7 +106,7 @@ def sla_csv() -> Any:
         return csv_response(
             "sla-backlog.csv",
             ["provider", "queued", "oldest_received_at", "oldest_age_seconds"],
-            ([r["code"], r["queued"], r["oldest_at"].isoformat(), r["oldest_age_seconds"]] for r in b.backlog),
+            ([r["code"], r["queued"], csv_time(r["oldest_at"]), r["oldest_age_seconds"]] for r in b.backlog),
         )
     rows = []
     for day in b.days:

@@ -1,17 +1,24 @@
-"""What the command groups share: report a domain error and exit 1; read a record number as the CLI prints it."""
+"""What the command groups share: say something in the operator's language, report a domain error and exit 1,
+read a record number as the CLI prints it."""
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, environment_language, translate
+
+
+def say(msgid: str, **values: Any) -> None:
+    """One line of output, translated from the catalog into the shell's language (LANG=vi_VN.UTF-8)."""
+    click.echo(translate(environment_language(), msgid, **values))
 
 
 def fail(err: DomainError) -> NoReturn:
-    click.echo(f"error: {err.message}", err=True)
+    click.echo(translate(environment_language(), N_("error: {message}"), message=err.message), err=True)
     for f in err.fields:
         where = f" (line {f.line}, column {f.column})" if f.line is not None else ""
         click.echo(f"  {f.path}{where}: {f.reason}", err=True)

@@ -20,11 +20,14 @@ providers_cli = AppGroup("providers", help="Manage providers and their API keys.
 @providers_cli.command("create")
 @click.argument("code")
 @click.option("--name", required=True, help="Display name, e.g. 'Viettel Telecom'.")
+@click.option("--name-en", default=None, help="The name customers reading English see, when it differs.")
 @click.option("--phone-authority", is_flag=True, help="Trust its number lifecycle events (release, SIM swap).")
-def providers_create(code: str, name: str, phone_authority: bool) -> None:
+def providers_create(code: str, name: str, name_en: str | None, phone_authority: bool) -> None:
     """Create a provider; prints its API key once, alone on the last line."""
     try:
-        provider, key = providers.create_provider(db_session(), code, name, phone_authority=phone_authority)
+        provider, key = providers.create_provider(
+            db_session(), code, name, phone_authority=phone_authority, name_en=name_en
+        )
         db.session.commit()
     except DomainError as err:
         db.session.rollback()

@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 
 from campaigns.accounts import rewards
 from campaigns.errors import DomainError
+from campaigns.i18n import N_
 
 from ..extensions import db, db_session
-from .common import fail
+from .common import fail, say
 
 rewards_cli = AppGroup("rewards", help="The rewards catalog.")
 
@@ -36,4 +37,4 @@ def rewards_import(file: Path) -> None:
     except DomainError as err:
         db.session.rollback()
         fail(err)
-    click.echo(f"Saved {len(items)} reward(s).")
+    say(N_("Saved {count} reward(s)."), count=len(items))

@@ -7,9 +7,10 @@ from flask.cli import AppGroup
 
 from campaigns.access import sso, users
 from campaigns.errors import DomainError
+from campaigns.i18n import N_, environment_language, translate
 
 from ..extensions import db, db_session
-from .common import fail
+from .common import fail, say
 
 users_cli = AppGroup("users", help="Staff users of the web UI (roles: admin, marketer, analyst, care, provider).")
 
@@ -34,8 +35,8 @@ def users_create(email: str, role: str, provider_code: str | None, name: str, pa
     except DomainError as err:
         db.session.rollback()
         fail(err)
-    scope = f" of provider '{provider_code}'" if provider_code else ""
-    click.echo(f"Created user {user.email} ({user.role}{scope}), id {user.id}.")
+    scope = translate(environment_language(), N_(" of provider '{code}'"), code=provider_code) if provider_code else ""
+    say(N_("Created user {email} ({role}{scope}), id {id}."), email=user.email, role=user.role, scope=scope, id=user.id)
 
 
 @users_cli.command("list")
@@ -61,7 +62,7 @@ def users_set_password(email: str, password: str) -> None:
     except DomainError as err:
         db.session.rollback()
         fail(err)
-    click.echo(f"Password of {email} changed.")
+    say(N_("Password of {email} changed."), email=email)
 
 
 @users_cli.command("unlock")

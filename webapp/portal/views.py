@@ -16,6 +16,7 @@ from campaigns.channels.keywords import redeem_error_text
 from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.errors import DomainError
+from campaigns.i18n import translate
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
 from campaigns.privacy import erasure, export
@@ -34,17 +35,7 @@ def _lang() -> str:
 
 
 def tr(key: str, **values: Any) -> str:
-    return TEXT[_lang()][key].format(**values)
-
-
-@bp.app_template_filter("vnum")
-def _vnum(value: Any) -> str:
-    return messages.number(int(value or 0), _lang())
-
-
-@bp.app_template_filter("vday")
-def _vday(value: Any) -> str:
-    return messages.day(value, _lang()) if value else ""
+    return translate(_lang(), TEXT[key], **values)
 
 
 @bp.context_processor
@@ -169,7 +160,8 @@ def home() -> Any:
     activity = portal.activity(db_session(), cid, limit=10)
     for a in activity:
         own = a["provider"] if a["kind"] == "points" else None
-        a["label"] = own or TEXT[_lang()].get(f"kind_{a['kind']}") or a["provider"] or a["kind"]
+        kind = f"kind_{a['kind']}"
+        a["label"] = own or (tr(kind) if kind in TEXT else None) or a["provider"] or a["kind"]
     return render_template(
         "portal/home.html",
         v=view,
@@ -312,7 +304,9 @@ def send_points() -> Any:
             status = err.status
         else:
             db.session.commit()
-            flash(tr("sent", points=_vnum(view["points"]), balance=_vnum(view["balance"])), "success")
+            lang = _lang()
+            points, balance = messages.number(int(view["points"]), lang), messages.number(int(view["balance"]), lang)
+            flash(tr("sent", points=points, balance=balance), "success")
             return redirect(url_for("portal.home"))
     import secrets
 
