@@ -222,7 +222,7 @@ def test_marketer_to_points_in_a_real_browser(app, server, browser, work):
     shot(page, "users")
     nav(page, "Providers")
     page.get_by_label("Code").fill("bank")
-    page.get_by_label("Name").fill("The Bank")
+    page.get_by_label("Name", exact=True).fill("The Bank")
     page.get_by_role("button", name="Create provider and key").click()
     key = page.locator("#new-key").inner_text()
     assert key.startswith("lp_") and len(key) > 40

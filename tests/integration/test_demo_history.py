@@ -14,7 +14,7 @@ from sqlalchemy import select
 from campaigns.clock import utcnow
 from campaigns.models import Campaign
 from campaigns.settings import Settings
-from tests.helpers.web import login
+from tests.helpers.web import csrf_token, login
 from tests.integration.test_demo_seed import _flask
 from webapp import create_app
 from webapp.api.auth import forget_cached_keys
@@ -51,6 +51,9 @@ def test_the_demo_seeds_a_quarter_of_history_that_every_page_shows(tmp_path: Pat
     app = create_app(Settings.from_env(database_url=url, log_level="WARNING"), TESTING=True)
     client = app.test_client()
     assert login(client, "admin@demo.test", _password(out, "admin@demo.test")).status_code == 302
+    # the demo programme speaks Vietnamese by default; this reader checks the English pages
+    switched = client.post("/auth/language", data={"language": "en", "csrf_token": csrf_token(client, "/")})
+    assert switched.status_code in (200, 302, 303)
 
     dashboard = client.get("/").get_data(as_text=True)
     issued = re.findall(r'<tr><td>\d{4}-\d\d-\d\d</td><td class="num">([\d.,]+)</td>', dashboard)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from campaigns.accounts.lifecycle import run_all
 from campaigns.clearing.statements import month_of, zone
 from campaigns.models import AuditEvent, Outbox, PointLot, Redemption
-from campaigns.notify.messages import TEMPLATES
+from campaigns.notify.messages import template_for
 from rules.docs import EXPIRED_POINTS_EXAMPLE as EXAMPLE
 from tests.helpers.api import publish, txn
 from tests.helpers.database import ledger_ok
@@ -110,8 +110,8 @@ def test_expiring_points_are_converted_once_before_they_expire(app, client, tele
         audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "redemption.converted")).all()
         assert {a.actor for a in audit} == {"programme"} and len(audit) == len(converted)
         db.session.remove()
-    text = TEMPLATES["expired_points_converted"]
-    assert "{points}" in text["vi"] and "{voucher}" in text["en"]
+    vi, en = (template_for("expired_points_converted", lang) for lang in ("vi", "en"))
+    assert vi and en and vi != en and "{points}" in vi and "{voucher}" in en
     dormant = phones["dormant"]
     dormant_id = client.get(f"/api/v1/customers/lookup?phone={dormant}", headers=telecom.headers).get_json()["id"]
     conversion = next(r for r in conversions if r.customer_id == dormant_id)
