@@ -58,7 +58,7 @@ from campaigns.models import (
     Transaction,
 )
 from campaigns.notify import webhooks
-from campaigns.sql import table_of, upsert
+from campaigns.sql import insert_rows, table_of, upsert
 from rules import Effect, EvaluationContext, campaign_applies, evaluate_tier
 from rules.experiments import group_of
 
@@ -252,11 +252,9 @@ class _Batch:
         s, now = self.session, self.now
         self.outbox.extend(self.events.rows(s, now))
         if self.entries:
-            ledger = table_of(LedgerEntry)
-            ids = s.scalars(insert(ledger).returning(ledger.c.id, sort_by_parameter_order=True), self.entries).all()
+            ids = insert_rows(s, table_of(LedgerEntry), self.entries, returning_ids=True)
             lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, rows in self.lots.items() for lot in rows]
-            if lots:
-                s.execute(insert(table_of(PointLot)), lots)
+            insert_rows(s, table_of(PointLot), lots)
         touched = {c for c, _d, _p in self.daily}
         upsert(
             s,
