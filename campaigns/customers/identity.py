@@ -7,19 +7,19 @@ database, and a loser of an insert race re-reads the winner's customer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity
-from campaigns.sql import table_of
+from campaigns.sql import insert_rows, table_of
 
 DEFAULT_REGION = "VN"
 PHONE = "phone"
@@ -170,8 +170,10 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
         if not pending:
             break
         try:
-            with session.begin_nested():
-                _resolve_pass(session, claims, pending, results)
+            write = _resolve_pass(session, claims, pending, results)
+            if write is not None:  # a savepoint only when something is written: known customers cost one read
+                with session.begin_nested():
+                    write()
         except IntegrityError:
             # Another request created one of these identities first: re-read and retry.
             for i in pending:
@@ -189,7 +191,8 @@ def _resolve_pass(
     claims: Sequence[IdentityClaim],
     pending: list[int],
     results: list[int | DomainError | None],
-) -> None:
+) -> Callable[[], None] | None:
+    """Decide every pending claim from one read; return the writes it needs (new customers, new links), if any."""
     owners = _owners(session, (p for i in pending for p in claims[i].pairs()))
     links: list[dict[str, object]] = []
     fresh: dict[tuple[tuple[str, str], ...], list[int]] = {}
@@ -226,15 +229,34 @@ def _resolve_pass(
             if (kind, value) not in owners:
                 owners[(kind, value)] = cid
                 links.append({"customer_id": cid, "kind": kind, "value": value})
+    if not fresh and not links:
+        return None
+
+    def write() -> None:
+        _write(session, claims, fresh, links, results)
+
+    return write
+
+
+def _write(
+    session: Session,
+    claims: Sequence[IdentityClaim],
+    fresh: dict[tuple[tuple[str, str], ...], list[int]],
+    links: list[dict[str, object]],
+    results: list[int | DomainError | None],
+) -> None:
     if fresh:  # Core inserts (table, not entity): the same SQL without the ORM's per-row bookkeeping
         now = utcnow()
         groups = [fresh[k] for k in sorted(fresh)]
-        ids = session.scalars(
-            insert(table_of(Customer)).returning(table_of(Customer).c.id, sort_by_parameter_order=True),
+        ids = insert_rows(
+            session,
+            table_of(Customer),
             [{"created_at": now, "timezone": "Asia/Ho_Chi_Minh"} for _ in groups],
-        ).all()
-        session.execute(
-            insert(table_of(CustomerBalance)),
+            returning_ids=True,
+        )
+        insert_rows(
+            session,
+            table_of(CustomerBalance),
             [{"customer_id": cid, "balance": 0, "lifetime_points": 0, "updated_at": now} for cid in ids],
         )
         for cid, members in zip(ids, groups, strict=True):
@@ -247,7 +269,7 @@ def _resolve_pass(
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
         # One lock order on the unique index for every writer: concurrent batches wait, never deadlock.
-        session.execute(insert(table_of(CustomerIdentity)), sorted(links, key=lambda r: (r["kind"], r["value"])))
+        insert_rows(session, table_of(CustomerIdentity), sorted(links, key=lambda r: (str(r["kind"]), str(r["value"]))))
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:
