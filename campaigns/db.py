@@ -144,6 +144,18 @@ def replica_engine_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def write_heartbeat(db: Connection | Session, at: datetime) -> None:
+    """Record on the primary that everything committed before ``at`` is in the binary log ahead of this row; a
+    replica that shows the row holds all of it. The caller commits. Never moves back (hosts' clocks differ)."""
+    db.execute(
+        text(
+            "INSERT INTO counters (name, value) VALUES (:name, :ms)"
+            " ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))"
+        ),
+        {"name": HEARTBEAT, "ms": int(at.timestamp() * 1000)},
+    )
+
+
 class ReadReplica:
     """Heavy reads (dashboards, analytics, reports, simulation replays, exports) on a MariaDB replica.
 
@@ -156,9 +168,10 @@ class ReadReplica:
     Lag is measured, not trusted from ``Seconds_Behind_Master``: the primary's ``@@gtid_binlog_pos`` is read and the
     replica waits up to ``GTID_WAIT_SECONDS`` for it (``MASTER_GTID_WAIT``); reached, the replica holds every commit
     made before the read began (lag 0). Not reached, the data is as old as the last heartbeat the replica applied: a
-    ``counters`` row each process writes on the primary at most once a second while it routes reads (and the
-    workers' periodic pass). Above ``max_lag_seconds``, with no heartbeat, or when the replica cannot be reached
-    (then for ``RETRY_DOWN_SECONDS``), reads go to the primary.
+    ``counters`` row each web process writes on the primary at most once a second while it routes reads, and each
+    worker every second (``workers.sweeper.HeartbeatThread``) when the setting is given to the workers too. Above
+    ``max_lag_seconds``, with no heartbeat, or when the replica cannot be reached (then for ``RETRY_DOWN_SECONDS``),
+    reads go to the primary. The replica must replicate the primary with GTID (MariaDB); the primary too is MariaDB.
     """
 
     def __init__(
@@ -183,6 +196,8 @@ class ReadReplica:
     def from_settings(cls, settings: Settings, primary: Engine) -> ReadReplica | None:
         if not settings.database_replica_url:
             return None
+        if primary.dialect.name != "mysql":
+            raise ValueError("LOYALTY_DATABASE_REPLICA_URL needs a MariaDB primary (LOYALTY_DATABASE_URL) with GTIDs")
         replica = create_engine(settings.database_replica_url, **replica_engine_options(settings))
         return cls(primary, replica, max_lag_seconds=settings.replica_max_lag_seconds)
 
@@ -193,15 +208,8 @@ class ReadReplica:
             if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
                 return
             self._last_beat = now
-        ms = int(self.clock().timestamp() * 1000)
         with self.primary.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO counters (name, value) VALUES (:name, :ms)"
-                    " ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))"
-                ),
-                {"name": HEARTBEAT, "ms": ms},
-            )
+            write_heartbeat(conn, self.clock())
 
     def measure(self) -> Freshness:
         """How far behind the primary the replica is now (see the class docstring)."""

@@ -3,8 +3,8 @@
 
 A view that serves a dashboard, an analytics page, a report, a simulation replay or an export reads through
 :func:`read_session` instead of ``db_session()``. Its response then carries ``X-Data-Source`` (``replica`` or
-``primary``), ``X-Data-As-Of`` (ISO 8601, UTC) and ``X-Data-Lag-Seconds``; a page served from the replica more than
-``LOYALTY_REPLICA_NOTICE_SECONDS`` behind says so above its content.
+``primary``), ``X-Data-As-Of`` (ISO 8601, UTC), ``X-Data-Lag-Seconds`` and ``X-Data-Reason`` (why that source); a
+page served from the replica more than ``LOYALTY_REPLICA_NOTICE_SECONDS`` behind says so above its content.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def init_replica(app: Flask) -> None:
             resp.headers["X-Data-Source"] = fresh.source
             resp.headers["X-Data-As-Of"] = fresh.as_of.isoformat(timespec="seconds")
             resp.headers["X-Data-Lag-Seconds"] = str(round(fresh.lag_seconds))
+            resp.headers["X-Data-Reason"] = fresh.reason
         return resp
 
     @app.teardown_appcontext
