@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from campaigns.clock import utcnow
 from campaigns.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,3 +107,147 @@ def retry_transient(
             log.warning("retrying after transient database error %s (attempt %d)", error_code(exc), attempt)
             time.sleep(backoff * attempt)
     raise AssertionError("unreachable")
+
+
+# --- the read replica -------------------------------------------------------------------------------------------
+
+HEARTBEAT = "replica_heartbeat_ms"  # a ``counters`` row: the primary's last beat, milliseconds since the epoch
+BEAT_EVERY_SECONDS = 1.0  # a process writes the beat at most this often
+GTID_WAIT_SECONDS = 0.1  # how long a read waits for the replica to reach the primary's position before measuring
+RETRY_DOWN_SECONDS = 10.0  # after a failed replica connection, reads go to the primary for this long
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Where a heavy read was served from and how old its data may be.
+
+    ``as_of``: every transaction the primary committed before it is in the data read (``now`` when the replica had
+    caught up, the last heartbeat the replica applied when it had not). ``reason``: ``caught_up``, ``behind``,
+    ``lag_above_bound``, ``replica_down``, ``no_heartbeat`` or ``primary`` (no replica configured).
+    """
+
+    source: str
+    as_of: datetime
+    lag_seconds: float
+    reason: str
+
+    @property
+    def on_replica(self) -> bool:
+        return self.source == "replica"
+
+
+def replica_engine_options(settings: Settings) -> dict[str, Any]:
+    """The primary's options with a short connect timeout: a dead replica must cost a read little before it falls
+    back to the primary."""
+    options = settings.engine_options()
+    options["connect_args"] = {**options.get("connect_args", {}), "connect_timeout": 2}
+    return options
+
+
+def write_heartbeat(db: Connection | Session, at: datetime) -> None:
+    """Record on the primary that everything committed before ``at`` is in the binary log ahead of this row; a
+    replica that shows the row holds all of it. The caller commits. Never moves back (hosts' clocks differ)."""
+    db.execute(
+        text(
+            "INSERT INTO counters (name, value) VALUES (:name, :ms)"
+            " ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))"
+        ),
+        {"name": HEARTBEAT, "ms": int(at.timestamp() * 1000)},
+    )
+
+
+class ReadReplica:
+    """Heavy reads (dashboards, analytics, reports, simulation replays, exports) on a MariaDB replica.
+
+    Not Flask-SQLAlchemy binds: binds route by table, and the same tables are read from the primary by the write
+    paths. A second engine and a read-only session factory instead: every replica connection runs ``SET SESSION
+    TRANSACTION READ ONLY`` when it opens, so a write through it fails (MariaDB error 1792) rather than landing on
+    the replica. Callers ask :meth:`route` once per request: it measures the replica and answers the session to read
+    from, the replica's or ``None`` (read the primary), with its :class:`Freshness`.
+
+    Lag is measured, not trusted from ``Seconds_Behind_Master``: the primary's ``@@gtid_binlog_pos`` is read and the
+    replica waits up to ``GTID_WAIT_SECONDS`` for it (``MASTER_GTID_WAIT``); reached, the replica holds every commit
+    made before the read began (lag 0). Not reached, the data is as old as the last heartbeat the replica applied: a
+    ``counters`` row each web process writes on the primary at most once a second while it routes reads, and each
+    worker every second (``workers.sweeper.HeartbeatThread``) when the setting is given to the workers too. Above
+    ``max_lag_seconds``, with no heartbeat, or when the replica cannot be reached (then for ``RETRY_DOWN_SECONDS``),
+    reads go to the primary. The replica must replicate the primary with GTID (MariaDB); the primary too is MariaDB.
+    """
+
+    def __init__(
+        self,
+        primary: Engine,
+        replica: Engine,
+        *,
+        max_lag_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.max_lag_seconds = max_lag_seconds
+        self.clock = clock
+        self.sessions: sessionmaker[Session] = sessionmaker(bind=replica, expire_on_commit=False, autoflush=False)
+        self._lock = threading.Lock()
+        self._last_beat = 0.0
+        self._down_until = 0.0
+        event.listen(replica, "connect", _read_only)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, primary: Engine) -> ReadReplica | None:
+        if not settings.database_replica_url:
+            return None
+        if primary.dialect.name != "mysql":
+            raise ValueError("LOYALTY_DATABASE_REPLICA_URL needs a MariaDB primary (LOYALTY_DATABASE_URL) with GTIDs")
+        replica = create_engine(settings.database_replica_url, **replica_engine_options(settings))
+        return cls(primary, replica, max_lag_seconds=settings.replica_max_lag_seconds)
+
+    def beat(self, *, force: bool = False) -> None:
+        """Write the heartbeat on the primary (at most once per ``BEAT_EVERY_SECONDS`` in this process)."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
+                return
+            self._last_beat = now
+        with self.primary.begin() as conn:
+            write_heartbeat(conn, self.clock())
+
+    def measure(self) -> Freshness:
+        """How far behind the primary the replica is now (see the class docstring)."""
+        now = self.clock()
+        if time.monotonic() < self._down_until:
+            return Freshness("primary", now, 0.0, "replica_down")
+        with self.primary.connect() as conn:
+            position = str(conn.scalar(text("SELECT @@gtid_binlog_pos")) or "")
+        self.beat()
+        try:
+            with self.replica.connect() as conn:
+                row = conn.execute(
+                    text("SELECT MASTER_GTID_WAIT(:pos, :wait), (SELECT value FROM counters WHERE name = :name)"),
+                    {"pos": position, "wait": GTID_WAIT_SECONDS, "name": HEARTBEAT},
+                ).one()
+        except DBAPIError:
+            log.warning("read replica unreachable: heavy reads go to the primary for %d s", RETRY_DOWN_SECONDS)
+            self._down_until = time.monotonic() + RETRY_DOWN_SECONDS
+            return Freshness("primary", now, 0.0, "replica_down")
+        reached, beat_ms = row
+        if position and reached == 0:
+            return Freshness("replica", now, 0.0, "caught_up")
+        if beat_ms is None:
+            return Freshness("primary", now, 0.0, "no_heartbeat")
+        as_of = datetime.fromtimestamp(int(beat_ms) / 1000, UTC)
+        lag = max(0.0, (now - as_of).total_seconds())
+        if lag > self.max_lag_seconds:
+            return Freshness("primary", now, 0.0, "lag_above_bound")
+        return Freshness("replica", as_of, lag, "behind")
+
+    def route(self) -> tuple[Session | None, Freshness]:
+        """A read-only replica session and its freshness, or ``None`` (read the primary) and why."""
+        fresh = self.measure()
+        return (self.sessions() if fresh.on_replica else None), fresh
+
+
+def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    """Every replica connection refuses writes, whatever the code that holds it tries."""
+    cur = dbapi_connection.cursor()
+    cur.execute("SET SESSION TRANSACTION READ ONLY")
+    cur.close()

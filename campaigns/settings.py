@@ -32,6 +32,10 @@ class Settings:
     max_future_skew_seconds: int = 300
     max_body_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
+    # heavy reads (dashboards, analytics, reports, replays, exports) from a MariaDB replica (docs/scaling.md)
+    database_replica_url: str | None = None
+    replica_max_lag_seconds: int = 30
+    replica_notice_seconds: int = 5
     log_level: str = "INFO"
     session_hours: float = 8
     care_adjustment_limit: int = 1000
@@ -99,6 +103,9 @@ class Settings:
             "max_future_skew_seconds": _int("LOYALTY_MAX_FUTURE_SKEW_SECONDS", 300),
             "max_body_bytes": _int("LOYALTY_MAX_BODY_BYTES", 4 * 1024 * 1024),
             "db_pool_size": _int("LOYALTY_DB_POOL_SIZE", 10),
+            "database_replica_url": os.environ.get("LOYALTY_DATABASE_REPLICA_URL") or None,
+            "replica_max_lag_seconds": _int("LOYALTY_REPLICA_MAX_LAG_SECONDS", 30),
+            "replica_notice_seconds": _int("LOYALTY_REPLICA_NOTICE_SECONDS", 5),
             "log_level": os.environ.get("LOYALTY_LOG_LEVEL", "INFO"),
             "session_hours": float(os.environ.get("LOYALTY_SESSION_HOURS") or 8),
             "care_adjustment_limit": _int("LOYALTY_CARE_ADJUSTMENT_LIMIT", 1000),

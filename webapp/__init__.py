@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from .i18n import init_i18n
     from .observability import init_observability
     from .portal import bp as portal_bp
+    from .replica import init_replica
     from .security import init_security
 
     csrf.init_app(app)
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     csrf.exempt(channels_bp)  # gateways authenticate with a shared secret header
     init_security(app)
     init_i18n(app)
+    init_replica(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(channels_bp)

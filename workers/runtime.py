@@ -49,6 +49,7 @@ class Runtime:
     import_chunk_rows: int = 2000
     care_monitor_seconds: int = 60
     require_approval: bool = False  # LOYALTY_REQUIRE_APPROVAL: scheduled publications answer to four eyes too
+    replica_heartbeat: bool = False  # LOYALTY_DATABASE_REPLICA_URL set: beat every second for the replica's lag
     db_recheck_seconds: float = 5.0
     _published: Published | None = None
     _published_version: int | None = None
@@ -71,6 +72,7 @@ class Runtime:
             import_chunk_rows=settings.import_chunk_rows,
             care_monitor_seconds=settings.care_monitor_seconds,
             require_approval=settings.require_approval,
+            replica_heartbeat=bool(settings.database_replica_url),
         )
 
     @property

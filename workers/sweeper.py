@@ -16,6 +16,7 @@ from campaigns.accrual.transactions import queued_ids
 from campaigns.care import sla
 from campaigns.catalog import documents as catalog
 from campaigns.clock import utcnow
+from campaigns.db import BEAT_EVERY_SECONDS, write_heartbeat
 from campaigns.notify.outbox import queue_expiring
 from campaigns.privacy import retention
 from campaigns.reporting import dashboard
@@ -165,3 +166,22 @@ class SweeperThread(threading.Thread):
             except Exception:  # keep going through a database or Redis outage
                 log.exception("periodic pass failed")
             memory.release(force=True)  # a lifecycle pass loads tens of MB once; give them back
+
+
+class HeartbeatThread(threading.Thread):
+    """With a read replica configured: the primary's heartbeat every second, so a report read from the replica
+    can say how old its data is to the second even when no web process has routed a read lately
+    (``campaigns.db.ReadReplica``). One tiny upsert per second per worker process."""
+
+    def __init__(self, rt: Runtime, every: float = BEAT_EVERY_SECONDS) -> None:
+        super().__init__(name="loyalty-replica-heartbeat", daemon=True)
+        self.rt, self.every = rt, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                with self.rt.session_factory.begin() as session:
+                    write_heartbeat(session, utcnow())
+            except Exception:  # the primary is down: the replica's lag grows, reads fall back; keep beating
+                log.warning("replica heartbeat failed", exc_info=True)

@@ -15,7 +15,7 @@ from .bootstrap import configure
 from .imports import IMPORT_QUEUE
 from .queues import ACCRUAL_QUEUE_PREFIX, CARE_QUEUE, NOTIFY_QUEUE, queue_name
 from .runtime import Runtime
-from .sweeper import SweeperThread, sweep
+from .sweeper import HeartbeatThread, SweeperThread, sweep
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ def run_worker(
         return cls(queues, connection=rt.redis, name=name).work(burst=True, logging_level="WARNING")
     sweeper = SweeperThread(rt, sweep_interval)
     sweeper.start()
+    heartbeat = HeartbeatThread(rt) if rt.replica_heartbeat else None
+    if heartbeat is not None:
+        heartbeat.start()
     try:
         while True:
             # RQ quits when Redis goes away mid-job (it cannot record the job's end). Nothing is lost (ids
@@ -132,3 +135,5 @@ def run_worker(
                 time.sleep(REDIS_RETRY_SECONDS)
     finally:
         sweeper.stopped.set()
+        if heartbeat is not None:
+            heartbeat.stopped.set()

@@ -23,6 +23,7 @@ from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -68,7 +69,7 @@ def campaigns() -> Any:
 @permission_required("campaigns.export")
 def campaigns_csv() -> Any:
     rows = authoring.campaign_rows(
-        db_session(),
+        read_session(),
         scope(),
         q=request.args.get("q", ""),
         status=request.args.get("status", ""),
@@ -166,7 +167,7 @@ def simulate_campaign() -> Any:
         if body.get("mode") == "replay":
             days = body.get("days", 30)
             days = int(days) if str(days).isdigit() else 30
-            result = simulation.replay(db_session(), source, days=days, fmt=fmt)
+            result = simulation.replay(read_session(), source, days=days, fmt=fmt)
         else:
             result = simulation.sample(db_session(), source, body.get("transaction") or {}, fmt=fmt)
     except DomainError as err:
@@ -353,7 +354,7 @@ def audit() -> Any:
 @permission_required("audit.view")
 def audit_csv() -> Any:
     events = authoring.audit_events(
-        db_session(),
+        read_session(),
         object_type=request.args.get("type", "") or None,
         object_id=request.args.get("id", "") or None,
         limit=50_000,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from campaigns.access.providers import provider_codes
 from campaigns.accounts import rewards
@@ -22,6 +23,7 @@ from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import db, db_session
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -172,11 +174,12 @@ def _reward_page(reward: Reward | None, form: dict[str, str], errors: dict[str, 
     )
 
 
-def _rows() -> list[dict[str, Any]]:
-    codes = provider_codes(db_session())
+def _rows(session: Session | None = None) -> list[dict[str, Any]]:
+    session = session or db_session()
+    codes = provider_codes(session)
     return [
         {**rewards.reward_view(r), "provider": codes.get(r.provider_id, "") if r.provider_id else ""}
-        for r in rewards.list_rewards(db_session())
+        for r in rewards.list_rewards(session)
     ]
 
 
@@ -214,7 +217,7 @@ def rewards_csv() -> Any:
                 r["active"],
                 json.dumps(r["eligibility"], ensure_ascii=False) if r["eligibility"] else "",
             ]
-            for r in _rows()
+            for r in _rows(read_session())
         ),
     )
 

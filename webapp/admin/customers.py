@@ -19,6 +19,7 @@ from campaigns.privacy import erasure, export, masking
 
 from ..extensions import db, db_session, settings
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -207,7 +208,7 @@ def unmerge_customer(merge_id: int) -> Any:
 @permission_required("customers.export")
 def customer_ledger_csv(customer_id: int) -> Any:
     try:
-        rows = customers.ledger_rows(db_session(), customer_id, scope())
+        rows = customers.ledger_rows(read_session(), customer_id, scope())
     except DomainError as err:
         return html_error(err)
     header = ["id", "created_at", "kind", "points", "pending", "qualifying", "debt", "transaction_id", "campaign_id"]
@@ -238,10 +239,10 @@ def customer_ledger_csv(customer_id: int) -> Any:
 @permission_required("customers.export")
 def customer_transactions_csv(customer_id: int) -> Any:
     try:
-        customers.profile(db_session(), customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
+        customers.profile(read_session(), customer_id, provider_id=scope().provider_id, limit=1)  # 404 out of scope
     except DomainError as err:
         return html_error(err)
-    rows = customers.transaction_rows(db_session(), customer_id, scope(), limit=100_000)
+    rows = customers.transaction_rows(read_session(), customer_id, scope(), limit=100_000)
     header = ["id", "provider", "provider_txn_id", "event_type", "category", "channel", "amount", "currency"]
     header += ["status", "occurred_at", "received_at", "points"]
     return csv_response(

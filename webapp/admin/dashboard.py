@@ -8,7 +8,7 @@ from flask import render_template, request
 
 from campaigns.reporting import dashboard as figures
 
-from ..extensions import db_session
+from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response
@@ -20,7 +20,7 @@ TABLES = ("days", "tiers", "providers")
 @permission_required("dashboard.view")
 def dashboard() -> Any:
     days = _days()
-    d = figures.build(db_session(), scope(), days=days)
+    d = figures.build(read_session(), scope(), days=days)
     return render_template("admin/dashboard.html", d=d, days=days)
 
 
@@ -36,7 +36,7 @@ def dashboard_csv() -> Any:
     table = request.args.get("table", "days")
     table = table if table in TABLES else "days"
     days = _days()
-    d = figures.build(db_session(), scope(), days=days)
+    d = figures.build(read_session(), scope(), days=days)
     if table == "tiers":
         return csv_response("tiers.csv", ["tier", "customers"], ([t, n] for t, n in d.tiers))
     if table == "providers":

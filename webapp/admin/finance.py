@@ -18,6 +18,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Provider, SettlementPeriod, utcnow
 
 from ..extensions import db, db_session
+from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
 from .util import csv_response, html_error
@@ -32,7 +33,7 @@ def _month() -> str:
 def finance() -> Any:
     period = _month()
     try:
-        view = periods.statement(db_session(), period, provider_id=scope().provider_id)
+        view = periods.statement(read_session(), period, provider_id=scope().provider_id)
     except DomainError as err:
         return html_error(err)
     if request.args.get("format") == "csv":
@@ -53,7 +54,7 @@ def finance() -> Any:
                 for ln in view["lines"]
             ),
         )
-    closed = db.session.query(SettlementPeriod).order_by(SettlementPeriod.period.desc()).limit(24).all()
+    closed = read_session().query(SettlementPeriod).order_by(SettlementPeriod.period.desc()).limit(24).all()
     return render_template("admin/finance.html", view=view, period=period, closed=closed)
 
 
@@ -63,7 +64,7 @@ def finance_entries() -> Any:
     period = _month()
     try:
         view = periods.entries(
-            db_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope().provider_id
+            read_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope().provider_id
         )
     except DomainError as err:
         return html_error(err)
@@ -81,7 +82,7 @@ def finance_entries() -> Any:
 @permission_required("finance.view")
 def finance_liability() -> Any:
     try:
-        view = periods.liability(db_session(), request.args.get("as_of") or None)
+        view = periods.liability(read_session(), request.args.get("as_of") or None)
     except DomainError as err:
         return html_error(err)
     if scope().limited:  # a provider user sees the liability of the points it funded, nothing else

@@ -14,6 +14,7 @@ from campaigns.models import ApiKey, Provider
 from ..api.auth import forget_cached_keys
 from ..extensions import db, db_session
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response, html_error
@@ -95,7 +96,7 @@ def providers_revoke_key(provider_id: int, key_id: int) -> Any:
 def providers_csv() -> Any:
     header = ["provider", "name", "active", "key_prefix", "key_name", "key_created_at", "key_revoked_at"]
     rows = []
-    for p in providers.list_providers(db_session()):
+    for p in providers.list_providers(read_session()):
         keys: list[ApiKey | None] = [*p.keys] or [None]  # a provider with no key still gets its row
         for k in keys:
             rows.append(

@@ -16,6 +16,7 @@ from campaigns.permissions import ACTIONS, PERMISSIONS, ROLES
 from ..api.auth import forget_cached_keys
 from ..extensions import db, db_session
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required
 from . import bp
 from .util import csv_response
@@ -158,6 +159,6 @@ def users_csv() -> Any:
                 u["origin"],
                 "yes" if u["break_glass"] else "",
             ]
-            for u in users.list_users(db_session())
+            for u in users.list_users(read_session())
         ),
     )

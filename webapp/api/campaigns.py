@@ -17,6 +17,7 @@ from campaigns.reporting import experiments
 from rules.document import load_yaml
 
 from ..extensions import announce_publication, db, db_session, settings
+from ..replica import read_session
 from . import bp
 from .auth import principal, require
 from .util import read_json
@@ -179,6 +180,6 @@ def simulate_campaign() -> Any:
             raise DomainError(
                 "validation_error", "days: must be an integer", [FieldProblem("days", "must be an integer")]
             )
-        result = simulation.replay(db_session(), document, days=days, fmt=fmt)
+        result = simulation.replay(read_session(), document, days=days, fmt=fmt)
     db.session.rollback()
     return result

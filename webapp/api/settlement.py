@@ -10,6 +10,7 @@ from campaigns.clearing import periods, rates
 from campaigns.errors import invalid, not_found
 
 from ..extensions import db, db_session
+from ..replica import read_session
 from . import bp
 from .auth import principal, require, scope_provider_id
 from .util import read_json, require_object
@@ -58,7 +59,7 @@ def _wants_csv() -> bool:
 @bp.get("/settlement/statements/<period>")
 @require("provider", "staff", action="finance.view")
 def settlement_statement(period: str) -> Any:
-    view = periods.statement(db_session(), period, provider_id=scope_provider_id())
+    view = periods.statement(read_session(), period, provider_id=scope_provider_id())
     if _wants_csv():
         return Response(
             periods.as_csv(view),
@@ -71,7 +72,7 @@ def settlement_statement(period: str) -> Any:
 @bp.get("/settlement/liability")
 @require("staff", action="finance.view")
 def settlement_liability() -> Any:
-    return periods.liability(db_session(), request.args.get("as_of"))
+    return periods.liability(read_session(), request.args.get("as_of"))
 
 
 @bp.post("/settlement/periods/<period>/close")
@@ -87,7 +88,7 @@ def close_period(period: str) -> Any:
 def settlement_entries(period: str) -> Any:
     """The ledger lines behind one figure: ``?party=CODE&kind=issued|clawed_back|redeemed|...`` (JSON or CSV)."""
     view = periods.entries(
-        db_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope_provider_id()
+        read_session(), period, request.args.get("party", ""), request.args.get("kind", ""), scope_provider_id()
     )
     if _wants_csv():
         return Response(

@@ -12,7 +12,7 @@ from campaigns.errors import DomainError
 from campaigns.reporting import analytics
 
 from ..admin.util import csv_response
-from ..extensions import db_session
+from ..replica import read_session
 from ..security import permission_required
 from . import bp
 
@@ -26,7 +26,7 @@ def analytics_page() -> Any:
     weeks = weeks if weeks in WEEK_CHOICES else 8
     today = utcnow().date()
     start = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-    a = analytics.build(db_session(), start, weeks)
+    a = analytics.build(read_session(), start, weeks)
     return render_template(
         "care/analytics.html",
         a=a,
@@ -53,7 +53,7 @@ def weekly_report() -> Any:
         return render_template(
             "care/weekly.html", a=None, week=request.args.get("week", ""), problem=problem
         ), err.status
-    a = analytics.build(db_session(), monday, 1)
+    a = analytics.build(read_session(), monday, 1)
     return render_template(
         "care/weekly.html",
         a=a,
@@ -69,5 +69,5 @@ def weekly_report() -> Any:
 @permission_required("reports.view")
 def weekly_report_csv() -> Any:
     label, monday = _week()
-    a = analytics.build(db_session(), monday, 1)
+    a = analytics.build(read_session(), monday, 1)
     return csv_response(f"care-weekly-{label}.csv", analytics.REPORT_HEADER, analytics.report_rows(a))

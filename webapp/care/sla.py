@@ -24,6 +24,7 @@ from workers.queues import RedisDispatcher
 from ..admin.util import csv_response
 from ..extensions import announce_publication, db, db_session, dispatcher
 from ..i18n import csv_time
+from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
 
@@ -59,7 +60,7 @@ def _depths() -> dict[int, int] | None:
 
 def _board(days: int) -> sla.Board:
     depths = _depths() if not scope().limited else None  # partitions mix every provider's customers
-    return sla.build(db_session(), scope(), days=days, latency_day=_latency_day(days), depths=depths)
+    return sla.build(read_session(), scope(), days=days, latency_day=_latency_day(days), depths=depths)
 
 
 @bp.get("/sla")
