@@ -170,16 +170,16 @@ def upsert(
         return
     rows = sorted(rows, key=lambda r: tuple(r[k] for k in keys))  # one lock order for every writer
     if _is_mysql(session):
-        sets = [f"`{c}`=`{c}`+VALUES(`{c}`)" for c in add]
-        sets += [f"`{c}`=VALUES(`{c}`)" for c in replace]
-        sets += [f"`{c}`=LEAST(COALESCE(`{c}`,VALUES(`{c}`)),VALUES(`{c}`))" for c in least]
-        if not sets:
-            sets = [f"`{keys[0]}`=`{keys[0]}`"]
+        clauses = [f"`{c}`=`{c}`+VALUES(`{c}`)" for c in add]
+        clauses += [f"`{c}`=VALUES(`{c}`)" for c in replace]
+        clauses += [f"`{c}`=LEAST(COALESCE(`{c}`,VALUES(`{c}`)),VALUES(`{c}`))" for c in least]
+        if not clauses:
+            clauses = [f"`{keys[0]}`=`{keys[0]}`"]
         columns, full = _filled(table, rows)
         _run(
             session,
             f"INSERT INTO `{table.name}` ({','.join(f'`{c}`' for c in columns)}) VALUES"
-            f" {_values(table, columns, full)} ON DUPLICATE KEY UPDATE {','.join(sets)}",
+            f" {_values(table, columns, full)} ON DUPLICATE KEY UPDATE {','.join(clauses)}",
         )
     else:
         sqlite = sqlite_insert(table)
