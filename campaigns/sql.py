@@ -50,19 +50,22 @@ def _quote(v: str) -> str:
 
 
 def _plain(v: Any) -> str:
-    """A value of a column with no type processing, by its Python type."""
+    """A value of a column with no type processing, by its Python type (exact types first: the common case)."""
+    t = type(v)
+    if t is int:
+        return str(v)
     if v is None:
         return "NULL"
-    if v is True or v is False:
-        return "1" if v else "0"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
+    if t is str:
         return _quote(v)
+    if t is bool:
+        return "1" if v else "0"
+    if isinstance(v, int):  # an IntEnum or another int subclass
+        return str(int(v))
+    if isinstance(v, str):
+        return _quote(str(v))
     if isinstance(v, datetime):
-        if v.tzinfo is not None:
-            v = v.astimezone(UTC).replace(tzinfo=None)
-        return "'" + v.isoformat(sep=" ") + "'"
+        return _utc(v) if v.tzinfo is not None else "'" + v.isoformat(sep=" ") + "'"
     if isinstance(v, date):
         return "'" + v.isoformat() + "'"
     if isinstance(v, Decimal | float):
@@ -70,12 +73,17 @@ def _plain(v: Any) -> str:
     raise TypeError(f"no SQL literal for {type(v).__name__}")
 
 
+@lru_cache(maxsize=4096)  # a batch stamps all its rows with the same few instants
+def _utc_text(v: datetime) -> str:
+    return "'" + v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ") + "'"
+
+
 def _utc(v: datetime | None) -> str:
     if v is None:
         return "NULL"
     if v.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return "'" + v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ") + "'"
+    return _utc_text(v)
 
 
 def _json(v: Any) -> str:
@@ -83,44 +91,57 @@ def _json(v: Any) -> str:
 
 
 @lru_cache(maxsize=256)
-def _converters(table: Table, columns: tuple[str, ...]) -> tuple[Callable[[Any], str], ...]:
+def _renderer(table: Table, columns: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
+    """One row's ``(v1,v2,...)``, as a function generated for these columns (the way ``namedtuple`` builds its
+    class): each value goes straight to its column's converter, with no loop or zip per value."""
     from campaigns.models.base import UTCDateTime  # the one type decorator of the schema
 
-    out: list[Callable[[Any], str]] = []
-    for name in columns:
+    scope: dict[str, Any] = {}
+    parts = []
+    for i, name in enumerate(columns):
         kind = table.c[name].type
-        out.append(_utc if isinstance(kind, UTCDateTime) else _json if isinstance(kind, JSON) else _plain)
-    return tuple(out)
+        scope[f"f{i}"] = _utc if isinstance(kind, UTCDateTime) else _json if isinstance(kind, JSON) else _plain
+        parts.append(f"f{i}(r[{name!r}])")
+    code = "def render(r):\n    return '(' + " + " + ',' + ".join(parts) + " + ')'\n"
+    exec(code, scope)
+    render: Callable[[dict[str, Any]], str] = scope["render"]
+    return render
 
 
-def _filled(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """The rows with every column any of them names, plus the columns that have a Python-side default.
-
-    SQLAlchemy fills those defaults (``default=0``, ``default=utcnow``) itself; a literal statement must too.
-    """
-    named = dict.fromkeys(k for r in rows for k in r)
-    defaults: dict[str, Any] = {}
+@lru_cache(maxsize=256)
+def _defaults(table: Table) -> dict[str, Any]:
+    """Columns with a Python-side default (``default=0``): SQLAlchemy fills them itself, a literal statement
+    must too. Callable defaults (``utcnow``) are evaluated per statement in :func:`_filled`."""
+    out: dict[str, Any] = {}
     for col in table.c:
         d = col.default
-        if d is None or not (d.is_scalar or d.is_callable):
-            continue
-        defaults[col.name] = d.arg if d.is_scalar else d.arg(None)  # type: ignore[attr-defined]
-        named.setdefault(col.name)
+        if d is not None and (d.is_scalar or d.is_callable):
+            out[col.name] = d
+    return out
+
+
+def _filled(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], Sequence[dict[str, Any]]]:
+    """Every column any row names plus the defaulted ones, and the rows completed with those defaults."""
+    named = dict.fromkeys(rows[0])
+    for r in rows:
+        if len(r) != len(named) or r.keys() != named.keys():
+            named.update(dict.fromkeys(r))
+    spec = _defaults(table)
+    for name in spec:
+        named.setdefault(name)
     columns = tuple(named)
-    if any(len(r) != len(columns) for r in rows):
-        rows = [r if len(r) == len(columns) else {**defaults, **r} for r in rows]
-    missing = [c for c in columns if c not in defaults and any(c not in r for r in rows)]
-    if missing:
-        raise KeyError(f"rows of {table.name} lack {missing} and the column has no default")
-    return columns, list(rows)
+    if all(len(r) == len(columns) for r in rows):
+        return columns, rows
+    defaults = {name: d.arg if d.is_scalar else d.arg(None) for name, d in spec.items()}
+    return columns, [r if len(r) == len(columns) else {**defaults, **r} for r in rows]
 
 
 def _values(table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> str:
-    conv = list(zip(columns, _converters(table, columns), strict=True))
-    return ",".join("(" + ",".join(f(r[c]) for c, f in conv) + ")" for r in rows)
+    """A missing value with no default raises ``KeyError`` naming the column."""
+    return ",".join(map(_renderer(table, columns), rows))
 
 
-def _run(session: Session, sql: str) -> Result[Any]:
+def _run(session: Session, sql: str) -> CursorResult[Any]:
     """A literal statement, sent as is: no parameters, so a ``%`` in a value is not taken for a placeholder."""
     return session.connection().exec_driver_sql(sql, execution_options={"no_parameters": True})
 
@@ -147,8 +168,35 @@ def insert_rows(
     if not returning_ids:
         _run(session, sql)
         return []
+    step = _consecutive_step(session)
+    if step:  # the first id comes back in the OK packet: no result set of ids to read
+        result = _run(session, sql)
+        first = result.lastrowid
+        if result.rowcount == len(full) and first:
+            return [first + i * step for i in range(len(full))]
+        raise RuntimeError(f"INSERT into {table.name} reported {result.rowcount} rows for {len(full)}")
     # one statement's auto-increment ids grow in the order of its VALUES rows
     return sorted(i for (i,) in _run(session, sql + " RETURNING id"))
+
+
+_steps: dict[int, int] = {}
+
+
+def _consecutive_step(session: Session) -> int:
+    """The id step of one multi-row INSERT's rows, when the server guarantees they are consecutive; else 0.
+
+    InnoDB gives a "simple insert" (its row count known up front) a run of consecutive auto-increment values in
+    the traditional (0) and consecutive (1, MariaDB's default) lock modes, spaced by ``auto_increment_increment``;
+    the interleaved mode (2, Galera) does not promise it, and then ``RETURNING`` is read instead.
+    """
+    bind = session.get_bind()
+    key = id(bind)
+    if key not in _steps:
+        mode, step = (
+            session.connection().exec_driver_sql("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").one()
+        )
+        _steps[key] = int(step) if int(mode) in (0, 1) else 0
+    return _steps[key]
 
 
 def upsert(
