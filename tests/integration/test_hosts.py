@@ -78,16 +78,18 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def _netns_refusal() -> str | None:
-    """Why this machine cannot run the test (no ``ip``, or namespaces not permitted), or None."""
+    """Why network namespaces are not permitted here (making one, or running a command in it), or None."""
     probe = f"lhprobe{secrets.token_hex(3)}"
-    try:
-        made = _ip("netns", "add", probe, check=False)
-    except OSError as err:
-        return f"`ip netns add` could not run: {err}"
+    made = _ip("netns", "add", probe, check=False)
     if made.returncode != 0:
         return f"`ip netns add` is not permitted here: {made.stderr.strip()}"
-    _ip("netns", "del", probe, check=False)
-    return None
+    try:
+        ran = _ip("netns", "exec", probe, "true", check=False)
+        if ran.returncode != 0:
+            return f"`ip netns exec` is not permitted here: {ran.stderr.strip()}"
+        return None
+    finally:
+        _ip("netns", "del", probe, check=False)
 
 
 def _free_subnet() -> ipaddress.IPv4Network:
@@ -385,7 +387,8 @@ class Load:
 
 
 def _books(url: str) -> tuple[dict[int, tuple[int, str, int]], dict[int, list[tuple[int, int]]], dict[int, int]]:
-    """(transaction id -> customer, status, provider), (id -> its earn entries' (entry id, points)), balances."""
+    """(transaction id -> customer, status, provider), (id -> its earn entries' (entry id, points)), and each
+    customer's points as the ledger sums them (``flask ledger check`` proves the balances equal these)."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
