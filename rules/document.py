@@ -384,6 +384,11 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
     return _join_surrogates(data, "") if _SURROGATE_ESCAPE.search(source) else data
 
 
+def load_source(source: str | bytes, fmt: str | None = None) -> Any:
+    """The data of a document's text, loaded as ``parse_document`` loads it (raises DocumentInvalid)."""
+    return _load(source, fmt)
+
+
 def parse_document(
     source: str | bytes | Mapping[str, Any], *, fmt: str | None = None, known: Known | None = None
 ) -> CampaignDocument:

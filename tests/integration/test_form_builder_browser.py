@@ -141,10 +141,10 @@ rules:
     limits: {per_customer: {count: 2, period: year}}
     conditions:
       all:
-        - {name: category, operator: equal_to, value: "topup"}
+        - {name: category, operator: equal_to, value: topup}
         - {name: amount, operator: greater_than_or_equal_to, value: 100000}
     actions:
-      - {name: award_points_per_amount, params: {by: category, rates: {"topup": {points: 3, per: 10000}}, points: 1, per: 10000}}
+      - {name: award_points_per_amount, params: {by: category, rates: {topup: {points: 3, per: 10000}}, points: 1, per: 10000}}
 """
     assert doc == expected
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -94,6 +94,7 @@ def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, 
             for t, ops in vocab["variable_type_operators"].items()
         },
         "providers": sorted(provider_codes(db_session()).values()),
+        "rewards": sorted(catalog.known_values(db_session()).rewards or ()),
     }
     status = 422 if errors else 200
     return (
@@ -154,6 +155,22 @@ def validate_campaign() -> Any:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     warnings = catalog.warnings_of(db_session(), source, doc)
     return jsonify(valid=True, errors=[], warnings=warnings, name=doc.name, type=doc.type, rules=len(doc.rules))
+
+
+@bp.post("/campaigns/read")
+@permission_required("campaigns.edit")
+def read_campaign() -> Any:
+    """The form builder reads a valid document back: its data in the document's own key order."""
+    body = _json_body()
+    source = str(body.get("source", ""))[:MAX_SOURCE]
+    fmt = _fmt(source, body.get("format"))
+    try:
+        data = catalog.document_data(source, fmt, db_session())
+    except DomainError as err:
+        errors = locate(source, [(f.path, f.reason) for f in err.fields])
+        return jsonify(ok=False, message=err.message, errors=errors), 422
+    answer = json.dumps({"ok": True, "format": fmt, "document": data}, ensure_ascii=False)
+    return current_app.response_class(answer, mimetype="application/json")
 
 
 @bp.post("/campaigns/simulate")
