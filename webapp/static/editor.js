@@ -649,6 +649,7 @@
       p.type = "earning";
       const doc = {};
       for (const k of TOP) if (p[k] !== undefined) doc[k] = p[k];
+      if (!withRule.checked) return doc;
       const rule = { name: p["rule.name"] };
       if (p["rule.limits"]) rule.limits = p["rule.limits"];
       rule.conditions = p["rule.conditions"];
@@ -838,9 +839,10 @@
     }
     for (const k of Object.keys(doc)) if (!TOP.includes(k) && k !== "rules") stranger.push(k);
     if (doc.type && doc.type !== "earning") stranger.push(`type: ${doc.type}`);
+    const from1 = (path, list) => (list.length === 2 ? `${path}[1]` : `${path}[1..${list.length - 1}]`);
     const r = baseRule();
-    if (r && Array.isArray(r.actions) && r.actions.length > 1) stranger.push(`rules[0].actions[1..${r.actions.length - 1}]`);
-    if (Array.isArray(doc.rules) && doc.rules.length > 1) stranger.push(`rules[1..${doc.rules.length - 1}]`);
+    if (r && Array.isArray(r.actions) && r.actions.length > 1) stranger.push(from1("rules[0].actions", r.actions));
+    if (Array.isArray(doc.rules) && doc.rules.length > 1) stranger.push(from1("rules", doc.rules));
     readNote.append(mk("p", { className: "hint", textContent: L.readDone }));
     if (stranger.length) {
       const ul = mk("ul", { id: "b-kept" }, ...stranger.map((s) => mk("li", {}, mk("code", { textContent: s }))));
