@@ -165,3 +165,22 @@ def test_publishing_asks_first_with_the_diff_and_the_simulated_cost(app, client,
         assert db.session.query(CampaignVersion.status).filter_by(campaign_id=cid, version=2).scalar() == "draft"
         db.session.remove()  # only the POST publishes
     assert client.get(f"/campaigns/{cid}/versions/9/publish").status_code == 404
+
+
+def test_the_form_builder_reads_a_valid_document_in_its_own_key_order(app, client):
+    """/campaigns/read gives the form a valid document's data (YAML times as ISO text); an invalid one, its lines."""
+    make_provider(app, "telecom")
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    source = "priority: 5\nname: Read me\nstarts_at: 2027-01-20T00:00:00+07:00" + BASE_EARNING.replace(
+        "name: Base earning\n", ""
+    )
+    resp = _json(client, "/campaigns/read", {"source": source, "format": "yaml"})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["ok"] is True and body["format"] == "yaml"
+    assert list(body["document"])[:3] == ["priority", "name", "starts_at"]
+    assert body["document"]["starts_at"] == "2027-01-20T00:00:00+07:00"
+    bad = _json(client, "/campaigns/read", {"source": BROKEN, "format": "yaml"})
+    assert bad.status_code == 422
+    assert [(e["path"], e["line"]) for e in bad.get_json()["errors"]] == [("rules[0].conditions.all[0].operator", 7)]
