@@ -215,7 +215,8 @@ PROGRAMME = {
     ],
 }
 
-# Every construct, and what the form cannot show: a second action, a second rule with nested groups.
+# Every construct, and what the form cannot show: a second action, a second rule with nested groups; a step
+# without its default count and a value-less operator with `value: null` are shown and kept as written.
 EVERYTHING = {
     "name": "Everything, read back",
     "type": "earning",
@@ -235,7 +236,6 @@ EVERYTHING = {
         "steps": [
             {
                 "name": "a parcel",
-                "count": 1,
                 "conditions": {"all": [{"name": "category", "operator": "equal_to", "value": "parcel"}]},
             },
             {"name": "any two", "count": 2, "conditions": {"all": []}},
@@ -248,7 +248,7 @@ EVERYTHING = {
             "limits": {"per_customer": {"count": 1, "period": "year"}},
             "conditions": {
                 "all": [
-                    {"name": "customer.vip", "operator": "is_true"},
+                    {"name": "customer.vip", "operator": "is_true", "value": None},
                     {"name": "category", "operator": "is_in", "value": ["topup", "data"]},
                 ]
             },

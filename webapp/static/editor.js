@@ -588,14 +588,12 @@
     p.limits = limitOf(limit);
     if (control.value.trim()) p.experiment = { control_share: num_(control.value.trim()) };
     if (chPeriod.value) {
-      p.challenge = {
-        period: chPeriod.value,
-        steps: Array.from(steps.children, (step) => {
-          const sb = step.builder;
-          return { name: sb.name.value, count: num_(sb.count.value.trim() || "1"), conditions: condsOf(sb.box) };
-        }),
-        reward: rewardKind.value === "grant_reward" ? { grant_reward: rewardCode.value.trim() } : { award_points: num_(reward.value.trim()) },
-      };
+      p["challenge.period"] = chPeriod.value;
+      p["challenge.steps"] = Array.from(steps.children, (step) => {
+        const sb = step.builder;
+        return { name: sb.name.value, count: num_(sb.count.value.trim() || "1"), conditions: condsOf(sb.box) };
+      });
+      p["challenge.reward"] = rewardKind.value === "grant_reward" ? { grant_reward: rewardCode.value.trim() } : { award_points: num_(reward.value.trim()) };
     }
     if (withRule.checked) {
       p["rule.name"] = $("b-rule").value;
@@ -605,7 +603,9 @@
     }
     return p;
   }
-  const TOP = ["name", "type", "providers", "starts_at", "ends_at", "priority", "stacking", "pending_days", "budget", "points_expiry", "funding", "limits", "experiment", "challenge"];
+  const TOP = ["name", "type", "providers", "starts_at", "ends_at", "priority", "stacking", "pending_days", "budget", "points_expiry", "funding", "limits", "experiment"];
+  const CHALLENGE = ["challenge.period", "challenge.steps", "challenge.reward"];
+  const OWN = [...TOP, "challenge", "rules"]; // the keys the form writes; any other is written back as it was
   const RULE = ["rule.name", "rule.limits", "rule.conditions", "rule.action"];
   const DEFAULTS = { type: "earning", priority: 0, stacking: "stackable", pending_days: 0 };
   const PARAM_DEFAULTS = { feeds: "both", to: "customer", rounding: "down", max: null };
@@ -615,6 +615,15 @@
     if (isObj(v)) return "{" + Object.keys(v).sort().filter((k) => v[k] !== undefined).map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
     return JSON.stringify(v === undefined ? null : v);
   }
+  // a condition's `value: null` where its operator takes none, a step's `count: 1`: written or not, the same
+  function plain(v) {
+    if (Array.isArray(v)) return v.map(plain);
+    if (!isObj(v)) return v;
+    const out = {};
+    for (const [k, x] of Object.entries(v)) if (!(k === "value" && x === null && "operator" in v)) out[k] = plain(x);
+    if ("conditions" in v && "name" in v && !("actions" in v) && out.count === undefined) out.count = 1;
+    return out;
+  }
   // equal as the validator reads them: defaults written or left out are the same
   function same(key, a, b) {
     const norm = (v) => {
@@ -623,7 +632,8 @@
         const params = Object.fromEntries(Object.entries(v.params).filter(([k, x]) => !(k in PARAM_DEFAULTS && PARAM_DEFAULTS[k] === x)));
         return { name: v.name, params };
       }
-      return v;
+      if (key === "points_expiry" && isObj(v) && Object.keys(v).length === 1 && "policy" in v) return v.policy;
+      return plain(v);
     };
     return canon(norm(a)) === canon(norm(b));
   }
@@ -636,10 +646,16 @@
   }
   function basePiece(key) {
     const r = baseRule();
+    if (key.startsWith("challenge.")) return isObj(base.challenge) ? base.challenge[key.slice(10)] : undefined;
     if (!key.startsWith("rule.")) return base[key];
     if (!r) return undefined;
     if (key === "rule.action") return Array.isArray(r.actions) ? r.actions[0] : undefined;
     return r[key.slice(5)];
+  }
+  function challengeOf(get) {
+    const ch = {};
+    for (const k of CHALLENGE) if (get(k) !== undefined) ch[k.slice(10)] = get(k);
+    return ch;
   }
   // the document: the form's pieces, except those read and left unchanged or that the form cannot show,
   // which are the read document's own; every other key of it is written back as it was
@@ -649,6 +665,7 @@
       p.type = "earning";
       const doc = {};
       for (const k of TOP) if (p[k] !== undefined) doc[k] = p[k];
+      if (p["challenge.period"]) doc.challenge = challengeOf((k) => p[k]);
       if (!withRule.checked) return doc;
       const rule = { name: p["rule.name"] };
       if (p["rule.limits"]) rule.limits = p["rule.limits"];
@@ -663,7 +680,8 @@
       const v = k === "type" ? base.type : pick(k);
       if (v !== undefined) doc[k] = v;
     }
-    for (const k of Object.keys(base)) if (!TOP.includes(k) && k !== "rules") doc[k] = base[k];
+    if (pick("challenge.period") !== undefined) doc.challenge = challengeOf(pick);
+    for (const k of Object.keys(base)) if (!OWN.includes(k)) doc[k] = base[k];
     const others = Array.isArray(base.rules) ? base.rules.slice(1) : [];
     if (withRule.checked) {
       const r = baseRule() || {};
@@ -829,7 +847,7 @@
     kept = new Set();
     shown = pieces();
     const stranger = [];
-    for (const k of [...TOP, ...RULE]) {
+    for (const k of [...TOP, ...CHALLENGE, ...RULE]) {
       if (k === "type") continue;
       if (k.startsWith("rule.") && !baseRule()) continue;
       if (!same(k, shown[k], basePiece(k))) {
@@ -837,7 +855,7 @@
         stranger.push(k.startsWith("rule.") ? `rules[0].${k === "rule.action" ? "actions[0]" : k.slice(5)}` : k);
       }
     }
-    for (const k of Object.keys(doc)) if (!TOP.includes(k) && k !== "rules") stranger.push(k);
+    for (const k of Object.keys(doc)) if (!OWN.includes(k)) stranger.push(k);
     if (doc.type && doc.type !== "earning") stranger.push(`type: ${doc.type}`);
     const from1 = (path, list) => (list.length === 2 ? `${path}[1]` : `${path}[1..${list.length - 1}]`);
     const r = baseRule();
