@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,6 +178,18 @@ rules:
     assert errors == []
 
 
+EXAMPLES = [
+    path
+    for path in sorted((Path(__file__).resolve().parents[2] / "docs" / "examples").rglob("*"))
+    if path.suffix in (".yaml", ".json") and path.name not in ("programme.yaml", "rewards.yaml")
+]
+
+
+def _data(value: Any) -> Any:
+    """A loaded document as JSON data: YAML's dates and times as the ISO text the form writes back."""
+    return json.loads(json.dumps(value, default=lambda moment: moment.isoformat()))
+
+
 PROGRAMME = {
     "name": "Programme constructs",
     "type": "earning",
@@ -285,6 +298,8 @@ def test_the_form_builder_writes_programme_constructs_and_reads_documents_back(
     work,
 ) -> None:
     telecom = make_provider(app, "telecom", "Mobile operator")
+    for code in ("post", "ewallet", "shop"):  # the providers of docs/examples
+        make_provider(app, code)
     make_user(app, "marketer@example.com", "marketer")
     declared = {"vip": "boolean", "segment": "string"}
     resp = client.put("/api/v1/settings/customer_attributes", json={"value": declared}, headers=staff)
@@ -387,4 +402,14 @@ def test_the_form_builder_writes_programme_constructs_and_reads_documents_back(
     assert json.loads(write(page)) == edited
     resp = client.post("/api/v1/campaigns/validate", json=edited, headers=staff)
     assert resp.status_code == 200 and resp.get_json()["valid"], resp.get_json()
+
+    # every example document of docs/examples, read into the form and written back, is the same document
+    for path in EXAMPLES:
+        page.locator("#source").evaluate("(s, text) => (s.value = text)", path.read_text(encoding="utf-8"))
+        page.get_by_label("Format").select_option("json" if path.suffix == ".json" else "yaml")
+        page.get_by_role("tab", name="Form builder").click()
+        page.locator("#b-read-note").evaluate("n => n.replaceChildren()")
+        page.get_by_role("button", name="Read the document into the form").click()
+        page.locator("#b-read-note").filter(has_text="Read into the form").wait_for()
+        assert _data(yaml.safe_load(write(page))) == _data(yaml.safe_load(path.read_text(encoding="utf-8"))), path
     assert errors == []
