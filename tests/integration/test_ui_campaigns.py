@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import re
 
 from campaigns.models import CampaignVersion
@@ -13,6 +14,7 @@ from tests.helpers.api import txn
 from tests.helpers.documents import BASE_EARNING
 from tests.helpers.factories import make_provider, make_user
 from tests.helpers.web import csrf_token, login
+from webapp.admin.campaigns import BUILDER_LABELS
 from webapp.extensions import db
 
 BROKEN = BASE_EARNING.replace("greater_than_or_equal_to", "greater")
@@ -184,3 +186,14 @@ def test_the_form_builder_reads_a_valid_document_in_its_own_key_order(app, clien
     bad = _json(client, "/campaigns/read", {"source": BROKEN, "format": "yaml"})
     assert bad.status_code == 422
     assert [(e["path"], e["line"]) for e in bad.get_json()["errors"]] == [("rules[0].conditions.all[0].operator", 7)]
+
+
+def test_the_form_builder_speaks_the_staff_users_language(app, client):
+    """Every label the builder's script adds comes translated with the page (a Vietnamese marketer's here)."""
+    make_user(app, "vi@example.com", "marketer", language="vi")
+    login(client, "vi@example.com")
+    page = client.get("/campaigns/new").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="builder-data">(.*?)</script>', page, re.S)[1])
+    assert set(data["labels"]) == set(BUILDER_LABELS)
+    assert data["labels"]["condition"] == "Điều kiện" and data["labels"]["stacking"] == "Cộng dồn"
+    assert "Đọc tài liệu vào biểu mẫu" in page

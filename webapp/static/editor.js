@@ -214,79 +214,14 @@
   });
 
   // -- form builder -----------------------------------------------------------------------------
-  // Every string the builder adds to the page, kept together so they can be translated later.
-  const L = {
-    condition: "Condition",
-    variable: "variable",
-    operator: "operator",
-    value: "value",
-    remove: "Remove",
-    add: "Add",
-    list: "comma-separated",
-    actPercent: "Award a percent of the amount",
-    percent: "Percent (0.025 = 2.5 %)",
-    rounding: "Rounding",
-    max: "Max points",
-    optional: "optional",
-    factor: "Factor",
-    pointsField: "Points",
-    rate: "Rate",
-    rateFlat: "One rate",
-    rateBands: "Bands by amount",
-    rateBy: "A rate per value",
-    band: "Band",
-    from: "from amount",
-    points: "points",
-    per: "per amount",
-    by: "Rate by",
-    rateRow: "Rate",
-    key: "value",
-    ruleLimit: "Rule limit per customer",
-    limit: "Campaign limit per customer",
-    count: "count",
-    period: "period",
-    none: "none",
-    expiry: "Points expiry",
-    expiryDefault: "the programme's",
-    months: "Months",
-    funding: "Funding (percentages summing to 100)",
-    funder: "Funder",
-    funder_: "issuer, programme or a provider",
-    share: "percent",
-    control: "Control group % (experiment)",
-    challenge: "Challenge",
-    challengePeriod: "Challenge period",
-    step: "Step",
-    stepName: "name",
-    addStep: "Add step",
-    addCond: "Add condition",
-    reward: "Challenge reward points",
-    rewardKind: "Challenge reward",
-    rewardPoints: "points",
-    rewardGrant: "a catalog reward",
-    rewardCode: "Challenge reward code",
-    feeds: "Points feed",
-    to: "Points go to",
-    stacking: "Stacking",
-    pending: "Pending days (return window)",
-    budget: "Budget",
-    budgetKeys: {
-      max_points: "Budget: max points",
-      max_points_per_customer_per_day: "Budget: max points per customer per day",
-      max_points_per_customer: "Budget: max points per customer",
-      max_rewards: "Budget: max rewards",
-    },
-    withRule: "Write a rule (off: the challenge alone rewards)",
-    read: "Read into the form",
-    readDone: "Read into the form. Written back, the document keeps everything else as it was.",
-    readKept: "Kept as written (the form cannot show it; edit it in the document):",
-    readFailed: "Fix the document's problems first, then read it into the form.",
-  };
+  // Every string the builder adds to the page: translated by the server (BUILDER_LABELS in webapp/admin/campaigns.py).
+  const L = data.labels;
   const PERIODS = ["day", "week", "month", "year", "campaign"];
   const EXPIRY = ["rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after"];
   const BY = ["provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week"].concat(
     data.variables.filter((v) => v.name.startsWith("customer.") && v.type === "string").map((v) => v.name),
   );
+  const BUDGET_KEYS = ["max_points", "max_points_per_customer_per_day", "max_points_per_customer", "max_rewards"];
   const FEEDS = ["both", "spendable", "qualifying"];
   const RECIPIENTS = ["customer", "referrer", "both"];
   const POINTS_ACTIONS = ["award_points", "award_points_per_amount", "award_points_percent"];
@@ -440,7 +375,7 @@
   // campaign-wide: stacking, pending days, budget, expiry, funding, limit, experiment, challenge
   const stacking = sel([["stackable", "stackable"], ["exclusive", "exclusive"]], "stackable");
   const pending = num("", { min: 0, max: 365 });
-  const budget = Object.fromEntries(Object.keys(L.budgetKeys).map((k) => [k, num("", { min: 1 })]));
+  const budget = Object.fromEntries(BUDGET_KEYS.map((k) => [k, num("", { min: 1 })]));
   const expiry = sel([["", L.expiryDefault], ...EXPIRY.map((p) => [p, p.replace(/_/g, " ")])], "");
   const expiryMonths = num("", { min: 1, max: 120 });
   const expiryMonthsField = field(L.months, expiryMonths);
@@ -492,7 +427,7 @@
   const chShow = () => (chBody.hidden = !chPeriod.value);
   chPeriod.addEventListener("change", chShow);
   chShow();
-  const budgetRow = mk("div", { className: "row" }, ...Object.entries(budget).map(([k, c]) => field(L.budgetKeys[k], c)));
+  const budgetRow = mk("div", { className: "row" }, ...Object.entries(budget).map(([k, c]) => field(L[`budget_${k}`], c)));
   $("b-write").before(
     mk("div", { className: "row" }, field(L.stacking, stacking), field(L.pending, pending)),
     group(L.budget, budgetRow),
