@@ -141,6 +141,12 @@ def _values(table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any
     return ",".join(map(_renderer(table, columns), rows))
 
 
+def _insert_sql(table: Table, rows: Sequence[dict[str, Any]], verb: str = "INSERT") -> str:
+    columns, full = _filled(table, rows)
+    names = ",".join(f"`{c}`" for c in columns)
+    return f"{verb} INTO `{table.name}` ({names}) VALUES {_values(table, columns, full)}"
+
+
 def _run(session: Session, sql: str) -> CursorResult[Any]:
     """A literal statement, sent as is: no parameters, so a ``%`` in a value is not taken for a placeholder."""
     return session.connection().exec_driver_sql(sql, execution_options={"no_parameters": True})
@@ -163,8 +169,7 @@ def insert_rows(
             return list(session.scalars(stmt, list(rows)).all())
         session.execute(insert(table), list(rows))
         return []
-    columns, full = _filled(table, rows)
-    sql = f"INSERT INTO `{table.name}` ({','.join(f'`{c}`' for c in columns)}) VALUES {_values(table, columns, full)}"
+    sql = _insert_sql(table, rows)
     if not returning_ids:
         _run(session, sql)
         return []
@@ -172,11 +177,21 @@ def insert_rows(
     if step:  # the first id comes back in the OK packet: no result set of ids to read
         result = _run(session, sql)
         first = result.lastrowid
-        if result.rowcount == len(full) and first:
-            return [first + i * step for i in range(len(full))]
-        raise RuntimeError(f"INSERT into {table.name} reported {result.rowcount} rows for {len(full)}")
+        if result.rowcount == len(rows) and first:
+            return [first + i * step for i in range(len(rows))]
+        raise RuntimeError(f"INSERT into {table.name} reported {result.rowcount} rows for {len(rows)}")
     # one statement's auto-increment ids grow in the order of its VALUES rows
     return sorted(i for (i,) in _run(session, sql + " RETURNING id"))
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose key is free, skip the others; how many were inserted (-1: not known, SQLite)."""
+    if not rows:
+        return 0
+    if not _is_mysql(session):
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+        return -1
+    return _run(session, _insert_sql(table, rows, "INSERT IGNORE")).rowcount
 
 
 _steps: dict[int, int] = {}
@@ -223,12 +238,7 @@ def upsert(
         clauses += [f"`{c}`=LEAST(COALESCE(`{c}`,VALUES(`{c}`)),VALUES(`{c}`))" for c in least]
         if not clauses:
             clauses = [f"`{keys[0]}`=`{keys[0]}`"]
-        columns, full = _filled(table, rows)
-        _run(
-            session,
-            f"INSERT INTO `{table.name}` ({','.join(f'`{c}`' for c in columns)}) VALUES"
-            f" {_values(table, columns, full)} ON DUPLICATE KEY UPDATE {','.join(clauses)}",
-        )
+        _run(session, _insert_sql(table, rows) + f" ON DUPLICATE KEY UPDATE {','.join(clauses)}")
     else:
         sqlite = sqlite_insert(table)
         sets = {c: table.c[c] + sqlite.excluded[c] for c in add}
