@@ -10,7 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from pymysql.converters import escape_string
-from sqlalchemy import JSON, CursorResult, Result, Table, func
+from sqlalchemy import JSON, CursorResult, Result, Table, TypeDecorator, func
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -45,6 +46,9 @@ def _is_mysql(session: Session) -> bool:
 # per column chosen once per table, costs a fraction of that and sends the same single statement.
 
 
+_MARIADB = mysql.dialect()
+
+
 def _quote(v: str) -> str:
     return "'" + escape_string(v) + "'"
 
@@ -65,7 +69,9 @@ def _plain(v: Any) -> str:
     if isinstance(v, str):
         return _quote(str(v))
     if isinstance(v, datetime):
-        return _utc(v) if v.tzinfo is not None else "'" + v.isoformat(sep=" ") + "'"
+        if v.tzinfo is not None:
+            v = v.astimezone(UTC).replace(tzinfo=None)
+        return "'" + v.isoformat(sep=" ") + "'"
     if isinstance(v, date):
         return "'" + v.isoformat() + "'"
     if isinstance(v, Decimal | float):
@@ -73,17 +79,25 @@ def _plain(v: Any) -> str:
     raise TypeError(f"no SQL literal for {type(v).__name__}")
 
 
-@lru_cache(maxsize=4096)  # a batch stamps all its rows with the same few instants
-def _utc_text(v: datetime) -> str:
-    return "'" + v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ") + "'"
+def _decorated(kind: TypeDecorator[Any]) -> Callable[[Any], str]:
+    """A column of a ``TypeDecorator`` (``UTCDateTime``): its own bind processing, then the plain literal.
 
+    Cached per value: a batch stamps all its rows with the same few instants.
+    """
+    bind = kind.process_bind_param
 
-def _utc(v: datetime | None) -> str:
-    if v is None:
-        return "NULL"
-    if v.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return _utc_text(v)
+    def literal(v: Any) -> str:
+        return _plain(bind(v, _MARIADB))
+
+    cached = lru_cache(maxsize=4096)(literal)
+
+    def convert(v: Any) -> str:
+        try:
+            return cached(v)
+        except TypeError:  # an unhashable value (a decorated JSON column would bring one): not cached
+            return literal(v)
+
+    return convert
 
 
 def _json(v: Any) -> str:
@@ -94,13 +108,14 @@ def _json(v: Any) -> str:
 def _renderer(table: Table, columns: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
     """One row's ``(v1,v2,...)``, as a function generated for these columns (the way ``namedtuple`` builds its
     class): each value goes straight to its column's converter, with no loop or zip per value."""
-    from campaigns.models.base import UTCDateTime  # the one type decorator of the schema
-
     scope: dict[str, Any] = {}
     parts = []
     for i, name in enumerate(columns):
         kind = table.c[name].type
-        scope[f"f{i}"] = _utc if isinstance(kind, UTCDateTime) else _json if isinstance(kind, JSON) else _plain
+        if isinstance(kind, TypeDecorator):
+            scope[f"f{i}"] = _decorated(kind)
+        else:
+            scope[f"f{i}"] = _json if isinstance(kind, JSON) else _plain
         parts.append(f"f{i}(r[{name!r}])")
     code = "def render(r):\n    return '(' + " + " + ',' + ".join(parts) + " + ')'\n"
     exec(code, scope)
