@@ -70,9 +70,7 @@ def test_the_web_and_the_workers_get_the_default_and_only_crediting_gets_the_sho
     assert rt.credit_session_factory is not None and rt.credit_lock_wait_seconds == 10
     with rt.credit_session_factory() as session:
         assert tuple(
-            session.execute(
-                text("SELECT @@session.idle_transaction_timeout, @@session.innodb_lock_wait_timeout")
-            ).one()
+            session.execute(text("SELECT @@session.idle_transaction_timeout, @@session.innodb_lock_wait_timeout")).one()
         ) == (30, 10)
     with rt.session_factory() as session:  # the workers' other work keeps the server's lock wait
         assert session.scalar(text("SELECT @@session.innodb_lock_wait_timeout")) == server_lock_wait
@@ -142,6 +140,7 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
         assert redis_client.llen(pending_key(part)) == 0
         assert not FailedJobRegistry(queue_name(part), connection=redis_client).get_job_ids()
         assert 0 < redis_client.pttl(cool_off_key(part)) <= 1000
+        assert 0 < redis_client.pttl(scheduled_key(part)) <= 1000  # ends with the pause: then a push asks again
         # while it cools off, a new transaction asks for no job: the worker is free for the other partitions
         late = client.post("/api/v1/transactions", json=txn("L-late", 20_000), headers=telecom.headers)
         ids.append(late.get_json()["id"])
