@@ -14,9 +14,10 @@ once and in its customer's order (the crediting transaction checks both).
 
 A batch whose rows stay locked past the crediting engine's lock wait (a worker host cut off inside its
 crediting transaction holds them until the server's ``idle_transaction_timeout`` rolls it back) is left in the
-in-flight list, untouched: the drain ends and the partition cools off for ``cool_off_seconds``, during which
-its jobs return at once, so the worker credits the other partitions instead of waiting on this one. After it,
-the next push or the sweeper's ``wake_orphaned`` schedules a drain, which credits the in-flight ids first.
+in-flight list, untouched: the drain ends and the partition cools off (``Runtime.credit_cool_off_seconds``);
+its jobs meanwhile return at once, so the worker credits the other partitions instead of waiting on this one.
+After it, the next push or the sweeper's ``wake_orphaned`` schedules a drain, which credits the in-flight ids
+first: nothing is dropped or credited twice, and each customer's order holds.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 10.0
 HEARTBEAT_SECONDS = LOCK_SECONDS / 4
-COOL_OFF_SECONDS = 10  # a blocked partition's pause when crediting has no lock wait of its own (the server's)
 
 # Atomically take up to N ids from the pending list into the in-flight list.
 _MOVE = """
@@ -83,11 +83,6 @@ class _Heartbeat(threading.Thread):
                 log.warning("partition %s: could not renew its lock", self.partition)
 
 
-def cool_off_seconds(rt: Runtime) -> float:
-    """How long a partition whose batch found its rows locked is left alone: as long as that batch waited."""
-    return float(rt.credit_lock_wait_seconds or COOL_OFF_SECONDS)
-
-
 def drain(rt: Runtime, partition: int) -> DrainReport:
     r = rt.redis
     assert r is not None
@@ -126,7 +121,7 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
             with contextlib.suppress(LockError):  # already gone: expired or flushed
                 lock.release()
         if report.lock_waits:
-            pause = cool_off_seconds(rt)
+            pause = rt.credit_cool_off_seconds
             log.warning(
                 "partition %s: rows still locked after %s s (error %s); its %s in-flight ids wait, the partition "
                 "cools off for %.0f s",

@@ -55,6 +55,8 @@ class Runtime:
     # (LOYALTY_CREDIT_LOCK_WAIT_SECONDS); None: on ``session_factory``, the server's lock wait
     credit_session_factory: sessionmaker[Session] | None = None
     credit_lock_wait_seconds: int = 0
+    # how long a partition whose batch found its rows locked is left alone (``workers.drain``): as long as it waited
+    credit_cool_off_seconds: float = 10.0
     _published: Published | None = None
     _published_version: int | None = None
     _db_checked_at: float = 0.0
@@ -75,6 +77,7 @@ class Runtime:
             session_factory=sessionmaker(bind=engine, expire_on_commit=False),
             credit_session_factory=sessionmaker(bind=credit_engine, expire_on_commit=False) if credit_engine else None,
             credit_lock_wait_seconds=lock_wait,
+            credit_cool_off_seconds=float(lock_wait or cls.credit_cool_off_seconds),
             redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
             partitions=settings.partitions,
             batch_size=settings.batch_size,

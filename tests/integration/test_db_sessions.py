@@ -107,7 +107,7 @@ def test_a_client_idle_inside_its_transaction_loses_it_and_its_row_locks(
             idle.execute(update)
 
 
-@pytest.mark.slow  # a 1 s lock wait, then a 1 s pause
+@pytest.mark.slow  # a 1 s lock wait, then a 3 s pause
 def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cools_off(
     app: Flask,
     client: FlaskClient,
@@ -124,7 +124,8 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
     settings = settings_for_tests(credit_lock_wait_seconds=1)
     engines.append(engine := make_engine(settings))
     rt = Runtime.from_settings(settings, engine)
-    assert rt.credit_session_factory is not None
+    assert rt.credit_session_factory is not None and rt.credit_cool_off_seconds == 1
+    rt.credit_cool_off_seconds = 3  # room for the checks below on a busy machine
     engines.append(rt.credit_session_factory.kw["bind"])
     with engine.connect() as conn:
         customer = conn.execute(text("SELECT customer_id FROM transactions WHERE id = :i"), {"i": ids[0]}).scalar_one()
@@ -139,8 +140,8 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
         assert sorted(int(x) for x in redis_client.lrange(inflight_key(part), 0, -1)) == ids
         assert redis_client.llen(pending_key(part)) == 0
         assert not FailedJobRegistry(queue_name(part), connection=redis_client).get_job_ids()
-        assert 0 < redis_client.pttl(cool_off_key(part)) <= 1000
-        assert 0 < redis_client.pttl(scheduled_key(part)) <= 1000  # ends with the pause: then a push asks again
+        assert 0 < redis_client.pttl(cool_off_key(part)) <= 3000
+        assert 0 < redis_client.pttl(scheduled_key(part)) <= 3000  # ends with the pause: then a push asks again
         # while it cools off, a new transaction asks for no job: the worker is free for the other partitions
         late = client.post("/api/v1/transactions", json=txn("L-late", 20_000), headers=telecom.headers)
         ids.append(late.get_json()["id"])
@@ -150,7 +151,8 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
         assert set(db.session.scalars(select(Transaction.status).where(Transaction.id.in_(ids)))) == {"queued"}
         db.session.remove()
 
-    time.sleep(1.1)  # the pause ends: the sweeper's pass wakes the partition, whose drain credits the batch first
+    # the pause ends: the sweeper's pass wakes the partition, whose drain credits the batch first
+    time.sleep(max(0.0, redis_client.pttl(cool_off_key(part)) / 1000) + 0.1)
     assert wake_orphaned(rt) == [part]
     run_worker(rt, burst=True)
     with app.app_context():
