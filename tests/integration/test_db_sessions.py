@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from campaigns.db import is_lock_wait, make_engine
@@ -133,7 +133,11 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
 
     # another client holds the rows (a worker host cut off inside its crediting transaction)
     with engine.connect() as blocker:
-        blocker.execute(text("SELECT id FROM transactions WHERE id IN :ids FOR UPDATE").bindparams(ids=ids))
+        blocker.execute(
+            text("SELECT id FROM transactions WHERE id IN :ids FOR UPDATE").bindparams(
+                bindparam("ids", ids, expanding=True)
+            )
+        )
         started = time.monotonic()
         run_worker(rt, burst=True)  # the partition's drain job: waits 1 s, leaves the batch, the job ends well
         assert time.monotonic() - started < 5
