@@ -10,7 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from pymysql.converters import escape_string
-from sqlalchemy import JSON, CursorResult, Result, Table, func
+from sqlalchemy import JSON, CursorResult, Result, Table, TypeDecorator, func
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -45,6 +46,9 @@ def _is_mysql(session: Session) -> bool:
 # per column chosen once per table, costs a fraction of that and sends the same single statement.
 
 
+_MARIADB = mysql.dialect()
+
+
 def _quote(v: str) -> str:
     return "'" + escape_string(v) + "'"
 
@@ -65,7 +69,9 @@ def _plain(v: Any) -> str:
     if isinstance(v, str):
         return _quote(str(v))
     if isinstance(v, datetime):
-        return _utc(v) if v.tzinfo is not None else "'" + v.isoformat(sep=" ") + "'"
+        if v.tzinfo is not None:
+            v = v.astimezone(UTC).replace(tzinfo=None)
+        return "'" + v.isoformat(sep=" ") + "'"
     if isinstance(v, date):
         return "'" + v.isoformat() + "'"
     if isinstance(v, Decimal | float):
@@ -73,17 +79,25 @@ def _plain(v: Any) -> str:
     raise TypeError(f"no SQL literal for {type(v).__name__}")
 
 
-@lru_cache(maxsize=4096)  # a batch stamps all its rows with the same few instants
-def _utc_text(v: datetime) -> str:
-    return "'" + v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ") + "'"
+def _decorated(kind: TypeDecorator[Any]) -> Callable[[Any], str]:
+    """A column of a ``TypeDecorator`` (``UTCDateTime``): its own bind processing, then the plain literal.
 
+    Cached per value: a batch stamps all its rows with the same few instants.
+    """
+    bind = kind.process_bind_param
 
-def _utc(v: datetime | None) -> str:
-    if v is None:
-        return "NULL"
-    if v.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return _utc_text(v)
+    def literal(v: Any) -> str:
+        return _plain(bind(v, _MARIADB))
+
+    cached = lru_cache(maxsize=4096)(literal)
+
+    def convert(v: Any) -> str:
+        try:
+            return cached(v)
+        except TypeError:  # an unhashable value (a decorated JSON column would bring one): not cached
+            return literal(v)
+
+    return convert
 
 
 def _json(v: Any) -> str:
@@ -94,13 +108,14 @@ def _json(v: Any) -> str:
 def _renderer(table: Table, columns: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
     """One row's ``(v1,v2,...)``, as a function generated for these columns (the way ``namedtuple`` builds its
     class): each value goes straight to its column's converter, with no loop or zip per value."""
-    from campaigns.models.base import UTCDateTime  # the one type decorator of the schema
-
     scope: dict[str, Any] = {}
     parts = []
     for i, name in enumerate(columns):
         kind = table.c[name].type
-        scope[f"f{i}"] = _utc if isinstance(kind, UTCDateTime) else _json if isinstance(kind, JSON) else _plain
+        if isinstance(kind, TypeDecorator):
+            scope[f"f{i}"] = _decorated(kind)
+        else:
+            scope[f"f{i}"] = _json if isinstance(kind, JSON) else _plain
         parts.append(f"f{i}(r[{name!r}])")
     code = "def render(r):\n    return '(' + " + " + ',' + ".join(parts) + " + ')'\n"
     exec(code, scope)
@@ -141,6 +156,12 @@ def _values(table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any
     return ",".join(map(_renderer(table, columns), rows))
 
 
+def _insert_sql(table: Table, rows: Sequence[dict[str, Any]], verb: str = "INSERT") -> str:
+    columns, full = _filled(table, rows)
+    names = ",".join(f"`{c}`" for c in columns)
+    return f"{verb} INTO `{table.name}` ({names}) VALUES {_values(table, columns, full)}"
+
+
 def _run(session: Session, sql: str) -> CursorResult[Any]:
     """A literal statement, sent as is: no parameters, so a ``%`` in a value is not taken for a placeholder."""
     return session.connection().exec_driver_sql(sql, execution_options={"no_parameters": True})
@@ -163,8 +184,7 @@ def insert_rows(
             return list(session.scalars(stmt, list(rows)).all())
         session.execute(insert(table), list(rows))
         return []
-    columns, full = _filled(table, rows)
-    sql = f"INSERT INTO `{table.name}` ({','.join(f'`{c}`' for c in columns)}) VALUES {_values(table, columns, full)}"
+    sql = _insert_sql(table, rows)
     if not returning_ids:
         _run(session, sql)
         return []
@@ -172,11 +192,21 @@ def insert_rows(
     if step:  # the first id comes back in the OK packet: no result set of ids to read
         result = _run(session, sql)
         first = result.lastrowid
-        if result.rowcount == len(full) and first:
-            return [first + i * step for i in range(len(full))]
-        raise RuntimeError(f"INSERT into {table.name} reported {result.rowcount} rows for {len(full)}")
+        if result.rowcount == len(rows) and first:
+            return [first + i * step for i in range(len(rows))]
+        raise RuntimeError(f"INSERT into {table.name} reported {result.rowcount} rows for {len(rows)}")
     # one statement's auto-increment ids grow in the order of its VALUES rows
     return sorted(i for (i,) in _run(session, sql + " RETURNING id"))
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose key is free, skip the others; how many were inserted (-1: not known, SQLite)."""
+    if not rows:
+        return 0
+    if not _is_mysql(session):
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+        return -1
+    return _run(session, _insert_sql(table, rows, "INSERT IGNORE")).rowcount
 
 
 _steps: dict[int, int] = {}
@@ -223,12 +253,7 @@ def upsert(
         clauses += [f"`{c}`=LEAST(COALESCE(`{c}`,VALUES(`{c}`)),VALUES(`{c}`))" for c in least]
         if not clauses:
             clauses = [f"`{keys[0]}`=`{keys[0]}`"]
-        columns, full = _filled(table, rows)
-        _run(
-            session,
-            f"INSERT INTO `{table.name}` ({','.join(f'`{c}`' for c in columns)}) VALUES"
-            f" {_values(table, columns, full)} ON DUPLICATE KEY UPDATE {','.join(clauses)}",
-        )
+        _run(session, _insert_sql(table, rows) + f" ON DUPLICATE KEY UPDATE {','.join(clauses)}")
     else:
         sqlite = sqlite_insert(table)
         sets = {c: table.c[c] + sqlite.excluded[c] for c in add}

@@ -21,7 +21,7 @@ from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_SELECT_MULT
 from rules.context import EvaluationContext
 from rules.effects import FEEDS, RECIPIENTS, Effect
 from rules.operators import TAG
-from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, DAY_NAMES
+from rules.variables import ATTRIBUTE_KEY, ATTRIBUTE_PREFIX, CUSTOMER_PREFIX, DAY_NAMES
 
 MAX_POINTS = 1_000_000_000
 MAX_PER = 1_000_000_000_000
@@ -143,15 +143,18 @@ KEY_VARIABLES = ("provider", "category", "channel", "customer_tier", "event_type
 
 
 def check_by(value: Any) -> str | None:
-    """The string variable a rate table is keyed by: one of KEY_VARIABLES or ``attributes.<key>``."""
+    """The string variable a rate table is keyed by: one of KEY_VARIABLES, ``attributes.<key>`` or
+    ``customer.<name>`` (whether that customer attribute is declared as a string is the validator's check)."""
     if value is None:
         return None
     if not isinstance(value, str):
         return f"expected a string variable name, got {_kind(value)}"
-    if value.startswith(ATTRIBUTE_PREFIX) and ATTRIBUTE_KEY.fullmatch(value[len(ATTRIBUTE_PREFIX) :]):
-        return None
+    for prefix in (ATTRIBUTE_PREFIX, CUSTOMER_PREFIX):
+        if value.startswith(prefix) and ATTRIBUTE_KEY.fullmatch(value[len(prefix) :]):
+            return None
     if value not in KEY_VARIABLES:
-        return f"{value[:60]!r} is not a string variable to key rates by ({', '.join(KEY_VARIABLES)}, attributes.<key>)"
+        known = ", ".join(KEY_VARIABLES)
+        return f"{value[:60]!r} is not a string variable to key rates by ({known}, attributes.<key>, customer.<name>)"
     return None
 
 
@@ -333,6 +336,9 @@ def key_of(ctx: EvaluationContext, by: str) -> str | None:
     """The value a rate table is looked up by: the string variable's value, None when missing or not a string."""
     if by.startswith(ATTRIBUTE_PREFIX):
         value = ctx.attributes.get(by[len(ATTRIBUTE_PREFIX) :])
+        return value if isinstance(value, str) else None
+    if by.startswith(CUSTOMER_PREFIX):
+        value = ctx.customer_attributes.get(by[len(CUSTOMER_PREFIX) :])
         return value if isinstance(value, str) else None
     if by == "day_of_week":
         return DAY_NAMES[ctx.local_time().weekday()]

@@ -418,6 +418,50 @@ EXAMPLES: list[Example] = [
         },
         expected=[{"campaign": 1, "action": "award_points", "points": 200}],
     ),
+    Example(
+        title="A rate card keyed by the customer's segment",
+        story=(
+            "The bank sets each customer's `segment` once (`PUT /api/v1/customers/{id}/attributes`, declared"
+            " `segment: string` in the programme setting `customer_attributes`); the rate table reads it with"
+            " `by: customer.segment`, so no transaction carries it. Premier customers earn 5 points per 10,000 VND,"
+            " family 2 per 10,000, everyone else (or a customer with no segment) 1 per 10,000: a 300,000 VND payment"
+            " by a premier customer earns 150 points, by a family customer 60, by anyone else 30. A `by` naming an"
+            " undeclared attribute, or one declared `boolean` or `numeric`, is refused at `params.by`."
+        ),
+        campaigns=[
+            {
+                "name": "Segment rate card",
+                "providers": ["bank"],
+                "rules": [
+                    _rule(
+                        "rate by customer segment",
+                        [{"name": "amount", "operator": "greater_than", "value": 0}],
+                        [
+                            {
+                                "name": "award_points_per_amount",
+                                "params": {
+                                    "by": "customer.segment",
+                                    "rates": {
+                                        "premier": {"points": 5, "per": 10000},
+                                        "family": {"points": 2, "per": 10000},
+                                    },
+                                    "points": 1,
+                                    "per": 10000,
+                                },
+                            }
+                        ],
+                    )
+                ],
+            },
+        ],
+        event={
+            "amount": "300000",
+            "provider": "bank",
+            "customer_attributes": {"segment": "premier"},
+            "occurred_at": "2027-03-01T12:00:00+07:00",
+        },
+        expected=[{"campaign": 1, "action": "award_points_per_amount", "points": 150}],
+    ),
 ]
 
 FORMAT = """\
@@ -479,8 +523,10 @@ customer (`PUT /api/v1/customers/{id}/attributes`, or the `attributes.<name>` co
 customer migration file), so a VIP flag need not ride on every transaction. Their types are
 declared once in the programme setting `customer_attributes` (`{vip: boolean, segment: string,
 score: numeric}`); a condition naming an undeclared attribute is an error with a suggestion, and
-an operator or value of the wrong type is an error. The namespace is programme-wide: any provider
-may set a declared attribute of a customer it has dealt with, and every change is audited.
+an operator or value of the wrong type is an error. A rate table may be keyed by one declared
+`string` (`award_points_per_amount` with `by: customer.segment`, worked example 10). The namespace
+is programme-wide: any provider may set a declared attribute of a customer it has dealt with, and
+every change is audited.
 
 Length of service: `months_of_service` counts whole months from the customer's `member_since`
 (given by a migration file) or else the first transaction with any provider, to the event;
@@ -848,7 +894,10 @@ PARAM_TEXT = {  # parameters whose input or requirement the generic description 
     ("award_points_per_amount", "points"): "`points` (a number, required unless `bands`)",
     ("award_points_per_amount", "per"): "`per` (a number, required unless `bands`)",
     ("award_points_per_amount", "bands"): "`bands` (a list of `{from, points, per}`, instead of `points` and `per`)",
-    ("award_points_per_amount", "by"): "`by` (a string variable: KEY_VARIABLES or `attributes.<key>`, with `rates`)",
+    ("award_points_per_amount", "by"): (
+        "`by` (a string variable: KEY_VARIABLES, `attributes.<key>` or a customer attribute"
+        " `customer.<name>` declared `string`, with `rates`)"
+    ),
     ("award_points_per_amount", "rates"): "`rates` (a mapping of values of `by` to `{points, per}`)",
 }
 

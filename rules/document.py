@@ -384,6 +384,11 @@ def _load(source: str | bytes, fmt: str | None) -> Any:
     return _join_surrogates(data, "") if _SURROGATE_ESCAPE.search(source) else data
 
 
+def load_source(source: str | bytes, fmt: str | None = None) -> Any:
+    """The data of a document's text, loaded as ``parse_document`` loads it (raises DocumentInvalid)."""
+    return _load(source, fmt)
+
+
 def parse_document(
     source: str | bytes | Mapping[str, Any], *, fmt: str | None = None, known: Known | None = None
 ) -> CampaignDocument:
@@ -1397,6 +1402,21 @@ class _Validator:
                 del normalised["bands"], normalised["by"], normalised["rates"]
         return {"name": name, "params": normalised} if ok else None
 
+    def customer_key(self, by: str, path: str) -> bool:
+        """A rate table keyed by ``customer.<name>`` needs a declared string attribute (when the catalog says)."""
+        declared = self.known.customer_attributes
+        if declared is None:
+            return True
+        key = by[len(CUSTOMER_PREFIX) :]
+        if key not in declared:
+            what = "a declared customer attribute (setting customer_attributes)"
+            self.error(path, _not_in_set(key, frozenset(declared), what))
+            return False
+        if declared[key] != "string":
+            self.error(path, f"customer attribute {key!r} is declared {declared[key]}; rates are keyed by a string")
+            return False
+        return True
+
     def rate_or_bands(self, params: dict[str, Any], path: str) -> bool:
         """award_points_per_amount takes ``points`` and ``per``, or ``bands`` (each with its own), or ``by`` and
         ``rates`` (with ``points`` and ``per`` as the optional rate for any other value)."""
@@ -1414,6 +1434,8 @@ class _Validator:
             if (params.get("points") is None) != (params.get("per") is None):
                 missing = "points" if params.get("points") is None else "per"
                 self.error(f"{path}.{missing}", "points and per go together (the rate for any other value)")
+                return False
+            if by.startswith(CUSTOMER_PREFIX) and not self.customer_key(by, f"{path}.by"):
                 return False
             closed = self.closed_set(by)
             ok = True

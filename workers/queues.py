@@ -96,6 +96,13 @@ class RedisDispatcher:
             by_partition[partition_of(customer_id, self.partitions)].append(txn_id)
         if not by_partition:
             return
+        if len(by_partition) == 1:  # a single POST: one EVALSHA, where a pipeline first asks SCRIPT EXISTS
+            [(p, ids)] = by_partition.items()
+            if len(ids) <= 1000:
+                keys = [pending_key(p), lock_key(p), scheduled_key(p)]
+                if self._push(keys=keys, args=[JOB_TIMEOUT, *ids]):
+                    self.schedule(p)
+                return
         pipe = self.redis.pipeline(transaction=False)
         calls: list[int] = []
         for p in sorted(by_partition):

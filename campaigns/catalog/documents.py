@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_f
 from campaigns.models import AuditEvent, Campaign, CampaignVersion, Provider, Reward
 from campaigns.publication import bump_publication
 from rules import CampaignSpec, DocumentInvalid, Known, parse_document
+from rules.document import load_source
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,23 @@ def validate(source: str | bytes | dict[str, Any], fmt: str | None = None, sessi
         raise DomainError(
             "invalid_document", f"{len(problems)} error(s); first: {first.path}{at}: {first.reason}", problems
         ) from None
+
+
+def document_data(source: str, fmt: str | None, session: Session) -> dict[str, Any]:
+    """A valid document as plain JSON data in its own key order (YAML dates and times as ISO text), so that a
+    form can show it and write back every key it does not edit."""
+    validate(source, fmt, session)
+    return cast(dict[str, Any], _plain(load_source(source, fmt)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def warnings_of(session: Session, source: str | bytes | dict[str, Any], doc: Any) -> list[dict[str, Any]]:

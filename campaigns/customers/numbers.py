@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +32,7 @@ from campaigns.models import (
     OtpCode,
     PhoneState,
 )
-from campaigns.sql import table_of, upsert
+from campaigns.sql import insert_ignore, table_of
 
 RELEASED, SWAPPED = "number_released", "sim_swapped"
 QUARANTINED = "number_quarantined"
@@ -185,7 +185,12 @@ def quarantined(session: Session, phone: str, at: datetime) -> PhoneState | None
     return state if state.released_at <= at < state.quarantine_until else None
 
 
-def quarantine_error(state: PhoneState, path: str = "phone") -> DomainError:
+class _Quarantined(Protocol):
+    @property
+    def quarantine_until(self) -> datetime | None: ...
+
+
+def quarantine_error(state: _Quarantined, path: str = "phone") -> DomainError:
     until = state.quarantine_until.date().isoformat() if state.quarantine_until else ""
     reason = f"this number was released by its operator and is quarantined until {until}"
     return DomainError(QUARANTINED, f"{path}: {reason}", [FieldProblem(path, reason)], 422)
@@ -197,12 +202,25 @@ def refuse_if_quarantined(session: Session, phone: str, now: datetime | None = N
         raise quarantine_error(state, path)
 
 
-def _shared_states(session: Session, phones: set[str]) -> dict[str, PhoneState]:
+class _Route(NamedTuple):
+    """What routing a transaction needs of its number's state (plain columns: no ORM identity map per read)."""
+
+    phone: str
+    released_at: datetime | None
+    released_from: int | None
+    quarantine_until: datetime | None
+
+
+def _shared_states(session: Session, phones: set[str]) -> dict[str, _Route]:
     """Shared locks: a release of one of these numbers in flight is waited for, not half-seen."""
     if not phones:
         return {}
-    stmt = select(PhoneState).where(PhoneState.phone.in_(sorted(phones))).with_for_update(read=True)
-    return {s.phone: s for s in session.scalars(stmt.execution_options(populate_existing=True))}
+    stmt = (
+        select(PhoneState.phone, PhoneState.released_at, PhoneState.released_from, PhoneState.quarantine_until)
+        .where(PhoneState.phone.in_(sorted(phones)))
+        .with_for_update(read=True)
+    )
+    return {row.phone: _Route(*row) for row in session.execute(stmt)}
 
 
 def route_transactions(
@@ -215,10 +233,14 @@ def route_transactions(
     missing = phones - states.keys()
     if missing:
         # A number's first-ever event has no row to lock: create it (a release racing us inserts the same
-        # row, so one waits for the other), then read it locked like the rest.
+        # row, so one waits for the other). The rows this statement created are ours, locked and blank; only
+        # a number somebody else created meanwhile is read again, locked like the rest.
         now = utcnow()
-        upsert(session, table_of(PhoneState), [{"phone": p, "updated_at": now} for p in missing], ["phone"])
-        states.update(_shared_states(session, missing))
+        created = insert_ignore(
+            session, table_of(PhoneState), [{"phone": p, "updated_at": now} for p in sorted(missing)]
+        )
+        if created != len(missing):
+            states.update(_shared_states(session, missing))
     out: list[int | DomainError | None] = []
     for phone, at in items:
         state = states.get(phone or "")

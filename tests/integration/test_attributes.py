@@ -524,3 +524,58 @@ def test_the_new_writes_work_on_the_embedded_sqlite_default(tmp_path, monkeypatc
     with app.app_context():
         first_at = db.session.scalar(select(CustomerProvider.first_at))
     assert first_at.astimezone(ZONE).date() == since
+
+
+SEGMENT_CARD = """
+name: Segment rate card
+providers: [telecom]
+rules:
+  - name: rate by customer segment
+    conditions: {all: [{name: category, operator: equal_to, value: topup}]}
+    actions:
+      - name: award_points_per_amount
+        params:
+          by: customer.segment
+          rates: {premier: {points: 5, per: 10000}, family: {points: 2, per: 10000}}
+          points: 1
+          per: 10000
+"""
+
+
+def test_a_rate_table_keyed_by_a_customer_attribute_credits_through_the_worker(app, client, telecom, staff, work):
+    """by: customer.segment reads the attribute set through the API, never the transaction's own attributes."""
+    _declare(client, staff)
+    phones = {"premier": "0912000001", "family": "0912000002", "none": "0912000003"}
+    ids = {name: _customer_of(client, telecom.headers, f"seg-{name}", phone) for name, phone in phones.items()}
+    for name in ("premier", "family"):
+        url = f"/api/v1/customers/{ids[name]}/attributes"
+        assert client.put(url, json={"segment": name}, headers=telecom.headers).status_code == 200
+    publish(client, staff, SEGMENT_CARD)
+    posted = {}
+    for name, phone in phones.items():
+        body = txn(f"seg-pay-{name}", 300_000, phone, attributes={"segment": "premier"})
+        resp = client.post("/api/v1/transactions", json=body, headers=telecom.headers)
+        assert resp.status_code == 202, resp.get_json()
+        posted[name] = resp.get_json()["id"]
+    work()
+    earned = {
+        name: client.get(f"/api/v1/transactions/{i}", headers=telecom.headers).get_json()["points"]
+        for name, i in posted.items()
+    }
+    assert earned == {"premier": 150, "family": 60, "none": 30}
+
+    yaml = {**staff, "Content-Type": "application/yaml"}
+    for by, reason in (
+        (
+            "customer.segmnt",
+            "'segmnt' is not a declared customer attribute (setting customer_attributes); did you mean 'segment'?",
+        ),
+        ("customer.vip", "customer attribute 'vip' is declared boolean; rates are keyed by a string"),
+    ):
+        resp = client.post(
+            "/api/v1/campaigns/validate", data=SEGMENT_CARD.replace("customer.segment", by), headers=yaml
+        )
+        assert resp.status_code == 422, resp.get_json()
+        fields = [(f["path"], f["reason"]) for f in resp.get_json()["error"]["fields"]]
+        assert fields == [("rules[0].actions[0].params.by", reason)]
+    ledger_ok(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import re
 
 from campaigns.models import CampaignVersion
@@ -13,6 +14,7 @@ from tests.helpers.api import txn
 from tests.helpers.documents import BASE_EARNING
 from tests.helpers.factories import make_provider, make_user
 from tests.helpers.web import csrf_token, login
+from webapp.admin.campaigns import BUILDER_LABELS
 from webapp.extensions import db
 
 BROKEN = BASE_EARNING.replace("greater_than_or_equal_to", "greater")
@@ -165,3 +167,33 @@ def test_publishing_asks_first_with_the_diff_and_the_simulated_cost(app, client,
         assert db.session.query(CampaignVersion.status).filter_by(campaign_id=cid, version=2).scalar() == "draft"
         db.session.remove()  # only the POST publishes
     assert client.get(f"/campaigns/{cid}/versions/9/publish").status_code == 404
+
+
+def test_the_form_builder_reads_a_valid_document_in_its_own_key_order(app, client):
+    """/campaigns/read gives the form a valid document's data (YAML times as ISO text); an invalid one, its lines."""
+    make_provider(app, "telecom")
+    make_user(app, "m@example.com", "marketer")
+    login(client, "m@example.com")
+    source = "priority: 5\nname: Read me\nstarts_at: 2027-01-20T00:00:00+07:00" + BASE_EARNING.replace(
+        "name: Base earning\n", ""
+    )
+    resp = _json(client, "/campaigns/read", {"source": source, "format": "yaml"})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["ok"] is True and body["format"] == "yaml"
+    assert list(body["document"])[:3] == ["priority", "name", "starts_at"]
+    assert body["document"]["starts_at"] == "2027-01-20T00:00:00+07:00"
+    bad = _json(client, "/campaigns/read", {"source": BROKEN, "format": "yaml"})
+    assert bad.status_code == 422
+    assert [(e["path"], e["line"]) for e in bad.get_json()["errors"]] == [("rules[0].conditions.all[0].operator", 7)]
+
+
+def test_the_form_builder_speaks_the_staff_users_language(app, client):
+    """Every label the builder's script adds comes translated with the page (a Vietnamese marketer's here)."""
+    make_user(app, "vi@example.com", "marketer", language="vi")
+    login(client, "vi@example.com")
+    page = client.get("/campaigns/new").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="builder-data">(.*?)</script>', page, re.S)[1])
+    assert set(data["labels"]) == set(BUILDER_LABELS)
+    assert data["labels"]["condition"] == "Điều kiện" and data["labels"]["stacking"] == "Cộng dồn"
+    assert "Đọc tài liệu vào biểu mẫu" in page

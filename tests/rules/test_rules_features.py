@@ -26,6 +26,7 @@ from rules import (
     parse_document,
 )
 from rules.docs import EXAMPLES, expected_of, render
+from rules.document import Known
 
 WHEN = datetime(2027, 1, 25, 10, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -995,6 +996,43 @@ def test_rates_keyed_by_an_attribute(attributes: dict[str, Any], default: dict[s
     assert [e.points for e in effects] == ([expected] if expected else [])
 
 
+@pytest.mark.parametrize(
+    ("customer_attributes", "expected"),
+    [({"segment": "food"}, [60]), ({"segment": "other"}, [20]), ({}, [20]), ({"segment": True}, [20])],
+)
+def test_rates_keyed_by_a_customer_attribute(customer_attributes: dict[str, Any], expected: list[int]) -> None:
+    """by: customer.<name> reads the customer's attribute, not the transaction's; both evaluators agree."""
+    s = spec(1, [keyed("customer.segment", points=1, per=10000)])
+    context = ctx(amount=Decimal("200000"), customer_attributes=customer_attributes, attributes={"segment": "fuel"})
+    effects = RuleSet([s]).evaluate(context)
+    assert effects == evaluate_reference(s, context)
+    assert [e.points for e in effects] == expected
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        ("customer.segment", None),
+        (
+            "customer.segmnt",
+            "'segmnt' is not a declared customer attribute (setting customer_attributes); did you mean 'segment'?",
+        ),
+        ("customer.vip", "customer attribute 'vip' is declared boolean; rates are keyed by a string"),
+        ("customer.score", "customer attribute 'score' is declared numeric; rates are keyed by a string"),
+    ],
+)
+def test_rates_keyed_by_a_customer_attribute_need_a_declared_string(by: str, expected: str | None) -> None:
+    known = Known(customer_attributes={"segment": "string", "vip": "boolean", "score": "numeric"})
+    source = doc([keyed(by, points=1, per=10000)])
+    if expected is None:
+        assert parse_document(source, known=known).rules[0].actions[0].params["by"] == by
+        return
+    with pytest.raises(DocumentInvalid) as info:
+        parse_document(source, known=known)
+    assert [(e.path, e.reason) for e in info.value.errors] == [(f"{P}.by", expected)]
+    assert parse_document(source).rules[0].actions[0].params["by"] == by  # without the declarations: the name alone
+
+
 def test_rates_keyed_by_a_fixed_variable_and_the_local_day() -> None:
     by_category = spec(1, [keyed("category", {"topup": {"points": 2, "per": 10000}})])
     for category, expected in (("topup", [40]), (None, []), ("grocery", [])):
@@ -1022,7 +1060,7 @@ def test_rates_keyed_by_a_fixed_variable_and_the_local_day() -> None:
                 (
                     f"{P}.by",
                     "'amount' is not a string variable to key rates by (provider, category, channel, customer_tier,"
-                    " event_type, currency, day_of_week, attributes.<key>)",
+                    " event_type, currency, day_of_week, attributes.<key>, customer.<name>)",
                 )
             ],
         ),

@@ -35,6 +35,7 @@ from webapp.extensions import db
 NO_DATA_CHANGE = {
     "admin.validate_campaign": "checks a document, stores nothing",
     "admin.simulate_campaign": "a dry run, rolled back",
+    "admin.read_campaign": "reads a document into the form builder, stores nothing",
     "auth.login": "signs in (the failure counter belongs to the lock-out, not to a staff action)",
     "auth.logout": "ends the session only",
 }

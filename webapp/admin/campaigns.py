@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -17,6 +18,7 @@ from campaigns.catalog import authoring, programme
 from campaigns.catalog import documents as catalog
 from campaigns.catalog.doclines import locate
 from campaigns.errors import DomainError
+from campaigns.i18n import N_
 from campaigns.privacy import masking
 from campaigns.reporting import experiments
 from rules.vocabulary import export_rules_vocabulary
@@ -43,6 +45,72 @@ rules:
       - {name: award_points_per_amount, params: {points: 1, per: 10000}}
 """
 MAX_SOURCE = 256 * 1024
+
+# Every text the form builder's script adds to the page, translated at render into the staff user's language.
+BUILDER_LABELS = {
+    "condition": N_("Condition"),
+    "variable": N_("variable"),
+    "operator": N_("operator"),
+    "value": N_("value"),
+    "remove": N_("Remove"),
+    "add": N_("Add"),
+    "list": N_("comma-separated"),
+    "actPercent": N_("Award a percent of the amount"),
+    "percent": N_("Percent (0.025 = 2.5 %)"),
+    "rounding": N_("Rounding"),
+    "max": N_("Max points"),
+    "optional": N_("optional"),
+    "factor": N_("Factor"),
+    "pointsField": N_("Points"),
+    "rate": N_("Rate"),
+    "rateFlat": N_("One rate"),
+    "rateBands": N_("Bands by amount"),
+    "rateBy": N_("A rate per value"),
+    "band": N_("Band"),
+    "from": N_("from amount"),
+    "points": N_("points"),
+    "per": N_("per amount"),
+    "by": N_("Rate by"),
+    "rateRow": N_("Rate"),
+    "key": N_("value"),
+    "ruleLimit": N_("Rule limit per customer"),
+    "limit": N_("Campaign limit per customer"),
+    "count": N_("count"),
+    "period": N_("period"),
+    "none": N_("none"),
+    "expiry": N_("Points expiry"),
+    "expiryDefault": N_("the programme's"),
+    "months": N_("Months"),
+    "funding": N_("Funding (percentages summing to 100)"),
+    "funder": N_("Funder"),
+    "funder_": N_("issuer, programme or a provider"),
+    "share": N_("percent"),
+    "control": N_("Control group % (experiment)"),
+    "challenge": N_("Challenge"),
+    "challengePeriod": N_("Challenge period"),
+    "step": N_("Step"),
+    "stepName": N_("name"),
+    "addStep": N_("Add step"),
+    "addCond": N_("Add condition"),
+    "reward": N_("Challenge reward points"),
+    "rewardKind": N_("Challenge reward"),
+    "rewardPoints": N_("points"),
+    "rewardGrant": N_("a catalog reward"),
+    "rewardCode": N_("Challenge reward code"),
+    "feeds": N_("Points feed"),
+    "to": N_("Points go to"),
+    "stacking": N_("Stacking"),
+    "pending": N_("Pending days (return window)"),
+    "budget": N_("Budget"),
+    "budget_max_points": N_("Budget: max points"),
+    "budget_max_points_per_customer_per_day": N_("Budget: max points per customer per day"),
+    "budget_max_points_per_customer": N_("Budget: max points per customer"),
+    "budget_max_rewards": N_("Budget: max rewards"),
+    "withRule": N_("Write a rule (off: the challenge alone rewards)"),
+    "readDone": N_("Read into the form. Written back, the document keeps everything else as it was."),
+    "readKept": N_("Kept as written (the form cannot show it; edit it in the document):"),
+    "readFailed": N_("Fix the document's problems first, then read it into the form."),
+}
 
 
 def _require_approval() -> bool:
@@ -87,7 +155,7 @@ def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, 
             if v["field_type"] in ("numeric", "string", "boolean", "date", "tag_set")
         ]
         + [
-            {"name": f"customer.{name}", "label": f"Customer: {name}", "type": kind}
+            {"name": f"customer.{name}", "label": _("Customer: %(name)s", name=name), "type": kind}
             for name, kind in sorted((programme.load(db_session()).customer_attributes or {}).items())
         ],
         "operators": {
@@ -95,6 +163,8 @@ def _editor(source: str, fmt: str, campaign: Any = None, errors: list[dict[str, 
             for t, ops in vocab["variable_type_operators"].items()
         },
         "providers": sorted(provider_codes(db_session()).values()),
+        "rewards": sorted(catalog.known_values(db_session()).rewards or ()),
+        "labels": {key: _(text) for key, text in BUILDER_LABELS.items()},
     }
     status = 422 if errors else 200
     return (
@@ -155,6 +225,22 @@ def validate_campaign() -> Any:
         return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
     warnings = catalog.warnings_of(db_session(), source, doc)
     return jsonify(valid=True, errors=[], warnings=warnings, name=doc.name, type=doc.type, rules=len(doc.rules))
+
+
+@bp.post("/campaigns/read")
+@permission_required("campaigns.edit")
+def read_campaign() -> Any:
+    """The form builder reads a valid document back: its data in the document's own key order."""
+    body = _json_body()
+    source = str(body.get("source", ""))[:MAX_SOURCE]
+    fmt = _fmt(source, body.get("format"))
+    try:
+        data = catalog.document_data(source, fmt, db_session())
+    except DomainError as err:
+        errors = locate(source, [(f.path, f.reason) for f in err.fields])
+        return jsonify(ok=False, message=err.message, errors=errors), 422
+    answer = json.dumps({"ok": True, "format": fmt, "document": data}, ensure_ascii=False)
+    return current_app.response_class(answer, mimetype="application/json")
 
 
 @bp.post("/campaigns/simulate")

@@ -214,57 +214,17 @@
   });
 
   // -- form builder -----------------------------------------------------------------------------
-  // Every string the builder adds to the page, kept together so they can be translated later.
-  const L = {
-    condition: "Condition",
-    variable: "variable",
-    operator: "operator",
-    value: "value",
-    remove: "Remove",
-    add: "Add",
-    list: "comma-separated",
-    actPercent: "Award a percent of the amount",
-    percent: "Percent (0.025 = 2.5 %)",
-    rounding: "Rounding",
-    max: "Max points",
-    optional: "optional",
-    factor: "Factor",
-    pointsField: "Points",
-    rate: "Rate",
-    rateFlat: "One rate",
-    rateBands: "Bands by amount",
-    rateBy: "A rate per value",
-    band: "Band",
-    from: "from amount",
-    points: "points",
-    per: "per amount",
-    by: "Rate by",
-    rateRow: "Rate",
-    key: "value",
-    ruleLimit: "Rule limit per customer",
-    limit: "Campaign limit per customer",
-    count: "count",
-    period: "period",
-    none: "none",
-    expiry: "Points expiry",
-    expiryDefault: "the programme's",
-    months: "Months",
-    funding: "Funding (percentages summing to 100)",
-    funder: "Funder",
-    funder_: "issuer, programme or a provider",
-    share: "percent",
-    control: "Control group % (experiment)",
-    challenge: "Challenge",
-    challengePeriod: "Challenge period",
-    step: "Step",
-    stepName: "name",
-    addStep: "Add step",
-    addCond: "Add condition",
-    reward: "Challenge reward points",
-  };
+  // Every string the builder adds to the page: translated by the server (BUILDER_LABELS in webapp/admin/campaigns.py).
+  const L = data.labels;
   const PERIODS = ["day", "week", "month", "year", "campaign"];
   const EXPIRY = ["rolling_months", "end_of_next_year", "never", "end_of_next_month", "end_of_month_after"];
-  const BY = ["provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week"];
+  const BY = ["provider", "category", "channel", "customer_tier", "event_type", "currency", "day_of_week"].concat(
+    data.variables.filter((v) => v.name.startsWith("customer.") && v.type === "string").map((v) => v.name),
+  );
+  const BUDGET_KEYS = ["max_points", "max_points_per_customer_per_day", "max_points_per_customer", "max_rewards"];
+  const FEEDS = ["both", "spendable", "qualifying"];
+  const RECIPIENTS = ["customer", "referrer", "both"];
+  const POINTS_ACTIONS = ["award_points", "award_points_per_amount", "award_points_percent"];
   let uid = 0;
   function mk(tag, props = {}, ...kids) {
     const e = Object.assign(document.createElement(tag), props);
@@ -310,7 +270,11 @@
       list.append(row);
     }
     const box = mk("div", {}, list, btn(`${L.add}: ${prefix}`, null, () => add()));
-    return { el: box, add, rows: () => Array.from(list.children).map((r) => Array.from(r.querySelectorAll("input"), (i) => i.value.trim())) };
+    function clear() {
+      list.innerHTML = "";
+      n = 0;
+    }
+    return { el: box, add, clear, rows: () => Array.from(list.children).map((r) => Array.from(r.querySelectorAll("input"), (i) => i.value.trim())) };
   }
 
   const conds = $("b-conds");
@@ -351,6 +315,10 @@
     row.append(vSel, oSel, val, rm);
     box.append(row);
   }
+  function clearConds(box) {
+    box.querySelectorAll(":scope > .cond-row").forEach((r) => r.remove());
+    box.dataset.n = "0";
+  }
   $("b-add").addEventListener("click", () => addCond(conds, L.condition));
   addCond(conds, L.condition, "category", "equal_to", "topup");
   addCond(conds, L.condition, "amount", "greater_than_or_equal_to", "100000");
@@ -382,7 +350,10 @@
   const rateField = field(L.rate, rateMode);
   const byField = field(L.by, bySel);
   const roundMax = mk("div", { className: "row" }, field(L.rounding, rounding), field(`${L.max} (${L.optional})`, maxPts));
-  actionSel.closest(".row").after(mk("div", { className: "row" }, percentField, rateField, byField), bands.el, rates.el, roundMax);
+  const feeds = sel(FEEDS.map((f) => [f, f]), "both");
+  const toSel = sel(RECIPIENTS.map((r) => [r, r]), "customer");
+  const feedsTo = mk("div", { className: "row" }, field(L.feeds, feeds), field(L.to, toSel));
+  actionSel.closest(".row").after(mk("div", { className: "row" }, percentField, rateField, byField), bands.el, rates.el, roundMax, feedsTo);
   function actionFields() {
     const a = actionSel.value;
     const mode = rateMode.value;
@@ -395,12 +366,16 @@
     bands.el.hidden = !perAmount || mode !== "bands";
     byField.hidden = rates.el.hidden = !perAmount || mode !== "by";
     roundMax.hidden = !perAmount && a !== "award_points_percent";
+    feedsTo.hidden = !POINTS_ACTIONS.includes(a);
   }
   actionSel.addEventListener("change", actionFields);
   rateMode.addEventListener("change", actionFields);
   actionFields();
 
-  // campaign-wide: expiry, funding, limit, experiment, challenge
+  // campaign-wide: stacking, pending days, budget, expiry, funding, limit, experiment, challenge
+  const stacking = sel([["stackable", "stackable"], ["exclusive", "exclusive"]], "stackable");
+  const pending = num("", { min: 0, max: 365 });
+  const budget = Object.fromEntries(BUDGET_KEYS.map((k) => [k, num("", { min: 1 })]));
   const expiry = sel([["", L.expiryDefault], ...EXPIRY.map((p) => [p, p.replace(/_/g, " ")])], "");
   const expiryMonths = num("", { min: 1, max: 120 });
   const expiryMonthsField = field(L.months, expiryMonths);
@@ -424,115 +399,408 @@
     const box = mk("div", { className: "step-conds" });
     const step = group(prefix, mk("div", { className: "cond-row" }, name, count, btn(L.remove, `${L.remove} ${prefix}`, () => step.remove())), box);
     step.append(btn(L.addCond, `${L.addCond}: ${prefix}`, () => addCond(box, `${prefix} ${L.condition.toLowerCase()}`)));
-    step.builder = { name, count, box };
+    step.builder = { name, count, box, prefix };
     steps.append(step);
+    return step.builder;
   }
+  const rewardKind = sel([["award_points", L.rewardPoints], ["grant_reward", L.rewardGrant]], "award_points");
   const reward = num("", { min: 1 });
-  const chBody = mk("div", {}, steps, btn(L.addStep, null, addStep), field(L.reward, reward));
+  const rewardCode = mk("input", { type: "text" });
+  const rewardList = mk("datalist", { id: "b-reward-codes" });
+  for (const code of data.rewards || []) rewardList.append(new Option(code, code));
+  rewardCode.setAttribute("list", rewardList.id);
+  const rewardPointsField = field(L.reward, reward);
+  const rewardCodeField = field(L.rewardCode, rewardCode);
+  const rewardShow = () => {
+    rewardPointsField.hidden = rewardKind.value !== "award_points";
+    rewardCodeField.hidden = rewardKind.value !== "grant_reward";
+  };
+  rewardKind.addEventListener("change", rewardShow);
+  rewardShow();
+  const chBody = mk(
+    "div",
+    {},
+    steps,
+    btn(L.addStep, null, addStep),
+    mk("div", { className: "row" }, field(L.rewardKind, rewardKind), rewardPointsField, rewardCodeField, rewardList),
+  );
   const chShow = () => (chBody.hidden = !chPeriod.value);
   chPeriod.addEventListener("change", chShow);
   chShow();
+  const budgetRow = mk("div", { className: "row" }, ...Object.entries(budget).map(([k, c]) => field(L[`budget_${k}`], c)));
   $("b-write").before(
+    mk("div", { className: "row" }, field(L.stacking, stacking), field(L.pending, pending)),
+    group(L.budget, budgetRow),
     mk("div", { className: "row" }, field(L.expiry, expiry), expiryMonthsField, field(L.control, control)),
     group(L.funding, funding.el),
     limit.el,
     group(L.challenge, chPeriod, chBody),
   );
+  // a challenge alone may reward: the rule is optional
+  const withRule = mk("input", { type: "checkbox", checked: true, id: "b-with-rule" });
+  $("b-rule").closest(".field").before(mk("label", { className: "inline", htmlFor: withRule.id }, withRule, " ", L.withRule));
 
-  const q = (s) => JSON.stringify(String(s));
-  const n = (s) => (s !== "" && isFinite(Number(s)) ? String(Number(s)) : q(s)); // a number, or a string the validator names
+  // -- the document as data: written by the form, read back into it ------------------------------
+  const num_ = (s) => (s !== "" && isFinite(Number(s)) ? Number(s) : s); // a number, or a string the validator names
   function scalar(type, input, raw) {
     const s = raw.trim();
     if (/range/.test(input) || /multiple|list/.test(input)) {
       const parts = s.split(",").map((x) => x.trim()).filter(Boolean);
-      return "[" + parts.map((p) => (type === "numeric" && p !== "" && !isNaN(Number(p)) ? p : q(p))).join(", ") + "]";
+      return parts.map((p) => (type === "numeric" && !isNaN(Number(p)) ? Number(p) : p));
     }
-    if (type === "numeric" && s !== "" && !isNaN(Number(s))) return s;
-    return q(s);
+    if (type === "numeric" && s !== "" && !isNaN(Number(s))) return Number(s);
+    return s;
   }
   function when(id) {
     const v = $(id).value;
-    if (!v) return null;
+    if (!v) return undefined;
     const full = v.length === 16 ? v + ":00" : v;
     return full + ($("b-tz").value || "+07:00");
   }
-  // the condition lines of a box at an indent; an empty box holds for every event
-  function condLines(box, indent, fallback) {
+  // the conditions of a box; an empty box holds for every event (or, for the rule, the fallback leaf)
+  function condsOf(box, fallback) {
     const rows = Array.from(box.children).filter((r) => r.classList.contains("cond-row"));
-    if (!rows.length && !fallback) return [`${indent}conditions: {all: []}`];
-    const lines = [`${indent}conditions:`, `${indent}  all:`];
-    for (const row of rows) {
+    if (!rows.length && !fallback) return { all: [] };
+    const all = rows.map((row) => {
       const [vSel, oSel, val] = row.querySelectorAll("select, input");
       const type = varType[vSel.value];
       const input = inputOf(type, oSel.value);
-      const value = input === "none" ? "" : `, value: ${scalar(type, input, val.value)}`;
-      lines.push(`${indent}    - {name: ${q(vSel.value)}, operator: ${oSel.value}${value}}`.replace(/name: "([A-Za-z_][\w.]*)"/, "name: $1"));
-    }
-    if (!rows.length) lines.push(`${indent}    - ${fallback}`);
-    return lines;
+      const leaf = { name: vSel.value, operator: oSel.value };
+      if (input !== "none") leaf.value = scalar(type, input, val.value);
+      return leaf;
+    });
+    return { all: all.length ? all : [fallback] };
   }
-  const limitText = (c) => (c.count.value.trim() ? `{per_customer: {count: ${n(c.count.value.trim())}, period: ${c.period.value}}}` : null);
-  function actionParams() {
+  const limitOf = (c) => (c.count.value.trim() ? { per_customer: { count: num_(c.count.value.trim()), period: c.period.value } } : undefined);
+  function actionOf() {
     const a = actionSel.value;
     const p1 = Number($("b-p1").value) || 0;
-    const parts = [];
-    if (a === "multiply_points") parts.push(`factor: ${p1}`);
-    else if (a === "award_points") parts.push(`points: ${Math.round(p1)}`);
-    else if (a === "award_points_percent") parts.push(`percent: ${n(percent.value.trim())}`);
+    const params = {};
+    if (a === "multiply_points") params.factor = p1;
+    else if (a === "award_points") params.points = Math.round(p1);
+    else if (a === "award_points_percent") params.percent = num_(percent.value.trim());
     else if (rateMode.value === "bands") {
-      const list = bands.rows().map(([f, p, per]) => `{from: ${n(f)}, points: ${n(p)}, per: ${n(per)}}`);
-      parts.push(`bands: [${list.join(", ")}]`);
+      params.bands = bands.rows().map(([f, p, per]) => ({ from: num_(f), points: num_(p), per: num_(per) }));
     } else {
       if (rateMode.value === "by") {
-        const list = rates.rows().map(([v, p, per]) => `${q(v)}: {points: ${n(p)}, per: ${n(per)}}`);
-        parts.push(`by: ${bySel.value}`, `rates: {${list.join(", ")}}`);
+        params.by = bySel.value;
+        params.rates = Object.fromEntries(rates.rows().map(([v, p, per]) => [v, { points: num_(p), per: num_(per) }]));
       }
-      if (rateMode.value === "flat" || p1 > 0) parts.push(`points: ${Math.round(p1)}`, `per: ${Math.round(Number($("b-p2").value) || 1)}`);
+      if (rateMode.value === "flat" || p1 > 0) {
+        params.points = Math.round(p1);
+        params.per = Math.round(Number($("b-p2").value) || 1);
+      }
     }
     if (a === "award_points_percent" || a === "award_points_per_amount") {
-      if (rounding.value !== "down") parts.push(`rounding: ${rounding.value}`);
-      if (maxPts.value.trim()) parts.push(`max: ${n(maxPts.value.trim())}`);
+      if (rounding.value !== "down") params.rounding = rounding.value;
+      if (maxPts.value.trim()) params.max = num_(maxPts.value.trim());
     }
-    return parts.join(", ");
+    if (POINTS_ACTIONS.includes(a)) {
+      if (feeds.value !== "both") params.feeds = feeds.value;
+      if (toSel.value !== "customer") params.to = toSel.value;
+    }
+    return { name: a, params };
   }
-  $("b-write").addEventListener("click", () => {
-    const lines = [`name: ${q($("b-name").value)}`, "type: earning"];
+  // What the form says, piece by piece (undefined: the form writes nothing there).
+  function pieces() {
+    const p = { name: $("b-name").value };
     const providers = Array.from(document.querySelectorAll('input[name="b-provider"]:checked')).map((c) => c.value);
-    if (providers.length) lines.push(`providers: [${providers.join(", ")}]`);
-    const s = when("b-starts");
-    const e = when("b-ends");
-    if (s) lines.push(`starts_at: ${q(s)}`);
-    if (e) lines.push(`ends_at: ${q(e)}`);
-    lines.push(`priority: ${Number($("b-priority").value) || 0}`);
+    if (providers.length) p.providers = providers;
+    p.starts_at = when("b-starts");
+    p.ends_at = when("b-ends");
+    p.priority = Number($("b-priority").value) || 0;
+    if (stacking.value !== "stackable") p.stacking = stacking.value;
+    if (pending.value.trim()) p.pending_days = num_(pending.value.trim());
+    const b = Object.entries(budget).filter(([, c]) => c.value.trim());
+    if (b.length) p.budget = Object.fromEntries(b.map(([k, c]) => [k, num_(c.value.trim())]));
     if (expiry.value) {
       const m = expiryMonths.value.trim();
       const withMonths = !expiryMonthsField.hidden && (m || expiry.value === "end_of_month_after");
-      lines.push(`points_expiry: ${withMonths ? `{policy: ${expiry.value}, months: ${n(m)}}` : expiry.value}`);
+      p.points_expiry = withMonths ? { policy: expiry.value, months: num_(m) } : expiry.value;
     }
     const funders = funding.rows().filter(([f]) => f);
-    if (funders.length) lines.push(`funding: {${funders.map(([f, p]) => `${/^[a-z0-9_-]+$/.test(f) ? f : q(f)}: ${n(p)}`).join(", ")}}`);
-    const lim = limitText(limit);
-    if (lim) lines.push(`limits: ${lim}`);
-    if (control.value.trim()) lines.push(`experiment: {control_share: ${n(control.value.trim())}}`);
+    if (funders.length) p.funding = Object.fromEntries(funders.map(([f, share]) => [f, num_(share)]));
+    p.limits = limitOf(limit);
+    if (control.value.trim()) p.experiment = { control_share: num_(control.value.trim()) };
     if (chPeriod.value) {
-      lines.push("challenge:", `  period: ${chPeriod.value}`, "  steps:");
-      for (const step of steps.children) {
-        const b = step.builder;
-        lines.push(`    - name: ${q(b.name.value)}`, `      count: ${n(b.count.value.trim() || "1")}`, ...condLines(b.box, "      "));
-      }
-      lines.push(`  reward: {award_points: ${n(reward.value.trim())}}`);
+      p["challenge.period"] = chPeriod.value;
+      p["challenge.steps"] = Array.from(steps.children, (step) => {
+        const sb = step.builder;
+        return { name: sb.name.value, count: num_(sb.count.value.trim() || "1"), conditions: condsOf(sb.box) };
+      });
+      p["challenge.reward"] = rewardKind.value === "grant_reward" ? { grant_reward: rewardCode.value.trim() } : { award_points: num_(reward.value.trim()) };
     }
-    lines.push("rules:", `  - name: ${q($("b-rule").value)}`);
-    const rl = limitText(ruleLimit);
-    if (rl) lines.push(`    limits: ${rl}`);
-    lines.push(...condLines(conds, "    ", "{name: amount, operator: greater_than_or_equal_to, value: 0}"));
-    lines.push("    actions:", `      - {name: ${actionSel.value}, params: {${actionParams()}}}`);
-    src.value = lines.join("\n") + "\n";
-    fmtSel.value = "yaml";
+    if (withRule.checked) {
+      p["rule.name"] = $("b-rule").value;
+      p["rule.limits"] = limitOf(ruleLimit);
+      p["rule.conditions"] = condsOf(conds, { name: "amount", operator: "greater_than_or_equal_to", value: 0 });
+      p["rule.action"] = actionOf();
+    }
+    return p;
+  }
+  const TOP = ["name", "type", "providers", "starts_at", "ends_at", "priority", "stacking", "pending_days", "budget", "points_expiry", "funding", "limits", "experiment"];
+  const CHALLENGE = ["challenge.period", "challenge.steps", "challenge.reward"];
+  const OWN = [...TOP, "challenge", "rules"]; // the keys the form writes; any other is written back as it was
+  const RULE = ["rule.name", "rule.limits", "rule.conditions", "rule.action"];
+  const DEFAULTS = { type: "earning", priority: 0, stacking: "stackable", pending_days: 0 };
+  const PARAM_DEFAULTS = { feeds: "both", to: "customer", rounding: "down", max: null };
+  const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  function canon(v) {
+    if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+    if (isObj(v)) return "{" + Object.keys(v).sort().filter((k) => v[k] !== undefined).map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+    return JSON.stringify(v === undefined ? null : v);
+  }
+  // a condition's `value: null` where its operator takes none, a step's `count: 1`: written or not, the same
+  function plain(v) {
+    if (Array.isArray(v)) return v.map(plain);
+    if (!isObj(v)) return v;
+    const out = {};
+    for (const [k, x] of Object.entries(v)) if (!(k === "value" && x === null && "operator" in v)) out[k] = plain(x);
+    if ("conditions" in v && "name" in v && !("actions" in v) && out.count === undefined) out.count = 1;
+    return out;
+  }
+  // equal as the validator reads them: defaults written or left out are the same
+  function same(key, a, b) {
+    const norm = (v) => {
+      if (v === undefined && key in DEFAULTS) return DEFAULTS[key];
+      if (key === "rule.action" && isObj(v) && isObj(v.params)) {
+        const params = Object.fromEntries(Object.entries(v.params).filter(([k, x]) => !(k in PARAM_DEFAULTS && PARAM_DEFAULTS[k] === x)));
+        return { name: v.name, params };
+      }
+      if (key === "points_expiry" && isObj(v) && Object.keys(v).length === 1 && "policy" in v) return v.policy;
+      return plain(v);
+    };
+    return canon(norm(a)) === canon(norm(b));
+  }
+  // The document last read into the form, what the form showed of it, and what it could not show.
+  let base = null;
+  let shown = null;
+  let kept = new Set();
+  function baseRule() {
+    return base && Array.isArray(base.rules) && base.rules.length ? base.rules[0] : undefined;
+  }
+  function basePiece(key) {
+    const r = baseRule();
+    if (key.startsWith("challenge.")) return isObj(base.challenge) ? base.challenge[key.slice(10)] : undefined;
+    if (!key.startsWith("rule.")) return base[key];
+    if (!r) return undefined;
+    if (key === "rule.action") return Array.isArray(r.actions) ? r.actions[0] : undefined;
+    return r[key.slice(5)];
+  }
+  function challengeOf(get) {
+    const ch = {};
+    for (const k of CHALLENGE) if (get(k) !== undefined) ch[k.slice(10)] = get(k);
+    return ch;
+  }
+  // the document: the form's pieces, except those read and left unchanged or that the form cannot show,
+  // which are the read document's own; every other key of it is written back as it was
+  function compose() {
+    const p = pieces();
+    if (!base) {
+      p.type = "earning";
+      const doc = {};
+      for (const k of TOP) if (p[k] !== undefined) doc[k] = p[k];
+      if (p["challenge.period"]) doc.challenge = challengeOf((k) => p[k]);
+      if (!withRule.checked) return doc;
+      const rule = { name: p["rule.name"] };
+      if (p["rule.limits"]) rule.limits = p["rule.limits"];
+      rule.conditions = p["rule.conditions"];
+      rule.actions = [p["rule.action"]];
+      doc.rules = [rule];
+      return doc;
+    }
+    const pick = (k) => (kept.has(k) || same(k, p[k], shown[k]) ? basePiece(k) : p[k]);
+    const doc = {};
+    for (const k of TOP) {
+      const v = k === "type" ? base.type : pick(k);
+      if (v !== undefined) doc[k] = v;
+    }
+    if (pick("challenge.period") !== undefined) doc.challenge = challengeOf(pick);
+    for (const k of Object.keys(base)) if (!OWN.includes(k)) doc[k] = base[k];
+    const others = Array.isArray(base.rules) ? base.rules.slice(1) : [];
+    if (withRule.checked) {
+      const r = baseRule() || {};
+      const rule = { name: pick("rule.name") };
+      const lim = pick("rule.limits");
+      if (lim !== undefined) rule.limits = lim;
+      rule.conditions = pick("rule.conditions");
+      const action = pick("rule.action");
+      rule.actions = [action, ...(Array.isArray(r.actions) ? r.actions.slice(1) : [])];
+      for (const k of Object.keys(r)) if (!(k in rule)) rule[k] = r[k];
+      doc.rules = [rule, ...others];
+    } else if (base.rules !== undefined) {
+      doc.rules = others;
+    }
+    return doc;
+  }
+
+  // YAML as a marketer writes it: blocks for the document's structure, one line per condition and action
+  const BLOCK = new Set(["challenge", "steps", "rules", "conditions", "all", "any", "actions", "tiers"]);
+  const ITEM_BLOCK = new Set(["steps", "rules", "tiers"]);
+  const KEYWORD = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
+  function yScalar(v, quote) {
+    if (typeof v === "string") return !quote && /^[A-Za-z_][A-Za-z0-9_.]*$/.test(v) && !KEYWORD.test(v) ? v : JSON.stringify(v);
+    return v === undefined ? "null" : JSON.stringify(v);
+  }
+  const yKey = (k) => yScalar(String(k), false);
+  // names of the document, its rules and steps are always quoted; other strings only when YAML needs it
+  function yFlow(v, key) {
+    if (Array.isArray(v)) return "[" + v.map((x) => yFlow(x)).join(", ") + "]";
+    if (isObj(v)) return "{" + Object.entries(v).map(([k, x]) => `${yKey(k)}: ${yFlow(x)}`).join(", ") + "}";
+    return yScalar(v, key === "name");
+  }
+  function yEntry(key, v, indent) {
+    const pad = " ".repeat(indent);
+    if (BLOCK.has(key) && Array.isArray(v) && v.length) {
+      const lines = [`${pad}${yKey(key)}:`];
+      for (const item of v) {
+        if (ITEM_BLOCK.has(key) && isObj(item) && Object.keys(item).length) {
+          const inner = Object.entries(item).flatMap(([k, x]) => yEntry(k, x, indent + 4));
+          inner[0] = `${pad}  - ${inner[0].trimStart()}`;
+          lines.push(...inner);
+        } else lines.push(`${pad}  - ${yFlow(item)}`);
+      }
+      return lines;
+    }
+    if (BLOCK.has(key) && isObj(v)) {
+      const inner = Object.entries(v).flatMap(([k, x]) => yEntry(k, x, indent + 2));
+      if (inner.length > Object.keys(v).length) return [`${pad}${yKey(key)}:`, ...inner];
+    }
+    return [`${pad}${yKey(key)}: ${yFlow(v, key)}`];
+  }
+  const toYaml = (doc) => Object.entries(doc).flatMap(([k, v]) => yEntry(k, v, 0)).join("\n") + "\n";
+
+  $("b-write").addEventListener("click", () => {
+    const doc = compose();
+    const json = base !== null && fmtSel.value === "json";
+    src.value = json ? JSON.stringify(doc, null, 2) + "\n" : toYaml(doc);
+    fmtSel.value = json ? "json" : "yaml";
     selectTab(tabs[0]);
     render();
     validate();
     src.focus();
+  });
+
+  // -- reading a document into the form ---------------------------------------------------------
+  function setWhen(id, value) {
+    const m = typeof value === "string" && /^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(value);
+    $(id).value = m ? (m[1].endsWith(":00") && m[1].length === 19 ? m[1].slice(0, 16) : m[1]) : "";
+    if (m) $("b-tz").value = m[2] === "Z" ? "+00:00" : m[2];
+  }
+  const text = (v) => (v === undefined || v === null ? "" : Array.isArray(v) ? v.join(", ") : String(v));
+  // fills a box from {all: [leaves]} when the picker knows every variable and operator (else leaves it empty)
+  function fillConds(box, prefix, conditions) {
+    clearConds(box);
+    const all = isObj(conditions) && Object.keys(conditions).length === 1 && Array.isArray(conditions.all) ? conditions.all : null;
+    if (!all) return;
+    for (const leaf of all) {
+      if (!isObj(leaf) || !(leaf.name in varType) || !opOptions(varType[leaf.name]).includes(leaf.operator)) continue;
+      addCond(box, prefix, leaf.name, leaf.operator, text(leaf.value));
+    }
+  }
+  function fillAction(action) {
+    const params = isObj(action) && isObj(action.params) ? action.params : {};
+    const known = Array.from(actionSel.options, (o) => o.value);
+    if (!isObj(action) || !known.includes(action.name)) return;
+    actionSel.value = action.name;
+    $("b-p1").value = text(params.factor ?? params.points);
+    $("b-p2").value = text(params.per);
+    percent.value = text(params.percent);
+    rounding.value = params.rounding || "down";
+    maxPts.value = text(params.max);
+    feeds.value = FEEDS.includes(params.feeds) ? params.feeds : "both";
+    toSel.value = RECIPIENTS.includes(params.to) ? params.to : "customer";
+    bands.clear();
+    rates.clear();
+    rateMode.value = Array.isArray(params.bands) ? "bands" : params.by ? "by" : "flat";
+    for (const b of Array.isArray(params.bands) ? params.bands : []) bands.add([b.from, b.points, b.per]);
+    if (params.by) {
+      if (!Array.from(bySel.options, (o) => o.value).includes(params.by)) bySel.add(new Option(params.by, params.by));
+      bySel.value = params.by;
+      for (const [k, r] of Object.entries(isObj(params.rates) ? params.rates : {})) rates.add([k, r.points, r.per]);
+    }
+    actionFields();
+  }
+  function fillLimit(c, limits) {
+    const pc = isObj(limits) && isObj(limits.per_customer) ? limits.per_customer : {};
+    c.count.value = text(pc.count);
+    c.period.value = PERIODS.includes(pc.period) ? pc.period : "day";
+  }
+  function fill(doc) {
+    $("b-name").value = text(doc.name);
+    $("b-priority").value = text(doc.priority ?? 0);
+    setWhen("b-starts", doc.starts_at);
+    setWhen("b-ends", doc.ends_at);
+    const providers = Array.isArray(doc.providers) ? doc.providers : [];
+    document.querySelectorAll('input[name="b-provider"]').forEach((c) => (c.checked = providers.includes(c.value)));
+    stacking.value = doc.stacking === "exclusive" ? "exclusive" : "stackable";
+    pending.value = doc.pending_days ? text(doc.pending_days) : "";
+    for (const [k, c] of Object.entries(budget)) c.value = isObj(doc.budget) ? text(doc.budget[k]) : "";
+    const pe = doc.points_expiry;
+    expiry.value = (isObj(pe) ? pe.policy : pe) || "";
+    expiryMonths.value = isObj(pe) ? text(pe.months) : "";
+    expiryShow();
+    funding.clear();
+    for (const [f, share] of Object.entries(isObj(doc.funding) ? doc.funding : {})) funding.add([f, share]);
+    fillLimit(limit, doc.limits);
+    control.value = isObj(doc.experiment) ? text(doc.experiment.control_share) : "";
+    const ch = isObj(doc.challenge) ? doc.challenge : null;
+    chPeriod.value = ch && ["month", "week", "campaign"].includes(ch.period) ? ch.period : "";
+    steps.innerHTML = "";
+    stepCount = 0;
+    for (const step of ch && Array.isArray(ch.steps) ? ch.steps : []) {
+      const sb = addStep();
+      sb.name.value = text(step.name);
+      sb.count.value = text(step.count ?? 1);
+      fillConds(sb.box, `${sb.prefix} ${L.condition.toLowerCase()}`, step.conditions);
+    }
+    const rw = ch && isObj(ch.reward) ? ch.reward : {};
+    rewardKind.value = "grant_reward" in rw ? "grant_reward" : "award_points";
+    reward.value = text(rw.award_points);
+    rewardCode.value = text(rw.grant_reward);
+    rewardShow();
+    chShow();
+    const r = Array.isArray(doc.rules) && doc.rules.length ? doc.rules[0] : null;
+    withRule.checked = r !== null;
+    $("b-rule").value = r ? text(r.name) : "";
+    fillLimit(ruleLimit, r ? r.limits : undefined);
+    fillConds(conds, L.condition, r ? r.conditions : undefined);
+    fillAction(r && Array.isArray(r.actions) ? r.actions[0] : undefined);
+  }
+  const readNote = $("b-read-note");
+  $("b-read").addEventListener("click", async () => {
+    const { status, body } = await post($("b-read").dataset.url, { source: src.value, format: fmtSel.value });
+    readNote.innerHTML = "";
+    if (!body || !body.ok) {
+      readNote.append(mk("p", { className: "field-error", textContent: body ? L.readFailed : `HTTP ${status}` }));
+      if (body && body.errors) showErrors(body.errors);
+      return;
+    }
+    const doc = body.document;
+    fill(doc);
+    base = doc;
+    kept = new Set();
+    shown = pieces();
+    const stranger = [];
+    for (const k of [...TOP, ...CHALLENGE, ...RULE]) {
+      if (k === "type") continue;
+      if (k.startsWith("rule.") && !baseRule()) continue;
+      if (!same(k, shown[k], basePiece(k))) {
+        kept.add(k);
+        stranger.push(k.startsWith("rule.") ? `rules[0].${k === "rule.action" ? "actions[0]" : k.slice(5)}` : k);
+      }
+    }
+    for (const k of Object.keys(doc)) if (!OWN.includes(k)) stranger.push(k);
+    if (doc.type && doc.type !== "earning") stranger.push(`type: ${doc.type}`);
+    const from1 = (path, list) => (list.length === 2 ? `${path}[1]` : `${path}[1..${list.length - 1}]`);
+    const r = baseRule();
+    if (r && Array.isArray(r.actions) && r.actions.length > 1) stranger.push(from1("rules[0].actions", r.actions));
+    if (Array.isArray(doc.rules) && doc.rules.length > 1) stranger.push(from1("rules", doc.rules));
+    readNote.append(mk("p", { className: "hint", textContent: L.readDone }));
+    if (stranger.length) {
+      const ul = mk("ul", { id: "b-kept" }, ...stranger.map((s) => mk("li", {}, mk("code", { textContent: s }))));
+      readNote.append(mk("p", { className: "hint", textContent: L.readKept }), ul);
+    }
   });
 
   // -- simulation -------------------------------------------------------------------------------
