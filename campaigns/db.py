@@ -25,6 +25,7 @@ T = TypeVar("T")
 # Lock wait timeout, deadlock: InnoDB rolled the whole transaction back. 1305 (savepoint does not exist) is how a
 # deadlock inside a savepoint surfaces when the savepoint's own rollback runs afterwards.
 TRANSIENT_MYSQL = frozenset({1205, 1213, 1305})
+LOCK_WAIT_TIMEOUT = 1205
 
 
 @event.listens_for(Engine, "connect")
@@ -67,8 +68,10 @@ def _sqlite_write_lock(
         cursor.connection.execute("BEGIN IMMEDIATE")
 
 
-def make_engine(settings: Settings) -> Engine:
-    return create_engine(settings.database_url, **settings.engine_options())
+def make_engine(settings: Settings, *, lock_wait_seconds: int = 0) -> Engine:
+    """The engine of ``settings`` (its sessions' variables: ``Settings.engine_options``); a positive
+    ``lock_wait_seconds`` bounds how long its transactions wait on a row lock (MariaDB)."""
+    return create_engine(settings.database_url, **settings.engine_options(lock_wait_seconds=lock_wait_seconds))
 
 
 def error_code(exc: OperationalError) -> Any:
@@ -87,22 +90,31 @@ def is_transient(exc: BaseException) -> bool:
     return code in TRANSIENT_MYSQL
 
 
+def is_lock_wait(exc: BaseException) -> bool:
+    """MariaDB gave up waiting for a row lock (``innodb_lock_wait_timeout``): another transaction holds it, maybe
+    for long (one whose client was cut off holds it until ``idle_transaction_timeout``)."""
+    return isinstance(exc, OperationalError) and error_code(exc) == LOCK_WAIT_TIMEOUT
+
+
 def retry_transient(
     work: Callable[[], T],
     *,
     attempts: int = 4,
     backoff: float = 0.02,
     cleanup: Callable[[], None] | None = None,
+    lock_waits: bool = True,
 ) -> T:
     """Run ``work`` (one whole transaction) again after a transient database error, sleeping ``backoff`` x the
-    attempt number in between; ``cleanup`` runs after every database error (e.g. rolling back a shared session)."""
+    attempt number in between; ``cleanup`` runs after every database error (e.g. rolling back a shared session).
+    ``lock_waits=False``: a lock wait timeout is raised at once (it already waited; waiting again in place would
+    only block the caller longer), deadlocks are still retried."""
     for attempt in range(1, attempts + 1):
         try:
             return work()
         except OperationalError as exc:
             if cleanup is not None:
                 cleanup()
-            if not is_transient(exc) or attempt == attempts:
+            if not is_transient(exc) or attempt == attempts or (not lock_waits and is_lock_wait(exc)):
                 raise
             log.warning("retrying after transient database error %s (attempt %d)", error_code(exc), attempt)
             time.sleep(backoff * attempt)

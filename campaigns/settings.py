@@ -32,6 +32,10 @@ class Settings:
     max_future_skew_seconds: int = 300
     max_body_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
+    # a connection idle inside a transaction this long loses it (and its row locks): a host cut off mid-transaction
+    db_idle_transaction_seconds: int = 30
+    # how long a worker's crediting transaction waits on a row lock before it leaves its batch for later
+    credit_lock_wait_seconds: int = 10
     # heavy reads (dashboards, analytics, reports, replays, exports) from a MariaDB replica (docs/scaling.md)
     database_replica_url: str | None = None
     replica_max_lag_seconds: int = 30
@@ -103,6 +107,8 @@ class Settings:
             "max_future_skew_seconds": _int("LOYALTY_MAX_FUTURE_SKEW_SECONDS", 300),
             "max_body_bytes": _int("LOYALTY_MAX_BODY_BYTES", 4 * 1024 * 1024),
             "db_pool_size": _int("LOYALTY_DB_POOL_SIZE", 10),
+            "db_idle_transaction_seconds": _int("LOYALTY_DB_IDLE_TRANSACTION_SECONDS", 30),
+            "credit_lock_wait_seconds": _int("LOYALTY_CREDIT_LOCK_WAIT_SECONDS", 10),
             "database_replica_url": os.environ.get("LOYALTY_DATABASE_REPLICA_URL") or None,
             "replica_max_lag_seconds": _int("LOYALTY_REPLICA_MAX_LAG_SECONDS", 30),
             "replica_notice_seconds": _int("LOYALTY_REPLICA_NOTICE_SECONDS", 5),
@@ -149,10 +155,27 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
-    def engine_options(self) -> dict[str, Any]:
-        """READ COMMITTED on MariaDB: a request that lost an insert race must *see* the winner."""
+    def engine_options(self, *, lock_wait_seconds: int = 0) -> dict[str, Any]:
+        """READ COMMITTED on MariaDB: a request that lost an insert race must *see* the winner.
+
+        Every MariaDB connection also gets ``idle_transaction_timeout`` (``db_idle_transaction_seconds``; 0 leaves
+        the server's): a client that stops talking inside a transaction (a host cut off from the network) loses
+        it, and its row locks, after that long instead of the server's ``wait_timeout`` (8 hours). A positive
+        ``lock_wait_seconds`` sets ``innodb_lock_wait_timeout`` too (the workers' crediting engine).
+        """
         if self.database_url.startswith("sqlite"):
             return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        connect_args: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60}
+        session = [
+            f"{name} = {int(seconds)}"
+            for name, seconds in (
+                ("idle_transaction_timeout", self.db_idle_transaction_seconds),
+                ("innodb_lock_wait_timeout", lock_wait_seconds),
+            )
+            if seconds > 0
+        ]
+        if session:  # run by the driver as the connection opens, before anything else uses it
+            connect_args["init_command"] = "SET SESSION " + ", ".join(session)
         return {
             "isolation_level": "READ COMMITTED",
             "pool_pre_ping": True,
@@ -162,5 +185,5 @@ class Settings:
             "pool_recycle": 1800,
             "pool_size": self.db_pool_size,
             "max_overflow": self.db_pool_size,
-            "connect_args": {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60},
+            "connect_args": connect_args,
         }

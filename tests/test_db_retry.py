@@ -8,7 +8,7 @@ import pymysql
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from campaigns.db import is_transient, retry_transient
+from campaigns.db import is_lock_wait, is_transient, retry_transient
 
 
 def mysql_error(errno: int) -> OperationalError:
@@ -61,3 +61,17 @@ def test_retry_gives_up_after_its_attempts_and_never_retries_other_errors() -> N
     with pytest.raises(OperationalError):
         retry_transient(broken, backoff=0)
     assert len(calls) == 1
+
+
+def test_crediting_takes_a_lock_wait_timeout_at_once_but_still_retries_deadlocks() -> None:
+    """A lock wait already waited its bound: the drain leaves the batch for later instead of waiting again."""
+    errors = [mysql_error(1213), mysql_error(1205)]
+    calls: list[int] = []
+
+    def work() -> None:
+        calls.append(1)
+        raise errors[min(len(calls), 2) - 1]
+
+    with pytest.raises(OperationalError) as raised:
+        retry_transient(work, attempts=5, backoff=0, lock_waits=False)
+    assert is_lock_wait(raised.value) and len(calls) == 2  # the deadlock was retried, the lock wait was not

@@ -11,6 +11,13 @@ so a killed worker holds its partition for seconds, not minutes. Should the
 lock still be lost (Redis flushed or unreachable past the TTL), the drain stops
 after its batch; two drainers overlapping would still credit each transaction
 once and in its customer's order (the crediting transaction checks both).
+
+A batch whose rows stay locked past the crediting engine's lock wait (a worker host cut off inside its
+crediting transaction holds them until the server's ``idle_transaction_timeout`` rolls it back) is left in the
+in-flight list, untouched: the drain ends and the partition cools off (``Runtime.credit_cool_off_seconds``);
+its jobs meanwhile return at once, so the worker credits the other partitions instead of waiting on this one.
+After it, the next push or the sweeper's ``wake_orphaned`` schedules a drain, which credits the in-flight ids
+first: nothing is dropped or credited twice, and each customer's order holds.
 """
 
 from __future__ import annotations
@@ -24,9 +31,21 @@ from dataclasses import dataclass
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 from rq import Queue
+from sqlalchemy.exc import OperationalError
+
+from campaigns.db import LOCK_WAIT_TIMEOUT, is_lock_wait
 
 from .imports import IMPORT_QUEUE
-from .queues import CARE_QUEUE, NOTIFY_QUEUE, inflight_key, lock_key, pending_key, queue_name, scheduled_key
+from .queues import (
+    CARE_QUEUE,
+    NOTIFY_QUEUE,
+    cool_off_key,
+    inflight_key,
+    lock_key,
+    pending_key,
+    queue_name,
+    scheduled_key,
+)
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,6 +77,8 @@ class DrainReport:
     skipped: int = 0
     points: int = 0
     deferred: int = 0
+    lock_waits: int = 0  # batches left in flight because their rows stayed locked (the drain then stopped)
+    cooling_off: bool = False  # the partition was cooling off after such a batch: nothing was done
 
 
 class _Heartbeat(threading.Thread):
@@ -84,6 +105,11 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
     r = rt.redis
     assert r is not None
     report = DrainReport()
+    if (left := r.pttl(cool_off_key(partition))) > 0:
+        # Pushes ask for no job until the pause ends (the flag expires with it); then one does, or the sweeper.
+        r.set(scheduled_key(partition), 1, px=left)
+        report.cooling_off = True
+        return report
     # Clear the flag first: a push after this point schedules a new job.
     r.delete(scheduled_key(partition))
     move = r.register_script(_MOVE)
@@ -110,11 +136,31 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
                     notified = report.processed
                 if not _linger(rt, partition, until):
                     break
+        except OperationalError as exc:
+            if not is_lock_wait(exc):
+                raise
+            report.lock_waits += 1
         finally:
             beat.stopped.set()
             beat.join(HEARTBEAT_SECONDS)
             with contextlib.suppress(LockError):  # already gone: expired or flushed
                 lock.release()
+        if report.lock_waits:
+            pause = rt.credit_cool_off_seconds
+            log.warning(
+                "partition %s: rows still locked after %s s (error %s); its %s in-flight ids wait, the partition "
+                "cools off for %.0f s",
+                partition,
+                rt.credit_lock_wait_seconds or "the server's lock wait",
+                LOCK_WAIT_TIMEOUT,
+                r.llen(inflight_key(partition)),
+                pause,
+            )
+            pipe = r.pipeline(transaction=True)
+            pipe.set(cool_off_key(partition), 1, px=int(pause * 1000))
+            pipe.set(scheduled_key(partition), 1, px=int(pause * 1000))
+            pipe.execute()
+            return report
         if beat.lost.is_set() or r.llen(pending_key(partition)) == 0:
             return report
 

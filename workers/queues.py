@@ -56,6 +56,11 @@ def lock_key(partition: int) -> str:
     return f"{PREFIX}:lock:{partition}"
 
 
+def cool_off_key(partition: int) -> str:
+    """Set for a while after a drain found its batch's rows locked (``workers.drain``)."""
+    return f"{PREFIX}:cooloff:{partition}"
+
+
 # Push ids; ask for a job only if no drainer holds the lock and no job is already waiting.
 _PUSH = """
 redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))

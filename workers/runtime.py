@@ -23,7 +23,7 @@ from campaigns.accrual.transactions import in_customer_order
 from campaigns.catalog.published import Published
 from campaigns.catalog.published import load as load_published
 from campaigns.customers.aggregates import AggregateCache
-from campaigns.db import retry_transient
+from campaigns.db import make_engine, retry_transient
 from campaigns.notify.gateways import LoggingGateway, SmsGateway, from_url
 from campaigns.notify.outbox import send_due
 from campaigns.notify.webhooks import deliver_due
@@ -51,6 +51,12 @@ class Runtime:
     require_approval: bool = False  # LOYALTY_REQUIRE_APPROVAL: scheduled publications answer to four eyes too
     replica_heartbeat: bool = False  # LOYALTY_DATABASE_REPLICA_URL set: beat every second for the replica's lag
     db_recheck_seconds: float = 5.0
+    # crediting transactions run on an engine of their own whose sessions wait at most this long on a row lock
+    # (LOYALTY_CREDIT_LOCK_WAIT_SECONDS); None: on ``session_factory``, the server's lock wait
+    credit_session_factory: sessionmaker[Session] | None = None
+    credit_lock_wait_seconds: int = 0
+    # how long a partition whose batch found its rows locked is left alone (``workers.drain``): as long as it waited
+    credit_cool_off_seconds: float = 10.0
     _published: Published | None = None
     _published_version: int | None = None
     _db_checked_at: float = 0.0
@@ -60,9 +66,18 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> Runtime:
-        """The one way the web app and a bare worker process make their runtime: the same settings, the same way."""
+        """The one way the web app and a bare worker process make their runtime: the same settings, the same way.
+
+        On MariaDB, crediting gets an engine of its own (connections opened on first use, one per crediting
+        thread) whose sessions bound their row-lock waits; every other session keeps the server's.
+        """
+        lock_wait = settings.credit_lock_wait_seconds if engine.dialect.name == "mysql" else 0
+        credit_engine = make_engine(settings, lock_wait_seconds=lock_wait) if lock_wait > 0 else None
         return cls(
             session_factory=sessionmaker(bind=engine, expire_on_commit=False),
+            credit_session_factory=sessionmaker(bind=credit_engine, expire_on_commit=False) if credit_engine else None,
+            credit_lock_wait_seconds=lock_wait,
+            credit_cool_off_seconds=float(lock_wait or cls.credit_cool_off_seconds),
             redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
             partitions=settings.partitions,
             batch_size=settings.batch_size,
@@ -124,11 +139,14 @@ class Runtime:
         """Credit one batch in one database transaction, retrying deadlocks.
 
         A customer's older still-queued transactions join the batch ahead of it (Redis may have lost
-        them); ids that must wait for them come back in ``report.deferred``.
+        them); ids that must wait for them come back in ``report.deferred``. A row lock held past
+        ``credit_lock_wait_seconds`` raises at once (``campaigns.db.is_lock_wait``), nothing committed: the
+        drain leaves the batch for later rather than wait again.
         """
+        sessions = self.credit_session_factory or self.session_factory
 
         def attempt() -> CreditReport:
-            with self.session_factory() as session:
+            with sessions() as session:
                 ids, deferred = in_customer_order(session, txn_ids, self.batch_size)
                 if older := len(set(ids) - set(txn_ids)):
                     log.warning("crediting %s older queued transactions ahead of their batch", older)
@@ -137,7 +155,7 @@ class Runtime:
                 report.deferred = deferred
                 return report
 
-        report = retry_transient(attempt, attempts=5, backoff=0.05)
+        report = retry_transient(attempt, attempts=5, backoff=0.05, lock_waits=False)
         if self.aggregate_cache is not None:
             try:
                 self.aggregate_cache.apply(report.agg_updates)

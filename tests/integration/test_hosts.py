@@ -6,8 +6,15 @@ machine uses. A "db" host runs the test's own ``mariadbd`` (a throwaway datadir 
 and ``redis-server`` on their standard ports; two hosts run ``gunicorn wsgi:app``, two ``flask worker``.
 Provider clients in the root namespace post single and batch transactions to both web hosts; mid-load, while
 one worker host is inside a partition drain with ids in flight, its link goes down (a partition: its
-processes keep running, their packets go nowhere), the load goes on past the partition locks' lifetime and a
-sweep, then the link comes back.
+processes keep running, their packets go nowhere), the load goes on past the partition locks' lifetime, a
+sweep, the crediting lock wait and the idle-transaction timeout the application sets on its sessions (the
+test's ``mariadbd`` runs with the server's defaults), then the link comes back.
+
+The cut lands inside the host's crediting transaction (it holds row locks on the server): the other worker
+host takes the partition over, finds those rows locked, leaves the batch in flight after
+``LOYALTY_CREDIT_LOCK_WAIT_SECONDS`` and credits the other partitions meanwhile; once the server has rolled the
+silent transaction back (``LOYALTY_DB_IDLE_TRANSACTION_SECONDS``) it credits the batch. Most of what was
+acknowledged during the cut is credited before the link returns.
 
 At the end every acknowledged transaction is credited exactly once with the points the campaigns give when
 each customer's transactions are credited in id order (a base rate, and a bonus on the first transaction
@@ -41,7 +48,7 @@ import pytest
 import requests
 from redis import Redis
 from rq import Worker
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 
 from workers.queues import inflight_key
 
@@ -49,6 +56,7 @@ pytestmark = pytest.mark.slow  # namespaces, its own MariaDB and Redis, five hos
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 8
+CUT_SECONDS = 35
 FIRST_BONUS = 25
 FIRST_WITH_PROVIDER = {
     "name": "First time with this provider",
@@ -420,12 +428,35 @@ def _session() -> requests.Session:
     return session
 
 
-def _cut_mid_drain(cluster: Cluster, host: str, redis_url: str, timeout: float = 30) -> int:
-    """Cut ``host`` off while its worker is inside a partition drain with ids in flight; returns the partition.
+def _root_sql(cluster: Cluster, sql: str) -> str:
+    """``sql`` as root on the test's ``mariadbd``, through its socket (no network): tab-separated rows."""
+    sock = str(Path(cluster.datadir) / "mariadb.sock")
+    out = subprocess.run(
+        ["mariadb", "--no-defaults", "-S", sock, "-uroot", "-N", "-e", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return out.stdout.strip()
+
+
+def _holds_row_locks(cluster: Cluster, ip: str) -> bool:
+    """A client at ``ip`` has a transaction open on the server that holds row locks."""
+    sql = (
+        "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN information_schema.processlist p"
+        f" ON p.id = t.trx_mysql_thread_id WHERE p.host LIKE '{ip}:%' AND t.trx_rows_locked > 0"
+    )
+    return int(_root_sql(cluster, sql)) > 0
+
+
+def _cut_mid_drain(cluster: Cluster, host: str, ip: str, redis_url: str, timeout: float = 60) -> tuple[int, list[int]]:
+    """Cut ``host`` off inside its crediting transaction; returns the partition and the ids it had in flight.
 
     The worker is stopped (SIGSTOP) while the test looks at what it is doing: if its current RQ job drains a
-    partition whose in-flight list holds ids, the link goes down, then the worker runs on (SIGCONT), cut
-    off, holding that partition's lock and ids; otherwise it runs on and the test looks again.
+    partition whose in-flight list holds ids, and the host has a transaction open on the server holding row
+    locks, the link goes down, then the worker runs on (SIGCONT), cut off, holding that partition's lock, its
+    ids and their rows; otherwise it runs on and the test looks again.
     """
     worker_pid = cluster.procs[host].pid  # ``ip netns exec`` execs the command: the same pid
     r = Redis.from_url(redis_url)
@@ -441,12 +472,12 @@ def _cut_mid_drain(cluster: Cluster, host: str, redis_url: str, timeout: float =
                         p = int(job.args[0])
                         if r.llen(inflight_key(p)):
                             partition = p
-                if partition is not None:
+                if partition is not None and _holds_row_locks(cluster, ip):
                     cluster.cut(host)
-                    return partition
+                    return partition, sorted(int(x) for x in r.lrange(inflight_key(partition), 0, -1))
             finally:
                 os.kill(worker_pid, signal.SIGCONT)
-            assert time.monotonic() < deadline, f"{host} was never caught inside a drain"
+            assert time.monotonic() < deadline, f"{host} was never caught inside a crediting transaction"
             time.sleep(random.uniform(0.01, 0.1))
     finally:
         r.close()
@@ -462,6 +493,8 @@ def test_a_worker_host_cut_off_mid_load_loses_and_doubles_nothing_and_keeps_each
     cluster: tuple[Cluster, dict[str, str]],
 ) -> None:
     c, env = cluster
+    # the server's defaults: what ends a silent client's transaction is the application's own session setting
+    assert _root_sql(c, "SELECT @@global.idle_transaction_timeout, @@global.innodb_lock_wait_timeout") == "0\t50"
     keys = {
         code: _flask(env, "providers", "create", code, "--name", code).strip().splitlines()[-1]
         for code in ("tel", "post", "bank")
@@ -483,9 +516,11 @@ def test_a_worker_host_cut_off_mid_load_loses_and_doubles_nothing_and_keeps_each
         _wait(lambda: _jobs_done(c, "wrk1") > 0 and _jobs_done(c, "wrk2") > 0, 60, "both worker hosts crediting")
         time.sleep(5)
         jobs_before = _jobs_done(c, "wrk2")
-        cut_partition = _cut_mid_drain(c, "wrk2", env["REDIS_URL"])
-        cut_at = time.monotonic()
-        time.sleep(25)  # past the partition locks' 10 s and a sweep: the other host takes over
+        cut_partition, cut_ids = _cut_mid_drain(c, "wrk2", c.addr(22), env["REDIS_URL"])
+        cut_at, cut_wall = time.monotonic(), datetime.now(UTC)
+        # past the partition locks' 10 s, a sweep, the crediting lock wait (10 s) and the idle-transaction timeout
+        # (30 s): the other host takes over, gives up on the locked batch, credits the rest, then the batch
+        time.sleep(CUT_SECONDS)
         with load.lock:
             sent_in_cut = [tid for tid, (_, _, _, t) in load.acked.items() if t > cut_at + 12]
         status_in_cut = _books(env["LOYALTY_DATABASE_URL"])[0]
@@ -540,22 +575,32 @@ def test_a_worker_host_cut_off_mid_load_loses_and_doubles_nothing_and_keeps_each
     # transactions acknowledged during the cut before the link came back
     assert jobs_before > 0
     credited_in_cut = [tid for tid in sent_in_cut if status_in_cut[tid][1] == "processed"]
-    # Not asserted: how much was credited during the cut. Cut inside its crediting transaction, the host keeps
-    # that transaction open on the server, so its row locks hold the other host's recovery of the partition
-    # until the link returns (and the other host, one job at a time, credits nothing else meanwhile); see
-    # "Several hosts" in docs/scaling.md.
+    share = len(credited_in_cut) / len(sent_in_cut)
+    assert share > 0.8, f"only {len(credited_in_cut)} of {len(sent_in_cut)} credited during the cut"
+    # the server rolled the silent host's transaction back, and the other host credited its batch, in the cut
+    assert cut_ids and all(status_in_cut[tid][1] == "processed" for tid in cut_ids), cut_ids
+    wrk1_log = (c.logs / "wrk1.log").read_text(errors="replace")
+    # ... after giving up on the locked rows once and crediting the other partitions meanwhile
+    assert f"partition {cut_partition}: rows still locked after 10 s" in wrk1_log
     engine = create_engine(env["LOYALTY_DATABASE_URL"])
     with engine.connect() as conn:
         lag = conn.execute(
             text("SELECT MAX(TIMESTAMPDIFF(SECOND, received_at, processed_at)) FROM transactions")
         ).scalar_one()
+        batch_done = conn.execute(
+            text("SELECT MAX(processed_at) FROM transactions WHERE id IN :ids").bindparams(
+                bindparam("ids", cut_ids, expanding=True)
+            )
+        ).scalar_one()
     engine.dispose()
+    takeover = (batch_done.replace(tzinfo=UTC) - cut_wall).total_seconds()
     assert _flask(env, "ledger", "check").strip().endswith("ledger OK")
     # the other host took the cut one's partition over and credited the ids it had left in flight
-    assert f"partition {cut_partition}: recovering" in (c.logs / "wrk1.log").read_text(errors="replace")
+    assert f"partition {cut_partition}: recovering" in wrk1_log
     print(
         f"{len(load.acked)} transactions from {len(clients)} clients, {len(sent_in_cut)} acknowledged during the "
-        f"cut ({len(credited_in_cut)} credited before the link came back); worst accrual lag {lag} s; drains "
+        f"cut ({len(credited_in_cut)} credited before the link came back, {share:.0%}); the cut host's batch of "
+        f"{len(cut_ids)} credited {takeover:.1f} s after the cut; worst accrual lag {lag} s; drains "
         f"wrk1 {_jobs_done(c, 'wrk1')}, wrk2 {_jobs_done(c, 'wrk2')} ({jobs_before} before the cut, in the middle "
         f"of partition {cut_partition}'s)"
     )
