@@ -133,7 +133,7 @@ def day(value: date | datetime | str, language: str, zone: str | None = None) ->
 
 
 def zone_label(zone: str | None = None) -> str:
-    """How a page names the zone its times are in: ``GMT+07:00`` for Asia/Ho_Chi_Minh."""
+    """How a page names the zone its times are in: ``UTC+07:00`` for Asia/Ho_Chi_Minh."""
     return offset_label(local(datetime.now(UTC), zone))
 
 

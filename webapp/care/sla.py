@@ -44,7 +44,7 @@ def _latency_day(days: int) -> date | None:
         chosen = date.fromisoformat(raw)
     except ValueError:
         return None
-    today = utcnow().date()
+    today = programme.local_today(db_session())
     return chosen if today - timedelta(days=days - 1) <= chosen <= today else None
 
 
