@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns import localdays
 from campaigns.accounts import adjustments
 from campaigns.accounts.profile import transaction_rows
 from campaigns.care import alerts
@@ -284,13 +285,15 @@ def candidates(session: Session, claim: Claim, scope: Scope, *, limit: int = 20)
     ``late``: they are the ones the customer could not see credited when filing.
     """
     code = provider_code(session, claim.provider_id) if claim.provider_id else None
+    tz = programme.load(session).timezone  # the customer claims a day of the programme's calendar
     out = []
     for t in transaction_rows(session, claim.customer_id, scope, limit=500):
         why = []
         if claim.transaction_ref and t["provider_txn_id"].lower() == claim.transaction_ref.lower():
             why.append("same reference")
         if code is None or t["provider"] == code:
-            if claim.occurred_on and abs((t["occurred_at"].date() - claim.occurred_on).days) <= CANDIDATE_DAYS:
+            claimed = claim.occurred_on
+            if claimed and abs((localdays.day_of(t["occurred_at"], tz) - claimed).days) <= CANDIDATE_DAYS:
                 why.append("close date")
             if claim.amount and abs(Decimal(t["amount"]) - claim.amount) <= claim.amount * AMOUNT_SLACK:
                 why.append("close amount")
@@ -541,14 +544,15 @@ def match(
 
 def _resolve_matched(session: Session, claim: Claim, txn: Transaction, points: int, actor: str, now: datetime) -> None:
     credited = txn.processed_at or now
+    day = localdays.day_of(credited, programme.load(session).timezone).isoformat()
     claim.transaction_id, claim.points = txn.id, points
-    claim.resolution = f"credited on {credited.date().isoformat()} by transaction {txn.id} ({txn.provider_txn_id})"
+    claim.resolution = f"credited on {day} by transaction {txn.id} ({txn.provider_txn_id})"
     _move(session, claim, "resolved", actor, claim.resolution, now, transaction_id=txn.id, points=points)
     _notify(
         session,
         claim,
         "claim_matched",
-        {"points": points, "ref": txn.provider_txn_id, "date": credited.date().isoformat()},
+        {"points": points, "ref": txn.provider_txn_id, "date": day},
         now,
     )
 
