@@ -86,6 +86,16 @@ def translate(language: str, msgid: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def reason_sentence(language: str, reason: str) -> str:
+    """A field reason (``"must be a number"``, English in the API) as a sentence a customer reads in ``language``:
+    translated through the catalog when it is a catalog id, first letter capital, full stop."""
+    text = gettext(language, reason).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 # ---------------------------------------------------------------------------------------------- bilingual content
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.access.providers import provider_codes
@@ -74,7 +75,10 @@ def tiers_save() -> Any:
         db.session.rollback()
         return _tiers_page(err.rows, request.form.get("grace_days", ""), err.field_errors, err.general)
     db.session.commit()
-    flash(f"Tier ladder saved as draft version {version.version}. Publish it below to apply it.", "success")
+    flash(
+        _("Tier ladder saved as draft version %(version)s. Publish it below to apply it.", version=version.version),
+        "success",
+    )
     return redirect(url_for("admin.campaign", campaign_id=version.campaign_id))
 
 
@@ -157,7 +161,7 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _reward_page(reward: Reward | None, form: dict[str, str], errors: dict[str, str] | None = None) -> Any:
-    variables, _ = _vocabulary()
+    variables, _types = _vocabulary()
     return (
         render_template(
             "admin/reward.html",
@@ -230,7 +234,7 @@ def reward_new() -> Any:
 def reward_edit(reward_id: int) -> Any:
     reward = db.session.get(Reward, reward_id)
     if reward is None:
-        return render_template("error.html", status=404, message="No such reward."), 404
+        return render_template("error.html", status=404, message=_("No such reward.")), 404
     return _reward_page(reward, _form_of(reward))
 
 
@@ -257,6 +261,6 @@ def reward_save() -> Any:
             errors = errors or {"code": err.message}
         else:
             db.session.commit()
-            flash(f"Reward {saved.code} saved.", "success")
+            flash(_("Reward %(code)s saved.", code=saved.code), "success")
             return redirect(url_for("admin.rewards_list"))
     return _reward_page(existing, form, errors)
