@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
@@ -27,10 +27,20 @@ from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.i18n import N_, translate
-from campaigns.models import ConsentPurpose, Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
+from campaigns.models import (
+    CampaignVersion,
+    ConsentPurpose,
+    Customer,
+    CustomerBalance,
+    LedgerEntry,
+    Provider,
+    Reward,
+    SmsInbound,
+)
 from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
+from rules.document import label_in
 
 CONFIRM_MINUTES = 10
 
@@ -210,7 +220,8 @@ def affordable_rewards(session: Session, balance: int | None = None) -> list[Rew
 def recent_activity(
     session: Session, customer_id: int, limit: int = 5, language: str | None = None
 ) -> list[dict[str, Any]]:
-    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)."""
+    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)
+    and the campaign that awarded them named in it too (from the version that awarded them: ``{vi, en}`` names)."""
     english = language_of(language) == "en"
     rows = session.execute(
         select(LedgerEntry, Provider.name_en if english else Provider.name, Provider.name)
@@ -219,6 +230,8 @@ def recent_activity(
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     ).all()
+    versions = {(e.campaign_id, e.campaign_version) for e, _, _ in rows if e.campaign_id and e.campaign_version}
+    labels: dict[Any, Any] = campaign_labels(session, versions)
     return [
         {
             "id": e.id,
@@ -226,12 +239,29 @@ def recent_activity(
             "points": e.points + e.pending,
             "pending": e.pending,
             "provider": name or default_name,
+            "campaign": (
+                label_in(labels[(e.campaign_id, e.campaign_version)], language_of(language))
+                if (e.campaign_id, e.campaign_version) in labels
+                else None
+            ),
             "transaction_id": e.transaction_id,
             "note": e.note,
             "created_at": e.created_at,
         }
         for e, name, default_name in rows
     ]
+
+
+def campaign_labels(session: Session, versions: set[tuple[int, int]]) -> dict[tuple[int, int], Any]:
+    """(campaign id, version) -> the name its document gave, a string or ``{vi, en}``."""
+    if not versions:
+        return {}
+    found = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.version, CampaignVersion.document).where(
+            tuple_(CampaignVersion.campaign_id, CampaignVersion.version).in_(sorted(versions))
+        )
+    ).all()
+    return {(c, v): doc.get("name") for c, v, doc in found if isinstance(doc, dict) and doc.get("name")}
 
 
 def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: int) -> str:

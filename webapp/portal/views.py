@@ -162,6 +162,8 @@ def home() -> Any:
         own = a["provider"] if a["kind"] == "points" else None
         kind = f"kind_{a['kind']}"
         a["label"] = own or (tr(kind) if kind in TEXT else None) or a["provider"] or a["kind"]
+        if a["campaign"]:  # what it was for, in the customer's language, and where
+            a["label"] = " · ".join(x for x in (a["campaign"], a["provider"]) if x)
     return render_template(
         "portal/home.html",
         v=view,
