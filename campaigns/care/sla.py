@@ -28,6 +28,7 @@ from campaigns import localdays, watermarks
 from campaigns.care import alerts, hourly
 from campaigns.catalog import programme
 from campaigns.clock import utcnow
+from campaigns.i18n import moment
 from campaigns.models import Provider, SlaDaily, Transaction
 from campaigns.permissions import Scope
 
@@ -148,6 +149,7 @@ def conditions(session: Session, now: datetime, p: Policy | None = None) -> list
     if not late:
         return []
     active = session.scalar(select(func.count()).select_from(Provider).where(Provider.active.is_(True))) or 0
+    tz = programme.load(session).timezone
     out = []
     for x in late:
         severity = x.severity(p, now)
@@ -163,7 +165,7 @@ def conditions(session: Session, now: datetime, p: Policy | None = None) -> list
                 subject=f"Accrual SLA: {x.name} ({x.code}) transactions not credited",
                 message=(
                     f"{x.name} ({x.code}), the responsible unit: {x.count:,} transactions waiting to be credited, "
-                    f"{state}; the oldest was received {x.oldest_at:%Y-%m-%d %H:%M} UTC, {_minutes(age)} ago."
+                    f"{state}; the oldest was received {moment(x.oldest_at, 'en', tz)}, {_minutes(age)} ago."
                 ),
                 suggested_action=suggested_action(late, x, active),
                 provider_id=x.provider_id,
