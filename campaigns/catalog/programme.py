@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.i18n import LANGUAGES
+from campaigns.i18n import LANGUAGES, N_
 from campaigns.models import AuditEvent, Counter, DailyStat, Reward, Setting, SlaDaily
 from campaigns.publication import bump_publication
 from rules.document import DocumentInvalid, validate_expiry
@@ -175,10 +175,10 @@ def _hhmm(value: Any) -> bool:
 
 
 SLA_LIMITS: dict[str, tuple[type, float, float, str]] = {
-    "minutes": (int, 1, 1440, "an integer number of minutes from 1 to 1440"),
-    "warning_percent": (int, 1, 99, "an integer percentage of the SLA from 1 to 99"),
-    "critical_factor": (float, 1.1, 100, "a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)"),
-    "critical_count": (int, 1, 10_000_000, "a positive integer (transactions over the SLA at once)"),
+    "minutes": (int, 1, 1440, N_("an integer number of minutes from 1 to 1440")),
+    "warning_percent": (int, 1, 99, N_("an integer percentage of the SLA from 1 to 99")),
+    "critical_factor": (float, 1.1, 100, N_("a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)")),
+    "critical_count": (int, 1, 10_000_000, N_("a positive integer (transactions over the SLA at once)")),
 }
 
 

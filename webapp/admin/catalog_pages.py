@@ -133,7 +133,7 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         try:
             data[key] = int(raw)
         except ValueError:
-            errors[key] = "must be a whole number"
+            errors[key] = _("must be a whole number")
     tz = _tz()
     for key in ("valid_from", "valid_to"):
         raw = form.get(key, "").strip()
@@ -149,12 +149,12 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         except yaml.YAMLError as exc:
             errors["eligibility"] = f"not valid YAML/JSON: {' '.join(str(exc).split())[:200]}"
         except RecursionError:
-            errors["eligibility"] = "nested too deeply"
+            errors["eligibility"] = _("nested too deeply")
         else:
             if isinstance(parsed, dict):
                 data["eligibility"] = json.loads(json.dumps(parsed, default=str))
             else:
-                errors["eligibility"] = "expected conditions like {all: [{name: …, operator: …, value: …}]}"
+                errors["eligibility"] = _("expected conditions like {all: [{name: …, operator: …, value: …}]}")
     data["provider"] = form.get("provider", "").strip() or None
     data["active"] = form.get("active") == "1"
     return data, errors
@@ -248,7 +248,7 @@ def reward_save() -> Any:
         form["code"] = existing.code  # the code names the reward; it does not change
     data, errors = _data_of(form)
     if existing is None and data["code"] and rewards_exists(data["code"]):
-        errors["code"] = "a reward with this code exists; edit it from the list"
+        errors["code"] = _("a reward with this code exists; edit it from the list")
     if not errors:
         try:
             saved = rewards.save_reward(db_session(), data, actor=current_user.email)

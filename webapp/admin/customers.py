@@ -103,7 +103,7 @@ def adjust_customer(customer_id: int) -> Any:
         points = int(raw)
     except ValueError:
         points = 0
-        errors["points"] = "must be a whole number, e.g. 500 or -200"
+        errors["points"] = _("must be a whole number, e.g. 500 or -200")
     if not errors:
         try:
             entry = adjustments.adjust(

@@ -129,7 +129,7 @@ def sla_settings() -> Any:
         try:
             value[name] = kind(form[name]) if kind is int else float(form[name])
         except ValueError:
-            errors[name] = f"must be {reason}"
+            errors[name] = _("must be %(what)s", what=_(reason))
     if not errors:
         if value["critical_factor"] == int(value["critical_factor"]):
             value["critical_factor"] = int(value["critical_factor"])
