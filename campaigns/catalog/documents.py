@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import opensets, programme
@@ -375,3 +375,15 @@ def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
+
+
+def campaign_labels(session: Session, versions: set[tuple[int, int]]) -> dict[Any, Any]:
+    """(campaign id, version) -> the name its document gave, a string or ``{vi, en}``."""
+    if not versions:
+        return {}
+    found = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.version, CampaignVersion.document).where(
+            tuple_(CampaignVersion.campaign_id, CampaignVersion.version).in_(sorted(versions))
+        )
+    ).all()
+    return {(c, v): doc.get("name") for c, v, doc in found if isinstance(doc, dict) and doc.get("name")}

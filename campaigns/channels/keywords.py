@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards as rewards_service
 from campaigns.accounts.ledger import expiring
 from campaigns.accounts.profile import tier_progress
 from campaigns.care import claims
+from campaigns.catalog.documents import campaign_labels
 from campaigns.catalog.programme import load as load_programme
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
@@ -28,7 +29,6 @@ from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.i18n import N_, translate
 from campaigns.models import (
-    CampaignVersion,
     ConsentPurpose,
     Customer,
     CustomerBalance,
@@ -231,7 +231,7 @@ def recent_activity(
         .limit(limit)
     ).all()
     versions = {(e.campaign_id, e.campaign_version) for e, _, _ in rows if e.campaign_id and e.campaign_version}
-    labels: dict[Any, Any] = campaign_labels(session, versions)
+    labels = campaign_labels(session, versions)
     return [
         {
             "id": e.id,
@@ -250,18 +250,6 @@ def recent_activity(
         }
         for e, name, default_name in rows
     ]
-
-
-def campaign_labels(session: Session, versions: set[tuple[int, int]]) -> dict[tuple[int, int], Any]:
-    """(campaign id, version) -> the name its document gave, a string or ``{vi, en}``."""
-    if not versions:
-        return {}
-    found = session.execute(
-        select(CampaignVersion.campaign_id, CampaignVersion.version, CampaignVersion.document).where(
-            tuple_(CampaignVersion.campaign_id, CampaignVersion.version).in_(sorted(versions))
-        )
-    ).all()
-    return {(c, v): doc.get("name") for c, v, doc in found if isinstance(doc, dict) and doc.get("name")}
 
 
 def redeem_error_text(err: DomainError, reward: Reward, language: str, balance: int) -> str:

@@ -184,13 +184,14 @@ def test_a_campaign_named_in_both_languages_reaches_each_reader_in_theirs(app, c
     activity = client.get("/api/v1/me/activity", headers={"Authorization": f"Bearer {token}"}).get_json()["activity"]
     assert (activity[0]["campaign"], activity[0]["points"]) == ("Tet double points", 200)
 
-    make_user(app, "vi@example.com", "marketer", language="vi")
-    make_user(app, "en@example.com", "marketer", language="en")
+    make_user(app, "vi@example.com", "admin", language="vi")
+    make_user(app, "en@example.com", "admin", language="en")
     for email, shown, hidden in (
         ("vi@example.com", "Thưởng Tết gấp đôi", "Tet double points"),
         ("en@example.com", "Tet double points", "Thưởng Tết gấp đôi"),
     ):
         staff_client = app.test_client()
         login(staff_client, email)
-        page = staff_client.get("/campaigns").get_data(as_text=True)
-        assert shown in page and hidden not in page
+        for url in ("/campaigns", f"/customers/{customer_id(app)}"):  # the list, the customer 360's ledger
+            page = staff_client.get(url).get_data(as_text=True)
+            assert shown in page and hidden not in page, url
