@@ -98,11 +98,13 @@ def test_dashboard_and_sla_days_are_the_programmes_local_days(app, client, telec
 
     page = client.get("/care/sla").get_data(as_text=True)
     assert "Days of receipt, UTC+07:00." in page and not BARE_UTC.search(page)
+    assert "Latency, last 24 h" in page
     make_user(app, "admin@example.com", "admin")
     admin = app.test_client()
     login(admin, "admin@example.com")
     page = admin.get("/").get_data(as_text=True)
     assert "last 30 days, days of UTC+07:00" in page and not BARE_UTC.search(page)
+    assert "Warning at (% of SLA)" in admin.get("/care/sla").get_data(as_text=True)  # the SLA form, admins only
 
     resp = client.put("/api/v1/settings/timezone", json={"value": "UTC"}, headers=staff)
     assert resp.status_code == 200, resp.get_json()
