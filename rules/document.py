@@ -269,6 +269,11 @@ class CampaignDocument:
         """The campaign's name for a reader of ``language`` (``name`` itself when it has one name)."""
         return label_in(self.label if self.label is not None else self.name, language)
 
+    def known_names(self) -> list[str]:
+        """The names this campaign may be stored under: ``name`` first, then its other languages' names."""
+        others = [str(v) for v in self.label.values()] if isinstance(self.label, Mapping) else []
+        return [self.name, *(n for n in others if n != self.name)]
+
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
         return next((t for t in self.tiers if t.code == code), None)

@@ -92,7 +92,7 @@ def import_document(
     doc = validate(source, fmt, session)
     text = source.decode() if isinstance(source, bytes) else source
     raw = json.loads(json.dumps(doc.raw, default=str))
-    campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())
+    campaign = _campaign_named(session, doc.known_names())
     if campaign is None:
         campaign = Campaign(name=doc.name, type=doc.type, status="draft", latest_version=0)
         session.add(campaign)
@@ -375,6 +375,13 @@ def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
+
+
+def _campaign_named(session: Session, names: list[str]) -> Campaign | None:
+    """The campaign a document continues: the one with its name, else one with its name in the other language (a
+    campaign first written with one name keeps its versions when the next one gives both), locked."""
+    found = {c.name: c for c in session.scalars(select(Campaign).where(Campaign.name.in_(names)).with_for_update())}
+    return next((found[n] for n in names if n in found), None)
 
 
 def campaign_labels(session: Session, versions: set[tuple[int, int]]) -> dict[Any, Any]:

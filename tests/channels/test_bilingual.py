@@ -159,6 +159,16 @@ def test_a_campaign_name_in_both_languages_is_validated_with_its_path(client, st
         assert resp.status_code == 422 and {"path": path, "reason": reason}.items() <= errors[0].items(), errors
 
 
+def test_a_campaign_first_named_in_one_language_keeps_its_versions_when_given_both(client, staff):
+    first = publish(client, staff, {**TET, "name": "Weekend bonus"})
+    both = publish(client, staff, {**TET, "name": {"vi": "Thưởng cuối tuần", "en": "Weekend bonus"}})
+    assert both["id"] == first["id"] and both["name"] == "Weekend bonus"  # found by its English name
+    again = publish(client, staff, {**TET, "name": {"vi": "Thưởng cuối tuần", "en": "Weekend bonus"}})
+    assert again["id"] == first["id"]
+    listed = client.get("/api/v1/campaigns", headers=staff).get_json()["campaigns"]
+    assert [c["name"] for c in listed] == ["Weekend bonus"]
+
+
 def test_a_campaign_named_in_both_languages_reaches_each_reader_in_theirs(app, client, telecom, staff, work):
     from tests.channels.test_ussd import Session as Ussd
     from tests.helpers.factories import make_user
