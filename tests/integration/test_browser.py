@@ -283,11 +283,16 @@ def test_screenshots_of_the_demo(app, server, browser, work):
     work()
     make_user(app, "screens@example.com", "admin", language="vi")
     with app.app_context():
-        source = (Path(__file__).resolve().parents[2] / "docs/examples/telecom-topup-bonus.yaml").read_text()
-        changed = source.replace("priority: 100", "priority: 120", 1)
-        if changed == source:
-            changed = source + "\n# reviewed for the new season\n"
+        # the demo's live top-up campaign gets a second version: a higher priority and its name in both languages
+        source = (Path(__file__).resolve().parents[2] / "docs/examples/coalition/telecom-topup.yaml").read_text()
+        changed = source.replace("priority: 100", "priority: 120", 1).replace(
+            "name: Coalition top-up bonus",
+            "name: {vi: Thưởng nạp tiền liên minh, en: Coalition top-up bonus}",
+            1,
+        )
+        assert changed.count("120") and "Thưởng nạp tiền" in changed
         version = catalog.import_document(db.session, changed, fmt="yaml", author="marketer@demo.test")
+        assert version.version >= 2  # the same campaign, found by its English name
         db.session.commit()
         campaign_id, new_version = version.campaign_id, version.version
         richest = db.session.scalar(
