@@ -103,7 +103,7 @@ def test_dashboard_and_sla_days_are_the_programmes_local_days(app, client, telec
     admin = app.test_client()
     login(admin, "admin@example.com")
     page = admin.get("/").get_data(as_text=True)
-    assert "last 30 days, days of UTC+07:00" in page and not BARE_UTC.search(page)
+    assert "last 30 days, local days (UTC+07:00)" in page and not BARE_UTC.search(page)
     assert "Warning at (% of SLA)" in admin.get("/care/sla").get_data(as_text=True)  # the SLA form, admins only
 
     resp = client.put("/api/v1/settings/timezone", json={"value": "UTC"}, headers=staff)
