@@ -86,6 +86,16 @@ def translate(language: str, msgid: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def reason_sentence(language: str, reason: str) -> str:
+    """A field reason (``"must be a number"``, English in the API) as a sentence a customer reads in ``language``:
+    translated through the catalog when it is a catalog id, first letter capital, full stop."""
+    text = gettext(language, reason).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 # ---------------------------------------------------------------------------------------------- bilingual content
 
 
@@ -133,7 +143,7 @@ def day(value: date | datetime | str, language: str, zone: str | None = None) ->
 
 
 def zone_label(zone: str | None = None) -> str:
-    """How a page names the zone its times are in: ``GMT+07:00`` for Asia/Ho_Chi_Minh."""
+    """How a page names the zone its times are in: ``UTC+07:00`` for Asia/Ho_Chi_Minh."""
     return offset_label(local(datetime.now(UTC), zone))
 
 

@@ -473,7 +473,7 @@ document is validated completely before it can be published, and each error
 names its path, e.g. `rules[0].conditions.all[1].operator`.
 
 ```yaml
-name: Tet top-up bonus
+name: Tet top-up bonus       # or {vi: Thưởng nạp tiền Tết, en: Tet top-up bonus}: customers read theirs
 type: earning                # earning | tier | reward (default earning)
 providers: [telecom]         # omitted: all providers
 starts_at: 2027-01-20T00:00:00+07:00   # optional, UTC offset required

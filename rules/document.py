@@ -263,10 +263,36 @@ class CampaignDocument:
     points_expiry: Mapping[str, Any] | None = None  # None: the programme's policy
     challenge: Challenge | None = None
     experiment: Experiment | None = None
+    label: str | Mapping[str, str] | None = None  # the customer-facing name as written: a string or {vi, en}
+
+    def name_in(self, language: str) -> str:
+        """The campaign's name for a reader of ``language`` (``name`` itself when it has one name)."""
+        return label_in(self.label if self.label is not None else self.name, language)
+
+    def known_names(self) -> list[str]:
+        """The names this campaign may be stored under: ``name`` first, then its other languages' names."""
+        others = [str(v) for v in self.label.values()] if isinstance(self.label, Mapping) else []
+        return [self.name, *(n for n in others if n != self.name)]
 
     def tier(self, code: str) -> TierSpec | None:
         """The tier named ``code`` in a tier document."""
         return next((t for t in self.tiers if t.code == code), None)
+
+
+def identity_name(label: Any) -> str:
+    """The name a campaign is known by (stored, matched on import): a plain name, else its Vietnamese one (the
+    programme's first language), else its English one. ``{vi: Tết x2, en: Tet x2}`` is the campaign "Tết x2"."""
+    if isinstance(label, Mapping):
+        return str(next((label[k] for k in LABEL_LANGUAGES if isinstance(label.get(k), str)), ""))
+    return label if isinstance(label, str) else ""
+
+
+def label_in(label: Any, language: str) -> str:
+    """A name written as a string or ``{vi, en}`` in ``language``, falling back to the other language."""
+    if isinstance(label, Mapping):
+        first = label.get(language) or next((label[k] for k in LABEL_LANGUAGES if label.get(k)), "")
+        return str(first)
+    return str(label) if label is not None else ""
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -491,7 +517,8 @@ class _Validator:
             return None
         self.unknown_keys(data, TOP_KEYS, "")
         raw: dict[str, Any] = {}
-        name = self.text(data.get("name", _MISSING), "name", required=True)
+        label = self.label(data.get("name", _MISSING), "name", required=True)
+        name = identity_name(label)
         kind = self.choice(data.get("type", "earning"), "type", CAMPAIGN_TYPES)
         self.kind = kind
         for key in NOT_FOR_TIERS if kind == "tier" else TIER_ONLY_KEYS:
@@ -524,7 +551,7 @@ class _Validator:
         rules = self.rules(data.get("rules", [] if with_challenge else _MISSING), may_be_empty=with_challenge)
         if self.errors:
             return None
-        raw["name"] = name
+        raw["name"] = label
         raw["type"] = kind
         if providers is not None:
             raw["providers"] = list(providers)
@@ -580,6 +607,7 @@ class _Validator:
             points_expiry=points_expiry,
             challenge=_challenge_of(challenge),
             experiment=Experiment(experiment) if experiment is not None else None,
+            label=label,
         )
 
     def challenge(self, value: Any) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.accounts.lots import apply_take, plan_take
-from campaigns.catalog.documents import published_budgets
+from campaigns.catalog.documents import campaign_labels, published_budgets
 from campaigns.clearing.checks import money_problems
 from campaigns.clearing.funding import share_out as split
 from campaigns.models import (
@@ -245,6 +245,9 @@ def customer_view(
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     ).all()
+    labels = campaign_labels(
+        session, {(e.campaign_id, e.campaign_version) for e, _, _ in rows if e.campaign_id and e.campaign_version}
+    )
     return {
         "balance": bal.balance,
         "pending_points": bal.pending,
@@ -262,6 +265,7 @@ def customer_view(
                 "provider": code,
                 "transaction_id": e.transaction_id,
                 "campaign": name,
+                "campaign_label": labels.get((e.campaign_id, e.campaign_version), name),  # a string or {vi, en}
                 "rule": e.rule_name,
                 "note": e.note,
                 "created_at": e.created_at,

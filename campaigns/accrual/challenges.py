@@ -14,6 +14,7 @@ back in proportion like its other points, and refunds of earlier transactions le
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from rules import (
     period_key_at,
     reward_effect,
 )
+from rules.document import label_in
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Completion:
     """A challenge this transaction completed: its reward, and what the customer is told."""
 
     progress_id: int
-    name: str
+    name: str | Mapping[str, str]  # the campaign's name as written: the SMS names it in the customer's language
     effect: Effect
 
 
@@ -124,7 +126,8 @@ def advance(
             row.status = "completed"
             row.completed_at = now
             row.completed_by = txn_id
-            done.append(Completion(row.id, challenge.spec.document.name, reward_effect(challenge.spec)))
+            doc = challenge.spec.document
+            done.append(Completion(row.id, doc.label or doc.name, reward_effect(challenge.spec)))
     if changed:
         session.flush()
     return done
@@ -163,8 +166,11 @@ def _published_challenges(session: Session) -> list[tuple[int, dict[str, Any]]]:
     return [(cid, doc) for cid, doc in rows if isinstance(doc, dict) and doc.get("challenge")]
 
 
-def customer_challenges(session: Session, customer_id: int, timezone: str, now: datetime) -> list[dict[str, Any]]:
-    """The running challenges with this customer's progress in the current period (zero before the first step)."""
+def customer_challenges(
+    session: Session, customer_id: int, timezone: str, now: datetime, language: str = "vi"
+) -> list[dict[str, Any]]:
+    """The running challenges with this customer's progress in the current period (zero before the first step),
+    named in ``language``."""
     local = now.astimezone(ZoneInfo(timezone))
     shown: list[tuple[int, dict[str, Any], str]] = []
     for cid, doc in _published_challenges(session):
@@ -197,7 +203,7 @@ def customer_challenges(session: Session, customer_id: int, timezone: str, now: 
         result.append(
             {
                 "campaign_id": cid,
-                "name": doc["name"],
+                "name": label_in(doc["name"], language),
                 "period": challenge["period"],
                 "period_key": period,
                 "status": row.status if row else "in_progress",

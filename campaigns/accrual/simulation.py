@@ -161,7 +161,8 @@ def sample(
 def _live_and_combined(session: Session, draft: CampaignSpec) -> tuple[list[CampaignSpec], list[CampaignSpec]]:
     """The live earning campaigns, and the same set with the draft in (replacing a live one of its name)."""
     live = [s for s in published_specs(session) if s.document.type == "earning"]
-    combined = [s for s in live if s.document.name != draft.document.name] + [draft]
+    names = set(draft.document.known_names())  # the live campaign it continues, under either of its names
+    combined = [s for s in live if not names & set(s.document.known_names())] + [draft]
     return live, combined
 
 

@@ -41,12 +41,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns import localdays
 from campaigns.accounts import adjustments
 from campaigns.accounts.profile import transaction_rows
 from campaigns.care import alerts
 from campaigns.catalog import programme
 from campaigns.clock import utcnow
 from campaigns.errors import DomainError, FieldProblem, conflict, invalid, not_found
+from campaigns.i18n import N_
 from campaigns.models import (
     Alert,
     AuditEvent,
@@ -69,6 +71,8 @@ CHANNELS = ("portal", "app", "sms", "ussd", "care")
 CARE_QUEUE = "care"  # the programme's own queue: claims whose provider is unknown
 MONITOR = "monitor"
 MAX_REASON = 500
+# the claim form's amount range, as the ``claims.amount`` column holds it (a static text: the catalog translates it)
+AMOUNT_RANGE = N_("must be a number from 0 to 1,000,000,000,000,000")
 CANDIDATE_DAYS = 3  # a transaction within this many days of the claimed date is a candidate
 AMOUNT_SLACK = Decimal("0.05")  # ... or within 5% of the claimed amount
 SUGGESTED = {
@@ -134,29 +138,29 @@ def file(
     ref = str(data.get("transaction_ref") or "").strip()[:64] or None
     description = str(data.get("description") or "").strip()
     if not ref and not description:
-        problems.append(FieldProblem("transaction_ref", "give the receipt or transaction number, or describe it"))
+        problems.append(FieldProblem("transaction_ref", N_("give the receipt or transaction number, or describe it")))
     if len(description) > 1000:
-        problems.append(FieldProblem("description", "at most 1000 characters"))
+        problems.append(FieldProblem("description", N_("at most 1000 characters")))
     provider_id = None
     if data.get("provider"):
         provider_id = session.scalar(select(Provider.id).where(Provider.code == str(data["provider"])))
         if provider_id is None:
-            problems.append(FieldProblem("provider", "unknown provider"))
+            problems.append(FieldProblem("provider", N_("unknown provider")))
     occurred_on = None
     if data.get("occurred_on"):
         try:
             occurred_on = date.fromisoformat(str(data["occurred_on"]))
         except ValueError:
-            problems.append(FieldProblem("occurred_on", "must be a date as YYYY-MM-DD"))
+            problems.append(FieldProblem("occurred_on", N_("must be a date as YYYY-MM-DD")))
     amount = None
     if data.get("amount") not in (None, ""):
         try:
             amount = Decimal(str(data["amount"]).replace(".", "").replace(",", ""))
         except InvalidOperation:
-            problems.append(FieldProblem("amount", "must be a number"))
+            problems.append(FieldProblem("amount", N_("must be a number")))
         else:
             if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT:  # the column's range: else a 500
-                problems.append(FieldProblem("amount", f"must be a number from 0 to {MAX_AMOUNT:,.0f}"))
+                problems.append(FieldProblem("amount", AMOUNT_RANGE))
                 amount = None
     if problems:
         raise DomainError("validation_error", f"{problems[0].path}: {problems[0].reason}", problems)
@@ -284,13 +288,15 @@ def candidates(session: Session, claim: Claim, scope: Scope, *, limit: int = 20)
     ``late``: they are the ones the customer could not see credited when filing.
     """
     code = provider_code(session, claim.provider_id) if claim.provider_id else None
+    tz = programme.load(session).timezone  # the customer claims a day of the programme's calendar
     out = []
     for t in transaction_rows(session, claim.customer_id, scope, limit=500):
         why = []
         if claim.transaction_ref and t["provider_txn_id"].lower() == claim.transaction_ref.lower():
             why.append("same reference")
         if code is None or t["provider"] == code:
-            if claim.occurred_on and abs((t["occurred_at"].date() - claim.occurred_on).days) <= CANDIDATE_DAYS:
+            claimed = claim.occurred_on
+            if claimed and abs((localdays.day_of(t["occurred_at"], tz) - claimed).days) <= CANDIDATE_DAYS:
                 why.append("close date")
             if claim.amount and abs(Decimal(t["amount"]) - claim.amount) <= claim.amount * AMOUNT_SLACK:
                 why.append("close amount")
@@ -541,14 +547,15 @@ def match(
 
 def _resolve_matched(session: Session, claim: Claim, txn: Transaction, points: int, actor: str, now: datetime) -> None:
     credited = txn.processed_at or now
+    day = localdays.day_of(credited, programme.load(session).timezone).isoformat()
     claim.transaction_id, claim.points = txn.id, points
-    claim.resolution = f"credited on {credited.date().isoformat()} by transaction {txn.id} ({txn.provider_txn_id})"
+    claim.resolution = f"credited on {day} by transaction {txn.id} ({txn.provider_txn_id})"
     _move(session, claim, "resolved", actor, claim.resolution, now, transaction_id=txn.id, points=points)
     _notify(
         session,
         claim,
         "claim_matched",
-        {"points": points, "ref": txn.provider_txn_id, "date": credited.date().isoformat()},
+        {"points": points, "ref": txn.provider_txn_id, "date": day},
         now,
     )
 

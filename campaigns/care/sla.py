@@ -18,22 +18,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
-from campaigns import watermarks
+from campaigns import localdays, watermarks
 from campaigns.care import alerts, hourly
 from campaigns.catalog import programme
 from campaigns.clock import utcnow
+from campaigns.i18n import moment
 from campaigns.models import Provider, SlaDaily, Transaction
 from campaigns.permissions import Scope
 
 KIND = "sla"
 CREDITED = ("processed", "reversed")
-ROLLUP_COUNTER = "sla_daily_through"  # ordinal of the last UTC day in sla_daily
+ROLLUP_COUNTER = "sla_daily_through"  # ordinal of the last local day (programme zone) in sla_daily
 ROLLUP_LAG = timedelta(hours=1)  # as the dashboard rollup: a day is rolled up an hour after it ended
 ROLLUP_CHUNK_DAYS = 31
 LIVE_LIMIT = 200_000  # latencies read for a live window; above it the figures are of the latest ones
@@ -148,6 +149,7 @@ def conditions(session: Session, now: datetime, p: Policy | None = None) -> list
     if not late:
         return []
     active = session.scalar(select(func.count()).select_from(Provider).where(Provider.active.is_(True))) or 0
+    tz = programme.load(session).timezone
     out = []
     for x in late:
         severity = x.severity(p, now)
@@ -163,7 +165,7 @@ def conditions(session: Session, now: datetime, p: Policy | None = None) -> list
                 subject=f"Accrual SLA: {x.name} ({x.code}) transactions not credited",
                 message=(
                     f"{x.name} ({x.code}), the responsible unit: {x.count:,} transactions waiting to be credited, "
-                    f"{state}; the oldest was received {x.oldest_at:%Y-%m-%d %H:%M} UTC, {_minutes(age)} ago."
+                    f"{state}; the oldest was received {moment(x.oldest_at, 'en', tz)}, {_minutes(age)} ago."
                 ),
                 suggested_action=suggested_action(late, x, active),
                 provider_id=x.provider_id,
@@ -250,30 +252,24 @@ class Board:
         return sum(b["queued"] for b in self.backlog)
 
 
-def _day(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)[:10]
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def rolled_through(session: Session) -> date | None:
     value = watermarks.read(session, ROLLUP_COUNTER)
     return date.fromordinal(value) if value is not None else None
 
 
 def live_share(
-    session: Session, p: Policy, since: datetime, now: datetime, provider_id: int | None = None
+    session: Session, p: Policy, first: date, now: datetime, provider_id: int | None = None
 ) -> dict[tuple[str, int], list[int]]:
-    """(day, provider id) -> [within SLA, late] for transactions received since ``since``.
+    """(local day, provider id) -> [within SLA, late] for transactions received from the local day ``first`` on.
 
     Late: credited after the SLA, or still waiting longer than it; those still
     waiting within it are not decided yet and count nowhere.
     """
+    tz = programme.load(session).timezone
+    since = localdays.start_of(first, tz)
     sla_ms = int(p.sla.total_seconds() * 1000)
     out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
-    rday = func.date(Transaction.received_at)
+    rday = localdays.day_case(Transaction.received_at, first, max(first, localdays.day_of(now, tz)), tz).label("d")
     within = func.sum(case((_latency_ms(session) <= sla_ms, 1), else_=0))
     credited = hourly.by_received(
         select(rday, Transaction.provider_id, func.count(), within)
@@ -290,11 +286,11 @@ def live_share(
         credited = credited.where(Transaction.provider_id == provider_id)
         waiting = waiting.where(Transaction.provider_id == provider_id)
     for day, pid, n, within in session.execute(credited):
-        cell = out[(_day(day), pid)]
+        cell = out[(localdays.ordinal_day(day).isoformat(), pid)]
         cell[0] += int(within or 0)
         cell[1] += int(n) - int(within or 0)
     for day, pid, n in session.execute(waiting):
-        out[(_day(day), pid)][1] += int(n)
+        out[(localdays.ordinal_day(day).isoformat(), pid)][1] += int(n)
     return dict(out)
 
 
@@ -358,10 +354,11 @@ def build(
     now: datetime | None = None,
     depths: dict[int, int] | None = None,
 ) -> Board:
-    """Share within SLA per provider per day, latency percentiles (a day, or the last 24 h), backlog now."""
+    """Share within SLA per provider per local day, latency percentiles (a day, or the last 24 h), backlog now."""
     now = now or utcnow()
     p = policy(session)
-    first = now.date() - timedelta(days=days - 1)
+    tz = programme.load(session).timezone
+    first = localdays.day_of(now, tz) - timedelta(days=days - 1)
     board = Board(
         policy=p,
         days=[(first + timedelta(days=i)).isoformat() for i in range(days)],
@@ -371,7 +368,7 @@ def build(
     codes = {i: (c, n) for i, c, n in board.providers}
     pid = scope.provider_id
     through = rolled_through(session)
-    live_from = _midnight(first)
+    live_first = first
     rolled: dict[date, dict[int, SlaDaily]] = defaultdict(dict)
     if through is not None and through >= first:
         stmt = select(SlaDaily).where(SlaDaily.day >= first, SlaDaily.day <= through)
@@ -381,8 +378,8 @@ def build(
             rolled[row.day][row.provider_id] = row
             if row.provider_id in codes:
                 board.share[(codes[row.provider_id][0], row.day.isoformat())] = (row.within_sla, row.late)
-        live_from = _midnight(through + timedelta(days=1))
-    for (day, provider), (within, late) in live_share(session, p, live_from, now, pid).items():
+        live_first = through + timedelta(days=1)
+    for (day, provider), (within, late) in live_share(session, p, live_first, now, pid).items():
         if provider in codes:
             board.share[(codes[provider][0], day)] = (within, late)
 
@@ -396,7 +393,7 @@ def build(
                 )
     else:
         if latency_day is not None:
-            lo, hi = _midnight(latency_day), _midnight(latency_day + timedelta(days=1))
+            lo, hi = localdays.bounds(latency_day, latency_day, tz)
             board.latency_window = latency_day.isoformat()
         else:
             lo, hi = now - timedelta(days=1), now + timedelta(seconds=1)
@@ -407,9 +404,10 @@ def build(
 
 
 def today_share(session: Session, scope: Scope, now: datetime | None = None) -> tuple[int, int]:
-    """(within SLA, late) over today's transactions (UTC day of receipt), for the care overview."""
+    """(within SLA, late) over today's transactions (local day of receipt), for the care overview."""
     now = now or utcnow()
-    cells = live_share(session, policy(session), _midnight(now.date()), now, scope.provider_id)
+    today = localdays.day_of(now, programme.load(session).timezone)
+    cells = live_share(session, policy(session), today, now, scope.provider_id)
     return sum(v[0] for v in cells.values()), sum(v[1] for v in cells.values())
 
 
@@ -424,11 +422,12 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     serialise on the counter row.
     """
     now = now or utcnow()
-    last_full = (now - ROLLUP_LAG).date() - timedelta(days=1)
+    tz = programme.load(session).timezone
+    last_full = localdays.day_of(now - ROLLUP_LAG, tz) - timedelta(days=1)
 
     def before_first() -> int | None:
         first = session.scalar(select(func.min(Transaction.received_at)))
-        return first.date().toordinal() - 1 if first is not None else None
+        return localdays.day_of(first, tz).toordinal() - 1 if first is not None else None
 
     window = watermarks.next_window(
         session, ROLLUP_COUNTER, last=last_full.toordinal(), most=max_days, before_first=before_first
@@ -440,7 +439,7 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     sla_s = int(p.sla.total_seconds())
     day = start
     while day <= end:
-        lo, hi = _midnight(day), _midnight(day + timedelta(days=1))
+        lo, hi = localdays.bounds(day, day, tz)
         per, _ = latencies(session, lo, hi, limit=None)
         waiting = dict(
             session.execute(

@@ -60,9 +60,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns import localdays
 from campaigns.care import alerts, hourly, sla
 from campaigns.care.alerts import Condition
 from campaigns.care.stats import RobustScore, median, robust_z
+from campaigns.catalog import programme
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -307,7 +309,7 @@ def velocity_check(session: Session, now: datetime) -> int:
     candidates = {cid: (int(n), Decimal(a or 0)) for cid, n, a in session.execute(window)}
     conditions = []
     if candidates:
-        today = now.date()
+        today = localdays.day_of(now, programme.load(session).timezone)  # customer_daily's days are local
         own = _busiest_days(session, list(candidates), today)
         flagged: dict[int, tuple[int, Decimal, float, float, str]] = {}
         for cid, (n, amount) in sorted(candidates.items()):

@@ -26,6 +26,7 @@ from campaigns.clock import utcnow
 from campaigns.errors import DomainError, conflict, not_found
 from campaigns.models import AuditEvent, Campaign, CampaignCounter, CampaignStatus, CampaignVersion, LedgerEntry
 from campaigns.permissions import Scope
+from rules.document import label_in
 
 STATUSES = ("draft", "scheduled", "live", "ended", "archived")
 
@@ -48,6 +49,11 @@ class CampaignRow:
     review_state: str
     scheduled_version: int | None = None
     scheduled_at: datetime | None = None
+    label: Any = None  # the shown version's name as written: a string or {vi, en}
+
+    def name_in(self, language: str) -> str:
+        """The campaign's name for a console reading ``language`` (the stored name when it has one name)."""
+        return label_in(self.label, language) if self.label else self.name
 
     @property
     def budget_percent(self) -> int | None:
@@ -193,8 +199,9 @@ def campaign_rows(
             review_state=review_state,
             scheduled_version=plan[0] if plan else None,
             scheduled_at=plan[1] if plan else None,
+            label=doc.get("name"),
         )
-        if needle and needle not in row.name.lower():
+        if needle and needle not in row.name.lower() and needle not in str(row.label).lower():
             continue
         if status and row.status != status:
             continue

@@ -12,7 +12,7 @@ import logging
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from campaigns.catalog import opensets, programme
@@ -110,7 +110,7 @@ def import_document(
     doc = validate(source, fmt, session)
     text = source.decode() if isinstance(source, bytes) else source
     raw = json.loads(json.dumps(doc.raw, default=str))
-    campaign = session.scalar(select(Campaign).where(Campaign.name == doc.name).with_for_update())
+    campaign = _campaign_named(session, doc.known_names())
     if campaign is None:
         campaign = Campaign(name=doc.name, type=doc.type, status="draft", latest_version=0)
         session.add(campaign)
@@ -393,3 +393,22 @@ def campaign_view(session: Session, campaign: Campaign) -> dict[str, Any]:
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
+
+
+def _campaign_named(session: Session, names: list[str]) -> Campaign | None:
+    """The campaign a document continues: the one with its name, else one with its name in the other language (a
+    campaign first written with one name keeps its versions when the next one gives both), locked."""
+    found = {c.name: c for c in session.scalars(select(Campaign).where(Campaign.name.in_(names)).with_for_update())}
+    return next((found[n] for n in names if n in found), None)
+
+
+def campaign_labels(session: Session, versions: set[tuple[int, int]]) -> dict[Any, Any]:
+    """(campaign id, version) -> the name its document gave, a string or ``{vi, en}``."""
+    if not versions:
+        return {}
+    found = session.execute(
+        select(CampaignVersion.campaign_id, CampaignVersion.version, CampaignVersion.document).where(
+            tuple_(CampaignVersion.campaign_id, CampaignVersion.version).in_(sorted(versions))
+        )
+    ).all()
+    return {(c, v): doc.get("name") for c, v, doc in found if isinstance(doc, dict) and doc.get("name")}

@@ -10,17 +10,17 @@ import calendar
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from campaigns.clock import utcnow
 from campaigns.errors import invalid
-from campaigns.i18n import LANGUAGES
-from campaigns.models import AuditEvent, Reward, Setting
+from campaigns.i18n import LANGUAGES, N_
+from campaigns.models import AuditEvent, Counter, DailyStat, Reward, Setting, SlaDaily
 from campaigns.publication import bump_publication
 from rules.document import DocumentInvalid, validate_expiry
 from rules.variables import ATTRIBUTE_KEY
@@ -175,10 +175,10 @@ def _hhmm(value: Any) -> bool:
 
 
 SLA_LIMITS: dict[str, tuple[type, float, float, str]] = {
-    "minutes": (int, 1, 1440, "an integer number of minutes from 1 to 1440"),
-    "warning_percent": (int, 1, 99, "an integer percentage of the SLA from 1 to 99"),
-    "critical_factor": (float, 1.1, 100, "a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)"),
-    "critical_count": (int, 1, 10_000_000, "a positive integer (transactions over the SLA at once)"),
+    "minutes": (int, 1, 1440, N_("an integer number of minutes from 1 to 1440")),
+    "warning_percent": (int, 1, 99, N_("an integer percentage of the SLA from 1 to 99")),
+    "critical_factor": (float, 1.1, 100, N_("a multiple of the SLA from 1.1 to 100 (e.g. 2: twice the SLA)")),
+    "critical_count": (int, 1, 10_000_000, N_("a positive integer (transactions over the SLA at once)")),
 }
 
 
@@ -202,6 +202,12 @@ def load(session: Session) -> Programme:
     values = dict(DEFAULTS)
     values.update({k: v for k, v in session.execute(select(Setting.key, Setting.value)).all() if k in DEFAULTS})
     return Programme(**values)
+
+
+def local_today(session: Session, now: datetime | None = None) -> date:
+    """Today in the programme's time zone: the last day of a dashboard, SLA or analytics period."""
+    at = (now or utcnow()).astimezone(ZoneInfo(load(session).timezone))
+    return at.date()
 
 
 def validate(key: str, value: Any) -> Any:
@@ -389,7 +395,20 @@ def set_value(session: Session, key: str, value: Any, *, actor: str) -> None:
             details={"old": old, "new": value},
         )
     )
+    if key == "timezone" and value != old:
+        reset_day_rollups(session)
     bump_publication(session)
+
+
+# The rollups keyed by the programme's local day, with their watermarks (``campaigns.watermarks``).
+DAY_ROLLUPS = ((DailyStat, "daily_stats_through"), (SlaDaily, "sla_daily_through"))
+
+
+def reset_day_rollups(session: Session) -> None:
+    """Forget the day rollups, so the workers' next passes rebuild them from the start in the new zone's days."""
+    for model, counter in DAY_ROLLUPS:
+        session.execute(delete(model))
+        session.execute(delete(Counter).where(Counter.name == counter))
 
 
 def _template_problem(text: str) -> str | None:

@@ -19,6 +19,7 @@ from campaigns.accounts import rewards as rewards_service
 from campaigns.accounts.ledger import expiring
 from campaigns.accounts.profile import tier_progress
 from campaigns.care import claims
+from campaigns.catalog.documents import campaign_labels
 from campaigns.catalog.programme import load as load_programme
 from campaigns.catalog.tiers import tier_names
 from campaigns.clock import utcnow
@@ -27,10 +28,19 @@ from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError
 from campaigns.i18n import N_, translate
-from campaigns.models import ConsentPurpose, Customer, CustomerBalance, LedgerEntry, Provider, Reward, SmsInbound
+from campaigns.models import (
+    ConsentPurpose,
+    Customer,
+    CustomerBalance,
+    LedgerEntry,
+    Provider,
+    Reward,
+    SmsInbound,
+)
 from campaigns.notify.messages import day, language_of, number, render
 from campaigns.notify.outbox import queue_sms
 from campaigns.notify.sms import fold
+from rules.document import label_in
 
 CONFIRM_MINUTES = 10
 
@@ -210,7 +220,8 @@ def affordable_rewards(session: Session, balance: int | None = None) -> list[Rew
 def recent_activity(
     session: Session, customer_id: int, limit: int = 5, language: str | None = None
 ) -> list[dict[str, Any]]:
-    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)."""
+    """The customer's latest ledger entries, the provider named in ``language`` (its English name if it has one)
+    and the campaign that awarded them named in it too (from the version that awarded them: ``{vi, en}`` names)."""
     english = language_of(language) == "en"
     rows = session.execute(
         select(LedgerEntry, Provider.name_en if english else Provider.name, Provider.name)
@@ -219,6 +230,8 @@ def recent_activity(
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     ).all()
+    versions = {(e.campaign_id, e.campaign_version) for e, _, _ in rows if e.campaign_id and e.campaign_version}
+    labels = campaign_labels(session, versions)
     return [
         {
             "id": e.id,
@@ -226,6 +239,11 @@ def recent_activity(
             "points": e.points + e.pending,
             "pending": e.pending,
             "provider": name or default_name,
+            "campaign": (
+                label_in(labels[(e.campaign_id, e.campaign_version)], language_of(language))
+                if (e.campaign_id, e.campaign_version) in labels
+                else None
+            ),
             "transaction_id": e.transaction_id,
             "note": e.note,
             "created_at": e.created_at,

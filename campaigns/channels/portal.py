@@ -29,7 +29,7 @@ from campaigns.clock import utcnow
 from campaigns.customers import numbers
 from campaigns.customers.identity import PHONE, find_customer, normalize_phone
 from campaigns.errors import DomainError, invalid
-from campaigns.i18n import DEFAULT_LANGUAGE
+from campaigns.i18n import DEFAULT_LANGUAGE, language_of
 from campaigns.models import Claim, Customer, CustomerBalance, CustomerToken, OtpCode, Provider
 from campaigns.notify.outbox import queue_sms
 from campaigns.schemas import CustomerRef, Strict, validation_error
@@ -176,7 +176,9 @@ def home(session: Session, customer_id: int, language: str | None = None) -> dic
             else None
         ),
         "expiring": s.expiring,
-        "challenges": challenges_service.customer_challenges(session, customer_id, customer.timezone, utcnow()),
+        "challenges": challenges_service.customer_challenges(
+            session, customer_id, customer.timezone, utcnow(), language_of(language or customer.language)
+        ),
     }
 
 

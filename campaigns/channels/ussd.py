@@ -314,7 +314,9 @@ class Menu:
         lines = [self.u("activity")]
         for r in rows:
             own = r["provider"] if r["kind"] == "points" else None
-            label = own or (self.u(r["kind"]) if r["kind"] in U else None) or r["provider"] or r["kind"]
+            label = (
+                r["campaign"] or own or (self.u(r["kind"]) if r["kind"] in U else None) or r["provider"] or r["kind"]
+            )
             when = day(r["created_at"], self.lang, self.zone)[:5]
             lines.append(f"{r['points']:+,} {clip(label, 18)} {when}".replace(",", "."))
         return "\n".join(lines)

@@ -12,7 +12,7 @@ from campaigns.models.base import Base
 
 
 class DailyStat(Base):
-    """Dashboard rollup per UTC day and provider (0: none), for days that are over.
+    """Dashboard rollup per local day (the programme's time zone) and provider (0: none), for days that are over.
 
     Built incrementally by the workers' periodic thread from the append-only
     ledger and the transactions; the dashboard reads it for past days and

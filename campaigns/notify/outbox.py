@@ -26,6 +26,7 @@ from campaigns.catalog.tiers import entry_tier, tier_names
 from campaigns.clock import utcnow
 from campaigns.consent import consents
 from campaigns.customers.identity import PHONE
+from campaigns.i18n import localized
 from campaigns.models import Customer, CustomerBalance, CustomerIdentity, CustomerProvider, Outbox, PointLot, Reward
 from campaigns.notify import messages
 from campaigns.notify.due import due_ids
@@ -129,6 +130,8 @@ def _context(
         ctx["reward"] = reward.name_in(language) if reward else payload["reward"]
     if row.template == "tier_changed":
         ctx["tier"] = tier_name(session, payload.get("to"), language)
+    if isinstance(payload.get("challenge"), dict):  # a campaign named {vi, en}
+        ctx["challenge"] = localized(payload["challenge"], language)
     if row.template == "sms_reply" and isinstance(payload.get(language), str):
         ctx["text"] = payload[language]
     return ctx

@@ -17,13 +17,15 @@ import unicodedata
 from collections import Counter as Tally
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns import localdays
 from campaigns.care import hourly, sla
+from campaigns.catalog import programme
 from campaigns.errors import invalid
 from campaigns.models import Alert, Claim, Provider, TxnHourly
 
@@ -78,10 +80,6 @@ def week_label(monday: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _midnight(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
 @dataclass
 class Row:
     """One line of a breakdown: transactions, SLA breaches, rejections and claims."""
@@ -116,8 +114,10 @@ def _names(session: Session) -> dict[int, str]:
 
 
 def build(session: Session, start: date, weeks: int) -> Analytics:
-    """Breakdowns for ``weeks`` ISO weeks starting on the Monday ``start``."""
-    lo, hi = _midnight(start), _midnight(start + timedelta(weeks=weeks))
+    """Breakdowns for ``weeks`` ISO weeks starting on the Monday ``start``, weeks of the programme's local days."""
+    tz = programme.load(session).timezone
+    last = start + timedelta(weeks=weeks, days=-1)
+    lo, hi = localdays.bounds(start, last, tz)
     labels = [week_label(start + timedelta(weeks=i)) for i in range(weeks)]
     a = Analytics(
         weeks=labels, rolled_through=hourly.rolled_through(session), sla_minutes=int(sla.policy(session).minutes)
@@ -125,7 +125,7 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
     names = _names(session)
 
     def wk(at: datetime | date) -> str:
-        d = at.date() if isinstance(at, datetime) else at
+        d = localdays.day_of(at, tz) if isinstance(at, datetime) else at
         return week_label(d - timedelta(days=d.weekday()))
 
     series: dict[str, dict[str, dict[str, Row]]] = {d: defaultdict(dict) for d in DIMENSIONS}
@@ -135,7 +135,7 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
 
     # one grouped query per dimension: the database adds up the hourly rows (hundreds of thousands over
     # a few weeks at scale) and returns a few hundred day x key sums
-    day = func.date(TxnHourly.hour)
+    day = localdays.day_case(TxnHourly.hour, start, last, tz).label("d")
     dimensions = {
         "provider": TxnHourly.provider_id,
         "category": TxnHourly.category,
@@ -161,7 +161,7 @@ def build(session: Session, start: date, weeks: int) -> Analytics:
                 key = value
             else:
                 key = value or "(none)"
-            r = cell(dim, key, wk(d if isinstance(d, date) else date.fromisoformat(str(d))))
+            r = cell(dim, key, wk(localdays.ordinal_day(d)))
             r.transactions += int(n or 0)
             r.breaches += int(late or 0)
             r.rejected += int(rejected or 0)

@@ -1,6 +1,7 @@
 """Dashboard figures from aggregate SQL: a handful of GROUP BY queries over indexed ranges.
 
-Points per day and volume per provider come from the ``daily_stats`` rollup for
+Days are the programme's local days (``campaigns.localdays``: 23:30 UTC on the 3rd
+is the 4th in Hanoi). Points per day and volume per provider come from the ``daily_stats`` rollup for
 the days it covers (one row per day and provider, built by the workers'
 periodic pass from the append-only ledger and the transactions) plus a live
 query over the days after it (today, normally) through ``ix_ledger_created``
@@ -14,14 +15,15 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from campaigns import watermarks
+from campaigns import localdays, watermarks
+from campaigns.catalog import programme
 from campaigns.clock import utcnow
 from campaigns.models import (
     Customer,
@@ -68,7 +70,7 @@ def _day(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
-ROLLUP_COUNTER = "daily_stats_through"  # ordinal of the last UTC day in daily_stats
+ROLLUP_COUNTER = "daily_stats_through"  # ordinal of the last local day in daily_stats
 ROLLUP_LAG = timedelta(hours=1)  # a day is rolled up an hour after it ended (stragglers credited by then)
 ROLLUP_CHUNK_DAYS = 31
 
@@ -76,10 +78,6 @@ ROLLUP_CHUNK_DAYS = 31
 def rolled_through(session: Session) -> date | None:
     value = watermarks.read(session, ROLLUP_COUNTER)
     return date.fromordinal(value) if value is not None else None
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: int = ROLLUP_CHUNK_DAYS) -> int:
@@ -90,12 +88,13 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     caller commits; concurrent callers serialise on the counter row.
     """
     now = now or utcnow()
-    last_full = (now - ROLLUP_LAG).date() - timedelta(days=1)
+    tz = programme.load(session).timezone
+    last_full = localdays.day_of(now - ROLLUP_LAG, tz) - timedelta(days=1)
 
     def before_first() -> int | None:
         first = session.scalar(select(func.min(LedgerEntry.created_at)))
         first_txn = session.scalar(select(func.min(Transaction.received_at)))
-        starts = [x.date() for x in (first, first_txn) if x is not None]
+        starts = [localdays.day_of(x, tz) for x in (first, first_txn) if x is not None]
         return min(starts).toordinal() - 1 if starts else None
 
     window = watermarks.next_window(
@@ -104,23 +103,23 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
     if window is None:
         return 0
     start, end = date.fromordinal(window.start), date.fromordinal(window.end)
-    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
+    lo, hi = localdays.bounds(start, end, tz)
     rows: dict[tuple[date, int], dict[str, Any]] = {}
 
     def row(day: Any, provider_id: int | None) -> dict[str, Any]:
-        key = (date.fromisoformat(_day(day)), int(provider_id or 0))
+        key = (localdays.ordinal_day(day), int(provider_id or 0))
         return rows.setdefault(
             key, {"day": key[0], "provider_id": key[1], "issued": 0, "redeemed": 0, "txn_count": 0, "txn_amount": 0}
         )
 
-    lday = func.date(LedgerEntry.created_at)
+    lday = localdays.day_case(LedgerEntry.created_at, start, end, tz).label("d")
     for day, provider_id, kind, total in session.execute(
         select(lday, LedgerEntry.provider_id, LedgerEntry.kind, func.sum(LedgerEntry.points + LedgerEntry.pending))
         .where(LedgerEntry.created_at >= lo, LedgerEntry.created_at < hi, LedgerEntry.kind.in_(("earn", "redemption")))
         .group_by(lday, LedgerEntry.provider_id, LedgerEntry.kind)
     ):
         row(day, provider_id)["issued" if kind == "earn" else "redeemed"] += int(total or 0)
-    tday = func.date(Transaction.received_at)
+    tday = localdays.day_case(Transaction.received_at, start, end, tz).label("d")
     for day, provider_id, n, amount in session.execute(
         select(tday, Transaction.provider_id, func.count(), func.sum(Transaction.amount))
         .where(
@@ -141,19 +140,22 @@ def refresh_rollup(session: Session, now: datetime | None = None, *, max_days: i
 def build(
     session: Session, scope: Scope, *, days: int = 30, now: datetime | None = None, rollup: bool = True
 ) -> Dashboard:
+    """The last ``days`` local days up to today, each counted from the programme's midnight."""
     now = now or utcnow()
-    since = now - timedelta(days=days - 1)
-    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
-    d = Dashboard(days=[(since + timedelta(days=i)).date().isoformat() for i in range(days)])
+    tz = programme.load(session).timezone
+    today = localdays.day_of(now, tz)
+    first = today - timedelta(days=days - 1)
+    d = Dashboard(days=[(first + timedelta(days=i)).isoformat() for i in range(days)])
     pid = scope.provider_id
     through = rolled_through(session) if rollup else None
-    live_from = max(since, _midnight(through + timedelta(days=1))) if through else since
+    live_first = max(first, through + timedelta(days=1)) if through else first
+    live_from = localdays.start_of(live_first, tz)
 
     per_day: dict[tuple[str, str], int] = {}
-    if through is not None and through >= since.date():
+    if through is not None and through >= first:
         stmt = (
             select(DailyStat.day, func.sum(DailyStat.issued), func.sum(DailyStat.redeemed))
-            .where(DailyStat.day >= since.date(), DailyStat.day <= through)
+            .where(DailyStat.day >= first, DailyStat.day <= through)
             .group_by(DailyStat.day)
         )
         if pid is not None:
@@ -161,7 +163,7 @@ def build(
         for k, issued, redeemed in session.execute(stmt):
             per_day[(_day(k), "earn")] = int(issued or 0)
             per_day[(_day(k), "redemption")] = int(redeemed or 0)
-    day = func.date(LedgerEntry.created_at)
+    day = localdays.day_case(LedgerEntry.created_at, live_first, max(live_first, today), tz).label("d")
     live = (
         select(day, LedgerEntry.kind, func.sum(LedgerEntry.points + LedgerEntry.pending))
         .where(LedgerEntry.created_at >= live_from, LedgerEntry.kind.in_(("earn", "redemption")))
@@ -169,11 +171,11 @@ def build(
     )
     if pid is not None:
         live = live.where(LedgerEntry.provider_id == pid)
-    per_day.update({(_day(k), kind): int(v or 0) for k, kind, v in session.execute(live)})
+    per_day.update({(localdays.ordinal_day(k).isoformat(), kind): int(v or 0) for k, kind, v in session.execute(live)})
     d.issued = [per_day.get((x, "earn"), 0) for x in d.days]
     d.redeemed = [-per_day.get((x, "redemption"), 0) for x in d.days]
 
-    active = select(func.count(func.distinct(CustomerDaily.customer_id))).where(CustomerDaily.day >= since.date())
+    active = select(func.count(func.distinct(CustomerDaily.customer_id))).where(CustomerDaily.day >= first)
     if pid is not None:
         active = active.where(CustomerDaily.provider_id == pid)
     d.active_customers = int(session.scalar(active) or 0)
@@ -196,10 +198,10 @@ def build(
     d.tiers = [(str(t), int(n)) for t, n in session.execute(tiers)]
 
     volume: dict[int, list[Any]] = {}
-    if through is not None and through >= since.date():
+    if through is not None and through >= first:
         rolled = (
             select(DailyStat.provider_id, func.sum(DailyStat.txn_count), func.sum(DailyStat.txn_amount))
-            .where(DailyStat.day >= since.date(), DailyStat.day <= through, DailyStat.txn_count > 0)
+            .where(DailyStat.day >= first, DailyStat.day <= through, DailyStat.txn_count > 0)
             .group_by(DailyStat.provider_id)
         )
         if pid is not None:

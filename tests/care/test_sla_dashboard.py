@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from campaigns import localdays
 from campaigns.care import sla
 from campaigns.clock import utcnow
 from campaigns.models import SlaDaily, Transaction
@@ -147,7 +148,8 @@ def test_latency_and_share_on_sqlite_the_embedded_default():
         board = sla.build(session, Scope("admin"), days=7, now=now)
         [lat] = board.latency
         assert (lat.count, lat.p50, lat.p90, lat.p99, lat.max) == (100, 500.001, 900.001, 990.001, 1000.001)
-        assert board.share[("telecom", start.date().isoformat())] == (89, 12)  # 900.001 s is over 900 s
+        local_day = localdays.day_of(start, "Asia/Ho_Chi_Minh").isoformat()  # the programme's day, not UTC's
+        assert board.share[("telecom", local_day)] == (89, 12)  # 900.001 s is over 900 s
         assert [(r["code"], r["queued"]) for r in board.backlog] == [("telecom", 1)]
         [cond] = sla.conditions(session, now)
         assert (cond.key, cond.severity, cond.count) == ("sla:telecom", "critical", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.channels.helpers import PHONE, TIERS, customer_id, earn, sent_to, set_customer, set_setting
 from tests.channels.test_portal import sign_in
 from tests.channels.test_sms_keywords import sms
@@ -131,3 +133,75 @@ def test_a_providers_english_name_in_the_portal_activity(app, client, staff, wor
     set_customer(app, customer_id(app), language="en")
     en = client.get("/portal/").get_data(as_text=True)
     assert "Convenience store" in en and "Cửa hàng tiện lợi" not in en
+
+
+TET = {
+    "name": {"vi": "Thưởng Tết gấp đôi", "en": "Tet double points"},
+    "rules": [
+        {
+            "name": "double",
+            "conditions": {"all": [{"name": "amount", "operator": "greater_than_or_equal_to", "value": 10000}]},
+            "actions": [{"name": "award_points_per_amount", "params": {"points": 2, "per": 10000}}],
+        }
+    ],
+}
+
+
+def test_a_campaign_name_in_both_languages_is_validated_with_its_path(client, staff):
+    for name, path, reason in (
+        ({"fr": "Double"}, "name.fr", "unknown language; known: vi, en"),
+        ({"vi": ""}, "name.vi", "must not be empty"),
+        ({}, "name", "must name at least one language (vi, en)"),
+        ({"vi": 5}, "name.vi", "expected a string, got integer"),
+    ):
+        resp = client.post("/api/v1/campaigns/validate", json={**TET, "name": name}, headers=staff)
+        errors = resp.get_json()["error"]["fields"]
+        assert resp.status_code == 422 and {"path": path, "reason": reason}.items() <= errors[0].items(), errors
+
+
+def test_a_campaign_first_named_in_one_language_keeps_its_versions_when_given_both(client, staff):
+    first = publish(client, staff, {**TET, "name": "Weekend bonus"})
+    both = publish(client, staff, {**TET, "name": {"vi": "Thưởng cuối tuần", "en": "Weekend bonus"}})
+    assert both["id"] == first["id"] and both["name"] == "Weekend bonus"  # found by its English name
+    again = publish(client, staff, {**TET, "name": {"vi": "Thưởng cuối tuần", "en": "Weekend bonus"}})
+    assert again["id"] == first["id"]
+    listed = client.get("/api/v1/campaigns", headers=staff).get_json()["campaigns"]
+    assert [c["name"] for c in listed] == ["Weekend bonus"]
+
+
+def test_a_campaign_named_in_both_languages_reaches_each_reader_in_theirs(app, client, telecom, staff, work):
+    from tests.channels.test_ussd import Session as Ussd
+    from tests.helpers.factories import make_user
+    from tests.helpers.web import login
+
+    first = publish(client, staff, TET)
+    again = publish(client, staff, {**TET, "name": {"vi": "Thưởng Tết gấp đôi"}})
+    assert again["id"] == first["id"] and again["name"] == "Thưởng Tết gấp đôi"  # the same campaign: its vi name
+    publish(client, staff, TET)  # version 3: both names again
+    earn(client, telecom, work, "t1", 1_000_000)
+    sign_in(client, work)
+    vi = client.get("/portal/").get_data(as_text=True)
+    assert "Thưởng Tết gấp đôi · Mobile operator" in vi and "Tet double points" not in vi
+    assert "+200 Thưởng Tết gấp đôi" in Ussd(client).send("", "4").replace("\n", " ")
+    set_customer(app, customer_id(app), language="en")
+    en = client.get("/portal/").get_data(as_text=True)
+    assert "Tet double points · Mobile operator" in en and "Thưởng Tết" not in en
+    assert "+200 Tet double points" in Ussd(client).send("", "4").replace("\n", " ")
+    assert client.post("/api/v1/me/otp", json={"phone": PHONE}).status_code == 202  # the app: /api/v1/me
+    work()
+    code = re.search(r"\b(\d{6})\b", sent_to(PHONE)[-1]).group(1)
+    token = client.post("/api/v1/me/token", json={"phone": PHONE, "code": code}).get_json()["token"]
+    activity = client.get("/api/v1/me/activity", headers={"Authorization": f"Bearer {token}"}).get_json()["activity"]
+    assert (activity[0]["campaign"], activity[0]["points"]) == ("Tet double points", 200)
+
+    make_user(app, "vi@example.com", "admin", language="vi")
+    make_user(app, "en@example.com", "admin", language="en")
+    for email, shown, hidden in (
+        ("vi@example.com", "Thưởng Tết gấp đôi", "Tet double points"),
+        ("en@example.com", "Tet double points", "Thưởng Tết gấp đôi"),
+    ):
+        staff_client = app.test_client()
+        login(staff_client, email)
+        for url in ("/campaigns", f"/customers/{customer_id(app)}"):  # the list, the customer 360's ledger
+            page = staff_client.get(url).get_data(as_text=True)
+            assert shown in page and hidden not in page, url

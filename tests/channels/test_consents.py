@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -127,6 +128,8 @@ def test_sms_ussd_and_portal_grant_and_withdraw_each_recorded_with_its_channel(a
     assert history(consents(client, me))[-1] == ("marketing", False, "portal")
     page = client.get("/portal/consents").get_data(as_text=True)
     assert page.count("<tr>") == 7 and "cổng thành viên" in page and "phiếu giấy" not in page  # the whole history
+    local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))  # times in the programme's zone, named
+    assert f"{local:%d/%m/%Y}" in page and "(UTC+07:00)" in page and " UTC</td>" not in page
 
 
 def test_a_provider_records_a_signed_paper_form_scoped_idempotent_and_audited(app, client, telecom, shop, staff, work):

@@ -66,9 +66,9 @@ def test_full_sessions_in_vietnamese_and_english(app, client, telecom, staff, wo
         )
         act = Session(client).send("", "4")
         assert act.startswith(
-            "END Giao dịch gần đây:\n+1.260 Mobile operator"
+            "END Giao dịch gần đây:\n+1.260 Base earning"  # what the points were for: the campaign
             if lang == "vi"
-            else "END Recent activity:\n+1.260 Mobile operator"
+            else "END Recent activity:\n+1.260 Base earning"
         )
         cancel = Session(client)
         cancel.send("", "3", "1")

@@ -278,3 +278,29 @@ def test_a_granted_reward_challenge_and_the_conversion_on_the_embedded_sqlite_de
     assert balance == 30 - 20
     again = app.test_cli_runner().invoke(args=["lifecycle"])
     assert "converted 0 customers'" in again.output
+
+
+def test_a_challenge_named_in_both_languages_is_told_in_the_customers(app, client, telecom, staff, work):
+    from tests.channels.helpers import customer_id, set_customer
+
+    set_setting(client, staff, "quiet_hours", None)
+    set_setting(client, staff, "sms_daily_limit", None)
+    named = {
+        **CHALLENGE,
+        "name": {"vi": "Nạp 3 lần và gửi bưu phẩm", "en": "Top up 3 times and send a parcel"},
+        "challenge": {**CHALLENGE["challenge"], "steps": CHALLENGE["challenge"]["steps"][1:]},  # one parcel
+    }
+    publish(client, staff, named)
+    _post(client, telecom, "p1", 30_000, category="parcel")
+    work()
+    work()  # the sender
+    told = "Chúc mừng! Bạn đã hoàn thành thử thách Nạp 3 lần và gửi bưu phẩm và nhận 500 điểm."
+    assert any(text.startswith(told) for text in sent_to(E164)), sent_to(E164)
+    set_customer(app, customer_id(app), language="en")
+    token_sent = client.post("/api/v1/me/otp", json={"phone": PHONE})
+    assert token_sent.status_code == 202
+    work()
+    code = re.search(r"\b(\d{6})\b", sent_to(E164)[-1]).group(1)
+    token = client.post("/api/v1/me/token", json={"phone": PHONE, "code": code}).get_json()["token"]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [c["name"] for c in me["challenges"]] == ["Top up 3 times and send a parcel"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from campaigns import localdays
 from campaigns.models import DailyStat, LedgerEntry, Provider, Transaction
 from campaigns.permissions import UNLIMITED, Scope
 from campaigns.reporting import dashboard
@@ -13,6 +14,8 @@ from tests.helpers.api import publish, txn
 from tests.helpers.documents import BASE_EARNING
 from webapp.extensions import db
 from workers.sweeper import rollup
+
+HANOI = "Asia/Ho_Chi_Minh"
 
 
 def test_rollup_matches_live_figures(app, client, telecom, shop, staff, work):
@@ -42,8 +45,8 @@ def test_rollup_matches_live_figures(app, client, telecom, shop, staff, work):
     assert rollup(app.extensions["loyalty.runtime"]) == 0  # nothing new until tomorrow
     with app.app_context():
         through = dashboard.rolled_through(db.session)
-        assert through == (now - dashboard.ROLLUP_LAG).date() - timedelta(days=1)
-        rolled_days = sum(1 for i in range(6) if (now - timedelta(days=i)).date() <= through)  # 4 in the first hour
+        assert through == localdays.day_of(now - dashboard.ROLLUP_LAG, HANOI) - timedelta(days=1)  # the programme's
+        rolled_days = sum(1 for i in range(6) if localdays.day_of(now - timedelta(days=i), HANOI) <= through)
         assert db.session.scalar(select(func.count()).select_from(DailyStat)) == rolled_days
         rolled = [dashboard.build(db.session, s, days=7) for s in scopes]
     for a, b in zip(live, rolled, strict=True):

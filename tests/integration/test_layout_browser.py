@@ -1,5 +1,6 @@
-"""Every staff page at 1366x768 and every portal page at 390x844 in a real browser: nothing overflows sideways,
-every input has a label and the console's style, and the page logs no error.
+"""Every staff page at 1366x768 and every portal page at 390x844 in a real browser, in Vietnamese and in English:
+nothing overflows sideways, every input has a label and the console's style, and the page logs no error.
+Vietnamese labels run longer than English ones, so each walk is made in both.
 
 The pages are found from the app's own routes (every GET page of the admin, care and auth blueprints), so a new page
 is walked without touching this test; ids in the URLs come from a small programme with a customer, a claim and a
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.care.claim_helpers import H, setup
-from tests.channels.helpers import PHONE, sent_to
+from tests.channels.helpers import PHONE, customer_id, earn, sent_to, set_customer
 from tests.helpers.factories import PASSWORD, make_user
 from tests.integration.test_browser import ARGS, CHROMIUM, shot
 
@@ -88,7 +89,12 @@ def _watch(page: Any) -> list[str]:
     return errors
 
 
-def test_every_staff_page_fits_a_laptop_screen(app, server, telecom, staff, work):  # noqa: F811
+LANGUAGES = ("vi", "en")
+PORTAL_PAGES = ("/portal/", "/portal/claims", "/portal/consents", "/portal/send")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_staff_page_fits_a_laptop_screen(app, server, telecom, staff, work, language):  # noqa: F811
     client = app.test_client()
     cid = setup(client, staff, telecom, work, app)
     filed = client.post(
@@ -97,7 +103,7 @@ def test_every_staff_page_fits_a_laptop_screen(app, server, telecom, staff, work
     assert filed.status_code == 200
     campaign_id = client.get("/api/v1/campaigns", headers=staff).get_json()["campaigns"][0]["id"]
     ids = {"customer_id": cid, "campaign_id": campaign_id, "claim_id": 1, "version": 1}
-    make_user(app, "admin@example.com", "admin")
+    make_user(app, "admin@example.com", "admin", language=language)
     pages = _staff_pages(app, ids)
     assert len(pages) >= 20, pages
     problems: list[str] = []
@@ -112,6 +118,7 @@ def test_every_staff_page_fits_a_laptop_screen(app, server, telecom, staff, work
             page.locator("input[name=password]").fill(PASSWORD)
             page.locator("form button[type=submit]").first.click()
             page.wait_for_url(f"{server}/")
+            assert page.locator("html").get_attribute("lang") == language
             for url in pages:
                 if url == "/auth/login":
                     continue
@@ -119,15 +126,18 @@ def test_every_staff_page_fits_a_laptop_screen(app, server, telecom, staff, work
                 page.wait_for_load_state()
                 problems += _problems(page, url, errors)
                 if url in (f"/customers/{cid}", "/care/claims/1"):
-                    shot(page, "laptop" + url.replace("/", "-"))
+                    shot(page, f"laptop{'' if language == 'vi' else '-en'}" + url.replace("/", "-"))
         finally:
             browser.close()
     assert problems == [], "\n".join(problems)
 
 
-def test_every_portal_page_fits_a_phone(app, server, telecom, staff, work):  # noqa: F811
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_portal_page_fits_a_phone(app, server, telecom, staff, work, language):  # noqa: F811
     client = app.test_client()
     setup(client, staff, telecom, work, app)
+    earn(client, telecom, work, "t2", 12_000_000)  # 1,260 points: rewards to redeem, a tier, vouchers to come
+    set_customer(app, customer_id(app), language=language)
     problems: list[str] = []
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -146,14 +156,22 @@ def test_every_portal_page_fits_a_phone(app, server, telecom, staff, work):  # n
             page.locator("input[name=code]").fill(code)
             page.locator("form button[type=submit]").first.click()
             page.wait_for_url(re.compile(r".*/portal/$"))
-            for url in ("/portal/", "/portal/claims"):
+            assert page.locator("html").get_attribute("lang") == language
+            for url in PORTAL_PAGES:
                 page.goto(f"{server}{url}")
                 problems += _problems(page, url, errors)
-            redeem = page.locator("a[href*='/portal/redeem']").first
-            if redeem.count():
-                redeem.click()
-                page.wait_for_load_state()
-                problems += _problems(page, "confirm", errors)
+            page.goto(f"{server}/portal/claims")
+            page.locator("form button[type=submit]").first.click()  # empty: the errors next to the fields
+            page.wait_for_load_state()
+            assert page.locator(".field-error").count() >= 1
+            errors[:] = [e for e in errors if "status of 422" not in e]  # the form's answer, not a page error
+            problems += _problems(page, "/portal/claims (errors)", errors)
+            page.goto(f"{server}/portal/")
+            redeem = page.locator("a[href*='/redeem']").first
+            assert redeem.count(), "no reward to redeem on the home page"
+            redeem.click()
+            page.wait_for_load_state()
+            problems += _problems(page, "confirm", errors)
         finally:
             browser.close()
     assert problems == [], "\n".join(problems)

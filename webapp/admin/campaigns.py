@@ -12,6 +12,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from campaigns import i18n
 from campaigns.access.providers import provider_codes
 from campaigns.accrual import simulation
 from campaigns.catalog import authoring, programme
@@ -24,7 +25,7 @@ from campaigns.reporting import experiments
 from rules.vocabulary import export_rules_vocabulary
 
 from ..extensions import announce_publication, db, db_session, settings
-from ..i18n import csv_time
+from ..i18n import csv_time, language
 from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
@@ -203,7 +204,7 @@ def save_campaign() -> Any:
         db.session.rollback()
         return _editor(source, fmt, None, locate(source, [(f.path, f.reason) for f in err.fields]))
     db.session.commit()
-    flash(f"Saved as draft version {version.version}.", "success")
+    flash(_("Saved as draft version %(version)s.", version=version.version), "success")
     return redirect(url_for("admin.campaign", campaign_id=version.campaign_id))
 
 
@@ -345,7 +346,11 @@ def publish_campaign(campaign_id: int, version: int) -> Any:
         catalog.publish_version(
             db_session(), campaign_id, version, author=current_user.email, require_approval=_require_approval()
         )
-        return f"Version {version} is {'published again (rollback)' if rollback else 'published'}."
+        return (
+            _("Version %(version)s is published again (rollback).", version=version)
+            if rollback
+            else _("Version %(version)s is published.", version=version)
+        )
 
     return _act(campaign_id, do, publishes=True)
 
@@ -358,7 +363,7 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
     try:
         at = datetime.fromisoformat(request.form.get("at", "").strip()).replace(tzinfo=tz)
     except ValueError:
-        flash("Pick a date and time for the publication.", "error")
+        flash(_("Pick a date and time for the publication."), "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     try:
         authoring.get_campaign(db_session(), campaign_id, scope())
@@ -368,11 +373,14 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
     except DomainError as err:
         db.session.rollback()
         if err.status == 422:
-            flash(f"Not scheduled: {err.fields[0].reason if err.fields else err.message}.", "error")
+            flash(_("Not scheduled: %(reason)s.", reason=err.fields[0].reason if err.fields else err.message), "error")
             return redirect(url_for("admin.campaign", campaign_id=campaign_id))
         return html_error(err)
     db.session.commit()
-    flash(f"Version {version} will be published on {at:%Y-%m-%d %H:%M} ({tz.key}).", "success")
+    flash(
+        _("Version %(version)s will be published on %(at)s.", version=version, at=i18n.moment(at, language(), tz.key)),
+        "success",
+    )
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 
 
@@ -381,7 +389,7 @@ def schedule_campaign(campaign_id: int, version: int) -> Any:
 def unschedule_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
         catalog.cancel_schedule(db_session(), campaign_id, version, author=current_user.email)
-        return f"The scheduled publication of version {version} is cancelled."
+        return _("The scheduled publication of version %(version)s is cancelled.", version=version)
 
     return _act(campaign_id, do)
 
@@ -391,7 +399,7 @@ def unschedule_campaign(campaign_id: int, version: int) -> Any:
 def archive_campaign(campaign_id: int) -> Any:
     def do() -> str:
         catalog.archive(db_session(), campaign_id, author=current_user.email)
-        return "Campaign archived: it no longer applies to new transactions."
+        return _("Campaign archived: it no longer applies to new transactions.")
 
     return _act(campaign_id, do, publishes=True)
 
@@ -401,7 +409,7 @@ def archive_campaign(campaign_id: int) -> Any:
 def submit_campaign(campaign_id: int, version: int) -> Any:
     def do() -> str:
         authoring.submit_for_review(db_session(), campaign_id, version, actor=current_user.email)
-        return f"Version {version} is waiting for a second person's approval."
+        return _("Version %(version)s is waiting for a second person's approval.", version=version)
 
     return _act(campaign_id, do)
 
@@ -409,7 +417,11 @@ def submit_campaign(campaign_id: int, version: int) -> Any:
 def _review(campaign_id: int, version: int, approve: bool) -> Any:
     def do() -> str:
         authoring.review(db_session(), campaign_id, version, actor=current_user.email, approve=approve)
-        return f"Version {version} {'approved' if approve else 'sent back'}."
+        return (
+            _("Version %(version)s approved.", version=version)
+            if approve
+            else _("Version %(version)s sent back.", version=version)
+        )
 
     return _act(campaign_id, do)
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -76,7 +77,10 @@ def tiers_save() -> Any:
         db.session.rollback()
         return _tiers_page(err.rows, request.form.get("grace_days", ""), err.field_errors, err.general)
     db.session.commit()
-    flash(f"Tier ladder saved as draft version {version.version}. Publish it below to apply it.", "success")
+    flash(
+        _("Tier ladder saved as draft version %(version)s. Publish it below to apply it.", version=version.version),
+        "success",
+    )
     return redirect(url_for("admin.campaign", campaign_id=version.campaign_id))
 
 
@@ -131,7 +135,7 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         try:
             data[key] = int(raw)
         except ValueError:
-            errors[key] = "must be a whole number"
+            errors[key] = _("must be a whole number")
     tz = _tz()
     for key in ("valid_from", "valid_to"):
         raw = form.get(key, "").strip()
@@ -147,19 +151,19 @@ def _data_of(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         except yaml.YAMLError as exc:
             errors["eligibility"] = f"not valid YAML/JSON: {' '.join(str(exc).split())[:200]}"
         except RecursionError:
-            errors["eligibility"] = "nested too deeply"
+            errors["eligibility"] = _("nested too deeply")
         else:
             if isinstance(parsed, dict):
                 data["eligibility"] = json.loads(json.dumps(parsed, default=str))
             else:
-                errors["eligibility"] = "expected conditions like {all: [{name: …, operator: …, value: …}]}"
+                errors["eligibility"] = _("expected conditions like {all: [{name: …, operator: …, value: …}]}")
     data["provider"] = form.get("provider", "").strip() or None
     data["active"] = form.get("active") == "1"
     return data, errors
 
 
 def _reward_page(reward: Reward | None, form: dict[str, str], errors: dict[str, str] | None = None) -> Any:
-    variables, _ = _vocabulary()
+    variables, _types = _vocabulary()
     return (
         render_template(
             "admin/reward.html",
@@ -233,7 +237,7 @@ def reward_new() -> Any:
 def reward_edit(reward_id: int) -> Any:
     reward = db.session.get(Reward, reward_id)
     if reward is None:
-        return render_template("error.html", status=404, message="No such reward."), 404
+        return render_template("error.html", status=404, message=_("No such reward.")), 404
     return _reward_page(reward, _form_of(reward))
 
 
@@ -247,7 +251,7 @@ def reward_save() -> Any:
         form["code"] = existing.code  # the code names the reward; it does not change
     data, errors = _data_of(form)
     if existing is None and data["code"] and rewards_exists(data["code"]):
-        errors["code"] = "a reward with this code exists; edit it from the list"
+        errors["code"] = _("a reward with this code exists; edit it from the list")
     if not errors:
         try:
             saved = rewards.save_reward(db_session(), data, actor=current_user.email)
@@ -260,6 +264,6 @@ def reward_save() -> Any:
             errors = errors or {"code": err.message}
         else:
             db.session.commit()
-            flash(f"Reward {saved.code} saved.", "success")
+            flash(_("Reward %(code)s saved.", code=saved.code), "success")
             return redirect(url_for("admin.rewards_list"))
     return _reward_page(existing, form, errors)

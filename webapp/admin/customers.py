@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from campaigns import i18n
 from campaigns.accounts import adjustments, transfers
 from campaigns.accounts import profile as customers
 from campaigns.care import claims
@@ -18,7 +20,7 @@ from campaigns.models import Customer, CustomerMerge, ErasureRequest, Provider
 from campaigns.privacy import erasure, export, masking
 
 from ..extensions import db, db_session, settings
-from ..i18n import csv_time
+from ..i18n import csv_time, language
 from ..replica import read_session
 from ..security import permission_required, scope
 from . import bp
@@ -102,7 +104,7 @@ def adjust_customer(customer_id: int) -> Any:
         points = int(raw)
     except ValueError:
         points = 0
-        errors["points"] = "must be a whole number, e.g. 500 or -200"
+        errors["points"] = _("must be a whole number, e.g. 500 or -200")
     if not errors:
         try:
             entry = adjustments.adjust(
@@ -122,7 +124,8 @@ def adjust_customer(customer_id: int) -> Any:
             errors = {f.path: f.reason for f in err.fields} or {"points": err.message.split(": ", 1)[-1]}
         else:
             db.session.commit()
-            flash(f"Adjusted by {entry.points:+,} points.", "success")
+            sign = "+" if entry.points > 0 else ""
+            flash(_("Adjusted by %(points)s points.", points=sign + _n(entry.points)), "success")
             return redirect(url_for("admin.customer", customer_id=customer_id))
     try:
         view = customers.staff_profile(db_session(), customer_id, scope())
@@ -145,7 +148,14 @@ def reverse_transfer(customer_id: int, transfer_id: int) -> Any:
         flash(err.message, "error")
     else:
         db.session.commit()
-        flash(f"Transfer {view['id']} reversed: {view['points']:,} points back to the sender.", "success")
+        flash(
+            _(
+                "Transfer %(id)s reversed: %(points)s points back to the sender.",
+                id=view["id"],
+                points=_n(view["points"]),
+            ),
+            "success",
+        )
     return redirect(url_for("admin.customer", customer_id=customer_id) + "#transfers-h")
 
 
@@ -160,7 +170,7 @@ def merge_customer(customer_id: int) -> Any:
     try:
         other = customers.find(db_session(), kind, f.get("merge_q", "").strip()[:64])
     except DomainError:
-        errors["merge_q"] = "no customer found with this value"
+        errors["merge_q"] = _("no customer found with this value")
     if other is not None:
         try:
             record = merge.merge(db_session(), customer_id, other, f.get("merge_reason", ""), actor=current_user.email)
@@ -175,8 +185,15 @@ def merge_customer(customer_id: int) -> Any:
             db.session.commit()
             m = record.moved
             flash(
-                f"Customer #{other} merged into #{customer_id}: {len(m['identities'])} identities, "
-                f"{len(m['ledger_entries'])} ledger entries, {len(m['transactions'])} transactions moved.",
+                _(
+                    "Customer #%(other)s merged into #%(id)s: %(identities)s identities, %(entries)s ledger entries, "
+                    "%(transactions)s transactions moved.",
+                    other=other,
+                    id=customer_id,
+                    identities=len(m["identities"]),
+                    entries=len(m["ledger_entries"]),
+                    transactions=len(m["transactions"]),
+                ),
                 "success",
             )
             return redirect(url_for("admin.customer", customer_id=customer_id))
@@ -192,7 +209,7 @@ def merge_customer(customer_id: int) -> Any:
 def unmerge_customer(merge_id: int) -> Any:
     record = db.session.get(CustomerMerge, merge_id)
     if record is None:
-        return render_template("error.html", status=404, message="No such merge."), 404
+        return render_template("error.html", status=404, message=_("No such merge.")), 404
     try:
         merge.unmerge(db_session(), merge_id, actor=current_user.email)
     except DomainError as err:
@@ -200,7 +217,13 @@ def unmerge_customer(merge_id: int) -> Any:
         flash(err.message, "error")
         return redirect(url_for("admin.customer", customer_id=record.survivor_id))
     db.session.commit()
-    flash(f"Merge reversed: customer #{record.merged_id} has its identities, points and history back.", "success")
+    flash(
+        _(
+            "Merge reversed: customer #%(id)s has its identities, points and history back.",
+            id=record.merged_id,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.customer", customer_id=record.survivor_id))
 
 
@@ -337,7 +360,7 @@ def request_erasure(customer_id: int) -> Any:
             return html_error(missing)
         return _page(view, request.form, {"erase_reason": _first_reason(err)}, 422)
     db.session.commit()
-    flash("Erasure requested: a different admin must approve it.", "success")
+    flash(_("Erasure requested: a different admin must approve it."), "success")
     return redirect(url_for("admin.customer", customer_id=customer_id))
 
 
@@ -346,7 +369,7 @@ def request_erasure(customer_id: int) -> Any:
 def approve_erasure(request_id: int) -> Any:
     req = db.session.get(ErasureRequest, request_id)
     if req is None:
-        return render_template("error.html", status=404, message="No such erasure request."), 404
+        return render_template("error.html", status=404, message=_("No such erasure request.")), 404
     cid = req.customer_id
     try:
         _programme_wide()
@@ -359,7 +382,11 @@ def approve_erasure(request_id: int) -> Any:
         return redirect(url_for("admin.customer", customer_id=cid))
     db.session.commit()
     flash(
-        f"Customer #{cid} erased: {done['identities']} identities replaced by keyed hashes; the ledger stays.",
+        _(
+            "Customer #%(id)s erased: %(identities)s identities replaced by keyed hashes; the ledger stays.",
+            id=cid,
+            identities=done["identities"],
+        ),
         "success",
     )
     return redirect(url_for("admin.customer", customer_id=cid))
@@ -370,7 +397,7 @@ def approve_erasure(request_id: int) -> Any:
 def reject_erasure(request_id: int) -> Any:
     req = db.session.get(ErasureRequest, request_id)
     if req is None:
-        return render_template("error.html", status=404, message="No such erasure request."), 404
+        return render_template("error.html", status=404, message=_("No such erasure request.")), 404
     cid = req.customer_id
     try:
         _programme_wide()
@@ -386,5 +413,10 @@ def reject_erasure(request_id: int) -> Any:
             return html_error(missing)
         return _page(view, request.form, {"reject_reason": _first_reason(err)}, 422)
     db.session.commit()
-    flash(f"Erasure request #{request_id} rejected; the customer's data stays.", "success")
+    flash(_("Erasure request #%(id)s rejected; the customer's data stays.", id=request_id), "success")
     return redirect(url_for("admin.customer", customer_id=cid))
+
+
+def _n(value: int) -> str:
+    """A number in the page's language (``1.234`` in Vietnamese) for a message."""
+    return i18n.number(value, language())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.clearing import periods, rates
@@ -161,7 +162,7 @@ def finance_set_rates() -> Any:
     if errors:
         return _rates_page(errors, f)
     db.session.commit()
-    flash(f"Rates of {f.get('provider')} set.", "success")
+    flash(_("Rates of %(provider)s set.", provider=f.get("provider")), "success")
     return redirect(url_for("admin.finance_rates"))
 
 
@@ -176,5 +177,5 @@ def finance_close() -> Any:
         flash(err.message, "error")
         return redirect(url_for("admin.finance", period=period or None))
     db.session.commit()
-    flash(f"{period} closed: its statements are stored and will not change.", "success")
+    flash(_("%(period)s closed: its statements are stored and will not change.", period=period), "success")
     return redirect(url_for("admin.finance", period=period))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.access import providers
@@ -59,7 +60,7 @@ def providers_create() -> Any:
         return _page(errors={x.path: x.reason for x in err.fields} or {"code": err.message}, form=f)
     db.session.commit()
     forget_cached_keys()
-    flash(f"Provider {provider.code} created with its first API key.", "success")
+    flash(_("Provider %(code)s created with its first API key.", code=provider.code), "success")
     return _page(new_key=key, new_for=provider.code)  # shown this once: no redirect
 
 
@@ -68,12 +69,12 @@ def providers_create() -> Any:
 def providers_new_key(provider_id: int) -> Any:
     provider = db.session.get(Provider, provider_id)
     if provider is None:
-        return render_template("error.html", status=404, message="No such provider."), 404
+        return render_template("error.html", status=404, message=_("No such provider.")), 404
     key = providers.rotate_provider_key(
         db_session(), provider.code, actor=current_user.email, name=request.form.get("name", "")
     )
     db.session.commit()
-    flash(f"New key for {provider.code}. The older keys keep working until you revoke them.", "success")
+    flash(_("New key for %(code)s. The older keys keep working until you revoke them.", code=provider.code), "success")
     return _page(new_key=key, new_for=provider.code)
 
 
@@ -87,7 +88,7 @@ def providers_revoke_key(provider_id: int, key_id: int) -> Any:
         return html_error(err)
     db.session.commit()
     forget_cached_keys()
-    flash(f"Key {key.prefix}… revoked: it stops working within seconds.", "success")
+    flash(_("Key %(prefix)s… revoked: it stops working within seconds.", prefix=key.prefix), "success")
     return redirect(url_for("admin.providers_list"))
 
 

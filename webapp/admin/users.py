@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.access import sso, users
@@ -62,7 +63,14 @@ def users_create() -> Any:
         db.session.rollback()
         return _page({x.path: x.reason for x in err.fields} or {"email": err.message}, f)
     db.session.commit()
-    flash(f"Created {user.email} ({user.role}). Give them the password through a safe channel.", "success")
+    flash(
+        _(
+            "Created %(email)s (%(role)s). Give them the password through a safe channel.",
+            email=user.email,
+            role=user.role,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.users_list"))
 
 
@@ -75,10 +83,10 @@ def _user(user_id: int) -> StaffUser | None:
 def users_unlock(user_id: int) -> Any:
     user = _user(user_id)
     if user is None:
-        return render_template("error.html", status=404, message="No such user."), 404
+        return render_template("error.html", status=404, message=_("No such user.")), 404
     users.unlock(db_session(), user, actor=current_user.email)
     db.session.commit()
-    flash(f"{user.email} unlocked.", "success")
+    flash(_("%(email)s unlocked.", email=user.email), "success")
     return redirect(url_for("admin.users_list"))
 
 
@@ -87,14 +95,19 @@ def users_unlock(user_id: int) -> Any:
 def users_active(user_id: int) -> Any:
     user = _user(user_id)
     if user is None:
-        return render_template("error.html", status=404, message="No such user."), 404
+        return render_template("error.html", status=404, message=_("No such user.")), 404
     if user.id == current_user.id:
-        flash("You cannot deactivate yourself.", "error")
+        flash(_("You cannot deactivate yourself."), "error")
         return redirect(url_for("admin.users_list"))
     users.set_active(db_session(), user, request.form.get("active") == "1", actor=current_user.email)
     db.session.commit()
     forget_cached_keys()
-    flash(f"{user.email} {'activated' if user.active else 'deactivated; their sessions and tokens ended'}.", "success")
+    flash(
+        _("%(email)s activated.", email=user.email)
+        if user.active
+        else _("%(email)s deactivated; their sessions and tokens ended.", email=user.email),
+        "success",
+    )
     return redirect(url_for("admin.users_list"))
 
 
@@ -104,10 +117,10 @@ def users_end_sessions(user_id: int) -> Any:
     """Signs the person out everywhere at once (their API tokens are ended by deactivating them)."""
     user = _user(user_id)
     if user is None:
-        return render_template("error.html", status=404, message="No such user."), 404
+        return render_template("error.html", status=404, message=_("No such user.")), 404
     sso.end_sessions(db_session(), user, actor=current_user.email)
     db.session.commit()
-    flash(f"Every session of {user.email} has ended.", "success")
+    flash(_("Every session of %(email)s has ended.", email=user.email), "success")
     return redirect(url_for("admin.users_list"))
 
 
@@ -116,7 +129,7 @@ def users_end_sessions(user_id: int) -> Any:
 def users_break_glass(user_id: int) -> Any:
     user = _user(user_id)
     if user is None:
-        return render_template("error.html", status=404, message="No such user."), 404
+        return render_template("error.html", status=404, message=_("No such user.")), 404
     try:
         sso.set_break_glass(db_session(), user, request.form.get("break_glass") == "1", actor=current_user.email)
     except DomainError as err:
@@ -124,7 +137,12 @@ def users_break_glass(user_id: int) -> Any:
         flash(err.fields[0].reason if err.fields else err.message, "error")
         return redirect(url_for("admin.users_list"))
     db.session.commit()
-    flash(f"{user.email} is {'now' if user.break_glass else 'no longer'} a break-glass account.", "success")
+    flash(
+        _("%(email)s is now a break-glass account.", email=user.email)
+        if user.break_glass
+        else _("%(email)s is no longer a break-glass account.", email=user.email),
+        "success",
+    )
     return redirect(url_for("admin.users_list"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -43,5 +44,5 @@ def webhook_replay(outbox_id: int) -> Any:
     webhooks.replay(db_session(), outbox_id, actor=current_user.email)
     db.session.commit()
     dispatcher().schedule_notify()
-    flash(f"Delivery {outbox_id} will be sent again.", "success")
+    flash(_("Delivery %(id)s will be sent again.", id=outbox_id), "success")
     return redirect(url_for("admin.webhook_deliveries"))

@@ -133,6 +133,9 @@ class LedgerLine(BaseModel):
     provider: str | None
     transaction_id: int | None
     campaign: str | None
+    campaign_label: str | dict[str, str] | None = Field(
+        default=None, description="the campaign's name as its document gives it: a string or {vi, en}"
+    )
     rule: str | None
     created_at: datetime
 
@@ -1177,7 +1180,10 @@ def me_paths() -> dict[str, Any]:
             }
         },
         "/api/v1/me/activity": _me_get(
-            "Recent ledger activity across all providers (?limit=)", "meActivity", "activity"
+            "Recent ledger activity across all providers (?limit=), each with the campaign that awarded it named in"
+            " the customer's language",
+            "meActivity",
+            "activity",
         ),
         "/api/v1/me/rewards": _me_get(
             "Rewards on offer, with whether the balance affords each", "meRewards", "rewards"

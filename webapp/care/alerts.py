@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.care import alerts
@@ -42,10 +43,10 @@ def _act(alert_id: int, action: str) -> Any:
     try:
         if action == "acknowledge":
             alerts.acknowledge(db_session(), alert_id, scope(), current_user.email)
-            message = f"Alert {alert_id} acknowledged."
+            message = _("Alert %(id)s acknowledged.", id=alert_id)
         else:
             alerts.resolve(db_session(), alert_id, scope(), current_user.email, request.form.get("resolution", ""))
-            message = f"Alert {alert_id} resolved."
+            message = _("Alert %(id)s resolved.", id=alert_id)
     except DomainError as err:
         db.session.rollback()
         if err.status == 404:

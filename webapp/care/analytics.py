@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import render_template, request
 
-from campaigns.clock import utcnow
+from campaigns.catalog import programme
 from campaigns.errors import DomainError
 from campaigns.reporting import analytics
 
@@ -24,7 +24,7 @@ WEEK_CHOICES = (4, 8, 13, 26)
 def analytics_page() -> Any:
     weeks = request.args.get("weeks", 8, type=int)
     weeks = weeks if weeks in WEEK_CHOICES else 8
-    today = utcnow().date()
+    today = programme.local_today(read_session())
     start = today - timedelta(days=today.weekday(), weeks=weeks - 1)
     a = analytics.build(read_session(), start, weeks)
     return render_template(
@@ -39,7 +39,7 @@ def analytics_page() -> Any:
 
 def _week() -> tuple[str, Any]:
     raw = request.args.get("week") or ""
-    monday = analytics.parse_week(raw or None, utcnow().date())
+    monday = analytics.parse_week(raw or None, programme.local_today(read_session()))
     return analytics.week_label(monday), monday
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from campaigns import i18n
 from campaigns.accounts import adjustments
 from campaigns.accounts import profile as customers
 from campaigns.care import alerts, claims
@@ -19,6 +21,7 @@ from campaigns.models import Provider
 from campaigns.privacy import masking
 
 from ..extensions import db, db_session, settings
+from ..i18n import language
 from ..security import permission_required, scope
 from . import bp
 
@@ -82,7 +85,7 @@ def claim_file() -> Any:
     try:
         cid = customers.find(db_session(), kind, f.get("customer", "")[:64])
     except DomainError:
-        return _queue_page(f, {"customer": "no customer found with this value"}, 422)
+        return _queue_page(f, {"customer": _("no customer found with this value")}, 422)
     data = {k: f.get(k, "") for k in ("transaction_ref", "provider", "occurred_on", "amount", "description")}
     if scope().limited:
         data["provider"] = scope().provider_code or ""
@@ -92,7 +95,7 @@ def claim_file() -> Any:
         db.session.rollback()
         return _queue_page(f, _errors(err, "transaction_ref"), 422)
     db.session.commit()
-    flash(f"Claim #{claim.id} filed for customer #{cid}.", "success")
+    flash(_("Claim #%(id)s filed for customer #%(customer)s.", id=claim.id, customer=cid), "success")
     return redirect(url_for("care.claim_detail", claim_id=claim.id))
 
 
@@ -147,17 +150,17 @@ def claim_act(claim_id: int, action: str) -> Any:
     try:
         if action == "assign":
             claims.assign(db_session(), claim_id, sc, actor, f.get("queue") or None, f.get("note", ""))
-            message = f"Claim #{claim_id} assigned."
+            message = _("Claim #%(id)s assigned.", id=claim_id)
         elif action == "investigate":
             claims.investigate(db_session(), claim_id, sc, actor, f.get("note", ""))
-            message = f"You are investigating claim #{claim_id}."
+            message = _("You are investigating claim #%(id)s.", id=claim_id)
         elif action == "reject":
             claims.reject(db_session(), claim_id, sc, actor, f.get("reason", ""))
-            message = f"Claim #{claim_id} rejected; the customer is told why by SMS."
+            message = _("Claim #%(id)s rejected; the customer is told why by SMS.", id=claim_id)
         elif action == "resolve":
             raw = f.get("points", "").strip().replace(",", "")
             if not raw.lstrip("-").isdigit():
-                return _detail_page(claim_id, action, f, {"points": "must be a whole number of points, e.g. 150"})
+                return _detail_page(claim_id, action, f, {"points": _("must be a whole number of points, e.g. 150")})
             claim = claims.resolve(
                 db_session(),
                 claim_id,
@@ -168,16 +171,20 @@ def claim_act(claim_id: int, action: str) -> Any:
                 reason=f.get("reason", ""),
                 care_limit=_care_limit(),
             )
-            message = f"Claim #{claim_id} resolved: {claim.points:,} points credited; the customer is told by SMS."
+            message = _(
+                "Claim #%(id)s resolved: %(points)s points credited; the customer is told by SMS.",
+                id=claim_id,
+                points=i18n.number(claim.points or 0, language()),
+            )
         else:
             raw = f.get("transaction_id", "").strip().lstrip("#")
             if not raw.isdigit():
-                return _detail_page(claim_id, action, f, {"transaction_id": "choose a transaction"})
+                return _detail_page(claim_id, action, f, {"transaction_id": _("choose a transaction")})
             claim = claims.match(db_session(), claim_id, sc, actor, int(raw))
             message = (
-                f"Claim #{claim_id} resolved: {claim.resolution}."
+                _("Claim #%(id)s resolved: %(resolution)s.", id=claim_id, resolution=claim.resolution)
                 if claim.status == "resolved"
-                else f"Claim #{claim_id} now waits for transaction {raw} to be credited."
+                else _("Claim #%(id)s now waits for transaction %(txn)s to be credited.", id=claim_id, txn=raw)
             )
     except DomainError as err:
         db.session.rollback()

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -45,7 +46,7 @@ def _latency_day(days: int) -> date | None:
         chosen = date.fromisoformat(raw)
     except ValueError:
         return None
-    today = utcnow().date()
+    today = programme.local_today(db_session())
     return chosen if today - timedelta(days=days - 1) <= chosen <= today else None
 
 
@@ -111,7 +112,7 @@ def sla_csv() -> Any:
         )
     rows = []
     for day in b.days:
-        for _, code, _ in b.providers:
+        for _pid, code, _name in b.providers:
             within, late = b.share.get((code, day), (0, 0))
             if within + late:
                 rows.append([day, code, within, late, b.share_pct(code, day)])
@@ -129,7 +130,7 @@ def sla_settings() -> Any:
         try:
             value[name] = kind(form[name]) if kind is int else float(form[name])
         except ValueError:
-            errors[name] = f"must be {reason}"
+            errors[name] = _("must be %(what)s", what=_(reason))
     if not errors:
         if value["critical_factor"] == int(value["critical_factor"]):
             value["critical_factor"] = int(value["critical_factor"])
@@ -142,7 +143,7 @@ def sla_settings() -> Any:
         return _render(_board(_days()), _days(), form, errors)
     db.session.commit()
     announce_publication()
-    flash(f"Accrual SLA set to {value['minutes']} minutes.", "success")
+    flash(_("Accrual SLA set to %(minutes)s minutes.", minutes=value["minutes"]), "success")
     return redirect(url_for("care.sla_dashboard"))
 
 

@@ -16,7 +16,7 @@ from campaigns.channels.keywords import redeem_error_text
 from campaigns.consent import consents
 from campaigns.customers import numbers
 from campaigns.errors import DomainError
-from campaigns.i18n import translate
+from campaigns.i18n import reason_sentence, translate
 from campaigns.models import Customer, Reward
 from campaigns.notify import messages
 from campaigns.privacy import erasure, export
@@ -162,6 +162,8 @@ def home() -> Any:
         own = a["provider"] if a["kind"] == "points" else None
         kind = f"kind_{a['kind']}"
         a["label"] = own or (tr(kind) if kind in TEXT else None) or a["provider"] or a["kind"]
+        if a["campaign"]:  # what it was for, in the customer's language, and where
+            a["label"] = " · ".join(x for x in (a["campaign"], a["provider"]) if x)
     return render_template(
         "portal/home.html",
         v=view,
@@ -215,7 +217,7 @@ def claims() -> Any:
             claim = portal.create_claim(db_session(), g.customer.id, request.form.to_dict(), channel="portal")
         except DomainError as err:
             db.session.rollback()
-            errors = {f.path: f.reason for f in err.fields}
+            errors = {f.path: reason_sentence(_lang(), f.reason) for f in err.fields}
         else:
             db.session.commit()
             flash(tr("claim_sent", id=claim.id), "success")
