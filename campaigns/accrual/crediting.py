@@ -445,6 +445,16 @@ def credit_batch(
         for t in txns
         if t.source == "event" and (r := _referrer(session, t.attributes or {})) and r != t.customer_id
     }
+    if referrers:
+        # A referrer may belong to another partition, so another worker's batch may award them at the same time:
+        # holding their balance rows (in id order) until commit makes the two batches count each other's awards
+        # against the referrer's limits, which both read after this lock.
+        session.execute(
+            select(CustomerBalance.customer_id)
+            .where(CustomerBalance.customer_id.in_(sorted(set(referrers.values()))))
+            .order_by(CustomerBalance.customer_id)
+            .with_for_update()
+        ).all()
     customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
     earliest = min(t.occurred_at for t in txns)
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)

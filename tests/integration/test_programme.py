@@ -3,9 +3,11 @@ tiers, the points lifecycle, rewards and simulation."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from campaigns.accounts.lifecycle import run_all
-from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot
+from campaigns.accrual import crediting
+from campaigns.models import CampaignCounter, Customer, LedgerEntry, PointLot, Transaction
 from tests.helpers.api import publish, txn
 from tests.helpers.database import ledger_ok
 from tests.helpers.documents import BASE_EARNING, THIRD_TODAY
@@ -830,4 +833,41 @@ rules:
     assert [(f["path"], f["reason"]) for f in bad.get_json()["error"]["fields"]] == [
         ("rules[0].actions[0].params.rates.telecomm", "'telecomm' is not a provider; did you mean 'telecom'?")
     ]
+    ledger_ok(app)
+
+
+def test_two_workers_crediting_referrals_of_one_referrer_at_once_respect_its_limit(
+    app, client, telecom, staff, monkeypatch
+):
+    """Referees in different partitions are credited by different workers; the referrer's limit holds anyway.
+
+    Each batch waits (up to 1.5 s) for the other after reading the customers' usage: unless the second batch is held
+    before its read until the first commits, both read "no award yet" and both award the referrer.
+    """
+    publish(client, staff, {**REFERRAL, "limits": {"per_customer": {"count": 1, "period": "month"}}})
+    client.post("/api/v1/transactions", json=txn("seed", 10_000, phone="0987000009"), headers=telecom.headers)
+    rt = app.extensions["loyalty.runtime"]
+    with app.app_context():
+        (seed,) = db.session.scalars(select(Transaction.id).where(Transaction.status == "queued")).all()
+        db.session.remove()
+    rt.credit([seed])
+    before = _customer(client, telecom.headers, "0987000009")["balance"]
+    ids = []
+    for side in range(2):
+        body = _event(f"race-{side}", "referral", phone=f"091300000{side}", referrer_phone="0987000009")
+        resp = client.post("/api/v1/events", json=body, headers=telecom.headers)
+        assert resp.status_code == 202, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    together = threading.Barrier(2)
+    read_usage = crediting._Batch.load_usage
+
+    def load_usage_then_wait(self, customer_ids):
+        read_usage(self, customer_ids)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait(timeout=1.5)
+
+    monkeypatch.setattr(crediting._Batch, "load_usage", load_usage_then_wait)
+    with ThreadPoolExecutor(2) as pool:  # two batches, one event each, in flight together
+        list(pool.map(lambda i: rt.credit([i]), ids))
+    assert _customer(client, telecom.headers, "0987000009")["balance"] - before == 100
     ledger_ok(app)
