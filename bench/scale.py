@@ -5,7 +5,8 @@
    earnings (a processed transaction, an ``earn`` entry, its point lot funded by the provider or the
    programme, the customer_daily row and customer_providers), two redemptions (a ``redemptions`` row, the
    entry, its lot consumptions, oldest lots first) and one expiry of a lot a year after it was earned: twelve
-   ledger entries per customer. Balances are summed from the ledger, so balance = sum(ledger) = open lots.
+   ledger entries per customer. Balances, daily rows and first contacts are upserted with each entry as the
+   crediting writes them (no GROUP BY over the books: no temporary tables); the ledger check proves the sums.
    The example tier ladder is published and customers start in stale tiers (a quarter silver, 1 in 97 gold).
    Rows go in by time slot, then customer block, so ids grow as they would in production.
 2. ``flask --app wsgi ledger check`` over the generated books (``--skip-check`` at sizes where it is too slow),
@@ -151,30 +152,13 @@ def generate(engine: Engine, customers: int, *, today: date, block: int = 100_00
             "INSERT INTO tier_changes (customer_id, from_tier, to_tier, reason, at) "
             f"SELECT {c}, 'member', IF({c} % 4 = 0, 'silver', 'gold'), 'qualified at requalification', "
             f"TIMESTAMPADD(DAY, 30, {stamp}) FROM {{SEQ}} WHERE {c} % 4 = 0 OR {c} % 97 = 0",
+            "INSERT INTO customer_balances (customer_id, balance, lifetime_points, pending, qualifying, debt, agg_seq,"
+            f" updated_at) SELECT {c}, 0, 0, 0, 0, 0, 0, {stamp} FROM {{SEQ}}",
         ]
     )
     for slot, (kind, k, day) in enumerate(SLOTS, 1):
         run(lambda c, lo, hi, slot=slot, kind=kind, k=k, day=day: _slot_sql(b, c, slot, kind, k, day))
     _identities(engine, customers, make_phones(customers, random.Random(seed)), b.start)
-    run(
-        lambda c, lo, hi: [
-            # balances summed from the ledger, daily rows and first contacts from the earnings: consistent by
-            # construction, as the crediting writes them in one transaction
-            "INSERT INTO customer_balances (customer_id, balance, lifetime_points, pending, qualifying, debt,"
-            " agg_seq, updated_at) SELECT customer_id, SUM(points), SUM(IF(kind = 'earn', points + pending, 0)),"
-            " SUM(pending), SUM(qualifying), SUM(debt), 0, MAX(created_at) FROM ledger_entries"
-            f" WHERE customer_id BETWEEN {lo} AND {hi} GROUP BY customer_id",
-            "INSERT INTO customer_daily (customer_id, day, provider_id, txn_count, spend, points, qualifying)"
-            " SELECT e.customer_id, DATE(TIMESTAMPADD(HOUR, 7, e.created_at)), e.provider_id, COUNT(*),"
-            " SUM(t.amount), SUM(e.points + e.pending), SUM(e.qualifying)"
-            " FROM ledger_entries e JOIN transactions t ON t.id = e.transaction_id"
-            f" WHERE e.customer_id BETWEEN {lo} AND {hi} AND e.kind = 'earn'"
-            " GROUP BY e.customer_id, DATE(TIMESTAMPADD(HOUR, 7, e.created_at)), e.provider_id",
-            "INSERT INTO customer_providers (customer_id, provider_id, first_at, txn_count)"
-            " SELECT customer_id, provider_id, MIN(occurred_at), COUNT(*) FROM transactions"
-            f" WHERE customer_id BETWEEN {lo} AND {hi} GROUP BY customer_id, provider_id",
-        ]
-    )
     with engine.begin() as conn:
         _exec(conn, "UPDATE rewards r SET issued = (SELECT COUNT(*) FROM redemptions d WHERE d.reward_id = r.id)")
     return {
@@ -205,6 +189,14 @@ def _slot_sql(b: Books, c: str, slot: int, kind: str, k: int, day: int) -> list[
             f"SELECT {tid}, {c}, {eid}, {pts}, {0 if k <= CLOSED_LOTS else pts},"
             f" '{'closed' if k <= CLOSED_LOTS else 'available'}', TIMESTAMPADD(DAY, {LOT_DAYS}, {at}), {at},"
             f" IF(({c} + {k}) % 4 = 0, 0, {prov}), 0 FROM {{SEQ}}",
+            "INSERT INTO customer_daily (customer_id, day, provider_id, txn_count, spend, points, qualifying) "
+            f"SELECT {c}, DATE(TIMESTAMPADD(HOUR, 7, {at})), {prov}, 1, {pts} * 6000, {pts}, {pts} FROM {{SEQ}}"
+            " ON DUPLICATE KEY UPDATE txn_count = txn_count + 1, spend = spend + VALUES(spend),"
+            " points = points + VALUES(points), qualifying = qualifying + VALUES(qualifying)",
+            "INSERT INTO customer_providers (customer_id, provider_id, first_at, txn_count) "
+            f"SELECT {c}, {prov}, TIMESTAMPADD(SECOND, -30, {at}), 1 FROM {{SEQ}}"
+            " ON DUPLICATE KEY UPDATE txn_count = txn_count + 1, first_at = LEAST(first_at, VALUES(first_at))",
+            _balance(c, pts, earned=True, at=at),
         ]
     if kind == "redemption":
         rid, prov = b.row_id(k, c), b.provider(c, k)
@@ -222,6 +214,7 @@ def _slot_sql(b: Books, c: str, slot: int, kind: str, k: int, day: int) -> list[
             " FROM {SEQ}",
             "INSERT INTO lot_consumptions (lot_id, entry_id, points) "
             + " UNION ALL ".join(f"SELECT {b.row_id(lot, c)}, {eid}, {b.points(c, lot)} FROM {{SEQ}}" for lot in lots),
+            _balance(c, f"-({total})", earned=False, at=at),
         ]
     lot_id, pts = b.row_id(k, c), b.points(c, k)
     return [
@@ -229,7 +222,19 @@ def _slot_sql(b: Books, c: str, slot: int, kind: str, k: int, day: int) -> list[
         f" created_at) SELECT {eid}, CONCAT('x:', {lot_id}), {c}, 'expiry', -{pts}, 0, 0, 0, 'points expired', {at}"
         " FROM {SEQ}",
         f"INSERT INTO lot_consumptions (lot_id, entry_id, points) SELECT {lot_id}, {eid}, {pts} FROM {{SEQ}}",
+        _balance(c, f"-{pts}", earned=False, at=at),
     ]
+
+
+def _balance(c: str, points: str, *, earned: bool, at: str) -> str:
+    """The balance moves with each entry, as the crediting's upsert moves it (the checker proves the sum)."""
+    return (
+        "INSERT INTO customer_balances (customer_id, balance, lifetime_points, pending, qualifying, debt, agg_seq,"
+        f" updated_at) SELECT {c}, {points}, {points if earned else 0}, 0, {points if earned else 0}, 0, 0, {at}"
+        " FROM {SEQ} ON DUPLICATE KEY UPDATE balance = balance + VALUES(balance),"
+        " lifetime_points = lifetime_points + VALUES(lifetime_points), qualifying = qualifying + VALUES(qualifying),"
+        " updated_at = VALUES(updated_at)"
+    )
 
 
 def _identities(engine: Engine, customers: int, phones: list[str], start: datetime, chunk: int = 20_000) -> None:
