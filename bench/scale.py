@@ -400,7 +400,11 @@ def main() -> None:
     parser.add_argument("--ingest-n", type=int, default=50_000, help="transactions the batch ingest posts")
     parser.add_argument("--month", default=None, help="month to close (default: three months back)")
     parser.add_argument("--block", type=int, default=100_000, help="customers per generating statement")
-    parser.add_argument("--keep", action="store_true", help="reuse the books already generated (no drop)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the books already generated (no drop); once their ladder is published, with --skip-ingest",
+    )
     parser.add_argument("--skip-check", action="store_true", help="no ledger check of the generated books")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the summary to PATH")
