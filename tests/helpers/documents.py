@@ -27,3 +27,18 @@ THIRD_TODAY: dict[str, Any] = {
         }
     ],
 }
+
+# A welcome bonus on a customer's first transaction with each provider: it lands on the wrong transaction if
+# crediting ever takes a customer's transactions out of order.
+FIRST_BONUS = 25
+FIRST_WITH_PROVIDER: dict[str, Any] = {
+    "name": "First time with this provider",
+    "priority": 20,
+    "rules": [
+        {
+            "name": "welcome",
+            "conditions": {"all": [{"name": "first_transaction_with_provider", "operator": "is_true", "value": None}]},
+            "actions": [{"name": "award_points", "params": {"points": FIRST_BONUS}}],
+        }
+    ],
+}

@@ -32,6 +32,17 @@ pytestmark = [
 ]
 
 
+def _form_builder(chromium: Any, base: str) -> tuple[Any, list[str]]:
+    """A marketer's new campaign page on its form builder tab, and the list its script errors land in."""
+    page = chromium.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, "marketer@example.com")
+    page.goto(f"{base}/campaigns/new")
+    page.get_by_role("tab", name="Form builder").click()
+    return page, errors
+
+
 def write(page: Any) -> str:
     """Writes the document from the form and waits for the live validator to accept it."""
     page.get_by_role("tab", name="Form builder").click()
@@ -47,12 +58,7 @@ def test_the_form_builder_writes_every_construct(app, server, browser, client, s
     make_user(app, "marketer@example.com", "marketer")
     resp = client.put("/api/v1/settings/customer_attributes", json={"value": {"vip": "boolean"}}, headers=staff)
     assert resp.status_code == 200, resp.get_json()
-    page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, server, "marketer@example.com")
-    page.goto(f"{server}/campaigns/new")
-    page.get_by_role("tab", name="Form builder").click()
+    page, errors = _form_builder(browser, server)
 
     # the condition picker offers the new variables, the declared customer attribute among them
     variables = page.get_by_label("Condition 1: variable").locator("option").all_inner_texts()
@@ -306,12 +312,7 @@ def test_the_form_builder_writes_programme_constructs_and_reads_documents_back(
     assert resp.status_code == 200, resp.get_json()
     reward = {"code": "DATA", "name": "Data pack", "cost": 20}
     assert client.post("/api/v1/rewards", json=reward, headers=staff).status_code == 201
-    page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, server, "marketer@example.com")
-    page.goto(f"{server}/campaigns/new")
-    page.get_by_role("tab", name="Form builder").click()
+    page, errors = _form_builder(browser, server)
 
     # stacking, pending days, budget, a rate card by a customer attribute fed to both sides, a reward challenge
     page.get_by_role("button", name="Remove condition 3").click()

@@ -50,6 +50,7 @@ from redis import Redis
 from rq import Worker
 from sqlalchemy import bindparam, create_engine, text
 
+from tests.helpers.documents import FIRST_BONUS, FIRST_WITH_PROVIDER
 from workers.queues import inflight_key
 
 pytestmark = pytest.mark.slow  # namespaces, its own MariaDB and Redis, five hosts of subprocesses, ~90 s
@@ -57,18 +58,6 @@ pytestmark = pytest.mark.slow  # namespaces, its own MariaDB and Redis, five hos
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 8
 CUT_SECONDS = 35
-FIRST_BONUS = 25
-FIRST_WITH_PROVIDER = {
-    "name": "First time with this provider",
-    "priority": 20,
-    "rules": [
-        {
-            "name": "welcome",
-            "conditions": {"all": [{"name": "first_transaction_with_provider", "operator": "is_true", "value": None}]},
-            "actions": [{"name": "award_points", "params": {"points": FIRST_BONUS}}],
-        }
-    ],
-}
 BASE_EARNING = {
     "name": "Base earning",
     "rules": [

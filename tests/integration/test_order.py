@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from campaigns.models import LedgerEntry, Transaction
 from tests.conftest import BASE_EARNING, DB_URL, REDIS_URL, THIRD_TODAY, publish, run_worker, settings_for_tests, txn
+from tests.helpers.documents import FIRST_WITH_PROVIDER
 from tests.integration.test_faults import (
     ROOT,
     account,
@@ -45,17 +46,6 @@ from workers.sweeper import sweep
 
 pytestmark = pytest.mark.slow  # real subprocesses / fault injection: left out of `bin/test --fast`
 
-FIRST_WITH_PROVIDER = {
-    "name": "First time with this provider",
-    "priority": 20,
-    "rules": [
-        {
-            "name": "welcome",
-            "conditions": {"all": [{"name": "first_transaction_with_provider", "operator": "is_true", "value": None}]},
-            "actions": [{"name": "award_points", "params": {"points": 25}}],
-        }
-    ],
-}
 WHEN = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
 
 

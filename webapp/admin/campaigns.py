@@ -202,7 +202,7 @@ def save_campaign() -> Any:
         version = catalog.import_document(db_session(), source, fmt=fmt, author=current_user.email)
     except DomainError as err:
         db.session.rollback()
-        return _editor(source, fmt, None, locate(source, [(f.path, f.reason) for f in err.fields]))
+        return _editor(source, fmt, None, _located(source, err))
     db.session.commit()
     flash(_("Saved as draft version %(version)s.", version=version.version), "success")
     return redirect(url_for("admin.campaign", campaign_id=version.campaign_id))
@@ -213,17 +213,26 @@ def _json_body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _posted_source() -> tuple[str, str]:
+    """The editor's document (capped) and its format, from a script's JSON POST."""
+    body = _json_body()
+    source = str(body.get("source", ""))[:MAX_SOURCE]
+    return source, _fmt(source, body.get("format"))
+
+
+def _located(source: str, err: DomainError) -> list[dict[str, Any]]:
+    return locate(source, [(f.path, f.reason) for f in err.fields])
+
+
 @bp.post("/campaigns/validate")
 @permission_required("campaigns.edit")
 def validate_campaign() -> Any:
     """The editor's live check: the same ``catalog.validate`` as the API, errors located at their line."""
-    body = _json_body()
-    source = str(body.get("source", ""))[:MAX_SOURCE]
-    fmt = _fmt(source, body.get("format"))
+    source, fmt = _posted_source()
     try:
         doc = catalog.validate(source, fmt, db_session())
     except DomainError as err:
-        return jsonify(valid=False, errors=locate(source, [(f.path, f.reason) for f in err.fields]))
+        return jsonify(valid=False, errors=_located(source, err))
     warnings = catalog.warnings_of(db_session(), source, doc)
     return jsonify(valid=True, errors=[], warnings=warnings, name=doc.name, type=doc.type, rules=len(doc.rules))
 
@@ -232,14 +241,11 @@ def validate_campaign() -> Any:
 @permission_required("campaigns.edit")
 def read_campaign() -> Any:
     """The form builder reads a valid document back: its data in the document's own key order."""
-    body = _json_body()
-    source = str(body.get("source", ""))[:MAX_SOURCE]
-    fmt = _fmt(source, body.get("format"))
+    source, fmt = _posted_source()
     try:
         data = catalog.document_data(source, fmt, db_session())
     except DomainError as err:
-        errors = locate(source, [(f.path, f.reason) for f in err.fields])
-        return jsonify(ok=False, message=err.message, errors=errors), 422
+        return jsonify(ok=False, message=err.message, errors=_located(source, err)), 422
     answer = json.dumps({"ok": True, "format": fmt, "document": data}, ensure_ascii=False)
     return current_app.response_class(answer, mimetype="application/json")
 
@@ -259,7 +265,7 @@ def simulate_campaign() -> Any:
             result = simulation.sample(db_session(), source, body.get("transaction") or {}, fmt=fmt)
     except DomainError as err:
         db.session.rollback()
-        errors = locate(source, [(f.path, f.reason) for f in err.fields]) if err.code == "invalid_document" else []
+        errors = _located(source, err) if err.code == "invalid_document" else []
         fields = [] if errors else [{"path": f.path, "reason": f.reason} for f in err.fields]
         return jsonify(ok=False, message=err.message, errors=errors, fields=fields), 422
     db.session.rollback()
