@@ -62,6 +62,9 @@ def test_the_admin_page_marks_break_glass_and_refuses_it_for_directory_users(app
     assert "only a local account can be break-glass" in client.get("/users").get_data(as_text=True)
     no_csrf = client.post(f"/users/{ids['spare@example.com']}/sessions/end")
     assert no_csrf.status_code == 400
+    for action in ("unlock", "active", "sessions/end", "break-glass"):  # an unknown user is a 404 page everywhere
+        missing = client.post(f"/users/999999/{action}", data={"csrf_token": token})
+        assert missing.status_code == 404 and "No such user." in missing.get_data(as_text=True), action
     with app.app_context():
         assert db.session.get(StaffUser, ids["dir@example.com"]).break_glass is False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -74,16 +74,18 @@ def users_create() -> Any:
     return redirect(url_for("admin.users_list"))
 
 
-def _user(user_id: int) -> StaffUser | None:
-    return db.session.get(StaffUser, user_id)
+def _user(user_id: int) -> StaffUser:
+    """The staff user of the URL, or the 404 page (ends the request)."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        abort(make_response(render_template("error.html", status=404, message=_("No such user.")), 404))
+    return user
 
 
 @bp.post("/users/<int:user_id>/unlock")
 @permission_required("users.manage")
 def users_unlock(user_id: int) -> Any:
     user = _user(user_id)
-    if user is None:
-        return render_template("error.html", status=404, message=_("No such user.")), 404
     users.unlock(db_session(), user, actor=current_user.email)
     db.session.commit()
     flash(_("%(email)s unlocked.", email=user.email), "success")
@@ -94,8 +96,6 @@ def users_unlock(user_id: int) -> Any:
 @permission_required("users.manage")
 def users_active(user_id: int) -> Any:
     user = _user(user_id)
-    if user is None:
-        return render_template("error.html", status=404, message=_("No such user.")), 404
     if user.id == current_user.id:
         flash(_("You cannot deactivate yourself."), "error")
         return redirect(url_for("admin.users_list"))
@@ -116,8 +116,6 @@ def users_active(user_id: int) -> Any:
 def users_end_sessions(user_id: int) -> Any:
     """Signs the person out everywhere at once (their API tokens are ended by deactivating them)."""
     user = _user(user_id)
-    if user is None:
-        return render_template("error.html", status=404, message=_("No such user.")), 404
     sso.end_sessions(db_session(), user, actor=current_user.email)
     db.session.commit()
     flash(_("Every session of %(email)s has ended.", email=user.email), "success")
@@ -128,8 +126,6 @@ def users_end_sessions(user_id: int) -> Any:
 @permission_required("users.manage")
 def users_break_glass(user_id: int) -> Any:
     user = _user(user_id)
-    if user is None:
-        return render_template("error.html", status=404, message=_("No such user.")), 404
     try:
         sso.set_break_glass(db_session(), user, request.form.get("break_glass") == "1", actor=current_user.email)
     except DomainError as err:
