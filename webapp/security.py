@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, g, make_response, render_template, request, session
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user
 from sqlalchemy import select
 
@@ -91,8 +92,13 @@ def _load_user(raw: str) -> StaffSession | None:
     return StaffSession(user, code)
 
 
-def permission_required(action: str) -> Callable[[F], F]:
-    """Signed in (else 302 to the login page) and the role may perform ``action`` (else 403)."""
+def permission_required(action: str, *, programme_wide: bool = False) -> Callable[[F], F]:
+    """Signed in (else 302 to the login page) and the role may perform ``action`` (else 403).
+
+    ``programme_wide``: the page concerns the whole person or programme, not one provider's share of it (a
+    customer's full record, its export, its erasure): staff limited to one provider get the 403 page too, as the
+    API's ``require(..., programme_wide=True)`` answers 403.
+    """
     allowed("admin", action)  # unknown actions fail at import time
 
     def decorator(view: F) -> F:
@@ -102,6 +108,9 @@ def permission_required(action: str) -> Callable[[F], F]:
                 return login_manager.unauthorized()
             if not current_user.can(action):
                 abort(403)
+            if programme_wide and current_user.scope.limited:
+                message = _("Staff limited to one provider may not do this.")
+                abort(make_response(render_template("error.html", status=403, message=message), 403))
             return view(*args, **kwargs)
 
         wrapper.permission = action  # type: ignore[attr-defined]
