@@ -30,6 +30,7 @@ from campaigns.accounts.lots import TakePlan, apply_take, plan_take, restore
 from campaigns.catalog.programme import load as load_programme
 from campaigns.clearing import PROGRAMME
 from campaigns.clock import utcnow
+from campaigns.customers import numbers
 from campaigns.errors import DomainError, FieldProblem, conflict, not_found
 from campaigns.models import AuditEvent, CustomerBalance, LedgerEntry, PointLot, PointTransfer
 from campaigns.notify.outbox import phone_of, queue_sms
@@ -158,8 +159,6 @@ def transfer(
     ``through_phones``: the numbers the sender's request came through; a recently swapped SIM holds it.
     """
     now = now or utcnow()
-    from campaigns.customers import numbers
-
     numbers.check_hold(session, [p for p in through_phones if p], action="point transfer", customer_id=from_id, now=now)
     balances = _lock_balances(session, [from_id, to_id])
     if idempotency_key:
