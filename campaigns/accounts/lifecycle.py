@@ -339,45 +339,53 @@ def run_all(
     """Release, expire (and optionally requalify) until nothing is due; one commit per chunk."""
     now = now or utcnow()
     report = LifecycleReport()
-    while True:
-        with session_factory() as session:
-            n, pts = release_due(session, now, chunk=chunk)
-            session.commit()
+
+    def release(session: Session) -> bool:
+        n, pts = release_due(session, now, chunk=chunk)
         report.released += n
         report.released_points += pts
-        if n < chunk:
-            break
-    after = 0
-    while True:  # before expiry, so the points it converts are never written off
-        with session_factory() as session:
-            after, seen, n, pts = convert_expiring(session, now, after=after, chunk=chunk)
-            session.commit()
+        return n < chunk
+
+    cursor = {"convert": 0, "requalify": 0}  # the last customer id each scan has passed
+
+    def convert(session: Session) -> bool:
+        cursor["convert"], seen, n, pts = convert_expiring(session, now, after=cursor["convert"], chunk=chunk)
         report.converted += n
         report.converted_points += pts
-        if seen < chunk:
-            break
-    while True:
-        with session_factory() as session:
-            n, pts = expire_due(session, now, chunk=chunk)
-            session.commit()
+        return seen < chunk
+
+    def expire(session: Session) -> bool:
+        n, pts = expire_due(session, now, chunk=chunk)
         report.expired += n
         report.expired_points += pts
-        if n < chunk:
-            break
+        return n < chunk
+
+    _in_chunks(session_factory, release)
+    _in_chunks(session_factory, convert)  # before expiry, so the points it converts are never written off
+    _in_chunks(session_factory, expire)
     if requalify:
         with session_factory() as session:
             pub = pub_loader(session)
-        after = 0
-        while True:
-            with session_factory() as session:
-                after, seen, up, down = requalify_chunk(session, pub, after, now, chunk=chunk)
-                session.commit()
+
+        def requalify_next(session: Session) -> bool:
+            cursor["requalify"], seen, up, down = requalify_chunk(session, pub, cursor["requalify"], now, chunk=chunk)
             report.customers += seen
             report.upgraded += up
             report.downgraded += down
-            if seen < chunk:
-                break
+            return seen < chunk
+
+        _in_chunks(session_factory, requalify_next)
     return report
+
+
+def _in_chunks(session_factory: Callable[[], Session], step: Callable[[Session], bool]) -> None:
+    """Run ``step`` in a transaction of its own, committed, until it says nothing is left (one commit a chunk)."""
+    while True:
+        with session_factory() as session:
+            done = step(session)
+            session.commit()
+        if done:
+            return
 
 
 def _skip_locked(session: Session) -> bool:
