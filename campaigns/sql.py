@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from pymysql.converters import escape_string
-from sqlalchemy import JSON, CursorResult, Result, Table, TypeDecorator, func
+from sqlalchemy import JSON, CursorResult, Result, Table, TypeDecorator, func, insert
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -177,8 +177,6 @@ def insert_rows(
     if not rows:
         return []
     if not _is_mysql(session):
-        from sqlalchemy import insert
-
         if returning_ids:
             stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             return list(session.scalars(stmt, list(rows)).all())
@@ -209,24 +207,19 @@ def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]
     return _run(session, _insert_sql(table, rows, "INSERT IGNORE")).rowcount
 
 
-_steps: dict[int, int] = {}
-
-
 def _consecutive_step(session: Session) -> int:
     """The id step of one multi-row INSERT's rows, when the server guarantees they are consecutive; else 0.
 
     InnoDB gives a "simple insert" (its row count known up front) a run of consecutive auto-increment values in
     the traditional (0) and consecutive (1, MariaDB's default) lock modes, spaced by ``auto_increment_increment``;
-    the interleaved mode (2, Galera) does not promise it, and then ``RETURNING`` is read instead.
+    the interleaved mode (2, Galera) does not promise it, and then ``RETURNING`` is read instead. Asked once per
+    pooled connection (the increment is a session variable) and kept in its ``info``.
     """
-    bind = session.get_bind()
-    key = id(bind)
-    if key not in _steps:
-        mode, step = (
-            session.connection().exec_driver_sql("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").one()
-        )
-        _steps[key] = int(step) if int(mode) in (0, 1) else 0
-    return _steps[key]
+    conn = session.connection()
+    if "id_step" not in conn.info:
+        mode, increment = conn.exec_driver_sql("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").one()
+        conn.info["id_step"] = int(increment) if int(mode) in (0, 1) else 0
+    return int(conn.info["id_step"])
 
 
 def upsert(

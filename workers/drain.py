@@ -23,6 +23,7 @@ first: nothing is dropped or credited twice, and each customer's order holds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -186,10 +187,11 @@ def _linger(rt: Runtime, partition: int, until: float) -> bool:
     return False
 
 
-def _waiting_keys(partitions: int) -> list[str]:
+@functools.cache
+def _waiting_keys(partitions: int) -> tuple[str, ...]:
     """The RQ lists of every queue a worker may serve: a job in any of them ends a linger."""
     names = [queue_name(p) for p in range(partitions)] + [NOTIFY_QUEUE, CARE_QUEUE, IMPORT_QUEUE]
-    return [Queue.redis_queue_namespace_prefix + name for name in names]
+    return tuple(Queue.redis_queue_namespace_prefix + name for name in names)
 
 
 def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: DrainReport) -> None:

@@ -184,8 +184,7 @@ def _ingest_pass(
         )
         row_of.append(i)
     if rows:
-        # A Core insert of the table: the same multi-row INSERT ... RETURNING without the ORM's per-row
-        # bookkeeping (a fifth less CPU per row on bulk imports).
+        # One literal multi-row INSERT (campaigns.sql): no ORM bookkeeping or per-value binding per row.
         ids = insert_rows(session, table_of(Transaction), rows, returning_ids=True)
         for i, row, new_id in zip(row_of, rows, ids, strict=True):
             outcomes[i] = Outcome(

@@ -7,7 +7,7 @@ database, and a loser of an insert race re-reads the winner's customer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -170,10 +170,10 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
         if not pending:
             break
         try:
-            write = _resolve_pass(session, claims, pending, results)
-            if write is not None:  # a savepoint only when something is written: known customers cost one read
+            fresh, links = _resolve_pass(session, claims, pending, results)
+            if fresh or links:  # a savepoint only when something is written: known customers cost one read
                 with session.begin_nested():
-                    write()
+                    _write(session, claims, fresh, links, results)
         except IntegrityError:
             # Another request created one of these identities first: re-read and retry.
             for i in pending:
@@ -191,8 +191,9 @@ def _resolve_pass(
     claims: Sequence[IdentityClaim],
     pending: list[int],
     results: list[int | DomainError | None],
-) -> Callable[[], None] | None:
-    """Decide every pending claim from one read; return the writes it needs (new customers, new links), if any."""
+) -> tuple[dict[tuple[tuple[str, str], ...], list[int]], list[dict[str, object]]]:
+    """Decide every pending claim from one read; return what must be written: new customers (their claims by
+    identity set) and new identity links."""
     owners = _owners(session, (p for i in pending for p in claims[i].pairs()))
     links: list[dict[str, object]] = []
     fresh: dict[tuple[tuple[str, str], ...], list[int]] = {}
@@ -229,13 +230,7 @@ def _resolve_pass(
             if (kind, value) not in owners:
                 owners[(kind, value)] = cid
                 links.append({"customer_id": cid, "kind": kind, "value": value})
-    if not fresh and not links:
-        return None
-
-    def write() -> None:
-        _write(session, claims, fresh, links, results)
-
-    return write
+    return fresh, links
 
 
 def _write(
