@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from campaigns.clock import utcnow
 from campaigns.settings import Settings
@@ -42,6 +43,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+
+# A pooled connection idle longer than this is pinged before use; one used more recently is handed out as is.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling, without a round trip per checkout (``pool_pre_ping`` pings every time:
+    one of a known customer's six round trips per POST). A connection back in the pool within the last
+    ``PING_AFTER_IDLE_SECONDS`` was working a moment ago and goes out unpinged, as HikariCP's
+    ``aliveBypassWindowMs``; an older one is pinged, and a dead one is replaced (``DisconnectionError`` makes the
+    pool connect afresh). A server restart inside that second fails the one request that meets it (503, as any
+    outage), and SQLAlchemy then invalidates the whole pool, so the next requests connect afresh."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+        return
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    try:
+        dbapi_connection.ping(False)  # PyMySQL: COM_PING, no reconnect (the pool replaces the connection)
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
 
 
 READS = ("SELECT", "PRAGMA", "EXPLAIN")

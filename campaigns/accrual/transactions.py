@@ -101,39 +101,56 @@ _SUMMARY_COLS = (
 
 
 def ingest(
-    session: Session, provider_id: int, items: Sequence[TransactionIn | EventIn], now: datetime, *, source: str = "txn"
+    session: Session,
+    provider_id: int,
+    items: Sequence[TransactionIn | EventIn],
+    now: datetime,
+    *,
+    source: str = "txn",
+    look_first: bool = True,
 ) -> list[Outcome]:
     """Insert new transactions in bulk; duplicates and conflicts are reported per item.
 
     A unique-key race with a concurrent request (the same ``provider_txn_id``) fails the one multi-row INSERT,
     which InnoDB and SQLite undo as a statement, leaving the transaction usable: the pass runs again and finds
-    the winner's row. So no savepoint is needed (they cost two round trips a request); identity writes take
-    their own when they happen.
+    the winner's row. So no savepoint is needed (they cost two round trips a request).
+
+    ``look_first=False`` (a single POST: replays are rare, and the read for an earlier copy was one of its few
+    round trips) inserts without looking; a clash on the unique key rolls the session back, so it must hold
+    nothing else, and the usual pass runs, finding the earlier copy.
     """
     incoming = [Incoming.of(i) for i in items]
+    look = look_first
     for _attempt in range(3):
         try:
-            return _ingest_pass(session, provider_id, incoming, now, source)
+            return _ingest_pass(session, provider_id, incoming, now, source, look)
         except IntegrityError:
+            if not look:  # what this pass wrote (a customer for a replay whose number changed hands) goes too
+                session.rollback()
+                look = True
             continue
     raise conflict("ingest_race", "the same transactions are being posted concurrently; retry")
 
 
 def _ingest_pass(
-    session: Session, provider_id: int, items: Sequence[Incoming], now: datetime, source: str
+    session: Session, provider_id: int, items: Sequence[Incoming], now: datetime, source: str, look: bool
 ) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(items)
     hashes = [item.body_hash for item in items]
-    existing = {
-        row.provider_txn_id: row
-        for row in session.execute(
-            select(*_SUMMARY_COLS).where(
-                Transaction.provider_id == provider_id,
-                Transaction.source == source,
-                Transaction.provider_txn_id.in_({item.ref for item in items}),
+    existing = (
+        {
+            row.provider_txn_id: row
+            for row in session.execute(
+                select(*_SUMMARY_COLS).where(
+                    Transaction.provider_id == provider_id,
+                    Transaction.source == source,
+                    Transaction.provider_txn_id.in_({item.ref for item in items}),
+                )
             )
-        )
-    }
+        }
+        if look
+        else {}
+    )
     first_in_batch: dict[str, int] = {}
     fresh: list[int] = []
     for i, item in enumerate(items):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -171,9 +171,8 @@ def resolve_many(session: Session, claims: Sequence[IdentityClaim]) -> list[int 
             break
         try:
             fresh, links = _resolve_pass(session, claims, pending, results)
-            if fresh or links:  # a savepoint only when something is written: known customers cost one read
-                with session.begin_nested():
-                    _write(session, claims, fresh, links, results)
+            if fresh or links:  # known customers cost one read
+                _write(session, claims, fresh, links, results)
         except IntegrityError:
             # Another request created one of these identities first: re-read and retry.
             for i in pending:
@@ -240,6 +239,7 @@ def _write(
     links: list[dict[str, object]],
     results: list[int | DomainError | None],
 ) -> None:
+    ids: list[int] = []
     if fresh:  # Core inserts (table, not entity): the same SQL without the ORM's per-row bookkeeping
         now = utcnow()
         groups = [fresh[k] for k in sorted(fresh)]
@@ -264,7 +264,19 @@ def _write(
                         links.append({"customer_id": cid, "kind": p[0], "value": p[1]})
     if links:
         # One lock order on the unique index for every writer: concurrent batches wait, never deadlock.
-        insert_rows(session, table_of(CustomerIdentity), sorted(links, key=lambda r: (str(r["kind"]), str(r["value"]))))
+        try:
+            insert_rows(
+                session, table_of(CustomerIdentity), sorted(links, key=lambda r: (str(r["kind"]), str(r["value"])))
+            )
+        except IntegrityError:
+            # Another request linked one of these identities first. The failed INSERT undid itself (InnoDB and
+            # SQLite roll back the statement, not the transaction), so no savepoint is needed around the writes
+            # (two round trips each time): only the customers made for the lost claims are taken back here.
+            if ids:
+                balances, customers = table_of(CustomerBalance), table_of(Customer)
+                session.execute(delete(balances).where(balances.c.customer_id.in_(ids)))
+                session.execute(delete(customers).where(customers.c.id.in_(ids)))
+            raise
 
 
 def find_customer(session: Session, kind: str, value: str) -> int | None:

@@ -341,3 +341,39 @@ def test_sim_swap_hold_ends_by_itself_and_cli_lifts(app, client, telecom, staff,
         ).status_code
         == 201
     )
+
+
+def test_a_replay_after_the_number_changed_hands_answers_the_first_copy_and_creates_nobody(
+    app, client, telecom, staff, work
+):
+    """A single POST inserts without first looking for an earlier copy; a replay meets the unique key. Had the
+    number been released since, the replay's pass would resolve its phone to a new holder, so what it wrote before
+    the clash must go: the answer is the first copy's, and no customer is created for the number."""
+    from campaigns.models import Customer
+    from webapp.extensions import db
+
+    programme(client, staff)
+    body = txn("t1", 1_000_000, phone=PHONE)
+    first = client.post("/api/v1/transactions", json=body, headers=telecom.headers)
+    assert first.status_code == 202
+    work()
+    set_setting(client, staff, "number_quarantine_days", 1)
+    op = authority(app)
+    released = datetime.now(UTC) - timedelta(days=2)  # the first copy's occurred_at falls after it, quarantine over
+    assert event(client, op, "r1", "number_released", occurred=released.isoformat()).status_code == 201
+
+    def customers() -> int:
+        with app.app_context():
+            n = db.session.scalar(select(func.count()).select_from(Customer))
+            db.session.remove()
+        return n
+
+    before = customers()
+    again = client.post("/api/v1/transactions", json=body, headers=telecom.headers)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.get_json()["customer_id"] == first.get_json()["customer_id"]
+    assert customers() == before
+    differs = client.post("/api/v1/transactions", json={**body, "amount": 2_000_000}, headers=telecom.headers)
+    assert differs.status_code == 409 and differs.get_json()["error"]["code"] == "duplicate_conflict"
+    assert customers() == before

@@ -168,3 +168,47 @@ def test_a_batch_whose_rows_stay_locked_is_left_in_flight_and_its_partition_cool
         db.session.remove()
     assert [tid for tid, _ in rows] == ids  # each once, in the customer's order
     assert redis_client.llen(inflight_key(part)) == 0
+
+
+def _connection_id(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+
+
+def _kill(engine: Engine, connection_id: int) -> None:
+    """End one server session from another connection, as a MariaDB restart or a network cut would."""
+    killer = make_engine(settings_for_tests())
+    try:
+        with killer.connect() as conn:
+            conn.execute(text(f"KILL CONNECTION {connection_id}"))
+    finally:
+        killer.dispose()
+
+
+def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced(
+    engines: list[Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ``pool_pre_ping`` round trip per request; a connection idle past the window is checked before use."""
+    monkeypatch.setattr("campaigns.db.PING_AFTER_IDLE_SECONDS", 0.2)
+    engines.append(engine := make_engine(settings_for_tests()))
+    first = _connection_id(engine)
+    assert _connection_id(engine) == first  # the pool hands the same connection back
+    _kill(engine, first)
+    time.sleep(0.3)
+    replaced = _connection_id(engine)  # pinged at checkout, found dead, replaced: the caller never sees it
+    assert replaced != first
+
+
+def test_a_connection_used_within_the_window_is_not_pinged(
+    engines: list[Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the bargain: inside the window there is no ping, so a connection killed meanwhile fails
+    the one statement that meets it, and SQLAlchemy then replaces the pool's connections."""
+    monkeypatch.setattr("campaigns.db.PING_AFTER_IDLE_SECONDS", 3600)
+    engines.append(engine := make_engine(settings_for_tests()))
+    first = _connection_id(engine)
+    _kill(engine, first)
+    with pytest.raises(DBAPIError) as err:
+        _connection_id(engine)
+    assert err.value.connection_invalidated
+    assert _connection_id(engine) != first

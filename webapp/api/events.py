@@ -30,7 +30,7 @@ def create_event() -> Any:
     event = validation_error(EventIn, read_json())
     if event.occurred_at > now + max_future():
         raise DomainError("validation_error", "occurred_at: is in the future", [])
-    out = ingest(db_session(), calling_provider_id(), [event], now, source="event")[0]
+    out = ingest(db_session(), calling_provider_id(), [event], now, source="event", look_first=False)[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None

@@ -50,7 +50,7 @@ def _error_item(err: DomainError) -> dict[str, Any]:
 def create_transaction() -> Any:
     now = utcnow()
     txn = parse_transaction(read_json(), max_future=max_future(), now=now)
-    out = ingest(db_session(), calling_provider_id(), [txn], now)[0]
+    out = ingest(db_session(), calling_provider_id(), [txn], now, look_first=False)[0]
     if out.status == ERROR:
         db.session.rollback()
         assert out.error is not None
