@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,12 +112,14 @@ def _owners(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[st
     pairs = list(set(pairs))
     if not pairs:
         return {}
-    rows = session.execute(
-        select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
-            tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(pairs)
-        )
-    )
+    rows = session.connection().execute(_OWNERS, {"pairs": pairs})
     return {(k, v): cid for k, v, cid in rows}
+
+
+# Built once, run on the session's connection: the read every accepted transaction makes.
+_OWNERS = select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
+    tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(bindparam("pairs", expanding=True))
+)
 
 
 def _conflict_error(claim: IdentityClaim, owners: dict[tuple[str, str], int]) -> DomainError:
