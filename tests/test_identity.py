@@ -39,3 +39,28 @@ def test_national_ids(raw: str, expected: str) -> None:
 def test_bad_national_ids(raw: str) -> None:
     with pytest.raises(ValueError):
         normalize_national_id(raw)
+
+
+def test_the_fast_reading_of_plain_vietnamese_numbers_agrees_with_the_full_parse() -> None:
+    """Random national numbers (valid and not) in the three plain shapes: the shortcut and ``phonenumbers`` give
+    the same E.164 form or both refuse."""
+    import random
+
+    from campaigns.customers.identity import _normalize_phone, _parse_phone
+
+    rng = random.Random(18)
+    seen = {"fast": 0, "refused": 0}
+    for _ in range(20_000):
+        national = str(rng.randint(100_000_000, 999_999_999))
+        for raw in (f"0{national}", f"+84{national}", f"84{national}"):
+            try:
+                expected: str | None = _parse_phone(raw, raw, "VN")
+            except ValueError:
+                expected = None
+            try:
+                got: str | None = _normalize_phone(raw, "VN")
+            except ValueError:
+                got = None
+            assert got == expected, raw
+            seen["fast" if got else "refused"] += 1
+    assert seen["fast"] > 10_000 and seen["refused"] > 10_000  # both sides of the shortcut were exercised
