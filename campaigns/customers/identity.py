@@ -40,9 +40,16 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
 # without ``phonenumbers.parse`` (a third of a batch's acceptance): a national number that fits the library's own
 # VN mobile pattern is valid whatever else it might also be; anything else takes the full parse.
 _PLAIN_VN = re.compile(r"(?:\+84|84|0)([1-9][0-9]{8})")
-_VN = phonenumbers.PhoneMetadata.metadata_for_region("VN")
-_VN_GENERAL = re.compile(_VN.general_desc.national_number_pattern) if _VN and _VN.general_desc else None
-_VN_MOBILE = re.compile(_VN.mobile.national_number_pattern) if _VN and _VN.mobile else None
+
+
+def _vn_pattern(kind: str) -> re.Pattern[str] | None:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("VN")
+    desc = getattr(meta, kind, None)
+    pattern = getattr(desc, "national_number_pattern", None)
+    return re.compile(pattern) if pattern else None
+
+
+_VN_GENERAL, _VN_MOBILE = _vn_pattern("general_desc"), _vn_pattern("mobile")
 
 
 @lru_cache(maxsize=65_536)
