@@ -137,12 +137,22 @@ def _owners(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[st
     pairs = list(set(pairs))
     if not pairs:
         return {}
-    rows = session.connection().execute(_OWNERS, {"pairs": pairs})
+    conn = session.connection()
+    if len(pairs) == 1:
+        ((kind, value),) = pairs
+        rows = conn.execute(_OWNER, {"kind": kind, "value": value})
+    else:
+        rows = conn.execute(_OWNERS, {"pairs": pairs})
     return {(k, v): cid for k, v, cid in rows}
 
 
-# Built once, run on the session's connection: the read every accepted transaction makes.
-_OWNERS = select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
+# Built once, run on the session's connection: the read every accepted transaction makes (one identity, the
+# single POST's usual case, compared rather than looked up in an expanding IN list rendered at each execution).
+_OWNER_COLUMNS = (CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id)
+_OWNER = select(*_OWNER_COLUMNS).where(
+    CustomerIdentity.kind == bindparam("kind"), CustomerIdentity.value == bindparam("value")
+)
+_OWNERS = select(*_OWNER_COLUMNS).where(
     tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(bindparam("pairs", expanding=True))
 )
 

@@ -215,16 +215,21 @@ def _shared_states(session: Session, phones: set[str]) -> dict[str, _Route]:
     """Shared locks: a release of one of these numbers in flight is waited for, not half-seen."""
     if not phones:
         return {}
-    rows = session.connection().execute(_SHARED_STATES, {"phones": sorted(phones)})
+    conn = session.connection()
+    if len(phones) == 1:
+        rows = conn.execute(_SHARED_STATE, {"phone": next(iter(phones))})
+    else:
+        rows = conn.execute(_SHARED_STATES, {"phones": sorted(phones)})
     return {row.phone: _Route(*row) for row in rows}
 
 
 # Built once and run on the session's connection (Core, not the ORM's execute): on a single POST, building the
-# statement and the ORM's per-execute steps cost more than the round trip itself.
+# statement and the ORM's per-execute steps cost more than the round trip itself; one number is compared, not
+# looked up in an expanding IN list (which is rendered again at every execution).
+_STATE_COLUMNS = (PhoneState.phone, PhoneState.released_at, PhoneState.released_from, PhoneState.quarantine_until)
+_SHARED_STATE = select(*_STATE_COLUMNS).where(PhoneState.phone == bindparam("phone")).with_for_update(read=True)
 _SHARED_STATES = (
-    select(PhoneState.phone, PhoneState.released_at, PhoneState.released_from, PhoneState.quarantine_until)
-    .where(PhoneState.phone.in_(bindparam("phones", expanding=True)))
-    .with_for_update(read=True)
+    select(*_STATE_COLUMNS).where(PhoneState.phone.in_(bindparam("phones", expanding=True))).with_for_update(read=True)
 )
 
 
