@@ -484,3 +484,24 @@ def test_hostile_sso_callbacks_never_sign_in(app: Flask, client, oidc_issuer, mo
     assert begun.status_code == 302
     with client.session_transaction() as sess:
         assert sess["oidc_pending"]["next"] == "/"
+
+
+def test_json_nesting_is_bounded_at_exactly_max_depth(client, telecom) -> None:
+    """The depth walk visits only containers: its answer at the bound must be the same as a full walk's."""
+    from webapp.api.util import MAX_DEPTH, _depth
+
+    def deep(levels: int) -> Any:
+        value: Any = 1
+        for i in range(levels):
+            value = {"k": value, "s": "x"} if i % 2 else [value, 2, "y"]
+        return value
+
+    assert [_depth(deep(n)) for n in (0, 1, 2, MAX_DEPTH)] == [0, 1, 2, MAX_DEPTH]
+    assert _depth(deep(MAX_DEPTH + 5)) > MAX_DEPTH
+    assert _depth({"a": [], "b": {"c": [[{}]]}}) == 5
+    headers = {**telecom.headers, "Content-Type": "application/json"}
+    at_bound = txn("bound", attributes={"a": deep(MAX_DEPTH - 2)})  # the body object and attributes: 2 levels
+    assert _depth(at_bound) == MAX_DEPTH
+    assert client.post("/api/v1/transactions", data=json.dumps(at_bound), headers=headers).status_code != 400
+    past = txn("past", attributes={"a": deep(MAX_DEPTH - 1)})
+    _error(client.post("/api/v1/transactions", data=json.dumps(past), headers=headers), 400)
