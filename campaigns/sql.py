@@ -9,7 +9,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from pymysql.converters import escape_string
 from sqlalchemy import JSON, CursorResult, Result, Table, TypeDecorator, func, insert
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -49,8 +48,23 @@ def _is_mysql(session: Session) -> bool:
 _MARIADB = mysql.dialect()
 
 
+# PyMySQL's ``escape_string`` table (backslash escapes, the server's default mode), applied in place: the call
+# through it was a fifth of rendering a batch's strings.
+_ESCAPES = [chr(i) for i in range(128)]
+for _char, _escaped in {
+    "\0": "\\0",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x1a": "\\Z",
+    "'": "\\'",
+    '"': '\\"',
+    "\\": "\\\\",
+}.items():
+    _ESCAPES[ord(_char)] = _escaped
+
+
 def _quote(v: str) -> str:
-    return "'" + escape_string(v) + "'"
+    return "'" + v.translate(_ESCAPES) + "'"
 
 
 def _plain(v: Any) -> str:
@@ -61,7 +75,7 @@ def _plain(v: Any) -> str:
     if v is None:
         return "NULL"
     if t is str:
-        return _quote(v)
+        return "'" + v.translate(_ESCAPES) + "'"
     if t is bool:
         return "1" if v else "0"
     if isinstance(v, int):  # an IntEnum or another int subclass

@@ -144,3 +144,22 @@ def test_insert_ignore_counts_only_the_rows_it_inserted(app, clean) -> None:
             "+84912000001",
             "+84912000002",
         ]
+
+
+def test_strings_are_escaped_exactly_as_pymysql_escapes_them() -> None:
+    """The renderer applies PyMySQL's escape table itself; random strings of the characters it escapes and of
+    any others must come out as ``escape_string`` makes them."""
+    import random
+
+    from pymysql.converters import escape_string
+
+    from campaigns.sql import _quote
+
+    rng = random.Random(18)
+    special = [0, 10, 13, 26, 39, 34, 92]
+    for _ in range(20_000):
+        text = "".join(
+            chr(rng.choice(special) if rng.random() < 0.3 else rng.randint(1, 0x2FFFF))
+            for _ in range(rng.randint(0, 12))
+        )
+        assert _quote(text) == "'" + escape_string(text) + "'"
