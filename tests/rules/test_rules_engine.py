@@ -209,3 +209,42 @@ def test_vocabulary_exports_our_types() -> None:
     assert actions == set(ACTION_PARAMS)
     assert not any(a["name"] in {"start_rule", "get_all_actions"} for a in vocabulary["actions"])
     assert issubclass(LoyaltyActions, BaseActions)
+
+
+def test_the_quick_context_check_refuses_whatever_the_full_check_refuses() -> None:
+    """Crediting's contexts take a one-expression check; each field set to each kind of wrong value must still be
+    refused (the full check then names it), and ints for Decimal fields still become Decimals."""
+    import dataclasses
+
+    from rules.context import DECIMAL_FIELDS, INT_FIELDS
+
+    good: dict[str, Any] = {
+        "amount": Decimal(100),
+        "currency": "VND",
+        "provider": "telecom",
+        "category": "topup",
+        "channel": "app",
+        "occurred_at": datetime(2026, 12, 4, tzinfo=UTC),
+        "customer_tier": "gold",
+    }
+    base = EvaluationContext(**good)
+    wrong: list[object] = [None, True, 1.5, "7", -1, 13, Decimal("NaN"), Decimal("Infinity"), [], {}]
+    names = [f.name for f in dataclasses.fields(EvaluationContext) if f.init and f.name not in ("timezone",)]
+    refused = 0
+    for name in names:
+        for value in wrong:
+            fields = {**good, name: value}
+            try:
+                made = EvaluationContext(**fields)
+            except (TypeError, ValueError):
+                refused += 1
+                continue
+            # accepted: the full check accepts it too, and it holds what the full check would have made of it
+            made._check()
+            if name in DECIMAL_FIELDS:
+                assert isinstance(getattr(made, name), Decimal)
+            if name in INT_FIELDS:
+                assert type(getattr(made, name)) is int
+    assert refused > len(names) * 4
+    assert EvaluationContext(**{**good, "amount": 100}).amount == Decimal(100)
+    assert base._plainly_valid()
