@@ -42,8 +42,8 @@ def test_bad_national_ids(raw: str) -> None:
 
 
 def test_the_fast_reading_of_plain_vietnamese_numbers_agrees_with_the_full_parse() -> None:
-    """Random national numbers (valid and not) in the three plain shapes: the shortcut and ``phonenumbers`` give
-    the same E.164 form or both refuse."""
+    """Random national numbers (valid and not) in the plain shapes, with and without separators: the shortcut and
+    ``phonenumbers`` give the same E.164 form or both refuse."""
     import random
 
     from campaigns.customers.identity import _normalize_phone, _parse_phone
@@ -52,7 +52,8 @@ def test_the_fast_reading_of_plain_vietnamese_numbers_agrees_with_the_full_parse
     seen = {"fast": 0, "refused": 0}
     for _ in range(20_000):
         national = str(rng.randint(100_000_000, 999_999_999))
-        for raw in (f"0{national}", f"+84{national}", f"84{national}"):
+        spaced = "".join(ch + (rng.choice(" .-") if rng.random() < 0.2 else "") for ch in national)
+        for raw in (f"0{national}", f"+84{national}", f"84{national}", f"0{spaced}", f"+84 {spaced}"):
             try:
                 expected: str | None = _parse_phone(raw, raw, "VN")
             except ValueError:
