@@ -253,7 +253,11 @@ class _Batch:
         self.outbox.extend(self.events.rows(s, now))
         if self.entries:
             ids = insert_rows(s, table_of(LedgerEntry), self.entries, returning_ids=True)
-            lots = [{**lot, "entry_id": ids[i], "created_at": now} for i, rows in self.lots.items() for lot in rows]
+            lots = []
+            for i, rows in self.lots.items():  # the batch's own dicts, completed in place: no copy per lot
+                for lot in rows:
+                    lot["entry_id"], lot["created_at"] = ids[i], now
+                    lots.append(lot)
             insert_rows(s, table_of(PointLot), lots)
         touched = {c for c, _d, _p in self.daily}
         upsert(
