@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from redis.commands.core import Script
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 from rq import Queue
@@ -70,6 +71,14 @@ end
 return ids
 """
 
+# One linger poll: -1 when a job waits in any other queue (KEYS[2..]), else the length of the pending list (KEYS[1]).
+_WATCH = """
+for i = 2, #KEYS do
+  if redis.call('LLEN', KEYS[i]) > 0 then return -1 end
+end
+return redis.call('LLEN', KEYS[1])
+"""
+
 
 @dataclass
 class DrainReport:
@@ -77,6 +86,7 @@ class DrainReport:
     processed: int = 0
     skipped: int = 0
     points: int = 0
+    messages: int = 0  # outbox rows (SMS, webhooks) the batches wrote: only these call for the sender
     deferred: int = 0
     lock_waits: int = 0  # batches left in flight because their rows stayed locked (the drain then stopped)
     cooling_off: bool = False  # the partition was cooling off after such a batch: nothing was done
@@ -113,7 +123,7 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
         return report
     # Clear the flag first: a push after this point schedules a new job.
     r.delete(scheduled_key(partition))
-    move = r.register_script(_MOVE)
+    move, watch = r.register_script(_MOVE), r.register_script(_WATCH)
     until = time.monotonic() + DRAIN_SECONDS
     while True:
         lock = r.lock(lock_key(partition), timeout=LOCK_SECONDS, blocking=False, thread_local=False)
@@ -126,16 +136,16 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
             if leftover:
                 log.warning("partition %s: recovering %s in-flight ids", partition, len(leftover))
                 _credit(rt, partition, leftover, report)
-            notified = report.processed
+            notified = report.messages
             while not beat.lost.is_set():
                 ids = move(keys=[pending_key(partition), inflight_key(partition)], args=[rt.batch_size])
                 if ids:
                     _credit(rt, partition, ids, report)
                     continue
-                if report.processed > notified:  # what was credited is not kept waiting for its messages
+                if report.messages > notified:  # what was credited is not kept waiting for its messages
                     rt.dispatcher.schedule_notify()
-                    notified = report.processed
-                if not _linger(rt, partition, until):
+                    notified = report.messages
+                if not _linger(rt, partition, until, watch):
                     break
         except OperationalError as exc:
             if not is_lock_wait(exc):
@@ -166,24 +176,16 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
             return report
 
 
-def _linger(rt: Runtime, partition: int, until: float) -> bool:
+def _linger(rt: Runtime, partition: int, until: float, watch: Script) -> bool:
     """Watch an emptied partition for up to ``LINGER_SECONDS``: True as soon as ids arrive, False when none did,
     when another job waits for a worker (the partitions take turns) or when the job has run long enough."""
-    r = rt.redis
-    assert r is not None
-    others = _waiting_keys(rt.partitions)
+    keys = [pending_key(partition), *_waiting_keys(rt.partitions)]
     deadline = min(until, time.monotonic() + LINGER_SECONDS)
     while time.monotonic() < deadline:
         time.sleep(LINGER_POLL_SECONDS)
-        pipe = r.pipeline(transaction=False)
-        pipe.llen(pending_key(partition))
-        for key in others:
-            pipe.llen(key)
-        pending, *waiting = pipe.execute()
-        if any(waiting):
-            return False
-        if pending:
-            return True
+        found = watch(keys=keys)  # one EVALSHA a poll, where a pipeline of LLENs cost a command per queue
+        if found:
+            return found > 0
     return False
 
 
@@ -207,4 +209,5 @@ def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: Dra
     report.processed += result.processed
     report.skipped += result.skipped
     report.points += result.points
+    report.messages += result.messages
     report.deferred += len(result.deferred)
