@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, literal_column, null, select, type_coerce, union_all, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards
@@ -56,6 +56,7 @@ from campaigns.models import (
     RuleUsage,
     TierChange,
     Transaction,
+    WebhookSubscription,
 )
 from campaigns.notify import webhooks
 from campaigns.sql import insert_rows, table_of, upsert
@@ -459,7 +460,9 @@ def credit_batch(
     customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
     earliest = min(t.occurred_at for t in txns)
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)
+    waiting, subscriptions = _besides(session, [t.id for t in txns])
     batch = _Batch(session, pub, now)
+    batch.events.subscriptions = subscriptions
     batch.load_usage(customer_ids)
     batch.load_rule_usage(customer_ids)
     batch.lock_counters()
@@ -500,7 +503,7 @@ def credit_batch(
     if done:
         session.execute(update(table).where(table.c.id.in_(done)).values(status="processed", processed_at=now))
     report.processed = len(done)
-    report.reversals = apply_pending_reversals(session, done, now, pub)
+    report.reversals = apply_pending_reversals(session, done, now, pub, waiting)
     return report
 
 
@@ -815,26 +818,82 @@ def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: dat
 
 
 _REVERSALS = table_of(Reversal)
-_PENDING_REVERSALS = select(_REVERSALS.c.id).where(
-    _REVERSALS.c.transaction_id.in_(bindparam("ids", expanding=True)), _REVERSALS.c.status == "pending"
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
+# What a batch needs to know besides its customers, in one statement: the refunds waiting for its transactions
+# (k=0: reversal id, transaction id) and the active webhook subscriptions (k=1: id, provider, url, events).
+_BESIDES = union_all(
+    select(
+        literal_column("0").label("k"),
+        _REVERSALS.c.id.label("id"),
+        _REVERSALS.c.transaction_id.label("ref"),
+        type_coerce(null(), _SUBSCRIPTIONS.c.url.type).label("url"),
+        type_coerce(null(), _SUBSCRIPTIONS.c.events.type).label("events"),
+    ).where(_REVERSALS.c.transaction_id.in_(bindparam("ids", expanding=True)), _REVERSALS.c.status == "pending"),
+    select(
+        literal_column("1"),
+        _SUBSCRIPTIONS.c.id,
+        _SUBSCRIPTIONS.c.provider_id,
+        _SUBSCRIPTIONS.c.url,
+        _SUBSCRIPTIONS.c.events,
+    ).where(_SUBSCRIPTIONS.c.active.is_(True)),
 )
 
 
+@dataclass(slots=True)
+class _Subscription:
+    id: int
+    provider_id: int
+    url: str
+    events: list[str]
+
+
+def _besides(session: Session, txn_ids: list[int]) -> tuple[dict[int, list[int]], list[_Subscription]]:
+    """Refunds waiting (transaction id -> reversal ids) and the active webhook subscriptions.
+
+    Read once the batch's transaction rows are locked: a refund locks its transaction's row before it records a
+    ``pending`` reversal, so none can appear for these transactions until this batch commits (a refund that waited
+    on the lock then finds its transaction processed and applies itself). Subscriptions are read per batch, as
+    before, only no longer in a statement of their own.
+    """
+    waiting: dict[int, list[int]] = defaultdict(list)
+    subscriptions = []
+    for k, ident, ref, url, events in session.execute(_BESIDES, {"ids": txn_ids}):
+        if k == 0:
+            waiting[ref].append(ident)
+        else:
+            subscriptions.append(_Subscription(ident, ref, url, events))
+    return waiting, subscriptions
+
+
 def apply_pending_reversals(
-    session: Session, txn_ids: Sequence[int], now: datetime, pub: Published | None = None
+    session: Session,
+    txn_ids: Sequence[int],
+    now: datetime,
+    pub: Published | None = None,
+    waiting: dict[int, list[int]] | None = None,
 ) -> int:
     """Refunds that arrived before the credit are applied right after it, in arrival order.
 
-    Only the (rare) refunds waiting, and their transactions, are loaded as ORM objects: the check that finds
-    none, on every batch, is a plain Core read.
+    ``waiting``: the refunds found waiting for these transactions while their rows were locked (``_besides``);
+    None: looked up here. Only the (rare) refunds waiting, and their transactions, are loaded as ORM objects.
     """
     if not txn_ids:
         return 0
-    session.flush()
-    waiting = session.execute(_PENDING_REVERSALS, {"ids": list(txn_ids)}).scalars().all()
-    if not waiting:
+    if waiting is None:
+        session.flush()
+        found: dict[int, list[int]] = defaultdict(list)
+        for ident, ref in session.execute(
+            select(_REVERSALS.c.id, _REVERSALS.c.transaction_id).where(
+                _REVERSALS.c.transaction_id.in_(list(txn_ids)), _REVERSALS.c.status == "pending"
+            )
+        ):
+            found[ref].append(ident)
+        waiting = found
+    ids = [r for t in txn_ids for r in waiting.get(t, ())]
+    if not ids:
         return 0
-    pending = session.scalars(select(Reversal).where(Reversal.id.in_(waiting)).order_by(Reversal.id)).all()
+    session.flush()
+    pending = session.scalars(select(Reversal).where(Reversal.id.in_(ids)).order_by(Reversal.id)).all()
     by_id = {
         t.id: t
         for t in session.scalars(select(Transaction).where(Transaction.id.in_({r.transaction_id for r in pending})))
