@@ -121,6 +121,7 @@ def measure(
     post(load.make_units(load.make_transactions(300, codes, phones, "w", rng, now), "batch", 100, 0, rng))
     credit()
     units = load.make_units(load.make_transactions(n, codes, phones, "m", rng, now), mode, 500, 0, rng)
+
     def run(name: str, fn: Any) -> tuple[Any, float, float]:
         prof = cProfile.Profile(time.process_time) if profile else None
         cpu, wall = time.process_time(), time.monotonic()
