@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     CompoundSelect,
-    Row,
     bindparam,
     case,
     func,
@@ -198,34 +197,25 @@ def load_states(
     if day_ids:
         params.update(day_ids=day_ids, since=since)
     states: dict[int, CustomerState] = {}
-    rest: list[Row[Any]] = []
-    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params):
-        if row.k == _PROFILE:
-            states[row.cid] = CustomerState(
-                row.cid,
-                row.s1,
-                row.t1,
-                row.s2,
-                row.d1,
-                set(),
-                row.i1 or 0,
-                row.i2 or 0,
-                row.i3 or 0,
-                seq=row.i4 or 0,
-                member_since=row.d2,
+    rest = []
+    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params).tuples():
+        k, cid, s1, s2, t1, d1, d2, i1, i2, i3, i4, _n1, _j1 = row
+        if k == _PROFILE:
+            states[cid] = CustomerState(
+                cid, s1, t1, s2, d1, set(), i1 or 0, i2 or 0, i3 or 0, seq=i4 or 0, member_since=d2
             )
         else:
             rest.append(row)
-    for row in rest:
-        st = states[row.cid]
-        if row.k == _TAG:
-            st.tags.add(row.s1)
-        elif row.k == _ATTRIBUTE:
-            st.attributes[row.s1] = row.j1
-        elif row.k == _CONTACT:
-            st.seen(row.i1, row.t1)
+    for k, cid, s1, _s2, t1, d1, _d2, i1, i2, i3, i4, n1, j1 in rest:
+        st = states[cid]
+        if k == _TAG:
+            st.tags.add(s1)
+        elif k == _ATTRIBUTE:
+            st.attributes[s1] = j1
+        elif k == _CONTACT:
+            st.seen(i1, t1)
         else:
-            st.days.append(Day(row.d1, row.i1, row.i2, Decimal(row.n1), row.i3, row.i4))
+            st.days.append(Day(d1, i1, i2, Decimal(n1), i3, i4))
     if with_days and cache is not None:
         cache.settle(session, states, since, copies, day_ids)
     return states
