@@ -198,7 +198,7 @@ def load_states(
         params.update(day_ids=day_ids, since=since)
     states: dict[int, CustomerState] = {}
     rest = []
-    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params).tuples():
+    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params):
         k, cid, s1, s2, t1, d1, d2, i1, i2, i3, i4, _n1, _j1 = row
         if k == _PROFILE:
             states[cid] = CustomerState(
