@@ -419,6 +419,20 @@ _TXN_COLUMNS = (
     Transaction.attributes,
 )
 
+# Built once (per call only the ids are bound): the queued rows of a batch, locked, and their acknowledgement.
+_QUEUED = (
+    select(*_TXN_COLUMNS)
+    .where(Transaction.id.in_(bindparam("ids", expanding=True)), Transaction.status == "queued")
+    .order_by(Transaction.id)
+    .with_for_update()
+)
+_TRANSACTIONS = table_of(Transaction)
+_PROCESSED = (
+    update(_TRANSACTIONS)
+    .where(_TRANSACTIONS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="processed", processed_at=bindparam("now", type_=_TRANSACTIONS.c.processed_at.type))
+)
+
 
 def credit_batch(
     session: Session,
@@ -433,12 +447,7 @@ def credit_batch(
     report = CreditReport()
     if not txn_ids:
         return report
-    txns = session.execute(
-        select(*_TXN_COLUMNS)
-        .where(Transaction.id.in_(sorted(set(txn_ids))), Transaction.status == "queued")
-        .order_by(Transaction.id)
-        .with_for_update()
-    ).all()
+    txns = session.execute(_QUEUED, {"ids": sorted(set(txn_ids))}).all()
     report.skipped = len(set(txn_ids)) - len(txns)
     if not txns:
         return report
@@ -501,7 +510,7 @@ def credit_batch(
         old_seq = states[cid].seq
         report.agg_updates.setdefault(cid, (old_seq, []))[1].append((day, pid, count, spend, points, qual))
     if done:
-        session.execute(update(table).where(table.c.id.in_(done)).values(status="processed", processed_at=now))
+        session.execute(_PROCESSED, {"ids": done, "now": now})
     report.processed = len(done)
     report.reversals = apply_pending_reversals(session, done, now, pub, waiting)
     return report
