@@ -61,8 +61,12 @@ LINGER_SECONDS = 0.05
 LINGER_POLL_SECONDS = 0.01
 DRAIN_SECONDS = 30.0
 
-# Atomically take up to N ids from the pending list into the in-flight list.
+# Atomically take up to N ids from the pending list into the in-flight list; with ARGV[2], first acknowledge the
+# batch the in-flight list still holds (it committed): one round trip a batch instead of two.
 _MOVE = """
+if ARGV[2] then
+  redis.call('DEL', KEYS[2])
+end
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids > 0 then
   redis.call('LTRIM', KEYS[1], #ids, -1)
@@ -132,21 +136,28 @@ def drain(rt: Runtime, partition: int) -> DrainReport:
         beat = _Heartbeat(lock, partition)
         beat.start()
         try:
+            # True while the in-flight list holds a committed batch: the next move, or the end of this lock hold
+            # (before the release, so that no other drainer's in-flight ids are ever deleted), acknowledges it.
+            unacknowledged = False
             leftover = r.lrange(inflight_key(partition), 0, -1)
             if leftover:
                 log.warning("partition %s: recovering %s in-flight ids", partition, len(leftover))
-                _credit(rt, partition, leftover, report)
+                unacknowledged = _credit(rt, partition, leftover, report)
             notified = report.messages
             while not beat.lost.is_set():
-                ids = move(keys=[pending_key(partition), inflight_key(partition)], args=[rt.batch_size])
+                args = [rt.batch_size, 1] if unacknowledged else [rt.batch_size]
+                ids = move(keys=[pending_key(partition), inflight_key(partition)], args=args)
+                unacknowledged = False
                 if ids:
-                    _credit(rt, partition, ids, report)
+                    unacknowledged = _credit(rt, partition, ids, report)
                     continue
                 if report.messages > notified:  # what was credited is not kept waiting for its messages
                     rt.dispatcher.schedule_notify()
                     notified = report.messages
                 if not _linger(rt, partition, until, watch):
                     break
+            if unacknowledged:
+                r.delete(inflight_key(partition))
         except OperationalError as exc:
             if not is_lock_wait(exc):
                 raise
@@ -196,18 +207,21 @@ def _waiting_keys(partitions: int) -> tuple[str, ...]:
     return tuple(Queue.redis_queue_namespace_prefix + name for name in names)
 
 
-def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: DrainReport) -> None:
+def _credit(rt: Runtime, partition: int, raw_ids: list[bytes | str], report: DrainReport) -> bool:
+    """Credit one batch; True when it still is to be acknowledged (its in-flight ids deleted), which the caller
+    does with its next move. A batch that deferred ids puts them back in the queue and is acknowledged at once."""
     ids = sorted({int(x) for x in raw_ids})
     result = rt.credit(ids)
     assert rt.redis is not None
-    pipe = rt.redis.pipeline(transaction=True)
     if result.deferred:  # newer ids that wait for older ones of their customers: back in the queue
+        pipe = rt.redis.pipeline(transaction=True)
         pipe.rpush(pending_key(partition), *result.deferred)
-    pipe.delete(inflight_key(partition))
-    pipe.execute()
+        pipe.delete(inflight_key(partition))
+        pipe.execute()
     report.batches += 1
     report.processed += result.processed
     report.skipped += result.skipped
     report.points += result.points
     report.messages += result.messages
     report.deferred += len(result.deferred)
+    return not result.deferred
