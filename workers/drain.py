@@ -2,7 +2,9 @@
 
 The in-flight list is the safety net for a worker killed mid-batch: the next
 drainer of the partition credits what it finds there first (crediting is
-idempotent, so a batch that did commit is simply skipped). The sweeper covers
+idempotent, so a batch that did commit is simply skipped). A committed batch is
+acknowledged (deleted from the in-flight list) by the script that moves the next
+batch in, or before the lock is released when none follows. The sweeper covers
 the rest (Redis flushed, ids never pushed).
 
 The partition lock lives ``LOCK_SECONDS`` unless its holder keeps it alive: a
