@@ -8,7 +8,8 @@ sitting show what a change to the code did:
 1. acceptance: the batch (or single) POSTs of ``ingest.py``'s generated load through Flask's test client
    (authentication, validation, identity, the insert, the dispatch to Redis);
 2. crediting: ``Runtime.credit`` over the queued ids in batches of 500, as a worker does (rules, caps, the
-   books written).
+   books written); ``--credit-batch 2`` credits them two at a time instead, as a drain fed by single POSTs
+   does, to show the fixed cost of a batch. The SQL statements crediting sent are counted too.
 
     .venv/bin/python -m bench.hotpath                                  # this checkout
     .venv/bin/python -m bench.hotpath --app-dir /tmp/base --app-dir .  # two checkouts, alternating, twice each
@@ -34,7 +35,13 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 
 
 def measure(
-    app_dir: Path, n: int, mode: str, db_url: str, redis_url: str, profile: Path | None = None
+    app_dir: Path,
+    n: int,
+    mode: str,
+    db_url: str,
+    redis_url: str,
+    profile: Path | None = None,
+    credit_batch: int = 500,
 ) -> dict[str, Any]:
     """Run in a child process: the checkout's own packages and its ``bench/ingest.py`` come first.
 
@@ -49,7 +56,7 @@ def measure(
 
     import ingest as load  # bench/ingest.py of the checkout measured
     import redis
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, event, text
 
     from campaigns.settings import Settings
     from webapp import create_app
@@ -96,11 +103,20 @@ def measure(
                 raise RuntimeError(f"{u.path}: {resp.status_code} {resp.data[:300]!r}")
 
     rt = build(settings)
+    size = 500
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    for factory in {rt.session_factory, rt.credit_session_factory} - {None}:
+        assert factory is not None
+        event.listen(factory.kw["bind"], "before_cursor_execute", count)
 
     def credit() -> int:
         with rt.session_factory() as s:
             ids = [i for (i,) in s.execute(text("SELECT id FROM transactions WHERE status='queued' ORDER BY id"))]
-        return sum(rt.credit(ids[i : i + 500]).processed for i in range(0, len(ids), 500))
+        return sum(rt.credit(ids[i : i + size]).processed for i in range(0, len(ids), size))
 
     post(load.make_units(load.make_transactions(300, codes, phones, "w", rng, now), "batch", 100, 0, rng))
     credit()
@@ -117,6 +133,7 @@ def measure(
         return result, *spent
 
     _, accept_cpu, accept_wall = run("accept", lambda: post(units))
+    size, statements[0] = credit_batch, 0
     credited, credit_cpu, credit_wall = run("credit", credit)
     if credited != n:
         raise RuntimeError(f"credited {credited} of {n}")
@@ -125,7 +142,9 @@ def measure(
         "mode": mode,
         "transactions": n,
         "accept_cpu_ms_per_tx": round(1000 * accept_cpu / n, 3),
+        "credit_batch": credit_batch,
         "credit_cpu_ms_per_tx": round(1000 * credit_cpu / n, 3),
+        "credit_sql_per_tx": round(statements[0] / n, 2),
         "accept_wall_s": round(accept_wall, 2),
         "credit_wall_s": round(credit_wall, 2),
     }
@@ -139,12 +158,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="runs of each checkout, alternating")
     parser.add_argument("--db-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument("--credit-batch", type=int, default=500, help="transactions per crediting batch")
     parser.add_argument("--profile", type=Path, help="write cProfile stats (CPU timer) of each half to this folder")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     dirs = [d.resolve() for d in (args.app_dir or [ROOT])]
     if args.one:
-        print(json.dumps(measure(dirs[0], args.n, args.mode, args.db_url, args.redis_url, args.profile)))
+        result = measure(dirs[0], args.n, args.mode, args.db_url, args.redis_url, args.profile, args.credit_batch)
+        print(json.dumps(result))
         return
     results = []
     for _ in range(args.rounds):
@@ -152,6 +173,7 @@ def main() -> None:
             env = {**os.environ, "LOYALTY_LOG_LEVEL": "WARNING"}
             argv = [sys.executable, str(Path(__file__).resolve()), "--one", "--app-dir", str(d), "--n", str(args.n)]
             argv += ["--mode", args.mode, "--db-url", args.db_url, "--redis-url", args.redis_url]
+            argv += ["--credit-batch", str(args.credit_batch)]
             if args.profile:
                 argv += ["--profile", str(args.profile.resolve() / f"{d.name}-{len(results)}")]
             out = subprocess.run(argv, cwd=d, env=env, check=True, capture_output=True, text=True).stdout

@@ -35,8 +35,8 @@ def drain_partition(partition: int) -> dict[str, Any]:
     """Credit everything waiting in one partition (ids travel in the partition's Redis list)."""
     rt = runtime()
     report = drain(rt, partition)
-    if report.processed:
-        rt.dispatcher.schedule_notify()  # points, tiers and rewards may have written outbox rows
+    if report.messages:
+        rt.dispatcher.schedule_notify()  # points, tiers and rewards wrote outbox rows
     return asdict(report)
 
 

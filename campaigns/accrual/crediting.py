@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, literal_column, null, select, type_coerce, union_all, update
 from sqlalchemy.orm import Session
 
 from campaigns.accounts import rewards
@@ -56,6 +56,7 @@ from campaigns.models import (
     RuleUsage,
     TierChange,
     Transaction,
+    WebhookSubscription,
 )
 from campaigns.notify import webhooks
 from campaigns.sql import insert_rows, table_of, upsert
@@ -72,6 +73,7 @@ class CreditReport:
     skipped: int = 0
     points: int = 0
     reversals: int = 0
+    messages: int = 0  # outbox rows written (SMS and webhooks): the drain wakes the sender only for these
     customers: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
     agg_updates: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
@@ -421,6 +423,20 @@ _TXN_COLUMNS = (
     Transaction.attributes,
 )
 
+# Built once (per call only the ids are bound): the queued rows of a batch, locked, and their acknowledgement.
+_QUEUED = (
+    select(*_TXN_COLUMNS)
+    .where(Transaction.id.in_(bindparam("ids", expanding=True)), Transaction.status == "queued")
+    .order_by(Transaction.id)
+    .with_for_update()
+)
+_TRANSACTIONS = table_of(Transaction)
+_PROCESSED = (
+    update(_TRANSACTIONS)
+    .where(_TRANSACTIONS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="processed", processed_at=bindparam("now", type_=_TRANSACTIONS.c.processed_at.type))
+)
+
 
 def credit_batch(
     session: Session,
@@ -435,12 +451,7 @@ def credit_batch(
     report = CreditReport()
     if not txn_ids:
         return report
-    txns = session.execute(
-        select(*_TXN_COLUMNS)
-        .where(Transaction.id.in_(sorted(set(txn_ids))), Transaction.status == "queued")
-        .order_by(Transaction.id)
-        .with_for_update()
-    ).all()
+    txns = session.execute(_QUEUED, {"ids": sorted(set(txn_ids))}).all()
     report.skipped = len(set(txn_ids)) - len(txns)
     if not txns:
         return report
@@ -462,7 +473,9 @@ def credit_batch(
     customer_ids = sorted({t.customer_id for t in txns} | set(referrers.values()))
     earliest = min(t.occurred_at for t in txns)
     states = load_states(session, customer_ids, window_start(earliest.date()) - timedelta(days=1), cache=cache)
+    waiting, subscriptions = _besides(session, [t.id for t in txns])
     batch = _Batch(session, pub, now)
+    batch.events.subscriptions = subscriptions
     batch.load_usage(customer_ids)
     batch.load_rule_usage(customer_ids)
     batch.lock_counters()
@@ -496,13 +509,14 @@ def credit_batch(
         report.customers.add(txn.customer_id)
         report.latencies.append((now - txn.received_at).total_seconds())
     batch.flush()
+    report.messages = len(batch.outbox)
     for (cid, day, pid), (count, spend, points, qual) in batch.daily.items():
         old_seq = states[cid].seq
         report.agg_updates.setdefault(cid, (old_seq, []))[1].append((day, pid, count, spend, points, qual))
     if done:
-        session.execute(update(table).where(table.c.id.in_(done)).values(status="processed", processed_at=now))
+        session.execute(_PROCESSED, {"ids": done, "now": now})
     report.processed = len(done)
-    report.reversals = apply_pending_reversals(session, done, now, pub)
+    report.reversals = apply_pending_reversals(session, done, now, pub, waiting)
     return report
 
 
@@ -816,23 +830,83 @@ def _notify(cid: int, template: str, key: str, payload: dict[str, Any], now: dat
     }
 
 
+_REVERSALS = table_of(Reversal)
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
+# What a batch needs to know besides its customers, in one statement: the refunds waiting for its transactions
+# (k=0: reversal id, transaction id) and the active webhook subscriptions (k=1: id, provider, url, events).
+_BESIDES = union_all(
+    select(
+        literal_column("0").label("k"),
+        _REVERSALS.c.id.label("id"),
+        _REVERSALS.c.transaction_id.label("ref"),
+        type_coerce(null(), _SUBSCRIPTIONS.c.url.type).label("url"),
+        type_coerce(null(), _SUBSCRIPTIONS.c.events.type).label("events"),
+    ).where(_REVERSALS.c.transaction_id.in_(bindparam("ids", expanding=True)), _REVERSALS.c.status == "pending"),
+    select(
+        literal_column("1"),
+        _SUBSCRIPTIONS.c.id,
+        _SUBSCRIPTIONS.c.provider_id,
+        _SUBSCRIPTIONS.c.url,
+        _SUBSCRIPTIONS.c.events,
+    ).where(_SUBSCRIPTIONS.c.active.is_(True)),
+)
+
+
+@dataclass(slots=True)
+class _Subscription:
+    id: int
+    provider_id: int
+    url: str
+    events: list[str]
+
+
+def _besides(session: Session, txn_ids: list[int]) -> tuple[dict[int, list[int]], list[_Subscription]]:
+    """Refunds waiting (transaction id -> reversal ids) and the active webhook subscriptions.
+
+    Read once the batch's transaction rows are locked: a refund locks its transaction's row before it records a
+    ``pending`` reversal, so none can appear for these transactions until this batch commits (a refund that waited
+    on the lock then finds its transaction processed and applies itself). Subscriptions are read per batch, as
+    before, only no longer in a statement of their own.
+    """
+    waiting: dict[int, list[int]] = defaultdict(list)
+    subscriptions = []
+    for k, ident, ref, url, events in session.execute(_BESIDES, {"ids": txn_ids}):
+        if k == 0:
+            waiting[ref].append(ident)
+        else:
+            subscriptions.append(_Subscription(ident, ref, url, events))
+    return waiting, subscriptions
+
+
 def apply_pending_reversals(
-    session: Session, txn_ids: Sequence[int], now: datetime, pub: Published | None = None
+    session: Session,
+    txn_ids: Sequence[int],
+    now: datetime,
+    pub: Published | None = None,
+    waiting: dict[int, list[int]] | None = None,
 ) -> int:
     """Refunds that arrived before the credit are applied right after it, in arrival order.
 
-    Only the (rare) transactions with a refund waiting are loaded as ORM objects.
+    ``waiting``: the refunds found waiting for these transactions while their rows were locked (``_besides``);
+    None: looked up here. Only the (rare) refunds waiting, and their transactions, are loaded as ORM objects.
     """
     if not txn_ids:
         return 0
-    session.flush()
-    pending = session.scalars(
-        select(Reversal)
-        .where(Reversal.transaction_id.in_(list(txn_ids)), Reversal.status == "pending")
-        .order_by(Reversal.id)
-    ).all()
-    if not pending:
+    if waiting is None:
+        session.flush()
+        found: dict[int, list[int]] = defaultdict(list)
+        for ident, ref in session.execute(
+            select(_REVERSALS.c.id, _REVERSALS.c.transaction_id).where(
+                _REVERSALS.c.transaction_id.in_(list(txn_ids)), _REVERSALS.c.status == "pending"
+            )
+        ):
+            found[ref].append(ident)
+        waiting = found
+    ids = [r for t in txn_ids for r in waiting.get(t, ())]
+    if not ids:
         return 0
+    session.flush()
+    pending = session.scalars(select(Reversal).where(Reversal.id.in_(ids)).order_by(Reversal.id)).all()
     by_id = {
         t.id: t
         for t in session.scalars(select(Transaction).where(Transaction.id.in_({r.transaction_id for r in pending})))

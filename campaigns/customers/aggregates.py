@@ -17,7 +17,17 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    CompoundSelect,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from campaigns.models import (
@@ -168,68 +178,120 @@ def load_states(
     with_days: bool = True,
     cache: AggregateCache | None = None,
 ) -> dict[int, CustomerState]:
-    """Everything a batch needs about its customers, in five queries (profile, tags, attributes, first contacts,
-    days), whatever the number of customers.
+    """Everything a batch needs about its customers (profile, tags, attributes, first contacts, days) in one
+    statement, whatever the number of customers: a batch of one pays one round trip, not five.
 
-    ``with_days=False`` stops before the days: set-based jobs take their numbers from :func:`window_sums` instead.
+    With ``cache``, the Redis copies are read first, so the statement brings the days of only the customers
+    without a usable-looking copy; a copy found at another ``agg_seq`` than the row's (rare: a lost update)
+    costs one more read. ``with_days=False`` stops before the days: set-based jobs take their numbers from
+    :func:`window_sums` instead.
     """
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
+    copies: dict[int, tuple[int, list[Day], int, bytes]] = {}
+    if with_days and cache is not None:
+        copies = cache.read(ids, since)
+    day_ids = [c for c in ids if c not in copies] if with_days else []
+    params: dict[str, Any] = {"ids": ids}
+    if day_ids:
+        params.update(day_ids=day_ids, since=since)
     states: dict[int, CustomerState] = {}
-    rows = session.execute(
+    rest = []
+    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params):
+        k, cid, s1, s2, t1, d1, d2, i1, i2, i3, i4, _n1, _j1 = row
+        if k == _PROFILE:
+            states[cid] = CustomerState(
+                cid, s1, t1, s2, d1, set(), i1 or 0, i2 or 0, i3 or 0, seq=i4 or 0, member_since=d2
+            )
+        else:
+            rest.append(row)
+    for k, cid, s1, _s2, t1, d1, _d2, i1, i2, i3, i4, n1, j1 in rest:
+        st = states[cid]
+        if k == _TAG:
+            st.tags.add(s1)
+        elif k == _ATTRIBUTE:
+            st.attributes[s1] = j1
+        elif k == _CONTACT:
+            st.seen(i1, t1)
+        else:
+            st.days.append(Day(d1, i1, i2, Decimal(n1), i3, i4))
+    if with_days and cache is not None:
+        cache.settle(session, states, since, copies, day_ids)
+    return states
+
+
+# load_states' one statement: a UNION ALL of one branch per kind of row, each in the same wide row of typed
+# slots (the first branch's types decide how every branch's values are read back). Built once: per call only
+# the ids are bound.
+_PROFILE, _TAG, _ATTRIBUTE, _CONTACT, _DAY = range(5)
+
+
+def _slots(**given: Any) -> list[Any]:
+    typed = {
+        "s1": Customer.tier.type,
+        "s2": Customer.timezone.type,
+        "t1": Customer.tier_since.type,
+        "d1": Customer.birth_date.type,
+        "d2": Customer.member_since.type,
+        "i1": CustomerBalance.lifetime_points.type,
+        "i2": CustomerBalance.lifetime_points.type,
+        "i3": CustomerBalance.lifetime_points.type,
+        "i4": CustomerBalance.lifetime_points.type,
+        "n1": CustomerDaily.spend.type,
+        "j1": CustomerAttribute.value.type,
+    }
+    return [(given[name] if name in given else type_coerce(null(), kind)).label(name) for name, kind in typed.items()]
+
+
+def _state_statement(with_days: bool) -> CompoundSelect:
+    ids: Any = bindparam("ids", expanding=True)
+    branches = [
         select(
-            Customer.id,
-            Customer.tier,
-            Customer.tier_since,
-            Customer.timezone,
-            Customer.birth_date,
-            Customer.member_since,
-            CustomerBalance.lifetime_points,
-            CustomerBalance.qualifying,
-            CustomerBalance.debt,
-            CustomerBalance.agg_seq,
+            literal_column(str(_PROFILE)).label("k"),
+            Customer.id.label("cid"),
+            *_slots(
+                s1=Customer.tier,
+                s2=Customer.timezone,
+                t1=Customer.tier_since,
+                d1=Customer.birth_date,
+                d2=Customer.member_since,
+                i1=CustomerBalance.lifetime_points,
+                i2=CustomerBalance.qualifying,
+                i3=CustomerBalance.debt,
+                i4=CustomerBalance.agg_seq,
+            ),
         )
         .outerjoin(CustomerBalance, CustomerBalance.customer_id == Customer.id)
-        .where(Customer.id.in_(ids))
-    )
-    for cid, tier, since_at, tz, birth, member_since, life, qual, debt, seq in rows:
-        states[cid] = CustomerState(
-            cid,
-            tier,
-            since_at,
-            tz,
-            birth,
-            set(),
-            life or 0,
-            qual or 0,
-            debt or 0,
-            seq=seq or 0,
-            member_since=member_since,
+        .where(Customer.id.in_(ids)),
+        select(literal_column(str(_TAG)), CustomerTag.customer_id, *_slots(s1=CustomerTag.tag)).where(
+            CustomerTag.customer_id.in_(ids)
+        ),
+        select(
+            literal_column(str(_ATTRIBUTE)),
+            CustomerAttribute.customer_id,
+            *_slots(s1=CustomerAttribute.name, j1=CustomerAttribute.value),
+        ).where(CustomerAttribute.customer_id.in_(ids)),
+        select(
+            literal_column(str(_CONTACT)),
+            CustomerProvider.customer_id,
+            *_slots(i1=CustomerProvider.provider_id, t1=CustomerProvider.first_at),
+        ).where(CustomerProvider.customer_id.in_(ids)),
+    ]
+    if with_days:
+        d = CustomerDaily
+        branches.append(
+            select(
+                literal_column(str(_DAY)),
+                d.customer_id,
+                *_slots(d1=d.day, i1=d.provider_id, i2=d.txn_count, i3=d.points, i4=d.qualifying, n1=d.spend),
+            ).where(d.customer_id.in_(bindparam("day_ids", expanding=True)), d.day >= bindparam("since"))
         )
-    for cid, tag in session.execute(
-        select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(ids))
-    ):
-        states[cid].tags.add(tag)
-    for cid, name, value in session.execute(
-        select(CustomerAttribute.customer_id, CustomerAttribute.name, CustomerAttribute.value).where(
-            CustomerAttribute.customer_id.in_(ids)
-        )
-    ):
-        states[cid].attributes[name] = value
-    for cid, pid, first_at in session.execute(
-        select(CustomerProvider.customer_id, CustomerProvider.provider_id, CustomerProvider.first_at).where(
-            CustomerProvider.customer_id.in_(ids)
-        )
-    ):
-        states[cid].seen(pid, first_at)
-    if not with_days:
-        return states
-    if cache is not None:
-        cache.fill(session, states, since)
-    else:
-        _days_from_db(session, states, ids, since)
-    return states
+    return union_all(*branches)
+
+
+_STATE = _state_statement(False)
+_STATE_WITH_DAYS = _state_statement(True)
 
 
 def window_start(today: date) -> date:
@@ -316,23 +378,56 @@ class AggregateCache:
         return f"loyalty:aggs:{customer_id}"
 
     def fill(self, session: Session, states: dict[int, CustomerState], since: date) -> None:
-        ids = sorted(states)
-        misses = []
+        """Days for states loaded without them: from each usable copy, else from MariaDB (then copied)."""
+        copies = self.read(sorted(states), since)
+        missing = [c for c in sorted(states) if c not in copies]
+        if missing:
+            _days_from_db(session, states, missing, since)
+        self.settle(session, states, since, copies, missing)
+
+    def read(self, ids: list[int], since: date) -> dict[int, tuple[int, list[Day], int, bytes]]:
+        """The copies that cover ``since``, before their customers' rows are read: customer -> (sequence, days,
+        records, start). Whether one is usable is known once the rows give each customer's ``agg_seq``."""
         floor = int(f"{since:%Y%m%d}")
-        compact: dict[int, str] = {}
+        found: dict[int, tuple[int, list[Day], int, bytes]] = {}
         for cid, raw in zip(ids, self.redis.mget([self.key(c) for c in ids]), strict=True):
-            st = states[cid]
-            head, _, body = raw.partition(b"|") if raw else (b"", b"", b"")
+            if not raw:
+                continue
+            head, _, body = raw.partition(b"|")
             seq, _, start = head.partition(b":")
-            if not raw or int(seq) != st.seq or int(start) > floor:
-                misses.append(cid)
+            if int(start) > floor:
                 continue
             days, records = _parse(body)
+            found[cid] = (int(seq), days, records, start)
+        return found
+
+    def settle(
+        self,
+        session: Session,
+        states: dict[int, CustomerState],
+        since: date,
+        copies: dict[int, tuple[int, list[Day], int, bytes]],
+        loaded: list[int],
+    ) -> None:
+        """Give each state its days from its copy when the copy is at the row's ``agg_seq``, else from MariaDB;
+        then write the copies of those read from MariaDB (``loaded`` already were) and compact long ones."""
+        floor = int(f"{since:%Y%m%d}")
+        misses = [c for c in loaded if c in states]
+        stale = []
+        compact: dict[int, str] = {}
+        for cid, (seq, days, records, start) in copies.items():
+            st = states.get(cid)
+            if st is None:
+                continue
+            if seq != st.seq:
+                stale.append(cid)
+                continue
             st.days = [d for d in days if d.day >= since]
             if records > _COMPACT_RATIO * max(len(days), 1):
                 compact[cid] = _serialize(st.seq, start.decode(), days)
-        if misses:
-            _days_from_db(session, states, misses, since)
+        if stale:
+            _days_from_db(session, states, stale, since)
+            misses += stale
         if not misses and not compact:
             return
         pipe = self.redis.pipeline(transaction=False)

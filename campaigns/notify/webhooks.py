@@ -19,10 +19,10 @@ import logging
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +47,19 @@ RETRY_FOR = timedelta(days=1)
 FIRST_DELAY, MAX_DELAY = 60, 3600
 
 Post = Callable[[str, bytes, dict[str, str]], int]
+
+
+class Subscription(Protocol):
+    """What an outbox row needs of a subscription: the ORM object or a plain row of these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def provider_id(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def events(self) -> list[str]: ...
 
 
 @dataclass
@@ -91,11 +104,14 @@ def rows_for(
 class Events:
     """Collects the webhook events of one database transaction; ``rows()`` turns them into outbox rows.
 
-    Subscriptions are read once, and not at all when nothing was collected.
+    Subscriptions are read once, and not at all when nothing was collected, unless the caller read them already
+    (``subscriptions``: rows with ``id``, ``provider_id``, ``url`` and ``events``, as crediting reads them together
+    with what else its batch needs, in one statement).
     """
 
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any], str, int | None]] = []
+        self.subscriptions: Sequence[Subscription] | None = None
 
     def add(self, event: str, data: dict[str, Any], key: str, provider_id: int | None) -> None:
         self.items.append((event, data, key, provider_id))
@@ -103,7 +119,9 @@ class Events:
     def rows(self, session: Session, now: datetime) -> list[dict[str, Any]]:
         if not self.items:
             return []
-        subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
+        subs = self.subscriptions
+        if subs is None:
+            subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
         out = []
         for event, data, key, provider_id in self.items:
             for sub in subs:
@@ -112,7 +130,7 @@ class Events:
         return out
 
 
-def _row(sub: WebhookSubscription, event: str, data: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
+def _row(sub: Subscription, event: str, data: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
     return {
         "dedupe_key": f"wh:{sub.id}:{key}"[:128],
         "customer_id": data.get("customer_id"),

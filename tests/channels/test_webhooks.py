@@ -187,3 +187,24 @@ def test_a_delivery_without_its_subscription_is_nobodys(app, client, telecom):
             client.post(f"/api/v1/webhooks/deliveries/{outbox_id}/replay", headers=telecom.headers).status_code == 404
         )
         assert client.get("/api/v1/webhooks/deliveries", headers=telecom.headers).get_json()["deliveries"] == []
+
+
+def test_a_subscription_made_or_removed_between_batches_counts_from_the_next_batch(app, client, telecom, staff, work):
+    """Crediting reads the subscriptions with every batch (no copy kept between batches): the same worker runtime
+    honours a new subscription, and stops writing to a removed one, from its very next batch."""
+    programme(client, staff, rewards=False)
+    earn(client, telecom, work, "before", 100_000)  # the runtime has credited a batch before anyone subscribed
+    assert outbox(app, channel="webhook") == []
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://telecom.example/h", "events": ["points_credited"]},
+        headers=telecom.headers,
+    )
+    assert made.status_code == 201
+    earn(client, telecom, work, "during", 100_000)
+    rows = outbox(app, channel="webhook")
+    assert [r.payload["data"]["provider_txn_id"] for r in rows] == ["during"]
+    sub_id = made.get_json()["id"]
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=telecom.headers).status_code == 204
+    earn(client, telecom, work, "after", 100_000)
+    assert len(outbox(app, channel="webhook")) == 1

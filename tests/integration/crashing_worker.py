@@ -6,8 +6,9 @@ Modes, in the order a drain goes through them:
   mid-batch      the 2nd batch has evaluated 2 of its 5 transactions (nothing of it written)
   before-commit  the 1st batch's ledger rows are written (flushed) but not committed
   after-commit   the 1st batch is committed; its ids are still in the in-flight list
-  after-ack      the 2nd batch is committed and its in-flight list cleared; the RQ job is
-                 still running (never marked done) and the partition lock is still held
+  after-ack      the 2nd batch is committed and acknowledged (the move that took the 3rd batch
+                 into the in-flight list deleted it from there); the 3rd is not credited, the
+                 RQ job is still running (never marked done) and the partition lock still held
 """
 
 from __future__ import annotations
@@ -64,16 +65,16 @@ def main(mode: str) -> None:
 
         rt.credit = credit_then_die
     else:
-        original_ack = drain_module._credit
+        original_credit = drain_module._credit
         batches = [0]
 
-        def ack_then_die(*args, **kwargs):  # acknowledged; the job and the lock are left behind
-            original_ack(*args, **kwargs)
+        def die_once_acknowledged(*args, **kwargs):  # the 2nd batch acknowledged; the job and lock left behind
             batches[0] += 1
-            if batches[0] == 2:
+            if batches[0] == 3:
                 _die()
+            return original_credit(*args, **kwargs)
 
-        drain_module._credit = ack_then_die
+        drain_module._credit = die_once_acknowledged
     run_worker(rt, burst=True)
 
 

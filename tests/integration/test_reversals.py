@@ -84,6 +84,24 @@ def test_reversal_before_credit_is_applied_right_after_it(app, client, telecom, 
     ledger_ok(app)
 
 
+def test_a_batch_applies_the_refund_waiting_for_one_of_its_transactions_only(app, client, telecom, staff, work):
+    """The batch looks for waiting refunds once its rows are locked, before it credits them: the refund of one
+    transaction is applied after its credit, the other transaction of the same batch keeps its points."""
+    publish(client, staff, BASE_EARNING)
+    kept = client.post("/api/v1/transactions", json=txn("kept", 300_000), headers=telecom.headers).get_json()["id"]
+    tid = client.post("/api/v1/transactions", json=txn("refunded", 500_000), headers=telecom.headers).get_json()["id"]
+    pending = client.post(f"/api/v1/transactions/{tid}/reversal", json={"amount": 200_000}, headers=telecom.headers)
+    assert pending.status_code == 202 and pending.get_json()["status"] == "pending"
+    work()
+    view = client.get(f"/api/v1/transactions/{tid}", headers=telecom.headers).get_json()
+    assert view["status"] == "processed" and view["reversals"][0]["status"] == "applied"
+    assert view["reversals"][0]["points"] == -20
+    other = client.get(f"/api/v1/transactions/{kept}", headers=telecom.headers).get_json()
+    assert other["status"] == "processed" and other["reversals"] == [] and other["points"] == 30
+    assert _balance(client, telecom) == 30 + 50 - 20
+    ledger_ok(app)
+
+
 def test_reversal_validation(client, telecom):
     tid = client.post("/api/v1/transactions", json=txn("v"), headers=telecom.headers).get_json()["id"]
     for body, path in [({"amount": -1}, "amount"), ({"amount": "x"}, "amount"), ({"foo": 1}, "foo")]:

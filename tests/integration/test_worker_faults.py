@@ -76,8 +76,8 @@ def test_worker_killed_mid_batch_credits_everything_exactly_once(app, client, te
     assert processed == KILL_POINTS[mode]
     part = _partition(app)
     inflight, pending = redis_client.llen(inflight_key(part)), redis_client.llen(pending_key(part))
-    if mode == "after-ack":  # acknowledged batches left nothing in flight; the rest still waits
-        assert (inflight, pending) == (0, 30)
+    if mode == "after-ack":  # acknowledged batches left nothing in flight: only the 3rd, never credited
+        assert (inflight, pending) == (5, 25)
         assert StartedJobRegistry(queue_name(part), connection=redis_client).get_job_ids()  # never marked done
     else:
         assert inflight == 5
@@ -155,3 +155,34 @@ def test_concurrent_first_transactions_create_one_customer(app, client, telecom)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
         db.session.remove()
+
+
+def test_each_batch_is_acknowledged_by_the_move_that_takes_the_next_and_the_last_before_the_lock_goes(
+    app, client, telecom, staff, redis_client
+):
+    """The in-flight list holds exactly the batch being credited: the previous one, committed, was deleted by the
+    same script that moved this one in; the last is deleted before the partition lock is released."""
+    import dataclasses
+
+    from workers.drain import drain
+
+    publish(client, staff, BASE_EARNING)
+    _post_many(client, telecom, 12)
+    part = _partition(app)
+    rt = dataclasses.replace(app.extensions["loyalty.runtime"], batch_size=5)
+    seen: list[list[int]] = []
+    original = rt.credit
+
+    def credit(ids):
+        seen.append(sorted(int(x) for x in redis_client.lrange(inflight_key(part), 0, -1)))
+        assert seen[-1] == sorted(ids)
+        return original(ids)
+
+    rt.credit = credit
+    report = drain(rt, part)
+    assert (report.batches, report.processed) == (3, 12)
+    assert [len(batch) for batch in seen] == [5, 5, 2]
+    assert redis_client.llen(inflight_key(part)) == 0 and redis_client.llen(pending_key(part)) == 0
+    assert redis_client.get(lock_key(part)) is None
+    assert _counts(app) == (12, 12, 24)
+    ledger_ok(app)
