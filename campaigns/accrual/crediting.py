@@ -107,6 +107,7 @@ class _Batch:
         self.rule_usage: dict[tuple[int, int, int], dict[date, int]] = defaultdict(dict)  # awards of limited rules
         self.new_rule_usage: dict[tuple[int, int, int, date], int] = defaultdict(int)
         self.counters: dict[int, list[int]] = {}
+        self._expiries: dict[tuple[int | None, datetime], datetime | None] = {}
         self.tags: set[tuple[int, str]] = set()
         self.tier_updates: dict[int, tuple[str, datetime]] = {}
         self.tier_changes: list[dict[str, Any]] = []
@@ -235,6 +236,15 @@ class _Batch:
             nu[1] += 1 if count else 0
         if meta.id in self.counters:
             self.counters[meta.id][0] += points
+
+    def expiry(self, meta: CampaignMeta | None, earned_at: datetime) -> datetime | None:
+        """When points of ``meta`` earned at ``earned_at`` expire; a batch earns at a few instants (its ``now``, plus
+        each campaign's pending days), so each answer is worked out once per batch."""
+        key = (meta.id if meta else None, earned_at)
+        if key not in self._expiries:
+            policy = meta.points_expiry if meta else None
+            self._expiries[key] = self.pub.settings.expiry_for(earned_at, policy)
+        return self._expiries[key]
 
     # -- writing --------------------------------------------------------------------------------------
 
@@ -716,8 +726,7 @@ def _award(
         )
     pending_days = meta.pending_days if meta else 0
     available_at = batch.now + timedelta(days=pending_days) if pending_days and spendable else None
-    policy = meta.points_expiry if meta else None
-    expires_at = batch.pub.settings.expiry_for(available_at or batch.now, policy) if spendable else None
+    expires_at = batch.expiry(meta, available_at or batch.now) if spendable else None
     suffix = "" if cid == txn.customer_id else ":r"
     row = {
         "entry_key": f"e:{txn.id}:{eff.campaign_id}:{eff.rule_index}:{eff.action_index}{suffix}",

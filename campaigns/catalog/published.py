@@ -32,13 +32,14 @@ class CampaignMeta:
     funding: tuple[tuple[str, int], ...] | None = None  # campaigns.clearing.funding; None: the issuer pays
     rule_limits: dict[int, tuple[int, str]] = field(default_factory=dict)  # rule index -> (count, period)
 
-    @property
+    @functools.cached_property
     def tracks_usage(self) -> bool:
+        """Asked for every award: worked out once per publication (the metadata never changes)."""
         return bool(self.limit_count) or bool(
             {"max_points_per_customer_per_day", "max_points_per_customer"} & set(self.budget)
         )
 
-    @property
+    @functools.cached_property
     def has_budget(self) -> bool:
         return "max_points" in self.budget or "max_rewards" in self.budget
 
