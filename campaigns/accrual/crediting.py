@@ -108,6 +108,7 @@ class _Batch:
         self.new_rule_usage: dict[tuple[int, int, int, date], int] = defaultdict(int)
         self.counters: dict[int, list[int]] = {}
         self._expiries: dict[tuple[int | None, datetime], datetime | None] = {}
+        self._shares: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
         self.tags: set[tuple[int, str]] = set()
         self.tier_updates: dict[int, tuple[str, datetime]] = {}
         self.tier_changes: list[dict[str, Any]] = []
@@ -245,6 +246,20 @@ class _Batch:
             policy = meta.points_expiry if meta else None
             self._expiries[key] = self.pub.settings.expiry_for(earned_at, policy)
         return self._expiries[key]
+
+    def shares(
+        self, campaign_id: int, meta: CampaignMeta | None, provider_id: int, points: int
+    ) -> list[tuple[int, int]]:
+        """``(funder, points)`` of an award (tier bonuses, campaign 0, by the tiers' funding): a batch's awards
+        repeat a few campaigns, providers and amounts, so each split is worked out once per batch."""
+        key = (campaign_id, provider_id, points)
+        found = self._shares.get(key)
+        if found is None:
+            funding = self.pub.tier_funding if campaign_id == 0 else (meta.funding if meta else None)
+            found = self._shares[key] = funding_split(
+                points, resolve_funding(funding, provider_id, self.pub.provider_ids)
+            )
+        return found
 
     # -- writing --------------------------------------------------------------------------------------
 
@@ -753,8 +768,7 @@ def _award(
     if spendable:
         # one lot per funder (the split computed here, written with the lot insert: no extra round trip);
         # debt is repaid from the first lots, and that repayment is clawed back from their funders
-        funding = batch.pub.tier_funding if eff.campaign_id == 0 else (meta.funding if meta else None)
-        shares = funding_split(spendable, resolve_funding(funding, txn.provider_id, batch.pub.provider_ids))
+        shares = batch.shares(eff.campaign_id, meta, txn.provider_id, spendable)
         owed = recovered
         for funder, part in shares:
             taken = min(owed, part)
