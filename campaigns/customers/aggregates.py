@@ -197,14 +197,17 @@ def load_states(
     if day_ids:
         params.update(day_ids=day_ids, since=since)
     states: dict[int, CustomerState] = {}
-    for k, cid, s1, s2, t1, d1, d2, i1, i2, i3, i4, n1, j1 in session.execute(
-        _STATE_WITH_DAYS if day_ids else _STATE, params
-    ):
-        if k == _PROFILE:  # first: the statement is ordered by kind
+    rest = []  # the other kinds, once every profile is in (no ORDER BY: MariaDB would sort the whole union)
+    for row in session.execute(_STATE_WITH_DAYS if day_ids else _STATE, params):
+        k, cid, s1, s2, t1, d1, d2, i1, i2, i3, i4, _n1, _j1 = row
+        if k == _PROFILE:
             states[cid] = CustomerState(
                 cid, s1, t1, s2, d1, set(), i1 or 0, i2 or 0, i3 or 0, seq=i4 or 0, member_since=d2
             )
-        elif k == _TAG:
+        else:
+            rest.append(row)
+    for k, cid, s1, _s2, t1, d1, _d2, i1, i2, i3, i4, n1, j1 in rest:
+        if k == _TAG:
             states[cid].tags.add(s1)
         elif k == _ATTRIBUTE:
             states[cid].attributes[s1] = j1
@@ -283,7 +286,7 @@ def _state_statement(with_days: bool) -> CompoundSelect:
                 *_slots(d1=d.day, i1=d.provider_id, i2=d.txn_count, i3=d.points, i4=d.qualifying, n1=d.spend),
             ).where(d.customer_id.in_(bindparam("day_ids", expanding=True)), d.day >= bindparam("since"))
         )
-    return union_all(*branches).order_by(literal_column("k"))
+    return union_all(*branches)
 
 
 _STATE = _state_statement(False)
