@@ -628,6 +628,9 @@ STATUS_VARS = (
     "Innodb_deadlocks",
     "Innodb_os_log_fsyncs",
     "Questions",
+    # rows written (internal temporary tables included): what MariaDB's CPU per transaction mostly follows
+    "Handler_write",
+    "Handler_update",
 )
 
 
@@ -1378,6 +1381,13 @@ def print_report(r: dict[str, Any]) -> None:
                     r["mariadb_status_delta"]["Com_commit"],
                     r["redis_commands"],
                 )
+            ),
+        ),
+        (
+            "server-wide per transaction: rows written / updated (Handler_write / Handler_update)",
+            " / ".join(
+                f"{r['mariadb_status_delta'].get(k, 0) / max(1, r['accepted']):.2f}"
+                for k in ("Handler_write", "Handler_update")
             ),
         ),
         ("ledger check", f"exit {r['ledger_check']['exit_code']}: {ledger_last}"),
