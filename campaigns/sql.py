@@ -72,7 +72,7 @@ def _plain(v: Any) -> str:
     if v is None:
         return "NULL"
     if t is str:
-        return "'" + v.translate(_ESCAPES) + "'"
+        return _quote(v)
     if t is bool:
         return "1" if v else "0"
     if isinstance(v, int):  # an IntEnum or another int subclass

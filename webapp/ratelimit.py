@@ -30,13 +30,12 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
-# Count every key and give each its window on first use: one EVALSHA per request instead of a pipeline of three
-# commands per counter (redis-py's Script loads it again after a SCRIPT FLUSH or a restart).
+# Count every key and give one without a window its window (as EXPIRE NX): one EVALSHA per request instead of a
+# pipeline of three commands per counter (redis-py's Script loads it again after a SCRIPT FLUSH or a restart).
 _COUNT = """
 local out = {}
 for i, key in ipairs(KEYS) do
   local n = redis.call('INCR', key)
-  if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
   local ttl = redis.call('TTL', key)
   if ttl < 0 then redis.call('EXPIRE', key, ARGV[i]); ttl = tonumber(ARGV[i]) end
   out[#out + 1] = n

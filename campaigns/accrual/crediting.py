@@ -505,7 +505,6 @@ def credit_batch(
     batch.load_rule_usage(customer_ids)
     batch.lock_counters()
     done: list[int] = []
-    table = table_of(Transaction)
     for txn in txns:
         try:
             _credit_one(batch, txn, states, referrers.get(txn.id), report)
@@ -513,8 +512,8 @@ def credit_batch(
             log.exception("transaction %s rejected", txn.id)
             reason = f"evaluation failed: {exc}"[:500]
             session.execute(
-                update(table)
-                .where(table.c.id == txn.id)
+                update(_TRANSACTIONS)
+                .where(_TRANSACTIONS.c.id == txn.id)
                 .values(status="rejected", reject_reason=reason, processed_at=now)
             )
             batch.events.add(

@@ -871,3 +871,36 @@ def test_two_workers_crediting_referrals_of_one_referrer_at_once_respect_its_lim
         list(pool.map(lambda i: rt.credit([i]), ids))
     assert _customer(client, telecom.headers, "0987000009")["balance"] - before == 100
     ledger_ok(app)
+
+
+def test_a_transaction_whose_evaluation_fails_is_rejected_and_its_batch_goes_on(
+    app, client, telecom, staff, work, monkeypatch
+):
+    """One poisoned transaction must not block its partition: the worker marks it rejected with the reason and
+    credits the rest of the batch."""
+    publish(client, staff, BASE_EARNING)
+    ids = []
+    for ref in ("ok-1", "poison", "ok-2"):
+        resp = client.post("/api/v1/transactions", json=txn(ref, 100_000), headers=telecom.headers)
+        assert resp.status_code == 202
+        ids.append(resp.get_json()["id"])
+    real = crediting._credit_one
+
+    def credit_one(batch, row, *args):
+        if row.id == ids[1]:
+            raise ValueError("a rule could not be evaluated")
+        return real(batch, row, *args)
+
+    monkeypatch.setattr(crediting, "_credit_one", credit_one)
+    work()
+    with app.app_context():
+        rows = db.session.execute(
+            select(Transaction.id, Transaction.status, Transaction.reject_reason).where(Transaction.id.in_(ids))
+        ).all()
+        db.session.remove()
+    assert sorted(rows) == [
+        (ids[0], "processed", None),
+        (ids[1], "rejected", "evaluation failed: a rule could not be evaluated"),
+        (ids[2], "processed", None),
+    ]
+    assert _customer(client, telecom.headers)["balance"] == 20
